@@ -1,0 +1,96 @@
+"""The `conveyor` command: serve | web | worker | migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Iterator
+
+import structlog
+from aiohttp import web
+
+from conveyor.config import Settings
+from conveyor.db import Pool, connect, embedded_postgres
+from conveyor.engine.runtime import worker as make_worker
+from conveyor.errors import ConveyorError
+from conveyor.http.app import create_app
+from conveyor.logging import configure_logging
+
+log = structlog.get_logger(__name__)
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """DATABASE_URL, or an embedded server under CONVEYOR_HOME for the block."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    with embedded_postgres(settings.home / "pgdata") as url:
+        yield url
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+@contextlib.asynccontextmanager
+async def _web(pool: Pool, settings: Settings, host: str, port: int) -> AsyncIterator[None]:
+    runner = web.AppRunner(create_app(pool, settings), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("api_listening", host=host, port=port)
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def _run(settings: Settings, dsn: str, *, api: tuple[str, int] | None, work: bool) -> None:
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    async with connect(dsn, max_size=max(10, settings.concurrency + 5)) as pool, contextlib.AsyncExitStack() as stack:
+        if api is not None:
+            await stack.enter_async_context(_web(pool, settings, *api))
+        if not work:
+            await stop.wait()
+            return
+        worker = await stack.enter_async_context(make_worker(pool, dsn, settings))
+        task = asyncio.create_task(worker.run())
+        await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        worker.stop()
+        await task
+
+
+async def _migrate(dsn: str) -> None:
+    async with connect(dsn, max_size=2):
+        log.info("schema_applied")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run."""
+    parser = argparse.ArgumentParser(prog="conveyor", description="A durable workflow runtime on PostgreSQL.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("serve", "API, worker and poller in one process"), ("web", "the HTTP API only")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--host", default="127.0.0.1")
+        sub.add_argument("--port", type=int, default=8080)
+    commands.add_parser("worker", help="a worker only: claims and runs executions")
+    commands.add_parser("migrate", help="apply schema.sql and exit")
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        with database_url(settings) as dsn:
+            if args.command == "migrate":
+                asyncio.run(_migrate(dsn))
+            else:
+                api = (args.host, args.port) if args.command in ("serve", "web") else None
+                asyncio.run(_run(settings, dsn, api=api, work=args.command in ("serve", "worker")))
+    except ConveyorError as exc:
+        log.error("startup_failed", code=exc.code, error=exc.message)
+        raise SystemExit(1) from exc

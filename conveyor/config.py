@@ -1,0 +1,78 @@
+"""Settings read from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def _hosts(raw: str) -> frozenset[str]:
+    return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable about a conveyor process."""
+
+    database_url: str | None = None
+    home: Path = field(default_factory=lambda: Path.home() / ".local" / "share" / "conveyor")
+    poll_interval_seconds: float = 30.0
+    batch_size: int = 100
+    concurrency: int = 20
+    lease_seconds: float = 30.0
+    shutdown_grace_seconds: float = 10.0
+    api_token: str | None = None
+    email_transport: Literal["log", "smtp"] = "log"
+    email_from: str = "conveyor@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    webhook_allow_hosts: frozenset[str] = frozenset()
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read settings from DATABASE_URL, CONVEYOR_*, SMTP_* and LOG_* variables."""
+        env = os.environ
+        transport = env.get("CONVEYOR_EMAIL_TRANSPORT", "log")
+        if transport not in ("log", "smtp"):
+            raise ValueError(f"CONVEYOR_EMAIL_TRANSPORT must be 'log' or 'smtp', not {transport!r}")
+        log_format = env.get("LOG_FORMAT", "console")
+        if log_format not in ("console", "json"):
+            raise ValueError(f"LOG_FORMAT must be 'console' or 'json', not {log_format!r}")
+        home = env.get("CONVEYOR_HOME")
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            home=Path(home) if home else Path.home() / ".local" / "share" / "conveyor",
+            poll_interval_seconds=_float("CONVEYOR_POLL_INTERVAL", 30.0),
+            batch_size=_int("CONVEYOR_BATCH_SIZE", 100),
+            concurrency=_int("CONVEYOR_CONCURRENCY", 20),
+            lease_seconds=_float("CONVEYOR_LEASE_SECONDS", 30.0),
+            shutdown_grace_seconds=_float("CONVEYOR_SHUTDOWN_GRACE", 10.0),
+            api_token=env.get("CONVEYOR_API_TOKEN") or None,
+            email_transport="smtp" if transport == "smtp" else "log",
+            email_from=env.get("CONVEYOR_EMAIL_FROM", "conveyor@localhost"),
+            smtp_host=env.get("SMTP_HOST", "localhost"),
+            smtp_port=_int("SMTP_PORT", 25),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_starttls=env.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
+            webhook_allow_hosts=_hosts(env.get("CONVEYOR_WEBHOOK_ALLOW_HOSTS", "")),
+            log_format="json" if log_format == "json" else "console",
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        )

@@ -1,0 +1,105 @@
+"""Connect to PostgreSQL: the configured URL, or an embedded server under CONVEYOR_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import asyncpg
+import structlog
+
+from conveyor.errors import DatabaseUnavailableError
+
+log = structlog.get_logger(__name__)
+
+Pool = asyncpg.Pool
+
+
+def schema_sql() -> str:
+    """The schema, from the installed package or the source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "schema.sql", here.parent / "schema.sql"):
+        if candidate.is_file():
+            return candidate.read_text()
+    raise FileNotFoundError("schema.sql is missing from the conveyor installation")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
+    """Open a pool whose connections encode and decode JSON columns."""
+    try:
+        return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
+
+
+async def apply_schema(pool: Pool) -> None:
+    """Create every table and index that is missing; serialised so concurrent starts are safe."""
+    from conveyor.engine.store.templates import seed_templates  # the store depends on this module
+
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(7193501)")
+        await conn.execute(schema_sql())
+        await seed_templates(conn)
+
+
+@asynccontextmanager
+async def connect(dsn: str, *, migrate: bool = True, max_size: int = 10) -> AsyncIterator[Pool]:
+    """Open a pool for the lifetime of the block, applying the schema first."""
+    pool = await create_pool(dsn, max_size=max_size)
+    try:
+        if migrate:
+            await apply_schema(pool)
+        yield pool
+    finally:
+        await pool.close()
+
+
+@contextmanager
+def embedded_postgres(data_dir: Path) -> Iterator[str]:
+    """Run a PostgreSQL server whose data lives in data_dir, for the block; yield its URL."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        import pgserver
+    except ImportError:
+        yield from _system_postgres(data_dir)
+        return
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    log.info("embedded_postgres_started", data_dir=str(data_dir))
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
+
+
+def _system_postgres(data_dir: Path) -> Iterator[str]:
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if not initdb or not pg_ctl:
+        raise DatabaseUnavailableError(
+            "no embedded PostgreSQL: install the 'pgserver' package or put initdb and pg_ctl on PATH, "
+            "or set DATABASE_URL=postgresql://user:password@host:5432/dbname"
+        )
+    if os.geteuid() == 0:
+        raise DatabaseUnavailableError(
+            "PostgreSQL refuses to run as root without the 'pgserver' package; set DATABASE_URL instead"
+        )
+    if not (data_dir / "PG_VERSION").exists():
+        subprocess.run([initdb, "-D", str(data_dir), "--auth=trust", "-U", "postgres"], check=True,
+                       capture_output=True)
+    socket_dir = data_dir / "sock"
+    socket_dir.mkdir(exist_ok=True)
+    subprocess.run([pg_ctl, "-D", str(data_dir), "-w", "-l", str(data_dir / "log"),
+                    "-o", f"-h '' -k {socket_dir}", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@/postgres?host={socket_dir}"
+    finally:
+        subprocess.run([pg_ctl, "-D", str(data_dir), "-m", "fast", "stop"], check=False, capture_output=True)

@@ -1,0 +1,46 @@
+"""Wake the worker early: on NOTIFY from another process, or when the next due time comes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import structlog
+
+from conveyor.engine.store.executions import WAKE_CHANNEL
+
+log = structlog.get_logger(__name__)
+
+
+class Alarm:
+    """An event set by NOTIFY on the wake channel, or by this process."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self._conn: asyncpg.Connection | None = None
+
+    async def listen(self, dsn: str) -> None:
+        """Subscribe to the wake channel on a dedicated connection."""
+        self._conn = await asyncpg.connect(dsn)
+        await self._conn.add_listener(WAKE_CHANNEL, self._on_notify)
+
+    def _on_notify(self, *_: object) -> None:
+        self._event.set()
+
+    def ring(self) -> None:
+        """Wake the waiter now."""
+        self._event.set()
+
+    async def wait(self, timeout_seconds: float) -> None:
+        """Sleep until rung or until the timeout; then re-arm."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout=max(timeout_seconds, 0.0))
+        except TimeoutError:
+            pass
+        self._event.clear()
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None

@@ -1,0 +1,42 @@
+"""Keep the leases of running executions alive, in one statement for all of them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import structlog
+
+from conveyor.db import Pool
+from conveyor.engine.metrics import LEASES_LOST, LOOP_ERRORS
+from conveyor.engine.store.executions import renew_leases
+
+log = structlog.get_logger(__name__)
+
+
+class LeaseKeeper:
+    """Renews every held lease a few times per lease period; reports the ones lost."""
+
+    def __init__(self, pool: Pool, owner: str, lease_seconds: float) -> None:
+        self._pool = pool
+        self._owner = owner
+        self._lease_seconds = lease_seconds
+        self.held: set[uuid.UUID] = set()
+
+    async def run(self) -> None:
+        """Renew until cancelled."""
+        while True:
+            await asyncio.sleep(self._lease_seconds / 3)
+            if not self.held:
+                continue
+            try:
+                held = set(self.held)
+                async with self._pool.acquire() as conn:
+                    kept = await renew_leases(conn, self._owner, list(held), self._lease_seconds)
+                for lost in held - kept:
+                    if lost in self.held:
+                        LEASES_LOST.inc()
+                        log.warning("lease_not_renewed", execution_id=str(lost))
+            except Exception:
+                LOOP_ERRORS.labels(loop="lease").inc()
+                log.exception("lease_renewal_failed")

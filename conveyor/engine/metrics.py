@@ -1,0 +1,10 @@
+"""Prometheus metrics of the engine."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+STEPS = Counter("conveyor_steps_total", "Steps run, by node type and result", ["node_type", "result"])
+STEP_SECONDS = Histogram("conveyor_step_seconds", "Time a node's executor took", ["node_type"])
+CLAIMED = Counter("conveyor_executions_claimed_total", "Executions claimed by this process")
+IN_FLIGHT = Gauge("conveyor_executions_in_flight", "Executions this process is running now")
+LEASES_LOST = Counter("conveyor_leases_lost_total", "Leases this process lost before its step committed")
+LOOP_ERRORS = Counter("conveyor_loop_errors_total", "Unexpected errors caught at the top of a loop", ["loop"])

@@ -1,0 +1,117 @@
+"""What operators and the API do to workflows and executions, validated and transactional."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import structlog
+
+from conveyor.db import Pool
+from conveyor.definitions import ActionNode, WorkflowDefinition, parse_definition
+from conveyor.engine.store import Conn
+from conveyor.engine.store.executions import (
+    Execution,
+    NewExecution,
+    OperatorChange,
+    apply_operator_change,
+    get_execution,
+    insert_execution,
+    wake_parent,
+)
+from conveyor.engine.store.workflows import Workflow, existing_workflow_refs, get_workflow, insert_workflow
+from conveyor.errors import DefinitionError, IllegalTransitionError, NotFoundError
+from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.nodes.actions import ACTIONS
+from conveyor.statemachines import TERMINAL_STATES, ExecutionModel, apply_events
+
+log = structlog.get_logger(__name__)
+
+
+async def create_workflow(pool: Pool, raw: JSONValue) -> Workflow:
+    """Validate a definition fully (shape, graph, actions, shared flows), then store it as version 1."""
+    definition = parse_definition(raw)
+    async with pool.acquire() as conn:
+        await _check_references(conn, definition)
+        workflow = await insert_workflow(conn, definition.name, definition.description, raw)
+    log.info("workflow_created", workflow=workflow.name, workflow_id=str(workflow.id))
+    return workflow
+
+
+async def _check_references(conn: Conn, definition: WorkflowDefinition) -> None:
+    errors: list[JSONObject] = []
+    for i, node in enumerate(definition.nodes):
+        if isinstance(node, ActionNode) and node.action not in ACTIONS:
+            errors.append({"pointer": f"/nodes/{i}/action", "value": node.action,
+                           "message": f"unknown action {node.action!r}; known: {', '.join(sorted(ACTIONS))}"})
+    refs = list(definition.shared_flows())
+    if refs:
+        found = await existing_workflow_refs(conn, [flow for _, flow in refs])
+        errors.extend({"pointer": pointer, "value": flow, "message": f"shared flow {flow!r} does not exist"}
+                      for pointer, flow in refs if flow not in found)
+    if errors:
+        first = errors[0]
+        raise DefinitionError(f"invalid definition at {first['pointer']}: {first['message']}",
+                              field=first["pointer"], errors=errors)
+
+
+async def start_execution(pool: Pool, workflow_ref: str, input_: JSONObject, dedupe_key: str | None = None
+                          ) -> tuple[Execution, bool]:
+    """Create an execution of the workflow's current version; True when it is new."""
+    async with pool.acquire() as conn:
+        workflow = await get_workflow(conn, workflow_ref)
+        start = str(workflow.definition["start"])
+        execution, created = await insert_execution(
+            conn, NewExecution(workflow.id, workflow.version, start, input_, dedupe_key=dedupe_key))
+    if created:
+        log.info("execution_created", execution_id=str(execution.id), workflow=workflow.name)
+    return execution, created
+
+
+async def wait_for_end(pool: Pool, execution_id: uuid.UUID, timeout_seconds: float) -> Execution:
+    """Poll until the execution ends or the timeout passes; return it as it then is."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_seconds
+    while True:
+        async with pool.acquire() as conn:
+            execution = await get_execution(conn, execution_id)
+        if execution.state in TERMINAL_STATES or loop.time() >= deadline:
+            return execution
+        await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0)))
+
+
+# How each operator event moves wake_at: due now, kept (a delay's due time survives a pause), or cleared.
+_WAKE = {"pause": "keep", "cancel": "clear", "retry": "now"}
+
+
+async def operate(pool: Pool, execution_id: uuid.UUID, event: str, *, after_step: bool = False) -> Execution:
+    """Pause, resume, cancel or retry an execution; an illegal event raises IllegalTransitionError.
+
+    Pausing a running step only flags it: the step finishes first and the worker then pauses it.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        ex = await get_execution(conn, execution_id, for_update=True)
+        if event == "pause" and ex.state == "running" and ex.lease_owner is not None and not after_step:
+            change = OperatorChange(ex.id, ex.state, None, True, ex.attempt, "keep", False, [],
+                                    {"requested": "pause"})
+        else:
+            model = ExecutionModel(ex.state, ex.resume_state)
+            transitions = apply_events(model, event)
+            wake = _WAKE.get(event) or ("now" if model.state == "running" else "keep")
+            attempt = 1 if event == "retry" else ex.attempt
+            change = OperatorChange(ex.id, model.state, model.resume_state, False, attempt, wake,
+                                    model.state in TERMINAL_STATES, transitions, {"by": "operator"})
+        await apply_operator_change(conn, change)
+        if ex.parent_id is not None and change.state in TERMINAL_STATES:
+            await wake_parent(conn, ex.parent_id)
+        updated = await get_execution(conn, execution_id)
+    log.info("execution_operated", execution_id=str(execution_id), event=event, state=updated.state)
+    return updated
+
+
+async def pause_after_step(pool: Pool, execution_id: uuid.UUID) -> None:
+    """Carry out a pause that was asked for while a step ran, now that it has finished."""
+    try:
+        await operate(pool, execution_id, "pause", after_step=True)
+    except (NotFoundError, IllegalTransitionError):
+        pass  # deleted or already ended: nothing left to pause

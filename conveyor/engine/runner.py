@@ -1,0 +1,117 @@
+"""Run a claimed execution's steps for as long as it stays running under this worker's lease."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+
+import structlog
+
+from conveyor.db import Pool
+from conveyor.definitions import AnyNode
+from conveyor.engine.definitions_cache import DefinitionCache
+from conveyor.engine.metrics import STEP_SECONDS, STEPS
+from conveyor.engine.outcome import PlannedCommit, plan_failure, plan_finish_without_node, plan_success
+from conveyor.engine.store.executions import Committed, Execution, commit_step, insert_execution, wake_parent
+from conveyor.jsonvalue import JSONObject
+from conveyor.nodes.base import StepContext
+from conveyor.nodes.ports import Services
+from conveyor.nodes.registry import NodeRegistry
+from conveyor.statemachines import TERMINAL_STATES
+
+log = structlog.get_logger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunResult:
+    """Where a run left the execution."""
+
+    state: str
+    wake_in_seconds: float | None
+    pause_requested: bool
+    lease_lost: bool = False
+
+
+class StepRunner:
+    """Executes nodes and commits their outcomes, fenced on the lease."""
+
+    def __init__(self, pool: Pool, registry: NodeRegistry, services: Services, definitions: DefinitionCache,
+                 owner: str, lease_seconds: float) -> None:
+        self._pool = pool
+        self._registry = registry
+        self._services = services
+        self._definitions = definitions
+        self._owner = owner
+        self._lease_seconds = lease_seconds
+
+    async def run(self, ex: Execution) -> RunResult:
+        """Run steps until the execution waits, ends, or the lease is lost."""
+        while True:
+            definition = await self._definitions.get(ex.workflow_id, ex.workflow_version)
+            bound = log.bind(execution_id=str(ex.id), workflow=definition.name, node=ex.current_node,
+                             attempt=ex.attempt)
+            if ex.current_node is None:
+                planned = plan_finish_without_node(ex, self._owner)
+            else:
+                planned = await self._run_node(ex, definition.node(ex.current_node), bound)
+            committed = await self._commit(planned, ex.parent_id)
+            if committed is None:
+                bound.warning("lease_lost")
+                return RunResult(ex.state, None, False, lease_lost=True)
+            commit = planned.commit
+            bound.info("step_committed", state=commit.state, next_node=commit.current_node)
+            if commit.state != "running" or committed.pause_requested:
+                return RunResult(commit.state, committed.wake_in_seconds, committed.pause_requested)
+            context = {**ex.context, **(commit.context_patch or {})}
+            ex = dataclasses.replace(ex, state=commit.state, current_node=commit.current_node, visit=commit.visit,
+                                     attempt=commit.attempt, context=context, version=committed.version)
+
+    async def _run_node(self, ex: Execution, node: AnyNode, bound: structlog.stdlib.BoundLogger) -> PlannedCommit:
+        ctx = StepContext(
+            execution_id=ex.id, workflow_id=ex.workflow_id, workflow_version=ex.workflow_version,
+            node_id=ex.current_node or "", visit=ex.visit, attempt=ex.attempt, data=_data(ex),
+            services=self._services, log=bound,
+        )
+        timeout = node.timeout.total_seconds() if node.timeout else None
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                outcome = await self._registry.execute(node, ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            STEPS.labels(node_type=node.type, result="failed").inc()
+            bound.warning("step_failed", error=str(exc), error_type=type(exc).__name__)
+            return plan_failure(ex, self._owner, node, exc, None)
+        finally:
+            STEP_SECONDS.labels(node_type=node.type).observe(time.perf_counter() - started)
+        STEPS.labels(node_type=node.type, result="completed").inc()
+        return plan_success(ex, self._owner, node, outcome, None, self._lease_seconds)
+
+    async def _commit(self, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
+        commit = planned.commit
+        wakes_parent = parent_id is not None and commit.state in TERMINAL_STATES
+        async with self._pool.acquire() as conn:
+            if planned.child is None and not wakes_parent:
+                return await commit_step(conn, commit)
+            async with conn.transaction():
+                committed = await commit_step(conn, commit)
+                if committed is None:
+                    return None
+                if planned.child is not None:
+                    await insert_execution(conn, planned.child)
+                if parent_id is not None and wakes_parent:
+                    await wake_parent(conn, parent_id)
+                return committed
+
+
+def _data(ex: Execution) -> JSONObject:
+    return {
+        "input": ex.input,
+        "steps": ex.context,
+        "vars": {},
+        "execution": {"id": str(ex.id), "workflow_id": str(ex.workflow_id), "attempt": ex.attempt,
+                      "visit": ex.visit},
+    }

@@ -1,0 +1,89 @@
+"""The email log: one row per step idempotency key, never two."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from conveyor.engine.store import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class EmailLog:
+    """An email a step sent, or is sending."""
+
+    id: uuid.UUID
+    execution_id: uuid.UUID | None
+    node: str | None
+    idempotency_key: str
+    recipient: str
+    subject: str
+    template: str
+    transport: str
+    status: str
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+_COLUMNS = ", ".join(EmailLog.__slots__)  # type: ignore[attr-defined]
+
+_RESERVE = f"""
+WITH inserted AS (
+    INSERT INTO email_logs (id, execution_id, node, idempotency_key, recipient, subject, template,
+                            text_body, html_body, transport, status)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending')
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING {_COLUMNS}
+)
+SELECT {_COLUMNS} FROM inserted
+UNION ALL
+SELECT {_COLUMNS} FROM email_logs WHERE idempotency_key = $4 AND NOT EXISTS (SELECT 1 FROM inserted)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    """A rendered email for one step."""
+
+    execution_id: uuid.UUID
+    node: str
+    idempotency_key: str
+    recipient: str
+    subject: str
+    template: str
+    text_body: str
+    html_body: str | None
+    transport: str
+
+
+async def reserve_email(conn: Conn, email: OutgoingEmail) -> EmailLog:
+    """Record the email as being sent, or return the row an earlier attempt left for this key."""
+    row = await conn.fetchrow(
+        _RESERVE, uuid.uuid4(), email.execution_id, email.node, email.idempotency_key, email.recipient,
+        email.subject, email.template, email.text_body, email.html_body, email.transport,
+    )
+    assert row is not None
+    return EmailLog(**dict(row))
+
+
+_MARK = "UPDATE email_logs SET status = $2, error = $3, sent_at = CASE WHEN $2 IN ('sent', 'logged') THEN now() END WHERE id = $1"
+
+
+async def mark_email(conn: Conn, email_id: uuid.UUID, status: str, error: str | None = None) -> None:
+    """Record how delivery went."""
+    await conn.execute(_MARK, email_id, status, error)
+
+
+_LIST = f"""
+SELECT {_COLUMNS} FROM email_logs
+WHERE ($1::uuid IS NULL OR execution_id = $1)
+ORDER BY created_at, id
+LIMIT $2
+"""
+
+
+async def list_emails(conn: Conn, execution_id: uuid.UUID | None, limit: int) -> list[EmailLog]:
+    """Emails, oldest first, optionally of one execution."""
+    return [EmailLog(**dict(r)) for r in await conn.fetch(_LIST, execution_id, limit)]

@@ -1,0 +1,58 @@
+"""An execution's history and steps, for reading."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from conveyor.engine.store import Conn
+from conveyor.jsonvalue import JSONObject, JSONValue
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One transition of an execution."""
+
+    from_state: str
+    to_state: str
+    event: str
+    node: str | None
+    attempt: int
+    detail: JSONObject | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One attempt of one node."""
+
+    node: str
+    visit: int
+    attempt: int
+    status: str
+    input: JSONValue
+    output: JSONValue
+    error: JSONValue
+    started_at: datetime
+    finished_at: datetime | None
+
+
+_HISTORY = """
+SELECT from_state, to_state, event, node, attempt, detail, at
+FROM execution_history WHERE execution_id = $1 ORDER BY id
+"""
+_STEPS = """
+SELECT node, visit, attempt, status, input, output, error, started_at, finished_at
+FROM execution_steps WHERE execution_id = $1 ORDER BY id
+"""
+
+
+async def list_history(conn: Conn, execution_id: uuid.UUID) -> list[HistoryEntry]:
+    """Every transition of the execution, in order."""
+    return [HistoryEntry(**dict(r)) for r in await conn.fetch(_HISTORY, execution_id)]
+
+
+async def list_steps(conn: Conn, execution_id: uuid.UUID) -> list[Step]:
+    """Every step attempt of the execution, in order."""
+    return [Step(**dict(r)) for r in await conn.fetch(_STEPS, execution_id)]

@@ -1,0 +1,93 @@
+"""Workflows and their versions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from conveyor.engine.store import Conn
+from conveyor.errors import ConflictError, NotFoundError
+from conveyor.jsonvalue import JSONObject
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    """A workflow's current version."""
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    version: int
+    active: bool
+    definition: JSONObject
+    created_at: datetime
+    updated_at: datetime
+
+
+_COLUMNS = "id, name, description, version, active, definition, created_at, updated_at"
+
+_INSERT = f"""
+WITH w AS (
+    INSERT INTO workflows (id, name, description, definition) VALUES ($1, $2, $3, $4)
+    RETURNING {_COLUMNS}
+), v AS (
+    INSERT INTO workflow_versions (workflow_id, version, definition) SELECT id, version, definition FROM w
+)
+SELECT {_COLUMNS} FROM w
+"""
+
+
+async def insert_workflow(conn: Conn, name: str, description: str | None, definition: JSONObject) -> Workflow:
+    """Create a workflow at version 1."""
+    try:
+        row = await conn.fetchrow(_INSERT, uuid.uuid4(), name, description, definition)
+    except asyncpg.UniqueViolationError as exc:
+        raise ConflictError(f"a workflow named {name!r} already exists", field="/name", value=name) from exc
+    assert row is not None
+    return Workflow(**dict(row))
+
+
+_BY_ID = f"SELECT {_COLUMNS} FROM workflows WHERE id = $1 AND deleted_at IS NULL"
+_BY_NAME = f"SELECT {_COLUMNS} FROM workflows WHERE name = $1 AND deleted_at IS NULL"
+
+
+async def get_workflow(conn: Conn, ref: str | uuid.UUID) -> Workflow:
+    """Find a workflow by id, or by name when ref is not a UUID."""
+    row = None
+    if isinstance(ref, uuid.UUID):
+        row = await conn.fetchrow(_BY_ID, ref)
+    else:
+        try:
+            row = await conn.fetchrow(_BY_ID, uuid.UUID(ref))
+        except ValueError:
+            row = None
+        if row is None:
+            row = await conn.fetchrow(_BY_NAME, ref)
+    if row is None:
+        raise NotFoundError(f"workflow {str(ref)!r} not found", field="workflow", value=str(ref))
+    return Workflow(**dict(row))
+
+
+_VERSION = "SELECT definition FROM workflow_versions WHERE workflow_id = $1 AND version = $2"
+
+
+async def get_definition(conn: Conn, workflow_id: uuid.UUID, version: int) -> JSONObject:
+    """The definition of one version of a workflow."""
+    definition: JSONObject | None = await conn.fetchval(_VERSION, workflow_id, version)
+    if definition is None:
+        raise NotFoundError(f"workflow {workflow_id} has no version {version}")
+    return definition
+
+
+
+async def existing_workflow_refs(conn: Conn, refs: list[str]) -> set[str]:
+    """Which of these names or ids name an existing workflow (ids come back as given)."""
+    rows = await conn.fetch(
+        "SELECT name, id::text AS id FROM workflows WHERE deleted_at IS NULL AND (name = ANY($1) OR id::text = ANY($1))",
+        refs,
+    )
+    found = {r["name"] for r in rows} | {r["id"] for r in rows}
+    return {ref for ref in refs if ref in found}

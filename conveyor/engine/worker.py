@@ -1,0 +1,135 @@
+"""The worker: claims due executions and runs up to CONVEYOR_CONCURRENCY of them at once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+
+import structlog
+
+from conveyor.config import Settings
+from conveyor.db import Pool
+from conveyor.engine.alarm import Alarm
+from conveyor.engine.claim import claim_due
+from conveyor.engine.definitions_cache import DefinitionCache
+from conveyor.engine.lease import LeaseKeeper
+from conveyor.engine.metrics import CLAIMED, IN_FLIGHT, LOOP_ERRORS
+from conveyor.engine.operations import pause_after_step
+from conveyor.engine.runner import StepRunner
+from conveyor.engine.store.executions import Execution, release_leases, seconds_until_next_due
+from conveyor.engine.store.workers import register_worker, stop_worker
+from conveyor.nodes.ports import Services
+from conveyor.nodes.registry import NodeRegistry
+
+log = structlog.get_logger(__name__)
+
+# Sleep a hair past the due time: the database's now() must have passed wake_at when we claim.
+_DUE_SLACK_SECONDS = 0.002
+
+
+class Worker:
+    """One process's share of the work: a claim loop, a lease keeper and the running executions."""
+
+    def __init__(self, pool: Pool, dsn: str, settings: Settings, registry: NodeRegistry, services: Services,
+                 worker_id: str | None = None) -> None:
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._pool = pool
+        self._dsn = dsn
+        self._settings = settings
+        self._alarm = Alarm()
+        self._leases = LeaseKeeper(pool, self.id, settings.lease_seconds)
+        self._runner = StepRunner(pool, registry, services, DefinitionCache(pool), self.id, settings.lease_seconds)
+        self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._stopping = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for due work now (this process made some)."""
+        self._alarm.ring()
+
+    def stop(self) -> None:
+        """Stop claiming; `run` then drains and returns."""
+        self._stopping.set()
+        self._alarm.ring()
+
+    async def run(self) -> None:
+        """Claim and run executions until stopped, then finish or hand back what is in flight."""
+        async with self._pool.acquire() as conn:
+            await register_worker(conn, self.id, socket.gethostname(), os.getpid())
+        await self._alarm.listen(self._dsn)
+        keeper = asyncio.create_task(self._leases.run(), name="lease-keeper")
+        log.info("worker_started", worker_id=self.id, concurrency=self._settings.concurrency)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self._cycle()
+                except Exception:
+                    LOOP_ERRORS.labels(loop="worker").inc()
+                    log.exception("worker_cycle_failed")
+                    await self._alarm.wait(1.0)
+        finally:
+            await self._drain()
+            keeper.cancel()
+            await self._alarm.close()
+            async with self._pool.acquire() as conn:
+                await stop_worker(conn, self.id)
+            log.info("worker_stopped", worker_id=self.id)
+
+    async def _cycle(self) -> None:
+        free = self._settings.concurrency - len(self._tasks)
+        if free > 0:
+            wanted = min(free, self._settings.batch_size)
+            claimed = await claim_due(self._pool, self.id, wanted, self._settings.lease_seconds)
+            for ex in claimed:
+                self._start(ex)
+            if len(claimed) == wanted:
+                return  # there may be more due right now
+        if len(self._tasks) >= self._settings.concurrency:
+            await self._alarm.wait(self._settings.poll_interval_seconds)
+            return
+        async with self._pool.acquire() as conn:
+            due_in = await seconds_until_next_due(conn)
+        timeout = self._settings.poll_interval_seconds
+        if due_in is not None:
+            timeout = min(timeout, due_in + _DUE_SLACK_SECONDS)
+        await self._alarm.wait(timeout)
+
+    def _start(self, ex: Execution) -> None:
+        CLAIMED.inc()
+        self._leases.held.add(ex.id)
+        task = asyncio.create_task(self._run_one(ex), name=f"execution-{ex.id}")
+        self._tasks[ex.id] = task
+        IN_FLIGHT.set(len(self._tasks))
+
+    async def _run_one(self, ex: Execution) -> None:
+        try:
+            result = await self._runner.run(ex)
+            if result.pause_requested and not result.lease_lost:
+                await pause_after_step(self._pool, ex.id)
+            if result.wake_in_seconds is not None:
+                self._alarm.ring()  # a delay or retry may now be the nearest due time
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            LOOP_ERRORS.labels(loop="execution").inc()
+            log.exception("execution_run_failed", execution_id=str(ex.id))
+        finally:
+            self._leases.held.discard(ex.id)
+            self._tasks.pop(ex.id, None)
+            IN_FLIGHT.set(len(self._tasks))
+            self._alarm.ring()
+
+    async def _drain(self) -> None:
+        if not self._tasks:
+            return
+        log.info("worker_draining", in_flight=len(self._tasks), grace_seconds=self._settings.shutdown_grace_seconds)
+        _, pending = await asyncio.wait(list(self._tasks.values()), timeout=self._settings.shutdown_grace_seconds)
+        held = [ex_id for ex_id, task in self._tasks.items() if task in pending]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if held:
+            async with self._pool.acquire() as conn:
+                released = await release_leases(conn, self.id, held)
+            log.info("leases_released", count=released)

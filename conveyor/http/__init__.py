@@ -1,0 +1,1 @@
+"""The aiohttp API: one module per resource."""

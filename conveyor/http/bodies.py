@@ -1,0 +1,75 @@
+"""Reading request bodies and parameters, with errors that name the field."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from conveyor.errors import NotFoundError, ValidationError
+from conveyor.http.errors import BadRequestError
+from conveyor.jsonvalue import JSONValue
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def json_body(request: web.Request) -> JSONValue:
+    """The body as JSON, or a 400 saying why it is not."""
+    text = await request.text()
+    if not text.strip():
+        raise BadRequestError("the request body is empty; send a JSON document", field="body")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise BadRequestError(f"the request body is not valid JSON: {exc}", field="body") from exc
+
+
+async def model_body(request: web.Request, model: type[M]) -> M:
+    """The body validated against a pydantic model, or a 422 naming the field."""
+    body = await json_body(request)
+    try:
+        return model.model_validate(body)
+    except PydanticValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        pointer = "/" + "/".join(str(p) for p in first["loc"])
+        raise ValidationError(f"invalid request body at {pointer}: {first['msg']}", field=pointer,
+                              errors=[{"pointer": "/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                                      for e in exc.errors(include_url=False)]) from exc
+
+
+def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
+    """A UUID from the path; anything else cannot name a resource, so 404."""
+    raw = request.match_info[name]
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise NotFoundError(f"no resource has the id {raw!r}", field=name, value=raw) from exc
+
+
+def query_uuid(request: web.Request, name: str) -> uuid.UUID | None:
+    """An optional UUID query parameter, or a 422 naming it."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise ValidationError(f"query parameter {name!r} must be a UUID", field=name, value=raw) from exc
+
+
+def query_int(request: web.Request, name: str, default: int, *, low: int, high: int) -> int:
+    """An integer query parameter within bounds, or a 422 naming it."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValidationError(f"query parameter {name!r} must be an integer", field=name, value=raw) from exc
+    if not low <= value <= high:
+        raise ValidationError(f"query parameter {name!r} must be between {low} and {high}", field=name, value=raw)
+    return value

@@ -1,0 +1,64 @@
+"""Every error answer is JSON: {"error": {"code", "message", "details"}}; the HTTP status is mapped here only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from conveyor.errors import (
+    ConflictError,
+    ConveyorError,
+    DatabaseUnavailableError,
+    NotFoundError,
+    ValidationError,
+)
+from conveyor.jsonvalue import JSONObject
+
+log = structlog.get_logger(__name__)
+
+_STATUS: tuple[tuple[type[ConveyorError], int], ...] = (
+    (NotFoundError, 404),
+    (ValidationError, 422),
+    (ConflictError, 409),
+    (DatabaseUnavailableError, 503),
+)
+
+
+def error_response(status: int, code: str, message: str, details: JSONObject | None = None) -> web.Response:
+    """A JSON error answer."""
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, default=str))
+
+
+class BadRequestError(ConveyorError):
+    """The request body is not valid JSON."""
+
+    code = "bad_request"
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer domain errors and aiohttp's own with the JSON error shape; never a bare 500."""
+    try:
+        return await handler(request)
+    except BadRequestError as exc:
+        return error_response(400, exc.code, exc.message, exc.details)
+    except ConveyorError as exc:
+        status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
+        if status == 500:
+            log.error("request_failed", code=exc.code, error=exc.message, path=request.path)
+        return error_response(status, exc.code, exc.message, exc.details)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        return error_response(exc.status, code, exc.reason, {"path": request.path})
+    except Exception:
+        log.exception("request_crashed", path=request.path, method=request.method)
+        return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")

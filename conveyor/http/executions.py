@@ -1,0 +1,54 @@
+"""/executions: read executions, their history and steps; pause, resume, cancel, retry."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conveyor.engine.operations import operate
+from conveyor.engine.store.executions import get_execution
+from conveyor.engine.store.history import list_history, list_steps
+from conveyor.http.bodies import path_uuid
+from conveyor.http.keys import POOL
+from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/executions/{id}")
+async def get_one(request: web.Request) -> web.Response:
+    """One execution."""
+    async with request.app[POOL].acquire() as conn:
+        execution = await get_execution(conn, path_uuid(request))
+    return respond(execution_shape(execution))
+
+
+@routes.get("/executions/{id}/history")
+async def get_history(request: web.Request) -> web.Response:
+    """Every transition of an execution, oldest first."""
+    execution_id = path_uuid(request)
+    async with request.app[POOL].acquire() as conn:
+        await get_execution(conn, execution_id)
+        entries = await list_history(conn, execution_id)
+    return respond({"items": [history_shape(h) for h in entries], "next_cursor": None})
+
+
+@routes.get("/executions/{id}/steps")
+async def get_steps(request: web.Request) -> web.Response:
+    """Every step attempt of an execution, oldest first."""
+    execution_id = path_uuid(request)
+    async with request.app[POOL].acquire() as conn:
+        await get_execution(conn, execution_id)
+        steps = await list_steps(conn, execution_id)
+    return respond({"items": [step_shape(s) for s in steps], "next_cursor": None})
+
+
+def _operator(event: str) -> web.RouteDef:
+    async def handler(request: web.Request) -> web.Response:
+        execution = await operate(request.app[POOL], path_uuid(request), event)
+        return respond(execution_shape(execution))
+
+    handler.__doc__ = f"{event.capitalize()} an execution; 409 when its state does not allow it."
+    return web.post(f"/executions/{{id}}/{event}", handler)
+
+
+operator_routes = [_operator(event) for event in ("pause", "resume", "cancel", "retry")]

@@ -1,0 +1,39 @@
+"""/health and /metrics: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from conveyor.http.keys import POOL
+from conveyor.http.shapes import respond
+
+routes = web.RouteTableDef()
+
+_READY_TIMEOUT_SECONDS = 2.0
+
+
+@routes.get("/health/live")
+async def live(request: web.Request) -> web.Response:
+    """The process answers."""
+    return respond({"status": "ok"})
+
+
+@routes.get("/health/ready")
+@routes.get("/health")
+async def ready(request: web.Request) -> web.Response:
+    """The database answers too; 503 when it does not."""
+    try:
+        async with asyncio.timeout(_READY_TIMEOUT_SECONDS), request.app[POOL].acquire() as conn:
+            await conn.fetchval("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - whatever the failure, the answer is "not ready"
+        return respond({"status": "unavailable", "database": f"{type(exc).__name__}: {exc}"}, status=503)
+    return respond({"status": "ok", "database": "ok"})
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition."""
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

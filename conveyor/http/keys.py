@@ -1,0 +1,9 @@
+"""Typed application state."""
+
+from aiohttp import web
+
+from conveyor.config import Settings
+from conveyor.db import Pool
+
+POOL = web.AppKey("pool", Pool)
+SETTINGS = web.AppKey("settings", Settings)

@@ -1,0 +1,42 @@
+"""The send_email action: render a stored template and hand it to the transport, once per step."""
+
+from __future__ import annotations
+
+from conveyor.errors import PermanentStepError, StepError
+from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.nodes.base import StepContext
+from conveyor.nodes.ports import Delivery, EmailContent
+from conveyor.templating import render_string
+
+
+async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
+    """Send `template` to `to`; a retry or crash re-run of the same step never sends twice once sent."""
+    to, template = params.get("to"), params.get("template")
+    if not isinstance(to, str) or "@" not in to:
+        raise PermanentStepError(f"send_email needs a valid 'to' address, got {to!r}", field="params.to")
+    if not isinstance(template, str):
+        raise PermanentStepError("send_email needs a 'template' name", field="params.template")
+    stored = await ctx.services.emails.template(template)
+    context = {**ctx.data, "params": params}
+    content = EmailContent(
+        subject=render_string(stored.subject, context),
+        text_body=render_string(stored.text_body, context),
+        html_body=render_string(stored.html_body, context, html=True) if stored.html_body else None,
+    )
+    transport = ctx.services.email_transport
+    record = await ctx.services.emails.reserve(ctx.execution_id, ctx.idempotency_key, ctx.node_id, to, template, content,
+                                               transport.name)
+    result: JSONObject = {"email_id": str(record.id), "to": to, "template": template}
+    if record.status in ("sent", "logged"):
+        ctx.log.info("email_already_sent", email_id=str(record.id))
+        return {**result, "status": record.status}
+    delivery = Delivery(message_id=f"<{ctx.idempotency_key}@conveyor>", sender=ctx.services.email_sender,
+                        to=to, content=content)
+    try:
+        status = await transport.deliver(delivery)
+    except Exception as exc:
+        await ctx.services.emails.mark(record.id, "failed", str(exc))
+        raise StepError(f"email delivery failed: {exc}") from exc
+    await ctx.services.emails.mark(record.id, status)
+    ctx.log.info("email_sent", email_id=str(record.id), transport=transport.name, template=template)
+    return {**result, "status": status}

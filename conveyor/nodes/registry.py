@@ -1,0 +1,46 @@
+"""The node registry: one executor per node type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from conveyor.definitions import ActionNode, AnyNode, ConditionNode, DelayNode, SharedFlowNode, WebhookNode
+from conveyor.nodes.action import ActionExecutor
+from conveyor.nodes.base import Outcome, StepContext
+from conveyor.nodes.condition import ConditionExecutor
+from conveyor.nodes.delay import DelayExecutor
+from conveyor.nodes.shared_flow import SharedFlowExecutor
+from conveyor.nodes.webhook import WebhookExecutor
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRegistry:
+    """Dispatches each node to the executor of its type."""
+
+    executors: dict[str, Any]
+
+    async def execute(self, node: AnyNode, ctx: StepContext) -> Outcome:
+        """Run the node with its type's executor."""
+        result: Outcome = await self.executors[node.type].execute(node, ctx)
+        return result
+
+
+NODE_MODELS: dict[str, type[AnyNode]] = {
+    "action": ActionNode,
+    "delay": DelayNode,
+    "condition": ConditionNode,
+    "shared_flow": SharedFlowNode,
+    "webhook": WebhookNode,
+}
+
+
+def default_registry(webhook_allow_hosts: frozenset[str]) -> NodeRegistry:
+    """The registry with every built-in node type."""
+    return NodeRegistry({
+        "action": ActionExecutor(),
+        "delay": DelayExecutor(),
+        "condition": ConditionExecutor(),
+        "shared_flow": SharedFlowExecutor(),
+        "webhook": WebhookExecutor(webhook_allow_hosts),
+    })

@@ -1,0 +1,28 @@
+"""The shared-flow node: run another workflow as a child execution and take its output."""
+
+from __future__ import annotations
+
+from conveyor.definitions import SharedFlowNode
+from conveyor.errors import StepError
+from conveyor.nodes.base import Completed, Outcome, SpawnChild, StepContext, WaitForChild
+from conveyor.templating import render_value
+
+
+class SharedFlowExecutor:
+    """Runs shared-flow nodes."""
+
+    async def execute(self, node: SharedFlowNode, ctx: StepContext) -> Outcome:
+        """Start the child on the first run; afterwards, wait for it or take its result."""
+        key = f"{ctx.idempotency_key}:{ctx.attempt}"
+        child = await ctx.services.flows.child(ctx.execution_id, key)
+        if child is None:
+            flow = await ctx.services.flows.resolve(node.flow)
+            child_input = render_value(node.input, ctx.data) if node.input else ctx.data.get("input", {})
+            return SpawnChild(workflow_id=flow.workflow_id, workflow_version=flow.version,
+                              start_node=flow.start_node, input=child_input, dedupe_key=key)
+        if child.state == "completed":
+            return Completed(output=child.output)
+        if child.state in ("failed", "cancelled"):
+            raise StepError(f"shared flow {node.flow!r} {child.state}", child_id=str(child.id),
+                                     child_error=child.error)
+        return WaitForChild(child_id=child.id)
