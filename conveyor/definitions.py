@@ -185,8 +185,13 @@ def graph_errors(definition: WorkflowDefinition) -> list[JSONObject]:
             errors.append({"pointer": f"/nodes/{i}/id", "message": f"duplicate node id {node.id!r}", "value": node.id})
         ids.setdefault(node.id, i)
     if definition.start not in ids:
-        errors.append({"pointer": "/start", "message": f"start node {definition.start!r} does not exist",
-                       "value": definition.start})
+        errors.append(
+            {
+                "pointer": "/start",
+                "message": f"start node {definition.start!r} does not exist",
+                "value": definition.start,
+            }
+        )
     for i, node in enumerate(definition.nodes):
         errors.extend(_edge_errors(i, node, ids))
         errors.extend(_node_content_errors(i, node))
@@ -194,8 +199,13 @@ def graph_errors(definition: WorkflowDefinition) -> list[JSONObject]:
         reachable = _reachable(definition)
         for node_id, i in ids.items():
             if node_id not in reachable:
-                errors.append({"pointer": f"/nodes/{i}", "message": f"node {node_id!r} is unreachable from the start",
-                               "value": node_id})
+                errors.append(
+                    {
+                        "pointer": f"/nodes/{i}",
+                        "message": f"node {node_id!r} is unreachable from the start",
+                        "value": node_id,
+                    }
+                )
     return errors
 
 
@@ -206,8 +216,9 @@ def _edge_errors(i: int, node: _Node, ids: dict[str, int]) -> list[JSONObject]:
         target = getattr(node, name)
         if target is not None and target not in ids:
             key = name.rstrip("_")
-            errors.append({"pointer": f"/nodes/{i}/{key}", "message": f"node {target!r} does not exist",
-                           "value": target})
+            errors.append(
+                {"pointer": f"/nodes/{i}/{key}", "message": f"node {target!r} does not exist", "value": target}
+            )
     return errors
 
 
@@ -218,8 +229,13 @@ def _node_content_errors(i: int, node: _Node) -> list[JSONObject]:
             _RULES.compile_checked(node.rule)
         except datalogic_py.CompileError as exc:
             for d in getattr(exc, "diagnostics", []) or [{"pointer": "", "message": str(exc)}]:
-                errors.append({"pointer": f"/nodes/{i}/rule{d.get('pointer') or ''}",
-                               "message": f"invalid JSON Logic rule: {d['message']}", "value": node.rule})
+                errors.append(
+                    {
+                        "pointer": f"/nodes/{i}/rule{d.get('pointer') or ''}",
+                        "message": f"invalid JSON Logic rule: {d['message']}",
+                        "value": node.rule,
+                    }
+                )
     templated: dict[str, JSONValue] = {}
     if isinstance(node, ActionNode):
         templated["params"] = node.params

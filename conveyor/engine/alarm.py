@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import asyncpg
 import structlog
@@ -33,10 +34,8 @@ class Alarm:
 
     async def wait(self, timeout_seconds: float) -> None:
         """Sleep until rung or until the timeout; then re-arm."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout=max(timeout_seconds, 0.0))
-        except TimeoutError:
-            pass
         self._event.clear()
 
     async def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
 import structlog
@@ -42,27 +43,38 @@ async def _check_references(conn: Conn, definition: WorkflowDefinition) -> None:
     errors: list[JSONObject] = []
     for i, node in enumerate(definition.nodes):
         if isinstance(node, ActionNode) and node.action not in ACTIONS:
-            errors.append({"pointer": f"/nodes/{i}/action", "value": node.action,
-                           "message": f"unknown action {node.action!r}; known: {', '.join(sorted(ACTIONS))}"})
+            errors.append(
+                {
+                    "pointer": f"/nodes/{i}/action",
+                    "value": node.action,
+                    "message": f"unknown action {node.action!r}; known: {', '.join(sorted(ACTIONS))}",
+                }
+            )
     refs = list(definition.shared_flows())
     if refs:
         found = await existing_workflow_refs(conn, [flow for _, flow in refs])
-        errors.extend({"pointer": pointer, "value": flow, "message": f"shared flow {flow!r} does not exist"}
-                      for pointer, flow in refs if flow not in found)
+        errors.extend(
+            {"pointer": pointer, "value": flow, "message": f"shared flow {flow!r} does not exist"}
+            for pointer, flow in refs
+            if flow not in found
+        )
     if errors:
         first = errors[0]
-        raise DefinitionError(f"invalid definition at {first['pointer']}: {first['message']}",
-                              field=first["pointer"], errors=errors)
+        raise DefinitionError(
+            f"invalid definition at {first['pointer']}: {first['message']}", field=first["pointer"], errors=errors
+        )
 
 
-async def start_execution(pool: Pool, workflow_ref: str, input_: JSONObject, dedupe_key: str | None = None
-                          ) -> tuple[Execution, bool]:
+async def start_execution(
+    pool: Pool, workflow_ref: str, input_: JSONObject, dedupe_key: str | None = None
+) -> tuple[Execution, bool]:
     """Create an execution of the workflow's current version; True when it is new."""
     async with pool.acquire() as conn:
         workflow = await get_workflow(conn, workflow_ref)
         start = str(workflow.definition["start"])
         execution, created = await insert_execution(
-            conn, NewExecution(workflow.id, workflow.version, start, input_, dedupe_key=dedupe_key))
+            conn, NewExecution(workflow.id, workflow.version, start, input_, dedupe_key=dedupe_key)
+        )
     if created:
         log.info("execution_created", execution_id=str(execution.id), workflow=workflow.name)
     return execution, created
@@ -92,15 +104,23 @@ async def operate(pool: Pool, execution_id: uuid.UUID, event: str, *, after_step
     async with pool.acquire() as conn, conn.transaction():
         ex = await get_execution(conn, execution_id, for_update=True)
         if event == "pause" and ex.state == "running" and ex.lease_owner is not None and not after_step:
-            change = OperatorChange(ex.id, ex.state, None, True, ex.attempt, "keep", False, [],
-                                    {"requested": "pause"})
+            change = OperatorChange(ex.id, ex.state, None, True, ex.attempt, "keep", False, [], {"requested": "pause"})
         else:
             model = ExecutionModel(ex.state, ex.resume_state)
             transitions = apply_events(model, event)
             wake = _WAKE.get(event) or ("now" if model.state == "running" else "keep")
             attempt = 1 if event == "retry" else ex.attempt
-            change = OperatorChange(ex.id, model.state, model.resume_state, False, attempt, wake,
-                                    model.state in TERMINAL_STATES, transitions, {"by": "operator"})
+            change = OperatorChange(
+                ex.id,
+                model.state,
+                model.resume_state,
+                False,
+                attempt,
+                wake,
+                model.state in TERMINAL_STATES,
+                transitions,
+                {"by": "operator"},
+            )
         await apply_operator_change(conn, change)
         if ex.parent_id is not None and change.state in TERMINAL_STATES:
             await wake_parent(conn, ex.parent_id)
@@ -111,7 +131,5 @@ async def operate(pool: Pool, execution_id: uuid.UUID, event: str, *, after_step
 
 async def pause_after_step(pool: Pool, execution_id: uuid.UUID) -> None:
     """Carry out a pause that was asked for while a step ran, now that it has finished."""
-    try:
+    with contextlib.suppress(NotFoundError, IllegalTransitionError):  # gone or ended: nothing to pause
         await operate(pool, execution_id, "pause", after_step=True)
-    except (NotFoundError, IllegalTransitionError):
-        pass  # deleted or already ended: nothing left to pause

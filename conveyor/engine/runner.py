@@ -37,8 +37,15 @@ class RunResult:
 class StepRunner:
     """Executes nodes and commits their outcomes, fenced on the lease."""
 
-    def __init__(self, pool: Pool, registry: NodeRegistry, services: Services, definitions: DefinitionCache,
-                 owner: str, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        registry: NodeRegistry,
+        services: Services,
+        definitions: DefinitionCache,
+        owner: str,
+        lease_seconds: float,
+    ) -> None:
         self._pool = pool
         self._registry = registry
         self._services = services
@@ -50,8 +57,9 @@ class StepRunner:
         """Run steps until the execution waits, ends, or the lease is lost."""
         while True:
             definition = await self._definitions.get(ex.workflow_id, ex.workflow_version)
-            bound = log.bind(execution_id=str(ex.id), workflow=definition.name, node=ex.current_node,
-                             attempt=ex.attempt)
+            bound = log.bind(
+                execution_id=str(ex.id), workflow=definition.name, node=ex.current_node, attempt=ex.attempt
+            )
             if ex.current_node is None:
                 planned = plan_finish_without_node(ex, self._owner)
             else:
@@ -65,14 +73,27 @@ class StepRunner:
             if commit.state != "running" or committed.pause_requested:
                 return RunResult(commit.state, committed.wake_in_seconds, committed.pause_requested)
             context = {**ex.context, **(commit.context_patch or {})}
-            ex = dataclasses.replace(ex, state=commit.state, current_node=commit.current_node, visit=commit.visit,
-                                     attempt=commit.attempt, context=context, version=committed.version)
+            ex = dataclasses.replace(
+                ex,
+                state=commit.state,
+                current_node=commit.current_node,
+                visit=commit.visit,
+                attempt=commit.attempt,
+                context=context,
+                version=committed.version,
+            )
 
     async def _run_node(self, ex: Execution, node: AnyNode, bound: structlog.stdlib.BoundLogger) -> PlannedCommit:
         ctx = StepContext(
-            execution_id=ex.id, workflow_id=ex.workflow_id, workflow_version=ex.workflow_version,
-            node_id=ex.current_node or "", visit=ex.visit, attempt=ex.attempt, data=_data(ex),
-            services=self._services, log=bound,
+            execution_id=ex.id,
+            workflow_id=ex.workflow_id,
+            workflow_version=ex.workflow_version,
+            node_id=ex.current_node or "",
+            visit=ex.visit,
+            attempt=ex.attempt,
+            data=_data(ex),
+            services=self._services,
+            log=bound,
         )
         timeout = node.timeout.total_seconds() if node.timeout else None
         started = time.perf_counter()
@@ -81,14 +102,14 @@ class StepRunner:
                 outcome = await self._registry.execute(node, ctx)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of user-facing work fails the step
             STEPS.labels(node_type=node.type, result="failed").inc()
             bound.warning("step_failed", error=str(exc), error_type=type(exc).__name__)
-            return plan_failure(ex, self._owner, node, exc, None)
+            return plan_failure(ex, self._owner, node, exc)
         finally:
             STEP_SECONDS.labels(node_type=node.type).observe(time.perf_counter() - started)
         STEPS.labels(node_type=node.type, result="completed").inc()
-        return plan_success(ex, self._owner, node, outcome, None, self._lease_seconds)
+        return plan_success(ex, self._owner, node, outcome, self._lease_seconds)
 
     async def _commit(self, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
         commit = planned.commit
@@ -112,6 +133,5 @@ def _data(ex: Execution) -> JSONObject:
         "input": ex.input,
         "steps": ex.context,
         "vars": {},
-        "execution": {"id": str(ex.id), "workflow_id": str(ex.workflow_id), "attempt": ex.attempt,
-                      "visit": ex.visit},
+        "execution": {"id": str(ex.id), "workflow_id": str(ex.workflow_id), "attempt": ex.attempt, "visit": ex.visit},
     }

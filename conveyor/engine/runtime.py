@@ -18,8 +18,13 @@ from conveyor.nodes.webhook_guard import webhook_session
 def email_transport(settings: Settings) -> EmailTransport:
     """The transport CONVEYOR_EMAIL_TRANSPORT names."""
     if settings.email_transport == "smtp":
-        return SmtpTransport(settings.smtp_host, settings.smtp_port, username=settings.smtp_username,
-                             password=settings.smtp_password, starttls=settings.smtp_starttls)
+        return SmtpTransport(
+            settings.smtp_host,
+            settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
     return LogTransport()
 
 
@@ -28,7 +33,11 @@ async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Work
     """A worker with its HTTP session; closed when the block ends."""
     async with webhook_session(settings.webhook_allow_hosts) as http:
         services = Services(
-            emails=PoolEmailStore(pool), email_transport=email_transport(settings), email_sender=settings.email_from,
-            webhooks=PoolWebhookRecorder(pool), http=http, flows=PoolFlowDirectory(pool),
+            emails=PoolEmailStore(pool),
+            email_transport=email_transport(settings),
+            email_sender=settings.email_from,
+            webhooks=PoolWebhookRecorder(pool),
+            http=http,
+            flows=PoolFlowDirectory(pool),
         )
         yield Worker(pool, dsn, settings, default_registry(settings.webhook_allow_hosts), services)

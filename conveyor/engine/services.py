@@ -27,11 +27,20 @@ class PoolEmailStore:
             t = await get_template(conn, name)
         return EmailContent(t.subject, t.text_body, t.html_body)
 
-    async def reserve(self, execution_id: uuid.UUID, key: str, node: str, to: str, template: str,
-                      content: EmailContent, transport: str) -> EmailRecord:
+    async def reserve(
+        self,
+        execution_id: uuid.UUID,
+        key: str,
+        node: str,
+        to: str,
+        template: str,
+        content: EmailContent,
+        transport: str,
+    ) -> EmailRecord:
         """Insert the log row for this key, or return the existing one."""
-        email = OutgoingEmail(execution_id, node, key, to, content.subject, template, content.text_body,
-                              content.html_body, transport)
+        email = OutgoingEmail(
+            execution_id, node, key, to, content.subject, template, content.text_body, content.html_body, transport
+        )
         async with self.pool.acquire() as conn:
             row = await reserve_email(conn, email)
         return EmailRecord(row.id, row.status)
@@ -51,10 +60,22 @@ class PoolWebhookRecorder:
     async def record(self, execution_id: uuid.UUID, call: WebhookCall) -> None:
         """Insert one attempt."""
         async with self.pool.acquire() as conn:
-            await insert_webhook_attempt(conn, WebhookAttempt(
-                execution_id, call.node, call.key, call.attempt, call.method, call.url, call.body,
-                call.status_code, call.response_body, call.error, call.duration_ms,
-            ))
+            await insert_webhook_attempt(
+                conn,
+                WebhookAttempt(
+                    execution_id,
+                    call.node,
+                    call.key,
+                    call.attempt,
+                    call.method,
+                    call.url,
+                    call.body,
+                    call.status_code,
+                    call.response_body,
+                    call.error,
+                    call.duration_ms,
+                ),
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,8 +32,15 @@ _DUE_SLACK_SECONDS = 0.002
 class Worker:
     """One process's share of the work: a claim loop, a lease keeper and the running executions."""
 
-    def __init__(self, pool: Pool, dsn: str, settings: Settings, registry: NodeRegistry, services: Services,
-                 worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        dsn: str,
+        settings: Settings,
+        registry: NodeRegistry,
+        services: Services,
+        worker_id: str | None = None,
+    ) -> None:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._pool = pool
         self._dsn = dsn

@@ -36,9 +36,14 @@ async def model_body(request: web.Request, model: type[M]) -> M:
     except PydanticValidationError as exc:
         first = exc.errors(include_url=False)[0]
         pointer = "/" + "/".join(str(p) for p in first["loc"])
-        raise ValidationError(f"invalid request body at {pointer}: {first['msg']}", field=pointer,
-                              errors=[{"pointer": "/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                                      for e in exc.errors(include_url=False)]) from exc
+        raise ValidationError(
+            f"invalid request body at {pointer}: {first['msg']}",
+            field=pointer,
+            errors=[
+                {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                for e in exc.errors(include_url=False)
+            ],
+        ) from exc
 
 
 def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:

@@ -31,33 +31,79 @@ def respond(body: Any, status: int = 200) -> web.Response:
 
 def workflow_shape(w: Workflow) -> JSONObject:
     """A workflow resource."""
-    return {"id": w.id, "name": w.name, "description": w.description, "version": w.version, "active": w.active,
-            "definition": w.definition, "created_at": w.created_at, "updated_at": w.updated_at}
+    return {
+        "id": w.id,
+        "name": w.name,
+        "description": w.description,
+        "version": w.version,
+        "active": w.active,
+        "definition": w.definition,
+        "created_at": w.created_at,
+        "updated_at": w.updated_at,
+    }
 
 
 def execution_shape(e: Execution) -> JSONObject:
     """An execution resource."""
-    return {"id": e.id, "workflow_id": e.workflow_id, "workflow_version": e.workflow_version, "state": e.state,
-            "current_node": e.current_node, "input": e.input, "output": e.output, "error": e.error,
-            "attempt": e.attempt, "wake_at": e.wake_at if e.lease_owner is None else None,
-            "parent_id": e.parent_id, "pause_requested": e.pause_requested, "created_at": e.created_at,
-            "started_at": e.started_at, "finished_at": e.finished_at}
+    return {
+        "id": e.id,
+        "workflow_id": e.workflow_id,
+        "workflow_version": e.workflow_version,
+        "state": e.state,
+        "current_node": e.current_node,
+        "input": e.input,
+        "output": e.output,
+        "error": e.error,
+        "attempt": e.attempt,
+        "wake_at": e.wake_at if e.lease_owner is None else None,
+        "parent_id": e.parent_id,
+        "pause_requested": e.pause_requested,
+        "created_at": e.created_at,
+        "started_at": e.started_at,
+        "finished_at": e.finished_at,
+    }
 
 
 def history_shape(h: HistoryEntry) -> JSONObject:
     """A history entry."""
-    return {"from": h.from_state, "to": h.to_state, "event": h.event, "node": h.node, "attempt": h.attempt,
-            "detail": h.detail, "at": h.at}
+    return {
+        "from": h.from_state,
+        "to": h.to_state,
+        "event": h.event,
+        "node": h.node,
+        "attempt": h.attempt,
+        "detail": h.detail,
+        "at": h.at,
+    }
 
 
 def step_shape(s: Step) -> JSONObject:
     """A step attempt."""
-    return {"node": s.node, "visit": s.visit, "attempt": s.attempt, "status": s.status, "input": s.input,
-            "output": s.output, "error": s.error, "started_at": s.started_at, "finished_at": s.finished_at}
+    return {
+        "node": s.node,
+        "visit": s.visit,
+        "attempt": s.attempt,
+        "status": s.status,
+        "input": s.input,
+        "output": s.output,
+        "error": s.error,
+        "started_at": s.started_at,
+        "finished_at": s.finished_at,
+    }
 
 
 def email_shape(e: EmailLog) -> JSONObject:
     """An email log entry."""
-    return {"id": e.id, "execution_id": e.execution_id, "node": e.node, "to": e.recipient, "subject": e.subject,
-            "template": e.template, "status": e.status, "transport": e.transport, "error": e.error,
-            "created_at": e.created_at, "sent_at": e.sent_at}
+    return {
+        "id": e.id,
+        "execution_id": e.execution_id,
+        "node": e.node,
+        "to": e.recipient,
+        "subject": e.subject,
+        "template": e.template,
+        "status": e.status,
+        "transport": e.transport,
+        "error": e.error,
+        "created_at": e.created_at,
+        "sent_at": e.sent_at,
+    }

@@ -49,5 +49,3 @@ async def post_execution(request: web.Request) -> web.Response:
     if body.wait:
         execution = await wait_for_end(pool, execution.id, body.wait)
     return respond(execution_shape(execution), status=201 if created else 200)
-
-

@@ -28,5 +28,4 @@ class ConditionExecutor:
         except datalogic_py.DataLogicError as exc:
             raise PermanentStepError(f"rule failed: {exc}") from exc
         matched = is_truthy(result)
-        return Completed(output={"result": matched}, branched=True,
-                         branch=(node.then if matched else node.else_))
+        return Completed(output={"result": matched}, branched=True, branch=(node.then if matched else node.else_))

@@ -28,8 +28,16 @@ class SmtpTransport:
 
     name = "smtp"
 
-    def __init__(self, host: str, port: int, *, username: str | None = None, password: str | None = None,
-                 starttls: bool = False, timeout_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        timeout_seconds: float = 30.0,
+    ) -> None:
         self._host, self._port = host, port
         self._username, self._password = username, password
         self._starttls, self._timeout = starttls, timeout_seconds
@@ -45,7 +53,12 @@ class SmtpTransport:
         if delivery.content.html_body:
             message.add_alternative(delivery.content.html_body, subtype="html")
         await aiosmtplib.send(
-            message, hostname=self._host, port=self._port, username=self._username, password=self._password,
-            start_tls=self._starttls, timeout=self._timeout,
+            message,
+            hostname=self._host,
+            port=self._port,
+            username=self._username,
+            password=self._password,
+            start_tls=self._starttls,
+            timeout=self._timeout,
         )
         return "sent"

@@ -35,8 +35,16 @@ class EmailStore(Protocol):
         """Load a template, failing the step for good when it does not exist."""
         ...
 
-    async def reserve(self, execution_id: uuid.UUID, key: str, node: str, to: str, template: str,
-                      content: EmailContent, transport: str) -> EmailRecord:
+    async def reserve(
+        self,
+        execution_id: uuid.UUID,
+        key: str,
+        node: str,
+        to: str,
+        template: str,
+        content: EmailContent,
+        transport: str,
+    ) -> EmailRecord:
         """Record the email as being sent under `key`, or return the existing row."""
         ...
 

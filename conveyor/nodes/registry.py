@@ -37,10 +37,12 @@ NODE_MODELS: dict[str, type[AnyNode]] = {
 
 def default_registry(webhook_allow_hosts: frozenset[str]) -> NodeRegistry:
     """The registry with every built-in node type."""
-    return NodeRegistry({
-        "action": ActionExecutor(),
-        "delay": DelayExecutor(),
-        "condition": ConditionExecutor(),
-        "shared_flow": SharedFlowExecutor(),
-        "webhook": WebhookExecutor(webhook_allow_hosts),
-    })
+    return NodeRegistry(
+        {
+            "action": ActionExecutor(),
+            "delay": DelayExecutor(),
+            "condition": ConditionExecutor(),
+            "shared_flow": SharedFlowExecutor(),
+            "webhook": WebhookExecutor(webhook_allow_hosts),
+        }
+    )

@@ -18,11 +18,15 @@ class SharedFlowExecutor:
         if child is None:
             flow = await ctx.services.flows.resolve(node.flow)
             child_input = render_value(node.input, ctx.data) if node.input else ctx.data.get("input", {})
-            return SpawnChild(workflow_id=flow.workflow_id, workflow_version=flow.version,
-                              start_node=flow.start_node, input=child_input, dedupe_key=key)
+            return SpawnChild(
+                workflow_id=flow.workflow_id,
+                workflow_version=flow.version,
+                start_node=flow.start_node,
+                input=child_input,
+                dedupe_key=key,
+            )
         if child.state == "completed":
             return Completed(output=child.output)
         if child.state in ("failed", "cancelled"):
-            raise StepError(f"shared flow {node.flow!r} {child.state}", child_id=str(child.id),
-                                     child_error=child.error)
+            raise StepError(f"shared flow {node.flow!r} {child.state}", child_id=str(child.id), child_error=child.error)
         return WaitForChild(child_id=child.id)

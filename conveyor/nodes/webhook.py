@@ -46,8 +46,12 @@ class WebhookExecutor:
         status, text, error = None, None, None
         try:
             async with ctx.services.http.request(
-                node.method, target, headers=headers, json=body if body is not None else None,
-                timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False,
+                node.method,
+                target,
+                headers=headers,
+                json=body if body is not None else None,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                allow_redirects=False,
             ) as response:
                 status, text = response.status, await response.text()
         except PermanentStepError:
@@ -55,11 +59,21 @@ class WebhookExecutor:
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         finally:
-            await ctx.services.webhooks.record(ctx.execution_id, WebhookCall(
-                key=ctx.idempotency_key, node=node.id, attempt=ctx.attempt, method=node.method, url=str(target),
-                body=body, status_code=status, response_body=text[:_LOGGED_BODY_CHARS] if text else text,
-                error=error, duration_ms=(time.perf_counter() - started) * 1000,
-            ))
+            await ctx.services.webhooks.record(
+                ctx.execution_id,
+                WebhookCall(
+                    key=ctx.idempotency_key,
+                    node=node.id,
+                    attempt=ctx.attempt,
+                    method=node.method,
+                    url=str(target),
+                    body=body,
+                    status_code=status,
+                    response_body=text[:_LOGGED_BODY_CHARS] if text else text,
+                    error=error,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                ),
+            )
         if error is not None:
             raise StepError(f"webhook call failed: {error}", url=str(target))
         assert status is not None

@@ -25,8 +25,9 @@ def forbidden_address(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    return bool(ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast
-                or ip.is_reserved or ip.is_unspecified)
+    return bool(
+        ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+    )
 
 
 def check_host(host: str, allowed: frozenset[str]) -> None:
@@ -51,15 +52,17 @@ class GuardedResolver(AbstractResolver):
         self._allowed = allowed
         self._inner = aiohttp.ThreadedResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-                      ) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         """Resolve, then check every address unless the host is allowed."""
         results = await self._inner.resolve(host, port, family)
         if host.lower() not in self._allowed:
             for result in results:
                 if forbidden_address(result["host"]):
                     raise ForbiddenTargetError(
-                        f"webhook target {host!r} resolves to a forbidden address {result['host']}", host=host)
+                        f"webhook target {host!r} resolves to a forbidden address {result['host']}", host=host
+                    )
         return results
 
     async def close(self) -> None:

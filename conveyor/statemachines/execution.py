@@ -35,7 +35,7 @@ class _Recorder:
         self.transitions.append(Transition(str(source.value), str(target.value), str(getattr(event, "id", event))))
 
 
-class ExecutionLifecycle(StateMachine):  # type: ignore[misc]
+class ExecutionLifecycle(StateMachine):
     """idle → running → stepCompleted/stepFailed → … → completed/failed/cancelled, plus paused."""
 
     allow_event_without_transition = False
@@ -62,7 +62,7 @@ class ExecutionLifecycle(StateMachine):  # type: ignore[misc]
     give_up = step_failed.to(failed)
     wake = delayed.to(running)
     retry_due = retrying.to(running)
-    reclaim = running.to.itself(internal=True)
+    reclaim = running.to.itself(internal=True)  # type: ignore[no-untyped-call]
     retry = failed.to(running)
     pause = idle.to(paused) | running.to(paused) | delayed.to(paused) | retrying.to(paused)
     resume = (

@@ -27,7 +27,7 @@ class EmailLog:
     sent_at: datetime | None
 
 
-_COLUMNS = ", ".join(EmailLog.__slots__)  # type: ignore[attr-defined]
+_COLUMNS = ", ".join(EmailLog.__slots__)
 
 _RESERVE = f"""
 WITH inserted AS (
@@ -61,14 +61,26 @@ class OutgoingEmail:
 async def reserve_email(conn: Conn, email: OutgoingEmail) -> EmailLog:
     """Record the email as being sent, or return the row an earlier attempt left for this key."""
     row = await conn.fetchrow(
-        _RESERVE, uuid.uuid4(), email.execution_id, email.node, email.idempotency_key, email.recipient,
-        email.subject, email.template, email.text_body, email.html_body, email.transport,
+        _RESERVE,
+        uuid.uuid4(),
+        email.execution_id,
+        email.node,
+        email.idempotency_key,
+        email.recipient,
+        email.subject,
+        email.template,
+        email.text_body,
+        email.html_body,
+        email.transport,
     )
     assert row is not None
     return EmailLog(**dict(row))
 
 
-_MARK = "UPDATE email_logs SET status = $2, error = $3, sent_at = CASE WHEN $2 IN ('sent', 'logged') THEN now() END WHERE id = $1"
+_MARK = """
+UPDATE email_logs SET status = $2, error = $3, sent_at = CASE WHEN $2 IN ('sent', 'logged') THEN now() END
+WHERE id = $1
+"""
 
 
 async def mark_email(conn: Conn, email_id: uuid.UUID, status: str, error: str | None = None) -> None:

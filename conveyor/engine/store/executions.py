@@ -45,7 +45,7 @@ class Execution:
     finished_at: datetime | None
 
 
-_COLUMNS = ", ".join(Execution.__slots__)  # type: ignore[attr-defined]
+_COLUMNS = ", ".join(Execution.__slots__)
 
 
 _E_COLUMNS = ", ".join("e." + c for c in _COLUMNS.split(", "))
@@ -87,8 +87,15 @@ class NewExecution:
 async def insert_execution(conn: Conn, new: NewExecution) -> tuple[Execution, bool]:
     """Create an idle execution due now; with a known dedupe key, return the existing one instead."""
     row = await conn.fetchrow(
-        _INSERT, new.id, new.workflow_id, new.workflow_version, new.start_node, new.input,
-        new.parent_id, new.parent_node, new.dedupe_key,
+        _INSERT,
+        new.id,
+        new.workflow_id,
+        new.workflow_version,
+        new.start_node,
+        new.input,
+        new.parent_id,
+        new.parent_node,
+        new.dedupe_key,
     )
     if row is None:
         row = await conn.fetchrow(_BY_DEDUPE_KEY, new.workflow_id, new.dedupe_key)
@@ -268,15 +275,33 @@ async def commit_step(conn: Conn, commit: StepCommit) -> Committed | None:
     step = commit.step
     row = await conn.fetchrow(
         _COMMIT_STEP,
-        commit.execution_id, commit.owner, commit.version,
-        commit.state, commit.resume_state, commit.current_node, commit.visit, commit.attempt,
-        commit.context_patch, commit.output, commit.error,
-        commit.keep_lease_seconds, commit.wake_at, commit.wake_after_seconds, commit.finished,
-        [t.source for t in commit.transitions], [t.target for t in commit.transitions],
+        commit.execution_id,
+        commit.owner,
+        commit.version,
+        commit.state,
+        commit.resume_state,
+        commit.current_node,
+        commit.visit,
+        commit.attempt,
+        commit.context_patch,
+        commit.output,
+        commit.error,
+        commit.keep_lease_seconds,
+        commit.wake_at,
+        commit.wake_after_seconds,
+        commit.finished,
+        [t.source for t in commit.transitions],
+        [t.target for t in commit.transitions],
         [t.event for t in commit.transitions],
-        commit.history_node, commit.history_attempt, commit.history_detail,
-        step.node if step else None, step.visit if step else None, step.attempt if step else None,
-        step.status if step else None, step.input if step else None, step.output if step else None,
+        commit.history_node,
+        commit.history_attempt,
+        commit.history_detail,
+        step.node if step else None,
+        step.visit if step else None,
+        step.attempt if step else None,
+        step.status if step else None,
+        step.input if step else None,
+        step.output if step else None,
         step.error if step else None,
     )
     if row is None:
@@ -379,8 +404,16 @@ class OperatorChange:
 async def apply_operator_change(conn: Conn, change: OperatorChange) -> None:
     """Write an operator's change and its history rows (the caller holds the row lock)."""
     await conn.execute(
-        _OPERATOR_UPDATE, change.execution_id, change.state, change.resume_state, change.pause_requested,
-        change.attempt, change.wake, change.finished,
-        [t.source for t in change.transitions], [t.target for t in change.transitions],
-        [t.event for t in change.transitions], change.detail,
+        _OPERATOR_UPDATE,
+        change.execution_id,
+        change.state,
+        change.resume_state,
+        change.pause_requested,
+        change.attempt,
+        change.wake,
+        change.finished,
+        [t.source for t in change.transitions],
+        [t.target for t in change.transitions],
+        [t.event for t in change.transitions],
+        change.detail,
     )

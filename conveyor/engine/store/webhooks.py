@@ -36,6 +36,16 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 async def insert_webhook_attempt(conn: Conn, a: WebhookAttempt) -> None:
     """Record one call attempt."""
     await conn.execute(
-        _INSERT, a.execution_id, a.node, a.idempotency_key, a.attempt, a.method, a.url, a.request_body,
-        a.status_code, a.response_body, a.error, a.duration_ms,
+        _INSERT,
+        a.execution_id,
+        a.node,
+        a.idempotency_key,
+        a.attempt,
+        a.method,
+        a.url,
+        a.request_body,
+        a.status_code,
+        a.response_body,
+        a.error,
+        a.duration_ms,
     )

@@ -82,12 +82,13 @@ async def get_definition(conn: Conn, workflow_id: uuid.UUID, version: int) -> JS
     return definition
 
 
+_EXISTING = """
+SELECT name, id::text AS id FROM workflows WHERE deleted_at IS NULL AND (name = ANY($1) OR id::text = ANY($1))
+"""
+
 
 async def existing_workflow_refs(conn: Conn, refs: list[str]) -> set[str]:
     """Which of these names or ids name an existing workflow (ids come back as given)."""
-    rows = await conn.fetch(
-        "SELECT name, id::text AS id FROM workflows WHERE deleted_at IS NULL AND (name = ANY($1) OR id::text = ANY($1))",
-        refs,
-    )
+    rows = await conn.fetch(_EXISTING, refs)
     found = {r["name"] for r in rows} | {r["id"] for r in rows}
     return {ref for ref in refs if ref in found}

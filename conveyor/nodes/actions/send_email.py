@@ -24,14 +24,16 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
         html_body=render_string(stored.html_body, context, html=True) if stored.html_body else None,
     )
     transport = ctx.services.email_transport
-    record = await ctx.services.emails.reserve(ctx.execution_id, ctx.idempotency_key, ctx.node_id, to, template, content,
-                                               transport.name)
+    record = await ctx.services.emails.reserve(
+        ctx.execution_id, ctx.idempotency_key, ctx.node_id, to, template, content, transport.name
+    )
     result: JSONObject = {"email_id": str(record.id), "to": to, "template": template}
     if record.status in ("sent", "logged"):
         ctx.log.info("email_already_sent", email_id=str(record.id))
         return {**result, "status": record.status}
-    delivery = Delivery(message_id=f"<{ctx.idempotency_key}@conveyor>", sender=ctx.services.email_sender,
-                        to=to, content=content)
+    delivery = Delivery(
+        message_id=f"<{ctx.idempotency_key}@conveyor>", sender=ctx.services.email_sender, to=to, content=content
+    )
     try:
         status = await transport.deliver(delivery)
     except Exception as exc:

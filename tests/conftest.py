@@ -1,0 +1,62 @@
+"""Shared fixtures: one PostgreSQL per test session, a clean database per test."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from conveyor.config import Settings
+from conveyor.db import Pool, apply_schema, create_pool, embedded_postgres
+
+TABLES = (
+    "webhook_logs",
+    "email_logs",
+    "execution_steps",
+    "execution_history",
+    "executions",
+    "workflow_versions",
+    "workflows",
+    "trigger_events",
+    "workers",
+)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """DATABASE_URL when set, else a throwaway embedded cluster for the session."""
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    with tempfile.TemporaryDirectory(prefix="conveyor-test-") as home, embedded_postgres(Path(home) / "pg") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[Pool]:
+    """A pool on the test database, schema applied once; durability off, this data is throwaway."""
+    pool = await create_pool(database_url, max_size=20)
+    async with pool.acquire() as conn:
+        await conn.execute("ALTER SYSTEM SET fsync = off")
+        await conn.execute("ALTER SYSTEM SET synchronous_commit = off")
+        await conn.execute("SELECT pg_reload_conf()")
+    await apply_schema(pool)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def db(pool: Pool) -> Pool:
+    """The pool, on a database emptied for this test (seed templates kept)."""
+    async with pool.acquire() as conn:
+        await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    return pool
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Settings for in-process workers: short leases so recovery tests stay quick."""
+    return Settings(lease_seconds=5.0, concurrency=10, webhook_allow_hosts=frozenset({"127.0.0.1"}))
