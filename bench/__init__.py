@@ -1,0 +1,1 @@
+"""conveyor's benchmark suite: `uv run python -m bench [scenario ...] [--quick]`."""

@@ -1,0 +1,93 @@
+"""What every scenario shares: the figures it reports, the database it runs on, small statistics."""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from conveyor.db import Pool
+
+TABLES = ("webhook_logs", "email_logs", "execution_steps", "execution_history", "executions",
+          "workflow_versions", "workflows", "trigger_events", "workers")
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One measured number."""
+
+    scenario: str
+    name: str
+    value: float
+    unit: str
+
+    def line(self) -> str:
+        """The printed form: `name value unit`."""
+        return f"{self.name} {self.value:.6g} {self.unit}"
+
+
+@dataclass(slots=True)
+class Bench:
+    """The run's shared state: database, options, and the figures so far."""
+
+    dsn: str
+    pool: Pool
+    quick: bool
+    workdir: Path
+    log_level: str = "INFO"
+    scenario: str = ""
+    figures: list[Figure] = field(default_factory=list)
+    notes: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def record(self, name: str, value: float, unit: str) -> None:
+        """Keep a figure and print it at once."""
+        figure = Figure(self.scenario, name, float(value), unit)
+        self.figures.append(figure)
+        print(figure.line(), flush=True)
+
+    def note(self, key: str, value: object) -> None:
+        """Keep context about the current scenario (counts, settings) for the JSON file only."""
+        self.notes.setdefault(self.scenario, {})[key] = value
+
+    def value(self, name: str) -> float | None:
+        """A figure recorded earlier in this run, if any."""
+        return next((f.value for f in reversed(self.figures) if f.name == name), None)
+
+    def size(self, full: int, quick: int) -> int:
+        """A count, shrunk under --quick."""
+        return quick if self.quick else full
+
+    def as_json(self) -> list[dict[str, object]]:
+        """The figures, as JSON-ready dicts."""
+        return [asdict(f) for f in self.figures]
+
+
+async def truncate(pool: Pool) -> None:
+    """Empty every table conveyor writes (the seeded email templates stay)."""
+    async with pool.acquire() as conn:
+        await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+
+
+async def insert_workflow(pool: Pool, definition: dict[str, object]) -> uuid.UUID:
+    """Store a definition through conveyor's own validation; return the workflow id."""
+    from conveyor.engine.operations import create_workflow
+
+    return (await create_workflow(pool, definition)).id
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100), interpolated linearly; NaN when there is nothing to rank."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def median(values: Sequence[float]) -> float:
+    """The median; NaN when empty."""
+    return statistics.median(values) if values else float("nan")

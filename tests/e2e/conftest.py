@@ -1,0 +1,51 @@
+"""End-to-end fixtures: worker processes on the test database, a local webhook peer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from conveyor.db import Pool
+from tests.e2e.harness import SpawnWorker, WebhookPeer, WorkerProcess, spawn_worker_process, stop_worker_process
+
+
+@pytest.fixture
+async def spawn_worker(database_url: str, db: Pool, tmp_path: Path) -> AsyncIterator[SpawnWorker]:
+    """Start `conveyor worker` processes on a clean test database; every one is stopped (or killed) afterwards."""
+    started: list[WorkerProcess] = []
+
+    def spawn(name: str = "worker", **env: str) -> WorkerProcess:
+        log_path = tmp_path / f"{name}-{len(started)}.log"
+        worker = spawn_worker_process(name, log_path, {"DATABASE_URL": database_url, **env})
+        started.append(worker)
+        return worker
+
+    try:
+        yield spawn
+    finally:
+        for worker in started:
+            await stop_worker_process(worker)
+            # pytest shows this only for a failed test.
+            tail = worker.log_path.read_text(errors="replace").splitlines()[-40:]
+            print(f"--- {worker.name} (pid {worker.pid}, exit {worker.returncode}) ---", *tail, sep="\n")
+
+
+@pytest.fixture
+async def webhook_peer() -> AsyncIterator[WebhookPeer]:
+    """A webhook peer on 127.0.0.1, on a free port."""
+    peer = WebhookPeer()
+    app = web.Application()
+    app.router.add_post("/hook", peer.handle)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    peer.url = f"http://{host}:{port}/hook"
+    try:
+        yield peer
+    finally:
+        peer.release()
+        await runner.cleanup()

@@ -1,0 +1,108 @@
+"""The SMTP transport against a real aiosmtpd server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from email import message_from_bytes
+from email.message import Message
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from conveyor.config import Settings
+from conveyor.db import Pool
+from conveyor.engine.runtime import worker as make_worker
+from tests.integration.conftest import flow, run_flow, wait_until_ended
+
+
+class Inbox:
+    """Collects every message the server accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        assert isinstance(envelope.content, bytes)
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+async def smtp_worker(db: Pool, database_url: str, settings: Settings, smtp_server: tuple[Inbox, int]
+                      ) -> AsyncIterator[Inbox]:
+    inbox, port = smtp_server
+    smtp = replace(settings, email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
+    async with make_worker(db, database_url, smtp) as w:
+        task = asyncio.create_task(w.run())
+        yield inbox
+        w.stop()
+        await task
+
+
+async def test_smtp_transport_delivers_text_and_html_with_the_step_key(db: Pool, smtp_worker: Inbox) -> None:
+    definition = flow({"id": "welcome", "type": "action", "action": "send_email",
+                       "params": {"to": "{{ input.email }}", "template": "united_welcome"}})
+    ex = await wait_until_ended(db, (await run_flow(db, definition, {"email": "grace@example.com", "name": "Grace"})).id)
+    assert ex.state == "completed"
+    deadline = asyncio.get_running_loop().time() + 5
+    while not smtp_worker.messages and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    [message] = smtp_worker.messages
+    assert message["To"] == "grace@example.com"
+    assert message["Subject"] == "Welcome to United"
+    assert message["Message-ID"] == f"<{ex.id}.welcome.1@conveyor>"
+    parts = {part.get_content_type(): part.get_payload(decode=True) for part in message.walk()}
+    assert b"Hi Grace," in parts["text/plain"]
+    assert b"<p>Hi Grace,</p>" in parts["text/html"]
+    async with db.acquire() as conn:
+        status = await conn.fetchval("SELECT status FROM email_logs WHERE execution_id = $1", ex.id)
+    assert status == "sent"
+
+
+async def test_a_step_already_sent_is_not_sent_again_on_rerun(db: Pool, smtp_worker: Inbox) -> None:
+    from conveyor.engine.store.executions import get_execution
+
+    definition = flow(
+        {"id": "welcome", "type": "action", "action": "send_email",
+         "params": {"to": "a@example.com", "template": "generic_welcome"}},
+        {"id": "end", "type": "action", "action": "noop"},
+    )
+    ex = await wait_until_ended(db, (await run_flow(db, definition)).id)
+    # Rewind the execution to the email step, as a crash after sending but before committing would leave it.
+    async with db.acquire() as conn:
+        await conn.execute(
+            "UPDATE executions SET state = 'running', current_node = 'welcome', visit = 1, attempt = 1, "
+            "wake_at = now(), lease_owner = NULL, finished_at = NULL WHERE id = $1", ex.id)
+    await asyncio.sleep(0.1)
+    async with db.acquire() as conn:
+        await conn.execute("SELECT pg_notify('conveyor_wake', '')")
+    deadline = asyncio.get_running_loop().time() + 10
+    while asyncio.get_running_loop().time() < deadline:
+        async with db.acquire() as conn:
+            if (await get_execution(conn, ex.id)).state == "completed":
+                break
+        await asyncio.sleep(0.05)
+    async with db.acquire() as conn:
+        rows = await conn.fetchval("SELECT count(*) FROM email_logs WHERE execution_id = $1", ex.id)
+    assert rows == 1
+    assert len(smtp_worker.messages) == 1
