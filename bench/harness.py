@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -68,13 +67,6 @@ async def truncate(pool: Pool) -> None:
     """Empty every table conveyor writes (the seeded email templates stay)."""
     async with pool.acquire() as conn:
         await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
-
-
-async def insert_workflow(pool: Pool, definition: dict[str, object]) -> uuid.UUID:
-    """Store a definition through conveyor's own validation; return the workflow id."""
-    from conveyor.engine.operations import create_workflow
-
-    return (await create_workflow(pool, definition)).id
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -125,7 +125,7 @@ async def operate(pool: Pool, execution_id: uuid.UUID, event: str, *, after_step
         if ex.parent_id is not None and change.state in TERMINAL_STATES:
             await wake_parent(conn, ex.parent_id)
         updated = await get_execution(conn, execution_id)
-    log.info("execution_operated", execution_id=str(execution_id), event=event, state=updated.state)
+    log.info("execution_operated", execution_id=str(execution_id), operation=event, state=updated.state)
     return updated
 
 

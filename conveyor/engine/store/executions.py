@@ -382,7 +382,8 @@ WITH updated AS (
     SELECT u.id, h.source, h.target, h.event, u.current_node, u.attempt, $11
     FROM updated u, unnest($8::text[], $9::text[], $10::text[]) AS h(source, target, event)
 )
-SELECT pg_notify('{WAKE_CHANNEL}', '') FROM updated WHERE $6 = 'now'
+-- Anything left waiting for a worker may now be due sooner than the workers' timers say.
+SELECT pg_notify('{WAKE_CHANNEL}', '') FROM updated WHERE $2 NOT IN ('paused', 'completed', 'failed', 'cancelled')
 """
 
 

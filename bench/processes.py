@@ -1,0 +1,143 @@
+"""Spawned `conveyor` processes: start, wait until ready, measure, and always stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TypeAlias
+
+import aiohttp
+
+from bench.harness import Bench
+from conveyor.db import Pool
+
+Process: TypeAlias = subprocess.Popen[bytes]
+
+_STOP_GRACE_SECONDS = 10.0
+# Settings a spawned process must not inherit from the shell running the suite.
+_SCRUBBED = ("CONVEYOR_POLL_INTERVAL", "CONVEYOR_CONCURRENCY", "CONVEYOR_BATCH_SIZE", "CONVEYOR_API_TOKEN")
+
+
+def conveyor_command() -> list[str]:
+    """The installed `conveyor` console script next to this interpreter, or an equivalent."""
+    script = Path(sys.executable).with_name("conveyor")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from conveyor.cli import main; main()"]
+
+
+@contextlib.asynccontextmanager
+async def spawn(bench: Bench, name: str, *args: str, env: dict[str, str] | None = None
+                ) -> AsyncIterator[Process]:
+    """Run `conveyor <args>` against the bench database for the block; its output goes to <workdir>/<name>.log."""
+    full_env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    full_env.update({"DATABASE_URL": bench.dsn, "LOG_FORMAT": "json", "LOG_LEVEL": bench.log_level,
+                     "CONVEYOR_SHUTDOWN_GRACE": "2", **(env or {})})
+    log_path = bench.workdir / f"{bench.scenario}-{name}.log"
+    with log_path.open("ab") as out:
+        proc = subprocess.Popen([*conveyor_command(), *args], env=full_env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        await stop(proc)
+
+
+async def stop(proc: Process) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within the grace period."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + _STOP_GRACE_SECONDS
+        while proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if proc.poll() is None:
+            proc.kill()
+    proc.wait()
+
+
+def check_alive(*procs: Process) -> None:
+    """Raise if a spawned process has exited."""
+    for proc in procs:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with status {proc.returncode}; see the logs in bench/results/logs")
+
+
+async def wait_for_workers(pool: Pool, procs: list[Process], timeout: float = 30.0) -> None:
+    """Wait until every spawned worker has registered itself (it claims right after)."""
+    deadline = time.monotonic() + timeout
+    pids = [p.pid for p in procs]
+    while time.monotonic() < deadline:
+        check_alive(*procs)
+        async with pool.acquire() as conn:
+            ready = await conn.fetchval("SELECT count(*) FROM workers WHERE pid = ANY($1) AND stopped_at IS NULL", pids)
+        if ready == len(procs):
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"workers {pids} did not register within {timeout:.0f} s")
+
+
+async def wait_for_http(proc: Process, url: str, timeout: float = 30.0) -> None:
+    """Wait until GET url answers 200."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            check_alive(proc)
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _status_kib(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return float(line.split()[1])
+    raise LookupError(f"{field} not in /proc/{pid}/status")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size now, in MiB."""
+    return _status_kib(pid, "VmRSS") / 1024
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set size, in MiB."""
+    return _status_kib(pid, "VmHWM") / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def wait_until_finished(pool: Pool, total: int, procs: list[Process], timeout: float) -> None:
+    """Poll until `total` executions have finished (any terminal state); raise on timeout or a dead worker."""
+    deadline = time.monotonic() + timeout
+    done = 0
+    while time.monotonic() < deadline:
+        check_alive(*procs)
+        async with pool.acquire() as conn:
+            done = await conn.fetchval("SELECT count(*) FROM executions WHERE finished_at IS NOT NULL")
+        if done >= total:
+            return
+        await asyncio.sleep(0.25)
+    raise TimeoutError(f"only {done} of {total} executions finished within {timeout:.0f} s")

@@ -1,0 +1,58 @@
+"""Scenario 2: drain a backlog of 3-step noop executions with one worker process, then with two."""
+
+from __future__ import annotations
+
+import contextlib
+
+from bench import processes
+from bench.harness import Bench, truncate
+from bench.seed import noop_chain, start_many, workflow
+
+TIME_LIMIT_SECONDS = 300.0
+WORKER_ENV = {"CONVEYOR_CONCURRENCY": "50", "CONVEYOR_BATCH_SIZE": "100"}
+_DRAIN_TIMEOUT_SECONDS = 120.0
+
+_TOTALS = """
+SELECT count(*) FILTER (WHERE state = 'completed') AS completed,
+       count(*) FILTER (WHERE state = 'failed') AS failed,
+       extract(epoch FROM max(finished_at) - min(created_at))::float8 AS wall,
+       (SELECT count(*) FROM execution_history) AS transitions,
+       (SELECT count(*) FROM execution_steps) AS steps
+FROM executions
+"""
+
+
+async def drain(bench: Bench, workers: int, total: int) -> None:
+    """Start `workers` worker processes, give them `total` executions at once, record the rates."""
+    await truncate(bench.pool)
+    workflow_id = await workflow(bench.pool, noop_chain("bench-throughput", 3))
+    async with contextlib.AsyncExitStack() as stack:
+        procs = [await stack.enter_async_context(processes.spawn(bench, f"worker{i}", "worker", env=WORKER_ENV))
+                 for i in range(workers)]
+        await processes.wait_for_workers(bench.pool, procs)
+        cpu_before = [processes.cpu_seconds(p.pid) for p in procs]
+        await start_many(bench.pool, workflow_id, "s1", total)
+        await processes.wait_until_finished(bench.pool, total, procs, _DRAIN_TIMEOUT_SECONDS)
+        cpu = sum(processes.cpu_seconds(p.pid) - before for p, before in zip(procs, cpu_before, strict=True))
+    async with bench.pool.acquire() as conn:
+        row = await conn.fetchrow(_TOTALS)
+    wall = row["wall"]
+    prefix = f"throughput.{workers}w"
+    bench.note(f"{workers}w", {"executions": total, "completed": row["completed"], "failed": row["failed"],
+                               "transitions": row["transitions"], "steps": row["steps"], "wall_seconds": wall,
+                               "worker_cpu_seconds": cpu, "worker_env": WORKER_ENV})
+    transitions_per_s = row["transitions"] / wall
+    bench.record(f"{prefix}.executions_per_s", row["completed"] / wall, "exec/s")
+    bench.record(f"{prefix}.transitions_per_s", transitions_per_s, "transitions/s")
+    bench.record(f"{prefix}.steps_per_s", row["steps"] / wall, "steps/s")
+    bench.record(f"{prefix}.worker_cpu", cpu / wall, "cores")
+    limit = bench.value("limit.tps")
+    if limit:
+        bench.record(f"{prefix}.transitions_vs_limit", transitions_per_s / limit, "ratio")
+
+
+async def run(bench: Bench) -> None:
+    """One worker, then two."""
+    total = bench.size(5_000, 500)
+    for workers in (1, 2):
+        await drain(bench, workers, total)

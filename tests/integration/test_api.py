@@ -1,0 +1,188 @@
+"""The HTTP API: shapes, the JSON error format, and the example flow of DESIGN.md end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from conveyor.db import Pool
+from conveyor.engine.worker import Worker
+from tests.integration.conftest import flow
+
+
+def assert_error(body: dict[str, object], code: str) -> dict[str, object]:
+    error = body["error"]
+    assert isinstance(error, dict)
+    assert error["code"] == code
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert isinstance(error["details"], dict)
+    return error
+
+
+async def test_malformed_json_is_400(api: TestClient) -> None:
+    response = await api.post("/workflows", data="{not json")
+    assert response.status == 400
+    assert_error(await response.json(), "bad_request")
+
+
+async def test_empty_body_is_400(api: TestClient) -> None:
+    response = await api.post("/workflows", data="")
+    assert response.status == 400
+
+
+async def test_definition_with_a_dangling_edge_is_422_naming_the_node(api: TestClient) -> None:
+    definition = flow({"id": "a", "type": "action", "action": "noop", "next": "ghost"})
+    response = await api.post("/workflows", json=definition)
+    assert response.status == 422
+    error = assert_error(await response.json(), "invalid_definition")
+    assert error["details"]["field"] == "/nodes/0/next"  # type: ignore[index]
+    assert "ghost" in str(error["message"])
+
+
+@pytest.mark.parametrize(
+    ("node", "pointer"),
+    [
+        ({"id": "a", "type": "teleport"}, "/nodes/0"),
+        ({"id": "a", "type": "delay", "duration": "soon"}, "/nodes/0/duration"),
+        ({"id": "a", "type": "condition", "rule": {"nosuchop": [1]}}, "/nodes/0/rule"),
+        ({"id": "a", "type": "action", "action": "launch_rocket"}, "/nodes/0/action"),
+        ({"id": "a", "type": "shared_flow", "flow": "missing-flow"}, "/nodes/0/flow"),
+        ({"id": "a", "type": "webhook", "url": "{{ broken"}, "/nodes/0/url"),
+        ({"id": "a", "type": "action", "action": "noop", "surprise": 1}, "/nodes/0/surprise"),
+    ],
+)
+async def test_invalid_definitions_are_rejected_at_creation(api: TestClient, node: dict[str, object], pointer: str
+                                                            ) -> None:
+    response = await api.post("/workflows", json=flow(node))
+    assert response.status == 422
+    error = assert_error(await response.json(), "invalid_definition")
+    assert error["details"]["field"] == pointer  # type: ignore[index]
+
+
+async def test_unreachable_node_is_rejected(api: TestClient) -> None:
+    definition = {"name": "x", "start": "a", "nodes": [{"id": "a", "type": "action", "action": "noop"},
+                                                        {"id": "b", "type": "action", "action": "noop"}]}
+    response = await api.post("/workflows", json=definition)
+    assert response.status == 422
+    assert "unreachable" in (await response.json())["error"]["message"]
+
+
+async def test_duplicate_workflow_name_is_409(api: TestClient) -> None:
+    definition = flow({"id": "a", "type": "action", "action": "noop"}, name="twice")
+    assert (await api.post("/workflows", json=definition)).status == 201
+    response = await api.post("/workflows", json=definition)
+    assert response.status == 409
+    assert_error(await response.json(), "conflict")
+
+
+async def test_unknown_ids_are_404(api: TestClient) -> None:
+    for path in (f"/workflows/{uuid.uuid4()}", f"/executions/{uuid.uuid4()}", "/executions/not-a-uuid",
+                 f"/executions/{uuid.uuid4()}/history", f"/executions/{uuid.uuid4()}/steps", "/nowhere"):
+        response = await api.get(path)
+        assert response.status == 404, path
+        assert "error" in await response.json()
+    response = await api.post(f"/workflows/{uuid.uuid4()}/executions", json={"input": {}})
+    assert response.status == 404
+
+
+async def test_bad_execution_body_is_422_naming_the_field(api: TestClient) -> None:
+    created = await (await api.post("/workflows", json=flow({"id": "a", "type": "action", "action": "noop"}))).json()
+    response = await api.post(f"/workflows/{created['id']}/executions", json={"input": [1, 2]})
+    assert response.status == 422
+    assert assert_error(await response.json(), "validation_error")["details"]["field"] == "/input"  # type: ignore[index]
+
+
+async def test_bad_query_parameter_is_422(api: TestClient) -> None:
+    response = await api.get("/emails?execution=nope")
+    assert response.status == 422
+
+
+async def test_workflow_is_readable_by_id_and_by_name(api: TestClient) -> None:
+    created = await (await api.post("/workflows", json=flow({"id": "a", "type": "action", "action": "noop"},
+                                                             name="by-name"))).json()
+    assert set(created) >= {"id", "name", "description", "version", "active", "definition", "created_at", "updated_at"}
+    assert created["version"] == 1
+    for ref in (created["id"], "by-name"):
+        assert (await (await api.get(f"/workflows/{ref}")).json())["id"] == created["id"]
+
+
+async def test_dedupe_key_returns_the_same_execution(api: TestClient) -> None:
+    created = await (await api.post("/workflows", json=flow({"id": "a", "type": "action", "action": "noop"}))).json()
+    first = await api.post(f"/workflows/{created['id']}/executions", json={"input": {}, "dedupe_key": "k1"})
+    second = await api.post(f"/workflows/{created['id']}/executions", json={"input": {}, "dedupe_key": "k1"})
+    assert (first.status, second.status) == (201, 200)
+    assert (await first.json())["id"] == (await second.json())["id"]
+
+
+async def test_health_endpoints_answer(api: TestClient) -> None:
+    assert (await api.get("/health/live")).status == 200
+    ready = await api.get("/health/ready")
+    assert ready.status == 200
+    assert (await ready.json())["database"] == "ok"
+    metrics = await api.get("/metrics")
+    assert "conveyor_steps_total" in await metrics.text()
+
+
+@pytest.fixture
+async def crm(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> AsyncIterator[tuple[str, list[object]]]:
+    received: list[object] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    yield str(server.make_url("/hook")), received
+
+
+async def test_design_example_runs_to_completion_through_the_api(
+    api: TestClient, db: Pool, worker: Worker, crm: tuple[str, list[object]]
+) -> None:
+    url, received = crm
+    definition = {"name": "onboarding", "start": "welcome", "nodes": [
+        {"id": "welcome", "type": "action", "action": "send_email",
+         "params": {"to": "{{ input.email }}", "template": "generic_welcome"},
+         "retry": {"max_attempts": 3, "backoff": "exponential", "delay": "2s", "max_delay": "1m"}, "next": "wait"},
+        {"id": "wait", "type": "delay", "duration": "2s", "next": "engaged"},
+        {"id": "engaged", "type": "condition", "rule": {"==": [{"var": "input.plan"}, "pro"]},
+         "then": "crm", "else": "nudge"},
+        {"id": "nudge", "type": "action", "action": "send_email",
+         "params": {"to": "{{ input.email }}", "template": "engagement_nudge"}, "next": "crm"},
+        {"id": "crm", "type": "webhook", "method": "POST", "url": url, "body": {"email": "{{ input.email }}"},
+         "timeout": "10s"}]}
+    created = await api.post("/workflows", json=definition)
+    assert created.status == 201
+    workflow_id = (await created.json())["id"]
+    started = await api.post(f"/workflows/{workflow_id}/executions",
+                             json={"input": {"email": "lin@example.com", "plan": "free"}})
+    assert started.status == 201
+    execution = await started.json()
+    assert set(execution) >= {"id", "workflow_id", "workflow_version", "state", "current_node", "input", "output",
+                              "error", "attempt", "wake_at", "parent_id", "created_at", "started_at", "finished_at"}
+    deadline = asyncio.get_running_loop().time() + 15
+    while execution["state"] != "completed" and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+        execution = await (await api.get(f"/executions/{execution['id']}")).json()
+    assert execution["state"] == "completed"
+    history = (await (await api.get(f"/executions/{execution['id']}/history")).json())["items"]
+    states = [h["to"] for h in history]
+    for state in ("running", "stepCompleted", "delayed", "completed"):
+        assert state in states
+    slept = next(h for h in history if h["event"] == "sleep")
+    woke = next(h for h in history if h["event"] == "wake")
+    waited = (datetime.fromisoformat(woke["at"]) - datetime.fromisoformat(slept["at"])).total_seconds()
+    assert 2.0 <= waited < 3.0
+    steps = (await (await api.get(f"/executions/{execution['id']}/steps")).json())["items"]
+    assert [s["node"] for s in steps] == ["welcome", "wait", "engaged", "nudge", "crm"]
+    emails = (await (await api.get(f"/emails?execution={execution['id']}")).json())["items"]
+    assert [e["template"] for e in emails] == ["generic_welcome", "engagement_nudge"]
+    assert received == [{"email": "lin@example.com"}]
