@@ -199,8 +199,6 @@ class WebhookPeer:
         await wait_until(check, f"{count} webhook request(s)")
 
 
-
-
 async def executions_in_state(db: Pool, ids: list[uuid.UUID], state: str, timeout: float = DEADLINE_SECONDS) -> None:
     """Wait until every one of the executions is in `state`."""
 

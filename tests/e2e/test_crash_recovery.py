@@ -21,8 +21,14 @@ def _email_webhook_email(url: str) -> dict[str, object]:
                 "params": {"to": "{{ input.email }}", "template": "generic_welcome"},
                 "next": "crm",
             },
-            {"id": "crm", "type": "webhook", "method": "POST", "url": url, "body": {"email": "{{ input.email }}"},
-             "next": "nudge"},
+            {
+                "id": "crm",
+                "type": "webhook",
+                "method": "POST",
+                "url": url,
+                "body": {"email": "{{ input.email }}"},
+                "next": "nudge",
+            },
             {
                 "id": "nudge",
                 "type": "action",
@@ -73,8 +79,11 @@ async def test_sigkilled_worker_mid_step_is_taken_over_after_the_lease_lapses_wi
     assert reclaim["detail"] == {"worker": successor_id, "previous_owner": crashing_id}
     assert [h["event"] for h in history][-2:] == ["step_ok", "finish"]
 
-    assert [(s["node"], s["status"]) for s in steps] == [("welcome", "completed"), ("crm", "completed"),
-                                                         ("nudge", "completed")]
+    assert [(s["node"], s["status"]) for s in steps] == [
+        ("welcome", "completed"),
+        ("crm", "completed"),
+        ("nudge", "completed"),
+    ]
     assert [(e["node"], e["template"], e["status"]) for e in emails] == [
         ("welcome", "generic_welcome", "logged"),
         ("nudge", "engagement_nudge", "logged"),

@@ -50,7 +50,6 @@ async def test_sigterm_lets_an_in_flight_step_commit_within_the_grace_period_and
     assert (crm["status"], crm["attempt"]) == ("completed", 1)
     assert crm["output"]["status"] == 200
     assert len(webhook_peer.received) == 1
-    print("STATE", await db.fetchval("SELECT state FROM executions WHERE id=$1", execution.id))
     assert lease_owner is None, "the stopped worker still holds the execution"
     assert stopped_at is not None
     draining = worker.events("worker_draining")

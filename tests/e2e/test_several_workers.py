@@ -47,8 +47,7 @@ async def test_two_workers_run_200_executions_with_every_step_exactly_once(
         steps = await conn.fetch("SELECT execution_id, node, status, attempt FROM execution_steps")
         emails = await conn.fetch("SELECT execution_id, node, recipient, status FROM email_logs")
         claims = await conn.fetch(
-            "SELECT detail->>'worker' AS worker, count(*) AS n FROM execution_history"
-            " WHERE event = 'start' GROUP BY 1"
+            "SELECT detail->>'worker' AS worker, count(*) AS n FROM execution_history WHERE event = 'start' GROUP BY 1"
         )
         reclaims = await conn.fetchval("SELECT count(*) FROM execution_history WHERE event = 'reclaim'")
         registered = {r["id"] for r in await conn.fetch("SELECT id FROM workers")}

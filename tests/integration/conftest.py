@@ -64,5 +64,3 @@ def flow(*nodes: JSONObject, name: str | None = None) -> JSONObject:
             node = {**node, "next": nodes[i + 1]["id"]}
         chained.append(node)
     return {"name": name or f"flow-{uuid.uuid4().hex[:8]}", "start": nodes[0]["id"], "nodes": chained}
-
-

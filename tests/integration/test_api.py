@@ -58,8 +58,9 @@ async def test_definition_with_a_dangling_edge_is_422_naming_the_node(api: TestC
         ({"id": "a", "type": "action", "action": "noop", "surprise": 1}, "/nodes/0/surprise"),
     ],
 )
-async def test_invalid_definitions_are_rejected_at_creation(api: TestClient, node: dict[str, object], pointer: str
-                                                            ) -> None:
+async def test_invalid_definitions_are_rejected_at_creation(
+    api: TestClient, node: dict[str, object], pointer: str
+) -> None:
     response = await api.post("/workflows", json=flow(node))
     assert response.status == 422
     error = assert_error(await response.json(), "invalid_definition")
@@ -67,8 +68,11 @@ async def test_invalid_definitions_are_rejected_at_creation(api: TestClient, nod
 
 
 async def test_unreachable_node_is_rejected(api: TestClient) -> None:
-    definition = {"name": "x", "start": "a", "nodes": [{"id": "a", "type": "action", "action": "noop"},
-                                                        {"id": "b", "type": "action", "action": "noop"}]}
+    definition = {
+        "name": "x",
+        "start": "a",
+        "nodes": [{"id": "a", "type": "action", "action": "noop"}, {"id": "b", "type": "action", "action": "noop"}],
+    }
     response = await api.post("/workflows", json=definition)
     assert response.status == 422
     assert "unreachable" in (await response.json())["error"]["message"]
@@ -83,8 +87,14 @@ async def test_duplicate_workflow_name_is_409(api: TestClient) -> None:
 
 
 async def test_unknown_ids_are_404(api: TestClient) -> None:
-    for path in (f"/workflows/{uuid.uuid4()}", f"/executions/{uuid.uuid4()}", "/executions/not-a-uuid",
-                 f"/executions/{uuid.uuid4()}/history", f"/executions/{uuid.uuid4()}/steps", "/nowhere"):
+    for path in (
+        f"/workflows/{uuid.uuid4()}",
+        f"/executions/{uuid.uuid4()}",
+        "/executions/not-a-uuid",
+        f"/executions/{uuid.uuid4()}/history",
+        f"/executions/{uuid.uuid4()}/steps",
+        "/nowhere",
+    ):
         response = await api.get(path)
         assert response.status == 404, path
         assert "error" in await response.json()
@@ -105,8 +115,9 @@ async def test_bad_query_parameter_is_422(api: TestClient) -> None:
 
 
 async def test_workflow_is_readable_by_id_and_by_name(api: TestClient) -> None:
-    created = await (await api.post("/workflows", json=flow({"id": "a", "type": "action", "action": "noop"},
-                                                             name="by-name"))).json()
+    created = await (
+        await api.post("/workflows", json=flow({"id": "a", "type": "action", "action": "noop"}, name="by-name"))
+    ).json()
     assert set(created) >= {"id", "name", "description", "version", "active", "definition", "created_at", "updated_at"}
     assert created["version"] == 1
     for ref in (created["id"], "by-name"):
@@ -148,26 +159,67 @@ async def test_design_example_runs_to_completion_through_the_api(
     api: TestClient, db: Pool, worker: Worker, crm: tuple[str, list[object]]
 ) -> None:
     url, received = crm
-    definition = {"name": "onboarding", "start": "welcome", "nodes": [
-        {"id": "welcome", "type": "action", "action": "send_email",
-         "params": {"to": "{{ input.email }}", "template": "generic_welcome"},
-         "retry": {"max_attempts": 3, "backoff": "exponential", "delay": "2s", "max_delay": "1m"}, "next": "wait"},
-        {"id": "wait", "type": "delay", "duration": "2s", "next": "engaged"},
-        {"id": "engaged", "type": "condition", "rule": {"==": [{"var": "input.plan"}, "pro"]},
-         "then": "crm", "else": "nudge"},
-        {"id": "nudge", "type": "action", "action": "send_email",
-         "params": {"to": "{{ input.email }}", "template": "engagement_nudge"}, "next": "crm"},
-        {"id": "crm", "type": "webhook", "method": "POST", "url": url, "body": {"email": "{{ input.email }}"},
-         "timeout": "10s"}]}
+    definition = {
+        "name": "onboarding",
+        "start": "welcome",
+        "nodes": [
+            {
+                "id": "welcome",
+                "type": "action",
+                "action": "send_email",
+                "params": {"to": "{{ input.email }}", "template": "generic_welcome"},
+                "retry": {"max_attempts": 3, "backoff": "exponential", "delay": "2s", "max_delay": "1m"},
+                "next": "wait",
+            },
+            {"id": "wait", "type": "delay", "duration": "2s", "next": "engaged"},
+            {
+                "id": "engaged",
+                "type": "condition",
+                "rule": {"==": [{"var": "input.plan"}, "pro"]},
+                "then": "crm",
+                "else": "nudge",
+            },
+            {
+                "id": "nudge",
+                "type": "action",
+                "action": "send_email",
+                "params": {"to": "{{ input.email }}", "template": "engagement_nudge"},
+                "next": "crm",
+            },
+            {
+                "id": "crm",
+                "type": "webhook",
+                "method": "POST",
+                "url": url,
+                "body": {"email": "{{ input.email }}"},
+                "timeout": "10s",
+            },
+        ],
+    }
     created = await api.post("/workflows", json=definition)
     assert created.status == 201
     workflow_id = (await created.json())["id"]
-    started = await api.post(f"/workflows/{workflow_id}/executions",
-                             json={"input": {"email": "lin@example.com", "plan": "free"}})
+    started = await api.post(
+        f"/workflows/{workflow_id}/executions", json={"input": {"email": "lin@example.com", "plan": "free"}}
+    )
     assert started.status == 201
     execution = await started.json()
-    assert set(execution) >= {"id", "workflow_id", "workflow_version", "state", "current_node", "input", "output",
-                              "error", "attempt", "wake_at", "parent_id", "created_at", "started_at", "finished_at"}
+    assert set(execution) >= {
+        "id",
+        "workflow_id",
+        "workflow_version",
+        "state",
+        "current_node",
+        "input",
+        "output",
+        "error",
+        "attempt",
+        "wake_at",
+        "parent_id",
+        "created_at",
+        "started_at",
+        "finished_at",
+    }
     deadline = asyncio.get_running_loop().time() + 15
     while execution["state"] != "completed" and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.1)

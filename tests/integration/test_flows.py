@@ -15,7 +15,12 @@ from tests.integration.conftest import flow, run_flow, wait_until_ended
 async def test_action_chain_completes_with_outputs_threaded_through(db: Pool, worker: Worker) -> None:
     definition = flow(
         {"id": "a", "type": "action", "action": "noop", "params": {"n": "{{ input.n }}"}},
-        {"id": "b", "type": "action", "action": "noop", "params": {"n": "{{ steps.a.output.n + 1 }}", "s": "x{{ input.n }}"}},
+        {
+            "id": "b",
+            "type": "action",
+            "action": "noop",
+            "params": {"n": "{{ steps.a.output.n + 1 }}", "s": "x{{ input.n }}"},
+        },
     )
     ex = await wait_until_ended(db, (await run_flow(db, definition, {"n": 41})).id)
     assert ex.state == "completed"
@@ -58,7 +63,9 @@ async def test_delay_waits_as_a_row_then_resumes_on_time(db: Pool, worker: Worke
 
 async def test_delay_until_a_templated_timestamp(db: Pool, worker: Worker) -> None:
     until = (datetime.now(UTC) + timedelta(milliseconds=700)).isoformat()
-    definition = flow({"id": "wait", "type": "delay", "until": "{{ input.at }}"}, {"id": "end", "type": "action", "action": "noop"})
+    definition = flow(
+        {"id": "wait", "type": "delay", "until": "{{ input.at }}"}, {"id": "end", "type": "action", "action": "noop"}
+    )
     ex = await wait_until_ended(db, (await run_flow(db, definition, {"at": until})).id)
     assert ex.state == "completed"
     assert ex.finished_at is not None
@@ -67,7 +74,13 @@ async def test_delay_until_a_templated_timestamp(db: Pool, worker: Worker) -> No
 
 async def test_condition_takes_then_or_else_by_json_logic(db: Pool, worker: Worker) -> None:
     definition = flow(
-        {"id": "check", "type": "condition", "rule": {">": [{"var": "input.score"}, 10]}, "then": "high", "else": "low"},
+        {
+            "id": "check",
+            "type": "condition",
+            "rule": {">": [{"var": "input.score"}, 10]},
+            "then": "high",
+            "else": "low",
+        },
         {"id": "high", "type": "action", "action": "noop", "params": {"branch": "high"}},
         {"id": "low", "type": "action", "action": "noop", "params": {"branch": "low"}},
     )
@@ -82,16 +95,24 @@ async def test_condition_takes_then_or_else_by_json_logic(db: Pool, worker: Work
 
 
 async def test_condition_with_null_branch_ends_the_flow(db: Pool, worker: Worker) -> None:
-    definition = flow({"id": "check", "type": "condition", "rule": {"==": [1, 2]}, "then": "x", "else": None},
-                      {"id": "x", "type": "action", "action": "noop"})
+    definition = flow(
+        {"id": "check", "type": "condition", "rule": {"==": [1, 2]}, "then": "x", "else": None},
+        {"id": "x", "type": "action", "action": "noop"},
+    )
     ex = await wait_until_ended(db, (await run_flow(db, definition)).id)
     assert ex.state == "completed"
     assert ex.output == {"result": False}
 
 
 async def test_send_email_logs_one_row_rendered_from_the_template(db: Pool, worker: Worker) -> None:
-    definition = flow({"id": "welcome", "type": "action", "action": "send_email",
-                       "params": {"to": "{{ input.email }}", "template": "podcast_welcome"}})
+    definition = flow(
+        {
+            "id": "welcome",
+            "type": "action",
+            "action": "send_email",
+            "params": {"to": "{{ input.email }}", "template": "podcast_welcome"},
+        }
+    )
     ex = await wait_until_ended(db, (await run_flow(db, definition, {"email": "ada@example.com", "name": "Ada"})).id)
     async with db.acquire() as conn:
         emails = await list_emails(conn, ex.id, 10)
@@ -103,8 +124,15 @@ async def test_send_email_logs_one_row_rendered_from_the_template(db: Pool, work
 
 
 async def test_missing_template_fails_the_execution_without_retry(db: Pool, worker: Worker) -> None:
-    definition = flow({"id": "mail", "type": "action", "action": "send_email",
-                       "params": {"to": "a@example.com", "template": "nope"}, "retry": {"max_attempts": 3}})
+    definition = flow(
+        {
+            "id": "mail",
+            "type": "action",
+            "action": "send_email",
+            "params": {"to": "a@example.com", "template": "nope"},
+            "retry": {"max_attempts": 3},
+        }
+    )
     ex = await wait_until_ended(db, (await run_flow(db, definition)).id)
     assert ex.state == "failed"
     assert "nope" in ex.error["message"]
@@ -116,8 +144,13 @@ async def test_missing_template_fails_the_execution_without_retry(db: Pool, work
 async def test_shared_flow_runs_a_child_and_takes_its_output(db: Pool, worker: Worker) -> None:
     from conveyor.engine.operations import create_workflow
 
-    await create_workflow(db, flow({"id": "inner", "type": "action", "action": "noop",
-                                     "params": {"doubled": "{{ input.n * 2 }}"}}, name="doubler"))
+    await create_workflow(
+        db,
+        flow(
+            {"id": "inner", "type": "action", "action": "noop", "params": {"doubled": "{{ input.n * 2 }}"}},
+            name="doubler",
+        ),
+    )
     definition = flow(
         {"id": "sub", "type": "shared_flow", "flow": "doubler", "input": {"n": "{{ input.n }}"}},
         {"id": "after", "type": "action", "action": "noop", "params": {"got": "{{ steps.sub.output.doubled }}"}},
@@ -138,10 +171,20 @@ async def test_shared_flow_runs_a_child_and_takes_its_output(db: Pool, worker: W
 async def test_shared_flow_fails_when_its_child_fails(db: Pool, worker: Worker) -> None:
     from conveyor.engine.operations import create_workflow
 
-    await create_workflow(db, flow({"id": "bad", "type": "action", "action": "send_email",
-                                     "params": {"to": "not-an-address", "template": "generic_welcome"}},
-                                    name="broken-child"))
-    parent = await wait_until_ended(db, (await run_flow(db, flow({"id": "sub", "type": "shared_flow",
-                                                                   "flow": "broken-child"}))).id)
+    await create_workflow(
+        db,
+        flow(
+            {
+                "id": "bad",
+                "type": "action",
+                "action": "send_email",
+                "params": {"to": "not-an-address", "template": "generic_welcome"},
+            },
+            name="broken-child",
+        ),
+    )
+    parent = await wait_until_ended(
+        db, (await run_flow(db, flow({"id": "sub", "type": "shared_flow", "flow": "broken-child"}))).id
+    )
     assert parent.state == "failed"
     assert "broken-child" in parent.error["message"]

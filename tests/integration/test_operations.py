@@ -11,8 +11,9 @@ from conveyor.engine.worker import Worker
 from tests.integration.conftest import flow, wait_until_ended
 
 
-async def _start(api: TestClient, definition: dict[str, object], input_: dict[str, object] | None = None
-                 ) -> dict[str, object]:
+async def _start(
+    api: TestClient, definition: dict[str, object], input_: dict[str, object] | None = None
+) -> dict[str, object]:
     workflow = await (await api.post("/workflows", json=definition)).json()
     return await (await api.post(f"/workflows/{workflow['id']}/executions", json={"input": input_ or {}})).json()
 
@@ -30,8 +31,10 @@ async def test_pause_after_completion_is_409(api: TestClient, db: Pool, worker: 
 
 
 async def test_paused_delay_does_not_fire_until_resumed(api: TestClient, db: Pool, worker: Worker) -> None:
-    ex = await _start(api, flow({"id": "wait", "type": "delay", "duration": "300ms"},
-                                {"id": "end", "type": "action", "action": "noop"}))
+    ex = await _start(
+        api,
+        flow({"id": "wait", "type": "delay", "duration": "300ms"}, {"id": "end", "type": "action", "action": "noop"}),
+    )
     await asyncio.sleep(0.15)
     assert await _state(api, ex["id"]) == "delayed"
     paused = await api.post(f"/executions/{ex['id']}/pause")
@@ -54,10 +57,20 @@ async def test_cancel_a_delayed_execution_ends_it(api: TestClient, db: Pool, wor
     assert (await api.post(f"/executions/{ex['id']}/resume")).status == 409
 
 
-async def test_retry_of_a_failed_execution_runs_the_failed_step_again(api: TestClient, db: Pool, worker: Worker
-                                                                      ) -> None:
-    ex = await _start(api, flow({"id": "mail", "type": "action", "action": "send_email",
-                                 "params": {"to": "a@example.com", "template": "late_template"}}))
+async def test_retry_of_a_failed_execution_runs_the_failed_step_again(
+    api: TestClient, db: Pool, worker: Worker
+) -> None:
+    ex = await _start(
+        api,
+        flow(
+            {
+                "id": "mail",
+                "type": "action",
+                "action": "send_email",
+                "params": {"to": "a@example.com", "template": "late_template"},
+            }
+        ),
+    )
     assert (await wait_until_ended(db, ex["id"])).state == "failed"  # type: ignore[arg-type]
     async with db.acquire() as conn:
         await conn.execute("INSERT INTO email_templates (name, subject, text_body) VALUES ('late_template', 's', 't')")
@@ -79,8 +92,13 @@ async def test_pausing_a_running_step_lets_it_finish_first(api: TestClient, db: 
     app = web.Application()
     app.router.add_post("/hold", hold)
     async with TestServer(app, host="127.0.0.1") as server:
-        ex = await _start(api, flow({"id": "call", "type": "webhook", "url": str(server.make_url("/hold"))},
-                                    {"id": "end", "type": "action", "action": "noop"}))
+        ex = await _start(
+            api,
+            flow(
+                {"id": "call", "type": "webhook", "url": str(server.make_url("/hold"))},
+                {"id": "end", "type": "action", "action": "noop"},
+            ),
+        )
         await asyncio.sleep(0.3)
         response = await api.post(f"/executions/{ex['id']}/pause")
         body = await response.json()

@@ -48,8 +48,9 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
 
 
 @pytest.fixture
-async def smtp_worker(db: Pool, database_url: str, settings: Settings, smtp_server: tuple[Inbox, int]
-                      ) -> AsyncIterator[Inbox]:
+async def smtp_worker(
+    db: Pool, database_url: str, settings: Settings, smtp_server: tuple[Inbox, int]
+) -> AsyncIterator[Inbox]:
     inbox, port = smtp_server
     smtp = replace(settings, email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
     async with make_worker(db, database_url, smtp) as w:
@@ -60,9 +61,17 @@ async def smtp_worker(db: Pool, database_url: str, settings: Settings, smtp_serv
 
 
 async def test_smtp_transport_delivers_text_and_html_with_the_step_key(db: Pool, smtp_worker: Inbox) -> None:
-    definition = flow({"id": "welcome", "type": "action", "action": "send_email",
-                       "params": {"to": "{{ input.email }}", "template": "united_welcome"}})
-    ex = await wait_until_ended(db, (await run_flow(db, definition, {"email": "grace@example.com", "name": "Grace"})).id)
+    definition = flow(
+        {
+            "id": "welcome",
+            "type": "action",
+            "action": "send_email",
+            "params": {"to": "{{ input.email }}", "template": "united_welcome"},
+        }
+    )
+    ex = await wait_until_ended(
+        db, (await run_flow(db, definition, {"email": "grace@example.com", "name": "Grace"})).id
+    )
     assert ex.state == "completed"
     deadline = asyncio.get_running_loop().time() + 5
     while not smtp_worker.messages and asyncio.get_running_loop().time() < deadline:
@@ -83,8 +92,12 @@ async def test_a_step_already_sent_is_not_sent_again_on_rerun(db: Pool, smtp_wor
     from conveyor.engine.store.executions import get_execution
 
     definition = flow(
-        {"id": "welcome", "type": "action", "action": "send_email",
-         "params": {"to": "a@example.com", "template": "generic_welcome"}},
+        {
+            "id": "welcome",
+            "type": "action",
+            "action": "send_email",
+            "params": {"to": "a@example.com", "template": "generic_welcome"},
+        },
         {"id": "end", "type": "action", "action": "noop"},
     )
     ex = await wait_until_ended(db, (await run_flow(db, definition)).id)
@@ -92,7 +105,9 @@ async def test_a_step_already_sent_is_not_sent_again_on_rerun(db: Pool, smtp_wor
     async with db.acquire() as conn:
         await conn.execute(
             "UPDATE executions SET state = 'running', current_node = 'welcome', visit = 1, attempt = 1, "
-            "wake_at = now(), lease_owner = NULL, finished_at = NULL WHERE id = $1", ex.id)
+            "wake_at = now(), lease_owner = NULL, finished_at = NULL WHERE id = $1",
+            ex.id,
+        )
     await asyncio.sleep(0.1)
     async with db.acquire() as conn:
         await conn.execute("SELECT pg_notify('conveyor_wake', '')")

@@ -29,8 +29,13 @@ async def target(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> AsyncI
     state = Target()
 
     async def hook(request: web.Request) -> web.Response:
-        state.requests.append({"key": request.headers.get("Idempotency-Key"), "body": await request.json(),
-                               "auth": request.headers.get("Authorization")})
+        state.requests.append(
+            {
+                "key": request.headers.get("Idempotency-Key"),
+                "body": await request.json(),
+                "auth": request.headers.get("Authorization"),
+            }
+        )
         if len(state.requests) <= state.failures:
             return web.json_response({"error": "try later"}, status=503)
         return web.json_response({"accepted": True, "n": len(state.requests)})
@@ -43,13 +48,21 @@ async def target(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> AsyncI
 
 
 def webhook(url: str, **extra: object) -> dict[str, object]:
-    return {"id": "call", "type": "webhook", "method": "POST", "url": url, "body": {"email": "{{ input.email }}"},
-            "headers": {"Authorization": "Bearer {{ input.token }}"}, **extra}
+    return {
+        "id": "call",
+        "type": "webhook",
+        "method": "POST",
+        "url": url,
+        "body": {"email": "{{ input.email }}"},
+        "headers": {"Authorization": "Bearer {{ input.token }}"},
+        **extra,
+    }
 
 
 async def test_webhook_posts_templated_body_and_takes_json_output(db: Pool, worker: Worker, target: Target) -> None:
-    ex = await wait_until_ended(db, (await run_flow(db, flow(webhook(target.url)),
-                                                    {"email": "a@b.c", "token": "t0k"})).id)
+    ex = await wait_until_ended(
+        db, (await run_flow(db, flow(webhook(target.url)), {"email": "a@b.c", "token": "t0k"})).id
+    )
     assert ex.state == "completed"
     assert ex.output == {"status": 200, "body": {"accepted": True, "n": 1}}
     assert target.requests == [{"key": f"{ex.id}:call:1", "body": {"email": "a@b.c"}, "auth": "Bearer t0k"}]
@@ -60,16 +73,18 @@ async def test_webhook_failing_twice_then_succeeding_is_retried_with_one_key(
 ) -> None:
     target.failures = 2
     retry = {"max_attempts": 3, "backoff": "fixed", "delay": "100ms", "jitter": False}
-    ex = await wait_until_ended(db, (await run_flow(db, flow(webhook(target.url, retry=retry)),
-                                                    {"email": "a@b.c", "token": "x"})).id)
+    ex = await wait_until_ended(
+        db, (await run_flow(db, flow(webhook(target.url, retry=retry)), {"email": "a@b.c", "token": "x"})).id
+    )
     assert ex.state == "completed"
     assert len(target.requests) == 3
     assert {r["key"] for r in target.requests} == {f"{ex.id}:call:1"}
     async with db.acquire() as conn:
         steps = await list_steps(conn, ex.id)
         history = await list_history(conn, ex.id)
-        logged = await conn.fetch("SELECT attempt, status_code FROM webhook_logs WHERE execution_id = $1 ORDER BY id",
-                                  ex.id)
+        logged = await conn.fetch(
+            "SELECT attempt, status_code FROM webhook_logs WHERE execution_id = $1 ORDER BY id", ex.id
+        )
     assert [(s.attempt, s.status) for s in steps] == [(1, "failed"), (2, "failed"), (3, "completed")]
     assert [h.event for h in history].count("schedule_retry") == 2
     assert [(r["attempt"], r["status_code"]) for r in logged] == [(1, 503), (2, 503), (3, 200)]
@@ -78,26 +93,34 @@ async def test_webhook_failing_twice_then_succeeding_is_retried_with_one_key(
 async def test_webhook_fails_the_execution_when_attempts_run_out(db: Pool, worker: Worker, target: Target) -> None:
     target.failures = 10
     retry = {"max_attempts": 2, "backoff": "fixed", "delay": "50ms", "jitter": False}
-    ex = await wait_until_ended(db, (await run_flow(db, flow(webhook(target.url, retry=retry)),
-                                                    {"email": "a@b.c", "token": "x"})).id)
+    ex = await wait_until_ended(
+        db, (await run_flow(db, flow(webhook(target.url, retry=retry)), {"email": "a@b.c", "token": "x"})).id
+    )
     assert ex.state == "failed"
     assert ex.error["details"]["status"] == 503
     assert len(target.requests) == 2
 
 
 async def test_webhook_to_loopback_is_refused_unless_allowed(db: Pool, database_url: str) -> None:
+    import asyncio
+
     from conveyor.config import Settings
     from conveyor.engine.runtime import worker as make_worker
-
-    import asyncio
 
     strict = Settings(lease_seconds=5.0)
     async with make_worker(db, database_url, strict) as w:
         task = asyncio.create_task(w.run())
         try:
-            for url in ("http://127.0.0.1:9/hook", "http://localhost:9/hook", "http://169.254.169.254/latest",
-                        "http://[::1]:9/x", "http://10.0.0.1/x"):
-                ex = await wait_until_ended(db, (await run_flow(db, flow(webhook(url)), {"email": "e", "token": "t"})).id)
+            for url in (
+                "http://127.0.0.1:9/hook",
+                "http://localhost:9/hook",
+                "http://169.254.169.254/latest",
+                "http://[::1]:9/x",
+                "http://10.0.0.1/x",
+            ):
+                ex = await wait_until_ended(
+                    db, (await run_flow(db, flow(webhook(url)), {"email": "e", "token": "t"})).id
+                )
                 assert ex.state == "failed", url
                 assert ex.error["code"] == "forbidden_webhook_target", url
         finally:

@@ -32,7 +32,10 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
         ctx.log.info("email_already_sent", email_id=str(record.id))
         return {**result, "status": record.status}
     delivery = Delivery(
-        message_id=f"<{ctx.idempotency_key.replace(':', '.')}@conveyor>", sender=ctx.services.email_sender, to=to, content=content
+        message_id=f"<{ctx.idempotency_key.replace(':', '.')}@conveyor>",
+        sender=ctx.services.email_sender,
+        to=to,
+        content=content,
     )
     try:
         status = await transport.deliver(delivery)

@@ -1,0 +1,146 @@
+"""`python -m bench [scenario ...] [--quick] [--output PATH]`: run the suite, print figures, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+
+from bench import api, delay, limit, scale, targets, throughput
+from bench.harness import Bench, truncate
+from conveyor.db import connect, embedded_postgres
+from conveyor.logging import configure_logging
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A scenario's entry point and the time it may take."""
+
+    run: Callable[[Bench], Awaitable[None]]
+    time_limit_seconds: float
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "limit": Scenario(limit.run, limit.TIME_LIMIT_SECONDS),
+    "throughput": Scenario(throughput.run, throughput.TIME_LIMIT_SECONDS),
+    "delay": Scenario(delay.run, delay.TIME_LIMIT_SECONDS),
+    "api": Scenario(api.run, api.TIME_LIMIT_SECONDS),
+    "scale": Scenario(scale.run, scale.TIME_LIMIT_SECONDS),
+}
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
+# Two workers at CONVEYOR_CONCURRENCY=50 open ~110 connections (pool size = concurrency + 5 each).
+_EMBEDDED_MAX_CONNECTIONS = 300
+_SETTINGS = ("server_version", "max_connections", "shared_buffers", "fsync", "synchronous_commit", "wal_level")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("scenarios", nargs="*", choices=[[], *SCENARIOS], metavar="scenario",
+                        help=f"which to run, in suite order (default: all of {', '.join(SCENARIOS)})")
+    parser.add_argument("--quick", action="store_true", help="shrink counts and durations for a smoke run")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON results")
+    parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of spawned conveyor processes")
+    args = parser.parse_args(argv)
+    args.scenarios = [name for name in SCENARIOS if name in args.scenarios] or list(SCENARIOS)
+    return args
+
+
+@contextlib.contextmanager
+def database() -> Iterator[str]:
+    """DATABASE_URL (its conveyor tables get truncated!), else a throwaway embedded server."""
+    if os.environ.get("DATABASE_URL"):
+        print("# using DATABASE_URL: the benchmark truncates conveyor's tables there", file=sys.stderr)
+        yield os.environ["DATABASE_URL"]
+        return
+    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as home:
+        data_dir = Path(home) / "pg"
+        with embedded_postgres(data_dir) as url:  # first start: initdb, then raise the connection limit
+            asyncio.run(_set_max_connections(url))
+        with embedded_postgres(data_dir) as url:
+            yield url
+
+
+async def _set_max_connections(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"ALTER SYSTEM SET max_connections = {_EMBEDDED_MAX_CONNECTIONS}")
+    finally:
+        await conn.close()
+
+
+async def run_scenario(bench: Bench, name: str) -> str | None:
+    """Run one scenario within its time limit, on emptied tables; the error text if it failed."""
+    scenario = SCENARIOS[name]
+    bench.scenario = name
+    started = time.monotonic()
+    error = None
+    await truncate(bench.pool)
+    try:
+        await asyncio.wait_for(scenario.run(bench), timeout=scenario.time_limit_seconds)
+    except TimeoutError:
+        error = f"timed out after {scenario.time_limit_seconds:.0f} s"
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        await truncate(bench.pool)
+    bench.note("seconds", round(time.monotonic() - started, 2))
+    if error:
+        print(f"# scenario {name} FAILED: {error}", flush=True)
+    return error
+
+
+async def run_suite(args: argparse.Namespace, dsn: str, workdir: Path) -> dict[str, object]:
+    """Every selected scenario, then the targets; the JSON document."""
+    started_at, started = datetime.now(UTC), time.monotonic()
+    async with connect(dsn, max_size=10) as pool:
+        async with pool.acquire() as conn:
+            server = {s: await conn.fetchval(f"SHOW {s}") for s in _SETTINGS}
+        bench = Bench(dsn=dsn, pool=pool, quick=args.quick, workdir=workdir, log_level=args.log_level)
+        errors = {name: error for name in args.scenarios if (error := await run_scenario(bench, name))}
+    verdicts = targets.evaluate(bench)
+    wall = time.monotonic() - started
+    print(f"# suite wall time {wall:.1f} s", flush=True)
+    return {
+        "started_at": started_at.isoformat(), "wall_seconds": round(wall, 2), "quick": args.quick,
+        "scenarios": args.scenarios, "errors": errors,
+        "environment": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                        "spawned_log_level": args.log_level, "postgres": server},
+        "figures": bench.as_json(), "targets": verdicts, "notes": bench.notes,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite; exit status 1 when a scenario failed."""
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    configure_logging("console", "WARNING")  # conveyor's own log lines must not mix with the figures
+    workdir = args.output.resolve().parent / "logs"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    with database() as dsn:
+        document = asyncio.run(run_suite(args, dsn, workdir))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    print(f"# wrote {args.output}", flush=True)
+    return 1 if document["errors"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+import copy
+
+import pytest
+
+from conveyor.definitions import parse_definition
+from conveyor.errors import DefinitionError
+
+EXAMPLE = {
+    "name": "onboarding",
+    "start": "welcome",
+    "nodes": [
+        {
+            "id": "welcome",
+            "type": "action",
+            "action": "send_email",
+            "params": {"to": "{{ input.email }}", "template": "generic_welcome"},
+            "retry": {"max_attempts": 3, "backoff": "exponential", "delay": "2s", "max_delay": "1m"},
+            "next": "wait",
+        },
+        {"id": "wait", "type": "delay", "duration": "2d", "next": "engaged"},
+        {
+            "id": "engaged",
+            "type": "condition",
+            "rule": {"==": [{"var": "input.plan"}, "pro"]},
+            "then": "crm",
+            "else": "nudge",
+        },
+        {
+            "id": "nudge",
+            "type": "action",
+            "action": "send_email",
+            "params": {"to": "{{ input.email }}", "template": "engagement_nudge"},
+            "next": "crm",
+        },
+        {
+            "id": "crm",
+            "type": "webhook",
+            "method": "POST",
+            "url": "https://crm.example/hook",
+            "body": {"email": "{{ input.email }}"},
+            "timeout": "10s",
+        },
+    ],
+}
+
+
+def test_the_design_example_is_valid() -> None:
+    definition = parse_definition(EXAMPLE)
+    assert definition.node("wait").duration.total_seconds() == 2 * 86400  # type: ignore[union-attr]
+    assert definition.node("engaged").successors() == ["crm", "nudge"]
+
+
+def _broken(path: tuple[int, str], value: object) -> dict[str, object]:
+    raw = copy.deepcopy(EXAMPLE)
+    raw["nodes"][path[0]][path[1]] = value  # type: ignore[index]
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "pointer", "mentions"),
+    [
+        (_broken((1, "next"), "nowhere"), "/nodes/1/next", "nowhere"),
+        (_broken((2, "else"), "ghost"), "/nodes/2/else", "ghost"),
+        (_broken((2, "rule"), {"===": [1]}), "/nodes/2/rule", "JSON Logic"),
+        (_broken((1, "duration"), "eventually"), "/nodes/1/duration", "eventually"),
+        (_broken((0, "id"), "crm"), "/nodes/4/id", "duplicate"),
+        (_broken((4, "body"), {"email": "{{ input.email "}), "/nodes/4/body/email", "template"),
+        ({**EXAMPLE, "start": "nope"}, "/start", "nope"),
+    ],
+)
+def test_errors_name_the_field_and_the_value(raw: dict[str, object], pointer: str, mentions: str) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(raw)
+    assert caught.value.details["field"] == pointer
+    assert mentions in caught.value.message
+
+
+def test_delay_needs_exactly_one_of_duration_or_until() -> None:
+    raw = _broken((1, "until"), "{{ input.at }}")
+    with pytest.raises(DefinitionError, match="exactly one"):
+        parse_definition(raw)

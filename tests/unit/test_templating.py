@@ -1,0 +1,25 @@
+import pytest
+
+from conveyor.templating import TemplateRenderError, render_value
+
+CONTEXT = {"input": {"n": 3, "email": "a@b.c", "tags": ["x"]}, "steps": {"a": {"output": {"ok": True}}}}
+
+
+def test_a_lone_placeholder_keeps_the_json_type() -> None:
+    assert render_value(
+        {"n": "{{ input.n }}", "tags": "{{ input.tags }}", "ok": "{{ steps.a.output.ok }}"}, CONTEXT
+    ) == {"n": 3, "tags": ["x"], "ok": True}
+
+
+def test_placeholders_inside_text_render_as_text() -> None:
+    assert render_value(["to: {{ input.email }}", 5, None], CONTEXT) == ["to: a@b.c", 5, None]
+
+
+def test_a_missing_value_is_an_error_naming_it() -> None:
+    with pytest.raises(TemplateRenderError, match=r"input\.missing"):
+        render_value("{{ input.missing }}", CONTEXT)
+
+
+def test_templates_cannot_reach_python_internals() -> None:
+    with pytest.raises(TemplateRenderError, match="unsafe"):
+        render_value("{{ input.__class__.__mro__ }}", CONTEXT)
