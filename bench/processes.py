@@ -5,23 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TypeAlias
 
 import aiohttp
 
 from bench.harness import Bench
 from conveyor.db import Pool
 
-Process: TypeAlias = subprocess.Popen[bytes]
+Process = asyncio.subprocess.Process
 
-_STOP_GRACE_SECONDS = 10.0
+STOP_GRACE_SECONDS = 10.0
+READY_SECONDS = 30.0
 # Settings a spawned process must not inherit from the shell running the suite.
 _SCRUBBED = ("CONVEYOR_POLL_INTERVAL", "CONVEYOR_CONCURRENCY", "CONVEYOR_BATCH_SIZE", "CONVEYOR_API_TOKEN")
 
@@ -35,16 +32,16 @@ def conveyor_command() -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def spawn(bench: Bench, name: str, *args: str, env: dict[str, str] | None = None
-                ) -> AsyncIterator[Process]:
-    """Run `conveyor <args>` against the bench database for the block; its output goes to <workdir>/<name>.log."""
+async def spawn(bench: Bench, name: str, *args: str, env: dict[str, str] | None = None) -> AsyncIterator[Process]:
+    """Run `conveyor <args>` on the bench database for the block, logging to <workdir>/<scenario>-<name>.log."""
     full_env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
     full_env.update({"DATABASE_URL": bench.dsn, "LOG_FORMAT": "json", "LOG_LEVEL": bench.log_level,
                      "CONVEYOR_SHUTDOWN_GRACE": "2", **(env or {})})
     log_path = bench.workdir / f"{bench.scenario}-{name}.log"
     with log_path.open("ab") as out:
-        proc = subprocess.Popen([*conveyor_command(), *args], env=full_env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = await asyncio.create_subprocess_exec(
+            *conveyor_command(), *args, env=full_env, stdin=asyncio.subprocess.DEVNULL, stdout=out,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True)
     try:
         yield proc
     finally:
@@ -53,49 +50,69 @@ async def spawn(bench: Bench, name: str, *args: str, env: dict[str, str] | None 
 
 async def stop(proc: Process) -> None:
     """SIGTERM, then SIGKILL if it has not exited within the grace period."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + _STOP_GRACE_SECONDS
-        while proc.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if proc.poll() is None:
+    if proc.returncode is None:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), STOP_GRACE_SECONDS)
+        except TimeoutError:
             proc.kill()
-    proc.wait()
+    await proc.wait()
 
 
 def check_alive(*procs: Process) -> None:
     """Raise if a spawned process has exited."""
     for proc in procs:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with status {proc.returncode}; see the logs in bench/results/logs")
+        if proc.returncode is not None:
+            raise RuntimeError(f"conveyor process {proc.pid} exited with status {proc.returncode}; "
+                               "see bench/results/logs")
 
 
-async def wait_for_workers(pool: Pool, procs: list[Process], timeout: float = 30.0) -> None:
+async def wait_for_workers(pool: Pool, procs: list[Process]) -> None:
     """Wait until every spawned worker has registered itself (it claims right after)."""
-    deadline = time.monotonic() + timeout
     pids = [p.pid for p in procs]
-    while time.monotonic() < deadline:
-        check_alive(*procs)
-        async with pool.acquire() as conn:
-            ready = await conn.fetchval("SELECT count(*) FROM workers WHERE pid = ANY($1) AND stopped_at IS NULL", pids)
-        if ready == len(procs):
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"workers {pids} did not register within {timeout:.0f} s")
+    try:
+        async with asyncio.timeout(READY_SECONDS):
+            while True:
+                check_alive(*procs)
+                async with pool.acquire() as conn:
+                    ready = await conn.fetchval(
+                        "SELECT count(*) FROM workers WHERE pid = ANY($1) AND stopped_at IS NULL", pids)
+                if ready == len(procs):
+                    return
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise TimeoutError(f"workers {pids} did not register within {READY_SECONDS:.0f} s") from None
 
 
-async def wait_for_http(proc: Process, url: str, timeout: float = 30.0) -> None:
+async def wait_for_http(proc: Process, url: str) -> None:
     """Wait until GET url answers 200."""
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            check_alive(proc)
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.05)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+    try:
+        async with asyncio.timeout(READY_SECONDS), aiohttp.ClientSession() as session:
+            while True:
+                check_alive(proc)
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(url) as response:
+                        if response.status == 200:
+                            return
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise TimeoutError(f"{url} did not answer within {READY_SECONDS:.0f} s") from None
+
+
+async def wait_until_finished(pool: Pool, total: int, procs: list[Process], seconds: float) -> None:
+    """Poll until `total` executions have finished (any terminal state); raise on timeout or a dead worker."""
+    done = 0
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                check_alive(*procs)
+                async with pool.acquire() as conn:
+                    done = await conn.fetchval("SELECT count(*) FROM executions WHERE finished_at IS NOT NULL")
+                if done >= total:
+                    return
+                await asyncio.sleep(0.25)
+    except TimeoutError:
+        raise TimeoutError(f"only {done} of {total} executions finished within {seconds:.0f} s") from None
 
 
 def free_port() -> int:
@@ -127,17 +144,3 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def wait_until_finished(pool: Pool, total: int, procs: list[Process], timeout: float) -> None:
-    """Poll until `total` executions have finished (any terminal state); raise on timeout or a dead worker."""
-    deadline = time.monotonic() + timeout
-    done = 0
-    while time.monotonic() < deadline:
-        check_alive(*procs)
-        async with pool.acquire() as conn:
-            done = await conn.fetchval("SELECT count(*) FROM executions WHERE finished_at IS NOT NULL")
-        if done >= total:
-            return
-        await asyncio.sleep(0.25)
-    raise TimeoutError(f"only {done} of {total} executions finished within {timeout:.0f} s")

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from bench import processes
 from bench.harness import Bench, median
-from bench.seed import delayed_many, delay_then_noop, workflow
+from bench.seed import delay_then_noop, delayed_many, workflow
 from conveyor.engine.claim import claim_due
 from conveyor.engine.store.executions import lock_due, seconds_until_next_due
 
