@@ -10,12 +10,13 @@ import structlog
 from conveyor.db import Pool
 from conveyor.engine.metrics import LEASES_LOST, LOOP_ERRORS
 from conveyor.engine.store.executions import renew_leases
+from conveyor.engine.store.workers import heartbeat_worker
 
 log = structlog.get_logger(__name__)
 
 
 class LeaseKeeper:
-    """Renews every held lease a few times per lease period; reports the ones lost."""
+    """Renews every held lease a few times per lease period, and the worker's heartbeat; reports leases lost."""
 
     def __init__(self, pool: Pool, owner: str, lease_seconds: float) -> None:
         self._pool = pool
@@ -27,11 +28,12 @@ class LeaseKeeper:
         """Renew until cancelled."""
         while True:
             await asyncio.sleep(self._lease_seconds / 3)
-            if not self.held:
-                continue
             try:
                 held = set(self.held)
                 async with self._pool.acquire() as conn:
+                    await heartbeat_worker(conn, self._owner)
+                    if not held:
+                        continue
                     kept = await renew_leases(conn, self._owner, list(held), self._lease_seconds)
                 for lost in held - kept:
                     if lost in self.held:

@@ -32,6 +32,7 @@ class RunResult:
     wake_in_seconds: float | None
     pause_requested: bool
     lease_lost: bool = False
+    handed_back: bool = False
 
 
 class StepRunner:
@@ -45,7 +46,9 @@ class StepRunner:
         definitions: DefinitionCache,
         owner: str,
         lease_seconds: float,
+        stopping: asyncio.Event,
     ) -> None:
+        self._stopping = stopping
         self._pool = pool
         self._registry = registry
         self._services = services
@@ -72,6 +75,9 @@ class StepRunner:
             bound.info("step_committed", state=commit.state, next_node=commit.current_node)
             if commit.state != "running" or committed.pause_requested:
                 return RunResult(commit.state, committed.wake_in_seconds, committed.pause_requested)
+            if self._stopping.is_set():
+                # Shutting down: start no new side effect; the worker hands the execution back.
+                return RunResult(commit.state, None, False, handed_back=True)
             context = {**ex.context, **(commit.context_patch or {})}
             ex = dataclasses.replace(
                 ex,

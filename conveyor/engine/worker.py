@@ -47,9 +47,11 @@ class Worker:
         self._settings = settings
         self._alarm = Alarm()
         self._leases = LeaseKeeper(pool, self.id, settings.lease_seconds)
-        self._runner = StepRunner(pool, registry, services, DefinitionCache(pool), self.id, settings.lease_seconds)
-        self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
+        self._runner = StepRunner(
+            pool, registry, services, DefinitionCache(pool), self.id, settings.lease_seconds, self._stopping
+        )
+        self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
 
     def wake(self) -> None:
         """Look for due work now (this process made some)."""
@@ -103,6 +105,8 @@ class Worker:
         await self._alarm.wait(timeout)
 
     def _start(self, ex: Execution) -> None:
+        if ex.id in self._tasks:
+            return  # already running here: a late renewal let our own lease lapse; the running task carries on
         CLAIMED.inc()
         self._leases.held.add(ex.id)
         task = asyncio.create_task(self._run_one(ex), name=f"execution-{ex.id}")
@@ -114,6 +118,9 @@ class Worker:
             result = await self._runner.run(ex)
             if result.pause_requested and not result.lease_lost:
                 await pause_after_step(self._pool, ex.id)
+            if result.handed_back:
+                async with self._pool.acquire() as conn:
+                    await release_leases(conn, self.id, [ex.id])
             if result.wake_in_seconds is not None:
                 self._alarm.ring()  # a delay or retry may now be the nearest due time
         except asyncio.CancelledError:
@@ -122,8 +129,9 @@ class Worker:
             LOOP_ERRORS.labels(loop="execution").inc()
             log.exception("execution_run_failed", execution_id=str(ex.id))
         finally:
-            self._leases.held.discard(ex.id)
-            self._tasks.pop(ex.id, None)
+            if self._tasks.get(ex.id) is asyncio.current_task():
+                self._leases.held.discard(ex.id)
+                del self._tasks[ex.id]
             IN_FLIGHT.set(len(self._tasks))
             self._alarm.ring()
 

@@ -51,6 +51,8 @@ async def test_sigkilled_worker_mid_step_is_taken_over_after_the_lease_lapses_wi
     crashing_id = await crashing.worker_id(db)
     crashing.signal(signal.SIGKILL)
     assert await crashing.wait(10) == -signal.SIGKILL
+    async with db.acquire() as conn:
+        lapses_at = await conn.fetchval("SELECT lease_expires_at FROM executions WHERE id = $1", execution.id)
 
     successor = spawn_worker("worker-b")
     await executions_in_state(db, [execution.id], "completed")
@@ -58,7 +60,7 @@ async def test_sigkilled_worker_mid_step_is_taken_over_after_the_lease_lapses_wi
 
     async with db.acquire() as conn:
         history = await conn.fetch(
-            "SELECT from_state, to_state, event, node, detail FROM execution_history WHERE execution_id = $1"
+            "SELECT from_state, to_state, event, node, detail, at FROM execution_history WHERE execution_id = $1"
             " ORDER BY id",
             execution.id,
         )
@@ -77,6 +79,7 @@ async def test_sigkilled_worker_mid_step_is_taken_over_after_the_lease_lapses_wi
     reclaim = reclaims[0]
     assert (reclaim["from_state"], reclaim["to_state"], reclaim["node"]) == ("running", "running", "crm")
     assert reclaim["detail"] == {"worker": successor_id, "previous_owner": crashing_id}
+    assert reclaim["at"] >= lapses_at, "worker B took the execution while worker A's lease still ran"
     assert [h["event"] for h in history][-2:] == ["step_ok", "finish"]
 
     assert [(s["node"], s["status"]) for s in steps] == [

@@ -75,6 +75,7 @@ async def test_sigterm_hands_back_a_step_outlasting_the_grace_period_so_another_
         handed_back = await conn.fetchrow(
             "SELECT state, lease_owner, wake_at <= now() AS due FROM executions WHERE id = $1", execution.id
         )
+    assert handed_back is not None
     assert dict(handed_back) == {"state": "running", "lease_owner": None, "due": True}
 
     spawn_worker("worker-b", CONVEYOR_LEASE_SECONDS="120")
