@@ -33,7 +33,6 @@ class Settings:
     concurrency: int = 20
     lease_seconds: float = 30.0
     shutdown_grace_seconds: float = 10.0
-    api_token: str | None = None
     email_transport: Literal["log", "smtp"] = "log"
     email_from: str = "conveyor@localhost"
     smtp_host: str = "localhost"
@@ -64,7 +63,6 @@ class Settings:
             concurrency=_int("CONVEYOR_CONCURRENCY", 20),
             lease_seconds=_float("CONVEYOR_LEASE_SECONDS", 30.0),
             shutdown_grace_seconds=_float("CONVEYOR_SHUTDOWN_GRACE", 10.0),
-            api_token=env.get("CONVEYOR_API_TOKEN") or None,
             email_transport="smtp" if transport == "smtp" else "log",
             email_from=env.get("CONVEYOR_EMAIL_FROM", "conveyor@localhost"),
             smtp_host=env.get("SMTP_HOST", "localhost"),

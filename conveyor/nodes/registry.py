@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.definitions import ActionNode, AnyNode, ConditionNode, DelayNode, SharedFlowNode, WebhookNode
+from conveyor.definitions import AnyNode
 from conveyor.nodes.action import ActionExecutor
 from conveyor.nodes.base import Outcome, StepContext
 from conveyor.nodes.condition import ConditionExecutor
@@ -24,15 +24,6 @@ class NodeRegistry:
         """Run the node with its type's executor."""
         result: Outcome = await self.executors[node.type].execute(node, ctx)
         return result
-
-
-NODE_MODELS: dict[str, type[AnyNode]] = {
-    "action": ActionNode,
-    "delay": DelayNode,
-    "condition": ConditionNode,
-    "shared_flow": SharedFlowNode,
-    "webhook": WebhookNode,
-}
 
 
 def default_registry(webhook_allow_hosts: frozenset[str]) -> NodeRegistry:

@@ -1,7 +1,6 @@
 """The execution lifecycle, defined once."""
 
 from conveyor.statemachines.execution import (
-    ACTIVE_STATES,
     STATES,
     TERMINAL_STATES,
     ExecutionLifecycle,
@@ -11,7 +10,6 @@ from conveyor.statemachines.execution import (
 )
 
 __all__ = [
-    "ACTIVE_STATES",
     "STATES",
     "TERMINAL_STATES",
     "ExecutionLifecycle",

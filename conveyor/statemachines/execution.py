@@ -95,7 +95,6 @@ class ExecutionLifecycle(StateMachine):
 
 STATES: tuple[str, ...] = tuple(str(s.value) for s in ExecutionLifecycle.states)
 TERMINAL_STATES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
-ACTIVE_STATES: frozenset[str] = frozenset(STATES) - TERMINAL_STATES
 
 
 def apply_events(model: ExecutionModel, *events: str) -> list[Transition]:
