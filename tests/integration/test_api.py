@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from conveyor.db import Pool
 from conveyor.engine.worker import Worker
+from tests.examples import design_example
 from tests.integration.conftest import flow
 
 
@@ -159,43 +160,7 @@ async def test_design_example_runs_to_completion_through_the_api(
     api: TestClient, db: Pool, worker: Worker, crm: tuple[str, list[object]]
 ) -> None:
     url, received = crm
-    definition = {
-        "name": "onboarding",
-        "start": "welcome",
-        "nodes": [
-            {
-                "id": "welcome",
-                "type": "action",
-                "action": "send_email",
-                "params": {"to": "{{ input.email }}", "template": "generic_welcome"},
-                "retry": {"max_attempts": 3, "backoff": "exponential", "delay": "2s", "max_delay": "1m"},
-                "next": "wait",
-            },
-            {"id": "wait", "type": "delay", "duration": "2s", "next": "engaged"},
-            {
-                "id": "engaged",
-                "type": "condition",
-                "rule": {"==": [{"var": "input.plan"}, "pro"]},
-                "then": "crm",
-                "else": "nudge",
-            },
-            {
-                "id": "nudge",
-                "type": "action",
-                "action": "send_email",
-                "params": {"to": "{{ input.email }}", "template": "engagement_nudge"},
-                "next": "crm",
-            },
-            {
-                "id": "crm",
-                "type": "webhook",
-                "method": "POST",
-                "url": url,
-                "body": {"email": "{{ input.email }}"},
-                "timeout": "10s",
-            },
-        ],
-    }
+    definition = design_example(url, delay="2s")
     created = await api.post("/workflows", json=definition)
     assert created.status == 201
     workflow_id = (await created.json())["id"]

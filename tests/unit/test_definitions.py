@@ -4,44 +4,9 @@ import pytest
 
 from conveyor.definitions import parse_definition
 from conveyor.errors import DefinitionError
+from tests.examples import design_example
 
-EXAMPLE = {
-    "name": "onboarding",
-    "start": "welcome",
-    "nodes": [
-        {
-            "id": "welcome",
-            "type": "action",
-            "action": "send_email",
-            "params": {"to": "{{ input.email }}", "template": "generic_welcome"},
-            "retry": {"max_attempts": 3, "backoff": "exponential", "delay": "2s", "max_delay": "1m"},
-            "next": "wait",
-        },
-        {"id": "wait", "type": "delay", "duration": "2d", "next": "engaged"},
-        {
-            "id": "engaged",
-            "type": "condition",
-            "rule": {"==": [{"var": "input.plan"}, "pro"]},
-            "then": "crm",
-            "else": "nudge",
-        },
-        {
-            "id": "nudge",
-            "type": "action",
-            "action": "send_email",
-            "params": {"to": "{{ input.email }}", "template": "engagement_nudge"},
-            "next": "crm",
-        },
-        {
-            "id": "crm",
-            "type": "webhook",
-            "method": "POST",
-            "url": "https://crm.example/hook",
-            "body": {"email": "{{ input.email }}"},
-            "timeout": "10s",
-        },
-    ],
-}
+EXAMPLE = design_example()
 
 
 def test_the_design_example_is_valid() -> None:
