@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from statemachine import State, StateMachine
@@ -99,6 +100,18 @@ TERMINAL_STATES: frozenset[str] = frozenset({"completed", "failed", "cancelled"}
 
 def apply_events(model: ExecutionModel, *events: str) -> list[Transition]:
     """Fire events in order on the model; raise IllegalTransitionError if one is not allowed."""
+    state, resume_state, transitions = _run(model.state, model.resume_state, events)
+    model.state, model.resume_state = state, resume_state
+    return list(transitions)
+
+
+@functools.lru_cache(maxsize=1024)
+def _run(
+    state: str, resume_state: str | None, events: tuple[str, ...]
+) -> tuple[str, str | None, tuple[Transition, ...]]:
+    # The machine is pure: the same start and events always give the same moves, so each distinct
+    # sequence runs through python-statemachine once and is remembered (building a machine costs ~0.1 ms).
+    model = ExecutionModel(state, resume_state)
     recorder = _Recorder()
     machine = ExecutionLifecycle(model=model, listeners=[recorder])
     for event in events:
@@ -112,4 +125,4 @@ def apply_events(model: ExecutionModel, *events: str) -> list[Transition]:
             ) from exc
     if model.state != "paused":
         model.resume_state = None
-    return recorder.transitions
+    return model.state, model.resume_state, tuple(recorder.transitions)
