@@ -51,12 +51,19 @@ _SETTINGS = ("server_version", "max_connections", "shared_buffers", "fsync", "sy
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("scenarios", nargs="*", choices=[[], *SCENARIOS], metavar="scenario",
-                        help=f"which to run, in suite order (default: all of {', '.join(SCENARIOS)})")
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="scenario",
+        help=f"which to run, in suite order (default: all of {', '.join(SCENARIOS)})",
+    )
     parser.add_argument("--quick", action="store_true", help="shrink counts and durations for a smoke run")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON results")
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of spawned conveyor processes")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.scenarios) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
     args.scenarios = [name for name in SCENARIOS if name in args.scenarios] or list(SCENARIOS)
     return args
 
@@ -118,11 +125,21 @@ async def run_suite(args: argparse.Namespace, dsn: str, workdir: Path) -> dict[s
     wall = time.monotonic() - started
     print(f"# suite wall time {wall:.1f} s", flush=True)
     return {
-        "started_at": started_at.isoformat(), "wall_seconds": round(wall, 2), "quick": args.quick,
-        "scenarios": args.scenarios, "errors": errors,
-        "environment": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                        "spawned_log_level": args.log_level, "postgres": server},
-        "figures": bench.as_json(), "targets": verdicts, "notes": bench.notes,
+        "started_at": started_at.isoformat(),
+        "wall_seconds": round(wall, 2),
+        "quick": args.quick,
+        "scenarios": args.scenarios,
+        "errors": errors,
+        "environment": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "spawned_log_level": args.log_level,
+            "postgres": server,
+        },
+        "figures": bench.as_json(),
+        "targets": verdicts,
+        "notes": bench.notes,
     }
 
 

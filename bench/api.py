@@ -11,7 +11,7 @@ from bench import processes
 from bench.harness import Bench, percentile
 from bench.seed import noop_chain, workflow
 
-TIME_LIMIT_SECONDS = 90.0
+TIME_LIMIT_SECONDS = 75.0
 CONCURRENCY = 32
 _WARMUP_REQUESTS = 50
 _LOAD_SECONDS = 30.0

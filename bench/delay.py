@@ -6,15 +6,15 @@ from bench import processes
 from bench.harness import Bench, percentile
 from bench.seed import delay_then_noop, start_many, workflow
 
-TIME_LIMIT_SECONDS = 120.0
+TIME_LIMIT_SECONDS = 90.0
 WORKER_ENV = {"CONVEYOR_CONCURRENCY": "50", "CONVEYOR_BATCH_SIZE": "100"}
-_DRAIN_TIMEOUT_SECONDS = 90.0
+_DRAIN_TIMEOUT_SECONDS = 60.0
 
 # Due time = the sleep transition's commit time + its wake_in_seconds (both from the same now() as wake_at);
 # lateness = when the wake transition (the claim) committed minus that.
 _LATENESS = """
 SELECT extract(epoch FROM w.at - (s.at + make_interval(secs => (s.detail->>'wake_in_seconds')::float8)))
-       * 1000 AS late_ms
+       ::float8 * 1000 AS late_ms
 FROM execution_history s
 JOIN execution_history w ON w.execution_id = s.execution_id AND w.event = 'wake'
 WHERE s.event = 'sleep'

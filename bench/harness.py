@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import asyncpg
+
 from conveyor.db import Pool
 
-TABLES = ("webhook_logs", "email_logs", "execution_steps", "execution_history", "executions",
-          "workflow_versions", "workflows", "trigger_events", "workers")
+TABLES = (
+    "webhook_logs",
+    "email_logs",
+    "execution_steps",
+    "execution_history",
+    "executions",
+    "workflow_versions",
+    "workflows",
+    "trigger_events",
+    "workers",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +77,25 @@ class Bench:
 
 
 async def truncate(pool: Pool) -> None:
-    """Empty every table conveyor writes (the seeded email templates stay)."""
+    """Empty every table conveyor writes (the seeded email templates stay), then checkpoint."""
     async with pool.acquire() as conn:
         await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    await checkpoint(pool)
+
+
+async def checkpoint(pool: Pool) -> None:
+    """Flush dirty pages now, so a background checkpoint does not land inside a measurement."""
+    async with pool.acquire() as conn:
+        with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("CHECKPOINT")
+
+
+def host_busy_seconds() -> float:
+    """CPU seconds this host's cores have spent busy since boot (user..softirq; not idle, iowait or steal)."""
+    user, nice, system, _idle, _iowait, irq, softirq = (
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]
+    )
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: Sequence[float], q: float) -> float:

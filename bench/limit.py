@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from bench.harness import Bench
 from bench.seed import noop_chain, workflow
 
-TIME_LIMIT_SECONDS = 90.0
+TIME_LIMIT_SECONDS = 60.0
 CLIENTS = 8
 
 # What commit_step does to the row and the history, minus the CTE plumbing; ids are md5(n)::uuid of the seed.
@@ -51,8 +51,8 @@ def pgbench_binary() -> Path:
         return Path(found)
 
 
-def libpq_args(dsn: str) -> tuple[list[str], dict[str, str]]:
-    """Split a postgresql:// URL (unix socket or TCP) into libpq tool flags and PGPASSWORD."""
+def libpq_args(dsn: str) -> tuple[list[str], str, dict[str, str]]:
+    """Split a postgresql:// URL (unix socket or TCP) into connection options, database name and PGPASSWORD."""
     url = urlsplit(dsn)
     query = parse_qs(url.query)
     host = query.get("host", [url.hostname or ""])[0]
@@ -63,7 +63,7 @@ def libpq_args(dsn: str) -> tuple[list[str], dict[str, str]]:
     if port:
         args += ["-p", port]
     env = {"PGPASSWORD": unquote(url.password)} if url.password else {}
-    return [*args, "-d", url.path.lstrip("/") or "postgres"], env
+    return args, url.path.lstrip("/") or "postgres", env
 
 
 async def run(bench: Bench) -> None:
@@ -77,11 +77,26 @@ async def run(bench: Bench) -> None:
         await conn.execute("CHECKPOINT")
     script = bench.workdir / "limit-step.sql"
     script.write_text(_SCRIPT.format(rows=rows))
-    conn_args, env = libpq_args(bench.dsn)
-    cmd = [str(pgbench_binary()), *conn_args, "-n", "-M", "prepared", "-c", str(CLIENTS),
-           "-j", str(min(CLIENTS, os.cpu_count() or 1)), "-T", str(seconds), "-f", str(script)]
-    proc = await asyncio.create_subprocess_exec(*cmd, env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
+    conn_args, dbname, env = libpq_args(bench.dsn)
+    cmd = [
+        str(pgbench_binary()),
+        *conn_args,
+        "-n",
+        "-M",
+        "prepared",
+        "-c",
+        str(CLIENTS),
+        "-j",
+        str(min(CLIENTS, os.cpu_count() or 1)),
+        "-T",
+        str(seconds),
+        "-f",
+        str(script),
+        dbname,
+    ]
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     try:
         out, err = await proc.communicate()
     finally:

@@ -35,13 +35,26 @@ def conveyor_command() -> list[str]:
 async def spawn(bench: Bench, name: str, *args: str, env: dict[str, str] | None = None) -> AsyncIterator[Process]:
     """Run `conveyor <args>` on the bench database for the block, logging to <workdir>/<scenario>-<name>.log."""
     full_env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
-    full_env.update({"DATABASE_URL": bench.dsn, "LOG_FORMAT": "json", "LOG_LEVEL": bench.log_level,
-                     "CONVEYOR_SHUTDOWN_GRACE": "2", **(env or {})})
+    full_env.update(
+        {
+            "DATABASE_URL": bench.dsn,
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": bench.log_level,
+            "CONVEYOR_SHUTDOWN_GRACE": "2",
+            **(env or {}),
+        }
+    )
     log_path = bench.workdir / f"{bench.scenario}-{name}.log"
     with log_path.open("ab") as out:
         proc = await asyncio.create_subprocess_exec(
-            *conveyor_command(), *args, env=full_env, stdin=asyncio.subprocess.DEVNULL, stdout=out,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+            *conveyor_command(),
+            *args,
+            env=full_env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         yield proc
     finally:
@@ -63,8 +76,9 @@ def check_alive(*procs: Process) -> None:
     """Raise if a spawned process has exited."""
     for proc in procs:
         if proc.returncode is not None:
-            raise RuntimeError(f"conveyor process {proc.pid} exited with status {proc.returncode}; "
-                               "see bench/results/logs")
+            raise RuntimeError(
+                f"conveyor process {proc.pid} exited with status {proc.returncode}; see bench/results/logs"
+            )
 
 
 async def wait_for_workers(pool: Pool, procs: list[Process]) -> None:
@@ -76,7 +90,8 @@ async def wait_for_workers(pool: Pool, procs: list[Process]) -> None:
                 check_alive(*procs)
                 async with pool.acquire() as conn:
                     ready = await conn.fetchval(
-                        "SELECT count(*) FROM workers WHERE pid = ANY($1) AND stopped_at IS NULL", pids)
+                        "SELECT count(*) FROM workers WHERE pid = ANY($1) AND stopped_at IS NULL", pids
+                    )
                 if ready == len(procs):
                     return
                 await asyncio.sleep(0.05)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from bench.harness import checkpoint
 from conveyor.db import Pool
 from conveyor.engine.operations import create_workflow
 from conveyor.engine.store.executions import WAKE_CHANNEL
@@ -12,18 +13,23 @@ from conveyor.engine.store.executions import WAKE_CHANNEL
 def noop_chain(name: str, steps: int) -> dict[str, object]:
     """A workflow of `steps` noop actions in a row."""
     ids = [f"s{i}" for i in range(1, steps + 1)]
-    nodes = [{"id": node, "type": "action", "action": "noop", "params": {"i": i}, **({"next": ids[i]} if i < steps
-                                                                                       else {})}
-             for i, node in enumerate(ids, start=1)]
+    nodes = [
+        {"id": node, "type": "action", "action": "noop", "params": {"i": i}, **({"next": ids[i]} if i < steps else {})}
+        for i, node in enumerate(ids, start=1)
+    ]
     return {"name": name, "start": ids[0], "nodes": nodes}
 
 
 def delay_then_noop(name: str, duration: str) -> dict[str, object]:
     """A workflow that waits, then runs one noop."""
-    return {"name": name, "start": "wait", "nodes": [
-        {"id": "wait", "type": "delay", "duration": duration, "next": "done"},
-        {"id": "done", "type": "action", "action": "noop"},
-    ]}
+    return {
+        "name": name,
+        "start": "wait",
+        "nodes": [
+            {"id": "wait", "type": "delay", "duration": duration, "next": "done"},
+            {"id": "done", "type": "action", "action": "noop"},
+        ],
+    }
 
 
 async def workflow(pool: Pool, definition: dict[str, object]) -> uuid.UUID:
@@ -60,7 +66,8 @@ FROM generate_series($3::int, $4::int) AS g
 
 
 async def delayed_many(pool: Pool, workflow_id: uuid.UUID, next_node: str, first: int, last: int) -> None:
-    """Insert delayed executions numbered first..last, then refresh the planner's statistics."""
+    """Insert delayed executions numbered first..last, then vacuum, analyze and checkpoint."""
     async with pool.acquire() as conn:
         await conn.execute(_DELAYED_MANY, workflow_id, next_node, first, last)
         await conn.execute("VACUUM ANALYZE executions")
+    await checkpoint(pool)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from bench.harness import Bench
 
-# "No slower" allows for timer noise on sub-millisecond medians.
-POLLER_NOISE_ALLOWANCE = 1.25
+# "No slower" allows for timer noise; the batch is compared in units of a bare round trip (see scale.py).
+POLLER_NOISE_ALLOWANCE = 1.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,14 +24,29 @@ class Target:
 
 
 TARGETS = (
-    Target("step transitions/s >= 50% of the pgbench limit (1 worker)", "throughput.1w.transitions_vs_limit", 0.5,
-           operator.ge, ">="),
-    Target("step transitions/s >= 50% of the pgbench limit (2 workers)", "throughput.2w.transitions_vs_limit", 0.5,
-           operator.ge, ">="),
+    Target(
+        "step transitions/s >= 50% of the pgbench limit (1 worker)",
+        "throughput.1w.transitions_vs_limit",
+        0.5,
+        operator.ge,
+        ">=",
+    ),
+    Target(
+        "step transitions/s >= 50% of the pgbench limit (2 workers)",
+        "throughput.2w.transitions_vs_limit",
+        0.5,
+        operator.ge,
+        ">=",
+    ),
     Target("delay lateness p99 <= 100 ms", "delay.lateness_p99", 100.0, operator.le, "<="),
     Target("worker RSS <= 150 MB with the large delayed backlog", "scale.large.worker_rss", 150.0, operator.le, "<="),
-    Target(f"poller batch no slower with the large backlog (x{POLLER_NOISE_ALLOWANCE} noise allowance)",
-           "scale.batch_large_vs_small", POLLER_NOISE_ALLOWANCE, operator.le, "<="),
+    Target(
+        f"poller batch no slower with the large backlog (x{POLLER_NOISE_ALLOWANCE} allowance)",
+        "scale.batch_large_vs_small",
+        POLLER_NOISE_ALLOWANCE,
+        operator.le,
+        "<=",
+    ),
 )
 
 
@@ -43,8 +58,18 @@ def evaluate(bench: Bench) -> list[dict[str, object]]:
         if value is None:
             continue
         passed = target.compare(value, target.bound)
-        verdicts.append({"target": target.description, "figure": target.figure, "value": value,
-                         "bound": f"{target.symbol} {target.bound:g}", "pass": passed})
-        print(f"# target {'PASS' if passed else 'FAIL'}: {target.description}: "
-              f"{target.figure} = {value:.4g} (want {target.symbol} {target.bound:g})", flush=True)
+        verdicts.append(
+            {
+                "target": target.description,
+                "figure": target.figure,
+                "value": value,
+                "bound": f"{target.symbol} {target.bound:g}",
+                "pass": passed,
+            }
+        )
+        print(
+            f"# target {'PASS' if passed else 'FAIL'}: {target.description}: "
+            f"{target.figure} = {value:.4g} (want {target.symbol} {target.bound:g})",
+            flush=True,
+        )
     return verdicts
