@@ -52,7 +52,7 @@ async def _web(pool: Pool, settings: Settings, host: str, port: int) -> AsyncIte
 async def _run(settings: Settings, dsn: str, *, api: tuple[str, int] | None, work: bool) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    async with connect(dsn, max_size=max(10, settings.concurrency + 5)) as pool, contextlib.AsyncExitStack() as stack:
+    async with connect(dsn, max_size=settings.db_pool_size) as pool, contextlib.AsyncExitStack() as stack:
         if api is not None:
             await stack.enter_async_context(_web(pool, settings, *api))
         if not work:

@@ -31,6 +31,7 @@ class Settings:
     poll_interval_seconds: float = 30.0
     batch_size: int = 100
     concurrency: int = 20
+    db_pool_size: int = 20
     lease_seconds: float = 30.0
     shutdown_grace_seconds: float = 10.0
     email_transport: Literal["log", "smtp"] = "log"
@@ -61,6 +62,7 @@ class Settings:
             poll_interval_seconds=_float("CONVEYOR_POLL_INTERVAL", 30.0),
             batch_size=_int("CONVEYOR_BATCH_SIZE", 100),
             concurrency=_int("CONVEYOR_CONCURRENCY", 20),
+            db_pool_size=_int("CONVEYOR_DB_POOL_SIZE", 20),
             lease_seconds=_float("CONVEYOR_LEASE_SECONDS", 30.0),
             shutdown_grace_seconds=_float("CONVEYOR_SHUTDOWN_GRACE", 10.0),
             email_transport="smtp" if transport == "smtp" else "log",

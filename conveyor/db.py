@@ -34,10 +34,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset on release (one round trip per step): pooled connections never LISTEN,
+    SET, hold session advisory locks or leave cursors open, so there is nothing to reset."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
     """Open a pool whose connections encode and decode JSON columns."""
     try:
-        return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+        return await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+        )
     except (OSError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
 

@@ -27,6 +27,8 @@ log = structlog.get_logger(__name__)
 
 # Sleep a hair past the due time: the database's now() must have passed wake_at when we claim.
 _DUE_SLACK_SECONDS = 0.002
+# How soon an execution whose run broke on an unexpected error is offered to the workers again.
+_RETRY_AFTER_ERROR_SECONDS = 5.0
 
 
 class Worker:
@@ -128,12 +130,22 @@ class Worker:
         except Exception:
             LOOP_ERRORS.labels(loop="execution").inc()
             log.exception("execution_run_failed", execution_id=str(ex.id))
+            await self._hand_back_after_error(ex)
         finally:
             if self._tasks.get(ex.id) is asyncio.current_task():
                 self._leases.held.discard(ex.id)
                 del self._tasks[ex.id]
             IN_FLIGHT.set(len(self._tasks))
             self._alarm.ring()
+
+    async def _hand_back_after_error(self, ex: Execution) -> None:
+        # The step's outcome may not be recorded (the database failed us): let it run again soon,
+        # not after the whole lease; the step's idempotency key keeps its side effects single.
+        try:
+            async with self._pool.acquire() as conn:
+                await release_leases(conn, self.id, [ex.id], after_seconds=_RETRY_AFTER_ERROR_SECONDS)
+        except Exception:
+            log.exception("lease_release_failed", execution_id=str(ex.id))
 
     async def _drain(self) -> None:
         if not self._tasks:

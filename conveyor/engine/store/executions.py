@@ -339,7 +339,9 @@ async def renew_leases(conn: Conn, owner: str, ids: Sequence[uuid.UUID], lease_s
 
 _RELEASE = f"""
 WITH released AS (
-    UPDATE executions SET lease_owner = NULL, lease_expires_at = NULL, wake_at = now(), version = version + 1
+    UPDATE executions
+    SET lease_owner = NULL, lease_expires_at = NULL, wake_at = now() + make_interval(secs => $3),
+        version = version + 1
     WHERE id = ANY($1::uuid[]) AND lease_owner = $2
     RETURNING id
 )
@@ -347,9 +349,9 @@ SELECT count(*) AS n, pg_notify('{WAKE_CHANNEL}', '') FROM released
 """
 
 
-async def release_leases(conn: Conn, owner: str, ids: Sequence[uuid.UUID]) -> int:
-    """Hand executions back so another worker takes them at once."""
-    row = await conn.fetchrow(_RELEASE, list(ids), owner)
+async def release_leases(conn: Conn, owner: str, ids: Sequence[uuid.UUID], after_seconds: float = 0.0) -> int:
+    """Hand executions back so another worker takes them (after `after_seconds`) without waiting out the lease."""
+    row = await conn.fetchrow(_RELEASE, list(ids), owner, after_seconds)
     return int(row["n"]) if row else 0
 
 
