@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
-
 from bench import api, delay, limit, scale, targets, throughput
 from bench.harness import Bench, truncate
 from conveyor.db import connect, embedded_postgres
@@ -43,8 +41,6 @@ SCENARIOS: dict[str, Scenario] = {
     "scale": Scenario(scale.run, scale.TIME_LIMIT_SECONDS),
 }
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
-# Two workers at CONVEYOR_CONCURRENCY=50 open ~110 connections (pool size = concurrency + 5 each).
-_EMBEDDED_MAX_CONNECTIONS = 300
 _SETTINGS = ("server_version", "max_connections", "shared_buffers", "fsync", "synchronous_commit", "wal_level")
 
 
@@ -75,20 +71,8 @@ def database() -> Iterator[str]:
         print("# using DATABASE_URL: the benchmark truncates conveyor's tables there", file=sys.stderr)
         yield os.environ["DATABASE_URL"]
         return
-    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as home:
-        data_dir = Path(home) / "pg"
-        with embedded_postgres(data_dir) as url:  # first start: initdb, then raise the connection limit
-            asyncio.run(_set_max_connections(url))
-        with embedded_postgres(data_dir) as url:
-            yield url
-
-
-async def _set_max_connections(dsn: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f"ALTER SYSTEM SET max_connections = {_EMBEDDED_MAX_CONNECTIONS}")
-    finally:
-        await conn.close()
+    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as home, embedded_postgres(Path(home) / "pg") as url:
+        yield url
 
 
 async def run_scenario(bench: Bench, name: str) -> str | None:
