@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from conveyor.db import Pool
 from conveyor.engine.store.executions import Claim, Execution, lock_due, mark_claimed
-from conveyor.statemachines import ExecutionModel, Transition, apply_events
+from conveyor.statemachines import ExecutionModel, apply_events
 
-# The event that takes an execution from the state it rests in to `running`.
-_CLAIM_EVENTS = {"idle": "start", "delayed": "wake", "retrying": "retry_due"}
+# The event that takes an execution from the state it rests in to `running`. A `running` one is due
+# only when its lease lapsed or was handed back: taking it over is on the record too.
+_CLAIM_EVENTS = {"idle": "start", "delayed": "wake", "retrying": "retry_due", "running": "reclaim"}
 
 
-def _claim_transitions(ex: Execution) -> tuple[str, list[Transition]]:
-    model = ExecutionModel(ex.state)
-    if ex.state == "running":
-        # Queued by an operator (no owner) runs as is; a lapsed lease is taken over, on the record.
-        return "running", apply_events(model, "reclaim") if ex.lease_owner else []
-    transitions = apply_events(model, _CLAIM_EVENTS[ex.state])
-    return model.state, transitions
+def _claim(ex: Execution) -> Claim:
+    [transition] = apply_events(ExecutionModel(ex.state), _CLAIM_EVENTS[ex.state])
+    return Claim(ex, transition)
 
 
 async def claim_due(pool: Pool, owner: str, limit: int, lease_seconds: float) -> list[Execution]:
@@ -25,5 +22,4 @@ async def claim_due(pool: Pool, owner: str, limit: int, lease_seconds: float) ->
         locked = await lock_due(conn, limit)
         if not locked:
             return []
-        claims = [Claim(ex, *_claim_transitions(ex)) for ex in locked]
-        return await mark_claimed(conn, owner, lease_seconds, claims)
+        return await mark_claimed(conn, owner, lease_seconds, [_claim(ex) for ex in locked])

@@ -59,6 +59,8 @@ class WebhookExecutor:
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         finally:
+            if status is None and error is None:
+                error = "cancelled: the step's timeout or a shutdown ended the call"
             await ctx.services.webhooks.record(
                 ctx.execution_id,
                 WebhookCall(

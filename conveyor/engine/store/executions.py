@@ -140,46 +140,44 @@ async def lock_due(conn: Conn, limit: int) -> list[Execution]:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """An execution a worker takes, with the transitions the take makes."""
+    """An execution a worker takes, with the transition the take makes."""
 
     execution: Execution
-    state: str
-    transitions: Sequence[Transition]
+    transition: Transition
 
 
 _MARK_CLAIMED = f"""
 WITH claimed AS (
     UPDATE executions e
-    SET state = c.state, lease_owner = $2,
+    SET state = c.target, lease_owner = $2,
         lease_expires_at = now() + make_interval(secs => $3), wake_at = now() + make_interval(secs => $3),
         version = e.version + 1, started_at = coalesce(e.started_at, now()), step_started_at = now(),
         updated_at = now()
-    FROM unnest($1::uuid[], $4::text[]) AS c(id, state)
+    FROM unnest($1::uuid[], $4::text[]) AS c(id, target)
     WHERE e.id = c.id
     RETURNING {_E_COLUMNS}
 ), history AS (
     INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
     SELECT h.id, h.source, h.target, h.event, e.current_node, e.attempt, h.detail
-    FROM unnest($1::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[]) AS h(id, source, target, event, detail)
+    FROM unnest($1::uuid[], $4::text[], $5::text[], $6::text[], $7::jsonb[]) AS h(id, target, source, event, detail)
     JOIN claimed e ON e.id = h.id
-    WHERE h.event IS NOT NULL
 )
 SELECT * FROM claimed
 """
 
 
 async def mark_claimed(conn: Conn, owner: str, lease_seconds: float, claims: Sequence[Claim]) -> list[Execution]:
-    """Give the locked executions to `owner` and record how each was taken (one transition at most)."""
-    ids, states, sources, targets, events, details = [], [], [], [], [], []
-    for claim in claims:
-        ids.append(claim.execution.id)
-        states.append(claim.state)
-        first = claim.transitions[0] if claim.transitions else None
-        sources.append(first.source if first else None)
-        targets.append(first.target if first else None)
-        events.append(first.event if first else None)
-        details.append({"worker": owner, "previous_owner": claim.execution.lease_owner})
-    rows = await conn.fetch(_MARK_CLAIMED, ids, owner, lease_seconds, states, sources, targets, events, details)
+    """Give the locked executions to `owner` and record the transition that took each one."""
+    rows = await conn.fetch(
+        _MARK_CLAIMED,
+        [c.execution.id for c in claims],
+        owner,
+        lease_seconds,
+        [c.transition.target for c in claims],
+        [c.transition.source for c in claims],
+        [c.transition.event for c in claims],
+        [{"worker": owner, "previous_owner": c.execution.lease_owner} for c in claims],
+    )
     return [_execution(r) for r in rows]
 
 

@@ -43,5 +43,13 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
         await ctx.services.emails.mark(record.id, "failed", str(exc))
         raise StepError(f"email delivery failed: {exc}") from exc
     await ctx.services.emails.mark(record.id, status)
-    ctx.log.info("email_sent", email_id=str(record.id), transport=transport.name, template=template)
+    ctx.log.info(
+        "email_sent",
+        email_id=str(record.id),
+        transport=transport.name,
+        template=template,
+        status=status,
+        to=to,
+        subject=content.subject,
+    )
     return {**result, "status": status}
