@@ -10,7 +10,7 @@ from conveyor.definitions import AnyNode
 from conveyor.engine.backoff import retry_delay_seconds
 from conveyor.engine.store.executions import Execution, NewExecution, StepCommit, StepRecord
 from conveyor.errors import ConveyorError
-from conveyor.jsonvalue import JSONObject
+from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, Outcome, Sleep, SpawnChild, WaitForChild
 from conveyor.statemachines import ExecutionModel, Transition, apply_events
 
@@ -59,7 +59,9 @@ def _commit(
     return dataclasses.replace(commit, **changes)
 
 
-def plan_success(ex: Execution, owner: str, node: AnyNode, outcome: Outcome, lease_seconds: float) -> PlannedCommit:
+def plan_success(
+    ex: Execution, owner: str, node: AnyNode, outcome: Outcome, step_input: JSONValue, lease_seconds: float
+) -> PlannedCommit:
     """The commit for a node that answered."""
     model = ExecutionModel(ex.state)
     if isinstance(outcome, SpawnChild | WaitForChild):
@@ -67,7 +69,7 @@ def plan_success(ex: Execution, owner: str, node: AnyNode, outcome: Outcome, lea
         detail: JSONObject = {"child_id": str(outcome.child_id)}
         if isinstance(outcome, WaitForChild):
             return PlannedCommit(_commit(ex, owner, node, model, transitions, history_detail=detail))
-        step = StepRecord(node.id, ex.visit, ex.attempt, "waiting", None, detail, None)
+        step = StepRecord(node.id, ex.visit, ex.attempt, "waiting", step_input, detail, None)
         child = NewExecution(
             outcome.workflow_id,
             outcome.workflow_version,
@@ -81,7 +83,7 @@ def plan_success(ex: Execution, owner: str, node: AnyNode, outcome: Outcome, lea
         return PlannedCommit(_commit(ex, owner, node, model, transitions, history_detail=detail, step=step), child)
     next_node = outcome.branch if isinstance(outcome, Completed) and outcome.branched else node.next
     done = {
-        "step": StepRecord(node.id, ex.visit, ex.attempt, "completed", None, outcome.output, None),
+        "step": StepRecord(node.id, ex.visit, ex.attempt, "completed", step_input, outcome.output, None),
         "context_patch": {node.id: {"output": outcome.output}},
         "current_node": next_node,
         "visit": ex.visit + 1 if next_node else ex.visit,
@@ -125,11 +127,11 @@ def plan_success(ex: Execution, owner: str, node: AnyNode, outcome: Outcome, lea
     )
 
 
-def plan_failure(ex: Execution, owner: str, node: AnyNode, exc: BaseException) -> PlannedCommit:
+def plan_failure(ex: Execution, owner: str, node: AnyNode, exc: BaseException, step_input: JSONValue) -> PlannedCommit:
     """The commit for a node that failed: a retry when the policy has attempts left, else failure."""
     model = ExecutionModel(ex.state)
     error = error_document(exc)
-    step = StepRecord(node.id, ex.visit, ex.attempt, "failed", None, None, error)
+    step = StepRecord(node.id, ex.visit, ex.attempt, "failed", step_input, None, error)
     if getattr(exc, "retryable", True) and ex.attempt < node.retry.max_attempts:
         delay = retry_delay_seconds(node.retry, ex.attempt)
         transitions = apply_events(model, "step_error", "schedule_retry")

@@ -111,11 +111,11 @@ class StepRunner:
         except Exception as exc:  # noqa: BLE001 - any failure of user-facing work fails the step
             STEPS.labels(node_type=node.type, result="failed").inc()
             bound.warning("step_failed", error=str(exc), error_type=type(exc).__name__)
-            return plan_failure(ex, self._owner, node, exc)
+            return plan_failure(ex, self._owner, node, exc, ctx.rendered or None)
         finally:
             STEP_SECONDS.labels(node_type=node.type).observe(time.perf_counter() - started)
         STEPS.labels(node_type=node.type, result="completed").inc()
-        return plan_success(ex, self._owner, node, outcome, self._lease_seconds)
+        return plan_success(ex, self._owner, node, outcome, ctx.rendered or None, self._lease_seconds)
 
     async def _commit(self, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
         commit = planned.commit

@@ -6,7 +6,6 @@ from conveyor.definitions import ActionNode
 from conveyor.errors import PermanentStepError
 from conveyor.nodes.actions import ACTIONS
 from conveyor.nodes.base import Completed, Outcome, StepContext
-from conveyor.templating import render_value
 
 
 class ActionExecutor:
@@ -17,5 +16,5 @@ class ActionExecutor:
         action = ACTIONS.get(node.action)
         if action is None:
             raise PermanentStepError(f"unknown action {node.action!r}", action=node.action)
-        params = render_value(node.params, ctx.data)
+        params = ctx.render("params", node.params)
         return Completed(output=await action(params, ctx))

@@ -12,6 +12,7 @@ import structlog
 from conveyor.definitions import AnyNode
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.ports import Services
+from conveyor.templating import render_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +28,18 @@ class StepContext:
     data: JSONObject
     services: Services
     log: structlog.stdlib.BoundLogger
+    rendered: JSONObject = field(default_factory=dict)
 
     @property
     def idempotency_key(self) -> str:
         """The same for every attempt of this node visit, and across crash re-runs."""
         return f"{self.execution_id}:{self.node_id}:{self.visit}"
+
+    def render(self, name: str, value: JSONValue) -> JSONValue:
+        """Render a templated field with the execution's data, keeping the result as the step's input."""
+        result = render_value(value, self.data)
+        self.rendered[name] = result
+        return result
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from conveyor.definitions import DelayNode
 from conveyor.errors import PermanentStepError
 from conveyor.nodes.base import Outcome, Sleep, StepContext
-from conveyor.templating import render_value
 
 
 def _timestamp(value: object) -> datetime:
@@ -32,5 +31,5 @@ class DelayExecutor:
         """Ask the engine to wake the execution later."""
         if node.duration is not None:
             return Sleep(seconds=node.duration.total_seconds(), output={"seconds": node.duration.total_seconds()})
-        until = _timestamp(render_value(node.until, ctx.data))
+        until = _timestamp(ctx.render("until", node.until))
         return Sleep(until=until, output={"until": until.isoformat()})

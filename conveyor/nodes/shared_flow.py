@@ -5,7 +5,6 @@ from __future__ import annotations
 from conveyor.definitions import SharedFlowNode
 from conveyor.errors import StepError
 from conveyor.nodes.base import Completed, Outcome, SpawnChild, StepContext, WaitForChild
-from conveyor.templating import render_value
 
 
 class SharedFlowExecutor:
@@ -17,7 +16,7 @@ class SharedFlowExecutor:
         child = await ctx.services.flows.child(ctx.execution_id, key)
         if child is None:
             flow = await ctx.services.flows.resolve(node.flow)
-            child_input = render_value(node.input, ctx.data) if node.input else ctx.data.get("input", {})
+            child_input = ctx.render("input", node.input if node.input else ctx.data["input"])
             return SpawnChild(
                 workflow_id=flow.workflow_id,
                 workflow_version=flow.version,

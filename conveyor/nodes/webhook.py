@@ -29,9 +29,9 @@ class WebhookExecutor:
 
     async def execute(self, node: WebhookNode, ctx: StepContext) -> Outcome:
         """Call the URL; a 2xx answer's JSON (or text) is the output, anything else fails the attempt."""
-        url = render_value(node.url, ctx.data)
-        headers = render_value(node.headers, ctx.data)
-        body = render_value(node.body, ctx.data)
+        url = ctx.render("url", node.url)
+        headers = render_value(node.headers, ctx.data)  # not kept as step input: headers carry secrets
+        body = ctx.render("body", node.body)
         try:
             target = URL(str(url))
         except ValueError as exc:

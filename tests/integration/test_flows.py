@@ -25,6 +25,9 @@ async def test_action_chain_completes_with_outputs_threaded_through(db: Pool, wo
     ex = await wait_until_ended(db, (await run_flow(db, definition, {"n": 41})).id)
     assert ex.state == "completed"
     assert ex.output == {"n": 42, "s": "x41"}
+    async with db.acquire() as conn:
+        steps = await list_steps(conn, ex.id)
+    assert [s.input for s in steps] == [{"params": {"n": 41}}, {"params": {"n": 42, "s": "x41"}}]
 
 
 async def test_history_records_every_transition_in_order(db: Pool, worker: Worker) -> None:

@@ -66,6 +66,10 @@ async def test_webhook_posts_templated_body_and_takes_json_output(db: Pool, work
     assert ex.state == "completed"
     assert ex.output == {"status": 200, "body": {"accepted": True, "n": 1}}
     assert target.requests == [{"key": f"{ex.id}:call:1", "body": {"email": "a@b.c"}, "auth": "Bearer t0k"}]
+    async with db.acquire() as conn:
+        [step] = await list_steps(conn, ex.id)
+    assert step.input == {"url": target.url, "body": {"email": "a@b.c"}}
+    assert "t0k" not in str(step.input)
 
 
 async def test_webhook_failing_twice_then_succeeding_is_retried_with_one_key(
