@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS executions (
     current_node     text,
     visit            integer NOT NULL DEFAULT 0,
     attempt          integer NOT NULL DEFAULT 0,
+    -- Bumped by each operator retry: a retried shared-flow step starts a fresh child.
+    generation       integer NOT NULL DEFAULT 0,
     input            jsonb NOT NULL DEFAULT '{}',
     context          jsonb NOT NULL DEFAULT '{}',
     output           jsonb,

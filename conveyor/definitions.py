@@ -18,11 +18,19 @@ from conveyor.templating import template_errors
 _RULES = datalogic_py.Engine()
 
 
+_MAX_DURATION = timedelta(days=3660)
+
+
 def _duration(value: object) -> object:
-    if isinstance(value, str):
-        return parse_duration(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+    try:
+        if isinstance(value, str):
+            value = parse_duration(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            value = timedelta(seconds=value)
+    except OverflowError as exc:
+        raise ValueError(f"duration {value!r} is too long") from exc
+    if isinstance(value, timedelta) and not timedelta(0) <= value <= _MAX_DURATION:
+        raise ValueError(f"duration {value} must be between 0 and {_MAX_DURATION.days} days")
     return value
 
 
@@ -85,9 +93,15 @@ class ConditionNode(_Node):
     then: NodeId | None = None
     else_: NodeId | None = Field(default=None, alias="else")
 
+    @model_validator(mode="after")
+    def _branches_not_next(self) -> ConditionNode:
+        if self.next is not None:
+            raise ValueError("a condition node goes on by 'then' and 'else', not 'next'")
+        return self
+
     def successors(self) -> list[str]:
         """The node ids this node can lead to."""
-        return [n for n in (self.then, self.else_, self.next) if n]
+        return [n for n in (self.then, self.else_) if n]
 
 
 class SharedFlowNode(_Node):
@@ -227,7 +241,7 @@ def _node_content_errors(i: int, node: _Node) -> list[JSONObject]:
     if isinstance(node, ConditionNode):
         try:
             _RULES.compile_checked(node.rule)
-        except datalogic_py.CompileError as exc:
+        except (datalogic_py.CompileError, datalogic_py.ParseError) as exc:
             for d in getattr(exc, "diagnostics", []) or [{"pointer": "", "message": str(exc)}]:
                 errors.append(
                     {

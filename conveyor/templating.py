@@ -2,18 +2,47 @@
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
+from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, Undefined
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from conveyor.errors import PermanentStepError
 from conveyor.jsonvalue import JSONObject, JSONValue
 
 _SINGLE_PLACEHOLDER = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-_HTML_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+_MAX_REPEAT_LENGTH = 100_000
+_MAX_EXPONENT = 1_000
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """A sandbox whose `*` and `**` cannot build huge values (intercepting them also stops
+    Jinja from folding constants such as `'a' * 10**9` while compiling)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        """Refuse repetitions and powers past a sane size, then compute."""
+        if operator == "**" and isinstance(right, int | float) and abs(right) > _MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is too large")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(seq) * times > _MAX_REPEAT_LENGTH
+                ):
+                    raise SecurityError("the repeated value would be too large")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _BoundedSandbox(undefined=StrictUndefined, autoescape=False)
+_HTML_ENV = _BoundedSandbox(undefined=StrictUndefined, autoescape=True)
 
 
 class TemplateRenderError(PermanentStepError):
@@ -32,6 +61,8 @@ def check_template(text: str) -> str | None:
             _ENV.from_string(text)
     except TemplateError as exc:
         return str(exc)
+    except (RecursionError, ValueError, OverflowError, MemoryError) as exc:
+        return f"{type(exc).__name__}: {exc}"
     return None
 
 
@@ -78,6 +109,10 @@ def render_value(value: JSONValue, context: JSONObject) -> JSONValue:
                 raise TemplateRenderError(f"cannot render {value!r}: {exc}") from exc
             if isinstance(result, Undefined):
                 raise TemplateRenderError(f"cannot render {value!r}: {single.group('expr').strip()} is undefined")
+            try:
+                json.dumps(result, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise TemplateRenderError(f"{value!r} gave {type(result).__name__}, not a JSON value") from exc
             return result
         return render_string(value, context)
     if isinstance(value, dict):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 from conveyor.db import Pool
 from conveyor.engine.store.executions import Claim, Execution, lock_due, mark_claimed
 from conveyor.statemachines import ExecutionModel, apply_events
@@ -16,10 +19,12 @@ def _claim(ex: Execution) -> Claim:
     return Claim(ex, transition)
 
 
-async def claim_due(pool: Pool, owner: str, limit: int, lease_seconds: float) -> list[Execution]:
-    """Take up to `limit` due executions for `owner`, recording each take in history."""
+async def claim_due(
+    pool: Pool, owner: str, limit: int, lease_seconds: float, in_flight: Sequence[uuid.UUID] = ()
+) -> list[Execution]:
+    """Take up to `limit` due executions for `owner` (none it runs already), recording each take in history."""
     async with pool.acquire() as conn, conn.transaction():
-        locked = await lock_due(conn, limit)
+        locked = await lock_due(conn, limit, in_flight)
         if not locked:
             return []
         return await mark_claimed(conn, owner, lease_seconds, [_claim(ex) for ex in locked])

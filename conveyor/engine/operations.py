@@ -18,6 +18,7 @@ from conveyor.engine.store.executions import (
     apply_operator_change,
     get_execution,
     insert_execution,
+    set_pause_requested,
     wake_parent,
 )
 from conveyor.engine.store.workflows import Workflow, existing_workflow_refs, get_workflow, insert_workflow
@@ -99,34 +100,38 @@ _WAKE = {"pause": "keep", "cancel": "clear", "retry": "now"}
 async def operate(pool: Pool, execution_id: uuid.UUID, event: str, *, after_step: bool = False) -> Execution:
     """Pause, resume, cancel or retry an execution; an illegal event raises IllegalTransitionError.
 
-    Pausing a running step only flags it: the step finishes first and the worker then pauses it.
+    Pausing a running step only flags it: the step finishes first and the worker then pauses it;
+    resuming before that withdraws the request.
     """
     async with pool.acquire() as conn, conn.transaction():
         ex = await get_execution(conn, execution_id, for_update=True)
-        if event == "pause" and ex.state == "running" and ex.lease_owner is not None and not after_step:
-            change = OperatorChange(ex.id, ex.state, None, True, ex.attempt, "keep", False, [], {"requested": "pause"})
+        in_flight = ex.state == "running" and ex.lease_owner is not None and not after_step
+        if in_flight and event in ("pause", "resume") and (event == "pause" or ex.pause_requested):
+            await set_pause_requested(conn, ex.id, event == "pause")
         else:
-            model = ExecutionModel(ex.state, ex.resume_state)
-            transitions = apply_events(model, event)
-            wake = _WAKE.get(event) or ("now" if model.state == "running" else "keep")
-            attempt = 1 if event == "retry" else ex.attempt
-            change = OperatorChange(
-                ex.id,
-                model.state,
-                model.resume_state,
-                False,
-                attempt,
-                wake,
-                model.state in TERMINAL_STATES,
-                transitions,
-                {"by": "operator"},
-            )
-        await apply_operator_change(conn, change)
-        if ex.parent_id is not None and change.state in TERMINAL_STATES:
-            await wake_parent(conn, ex.parent_id)
+            await _transition(conn, ex, event)
         updated = await get_execution(conn, execution_id)
     log.info("execution_operated", execution_id=str(execution_id), operation=event, state=updated.state)
     return updated
+
+
+async def _transition(conn: Conn, ex: Execution, event: str) -> None:
+    model = ExecutionModel(ex.state, ex.resume_state)
+    transitions = apply_events(model, event)
+    change = OperatorChange(
+        ex.id,
+        model.state,
+        model.resume_state,
+        attempt=1 if event == "retry" else ex.attempt,
+        wake=_WAKE.get(event) or ("now" if model.state == "running" else "keep"),
+        finished=model.state in TERMINAL_STATES,
+        transitions=transitions,
+        detail={"by": "operator"},
+        new_generation=event == "retry",
+    )
+    await apply_operator_change(conn, change)
+    if ex.parent_id is not None and model.state in TERMINAL_STATES:
+        await wake_parent(conn, ex.parent_id, ex.id)
 
 
 async def pause_after_step(pool: Pool, execution_id: uuid.UUID) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ class PlannedCommit:
 
     commit: StepCommit
     child: NewExecution | None = None
+    waits_for: uuid.UUID | None = None
 
 
 def error_document(exc: BaseException) -> JSONObject:
@@ -68,7 +70,8 @@ def plan_success(
         transitions = apply_events(model, "step_ok", "sleep")
         detail: JSONObject = {"child_id": str(outcome.child_id)}
         if isinstance(outcome, WaitForChild):
-            return PlannedCommit(_commit(ex, owner, node, model, transitions, history_detail=detail))
+            commit = _commit(ex, owner, node, model, transitions, history_detail=detail)
+            return PlannedCommit(commit, waits_for=outcome.child_id)
         step = StepRecord(node.id, ex.visit, ex.attempt, "waiting", step_input, detail, None)
         child = NewExecution(
             outcome.workflow_id,

@@ -14,7 +14,15 @@ from conveyor.definitions import AnyNode
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.metrics import STEP_SECONDS, STEPS
 from conveyor.engine.outcome import PlannedCommit, plan_failure, plan_finish_without_node, plan_success
-from conveyor.engine.store.executions import Committed, Execution, commit_step, insert_execution, wake_parent
+from conveyor.engine.store.executions import (
+    Committed,
+    Execution,
+    UnstorableResultError,
+    child_has_ended,
+    commit_step,
+    insert_execution,
+    wake_parent,
+)
 from conveyor.jsonvalue import JSONObject
 from conveyor.nodes.base import StepContext
 from conveyor.nodes.ports import Services
@@ -58,6 +66,9 @@ class StepRunner:
 
     async def run(self, ex: Execution) -> RunResult:
         """Run steps until the execution waits, ends, or the lease is lost."""
+        if ex.pause_requested:
+            # Asked to pause while a step ran, and that worker died before pausing it: pause before any step.
+            return RunResult(ex.state, None, True)
         while True:
             definition = await self._definitions.get(ex.workflow_id, ex.workflow_version)
             bound = log.bind(
@@ -67,7 +78,12 @@ class StepRunner:
                 planned = plan_finish_without_node(ex, self._owner)
             else:
                 planned = await self._run_node(ex, definition.node(ex.current_node), bound)
-            committed = await self._commit(planned, ex.parent_id)
+            try:
+                committed = await self._commit(planned, ex.parent_id)
+            except UnstorableResultError as exc:
+                bound.warning("step_result_unstorable", error=exc.message)
+                planned = plan_failure(ex, self._owner, definition.node(ex.current_node or ""), exc, None)
+                committed = await self._commit(planned, ex.parent_id)
             if committed is None:
                 bound.warning("lease_lost")
                 return RunResult(ex.state, None, False, lease_lost=True)
@@ -97,6 +113,7 @@ class StepRunner:
             node_id=ex.current_node or "",
             visit=ex.visit,
             attempt=ex.attempt,
+            generation=ex.generation,
             data=_data(ex),
             services=self._services,
             log=bound,
@@ -121,16 +138,18 @@ class StepRunner:
         commit = planned.commit
         wakes_parent = parent_id is not None and commit.state in TERMINAL_STATES
         async with self._pool.acquire() as conn:
-            if planned.child is None and not wakes_parent:
+            if planned.child is None and planned.waits_for is None and not wakes_parent:
                 return await commit_step(conn, commit)
             async with conn.transaction():
+                if planned.waits_for is not None and await child_has_ended(conn, planned.waits_for):
+                    commit = dataclasses.replace(commit, wake_after_seconds=0.0)  # it ended as we looked away
                 committed = await commit_step(conn, commit)
                 if committed is None:
                     return None
                 if planned.child is not None:
                     await insert_execution(conn, planned.child)
                 if parent_id is not None and wakes_parent:
-                    await wake_parent(conn, parent_id)
+                    await wake_parent(conn, parent_id, commit.execution_id)
                 return committed
 
 

@@ -91,7 +91,7 @@ class Worker:
         free = self._settings.concurrency - len(self._tasks)
         if free > 0:
             wanted = min(free, self._settings.batch_size)
-            claimed = await claim_due(self._pool, self.id, wanted, self._settings.lease_seconds)
+            claimed = await claim_due(self._pool, self.id, wanted, self._settings.lease_seconds, list(self._tasks))
             for ex in claimed:
                 self._start(ex)
             if len(claimed) == wanted:
@@ -107,8 +107,6 @@ class Worker:
         await self._alarm.wait(timeout)
 
     def _start(self, ex: Execution) -> None:
-        if ex.id in self._tasks:
-            return  # already running here: a late renewal let our own lease lapse; the running task carries on
         CLAIMED.inc()
         self._leases.held.add(ex.id)
         task = asyncio.create_task(self._run_one(ex), name=f"execution-{ex.id}")

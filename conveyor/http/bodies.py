@@ -17,15 +17,53 @@ from conveyor.jsonvalue import JSONValue
 M = TypeVar("M", bound=BaseModel)
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 async def json_body(request: web.Request) -> JSONValue:
-    """The body as JSON, or a 400 saying why it is not."""
-    text = await request.text()
+    """The body as JSON that PostgreSQL can store, or a 400 saying why it is not."""
+    try:
+        text = await request.text()
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise BadRequestError(f"the request body is not valid text: {exc}", field="body") from exc
     if not text.strip():
         raise BadRequestError("the request body is empty; send a JSON document", field="body")
     try:
-        return json.loads(text)
+        value = json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
         raise BadRequestError(f"the request body is not valid JSON: {exc}", field="body") from exc
+    except RecursionError as exc:
+        raise BadRequestError("the request body is nested too deeply", field="body") from exc
+    _check_storable(value)
+    return value
+
+
+def _check_storable(value: JSONValue) -> None:
+    """Refuse strings PostgreSQL cannot store: NUL characters and lone surrogates."""
+    stack: list[tuple[str, JSONValue]] = [("", value)]
+    while stack:
+        pointer, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((f"{pointer}/{k}", v) for k, v in item.items())
+            stack.extend((f"{pointer}/{k}", k) for k in item)
+        elif isinstance(item, list):
+            stack.extend((f"{pointer}/{i}", v) for i, v in enumerate(item))
+        elif isinstance(item, str) and not _storable(item):
+            raise BadRequestError(
+                "the request body holds a NUL character or a lone surrogate, which cannot be stored",
+                field=pointer or "body",
+            )
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def model_body(request: web.Request, model: type[M]) -> M:

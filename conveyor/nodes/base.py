@@ -25,6 +25,7 @@ class StepContext:
     node_id: str
     visit: int
     attempt: int
+    generation: int
     data: JSONObject
     services: Services
     log: structlog.stdlib.BoundLogger

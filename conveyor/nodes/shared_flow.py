@@ -12,7 +12,7 @@ class SharedFlowExecutor:
 
     async def execute(self, node: SharedFlowNode, ctx: StepContext) -> Outcome:
         """Start the child on the first run; afterwards, wait for it or take its result."""
-        key = f"{ctx.idempotency_key}:{ctx.attempt}"
+        key = f"{ctx.idempotency_key}:{ctx.generation}:{ctx.attempt}"  # each attempt, each operator retry: a new child
         child = await ctx.services.flows.child(ctx.execution_id, key)
         if child is None:
             flow = await ctx.services.flows.resolve(node.flow)

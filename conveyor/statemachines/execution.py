@@ -78,7 +78,6 @@ class ExecutionLifecycle(StateMachine):
         | delayed.to(cancelled)
         | retrying.to(cancelled)
         | paused.to(cancelled)
-        | failed.to(cancelled)
     )
 
     def _resumes_to_idle(self) -> bool:

@@ -203,3 +203,41 @@ async def test_design_example_runs_to_completion_through_the_api(
     emails = (await (await api.get(f"/emails?execution={execution['id']}")).json())["items"]
     assert [e["template"] for e in emails] == ["generic_welcome", "engagement_nudge"]
     assert received == [{"email": "lin@example.com"}]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'{"name": "\xff"}', 400),
+        (b"[" * 5000 + b"]" * 5000, 400),
+        (b'{"name": "nul\\u0000", "start": "a", "nodes": []}', 400),
+        (b'{"name": "\\ud800", "start": "a", "nodes": []}', 400),
+        (b'{"name": "n", "start": "a", "nodes": [{"id": "a", "type": "delay", "duration": NaN}]}', 400),
+        (b'{"name": "n", "start": "a", "nodes": [{"id": "a", "type": "delay", "duration": 1e300}]}', 422),
+        (
+            b'{"name": "n", "start": "a", "nodes": [{"id": "a", "type": "delay", "duration": "9999999999999999999d"}]}',
+            422,
+        ),
+        (b'{"name": "n", "start": "a", "nodes": [{"id": "a", "type": "delay", "duration": "-5s"}]}', 422),
+        (
+            b'{"name": "n", "start": "a", "nodes": [{"id": "a", "type": "action", "action": "noop",'
+            b' "params": {"x": "{{ 99999 ** 99999 }}"}}]}',
+            201,
+        ),
+        (
+            b'{"name": "n2", "start": "a", "nodes": [{"id": "a", "type": "condition",'
+            b' "rule": {"==": [1, 18446744073709551616]}}]}',
+            422,
+        ),
+    ],
+)
+async def test_hostile_bodies_get_a_clear_4xx_never_a_500(api: TestClient, body: bytes, status: int) -> None:
+    response = await api.post("/workflows", data=body, headers={"Content-Type": "application/json"})
+    assert response.status == status
+    if status >= 400:
+        assert "error" in await response.json()
+
+
+async def test_a_nul_in_a_workflow_name_is_404(api: TestClient) -> None:
+    assert (await api.get("/workflows/a%00b")).status == 404
+    assert (await api.post("/workflows/a%00b/executions", json={"input": {}})).status == 404

@@ -23,3 +23,14 @@ def test_a_missing_value_is_an_error_naming_it() -> None:
 def test_templates_cannot_reach_python_internals() -> None:
     with pytest.raises(TemplateRenderError, match="unsafe"):
         render_value("{{ input.__class__.__mro__ }}", CONTEXT)
+
+
+@pytest.mark.parametrize("template", ["{{ 'a' * 10 ** 9 }}", "{{ input.email * 100000000 }}", "{{ 2 ** 99999 }}"])
+def test_templates_cannot_build_huge_values(template: str) -> None:
+    with pytest.raises(TemplateRenderError, match="too large"):
+        render_value(template, CONTEXT)
+
+
+def test_a_lone_placeholder_must_give_a_json_value() -> None:
+    with pytest.raises(TemplateRenderError, match="not a JSON value"):
+        render_value("{{ range(3) }}", CONTEXT)

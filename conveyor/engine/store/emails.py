@@ -30,17 +30,15 @@ class EmailLog:
 _COLUMNS = ", ".join(EmailLog.__slots__)
 
 _RESERVE = f"""
-WITH inserted AS (
-    INSERT INTO email_logs (id, execution_id, node, idempotency_key, recipient, subject, template,
-                            text_body, html_body, transport, status)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending')
-    ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING {_COLUMNS}
-)
-SELECT {_COLUMNS} FROM inserted
-UNION ALL
-SELECT {_COLUMNS} FROM email_logs WHERE idempotency_key = $4 AND NOT EXISTS (SELECT 1 FROM inserted)
+INSERT INTO email_logs (id, execution_id, node, idempotency_key, recipient, subject, template,
+                        text_body, html_body, transport, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending')
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING {_COLUMNS}
 """
+# A separate statement on purpose: one that waited on a concurrent insert of the same key must see
+# that row, which the snapshot of the INSERT's own statement does not.
+_BY_KEY = f"SELECT {_COLUMNS} FROM email_logs WHERE idempotency_key = $1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +71,9 @@ async def reserve_email(conn: Conn, email: OutgoingEmail) -> EmailLog:
         email.html_body,
         email.transport,
     )
-    assert row is not None
+    if row is None:
+        row = await conn.fetchrow(_BY_KEY, email.idempotency_key)
+        assert row is not None, "the conflicting row is committed"
     return EmailLog(**dict(row))
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from conveyor.engine.store import Conn
-from conveyor.errors import NotFoundError
+from conveyor.errors import NotFoundError, PermanentStepError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.statemachines import Transition
 
@@ -29,6 +29,7 @@ class Execution:
     current_node: str | None
     visit: int
     attempt: int
+    generation: int
     input: JSONObject
     context: JSONObject
     output: JSONValue
@@ -126,16 +127,16 @@ async def find_child(conn: Conn, parent_id: uuid.UUID, dedupe_key: str) -> Execu
 
 _LOCK_DUE = f"""
 SELECT {_COLUMNS} FROM executions
-WHERE wake_at <= now() AND state <> 'paused'
+WHERE wake_at <= now() AND state <> 'paused' AND id <> ALL($2::uuid[])
 ORDER BY wake_at
 LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
 
 
-async def lock_due(conn: Conn, limit: int) -> list[Execution]:
-    """Lock up to `limit` executions that need a worker now, skipping rows others hold."""
-    return [_execution(r) for r in await conn.fetch(_LOCK_DUE, limit)]
+async def lock_due(conn: Conn, limit: int, in_flight: Sequence[uuid.UUID]) -> list[Execution]:
+    """Lock up to `limit` executions that need a worker now, skipping rows others hold and our own in flight."""
+    return [_execution(r) for r in await conn.fetch(_LOCK_DUE, limit, list(in_flight))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +235,8 @@ WITH updated AS (
             WHEN $14::float8 IS NOT NULL THEN now() + make_interval(secs => $14)
         END,
         version = version + 1, step_started_at = now(), updated_at = now(),
-        finished_at = CASE WHEN $15 THEN now() END
+        finished_at = CASE WHEN $15 THEN now() END,
+        pause_requested = pause_requested AND NOT $15
     WHERE id = $1 AND lease_owner = $2 AND version = $3
     RETURNING id, version, pause_requested, extract(epoch FROM wake_at - now())::float8 AS wake_in
 ), history AS (
@@ -268,10 +270,26 @@ class Committed:
     wake_in_seconds: float | None
 
 
+class UnstorableResultError(PermanentStepError):
+    """The step's result cannot be stored (not JSON, or out of the database's range)."""
+
+    code = "unstorable_result"
+
+
 async def commit_step(conn: Conn, commit: StepCommit) -> Committed | None:
     """Write a step's outcome and transitions; None when the worker no longer holds the lease."""
+    try:
+        row = await _commit_step(conn, commit)
+    except (asyncpg.DataError, TypeError, ValueError, OverflowError) as exc:
+        raise UnstorableResultError(f"the step's result cannot be stored: {exc}") from exc
+    if row is None:
+        return None
+    return Committed(row["version"], row["pause_requested"], row["wake_in"])
+
+
+async def _commit_step(conn: Conn, commit: StepCommit) -> asyncpg.Record | None:
     step = commit.step
-    row = await conn.fetchrow(
+    return await conn.fetchrow(
         _COMMIT_STEP,
         commit.execution_id,
         commit.owner,
@@ -302,24 +320,33 @@ async def commit_step(conn: Conn, commit: StepCommit) -> Committed | None:
         step.output if step else None,
         step.error if step else None,
     )
-    if row is None:
-        return None
-    return Committed(row["version"], row["pause_requested"], row["wake_in"])
 
 
 _WAKE_PARENT = f"""
 WITH woken AS (
-    UPDATE executions SET wake_at = now(), updated_at = now()
-    WHERE id = $1 AND state = 'delayed'
-    RETURNING id
+    UPDATE executions p SET wake_at = now(), updated_at = now()
+    WHERE p.id = $1 AND (p.state = 'delayed' OR (p.state = 'paused' AND p.resume_state = 'delayed'))
+      AND EXISTS (SELECT 1 FROM execution_steps s
+                  WHERE s.execution_id = p.id AND s.status = 'waiting' AND s.output->>'child_id' = $2::text)
+    RETURNING p.id
 )
 SELECT pg_notify('{WAKE_CHANNEL}', '') FROM woken
 """
 
 
-async def wake_parent(conn: Conn, parent_id: uuid.UUID) -> None:
-    """Make a parent waiting on a child due now, and tell the workers."""
-    await conn.execute(_WAKE_PARENT, parent_id)
+async def wake_parent(conn: Conn, parent_id: uuid.UUID, child_id: uuid.UUID) -> None:
+    """Make a parent due now if it waits on this child (a paused one runs as soon as it resumes)."""
+    await conn.execute(_WAKE_PARENT, parent_id, str(child_id))
+
+
+_CHILD_ENDED = """
+SELECT state IN ('completed', 'failed', 'cancelled') FROM executions WHERE id = $1 FOR SHARE
+"""
+
+
+async def child_has_ended(conn: Conn, child_id: uuid.UUID) -> bool:
+    """Whether the child has ended, holding its row until the transaction ends so it cannot end unseen."""
+    return bool(await conn.fetchval(_CHILD_ENDED, child_id))
 
 
 _RENEW = """
@@ -368,19 +395,19 @@ async def seconds_until_next_due(conn: Conn) -> float | None:
 _OPERATOR_UPDATE = f"""
 WITH updated AS (
     UPDATE executions
-    SET state = $2, resume_state = $3, pause_requested = $4, attempt = $5,
-        wake_at = CASE $6 WHEN 'now' THEN now() WHEN 'clear' THEN NULL ELSE wake_at END,
-        lease_owner = CASE WHEN $4 THEN lease_owner END,
-        lease_expires_at = CASE WHEN $4 THEN lease_expires_at END,
-        finished_at = CASE WHEN $7 THEN now() END,
-        error = CASE WHEN $6 = 'now' AND $2 = 'running' THEN NULL ELSE error END,
-        version = version + CASE WHEN $4 THEN 0 ELSE 1 END, updated_at = now()
+    SET state = $2, resume_state = $3, attempt = $4, pause_requested = false,
+        wake_at = CASE $5 WHEN 'now' THEN now() WHEN 'clear' THEN NULL ELSE wake_at END,
+        lease_owner = NULL, lease_expires_at = NULL,
+        finished_at = CASE WHEN $6 THEN now() END,
+        error = CASE WHEN $5 = 'now' AND $2 = 'running' THEN NULL ELSE error END,
+        generation = generation + CASE WHEN $11 THEN 1 ELSE 0 END,
+        version = version + 1, updated_at = now()
     WHERE id = $1
     RETURNING id, current_node, attempt
 ), history AS (
     INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
-    SELECT u.id, h.source, h.target, h.event, u.current_node, u.attempt, $11
-    FROM updated u, unnest($8::text[], $9::text[], $10::text[]) AS h(source, target, event)
+    SELECT u.id, h.source, h.target, h.event, u.current_node, u.attempt, $10
+    FROM updated u, unnest($7::text[], $8::text[], $9::text[]) AS h(source, target, event)
 )
 -- Anything left waiting for a worker may now be due sooner than the workers' timers say.
 SELECT pg_notify('{WAKE_CHANNEL}', '') FROM updated WHERE $2 NOT IN ('paused', 'completed', 'failed', 'cancelled')
@@ -394,22 +421,21 @@ class OperatorChange:
     execution_id: uuid.UUID
     state: str
     resume_state: str | None
-    pause_requested: bool
     attempt: int
     wake: str  # 'now', 'keep' or 'clear'
     finished: bool
     transitions: Sequence[Transition]
     detail: JSONObject
+    new_generation: bool = False
 
 
 async def apply_operator_change(conn: Conn, change: OperatorChange) -> None:
-    """Write an operator's change and its history rows (the caller holds the row lock)."""
+    """Write an operator's change and its history rows; the execution leaves any worker's hands."""
     await conn.execute(
         _OPERATOR_UPDATE,
         change.execution_id,
         change.state,
         change.resume_state,
-        change.pause_requested,
         change.attempt,
         change.wake,
         change.finished,
@@ -417,4 +443,13 @@ async def apply_operator_change(conn: Conn, change: OperatorChange) -> None:
         [t.target for t in change.transitions],
         [t.event for t in change.transitions],
         change.detail,
+        change.new_generation,
     )
+
+
+_FLAG_PAUSE = "UPDATE executions SET pause_requested = $2, updated_at = now() WHERE id = $1"
+
+
+async def set_pause_requested(conn: Conn, execution_id: uuid.UUID, requested: bool) -> None:
+    """Ask the worker running a step to pause after it, or withdraw that request."""
+    await conn.execute(_FLAG_PAUSE, execution_id, requested)

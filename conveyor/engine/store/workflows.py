@@ -65,7 +65,10 @@ async def get_workflow(conn: Conn, ref: str | uuid.UUID) -> Workflow:
         except ValueError:
             row = None
         if row is None:
-            row = await conn.fetchrow(_BY_NAME, ref)
+            try:
+                row = await conn.fetchrow(_BY_NAME, ref)
+            except asyncpg.DataError:
+                row = None  # a name PostgreSQL cannot even hold names no workflow
     if row is None:
         raise NotFoundError(f"workflow {str(ref)!r} not found", field="workflow", value=str(ref))
     return Workflow(**dict(row))
@@ -88,7 +91,15 @@ SELECT name, id::text AS id FROM workflows WHERE deleted_at IS NULL AND (name = 
 
 
 async def existing_workflow_refs(conn: Conn, refs: list[str]) -> set[str]:
-    """Which of these names or ids name an existing workflow (ids come back as given)."""
-    rows = await conn.fetch(_EXISTING, refs)
+    """Which of these names or ids name an existing workflow (returned as given)."""
+    normal = {ref: _normal_ref(ref) for ref in refs}
+    rows = await conn.fetch(_EXISTING, list(normal.values()))
     found = {r["name"] for r in rows} | {r["id"] for r in rows}
-    return {ref for ref in refs if ref in found}
+    return {ref for ref, key in normal.items() if key in found}
+
+
+def _normal_ref(ref: str) -> str:
+    try:
+        return str(uuid.UUID(ref))
+    except ValueError:
+        return ref

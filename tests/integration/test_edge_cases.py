@@ -1,0 +1,179 @@
+"""Edge cases found in review: paused parents, retried children, own lapsed leases, lost pause requests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from conveyor.db import Pool
+from conveyor.engine.operations import create_workflow, operate
+from conveyor.engine.store.emails import OutgoingEmail, reserve_email
+from conveyor.engine.store.executions import Execution, get_execution
+from conveyor.engine.worker import Worker
+from tests.integration.conftest import flow, run_flow, wait_until_ended
+
+
+async def _until(pool: Pool, execution_id: uuid.UUID, ready: Callable[[Execution], bool]) -> Execution:
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        async with pool.acquire() as conn:
+            ex = await get_execution(conn, execution_id)
+        if ready(ex):
+            return ex
+        assert asyncio.get_running_loop().time() < deadline, f"still {ex.state}"
+        await asyncio.sleep(0.05)
+
+
+def _holding_server() -> tuple[web.Application, asyncio.Event, asyncio.Event, list[int]]:
+    arrived, release, calls = asyncio.Event(), asyncio.Event(), []
+
+    async def hold(request: web.Request) -> web.Response:
+        calls.append(1)
+        arrived.set()
+        await release.wait()
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/hold", hold)
+    return app, arrived, release, calls
+
+
+async def test_parent_paused_while_its_child_ends_continues_after_resume(db: Pool, worker: Worker) -> None:
+    await create_workflow(db, flow({"id": "nap", "type": "delay", "duration": "300ms"}, name="napper"))
+    parent = await run_flow(
+        db,
+        flow({"id": "sub", "type": "shared_flow", "flow": "napper"}, {"id": "end", "type": "action", "action": "noop"}),
+    )
+    await _until(db, parent.id, lambda e: e.state == "delayed")
+    await operate(db, parent.id, "pause")
+    async with db.acquire() as conn:
+        child_id = await conn.fetchval("SELECT id FROM executions WHERE parent_id = $1", parent.id)
+    assert (await wait_until_ended(db, child_id)).state == "completed"
+    await operate(db, parent.id, "resume")
+    assert (await wait_until_ended(db, parent.id)).state == "completed"
+
+
+async def test_operator_retry_of_a_parent_starts_a_fresh_child(db: Pool, worker: Worker) -> None:
+    await create_workflow(
+        db,
+        flow(
+            {
+                "id": "m",
+                "type": "action",
+                "action": "send_email",
+                "params": {"to": "a@example.com", "template": "added_later"},
+            },
+            name="mailer",
+        ),
+    )
+    parent = await run_flow(db, flow({"id": "sub", "type": "shared_flow", "flow": "mailer"}))
+    assert (await wait_until_ended(db, parent.id)).state == "failed"
+    async with db.acquire() as conn:
+        await conn.execute("INSERT INTO email_templates (name, subject, text_body) VALUES ('added_later', 's', 't')")
+    await operate(db, parent.id, "retry")
+    assert (await wait_until_ended(db, parent.id)).state == "completed"
+    async with db.acquire() as conn:
+        children = await conn.fetch("SELECT state FROM executions WHERE parent_id = $1 ORDER BY created_at", parent.id)
+    assert [c["state"] for c in children] == ["failed", "completed"]
+
+
+async def test_a_failed_execution_cannot_be_cancelled(db: Pool, worker: Worker) -> None:
+    ex = await run_flow(
+        db,
+        flow(
+            {"id": "m", "type": "action", "action": "send_email", "params": {"to": "a@example.com", "template": "nope"}}
+        ),
+    )
+    assert (await wait_until_ended(db, ex.id)).state == "failed"
+    from conveyor.errors import IllegalTransitionError
+
+    try:
+        await operate(db, ex.id, "cancel")
+    except IllegalTransitionError:
+        return
+    raise AssertionError("cancel of a failed execution was allowed")
+
+
+async def test_a_worker_never_claims_what_it_is_running_itself(db: Pool, worker: Worker) -> None:
+    app, arrived, release, calls = _holding_server()
+    async with TestServer(app, host="127.0.0.1") as server:
+        ex = await run_flow(db, flow({"id": "call", "type": "webhook", "url": str(server.make_url("/hold"))}))
+        await asyncio.wait_for(arrived.wait(), 10)
+        async with db.acquire() as conn:  # our own lease looks lapsed (a late renewal)
+            await conn.execute("UPDATE executions SET wake_at = now() - interval '1 second' WHERE id = $1", ex.id)
+        worker.wake()
+        await asyncio.sleep(0.5)
+        release.set()
+        assert (await wait_until_ended(db, ex.id)).state == "completed"
+    assert len(calls) == 1
+
+
+async def test_a_pause_asked_for_before_a_crash_holds_for_the_next_worker(db: Pool, worker: Worker) -> None:
+    workflow = await create_workflow(
+        db, flow({"id": "a", "type": "action", "action": "noop"}, {"id": "b", "type": "action", "action": "noop"})
+    )
+    ex_id = uuid.uuid4()
+    async with db.acquire() as conn:  # what a crash right after committing step a, with a pause asked for, leaves
+        await conn.execute(
+            "INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, wake_at,"
+            " lease_owner, lease_expires_at, pause_requested) VALUES ($1, $2, 1, 'running', 'b', 2, 1,"
+            " now() - interval '1 second', 'dead-worker', now() - interval '1 second', true)",
+            ex_id,
+            workflow.id,
+        )
+    worker.wake()
+    paused = await _until(db, ex_id, lambda e: e.state == "paused")
+    assert paused.current_node == "b"
+    async with db.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM execution_steps WHERE execution_id = $1", ex_id) == 0
+
+
+async def test_resume_withdraws_a_pause_asked_for_during_a_step(db: Pool, worker: Worker) -> None:
+    app, arrived, release, _ = _holding_server()
+    async with TestServer(app, host="127.0.0.1") as server:
+        ex = await run_flow(
+            db,
+            flow(
+                {"id": "call", "type": "webhook", "url": str(server.make_url("/hold"))},
+                {"id": "end", "type": "action", "action": "noop"},
+            ),
+        )
+        await asyncio.wait_for(arrived.wait(), 10)
+        assert (await operate(db, ex.id, "pause")).pause_requested
+        assert not (await operate(db, ex.id, "resume")).pause_requested
+        release.set()
+        done = await wait_until_ended(db, ex.id)
+    assert (done.state, done.pause_requested) == ("completed", False)
+
+
+async def test_a_step_result_the_database_cannot_store_fails_the_step_once(db: Pool, worker: Worker) -> None:
+    calls: list[int] = []
+
+    async def nul(request: web.Request) -> web.Response:
+        calls.append(1)
+        return web.Response(text='{"v": "\\u0000"}', content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/nul", nul)
+    async with TestServer(app, host="127.0.0.1") as server:
+        ex = await run_flow(db, flow({"id": "call", "type": "webhook", "url": str(server.make_url("/nul"))}))
+        done = await wait_until_ended(db, ex.id)
+    assert (done.state, done.error["code"]) == ("failed", "unstorable_result")
+    assert len(calls) == 1
+
+
+async def test_two_reservations_of_one_email_key_meet_on_one_row(db: Pool) -> None:
+    ex = await run_flow(db, flow({"id": "a", "type": "action", "action": "noop"}))
+    email = OutgoingEmail(ex.id, "a", f"{ex.id}:a:1", "x@example.com", "s", "t", "b", None, "log")
+    async with db.acquire() as first, db.acquire() as second:
+        tx = first.transaction()
+        await tx.start()
+        mine = await reserve_email(first, email)
+        theirs = asyncio.create_task(reserve_email(second, email))  # waits on the unique key
+        await asyncio.sleep(0.2)
+        await tx.commit()
+        assert (await theirs).id == mine.id
