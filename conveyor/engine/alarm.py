@@ -16,14 +16,26 @@ log = structlog.get_logger(__name__)
 class Alarm:
     """An event set by NOTIFY on the wake channel, or by this process."""
 
-    def __init__(self) -> None:
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
         self._event = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
 
-    async def listen(self, dsn: str) -> None:
+    async def listen(self) -> None:
         """Subscribe to the wake channel on a dedicated connection."""
-        self._conn = await asyncpg.connect(dsn)
+        self._conn = await asyncpg.connect(self._dsn, server_settings={"application_name": "conveyor-wake"})
         await self._conn.add_listener(WAKE_CHANNEL, self._on_notify)
+        self._conn.add_termination_listener(self._on_notify)  # wake up to reconnect at once
+
+    async def _relisten_if_lost(self) -> None:
+        if self._conn is not None and not self._conn.is_closed():
+            return
+        try:
+            await self.listen()
+            self._event.set()  # notifications may have been missed while the connection was down
+            log.info("wake_channel_reconnected")
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("wake_channel_unavailable", error=str(exc))
 
     def _on_notify(self, *_: object) -> None:
         self._event.set()
@@ -34,6 +46,7 @@ class Alarm:
 
     async def wait(self, timeout_seconds: float) -> None:
         """Sleep until rung or until the timeout; then re-arm."""
+        await self._relisten_if_lost()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout=max(timeout_seconds, 0.0))
         self._event.clear()

@@ -45,9 +45,8 @@ class Worker:
     ) -> None:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._pool = pool
-        self._dsn = dsn
         self._settings = settings
-        self._alarm = Alarm()
+        self._alarm = Alarm(dsn)
         self._leases = LeaseKeeper(pool, self.id, settings.lease_seconds)
         self._stopping = asyncio.Event()
         self._runner = StepRunner(
@@ -68,7 +67,7 @@ class Worker:
         """Claim and run executions until stopped, then finish or hand back what is in flight."""
         async with self._pool.acquire() as conn:
             await register_worker(conn, self.id, socket.gethostname(), os.getpid())
-        await self._alarm.listen(self._dsn)
+        await self._alarm.listen()
         keeper = asyncio.create_task(self._leases.run(), name="lease-keeper")
         log.info("worker_started", worker_id=self.id, concurrency=self._settings.concurrency)
         try:

@@ -41,3 +41,20 @@ async def test_a_worker_whose_lease_was_taken_commits_nothing(db: Pool, worker: 
     assert row is not None
     assert (row["state"], row["lease_owner"]) == ("running", "thief")
     assert steps == []
+
+
+async def test_the_wake_channel_comes_back_after_its_connection_is_killed(db: Pool, worker: Worker) -> None:
+    from tests.integration.conftest import wait_until_ended
+
+    kill = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'conveyor-wake'"
+    for _ in range(50):
+        async with db.acquire() as conn:
+            if await conn.fetchval(kill):
+                break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the worker never listened")
+    await asyncio.sleep(0.5)
+    ex = await run_flow(db, flow({"id": "a", "type": "action", "action": "noop"}))
+    # Without the NOTIFY the worker would sleep out its 30 s poll interval.
+    assert (await wait_until_ended(db, ex.id, timeout=5)).state == "completed"
