@@ -46,8 +46,12 @@ async def _explain(bench: Bench, label: str) -> None:
     """Server-side cost of the engine's own two poller statements: buffers touched and execution time."""
     plans = {}
     async with bench.pool.acquire() as conn, conn.transaction():
-        for name, sql in (("lock_due", _LOCK_DUE.replace("$1", str(_BATCH))), ("next_due", _NEXT_DUE)):
-            plan = (await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}"))[0]
+        queries: tuple[tuple[str, str, tuple[object, ...]], ...] = (
+            ("lock_due", _LOCK_DUE, (_BATCH, [])),
+            ("next_due", _NEXT_DUE, ()),
+        )
+        for name, sql, args in queries:
+            plan = (await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", *args))[0]
             plans[name] = {
                 "buffers": plan["Plan"]["Shared Hit Blocks"] + plan["Plan"]["Shared Read Blocks"],
                 "execution_ms": plan["Execution Time"],
@@ -68,7 +72,7 @@ async def _poller(bench: Bench, label: str) -> None:
 
     async def lock() -> None:
         async with pool.acquire() as conn, conn.transaction():
-            await lock_due(conn, _BATCH)
+            await lock_due(conn, _BATCH, ())
 
     async def next_due() -> None:
         async with pool.acquire() as conn:
