@@ -168,14 +168,15 @@ def parse_definition(raw: JSONValue) -> WorkflowDefinition:
             {"pointer": _pointer(tuple(e["loc"])), "message": e["msg"], "value": e.get("input")}
             for e in exc.errors(include_url=False, include_context=False)
         ]
-        raise _definition_error(errors) from exc
+        raise definition_error(errors) from exc
     errors = graph_errors(definition)
     if errors:
-        raise _definition_error(errors)
+        raise definition_error(errors)
     return definition
 
 
-def _definition_error(errors: list[JSONObject]) -> DefinitionError:
+def definition_error(errors: list[JSONObject]) -> DefinitionError:
+    """One error for a list of problems, headed by the first, each with its pointer and value."""
     first = errors[0]
     return DefinitionError(
         f"invalid definition at {first['pointer'] or '/'}: {first['message']}",

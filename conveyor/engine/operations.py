@@ -9,7 +9,7 @@ import uuid
 import structlog
 
 from conveyor.db import Pool
-from conveyor.definitions import ActionNode, WorkflowDefinition, parse_definition
+from conveyor.definitions import ActionNode, WorkflowDefinition, definition_error, parse_definition
 from conveyor.engine.store import Conn
 from conveyor.engine.store.executions import (
     Execution,
@@ -22,7 +22,7 @@ from conveyor.engine.store.executions import (
     wake_parent,
 )
 from conveyor.engine.store.workflows import Workflow, existing_workflow_refs, get_workflow, insert_workflow
-from conveyor.errors import DefinitionError, IllegalTransitionError, NotFoundError
+from conveyor.errors import IllegalTransitionError, NotFoundError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.actions import ACTIONS
 from conveyor.statemachines import TERMINAL_STATES, ExecutionModel, apply_events
@@ -60,10 +60,7 @@ async def _check_references(conn: Conn, definition: WorkflowDefinition) -> None:
             if flow not in found
         )
     if errors:
-        first = errors[0]
-        raise DefinitionError(
-            f"invalid definition at {first['pointer']}: {first['message']}", field=first["pointer"], errors=errors
-        )
+        raise definition_error(errors)
 
 
 async def start_execution(
