@@ -48,7 +48,7 @@ async def _explain(bench: Bench, label: str) -> None:
     async with bench.pool.acquire() as conn, conn.transaction():
         queries: tuple[tuple[str, str, tuple[object, ...]], ...] = (
             ("lock_due", _LOCK_DUE, (_BATCH, [])),
-            ("next_due", _NEXT_DUE, ()),
+            ("next_due", _NEXT_DUE, ([],)),
         )
         for name, sql, args in queries:
             plan = (await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", *args))[0]

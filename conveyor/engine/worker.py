@@ -27,6 +27,7 @@ log = structlog.get_logger(__name__)
 
 # Sleep a hair past the due time: the database's now() must have passed wake_at when we claim.
 _DUE_SLACK_SECONDS = 0.002
+_BUSY_RECHECK_SECONDS = 0.01
 # How soon an execution whose run broke on an unexpected error is offered to the workers again.
 _RETRY_AFTER_ERROR_SECONDS = 5.0
 
@@ -99,10 +100,11 @@ class Worker:
             await self._alarm.wait(self._settings.poll_interval_seconds)
             return
         async with self._pool.acquire() as conn:
-            due_in = await seconds_until_next_due(conn)
+            due_in = await seconds_until_next_due(conn, list(self._tasks))
         timeout = self._settings.poll_interval_seconds
         if due_in is not None:
-            timeout = min(timeout, due_in + _DUE_SLACK_SECONDS)
+            # Already due yet not claimed: another worker is taking it right now; look again shortly.
+            timeout = min(timeout, max(due_in, _BUSY_RECHECK_SECONDS) + _DUE_SLACK_SECONDS)
         await self._alarm.wait(timeout)
 
     def _start(self, ex: Execution) -> None:

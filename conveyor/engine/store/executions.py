@@ -382,13 +382,13 @@ async def release_leases(conn: Conn, owner: str, ids: Sequence[uuid.UUID], after
 
 _NEXT_DUE = """
 SELECT extract(epoch FROM min(wake_at) - now())::float8
-FROM executions WHERE wake_at IS NOT NULL AND state <> 'paused'
+FROM executions WHERE wake_at IS NOT NULL AND state <> 'paused' AND id <> ALL($1::uuid[])
 """
 
 
-async def seconds_until_next_due(conn: Conn) -> float | None:
-    """How long until the next execution needs a worker, by the database's clock."""
-    value: float | None = await conn.fetchval(_NEXT_DUE)
+async def seconds_until_next_due(conn: Conn, in_flight: Sequence[uuid.UUID] = ()) -> float | None:
+    """How long until the next execution (not one we run) needs a worker, by the database's clock."""
+    value: float | None = await conn.fetchval(_NEXT_DUE, list(in_flight))
     return value
 
 
