@@ -12,18 +12,7 @@ from pathlib import Path
 import asyncpg
 
 from conveyor.db import Pool
-
-TABLES = (
-    "webhook_logs",
-    "email_logs",
-    "execution_steps",
-    "execution_history",
-    "executions",
-    "workflow_versions",
-    "workflows",
-    "trigger_events",
-    "workers",
-)
+from conveyor.engine.store.maintenance import truncate_runtime_tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +68,7 @@ class Bench:
 async def truncate(pool: Pool) -> None:
     """Empty every table conveyor writes (the seeded email templates stay), then checkpoint."""
     async with pool.acquire() as conn:
-        await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        await truncate_runtime_tables(conn)
     await checkpoint(pool)
 
 

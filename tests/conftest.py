@@ -11,18 +11,7 @@ import pytest
 
 from conveyor.config import Settings
 from conveyor.db import Pool, apply_schema, create_pool, embedded_postgres
-
-TABLES = (
-    "webhook_logs",
-    "email_logs",
-    "execution_steps",
-    "execution_history",
-    "executions",
-    "workflow_versions",
-    "workflows",
-    "trigger_events",
-    "workers",
-)
+from conveyor.engine.store.maintenance import truncate_runtime_tables
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +41,7 @@ async def pool(database_url: str) -> AsyncIterator[Pool]:
 async def db(pool: Pool) -> Pool:
     """The pool, on a database emptied for this test (seed templates kept)."""
     async with pool.acquire() as conn:
-        await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        await truncate_runtime_tables(conn)
     return pool
 
 

@@ -1,0 +1,24 @@
+"""Whole-database chores: emptying conveyor's tables for tests and benchmarks."""
+
+from __future__ import annotations
+
+from conveyor.engine.store import Conn
+
+# Every table conveyor writes at run time; email_templates is left alone (its seeds are configuration).
+RUNTIME_TABLES = (
+    "webhook_logs",
+    "email_logs",
+    "execution_steps",
+    "execution_history",
+    "executions",
+    "workflow_versions",
+    "workflows",
+    "trigger_events",
+    "workers",
+)
+_TRUNCATE = f"TRUNCATE {', '.join(RUNTIME_TABLES)} RESTART IDENTITY CASCADE"
+
+
+async def truncate_runtime_tables(conn: Conn) -> None:
+    """Delete every workflow, execution and log row."""
+    await conn.execute(_TRUNCATE)
