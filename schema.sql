@@ -60,9 +60,11 @@ CREATE INDEX IF NOT EXISTS executions_due_idx ON executions (wake_at)
     WHERE wake_at IS NOT NULL AND state <> 'paused';
 CREATE INDEX IF NOT EXISTS executions_workflow_idx ON executions (workflow_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS executions_state_idx ON executions (state, created_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS executions_parent_idx ON executions (parent_id) WHERE parent_id IS NOT NULL;
+-- Dedupe keys: callers' per workflow; a parent's children have their own space, so no caller can take one.
 CREATE UNIQUE INDEX IF NOT EXISTS executions_dedupe_key
-    ON executions (workflow_id, dedupe_key) WHERE dedupe_key IS NOT NULL;
+    ON executions (workflow_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND parent_id IS NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS executions_child_key
+    ON executions (parent_id, dedupe_key) WHERE parent_id IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS execution_history (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -177,3 +177,23 @@ async def test_two_reservations_of_one_email_key_meet_on_one_row(db: Pool) -> No
         await asyncio.sleep(0.2)
         await tx.commit()
         assert (await theirs).id == mine.id
+
+
+async def test_no_caller_can_take_a_shared_flow_childs_key(db: Pool, database_url: str) -> None:
+    from conveyor.config import Settings
+    from conveyor.engine.operations import start_execution
+    from conveyor.engine.runtime import worker as make_worker
+
+    await create_workflow(db, flow({"id": "inner", "type": "action", "action": "noop"}, name="inner-flow"))
+    parent = await run_flow(db, flow({"id": "sub", "type": "shared_flow", "flow": "inner-flow"}))
+    squatter, _ = await start_execution(db, "inner-flow", {}, dedupe_key=f"{parent.id}:sub:1:0:1")
+    async with make_worker(db, database_url, Settings()) as w:
+        task = asyncio.create_task(w.run())
+        try:
+            assert (await wait_until_ended(db, parent.id)).state == "completed"
+        finally:
+            w.stop()
+            await task
+    async with db.acquire() as conn:
+        child = await conn.fetchval("SELECT id FROM executions WHERE parent_id = $1", parent.id)
+    assert child not in (None, squatter.id)

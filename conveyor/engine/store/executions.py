@@ -56,19 +56,31 @@ def _execution(row: asyncpg.Record) -> Execution:
     return Execution(*row.values())
 
 
-_INSERT = f"""
+_INSERT = """
 WITH inserted AS (
     INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
                             wake_at, parent_id, parent_node, dedupe_key)
     VALUES ($1, $2, $3, 'idle', $4, 1, 1, $5, now(), $6, $7, $8)
-    ON CONFLICT (workflow_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-    RETURNING {_COLUMNS}
+    ON CONFLICT {target} DO NOTHING
+    RETURNING {columns}
 ), notified AS (
-    SELECT pg_notify('{WAKE_CHANNEL}', '') FROM inserted
+    SELECT pg_notify('{channel}', '') FROM inserted
 )
-SELECT {_COLUMNS}, true AS created FROM inserted, notified
+SELECT {columns}, true AS created FROM inserted, notified
 """
-_BY_DEDUPE_KEY = f"SELECT {_COLUMNS}, false AS created FROM executions WHERE workflow_id = $1 AND dedupe_key = $2"
+_INSERT_TOP = _INSERT.format(
+    target="(workflow_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND parent_id IS NULL",
+    columns=_COLUMNS,
+    channel=WAKE_CHANNEL,
+)
+_INSERT_CHILD = _INSERT.format(
+    target="(parent_id, dedupe_key) WHERE parent_id IS NOT NULL", columns=_COLUMNS, channel=WAKE_CHANNEL
+)
+_BY_DEDUPE_KEY = f"""
+SELECT {_COLUMNS}, false AS created FROM executions
+WHERE workflow_id = $1 AND dedupe_key = $2 AND parent_id IS NULL
+"""
+_CHILD_BY_KEY = f"SELECT {_COLUMNS}, false AS created FROM executions WHERE parent_id = $1 AND dedupe_key = $2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +100,7 @@ class NewExecution:
 async def insert_execution(conn: Conn, new: NewExecution) -> tuple[Execution, bool]:
     """Create an idle execution due now; with a known dedupe key, return the existing one instead."""
     row = await conn.fetchrow(
-        _INSERT,
+        _INSERT_TOP if new.parent_id is None else _INSERT_CHILD,
         new.id,
         new.workflow_id,
         new.workflow_version,
@@ -99,7 +111,10 @@ async def insert_execution(conn: Conn, new: NewExecution) -> tuple[Execution, bo
         new.dedupe_key,
     )
     if row is None:
-        row = await conn.fetchrow(_BY_DEDUPE_KEY, new.workflow_id, new.dedupe_key)
+        if new.parent_id is None:
+            row = await conn.fetchrow(_BY_DEDUPE_KEY, new.workflow_id, new.dedupe_key)
+        else:
+            row = await conn.fetchrow(_CHILD_BY_KEY, new.parent_id, new.dedupe_key)
         assert row is not None, "a conflicting dedupe key names an execution"
     values = list(row.values())
     return Execution(*values[:-1]), bool(values[-1])
