@@ -30,7 +30,7 @@ async def test_sigterm_lets_an_in_flight_step_commit_within_the_grace_period_and
 ) -> None:
     webhook_peer.delay_seconds = 1.5
     await create_workflow(db, _slow_call_then_email(webhook_peer.url))
-    worker = spawn_worker("worker", CONVEYOR_SHUTDOWN_GRACE="10")
+    worker = spawn_worker("worker", CONVEYOR_SHUTDOWN_GRACE="10", CONVEYOR_LEASE_SECONDS="30")
     execution, _ = await start_execution(db, "slow-call", {"email": "ada@example.com"})
 
     await webhook_peer.arrivals(1)

@@ -34,7 +34,9 @@ async def test_two_workers_run_200_executions_with_every_step_exactly_once(
     db: Pool, spawn_worker: SpawnWorker, webhook_peer: WebhookPeer
 ) -> None:
     await create_workflow(db, _three_steps(webhook_peer.url))
-    first, second = spawn_worker("worker-a"), spawn_worker("worker-b")
+    # A lease no stall of this busy machine outlasts: this test is about sharing work, not recovery.
+    first = spawn_worker("worker-a", CONVEYOR_LEASE_SECONDS="30")
+    second = spawn_worker("worker-b", CONVEYOR_LEASE_SECONDS="30")
     await workers_registered(db, 2)
 
     ids = []
