@@ -47,5 +47,5 @@ async def db(pool: Pool) -> Pool:
 
 @pytest.fixture
 def settings() -> Settings:
-    """Settings for in-process workers: short leases so recovery tests stay quick."""
-    return Settings(lease_seconds=5.0, concurrency=10, webhook_allow_hosts=frozenset({"127.0.0.1"}))
+    """Settings for in-process workers; leases long enough that no stall of a busy machine lapses one."""
+    return Settings(lease_seconds=30.0, concurrency=10, webhook_allow_hosts=frozenset({"127.0.0.1"}))
