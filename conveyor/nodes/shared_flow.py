@@ -16,7 +16,8 @@ class SharedFlowExecutor:
         child = await ctx.services.flows.child(ctx.execution_id, key)
         if child is None:
             flow = await ctx.services.flows.resolve(node.flow)
-            child_input = ctx.render("input", node.input if node.input else ctx.data["input"])
+            # Without an `input` mapping the child gets the parent's input as it is: data, never a template.
+            child_input = ctx.render("input", node.input) if node.input else ctx.data["input"]
             return SpawnChild(
                 workflow_id=flow.workflow_id,
                 workflow_version=flow.version,

@@ -191,3 +191,14 @@ async def test_shared_flow_fails_when_its_child_fails(db: Pool, worker: Worker) 
     )
     assert parent.state == "failed"
     assert "broken-child" in parent.error["message"]
+
+
+async def test_shared_flow_passes_the_parents_input_as_data_not_as_a_template(db: Pool, worker: Worker) -> None:
+    from conveyor.engine.operations import create_workflow
+
+    await create_workflow(
+        db,
+        flow({"id": "echo", "type": "action", "action": "noop", "params": {"note": "{{ input.note }}"}}, name="echo"),
+    )
+    parent = await run_flow(db, flow({"id": "sub", "type": "shared_flow", "flow": "echo"}), {"note": "{{ 6 * 7 }}"})
+    assert (await wait_until_ended(db, parent.id)).output == {"note": "{{ 6 * 7 }}"}
