@@ -46,12 +46,6 @@ class IllegalTransitionError(ConflictError):
     code = "illegal_transition"
 
 
-class LeaseLostError(ConveyorError):
-    """This worker no longer holds the execution's lease."""
-
-    code = "lease_lost"
-
-
 class StepError(ConveyorError):
     """A step failed."""
 

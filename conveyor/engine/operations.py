@@ -69,9 +69,8 @@ async def start_execution(
     """Create an execution of the workflow's current version; True when it is new."""
     async with pool.acquire() as conn:
         workflow = await get_workflow(conn, workflow_ref)
-        start = str(workflow.definition["start"])
         execution, created = await insert_execution(
-            conn, NewExecution(workflow.id, workflow.version, start, input_, dedupe_key=dedupe_key)
+            conn, NewExecution(workflow.id, workflow.version, workflow.start_node, input_, dedupe_key=dedupe_key)
         )
     if created:
         log.info("execution_created", execution_id=str(execution.id), workflow=workflow.name)

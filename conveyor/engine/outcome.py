@@ -13,7 +13,7 @@ from conveyor.engine.store.executions import Execution, NewExecution, StepCommit
 from conveyor.errors import ConveyorError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, Outcome, Sleep, SpawnChild, WaitForChild
-from conveyor.statemachines import ExecutionModel, Transition, apply_events
+from conveyor.statemachines import ExecutionModel, apply_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +34,10 @@ def error_document(exc: BaseException) -> JSONObject:
     return {"code": "step_exception", "message": f"{type(exc).__name__}: {exc}", "details": {}}
 
 
-def _commit(
-    ex: Execution,
-    owner: str,
-    node: AnyNode | None,
-    model: ExecutionModel,
-    transitions: list[Transition],
-    **changes: Any,
-) -> StepCommit:
-    """A commit that keeps the execution where it is, with `changes` on top."""
+def _commit(ex: Execution, owner: str, node: AnyNode | None, events: tuple[str, ...], **changes: Any) -> StepCommit:
+    """Move the machine by `events`; the commit keeps the execution where it is, with `changes` on top."""
+    model = ExecutionModel(ex.state)
+    transitions = apply_events(model, *events)
     commit = StepCommit(
         execution_id=ex.id,
         owner=owner,
@@ -65,13 +60,11 @@ def plan_success(
     ex: Execution, owner: str, node: AnyNode, outcome: Outcome, step_input: JSONValue, lease_seconds: float
 ) -> PlannedCommit:
     """The commit for a node that answered."""
-    model = ExecutionModel(ex.state)
-    if isinstance(outcome, SpawnChild | WaitForChild):
-        transitions = apply_events(model, "step_ok", "sleep")
+    if isinstance(outcome, WaitForChild):
         detail: JSONObject = {"child_id": str(outcome.child_id)}
-        if isinstance(outcome, WaitForChild):
-            commit = _commit(ex, owner, node, model, transitions, history_detail=detail)
-            return PlannedCommit(commit, waits_for=outcome.child_id)
+        return PlannedCommit(_commit(ex, owner, node, _SLEEP, history_detail=detail), waits_for=outcome.child_id)
+    if isinstance(outcome, SpawnChild):
+        detail = {"child_id": str(outcome.child_id)}
         step = StepRecord(node.id, ex.visit, ex.attempt, "waiting", step_input, detail, None)
         child = NewExecution(
             outcome.workflow_id,
@@ -83,9 +76,9 @@ def plan_success(
             parent_node=node.id,
             id=outcome.child_id,
         )
-        return PlannedCommit(_commit(ex, owner, node, model, transitions, history_detail=detail, step=step), child)
+        return PlannedCommit(_commit(ex, owner, node, _SLEEP, history_detail=detail, step=step), child)
     next_node = outcome.branch if isinstance(outcome, Completed) and outcome.branched else node.next
-    done = {
+    done: dict[str, Any] = {
         "step": StepRecord(node.id, ex.visit, ex.attempt, "completed", step_input, outcome.output, None),
         "context_patch": {node.id: {"output": outcome.output}},
         "current_node": next_node,
@@ -93,19 +86,14 @@ def plan_success(
         "attempt": 1,
     }
     if isinstance(outcome, Sleep):
-        transitions = apply_events(model, "step_ok", "sleep")
-        detail = {
-            "next": next_node,
-            "wake_in_seconds": outcome.seconds,
-            "until": outcome.until.isoformat() if outcome.until else None,
-        }
+        until = outcome.until.isoformat() if outcome.until else None
+        detail = {"next": next_node, "wake_in_seconds": outcome.seconds, "until": until}
         return PlannedCommit(
             _commit(
                 ex,
                 owner,
                 node,
-                model,
-                transitions,
+                _SLEEP,
                 **done,
                 history_detail=detail,
                 wake_after_seconds=outcome.seconds,
@@ -113,55 +101,42 @@ def plan_success(
             )
         )
     if next_node is None:
-        transitions = apply_events(model, "step_ok", "finish")
-        return PlannedCommit(_commit(ex, owner, node, model, transitions, **done, output=outcome.output, finished=True))
-    transitions = apply_events(model, "step_ok", "advance")
+        return PlannedCommit(_commit(ex, owner, node, _FINISH, **done, output=outcome.output, finished=True))
     return PlannedCommit(
-        _commit(
-            ex,
-            owner,
-            node,
-            model,
-            transitions,
-            **done,
-            history_detail={"next": next_node},
-            keep_lease_seconds=lease_seconds,
-        )
+        _commit(ex, owner, node, _ADVANCE, **done, history_detail={"next": next_node}, keep_lease_seconds=lease_seconds)
     )
 
 
 def plan_failure(ex: Execution, owner: str, node: AnyNode, exc: BaseException, step_input: JSONValue) -> PlannedCommit:
     """The commit for a node that failed: a retry when the policy has attempts left, else failure."""
-    model = ExecutionModel(ex.state)
     error = error_document(exc)
-    step = StepRecord(node.id, ex.visit, ex.attempt, "failed", step_input, None, error)
+    failed = {"step": StepRecord(node.id, ex.visit, ex.attempt, "failed", step_input, None, error), "error": error}
     if getattr(exc, "retryable", True) and ex.attempt < node.retry.max_attempts:
         delay = retry_delay_seconds(node.retry, ex.attempt)
-        transitions = apply_events(model, "step_error", "schedule_retry")
+        detail = {"error": error, "retry_in_seconds": delay}
         return PlannedCommit(
             _commit(
                 ex,
                 owner,
                 node,
-                model,
-                transitions,
+                _RETRY,
+                **failed,
                 attempt=ex.attempt + 1,
-                step=step,
-                history_detail={"error": error, "retry_in_seconds": delay},
-                error=error,
+                history_detail=detail,
                 wake_after_seconds=delay,
             )
         )
-    transitions = apply_events(model, "step_error", "give_up")
-    return PlannedCommit(
-        _commit(
-            ex, owner, node, model, transitions, step=step, history_detail={"error": error}, error=error, finished=True
-        )
-    )
+    return PlannedCommit(_commit(ex, owner, node, _GIVE_UP, **failed, history_detail={"error": error}, finished=True))
 
 
 def plan_finish_without_node(ex: Execution, owner: str) -> PlannedCommit:
     """The commit for an execution that woke from a final delay: nothing is left to run."""
-    model = ExecutionModel(ex.state)
-    transitions = apply_events(model, "step_ok", "finish")
-    return PlannedCommit(_commit(ex, owner, None, model, transitions, output=ex.output, finished=True))
+    return PlannedCommit(_commit(ex, owner, None, _FINISH, output=ex.output, finished=True))
+
+
+# The machine's moves for each way a step can end.
+_SLEEP = ("step_ok", "sleep")
+_FINISH = ("step_ok", "finish")
+_ADVANCE = ("step_ok", "advance")
+_RETRY = ("step_error", "schedule_retry")
+_GIVE_UP = ("step_error", "give_up")

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 
 from conveyor.db import Pool
-from conveyor.definitions import parse_definition
 from conveyor.engine.store.emails import OutgoingEmail, mark_email, reserve_email
 from conveyor.engine.store.executions import find_child
 from conveyor.engine.store.templates import get_template
@@ -88,7 +87,7 @@ class PoolFlowDirectory:
         """Find the current version of a workflow by name or id."""
         async with self.pool.acquire() as conn:
             workflow = await get_workflow(conn, ref)
-        return FlowRef(workflow.id, workflow.version, parse_definition(workflow.definition).start)
+        return FlowRef(workflow.id, workflow.version, workflow.start_node)
 
     async def child(self, parent_id: uuid.UUID, dedupe_key: str) -> ChildStatus | None:
         """The child started under this key."""

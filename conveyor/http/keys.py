@@ -2,8 +2,6 @@
 
 from aiohttp import web
 
-from conveyor.config import Settings
 from conveyor.db import Pool
 
 POOL = web.AppKey("pool", Pool)
-SETTINGS = web.AppKey("settings", Settings)

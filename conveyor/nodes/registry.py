@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from conveyor.definitions import AnyNode
 from conveyor.nodes.action import ActionExecutor
-from conveyor.nodes.base import Outcome, StepContext
+from conveyor.nodes.base import NodeExecutor, Outcome, StepContext
 from conveyor.nodes.condition import ConditionExecutor
 from conveyor.nodes.delay import DelayExecutor
 from conveyor.nodes.shared_flow import SharedFlowExecutor
@@ -18,12 +19,11 @@ from conveyor.nodes.webhook import WebhookExecutor
 class NodeRegistry:
     """Dispatches each node to the executor of its type."""
 
-    executors: dict[str, Any]
+    executors: Mapping[str, NodeExecutor[Any]]
 
     async def execute(self, node: AnyNode, ctx: StepContext) -> Outcome:
         """Run the node with its type's executor."""
-        result: Outcome = await self.executors[node.type].execute(node, ctx)
-        return result
+        return await self.executors[node.type].execute(node, ctx)
 
 
 def default_registry(webhook_allow_hosts: frozenset[str]) -> NodeRegistry:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from conveyor.config import Settings
 from conveyor.db import Pool
@@ -20,33 +23,77 @@ from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import TERMINAL_STATES
 
 
+@contextlib.asynccontextmanager
+async def running_worker(pool: Pool, database_url: str, settings: Settings) -> AsyncIterator[Worker]:
+    """A worker running in this process for the block, stopped (and drained) when it ends."""
+    async with make_worker(pool, database_url, settings) as w:
+        task = asyncio.create_task(w.run())
+        try:
+            yield w
+        finally:
+            w.stop()
+            await asyncio.wait_for(task, 30)
+
+
 @pytest.fixture
 async def worker(db: Pool, database_url: str, settings: Settings) -> AsyncIterator[Worker]:
     """A worker running in this process on the test database."""
-    async with make_worker(db, database_url, settings) as w:
-        task = asyncio.create_task(w.run())
+    async with running_worker(db, database_url, settings) as w:
         yield w
-        w.stop()
-        await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture
-async def api(db: Pool, settings: Settings, aiohttp_client: Callable[..., Awaitable[TestClient]]) -> TestClient:
+async def api(db: Pool, aiohttp_client: Callable[..., Awaitable[TestClient]]) -> TestClient:
     """An HTTP client for the API on the test database."""
-    return await aiohttp_client(create_app(db, settings))
+    return await aiohttp_client(create_app(db))
 
 
-async def wait_until_ended(pool: Pool, execution_id: uuid.UUID, timeout: float = 20.0) -> Execution:
-    """Poll until the execution reaches a terminal state, or fail the test."""
+async def wait_for(
+    pool: Pool, execution_id: uuid.UUID, ready: Callable[[Execution], bool], timeout: float = 20.0
+) -> Execution:
+    """Poll until the execution is `ready`, or fail the test."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         async with pool.acquire() as conn:
             ex = await get_execution(conn, execution_id)
-        if ex.state in TERMINAL_STATES:
+        if ready(ex):
             return ex
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"execution still {ex.state} after {timeout}s")
         await asyncio.sleep(0.05)
+
+
+async def wait_until_ended(pool: Pool, execution_id: uuid.UUID, timeout: float = 20.0) -> Execution:
+    """Poll until the execution reaches a terminal state, or fail the test."""
+    return await wait_for(pool, execution_id, lambda ex: ex.state in TERMINAL_STATES, timeout)
+
+
+@dataclass
+class HeldTarget:
+    """A local webhook target that holds every request open until released."""
+
+    url: str = ""
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    calls: int = 0
+
+
+@pytest.fixture
+async def held_target(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> HeldTarget:
+    """A webhook target on 127.0.0.1 whose answers wait for `release`."""
+    target = HeldTarget()
+
+    async def hold(request: web.Request) -> web.Response:
+        target.calls += 1
+        target.arrived.set()
+        await target.release.wait()
+        return web.json_response({"done": True})
+
+    app = web.Application()
+    app.router.add_post("/hold", hold)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    target.url = str(server.make_url("/hold"))
+    return target
 
 
 async def run_flow(pool: Pool, definition: JSONObject, input_: JSONObject | None = None) -> Execution:

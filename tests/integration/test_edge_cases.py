@@ -4,42 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from conveyor.config import Settings
 from conveyor.db import Pool
-from conveyor.engine.operations import create_workflow, operate
+from conveyor.engine.operations import create_workflow, operate, start_execution
 from conveyor.engine.store.emails import OutgoingEmail, reserve_email
-from conveyor.engine.store.executions import Execution, get_execution
 from conveyor.engine.worker import Worker
-from tests.integration.conftest import flow, run_flow, wait_until_ended
-
-
-async def _until(pool: Pool, execution_id: uuid.UUID, ready: Callable[[Execution], bool]) -> Execution:
-    deadline = asyncio.get_running_loop().time() + 15
-    while True:
-        async with pool.acquire() as conn:
-            ex = await get_execution(conn, execution_id)
-        if ready(ex):
-            return ex
-        assert asyncio.get_running_loop().time() < deadline, f"still {ex.state}"
-        await asyncio.sleep(0.05)
-
-
-def _holding_server() -> tuple[web.Application, asyncio.Event, asyncio.Event, list[int]]:
-    arrived, release, calls = asyncio.Event(), asyncio.Event(), []
-
-    async def hold(request: web.Request) -> web.Response:
-        calls.append(1)
-        arrived.set()
-        await release.wait()
-        return web.json_response({})
-
-    app = web.Application()
-    app.router.add_post("/hold", hold)
-    return app, arrived, release, calls
+from conveyor.errors import IllegalTransitionError
+from tests.integration.conftest import HeldTarget, flow, run_flow, running_worker, wait_for, wait_until_ended
 
 
 async def test_parent_paused_while_its_child_ends_continues_after_resume(db: Pool, worker: Worker) -> None:
@@ -48,7 +24,7 @@ async def test_parent_paused_while_its_child_ends_continues_after_resume(db: Poo
         db,
         flow({"id": "sub", "type": "shared_flow", "flow": "napper"}, {"id": "end", "type": "action", "action": "noop"}),
     )
-    await _until(db, parent.id, lambda e: e.state == "delayed")
+    await wait_for(db, parent.id, lambda e: e.state == "delayed")
     await operate(db, parent.id, "pause")
     async with db.acquire() as conn:
         child_id = await conn.fetchval("SELECT id FROM executions WHERE parent_id = $1", parent.id)
@@ -89,27 +65,22 @@ async def test_a_failed_execution_cannot_be_cancelled(db: Pool, worker: Worker) 
         ),
     )
     assert (await wait_until_ended(db, ex.id)).state == "failed"
-    from conveyor.errors import IllegalTransitionError
-
-    try:
+    with pytest.raises(IllegalTransitionError):
         await operate(db, ex.id, "cancel")
-    except IllegalTransitionError:
-        return
-    raise AssertionError("cancel of a failed execution was allowed")
 
 
-async def test_a_worker_never_claims_what_it_is_running_itself(db: Pool, worker: Worker) -> None:
-    app, arrived, release, calls = _holding_server()
-    async with TestServer(app, host="127.0.0.1") as server:
-        ex = await run_flow(db, flow({"id": "call", "type": "webhook", "url": str(server.make_url("/hold"))}))
-        await asyncio.wait_for(arrived.wait(), 10)
-        async with db.acquire() as conn:  # our own lease looks lapsed (a late renewal)
-            await conn.execute("UPDATE executions SET wake_at = now() - interval '1 second' WHERE id = $1", ex.id)
-        worker.wake()
-        await asyncio.sleep(0.5)
-        release.set()
-        assert (await wait_until_ended(db, ex.id)).state == "completed"
-    assert len(calls) == 1
+async def test_a_worker_never_claims_what_it_is_running_itself(
+    db: Pool, worker: Worker, held_target: HeldTarget
+) -> None:
+    ex = await run_flow(db, flow({"id": "call", "type": "webhook", "url": held_target.url}))
+    await asyncio.wait_for(held_target.arrived.wait(), 10)
+    async with db.acquire() as conn:  # our own lease looks lapsed (a late renewal)
+        await conn.execute("UPDATE executions SET wake_at = now() - interval '1 second' WHERE id = $1", ex.id)
+    worker.wake()
+    await asyncio.sleep(0.5)
+    held_target.release.set()
+    assert (await wait_until_ended(db, ex.id)).state == "completed"
+    assert held_target.calls == 1
 
 
 async def test_a_pause_asked_for_before_a_crash_holds_for_the_next_worker(db: Pool, worker: Worker) -> None:
@@ -126,27 +97,26 @@ async def test_a_pause_asked_for_before_a_crash_holds_for_the_next_worker(db: Po
             workflow.id,
         )
     worker.wake()
-    paused = await _until(db, ex_id, lambda e: e.state == "paused")
+    paused = await wait_for(db, ex_id, lambda e: e.state == "paused")
     assert paused.current_node == "b"
     async with db.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM execution_steps WHERE execution_id = $1", ex_id) == 0
 
 
-async def test_resume_withdraws_a_pause_asked_for_during_a_step(db: Pool, worker: Worker) -> None:
-    app, arrived, release, _ = _holding_server()
-    async with TestServer(app, host="127.0.0.1") as server:
-        ex = await run_flow(
-            db,
-            flow(
-                {"id": "call", "type": "webhook", "url": str(server.make_url("/hold"))},
-                {"id": "end", "type": "action", "action": "noop"},
-            ),
-        )
-        await asyncio.wait_for(arrived.wait(), 10)
-        assert (await operate(db, ex.id, "pause")).pause_requested
-        assert not (await operate(db, ex.id, "resume")).pause_requested
-        release.set()
-        done = await wait_until_ended(db, ex.id)
+async def test_resume_withdraws_a_pause_asked_for_during_a_step(
+    db: Pool, worker: Worker, held_target: HeldTarget
+) -> None:
+    ex = await run_flow(
+        db,
+        flow(
+            {"id": "call", "type": "webhook", "url": held_target.url}, {"id": "end", "type": "action", "action": "noop"}
+        ),
+    )
+    await asyncio.wait_for(held_target.arrived.wait(), 10)
+    assert (await operate(db, ex.id, "pause")).pause_requested
+    assert not (await operate(db, ex.id, "resume")).pause_requested
+    held_target.release.set()
+    done = await wait_until_ended(db, ex.id)
     assert (done.state, done.pause_requested) == ("completed", False)
 
 
@@ -180,20 +150,11 @@ async def test_two_reservations_of_one_email_key_meet_on_one_row(db: Pool) -> No
 
 
 async def test_no_caller_can_take_a_shared_flow_childs_key(db: Pool, database_url: str) -> None:
-    from conveyor.config import Settings
-    from conveyor.engine.operations import start_execution
-    from conveyor.engine.runtime import worker as make_worker
-
     await create_workflow(db, flow({"id": "inner", "type": "action", "action": "noop"}, name="inner-flow"))
     parent = await run_flow(db, flow({"id": "sub", "type": "shared_flow", "flow": "inner-flow"}))
     squatter, _ = await start_execution(db, "inner-flow", {}, dedupe_key=f"{parent.id}:sub:1:0:1")
-    async with make_worker(db, database_url, Settings()) as w:
-        task = asyncio.create_task(w.run())
-        try:
-            assert (await wait_until_ended(db, parent.id)).state == "completed"
-        finally:
-            w.stop()
-            await task
+    async with running_worker(db, database_url, Settings()):
+        assert (await wait_until_ended(db, parent.id)).state == "completed"
     async with db.acquire() as conn:
         child = await conn.fetchval("SELECT id FROM executions WHERE parent_id = $1", parent.id)
     assert child not in (None, squatter.id)

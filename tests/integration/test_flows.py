@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from conveyor.db import Pool
+from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.engine.store.emails import list_emails
 from conveyor.engine.store.history import list_history, list_steps
 from conveyor.engine.worker import Worker
@@ -88,8 +89,6 @@ async def test_condition_takes_then_or_else_by_json_logic(db: Pool, worker: Work
         {"id": "low", "type": "action", "action": "noop", "params": {"branch": "low"}},
     )
     definition["nodes"][1].pop("next")
-    from conveyor.engine.operations import create_workflow, start_execution
-
     workflow = await create_workflow(db, definition)
     high, _ = await start_execution(db, str(workflow.id), {"score": 11})
     low, _ = await start_execution(db, str(workflow.id), {"score": 3})
@@ -145,8 +144,6 @@ async def test_missing_template_fails_the_execution_without_retry(db: Pool, work
 
 
 async def test_shared_flow_runs_a_child_and_takes_its_output(db: Pool, worker: Worker) -> None:
-    from conveyor.engine.operations import create_workflow
-
     await create_workflow(
         db,
         flow(
@@ -172,8 +169,6 @@ async def test_shared_flow_runs_a_child_and_takes_its_output(db: Pool, worker: W
 
 
 async def test_shared_flow_fails_when_its_child_fails(db: Pool, worker: Worker) -> None:
-    from conveyor.engine.operations import create_workflow
-
     await create_workflow(
         db,
         flow(
@@ -194,8 +189,6 @@ async def test_shared_flow_fails_when_its_child_fails(db: Pool, worker: Worker) 
 
 
 async def test_shared_flow_passes_the_parents_input_as_data_not_as_a_template(db: Pool, worker: Worker) -> None:
-    from conveyor.engine.operations import create_workflow
-
     await create_workflow(
         db,
         flow({"id": "echo", "type": "action", "action": "noop", "params": {"note": "{{ input.note }}"}}, name="echo"),

@@ -8,7 +8,7 @@ from aiohttp.test_utils import TestClient
 
 from conveyor.db import Pool
 from conveyor.engine.worker import Worker
-from tests.integration.conftest import flow, wait_until_ended
+from tests.integration.conftest import HeldTarget, flow, wait_for, wait_until_ended
 
 
 async def _start(
@@ -79,35 +79,22 @@ async def test_retry_of_a_failed_execution_runs_the_failed_step_again(
     assert (await wait_until_ended(db, ex["id"])).state == "completed"  # type: ignore[arg-type]
 
 
-async def test_pausing_a_running_step_lets_it_finish_first(api: TestClient, db: Pool, worker: Worker) -> None:
-    from aiohttp import web
-    from aiohttp.test_utils import TestServer
-
-    release = asyncio.Event()
-
-    async def hold(request: web.Request) -> web.Response:
-        await release.wait()
-        return web.json_response({"done": True})
-
-    app = web.Application()
-    app.router.add_post("/hold", hold)
-    async with TestServer(app, host="127.0.0.1") as server:
-        ex = await _start(
-            api,
-            flow(
-                {"id": "call", "type": "webhook", "url": str(server.make_url("/hold"))},
-                {"id": "end", "type": "action", "action": "noop"},
-            ),
-        )
-        await asyncio.sleep(0.3)
-        response = await api.post(f"/executions/{ex['id']}/pause")
-        body = await response.json()
-        assert (body["state"], body["pause_requested"]) == ("running", True)
-        release.set()
-        deadline = asyncio.get_running_loop().time() + 5
-        while await _state(api, ex["id"]) != "paused" and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
-        current = await (await api.get(f"/executions/{ex['id']}")).json()
-        assert (current["state"], current["current_node"]) == ("paused", "end")
-        await api.post(f"/executions/{ex['id']}/resume")
-        assert (await wait_until_ended(db, ex["id"])).state == "completed"  # type: ignore[arg-type]
+async def test_pausing_a_running_step_lets_it_finish_first(
+    api: TestClient, db: Pool, worker: Worker, held_target: HeldTarget
+) -> None:
+    ex = await _start(
+        api,
+        flow(
+            {"id": "call", "type": "webhook", "url": held_target.url},
+            {"id": "end", "type": "action", "action": "noop"},
+        ),
+    )
+    await asyncio.wait_for(held_target.arrived.wait(), 10)
+    response = await api.post(f"/executions/{ex['id']}/pause")
+    body = await response.json()
+    assert (body["state"], body["pause_requested"]) == ("running", True)
+    held_target.release.set()
+    paused = await wait_for(db, ex["id"], lambda e: e.state == "paused", timeout=5)  # type: ignore[arg-type]
+    assert paused.current_node == "end"
+    await api.post(f"/executions/{ex['id']}/resume")
+    assert (await wait_until_ended(db, ex["id"])).state == "completed"  # type: ignore[arg-type]

@@ -15,8 +15,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from conveyor.config import Settings
 from conveyor.db import Pool
-from conveyor.engine.runtime import worker as make_worker
-from tests.integration.conftest import flow, run_flow, wait_until_ended
+from tests.integration.conftest import flow, run_flow, running_worker, wait_until_ended
 
 
 class Inbox:
@@ -53,11 +52,8 @@ async def smtp_worker(
 ) -> AsyncIterator[Inbox]:
     inbox, port = smtp_server
     smtp = replace(settings, email_transport="smtp", smtp_host="127.0.0.1", smtp_port=port)
-    async with make_worker(db, database_url, smtp) as w:
-        task = asyncio.create_task(w.run())
+    async with running_worker(db, database_url, smtp):
         yield inbox
-        w.stop()
-        await task
 
 
 async def test_smtp_transport_delivers_text_and_html_with_the_step_key(db: Pool, smtp_worker: Inbox) -> None:
@@ -89,8 +85,6 @@ async def test_smtp_transport_delivers_text_and_html_with_the_step_key(db: Pool,
 
 
 async def test_a_step_already_sent_is_not_sent_again_on_rerun(db: Pool, smtp_worker: Inbox) -> None:
-    from conveyor.engine.store.executions import get_execution
-
     definition = flow(
         {
             "id": "welcome",
@@ -111,12 +105,7 @@ async def test_a_step_already_sent_is_not_sent_again_on_rerun(db: Pool, smtp_wor
     await asyncio.sleep(0.1)
     async with db.acquire() as conn:
         await conn.execute("SELECT pg_notify('conveyor_wake', '')")
-    deadline = asyncio.get_running_loop().time() + 10
-    while asyncio.get_running_loop().time() < deadline:
-        async with db.acquire() as conn:
-            if (await get_execution(conn, ex.id)).state == "completed":
-                break
-        await asyncio.sleep(0.05)
+    assert (await wait_until_ended(db, ex.id, timeout=10)).state == "completed"
     async with db.acquire() as conn:
         rows = await conn.fetchval("SELECT count(*) FROM email_logs WHERE execution_id = $1", ex.id)
     assert rows == 1

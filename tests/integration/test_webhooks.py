@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -9,10 +10,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from conveyor.config import Settings
 from conveyor.db import Pool
 from conveyor.engine.store.history import list_history, list_steps
 from conveyor.engine.worker import Worker
-from tests.integration.conftest import flow, run_flow, wait_until_ended
+from tests.integration.conftest import flow, run_flow, running_worker, wait_until_ended
 
 
 @dataclass
@@ -106,37 +108,22 @@ async def test_webhook_fails_the_execution_when_attempts_run_out(db: Pool, worke
 
 
 async def test_webhook_to_loopback_is_refused_unless_allowed(db: Pool, database_url: str) -> None:
-    import asyncio
-
-    from conveyor.config import Settings
-    from conveyor.engine.runtime import worker as make_worker
-
-    strict = Settings(lease_seconds=5.0)
-    async with make_worker(db, database_url, strict) as w:
-        task = asyncio.create_task(w.run())
-        try:
-            for url in (
-                "http://127.0.0.1:9/hook",
-                "http://localhost:9/hook",
-                "http://169.254.169.254/latest",
-                "http://[::1]:9/x",
-                "http://10.0.0.1/x",
-            ):
-                ex = await wait_until_ended(
-                    db, (await run_flow(db, flow(webhook(url)), {"email": "e", "token": "t"})).id
-                )
-                assert ex.state == "failed", url
-                assert ex.error["code"] == "forbidden_webhook_target", url
-        finally:
-            w.stop()
-            await task
+    async with running_worker(db, database_url, Settings()):  # no allowed hosts
+        for url in (
+            "http://127.0.0.1:9/hook",
+            "http://localhost:9/hook",
+            "http://169.254.169.254/latest",
+            "http://[::1]:9/x",
+            "http://10.0.0.1/x",
+        ):
+            ex = await wait_until_ended(db, (await run_flow(db, flow(webhook(url)), {"email": "e", "token": "t"})).id)
+            assert ex.state == "failed", url
+            assert ex.error["code"] == "forbidden_webhook_target", url
 
 
 async def test_webhook_timeout_fails_the_attempt(
     db: Pool, worker: Worker, aiohttp_server: Callable[..., Awaitable[TestServer]]
 ) -> None:
-    import asyncio
-
     async def slow(request: web.Request) -> web.Response:
         await asyncio.sleep(5)
         return web.json_response({})

@@ -56,6 +56,11 @@ def _execution(row: asyncpg.Record) -> Execution:
     return Execution(*row.values())
 
 
+def _history_columns(transitions: Sequence[Transition]) -> tuple[list[str], list[str], list[str]]:
+    """Transitions as the three arrays the history INSERTs unnest: sources, targets, events."""
+    return [t.source for t in transitions], [t.target for t in transitions], [t.event for t in transitions]
+
+
 _INSERT = """
 WITH inserted AS (
     INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
@@ -321,9 +326,7 @@ async def _commit_step(conn: Conn, commit: StepCommit) -> asyncpg.Record | None:
         commit.wake_at,
         commit.wake_after_seconds,
         commit.finished,
-        [t.source for t in commit.transitions],
-        [t.target for t in commit.transitions],
-        [t.event for t in commit.transitions],
+        *_history_columns(commit.transitions),
         commit.history_node,
         commit.history_attempt,
         commit.history_detail,
@@ -454,9 +457,7 @@ async def apply_operator_change(conn: Conn, change: OperatorChange) -> None:
         change.attempt,
         change.wake,
         change.finished,
-        [t.source for t in change.transitions],
-        [t.target for t in change.transitions],
-        [t.event for t in change.transitions],
+        *_history_columns(change.transitions),
         change.detail,
         change.new_generation,
     )

@@ -26,6 +26,11 @@ class Workflow:
     created_at: datetime
     updated_at: datetime
 
+    @property
+    def start_node(self) -> str:
+        """The node a new execution of the current version starts at."""
+        return str(self.definition["start"])
+
 
 _COLUMNS = "id, name, description, version, active, definition, created_at, updated_at"
 
