@@ -8,10 +8,11 @@ CREATE TABLE IF NOT EXISTS workflows (
     active      boolean NOT NULL DEFAULT true,
     definition  jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now(),
-    deleted_at  timestamptz
+    updated_at  timestamptz NOT NULL DEFAULT now()
 );
-CREATE UNIQUE INDEX IF NOT EXISTS workflows_name_key ON workflows (name) WHERE deleted_at IS NULL;
+-- Dropped before 0.2 (never written); dropping it drops the old partial name index, recreated below.
+ALTER TABLE workflows DROP COLUMN IF EXISTS deleted_at;
+CREATE UNIQUE INDEX IF NOT EXISTS workflows_name_key ON workflows (name);
 
 CREATE TABLE IF NOT EXISTS workflow_versions (
     workflow_id uuid NOT NULL REFERENCES workflows (id),
@@ -40,7 +41,6 @@ CREATE TABLE IF NOT EXISTS executions (
     -- retry, the lease's end while a worker runs it. NULL when nothing is to be done.
     wake_at          timestamptz,
     lease_owner      text,
-    lease_expires_at timestamptz,
     version          bigint NOT NULL DEFAULT 0,
     pause_requested  boolean NOT NULL DEFAULT false,
     parent_id        uuid REFERENCES executions (id),
@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS executions (
         'idle', 'running', 'stepCompleted', 'stepFailed', 'retrying',
         'delayed', 'paused', 'completed', 'failed', 'cancelled'))
 );
+-- Dropped before 0.2: while a worker holds an execution, wake_at is its lease's end.
+ALTER TABLE executions DROP COLUMN IF EXISTS lease_expires_at;
 -- The claim query's index: only executions that will need a worker, in due order.
 CREATE INDEX IF NOT EXISTS executions_due_idx ON executions (wake_at)
     WHERE wake_at IS NOT NULL AND state <> 'paused';

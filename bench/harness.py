@@ -11,8 +11,8 @@ from pathlib import Path
 
 import asyncpg
 
-from conveyor.db import Pool
-from conveyor.engine.store.maintenance import truncate_runtime_tables
+from conveyor.store import Pool
+from conveyor.store.maintenance import truncate_runtime_tables
 
 
 @dataclass(frozen=True, slots=True)

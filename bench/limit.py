@@ -21,7 +21,7 @@ _SCRIPT = """\
 BEGIN;
 UPDATE executions
 SET state = 'running', current_node = 's2', visit = visit + 1, attempt = 1, version = version + 1,
-    lease_expires_at = now() + interval '30 seconds', wake_at = now() + interval '30 seconds',
+    wake_at = now() + interval '30 seconds',
     step_started_at = now(), updated_at = now()
 WHERE id = md5(:n::text)::uuid AND lease_owner = 'bench';
 INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
@@ -31,9 +31,9 @@ END;
 
 _SEED = """
 INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input, wake_at,
-                        lease_owner, lease_expires_at, started_at)
+                        lease_owner, started_at)
 SELECT md5(g::text)::uuid, $1, 1, 'running', 's1', 1, 1, jsonb_build_object('n', g),
-       now() + interval '30 seconds', 'bench', now() + interval '30 seconds', now()
+       now() + interval '30 seconds', 'bench', now()
 FROM generate_series(1, $2) AS g
 """
 

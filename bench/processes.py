@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.harness import Bench
-from conveyor.db import Pool
+from conveyor.store import Pool
 
 Process = asyncio.subprocess.Process
 

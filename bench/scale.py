@@ -10,7 +10,7 @@ from bench import processes
 from bench.harness import Bench, median
 from bench.seed import delay_then_noop, delayed_many, workflow
 from conveyor.engine.claim import claim_due
-from conveyor.engine.store.executions import _LOCK_DUE, _NEXT_DUE, lock_due, seconds_until_next_due
+from conveyor.store.claims import _LOCK_DUE, _NEXT_DUE, lock_due, seconds_until_next_due
 
 TIME_LIMIT_SECONDS = 180.0
 SMALL = 1_000

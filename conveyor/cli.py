@@ -12,11 +12,12 @@ import structlog
 from aiohttp import web
 
 from conveyor.config import Settings
-from conveyor.db import Pool, connect, embedded_postgres
+from conveyor.db import connect, embedded_postgres
 from conveyor.engine.runtime import worker as make_worker
 from conveyor.errors import ConveyorError
 from conveyor.http.app import create_app
 from conveyor.logging import configure_logging
+from conveyor.store import Pool
 
 log = structlog.get_logger(__name__)
 

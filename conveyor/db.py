@@ -14,19 +14,10 @@ import asyncpg
 import structlog
 
 from conveyor.errors import DatabaseUnavailableError
+from conveyor.store import Pool
+from conveyor.store.schema import apply_schema
 
 log = structlog.get_logger(__name__)
-
-Pool = asyncpg.Pool
-
-
-def schema_sql() -> str:
-    """The schema, from the installed package or the source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "schema.sql", here.parent / "schema.sql"):
-        if candidate.is_file():
-            return candidate.read_text()
-    raise FileNotFoundError("schema.sql is missing from the conveyor installation")
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -47,16 +38,6 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Poo
         )
     except (OSError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
-
-
-async def apply_schema(pool: Pool) -> None:
-    """Create every table and index that is missing; serialised so concurrent starts are safe."""
-    from conveyor.engine.store.templates import seed_templates  # the store depends on this module
-
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(7193501)")
-        await conn.execute(schema_sql())
-        await seed_templates(conn)
 
 
 @asynccontextmanager

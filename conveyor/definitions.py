@@ -1,22 +1,24 @@
-"""Workflow definitions: pydantic models, then validation of the graph they form."""
+"""Workflow definitions: the node base model, and validation of the graph the nodes form.
+
+The node kinds themselves are declared in `conveyor.nodes`, each in its own module; the union of them
+is built from those declarations by `definition_parser`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import typing
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-import datalogic_py
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, create_model
 from pydantic import ValidationError as PydanticValidationError
 
 from conveyor.durations import parse_duration
 from conveyor.errors import DefinitionError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.templating import template_errors
-
-_RULES = datalogic_py.Engine()
-
 
 _MAX_DURATION = timedelta(days=3660)
 
@@ -50,80 +52,50 @@ class RetryPolicy(BaseModel):
     jitter: bool = True
 
 
-class _Node(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """Something outside the definition that a node names, checked to exist when the definition is saved."""
+
+    kind: Literal["workflow"]
+    field: str
+    name: str
+
+
+class NodeModel(BaseModel):
+    """What every node has; each kind adds its `type` literal and its own fields."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    type: str
     id: NodeId
     next: NodeId | None = None
     retry: RetryPolicy = RetryPolicy()
     timeout: Duration | None = None
 
-    def successors(self) -> list[str]:
-        """The node ids this node can lead to."""
-        return [self.next] if self.next else []
+    # The fields whose strings are `{{ … }}` templates, rendered with the execution's data.
+    templated: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def type_name(cls) -> str:
+        """The `type` this kind is written as, read off its literal."""
+        [name] = typing.get_args(cls.model_fields["type"].annotation)
+        return str(name)
 
-class ActionNode(_Node):
-    """Run a registered action, such as send_email."""
-
-    type: Literal["action"]
-    action: str
-    params: JSONObject = {}
-
-
-class DelayNode(_Node):
-    """Wait for a duration, or until a templated timestamp."""
-
-    type: Literal["delay"]
-    duration: Duration | None = None
-    until: str | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> DelayNode:
-        if (self.duration is None) == (self.until is None):
-            raise ValueError("a delay node needs exactly one of 'duration' or 'until'")
-        return self
-
-
-class ConditionNode(_Node):
-    """Choose the next node with a JSON Logic rule."""
-
-    type: Literal["condition"]
-    rule: JSONValue
-    then: NodeId | None = None
-    else_: NodeId | None = Field(default=None, alias="else")
-
-    @model_validator(mode="after")
-    def _branches_not_next(self) -> ConditionNode:
-        if self.next is not None:
-            raise ValueError("a condition node goes on by 'then' and 'else', not 'next'")
-        return self
+    def edges(self) -> dict[str, str | None]:
+        """Each outgoing edge by the JSON field that holds it."""
+        return {"next": self.next}
 
     def successors(self) -> list[str]:
         """The node ids this node can lead to."""
-        return [n for n in (self.then, self.else_) if n]
+        return [target for target in self.edges().values() if target]
 
+    def content_errors(self, pointer: str) -> list[JSONObject]:
+        """Problems in this kind's own fields that its model alone cannot see."""
+        return []
 
-class SharedFlowNode(_Node):
-    """Run another workflow as a child execution and wait for it."""
-
-    type: Literal["shared_flow"]
-    flow: str
-    input: JSONObject = {}
-
-
-class WebhookNode(_Node):
-    """Call an HTTP endpoint."""
-
-    type: Literal["webhook"]
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    url: str
-    headers: dict[str, str] = {}
-    body: JSONValue = None
-
-
-AnyNode = ActionNode | DelayNode | ConditionNode | SharedFlowNode | WebhookNode
-Node = Annotated[AnyNode, Field(discriminator="type")]
+    def references(self) -> list[Reference]:
+        """What this node names outside the definition."""
+        return []
 
 
 class WorkflowDefinition(BaseModel):
@@ -134,45 +106,66 @@ class WorkflowDefinition(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = None
     start: NodeId
-    nodes: list[Node] = Field(min_length=1)
+    # Narrowed by `definition_parser` to the discriminated union of the declared node kinds.
+    nodes: Sequence[NodeModel] = Field(min_length=1)
 
-    _index: dict[str, AnyNode] = PrivateAttr(default_factory=dict)
+    _index: dict[str, NodeModel] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: object, /) -> None:
         """Index the nodes by id."""
         self._index = {n.id: n for n in self.nodes}
 
-    def node(self, node_id: str) -> AnyNode:
+    def node(self, node_id: str) -> NodeModel:
         """Look a node up by id."""
         return self._index[node_id]
 
-    def shared_flows(self) -> Iterator[tuple[str, str]]:
-        """Yield (JSON pointer, flow) for every shared-flow reference."""
+    def references(self) -> Iterator[tuple[str, Reference]]:
+        """Yield (JSON pointer, reference) for everything the nodes name outside the definition."""
         for i, node in enumerate(self.nodes):
-            if isinstance(node, SharedFlowNode):
-                yield f"/nodes/{i}/flow", node.flow
+            for ref in node.references():
+                yield f"/nodes/{i}{ref.field}", ref
 
 
-def _pointer(loc: tuple[int | str, ...]) -> str:
-    # pydantic puts the union tag into the location ("nodes", 0, "action", "next"); a pointer must not.
-    parts = [str(p) for p in loc if p not in ("action", "delay", "condition", "shared_flow", "webhook")]
-    return "/" + "/".join(parts) if parts else ""
+@dataclass(frozen=True, slots=True)
+class DefinitionParser:
+    """Validates definitions whose nodes are of the given kinds."""
+
+    model: type[WorkflowDefinition]
+    tags: frozenset[str]
+
+    def parse(self, raw: JSONValue) -> WorkflowDefinition:
+        """Validate a definition's shape and graph, raising DefinitionError naming each problem."""
+        try:
+            definition = self.model.model_validate(raw)
+        except PydanticValidationError as exc:
+            errors = [
+                {"pointer": self._pointer(tuple(e["loc"])), "message": e["msg"], "value": e.get("input")}
+                for e in exc.errors(include_url=False, include_context=False)
+            ]
+            raise definition_error(errors) from exc
+        errors = graph_errors(definition)
+        if errors:
+            raise definition_error(errors)
+        return definition
+
+    def _pointer(self, loc: tuple[int | str, ...]) -> str:
+        # pydantic puts the union tag into the location ("nodes", 0, "action", "next"); a pointer must not.
+        parts = [str(p) for p in loc if p not in self.tags]
+        return "/" + "/".join(parts) if parts else ""
 
 
-def parse_definition(raw: JSONValue) -> WorkflowDefinition:
-    """Validate a definition's shape and graph, raising DefinitionError naming each problem."""
-    try:
-        definition = WorkflowDefinition.model_validate(raw)
-    except PydanticValidationError as exc:
-        errors = [
-            {"pointer": _pointer(tuple(e["loc"])), "message": e["msg"], "value": e.get("input")}
-            for e in exc.errors(include_url=False, include_context=False)
-        ]
-        raise definition_error(errors) from exc
-    errors = graph_errors(definition)
-    if errors:
-        raise definition_error(errors)
-    return definition
+def definition_parser(kinds: Iterable[type[NodeModel]]) -> DefinitionParser:
+    """A parser for definitions made of these node kinds, told apart by `type`."""
+    models = tuple(kinds)
+    # A union built at run time from the kinds' declarations, which no static checker can follow.
+    node: object = Annotated[typing.Union[models], Field(discriminator="type")]  # noqa: UP007
+    model = create_model(
+        "WorkflowDefinition",
+        __base__=WorkflowDefinition,
+        __doc__=WorkflowDefinition.__doc__,
+        nodes=(list[node], Field(min_length=1)),  # type: ignore[valid-type]
+    )
+    return DefinitionParser(model, frozenset(m.type_name() for m in models))
 
 
 def definition_error(errors: list[JSONObject]) -> DefinitionError:
@@ -192,7 +185,7 @@ def _jsonable(value: object) -> JSONValue:
 
 
 def graph_errors(definition: WorkflowDefinition) -> list[JSONObject]:
-    """Check ids, edges, reachability, rules and templates of a well-shaped definition."""
+    """Check ids, edges, reachability, kind-specific content and templates of a well-shaped definition."""
     errors: list[JSONObject] = []
     ids: dict[str, int] = {}
     for i, node in enumerate(definition.nodes):
@@ -200,69 +193,30 @@ def graph_errors(definition: WorkflowDefinition) -> list[JSONObject]:
             errors.append({"pointer": f"/nodes/{i}/id", "message": f"duplicate node id {node.id!r}", "value": node.id})
         ids.setdefault(node.id, i)
     if definition.start not in ids:
-        errors.append(
-            {
-                "pointer": "/start",
-                "message": f"start node {definition.start!r} does not exist",
-                "value": definition.start,
-            }
-        )
+        start = definition.start
+        errors.append({"pointer": "/start", "message": f"start node {start!r} does not exist", "value": start})
     for i, node in enumerate(definition.nodes):
-        errors.extend(_edge_errors(i, node, ids))
-        errors.extend(_node_content_errors(i, node))
+        errors.extend(_node_errors(f"/nodes/{i}", node, ids))
     if definition.start in ids:
         reachable = _reachable(definition)
-        for node_id, i in ids.items():
-            if node_id not in reachable:
-                errors.append(
-                    {
-                        "pointer": f"/nodes/{i}",
-                        "message": f"node {node_id!r} is unreachable from the start",
-                        "value": node_id,
-                    }
-                )
+        errors.extend(
+            {"pointer": f"/nodes/{i}", "message": f"node {node_id!r} is unreachable from the start", "value": node_id}
+            for node_id, i in ids.items()
+            if node_id not in reachable
+        )
     return errors
 
 
-def _edge_errors(i: int, node: _Node, ids: dict[str, int]) -> list[JSONObject]:
-    fields = ("next", "then", "else_") if isinstance(node, ConditionNode) else ("next",)
-    errors: list[JSONObject] = []
-    for name in fields:
-        target = getattr(node, name)
-        if target is not None and target not in ids:
-            key = name.rstrip("_")
-            errors.append(
-                {"pointer": f"/nodes/{i}/{key}", "message": f"node {target!r} does not exist", "value": target}
-            )
-    return errors
-
-
-def _node_content_errors(i: int, node: _Node) -> list[JSONObject]:
-    errors: list[JSONObject] = []
-    if isinstance(node, ConditionNode):
-        try:
-            _RULES.compile_checked(node.rule)
-        except (datalogic_py.CompileError, datalogic_py.ParseError) as exc:
-            for d in getattr(exc, "diagnostics", []) or [{"pointer": "", "message": str(exc)}]:
-                errors.append(
-                    {
-                        "pointer": f"/nodes/{i}/rule{d.get('pointer') or ''}",
-                        "message": f"invalid JSON Logic rule: {d['message']}",
-                        "value": node.rule,
-                    }
-                )
-    templated: dict[str, JSONValue] = {}
-    if isinstance(node, ActionNode):
-        templated["params"] = node.params
-    elif isinstance(node, DelayNode) and node.until is not None:
-        templated["until"] = node.until
-    elif isinstance(node, SharedFlowNode):
-        templated["input"] = node.input
-    elif isinstance(node, WebhookNode):
-        templated.update(url=node.url, headers=node.headers, body=node.body)
-    for name, value in templated.items():
-        for pointer, message in template_errors(value, f"/nodes/{i}/{name}"):
-            errors.append({"pointer": pointer, "message": f"invalid template: {message}", "value": None})
+def _node_errors(pointer: str, node: NodeModel, ids: dict[str, int]) -> list[JSONObject]:
+    errors: list[JSONObject] = [
+        {"pointer": f"{pointer}/{name}", "message": f"node {target!r} does not exist", "value": target}
+        for name, target in node.edges().items()
+        if target is not None and target not in ids
+    ]
+    errors.extend(node.content_errors(pointer))
+    for name in node.templated:
+        for at, message in template_errors(getattr(node, name), f"{pointer}/{name}"):
+            errors.append({"pointer": at, "message": f"invalid template: {message}", "value": None})
     return errors
 
 
@@ -277,13 +231,3 @@ def _reachable(definition: WorkflowDefinition) -> set[str]:
         seen.add(node_id)
         stack.extend(by_id[node_id].successors())
     return seen
-
-
-def compile_rule(rule: JSONValue) -> datalogic_py.Rule:
-    """Compile a JSON Logic rule once, for evaluation many times."""
-    return _RULES.compile(rule)
-
-
-def is_truthy(value: JSONValue) -> bool:
-    """Apply JSON Logic's truthiness to a rule's result."""
-    return bool(_RULES.truthy(value))

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from conveyor.config import Settings
-from conveyor.db import Pool, apply_schema, create_pool, embedded_postgres
-from conveyor.engine.store.maintenance import truncate_runtime_tables
+from conveyor.db import create_pool, embedded_postgres
+from conveyor.store import Pool
+from conveyor.store.maintenance import truncate_runtime_tables
+from conveyor.store.schema import apply_schema
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import contextlib
 import asyncpg
 import structlog
 
-from conveyor.engine.store.executions import WAKE_CHANNEL
+from conveyor.store.executions import WAKE_CHANNEL
 
 log = structlog.get_logger(__name__)
 

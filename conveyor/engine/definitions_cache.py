@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 
-from conveyor.db import Pool
-from conveyor.definitions import WorkflowDefinition, parse_definition
-from conveyor.engine.store.workflows import get_definition
+from conveyor.definitions import WorkflowDefinition
+from conveyor.nodes.kinds import parse_definition
+from conveyor.store import Pool, connection
+from conveyor.store.workflows import get_definition
 
 
 class DefinitionCache:
@@ -23,7 +24,7 @@ class DefinitionCache:
         key = (workflow_id, version)
         definition = self._entries.get(key)
         if definition is None:
-            async with self._pool.acquire() as conn:
+            async with connection(self._pool) as conn:
                 definition = parse_definition(await get_definition(conn, workflow_id, version))
             self._entries[key] = definition
             if len(self._entries) > self._max:

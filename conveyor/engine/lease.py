@@ -7,10 +7,10 @@ import uuid
 
 import structlog
 
-from conveyor.db import Pool
 from conveyor.engine.metrics import LEASES_LOST, LOOP_ERRORS
-from conveyor.engine.store.executions import renew_leases
-from conveyor.engine.store.workers import heartbeat_worker
+from conveyor.store import Pool, connection
+from conveyor.store.claims import renew_leases
+from conveyor.store.workers import heartbeat_worker
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +30,7 @@ class LeaseKeeper:
             await asyncio.sleep(self._lease_seconds / 3)
             try:
                 held = set(self.held)
-                async with self._pool.acquire() as conn:
+                async with connection(self._pool) as conn:
                     await heartbeat_worker(conn, self._owner)
                     if not held:
                         continue

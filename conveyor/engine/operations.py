@@ -5,35 +5,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from typing import Literal
 
 import structlog
 
-from conveyor.db import Pool
-from conveyor.definitions import ActionNode, WorkflowDefinition, definition_error, parse_definition
-from conveyor.engine.store import Conn
-from conveyor.engine.store.executions import (
-    Execution,
-    NewExecution,
-    OperatorChange,
-    apply_operator_change,
-    get_execution,
-    insert_execution,
-    set_pause_requested,
-    wake_parent,
-)
-from conveyor.engine.store.workflows import Workflow, existing_workflow_refs, get_workflow, insert_workflow
+from conveyor.definitions import WorkflowDefinition, definition_error
 from conveyor.errors import IllegalTransitionError, NotFoundError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.nodes.actions import ACTIONS
-from conveyor.statemachines import TERMINAL_STATES, ExecutionModel, apply_events
+from conveyor.nodes.kinds import parse_definition
+from conveyor.statemachines import RUNNING, TERMINAL_STATES, ExecutionModel, apply_events
+from conveyor.store import Conn, Pool, connection, transaction
+from conveyor.store.executions import Execution, NewExecution, get_execution, insert_execution
+from conveyor.store.operator import OperatorChange, apply_operator_change, set_pause_requested
+from conveyor.store.steps import wake_parent
+from conveyor.store.workflows import Workflow, existing_workflow_refs, get_workflow, insert_workflow
 
 log = structlog.get_logger(__name__)
 
 
 async def create_workflow(pool: Pool, raw: JSONValue) -> Workflow:
-    """Validate a definition fully (shape, graph, actions, shared flows), then store it as version 1."""
+    """Validate a definition fully (shape, graph, references), then store it as version 1."""
     definition = parse_definition(raw)
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         await _check_references(conn, definition)
         workflow = await insert_workflow(conn, definition.name, definition.description, raw)
     log.info("workflow_created", workflow=workflow.name, workflow_id=str(workflow.id))
@@ -41,24 +34,15 @@ async def create_workflow(pool: Pool, raw: JSONValue) -> Workflow:
 
 
 async def _check_references(conn: Conn, definition: WorkflowDefinition) -> None:
-    errors: list[JSONObject] = []
-    for i, node in enumerate(definition.nodes):
-        if isinstance(node, ActionNode) and node.action not in ACTIONS:
-            errors.append(
-                {
-                    "pointer": f"/nodes/{i}/action",
-                    "value": node.action,
-                    "message": f"unknown action {node.action!r}; known: {', '.join(sorted(ACTIONS))}",
-                }
-            )
-    refs = list(definition.shared_flows())
-    if refs:
-        found = await existing_workflow_refs(conn, [flow for _, flow in refs])
-        errors.extend(
-            {"pointer": pointer, "value": flow, "message": f"shared flow {flow!r} does not exist"}
-            for pointer, flow in refs
-            if flow not in found
-        )
+    refs = [(pointer, ref.name) for pointer, ref in definition.references() if ref.kind == "workflow"]
+    if not refs:
+        return
+    found = await existing_workflow_refs(conn, [name for _, name in refs])
+    errors: list[JSONObject] = [
+        {"pointer": pointer, "value": name, "message": f"shared flow {name!r} does not exist"}
+        for pointer, name in refs
+        if name not in found
+    ]
     if errors:
         raise definition_error(errors)
 
@@ -67,7 +51,7 @@ async def start_execution(
     pool: Pool, workflow_ref: str, input_: JSONObject, dedupe_key: str | None = None
 ) -> tuple[Execution, bool]:
     """Create an execution of the workflow's current version; True when it is new."""
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         workflow = await get_workflow(conn, workflow_ref)
         execution, created = await insert_execution(
             conn, NewExecution(workflow.id, workflow.version, workflow.start_node, input_, dedupe_key=dedupe_key)
@@ -82,15 +66,16 @@ async def wait_for_end(pool: Pool, execution_id: uuid.UUID, timeout_seconds: flo
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_seconds
     while True:
-        async with pool.acquire() as conn:
+        async with connection(pool) as conn:
             execution = await get_execution(conn, execution_id)
         if execution.state in TERMINAL_STATES or loop.time() >= deadline:
             return execution
         await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0)))
 
 
+Wake = Literal["now", "keep", "clear"]
 # How each operator event moves wake_at: due now, kept (a delay's due time survives a pause), or cleared.
-_WAKE = {"pause": "keep", "cancel": "clear", "retry": "now"}
+_WAKE: dict[str, Wake] = {"pause": "keep", "cancel": "clear", "retry": "now"}
 
 
 async def operate(pool: Pool, execution_id: uuid.UUID, event: str, *, after_step: bool = False) -> Execution:
@@ -99,9 +84,9 @@ async def operate(pool: Pool, execution_id: uuid.UUID, event: str, *, after_step
     Pausing a running step only flags it: the step finishes first and the worker then pauses it;
     resuming before that withdraws the request.
     """
-    async with pool.acquire() as conn, conn.transaction():
+    async with transaction(pool) as conn:
         ex = await get_execution(conn, execution_id, for_update=True)
-        in_flight = ex.state == "running" and ex.lease_owner is not None and not after_step
+        in_flight = ex.state == RUNNING and ex.lease_owner is not None and not after_step
         if in_flight and event in ("pause", "resume") and (event == "pause" or ex.pause_requested):
             await set_pause_requested(conn, ex.id, event == "pause")
         else:
@@ -119,8 +104,7 @@ async def _transition(conn: Conn, ex: Execution, event: str) -> None:
         model.state,
         model.resume_state,
         attempt=1 if event == "retry" else ex.attempt,
-        wake=_WAKE.get(event) or ("now" if model.state == "running" else "keep"),
-        finished=model.state in TERMINAL_STATES,
+        wake=_WAKE.get(event) or ("now" if model.state == RUNNING else "keep"),
         transitions=transitions,
         detail={"by": "operator"},
         new_generation=event == "retry",

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from conveyor.definitions import AnyNode
+from conveyor.definitions import NodeModel
 from conveyor.engine.backoff import retry_delay_seconds
-from conveyor.engine.store.executions import Execution, NewExecution, StepCommit, StepRecord
 from conveyor.errors import ConveyorError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, Outcome, Sleep, SpawnChild, WaitForChild
-from conveyor.statemachines import ExecutionModel, apply_events
+from conveyor.statemachines import TERMINAL_STATES, ExecutionModel, StepEnd, apply_events
+from conveyor.store.executions import Execution, NewExecution
+from conveyor.store.history import Step
+from conveyor.store.steps import Lease, StepCommit, Wake
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedCommit:
-    """A step commit, plus the child it starts, if any."""
+    """A step commit, plus the child it starts or waits for, if any."""
 
     commit: StepCommit
     child: NewExecution | None = None
@@ -34,38 +34,64 @@ def error_document(exc: BaseException) -> JSONObject:
     return {"code": "step_exception", "message": f"{type(exc).__name__}: {exc}", "details": {}}
 
 
-def _commit(ex: Execution, owner: str, node: AnyNode | None, events: tuple[str, ...], **changes: Any) -> StepCommit:
-    """Move the machine by `events`; the commit keeps the execution where it is, with `changes` on top."""
+_NO_WAKE = Wake()
+
+
+@dataclass(frozen=True, slots=True)
+class _Moved:
+    """Where a step leaves the execution's position."""
+
+    current_node: str | None
+    visit: int
+    attempt: int
+
+
+def _commit(
+    ex: Execution,
+    owner: str,
+    node: NodeModel | None,
+    end: StepEnd,
+    *,
+    moved: _Moved | None = None,
+    step: Step | None = None,
+    detail: JSONObject | None = None,
+    wake: Wake = _NO_WAKE,
+    output: JSONValue = None,
+    error: JSONValue = None,
+) -> StepCommit:
+    """Move the machine by `end`'s events; unless `moved`, the execution stays at its node and attempt."""
     model = ExecutionModel(ex.state)
-    transitions = apply_events(model, *events)
-    commit = StepCommit(
-        execution_id=ex.id,
-        owner=owner,
-        version=ex.version,
+    transitions = apply_events(model, *end.value)
+    at = moved or _Moved(ex.current_node, ex.visit, ex.attempt)
+    completed = step is not None and step.status == "completed"
+    return StepCommit(
+        lease=Lease(ex.id, owner, ex.version),
         state=model.state,
-        resume_state=None,
-        current_node=ex.current_node,
-        visit=ex.visit,
-        attempt=ex.attempt,
+        current_node=at.current_node,
+        visit=at.visit,
+        attempt=at.attempt,
         transitions=transitions,
-        history_node=node.id if node else None,
-        history_attempt=ex.attempt,
-        history_detail=None,
-        step=None,
+        node=node.id if node else None,
+        history_detail=detail,
+        step=step,
+        context_patch={step.node: {"output": step.output}} if step is not None and completed else None,
+        output=output,
+        error=error,
+        wake=wake,
+        finished=model.state in TERMINAL_STATES,
     )
-    return dataclasses.replace(commit, **changes)
 
 
 def plan_success(
-    ex: Execution, owner: str, node: AnyNode, outcome: Outcome, step_input: JSONValue, lease_seconds: float
+    ex: Execution, owner: str, node: NodeModel, outcome: Outcome, step_input: JSONValue, lease_seconds: float
 ) -> PlannedCommit:
     """The commit for a node that answered."""
     if isinstance(outcome, WaitForChild):
         detail: JSONObject = {"child_id": str(outcome.child_id)}
-        return PlannedCommit(_commit(ex, owner, node, _SLEEP, history_detail=detail), waits_for=outcome.child_id)
+        return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, detail=detail), waits_for=outcome.child_id)
     if isinstance(outcome, SpawnChild):
         detail = {"child_id": str(outcome.child_id)}
-        step = StepRecord(node.id, ex.visit, ex.attempt, "waiting", step_input, detail, None)
+        step = Step(node.id, ex.visit, ex.attempt, "waiting", step_input, detail, None)
         child = NewExecution(
             outcome.workflow_id,
             outcome.workflow_version,
@@ -76,67 +102,38 @@ def plan_success(
             parent_node=node.id,
             id=outcome.child_id,
         )
-        return PlannedCommit(_commit(ex, owner, node, _SLEEP, history_detail=detail, step=step), child)
+        return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, detail=detail, step=step), child)
     next_node = outcome.branch if isinstance(outcome, Completed) and outcome.branched else node.next
-    done: dict[str, Any] = {
-        "step": StepRecord(node.id, ex.visit, ex.attempt, "completed", step_input, outcome.output, None),
-        "context_patch": {node.id: {"output": outcome.output}},
-        "current_node": next_node,
-        "visit": ex.visit + 1 if next_node else ex.visit,
-        "attempt": 1,
-    }
+    step = Step(node.id, ex.visit, ex.attempt, "completed", step_input, outcome.output, None)
+    moved = _Moved(next_node, ex.visit + 1 if next_node else ex.visit, 1)
     if isinstance(outcome, Sleep):
         until = outcome.until.isoformat() if outcome.until else None
         detail = {"next": next_node, "wake_in_seconds": outcome.seconds, "until": until}
-        return PlannedCommit(
-            _commit(
-                ex,
-                owner,
-                node,
-                _SLEEP,
-                **done,
-                history_detail=detail,
-                wake_after_seconds=outcome.seconds,
-                wake_at=outcome.until,
-            )
-        )
+        wake = Wake(at=outcome.until, after_seconds=outcome.seconds)
+        return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, moved=moved, step=step, detail=detail, wake=wake))
     if next_node is None:
-        return PlannedCommit(_commit(ex, owner, node, _FINISH, **done, output=outcome.output, finished=True))
-    return PlannedCommit(
-        _commit(ex, owner, node, _ADVANCE, **done, history_detail={"next": next_node}, keep_lease_seconds=lease_seconds)
-    )
+        return PlannedCommit(_commit(ex, owner, node, StepEnd.FINISH, moved=moved, step=step, output=outcome.output))
+    keep = Wake(keep_lease_seconds=lease_seconds)
+    detail = {"next": next_node}
+    return PlannedCommit(_commit(ex, owner, node, StepEnd.ADVANCE, moved=moved, step=step, detail=detail, wake=keep))
 
 
-def plan_failure(ex: Execution, owner: str, node: AnyNode, exc: BaseException, step_input: JSONValue) -> PlannedCommit:
+def plan_failure(
+    ex: Execution, owner: str, node: NodeModel, exc: BaseException, step_input: JSONValue
+) -> PlannedCommit:
     """The commit for a node that failed: a retry when the policy has attempts left, else failure."""
     error = error_document(exc)
-    failed = {"step": StepRecord(node.id, ex.visit, ex.attempt, "failed", step_input, None, error), "error": error}
+    step = Step(node.id, ex.visit, ex.attempt, "failed", step_input, None, error)
     if getattr(exc, "retryable", True) and ex.attempt < node.retry.max_attempts:
         delay = retry_delay_seconds(node.retry, ex.attempt)
+        moved = _Moved(ex.current_node, ex.visit, ex.attempt + 1)
         detail = {"error": error, "retry_in_seconds": delay}
-        return PlannedCommit(
-            _commit(
-                ex,
-                owner,
-                node,
-                _RETRY,
-                **failed,
-                attempt=ex.attempt + 1,
-                history_detail=detail,
-                wake_after_seconds=delay,
-            )
-        )
-    return PlannedCommit(_commit(ex, owner, node, _GIVE_UP, **failed, history_detail={"error": error}, finished=True))
+        wake = Wake(after_seconds=delay)
+        commit = _commit(ex, owner, node, StepEnd.RETRY, moved=moved, step=step, detail=detail, wake=wake, error=error)
+        return PlannedCommit(commit)
+    return PlannedCommit(_commit(ex, owner, node, StepEnd.GIVE_UP, step=step, detail={"error": error}, error=error))
 
 
 def plan_finish_without_node(ex: Execution, owner: str) -> PlannedCommit:
     """The commit for an execution that woke from a final delay: nothing is left to run."""
-    return PlannedCommit(_commit(ex, owner, None, _FINISH, output=ex.output, finished=True))
-
-
-# The machine's moves for each way a step can end.
-_SLEEP = ("step_ok", "sleep")
-_FINISH = ("step_ok", "finish")
-_ADVANCE = ("step_ok", "advance")
-_RETRY = ("step_error", "schedule_retry")
-_GIVE_UP = ("step_error", "give_up")
+    return PlannedCommit(_commit(ex, owner, None, StepEnd.FINISH, output=ex.output))

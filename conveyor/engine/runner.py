@@ -9,25 +9,18 @@ import uuid
 
 import structlog
 
-from conveyor.db import Pool
-from conveyor.definitions import AnyNode
+from conveyor.definitions import NodeModel
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.metrics import STEP_SECONDS, STEPS
 from conveyor.engine.outcome import PlannedCommit, plan_failure, plan_finish_without_node, plan_success
-from conveyor.engine.store.executions import (
-    Committed,
-    Execution,
-    UnstorableResultError,
-    child_has_ended,
-    commit_step,
-    insert_execution,
-    wake_parent,
-)
 from conveyor.jsonvalue import JSONObject
+from conveyor.nodes import kinds
 from conveyor.nodes.base import StepContext
-from conveyor.nodes.ports import Services
-from conveyor.nodes.registry import NodeRegistry
-from conveyor.statemachines import TERMINAL_STATES
+from conveyor.nodes.services import Services
+from conveyor.statemachines import RUNNING, TERMINAL_STATES
+from conveyor.store import Pool, connection
+from conveyor.store.executions import Execution, insert_execution
+from conveyor.store.steps import Committed, UnstorableResultError, Wake, child_has_ended, commit_step, wake_parent
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +29,6 @@ log = structlog.get_logger(__name__)
 class RunResult:
     """Where a run left the execution."""
 
-    state: str
     wake_in_seconds: float | None
     pause_requested: bool
     lease_lost: bool = False
@@ -49,7 +41,6 @@ class StepRunner:
     def __init__(
         self,
         pool: Pool,
-        registry: NodeRegistry,
         services: Services,
         definitions: DefinitionCache,
         owner: str,
@@ -58,7 +49,6 @@ class StepRunner:
     ) -> None:
         self._stopping = stopping
         self._pool = pool
-        self._registry = registry
         self._services = services
         self._definitions = definitions
         self._owner = owner
@@ -68,7 +58,7 @@ class StepRunner:
         """Run steps until the execution waits, ends, or the lease is lost."""
         if ex.pause_requested:
             # Asked to pause while a step ran, and that worker died before pausing it: pause before any step.
-            return RunResult(ex.state, None, True)
+            return RunResult(None, True)
         while True:
             definition = await self._definitions.get(ex.workflow_id, ex.workflow_version)
             bound = log.bind(
@@ -86,14 +76,14 @@ class StepRunner:
                 committed = await self._commit(planned, ex.parent_id)
             if committed is None:
                 bound.warning("lease_lost")
-                return RunResult(ex.state, None, False, lease_lost=True)
+                return RunResult(None, False, lease_lost=True)
             commit = planned.commit
             bound.info("step_committed", state=commit.state, next_node=commit.current_node)
-            if commit.state != "running" or committed.pause_requested:
-                return RunResult(commit.state, committed.wake_in_seconds, committed.pause_requested)
+            if commit.state != RUNNING or committed.pause_requested:
+                return RunResult(committed.wake_in_seconds, committed.pause_requested)
             if self._stopping.is_set():
                 # Shutting down: start no new side effect; the worker hands the execution back.
-                return RunResult(commit.state, None, False, handed_back=True)
+                return RunResult(None, False, handed_back=True)
             context = {**ex.context, **(commit.context_patch or {})}
             ex = dataclasses.replace(
                 ex,
@@ -105,7 +95,7 @@ class StepRunner:
                 version=committed.version,
             )
 
-    async def _run_node(self, ex: Execution, node: AnyNode, bound: structlog.stdlib.BoundLogger) -> PlannedCommit:
+    async def _run_node(self, ex: Execution, node: NodeModel, bound: structlog.stdlib.BoundLogger) -> PlannedCommit:
         ctx = StepContext(
             execution_id=ex.id,
             workflow_id=ex.workflow_id,
@@ -122,7 +112,7 @@ class StepRunner:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
-                outcome = await self._registry.execute(node, ctx)
+                outcome = await kinds.execute(node, ctx)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of user-facing work fails the step
@@ -137,19 +127,19 @@ class StepRunner:
     async def _commit(self, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
         commit = planned.commit
         wakes_parent = parent_id is not None and commit.state in TERMINAL_STATES
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             if planned.child is None and planned.waits_for is None and not wakes_parent:
                 return await commit_step(conn, commit)
             async with conn.transaction():
                 if planned.waits_for is not None and await child_has_ended(conn, planned.waits_for):
-                    commit = dataclasses.replace(commit, wake_after_seconds=0.0)  # it ended as we looked away
+                    commit = dataclasses.replace(commit, wake=Wake(after_seconds=0.0))  # it ended as we looked away
                 committed = await commit_step(conn, commit)
                 if committed is None:
                     return None
                 if planned.child is not None:
                     await insert_execution(conn, planned.child)
                 if parent_id is not None and wakes_parent:
-                    await wake_parent(conn, parent_id, commit.execution_id)
+                    await wake_parent(conn, parent_id, commit.lease.execution_id)
                 return committed
 
 
@@ -157,6 +147,5 @@ def _data(ex: Execution) -> JSONObject:
     return {
         "input": ex.input,
         "steps": ex.context,
-        "vars": {},
         "execution": {"id": str(ex.id), "workflow_id": str(ex.workflow_id), "attempt": ex.attempt, "visit": ex.visit},
     }

@@ -1,4 +1,4 @@
-"""Assemble a worker from settings: transports, services, the node registry."""
+"""Assemble a worker from settings: the email transport and the services its steps use."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from conveyor.config import Settings
-from conveyor.db import Pool
-from conveyor.engine.services import PoolEmailStore, PoolFlowDirectory, PoolWebhookRecorder
 from conveyor.engine.worker import Worker
-from conveyor.nodes.email_transports import LogTransport, SmtpTransport
-from conveyor.nodes.ports import EmailTransport, Services
-from conveyor.nodes.registry import default_registry
+from conveyor.nodes.email_transports import EmailTransport, LogTransport, SmtpTransport
+from conveyor.nodes.services import Services
 from conveyor.nodes.webhook_guard import webhook_session
+from conveyor.store import Pool
 
 
 def email_transport(settings: Settings) -> EmailTransport:
@@ -33,11 +31,10 @@ async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Work
     """A worker with its HTTP session; closed when the block ends."""
     async with webhook_session(settings.webhook_allow_hosts) as http:
         services = Services(
-            emails=PoolEmailStore(pool),
+            pool=pool,
             email_transport=email_transport(settings),
             email_sender=settings.email_from,
-            webhooks=PoolWebhookRecorder(pool),
             http=http,
-            flows=PoolFlowDirectory(pool),
+            webhook_allow_hosts=settings.webhook_allow_hosts,
         )
-        yield Worker(pool, dsn, settings, default_registry(settings.webhook_allow_hosts), services)
+        yield Worker(pool, dsn, settings, services)

@@ -10,7 +10,6 @@ import uuid
 import structlog
 
 from conveyor.config import Settings
-from conveyor.db import Pool
 from conveyor.engine.alarm import Alarm
 from conveyor.engine.claim import claim_due
 from conveyor.engine.definitions_cache import DefinitionCache
@@ -18,10 +17,11 @@ from conveyor.engine.lease import LeaseKeeper
 from conveyor.engine.metrics import CLAIMED, IN_FLIGHT, LOOP_ERRORS
 from conveyor.engine.operations import pause_after_step
 from conveyor.engine.runner import StepRunner
-from conveyor.engine.store.executions import Execution, release_leases, seconds_until_next_due
-from conveyor.engine.store.workers import register_worker, stop_worker
-from conveyor.nodes.ports import Services
-from conveyor.nodes.registry import NodeRegistry
+from conveyor.nodes.services import Services
+from conveyor.store import Pool, connection
+from conveyor.store.claims import release_leases, seconds_until_next_due
+from conveyor.store.executions import Execution
+from conveyor.store.workers import register_worker, stop_worker
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +40,6 @@ class Worker:
         pool: Pool,
         dsn: str,
         settings: Settings,
-        registry: NodeRegistry,
         services: Services,
         worker_id: str | None = None,
     ) -> None:
@@ -51,7 +50,7 @@ class Worker:
         self._leases = LeaseKeeper(pool, self.id, settings.lease_seconds)
         self._stopping = asyncio.Event()
         self._runner = StepRunner(
-            pool, registry, services, DefinitionCache(pool), self.id, settings.lease_seconds, self._stopping
+            pool, services, DefinitionCache(pool), self.id, settings.lease_seconds, self._stopping
         )
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
 
@@ -66,7 +65,7 @@ class Worker:
 
     async def run(self) -> None:
         """Claim and run executions until stopped, then finish or hand back what is in flight."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             await register_worker(conn, self.id, socket.gethostname(), os.getpid())
         await self._alarm.listen()
         keeper = asyncio.create_task(self._leases.run(), name="lease-keeper")
@@ -83,7 +82,7 @@ class Worker:
             await self._drain()
             keeper.cancel()
             await self._alarm.close()
-            async with self._pool.acquire() as conn:
+            async with connection(self._pool) as conn:
                 await stop_worker(conn, self.id)
             log.info("worker_stopped", worker_id=self.id)
 
@@ -99,7 +98,7 @@ class Worker:
         if len(self._tasks) >= self._settings.concurrency:
             await self._alarm.wait(self._settings.poll_interval_seconds)
             return
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             due_in = await seconds_until_next_due(conn, list(self._tasks))
         timeout = self._settings.poll_interval_seconds
         if due_in is not None:
@@ -120,7 +119,7 @@ class Worker:
             if result.pause_requested and not result.lease_lost:
                 await pause_after_step(self._pool, ex.id)
             if result.handed_back:
-                async with self._pool.acquire() as conn:
+                async with connection(self._pool) as conn:
                     await release_leases(conn, self.id, [ex.id])
             if result.wake_in_seconds is not None:
                 self._alarm.ring()  # a delay or retry may now be the nearest due time
@@ -141,7 +140,7 @@ class Worker:
         # The step's outcome may not be recorded (the database failed us): let it run again soon,
         # not after the whole lease; the step's idempotency key keeps its side effects single.
         try:
-            async with self._pool.acquire() as conn:
+            async with connection(self._pool) as conn:
                 await release_leases(conn, self.id, [ex.id], after_seconds=_RETRY_AFTER_ERROR_SECONDS)
         except Exception:
             log.exception("lease_release_failed", execution_id=str(ex.id))
@@ -156,6 +155,6 @@ class Worker:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         if held:
-            async with self._pool.acquire() as conn:
+            async with connection(self._pool) as conn:
                 released = await release_leases(conn, self.id, held)
             log.info("leases_released", count=released)

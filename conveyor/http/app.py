@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from conveyor.db import Pool
 from conveyor.http import emails, executions, health, workflows
 from conveyor.http.errors import error_middleware
 from conveyor.http.keys import POOL
+from conveyor.store import Pool
 
 _MAX_BODY_BYTES = 4 * 1024 * 1024
 

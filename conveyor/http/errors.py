@@ -19,18 +19,22 @@ from conveyor.jsonvalue import JSONObject
 
 log = structlog.get_logger(__name__)
 
+# How long a client should wait before trying again while the database is away.
+_RETRY_AFTER_SECONDS = "5"
+
 _STATUS: tuple[tuple[type[ConveyorError], int], ...] = (
     (NotFoundError, 404),
     (ValidationError, 422),
     (ConflictError, 409),
-    (DatabaseUnavailableError, 503),
 )
 
 
-def error_response(status: int, code: str, message: str, details: JSONObject | None = None) -> web.Response:
+def error_response(
+    status: int, code: str, message: str, details: JSONObject | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
     """A JSON error answer."""
     body = {"error": {"code": code, "message": message, "details": details or {}}}
-    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, default=str))
+    return web.json_response(body, status=status, headers=headers, dumps=lambda v: json.dumps(v, default=str))
 
 
 class BadRequestError(ConveyorError):
@@ -49,6 +53,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except BadRequestError as exc:
         return error_response(400, exc.code, exc.message, exc.details)
+    except DatabaseUnavailableError as exc:
+        log.warning("database_unavailable", error=exc.message, path=request.path)
+        return error_response(503, exc.code, exc.message, exc.details, {"Retry-After": _RETRY_AFTER_SECONDS})
     except ConveyorError as exc:
         status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
         if status == 500:

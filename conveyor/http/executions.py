@@ -5,11 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from conveyor.engine.operations import operate
-from conveyor.engine.store.executions import get_execution
-from conveyor.engine.store.history import list_history, list_steps
 from conveyor.http.bodies import path_uuid
 from conveyor.http.keys import POOL
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape
+from conveyor.store import connection
+from conveyor.store.executions import get_execution
+from conveyor.store.history import list_history, list_steps
 
 routes = web.RouteTableDef()
 
@@ -17,7 +18,7 @@ routes = web.RouteTableDef()
 @routes.get("/executions/{id}")
 async def get_one(request: web.Request) -> web.Response:
     """One execution."""
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         execution = await get_execution(conn, path_uuid(request))
     return respond(execution_shape(execution))
 
@@ -26,7 +27,7 @@ async def get_one(request: web.Request) -> web.Response:
 async def get_history(request: web.Request) -> web.Response:
     """Every transition of an execution, oldest first."""
     execution_id = path_uuid(request)
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         await get_execution(conn, execution_id)
         entries = await list_history(conn, execution_id)
     return respond({"items": [history_shape(h) for h in entries], "next_cursor": None})
@@ -36,7 +37,7 @@ async def get_history(request: web.Request) -> web.Response:
 async def get_steps(request: web.Request) -> web.Response:
     """Every step attempt of an execution, oldest first."""
     execution_id = path_uuid(request)
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         await get_execution(conn, execution_id)
         steps = await list_steps(conn, execution_id)
     return respond({"items": [step_shape(s) for s in steps], "next_cursor": None})

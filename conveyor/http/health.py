@@ -9,6 +9,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from conveyor.http.keys import POOL
 from conveyor.http.shapes import respond
+from conveyor.store import connection
+from conveyor.store.schema import ping
 
 routes = web.RouteTableDef()
 
@@ -26,8 +28,8 @@ async def live(request: web.Request) -> web.Response:
 async def ready(request: web.Request) -> web.Response:
     """The database answers too; 503 when it does not."""
     try:
-        async with asyncio.timeout(_READY_TIMEOUT_SECONDS), request.app[POOL].acquire() as conn:
-            await conn.fetchval("SELECT 1")
+        async with asyncio.timeout(_READY_TIMEOUT_SECONDS), connection(request.app[POOL]) as conn:
+            await ping(conn)
     except Exception as exc:  # noqa: BLE001 - whatever the failure, the answer is "not ready"
         return respond({"status": "unavailable", "database": f"{type(exc).__name__}: {exc}"}, status=503)
     return respond({"status": "ok", "database": "ok"})

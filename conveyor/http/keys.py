@@ -2,6 +2,6 @@
 
 from aiohttp import web
 
-from conveyor.db import Pool
+from conveyor.store import Pool
 
 POOL = web.AppKey("pool", Pool)

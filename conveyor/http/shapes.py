@@ -9,11 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
-from conveyor.engine.store.emails import EmailLog
-from conveyor.engine.store.executions import Execution
-from conveyor.engine.store.history import HistoryEntry, Step
-from conveyor.engine.store.workflows import Workflow
 from conveyor.jsonvalue import JSONObject
+from conveyor.store.emails import EmailLog
+from conveyor.store.executions import Execution
+from conveyor.store.history import HistoryEntry, Step
+from conveyor.store.workflows import Workflow
 
 
 def _default(value: Any) -> Any:

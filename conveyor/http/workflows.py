@@ -6,11 +6,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.engine.operations import create_workflow, start_execution, wait_for_end
-from conveyor.engine.store.workflows import get_workflow
 from conveyor.http.bodies import json_body, model_body
 from conveyor.http.keys import POOL
 from conveyor.http.shapes import execution_shape, respond, workflow_shape
 from conveyor.jsonvalue import JSONObject
+from conveyor.store import connection
+from conveyor.store.workflows import get_workflow
 
 routes = web.RouteTableDef()
 
@@ -35,7 +36,7 @@ async def post_workflow(request: web.Request) -> web.Response:
 @routes.get("/workflows/{id}")
 async def get_workflow_by_id(request: web.Request) -> web.Response:
     """One workflow, by id or name."""
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         workflow = await get_workflow(conn, request.match_info["id"])
     return respond(workflow_shape(workflow))
 

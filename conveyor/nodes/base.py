@@ -1,17 +1,18 @@
-"""What a node executor receives and what it may answer."""
+"""What a node kind declares, what its executor receives, and what it may answer."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Generic, TypeVar
 
 import structlog
 
-from conveyor.definitions import AnyNode
+from conveyor.definitions import NodeModel
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.nodes.ports import Services
+from conveyor.nodes.services import Services
 from conveyor.templating import render_value
 
 
@@ -82,12 +83,17 @@ class WaitForChild:
 
 Outcome = Completed | Sleep | SpawnChild | WaitForChild
 
-N_contra = TypeVar("N_contra", contravariant=True, bound=AnyNode)
+N = TypeVar("N", bound=NodeModel)
 
 
-class NodeExecutor(Protocol[N_contra]):
-    """Runs one kind of node."""
+@dataclass(frozen=True, slots=True)
+class NodeKind(Generic[N]):
+    """One kind of node, declared once: its model (fields, templated fields, edges) and its executor."""
 
-    async def execute(self, node: N_contra, ctx: StepContext) -> Outcome:
-        """Run the node once; raise StepError (or any exception) to fail the attempt."""
-        ...
+    model: type[N]
+    execute: Callable[[N, StepContext], Awaitable[Outcome]]
+
+    @property
+    def type(self) -> str:
+        """The `type` a definition names this kind by."""
+        return self.model.type_name()

@@ -2,30 +2,57 @@
 
 from __future__ import annotations
 
-import uuid
+from typing import Literal
 
-import datalogic_py
+from pydantic import Field, PrivateAttr, model_validator
 
-from conveyor.definitions import ConditionNode, compile_rule, is_truthy
+from conveyor.definitions import NodeId, NodeModel
 from conveyor.errors import PermanentStepError
-from conveyor.nodes.base import Completed, Outcome, StepContext
+from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.nodes.base import Completed, NodeKind, Outcome, StepContext
+from conveyor.rules import Rule, RuleError, compile_rule, is_truthy, rule_errors
 
 
-class ConditionExecutor:
-    """Runs condition nodes, compiling each rule once per definition version."""
+class ConditionNode(NodeModel):
+    """Choose the next node with a JSON Logic rule."""
 
-    def __init__(self) -> None:
-        self._rules: dict[tuple[uuid.UUID, int, str], datalogic_py.Rule] = {}
+    type: Literal["condition"]
+    rule: JSONValue
+    then: NodeId | None = None
+    else_: NodeId | None = Field(default=None, alias="else")
 
-    async def execute(self, node: ConditionNode, ctx: StepContext) -> Outcome:
-        """Evaluate the rule against the execution's data and branch."""
-        key = (ctx.workflow_id, ctx.workflow_version, node.id)
-        rule = self._rules.get(key)
-        if rule is None:
-            rule = self._rules[key] = compile_rule(node.rule)
-        try:
-            result = rule.evaluate(ctx.data)
-        except datalogic_py.DataLogicError as exc:
-            raise PermanentStepError(f"rule failed: {exc}") from exc
-        matched = is_truthy(result)
-        return Completed(output={"result": matched}, branched=True, branch=(node.then if matched else node.else_))
+    # Compiled on first use; a parsed definition version is cached, so each rule compiles once per version.
+    _compiled: Rule | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _branches_not_next(self) -> ConditionNode:
+        if self.next is not None:
+            raise ValueError("a condition node goes on by 'then' and 'else', not 'next'")
+        return self
+
+    def edges(self) -> dict[str, str | None]:
+        """`then` and `else`."""
+        return {"then": self.then, "else": self.else_}
+
+    def content_errors(self, pointer: str) -> list[JSONObject]:
+        """What the rule compiler finds wrong with the rule."""
+        return rule_errors(self.rule, f"{pointer}/rule")
+
+    def compiled(self) -> Rule:
+        """The rule, compiled."""
+        if self._compiled is None:
+            self._compiled = compile_rule(self.rule)
+        return self._compiled
+
+
+async def execute(node: ConditionNode, ctx: StepContext) -> Outcome:
+    """Evaluate the rule against the execution's data and branch."""
+    try:
+        result = node.compiled().evaluate(ctx.data)
+    except RuleError as exc:
+        raise PermanentStepError(f"rule failed: {exc}") from exc
+    matched = is_truthy(result)
+    return Completed(output={"result": matched}, branched=True, branch=(node.then if matched else node.else_))
+
+
+KIND = NodeKind(ConditionNode, execute)

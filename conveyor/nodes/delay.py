@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar, Literal
 
-from conveyor.definitions import DelayNode
+from pydantic import model_validator
+
+from conveyor.definitions import Duration, NodeModel
 from conveyor.errors import PermanentStepError
-from conveyor.nodes.base import Outcome, Sleep, StepContext
+from conveyor.nodes.base import NodeKind, Outcome, Sleep, StepContext
+
+
+class DelayNode(NodeModel):
+    """Wait for a duration, or until a templated timestamp."""
+
+    type: Literal["delay"]
+    duration: Duration | None = None
+    until: str | None = None
+
+    templated: ClassVar[tuple[str, ...]] = ("until",)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DelayNode:
+        if (self.duration is None) == (self.until is None):
+            raise ValueError("a delay node needs exactly one of 'duration' or 'until'")
+        return self
 
 
 def _timestamp(value: object) -> datetime:
@@ -24,12 +43,12 @@ def _timestamp(value: object) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class DelayExecutor:
-    """Runs delay nodes."""
+async def execute(node: DelayNode, ctx: StepContext) -> Outcome:
+    """Ask the engine to wake the execution later."""
+    if node.duration is not None:
+        return Sleep(seconds=node.duration.total_seconds(), output={"seconds": node.duration.total_seconds()})
+    until = _timestamp(ctx.render("until", node.until))
+    return Sleep(until=until, output={"until": until.isoformat()})
 
-    async def execute(self, node: DelayNode, ctx: StepContext) -> Outcome:
-        """Ask the engine to wake the execution later."""
-        if node.duration is not None:
-            return Sleep(seconds=node.duration.total_seconds(), output={"seconds": node.duration.total_seconds()})
-        until = _timestamp(ctx.render("until", node.until))
-        return Sleep(until=until, output={"until": until.isoformat()})
+
+KIND = NodeKind(DelayNode, execute)

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Protocol
 
 import aiosmtplib
 
-from conveyor.nodes.ports import Delivery
+from conveyor.store.templates import EmailContent
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An email ready for a transport."""
+
+    message_id: str
+    sender: str
+    to: str
+    content: EmailContent
+
+
+class EmailTransport(Protocol):
+    """Hands emails to the outside world."""
+
+    name: str
+
+    async def deliver(self, delivery: Delivery) -> str:
+        """Send the email; return the status to record ('sent' or 'logged')."""
+        ...
 
 
 class LogTransport:

@@ -2,31 +2,54 @@
 
 from __future__ import annotations
 
-from conveyor.definitions import SharedFlowNode
+from typing import ClassVar, Literal
+
+from conveyor.definitions import NodeModel, Reference
 from conveyor.errors import StepError
-from conveyor.nodes.base import Completed, Outcome, SpawnChild, StepContext, WaitForChild
+from conveyor.jsonvalue import JSONObject
+from conveyor.nodes.base import Completed, NodeKind, Outcome, SpawnChild, StepContext, WaitForChild
+from conveyor.statemachines import COMPLETED, TERMINAL_STATES
+from conveyor.store import connection
+from conveyor.store.executions import find_child
+from conveyor.store.workflows import get_workflow
 
 
-class SharedFlowExecutor:
-    """Runs shared-flow nodes."""
+class SharedFlowNode(NodeModel):
+    """Run another workflow as a child execution and wait for it."""
 
-    async def execute(self, node: SharedFlowNode, ctx: StepContext) -> Outcome:
-        """Start the child on the first run; afterwards, wait for it or take its result."""
-        key = f"{ctx.idempotency_key}:{ctx.generation}:{ctx.attempt}"  # each attempt, each operator retry: a new child
-        child = await ctx.services.flows.child(ctx.execution_id, key)
-        if child is None:
-            flow = await ctx.services.flows.resolve(node.flow)
-            # Without an `input` mapping the child gets the parent's input as it is: data, never a template.
-            child_input = ctx.render("input", node.input) if node.input else ctx.data["input"]
-            return SpawnChild(
-                workflow_id=flow.workflow_id,
-                workflow_version=flow.version,
-                start_node=flow.start_node,
-                input=child_input,
-                dedupe_key=key,
-            )
-        if child.state == "completed":
-            return Completed(output=child.output)
-        if child.state in ("failed", "cancelled"):
-            raise StepError(f"shared flow {node.flow!r} {child.state}", child_id=str(child.id), child_error=child.error)
-        return WaitForChild(child_id=child.id)
+    type: Literal["shared_flow"]
+    flow: str
+    input: JSONObject = {}
+
+    templated: ClassVar[tuple[str, ...]] = ("input",)
+
+    def references(self) -> list[Reference]:
+        """The workflow it runs."""
+        return [Reference("workflow", "/flow", self.flow)]
+
+
+async def execute(node: SharedFlowNode, ctx: StepContext) -> Outcome:
+    """Start the child on the first run; afterwards, wait for it or take its result."""
+    key = f"{ctx.idempotency_key}:{ctx.generation}:{ctx.attempt}"  # each attempt, each operator retry: a new child
+    async with connection(ctx.services.pool) as conn:
+        child = await find_child(conn, ctx.execution_id, key)
+        flow = await get_workflow(conn, node.flow) if child is None else None
+    if flow is not None:
+        # Without an `input` mapping the child gets the parent's input as it is: data, never a template.
+        child_input = ctx.render("input", node.input) if node.input else ctx.data["input"]
+        return SpawnChild(
+            workflow_id=flow.id,
+            workflow_version=flow.version,
+            start_node=flow.start_node,
+            input=child_input,
+            dedupe_key=key,
+        )
+    assert child is not None
+    if child.state == COMPLETED:
+        return Completed(output=child.output)
+    if child.state in TERMINAL_STATES:
+        raise StepError(f"shared flow {node.flow!r} {child.state}", child_id=str(child.id), child_error=child.error)
+    return WaitForChild(child_id=child.id)
+
+
+KIND = NodeKind(SharedFlowNode, execute)

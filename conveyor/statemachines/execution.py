@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 from dataclasses import dataclass, field
 
@@ -13,7 +14,7 @@ from conveyor.errors import IllegalTransitionError
 
 @dataclass(slots=True)
 class ExecutionModel:
-    """The mutable object the machine writes its state into."""
+    """The mutable object the machine writes its state, and its pause memory, into."""
 
     state: str
     resume_state: str | None = None
@@ -53,7 +54,12 @@ class ExecutionLifecycle(StateMachine):
     failed = State(value="failed")
     cancelled = State(value="cancelled", final=True)
 
+    # A worker takes an execution that rests in one of these states.
     start = idle.to(running)
+    wake = delayed.to(running)
+    retry_due = retrying.to(running)
+    reclaim = running.to.itself(internal=True)  # type: ignore[no-untyped-call]
+    # A step ends.
     step_ok = running.to(step_completed)
     step_error = running.to(step_failed)
     advance = step_completed.to(running)
@@ -61,16 +67,14 @@ class ExecutionLifecycle(StateMachine):
     finish = step_completed.to(completed)
     schedule_retry = step_failed.to(retrying)
     give_up = step_failed.to(failed)
-    wake = delayed.to(running)
-    retry_due = retrying.to(running)
-    reclaim = running.to.itself(internal=True)  # type: ignore[no-untyped-call]
+    # An operator acts.
     retry = failed.to(running)
     pause = idle.to(paused) | running.to(paused) | delayed.to(paused) | retrying.to(paused)
     resume = (
-        paused.to(idle, cond="_resumes_to_idle")
-        | paused.to(delayed, cond="_resumes_to_delayed")
-        | paused.to(retrying, cond="_resumes_to_retrying")
-        | paused.to(running, cond="_resumes_to_running")
+        paused.to(idle, cond="_paused_from")
+        | paused.to(delayed, cond="_paused_from")
+        | paused.to(retrying, cond="_paused_from")
+        | paused.to(running, cond="_paused_from")
     )
     cancel = (
         idle.to(cancelled)
@@ -80,21 +84,61 @@ class ExecutionLifecycle(StateMachine):
         | paused.to(cancelled)
     )
 
-    def _resumes_to_idle(self) -> bool:
-        return bool(self.model.resume_state == "idle")
+    def _paused_from(self, target: State) -> bool:
+        return bool(self.model.resume_state == target.value)
 
-    def _resumes_to_delayed(self) -> bool:
-        return bool(self.model.resume_state == "delayed")
+    def on_enter_paused(self, source: State) -> None:
+        """Remember where a pause came from, so resume goes back there."""
+        self.model.resume_state = source.value
 
-    def _resumes_to_retrying(self) -> bool:
-        return bool(self.model.resume_state == "retrying")
+    def on_exit_paused(self) -> None:
+        """Forget the pause memory once out of the pause."""
+        self.model.resume_state = None
 
-    def _resumes_to_running(self) -> bool:
-        return bool(self.model.resume_state == "running")
 
+CLAIM_EVENTS = ("start", "wake", "retry_due", "reclaim")
+OPERATOR_EVENTS = ("pause", "resume", "cancel", "retry")
+
+
+class StepEnd(enum.Enum):
+    """How a step can end, as the events that carry the machine from `running` onwards."""
+
+    ADVANCE = ("step_ok", "advance")
+    SLEEP = ("step_ok", "sleep")
+    FINISH = ("step_ok", "finish")
+    RETRY = ("step_error", "schedule_retry")
+    GIVE_UP = ("step_error", "give_up")
+
+
+def _moves() -> dict[str, dict[str, str]]:
+    """event → {source state: target state}, read off the machine's declaration."""
+    moves: dict[str, dict[str, str]] = {}
+    for state in ExecutionLifecycle.states:
+        for transition in state.transitions:
+            for event in transition.events:
+                moves.setdefault(str(event), {})[str(transition.source.value)] = str(transition.target.value)
+    return moves
+
+
+_MOVES = _moves()
 
 STATES: tuple[str, ...] = tuple(str(s.value) for s in ExecutionLifecycle.states)
-TERMINAL_STATES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+# Ended: nothing but an operator's `retry` moves the execution on.
+TERMINAL_STATES: frozenset[str] = frozenset(
+    s for s in STATES if not any(s in sources for e, sources in _MOVES.items() if e != "retry")
+)
+# Resting until a worker takes it, by the event that takes it.
+_CLAIM_EVENT_OF: dict[str, str] = {source: event for event in CLAIM_EVENTS for source in _MOVES[event]}
+INITIAL_STATE = str(ExecutionLifecycle.idle.value)
+RUNNING = str(ExecutionLifecycle.running.value)
+PAUSED = str(ExecutionLifecycle.paused.value)
+COMPLETED = str(ExecutionLifecycle.completed.value)
+DELAYED = str(ExecutionLifecycle.delayed.value)
+
+
+def claim_event(state: str) -> str:
+    """The event that takes an execution resting in `state` to running."""
+    return _CLAIM_EVENT_OF[state]
 
 
 def apply_events(model: ExecutionModel, *events: str) -> list[Transition]:
@@ -114,14 +158,10 @@ def _run(
     recorder = _Recorder()
     machine = ExecutionLifecycle(model=model, listeners=[recorder])
     for event in events:
-        if event == "pause":
-            model.resume_state = model.state
         try:
             machine.send(event)
         except TransitionNotAllowed as exc:
             raise IllegalTransitionError(
                 f"cannot {event} an execution that is {model.state}", event=event, state=model.state
             ) from exc
-    if model.state != "paused":
-        model.resume_state = None
     return model.state, model.resume_state, tuple(recorder.transitions)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from conveyor.db import Pool
+from conveyor.store import Pool
 from tests.e2e.harness import SpawnWorker, WebhookPeer, WorkerProcess, spawn_worker_process, stop_worker_process
 
 

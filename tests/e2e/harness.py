@@ -18,7 +18,7 @@ from typing import IO, Any, Protocol
 import pytest
 from aiohttp import web
 
-from conveyor.db import Pool
+from conveyor.store import Pool
 
 # Every wait in these tests is bounded; nothing should need more than this.
 DEADLINE_SECONDS = 60.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import signal
 
-from conveyor.db import Pool
 from conveyor.engine.operations import create_workflow, start_execution
+from conveyor.store import Pool
 from tests.e2e.harness import SpawnWorker, WebhookPeer, executions_in_state
 
 
@@ -52,7 +52,7 @@ async def test_sigkilled_worker_mid_step_is_taken_over_after_the_lease_lapses_wi
     crashing.signal(signal.SIGKILL)
     assert await crashing.wait(10) == -signal.SIGKILL
     async with db.acquire() as conn:
-        lapses_at = await conn.fetchval("SELECT lease_expires_at FROM executions WHERE id = $1", execution.id)
+        lapses_at = await conn.fetchval("SELECT wake_at FROM executions WHERE id = $1", execution.id)
 
     successor = spawn_worker("worker-b")
     await executions_in_state(db, [execution.id], "completed")

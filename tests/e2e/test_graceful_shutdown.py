@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import signal
 
-from conveyor.db import Pool
 from conveyor.engine.operations import create_workflow, start_execution
+from conveyor.store import Pool
 from tests.e2e.harness import SpawnWorker, WebhookPeer, executions_in_state
 
 

@@ -13,14 +13,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from conveyor.config import Settings
-from conveyor.db import Pool
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.engine.runtime import worker as make_worker
-from conveyor.engine.store.executions import Execution, get_execution
 from conveyor.engine.worker import Worker
 from conveyor.http.app import create_app
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import TERMINAL_STATES
+from conveyor.store import Pool
+from conveyor.store.executions import Execution, get_execution
 
 
 @contextlib.asynccontextmanager

@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from conveyor.db import Pool
 from conveyor.engine.worker import Worker
+from conveyor.store import Pool
 from tests.examples import design_example
 from tests.integration.conftest import flow
 

@@ -10,11 +10,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from conveyor.config import Settings
-from conveyor.db import Pool
 from conveyor.engine.operations import create_workflow, operate, start_execution
-from conveyor.engine.store.emails import OutgoingEmail, reserve_email
 from conveyor.engine.worker import Worker
 from conveyor.errors import IllegalTransitionError
+from conveyor.store import Pool
+from conveyor.store.emails import OutgoingEmail, reserve_email
+from conveyor.store.templates import EmailContent
 from tests.integration.conftest import HeldTarget, flow, run_flow, running_worker, wait_for, wait_until_ended
 
 
@@ -91,8 +92,8 @@ async def test_a_pause_asked_for_before_a_crash_holds_for_the_next_worker(db: Po
     async with db.acquire() as conn:  # what a crash right after committing step a, with a pause asked for, leaves
         await conn.execute(
             "INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, wake_at,"
-            " lease_owner, lease_expires_at, pause_requested) VALUES ($1, $2, 1, 'running', 'b', 2, 1,"
-            " now() - interval '1 second', 'dead-worker', now() - interval '1 second', true)",
+            " lease_owner, pause_requested) VALUES ($1, $2, 1, 'running', 'b', 2, 1,"
+            " now() - interval '1 second', 'dead-worker', true)",
             ex_id,
             workflow.id,
         )
@@ -138,7 +139,7 @@ async def test_a_step_result_the_database_cannot_store_fails_the_step_once(db: P
 
 async def test_two_reservations_of_one_email_key_meet_on_one_row(db: Pool) -> None:
     ex = await run_flow(db, flow({"id": "a", "type": "action", "action": "noop"}))
-    email = OutgoingEmail(ex.id, "a", f"{ex.id}:a:1", "x@example.com", "s", "t", "b", None, "log")
+    email = OutgoingEmail(ex.id, "a", f"{ex.id}:a:1", "x@example.com", "t", EmailContent("s", "b", None), "log")
     async with db.acquire() as first, db.acquire() as second:
         tx = first.transaction()
         await tx.start()

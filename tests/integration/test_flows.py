@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from conveyor.db import Pool
 from conveyor.engine.operations import create_workflow, start_execution
-from conveyor.engine.store.emails import list_emails
-from conveyor.engine.store.history import list_history, list_steps
 from conveyor.engine.worker import Worker
+from conveyor.store import Pool
+from conveyor.store.emails import list_emails
+from conveyor.store.history import list_history, list_steps
 from tests.integration.conftest import flow, run_flow, wait_until_ended
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from conveyor.db import Pool
-from conveyor.engine.store.history import list_steps
 from conveyor.engine.worker import Worker
+from conveyor.store import Pool
+from conveyor.store.history import list_steps
 from tests.integration.conftest import HeldTarget, flow, run_flow, wait_until_ended
 
 
@@ -19,7 +19,7 @@ async def test_a_worker_whose_lease_was_taken_commits_nothing(
         # Another worker takes over, as it would after this one's lease lapsed.
         await conn.execute(
             "UPDATE executions SET lease_owner = 'thief', version = version + 1, "
-            "wake_at = now() + interval '1 hour', lease_expires_at = now() + interval '1 hour' WHERE id = $1",
+            "wake_at = now() + interval '1 hour' WHERE id = $1",
             ex.id,
         )
     held_target.release.set()

@@ -6,8 +6,8 @@ import asyncio
 
 from aiohttp.test_utils import TestClient
 
-from conveyor.db import Pool
 from conveyor.engine.worker import Worker
+from conveyor.store import Pool
 from tests.integration.conftest import HeldTarget, flow, wait_for, wait_until_ended
 
 

@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from conveyor.config import Settings
-from conveyor.db import Pool
+from conveyor.store import Pool
 from tests.integration.conftest import flow, run_flow, running_worker, wait_until_ended
 
 

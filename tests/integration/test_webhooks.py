@@ -11,9 +11,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from conveyor.config import Settings
-from conveyor.db import Pool
-from conveyor.engine.store.history import list_history, list_steps
 from conveyor.engine.worker import Worker
+from conveyor.store import Pool
+from conveyor.store.history import list_history, list_steps
 from tests.integration.conftest import flow, run_flow, running_worker, wait_until_ended
 
 

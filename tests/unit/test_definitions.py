@@ -2,8 +2,8 @@ import copy
 
 import pytest
 
-from conveyor.definitions import parse_definition
 from conveyor.errors import DefinitionError
+from conveyor.nodes.kinds import parse_definition
 from tests.examples import design_example
 
 EXAMPLE = design_example()

@@ -20,7 +20,7 @@ def test_states_are_the_design_strings() -> None:
 
 
 def test_schema_check_lists_exactly_the_machine_states() -> None:
-    from conveyor.db import schema_sql
+    from conveyor.store.schema import schema_sql
 
     check = schema_sql().split("executions_state_check CHECK (state IN (")[1].split("))")[0]
     assert {s.strip().strip("'") for s in check.replace("\n", " ").split(",")} == set(STATES)

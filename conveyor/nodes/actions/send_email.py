@@ -5,7 +5,10 @@ from __future__ import annotations
 from conveyor.errors import PermanentStepError, StepError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import StepContext
-from conveyor.nodes.ports import Delivery, EmailContent
+from conveyor.nodes.email_transports import Delivery
+from conveyor.store import connection
+from conveyor.store.emails import OutgoingEmail, mark_email, reserve_email
+from conveyor.store.templates import EmailContent, get_template
 from conveyor.templating import render_string
 
 
@@ -16,17 +19,17 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
         raise PermanentStepError(f"send_email needs a valid 'to' address, got {to!r}", field="params.to")
     if not isinstance(template, str):
         raise PermanentStepError("send_email needs a 'template' name", field="params.template")
-    stored = await ctx.services.emails.template(template)
-    context = {**ctx.data, "params": params}
-    content = EmailContent(
-        subject=render_string(stored.subject, context),
-        text_body=render_string(stored.text_body, context),
-        html_body=render_string(stored.html_body, context, html=True) if stored.html_body else None,
-    )
-    transport = ctx.services.email_transport
-    record = await ctx.services.emails.reserve(
-        ctx.execution_id, ctx.idempotency_key, ctx.node_id, to, template, content, transport.name
-    )
+    pool, transport = ctx.services.pool, ctx.services.email_transport
+    async with connection(pool) as conn:
+        stored = await get_template(conn, template)
+        context = {**ctx.data, "params": params}
+        content = EmailContent(
+            subject=render_string(stored.subject, context),
+            text_body=render_string(stored.text_body, context),
+            html_body=render_string(stored.html_body, context, html=True) if stored.html_body else None,
+        )
+        email = OutgoingEmail(ctx.execution_id, ctx.node_id, ctx.idempotency_key, to, template, content, transport.name)
+        record = await reserve_email(conn, email)
     result: JSONObject = {"email_id": str(record.id), "to": to, "template": template}
     if record.status in ("sent", "logged"):
         ctx.log.info("email_already_sent", email_id=str(record.id))
@@ -40,9 +43,11 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
     try:
         status = await transport.deliver(delivery)
     except Exception as exc:
-        await ctx.services.emails.mark(record.id, "failed", str(exc))
+        async with connection(pool) as conn:
+            await mark_email(conn, record.id, "failed", str(exc))
         raise StepError(f"email delivery failed: {exc}") from exc
-    await ctx.services.emails.mark(record.id, status)
+    async with connection(pool) as conn:
+        await mark_email(conn, record.id, status)
     ctx.log.info(
         "email_sent",
         email_id=str(record.id),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conveyor.engine.store import Conn
+from conveyor.store import Conn
 
 _REGISTER = """
 INSERT INTO workers (id, hostname, pid) VALUES ($1, $2, $3)

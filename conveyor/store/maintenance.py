@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conveyor.engine.store import Conn
+from conveyor.store import Conn
 
 # Every table conveyor writes at run time; email_templates is left alone (its seeds are configuration).
 RUNTIME_TABLES = (

@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from conveyor.engine.store import Conn
 from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.store import Conn
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class HistoryEntry:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One attempt of one node."""
+    """One attempt of one node, as a step commit writes it and the API reads it."""
 
     node: str
     visit: int
@@ -34,8 +34,8 @@ class Step:
     input: JSONValue
     output: JSONValue
     error: JSONValue
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: datetime | None = None  # set by the database when the step is stored
+    finished_at: datetime | None = None
 
 
 _HISTORY = """

@@ -8,9 +8,9 @@ from datetime import datetime
 
 import asyncpg
 
-from conveyor.engine.store import Conn
 from conveyor.errors import ConflictError, NotFoundError
 from conveyor.jsonvalue import JSONObject
+from conveyor.store import Conn
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +55,8 @@ async def insert_workflow(conn: Conn, name: str, description: str | None, defini
     return Workflow(**dict(row))
 
 
-_BY_ID = f"SELECT {_COLUMNS} FROM workflows WHERE id = $1 AND deleted_at IS NULL"
-_BY_NAME = f"SELECT {_COLUMNS} FROM workflows WHERE name = $1 AND deleted_at IS NULL"
+_BY_ID = f"SELECT {_COLUMNS} FROM workflows WHERE id = $1"
+_BY_NAME = f"SELECT {_COLUMNS} FROM workflows WHERE name = $1"
 
 
 async def get_workflow(conn: Conn, ref: str | uuid.UUID) -> Workflow:
@@ -91,7 +91,7 @@ async def get_definition(conn: Conn, workflow_id: uuid.UUID, version: int) -> JS
 
 
 _EXISTING = """
-SELECT name, id::text AS id FROM workflows WHERE deleted_at IS NULL AND (name = ANY($1) OR id::text = ANY($1))
+SELECT name, id::text AS id FROM workflows WHERE name = ANY($1) OR id::text = ANY($1)
 """
 
 

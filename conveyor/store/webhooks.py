@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from conveyor.engine.store import Conn
 from conveyor.jsonvalue import JSONValue
+from conveyor.store import Conn
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookAttempt:
-    """One outbound HTTP call and how it ended."""
+class WebhookCall:
+    """One attempt of an outbound HTTP call and how it ended."""
 
     execution_id: uuid.UUID
     node: str
@@ -33,19 +33,19 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 """
 
 
-async def insert_webhook_attempt(conn: Conn, a: WebhookAttempt) -> None:
+async def insert_webhook_call(conn: Conn, call: WebhookCall) -> None:
     """Record one call attempt."""
     await conn.execute(
         _INSERT,
-        a.execution_id,
-        a.node,
-        a.idempotency_key,
-        a.attempt,
-        a.method,
-        a.url,
-        a.request_body,
-        a.status_code,
-        a.response_body,
-        a.error,
-        a.duration_ms,
+        call.execution_id,
+        call.node,
+        call.idempotency_key,
+        call.attempt,
+        call.method,
+        call.url,
+        call.request_body,
+        call.status_code,
+        call.response_body,
+        call.error,
+        call.duration_ms,
     )

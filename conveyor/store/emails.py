@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from conveyor.engine.store import Conn
+from conveyor.store import Conn
+from conveyor.store.templates import EmailContent
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,20 @@ class EmailLog:
 
 _COLUMNS = ", ".join(EmailLog.__slots__)
 
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    """A rendered email for one step, stored once under the step's key."""
+
+    execution_id: uuid.UUID
+    node: str
+    idempotency_key: str
+    recipient: str
+    template: str
+    content: EmailContent
+    transport: str
+
+
 _RESERVE = f"""
 INSERT INTO email_logs (id, execution_id, node, idempotency_key, recipient, subject, template,
                         text_body, html_body, transport, status)
@@ -41,21 +56,6 @@ RETURNING {_COLUMNS}
 _BY_KEY = f"SELECT {_COLUMNS} FROM email_logs WHERE idempotency_key = $1"
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingEmail:
-    """A rendered email for one step."""
-
-    execution_id: uuid.UUID
-    node: str
-    idempotency_key: str
-    recipient: str
-    subject: str
-    template: str
-    text_body: str
-    html_body: str | None
-    transport: str
-
-
 async def reserve_email(conn: Conn, email: OutgoingEmail) -> EmailLog:
     """Record the email as being sent, or return the row an earlier attempt left for this key."""
     row = await conn.fetchrow(
@@ -65,10 +65,10 @@ async def reserve_email(conn: Conn, email: OutgoingEmail) -> EmailLog:
         email.node,
         email.idempotency_key,
         email.recipient,
-        email.subject,
+        email.content.subject,
         email.template,
-        email.text_body,
-        email.html_body,
+        email.content.text_body,
+        email.content.html_body,
         email.transport,
     )
     if row is None:

@@ -1,0 +1,25 @@
+"""Every node kind conveyor knows; the definition parser and the dispatch to executors derive from this list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conveyor.definitions import DefinitionParser, NodeModel, WorkflowDefinition, definition_parser
+from conveyor.jsonvalue import JSONValue
+from conveyor.nodes import action, condition, delay, shared_flow, webhook
+from conveyor.nodes.base import NodeKind, Outcome, StepContext
+
+KINDS: tuple[NodeKind[Any], ...] = (action.KIND, delay.KIND, condition.KIND, shared_flow.KIND, webhook.KIND)
+
+_BY_TYPE: dict[str, NodeKind[Any]] = {kind.type: kind for kind in KINDS}
+_PARSER: DefinitionParser = definition_parser(kind.model for kind in KINDS)
+
+
+def parse_definition(raw: JSONValue) -> WorkflowDefinition:
+    """Validate a definition's shape and graph, raising DefinitionError naming each problem."""
+    return _PARSER.parse(raw)
+
+
+async def execute(node: NodeModel, ctx: StepContext) -> Outcome:
+    """Run the node with its kind's executor."""
+    return await _BY_TYPE[node.type].execute(node, ctx)

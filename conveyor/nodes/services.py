@@ -1,0 +1,21 @@
+"""What the outside world offers a step: the database, the email transport, an HTTP client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+
+from conveyor.nodes.email_transports import EmailTransport
+from conveyor.store import Pool
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Shared by every step a worker runs."""
+
+    pool: Pool
+    email_transport: EmailTransport
+    email_sender: str
+    http: aiohttp.ClientSession
+    webhook_allow_hosts: frozenset[str]

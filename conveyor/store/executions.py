@@ -1,0 +1,135 @@
+"""Executions as stored: the record, creation under a dedupe key, and reads."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+
+from conveyor.errors import NotFoundError
+from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.statemachines import INITIAL_STATE
+from conveyor.store import Conn
+
+WAKE_CHANNEL = "conveyor_wake"
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One run of a workflow, as stored."""
+
+    id: uuid.UUID
+    workflow_id: uuid.UUID
+    workflow_version: int
+    state: str
+    resume_state: str | None
+    current_node: str | None
+    visit: int
+    attempt: int
+    generation: int
+    input: JSONObject
+    context: JSONObject
+    output: JSONValue
+    error: JSONValue
+    wake_at: datetime | None
+    lease_owner: str | None
+    version: int
+    pause_requested: bool
+    parent_id: uuid.UUID | None
+    parent_node: str | None
+    dedupe_key: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+FIELDS = tuple(f.name for f in dataclasses.fields(Execution))
+COLUMNS = ", ".join(FIELDS)
+
+
+def execution(row: asyncpg.Record) -> Execution:
+    """An Execution from a row that holds its columns (and maybe more), by column name."""
+    return Execution(**{name: row[name] for name in FIELDS})
+
+
+_INSERT = """
+WITH inserted AS (
+    INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
+                            wake_at, parent_id, parent_node, dedupe_key)
+    VALUES ($1, $2, $3, $4, $5, 1, 1, $6, now(), $7, $8, $9)
+    ON CONFLICT {target} DO NOTHING
+    RETURNING {columns}
+), notified AS (
+    SELECT pg_notify('{channel}', '') FROM inserted
+)
+SELECT {columns} FROM inserted, notified
+"""
+_INSERT_TOP = _INSERT.format(
+    target="(workflow_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND parent_id IS NULL",
+    columns=COLUMNS,
+    channel=WAKE_CHANNEL,
+)
+_INSERT_CHILD = _INSERT.format(
+    target="(parent_id, dedupe_key) WHERE parent_id IS NOT NULL", columns=COLUMNS, channel=WAKE_CHANNEL
+)
+_BY_DEDUPE_KEY = f"SELECT {COLUMNS} FROM executions WHERE workflow_id = $1 AND dedupe_key = $2 AND parent_id IS NULL"
+_CHILD_BY_KEY = f"SELECT {COLUMNS} FROM executions WHERE parent_id = $1 AND dedupe_key = $2"
+
+
+@dataclass(frozen=True, slots=True)
+class NewExecution:
+    """What it takes to start an execution."""
+
+    workflow_id: uuid.UUID
+    workflow_version: int
+    start_node: str
+    input: JSONObject
+    dedupe_key: str | None = None
+    parent_id: uuid.UUID | None = None
+    parent_node: str | None = None
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+async def insert_execution(conn: Conn, new: NewExecution) -> tuple[Execution, bool]:
+    """Create an execution due now; with a known dedupe key, return the existing one instead. True when new."""
+    row = await conn.fetchrow(
+        _INSERT_TOP if new.parent_id is None else _INSERT_CHILD,
+        new.id,
+        new.workflow_id,
+        new.workflow_version,
+        INITIAL_STATE,
+        new.start_node,
+        new.input,
+        new.parent_id,
+        new.parent_node,
+        new.dedupe_key,
+    )
+    if row is not None:
+        return execution(row), True
+    if new.parent_id is None:
+        row = await conn.fetchrow(_BY_DEDUPE_KEY, new.workflow_id, new.dedupe_key)
+    else:
+        row = await conn.fetchrow(_CHILD_BY_KEY, new.parent_id, new.dedupe_key)
+    assert row is not None, "a conflicting dedupe key names an execution"
+    return execution(row), False
+
+
+_GET = f"SELECT {COLUMNS} FROM executions WHERE id = $1"
+_GET_FOR_UPDATE = _GET + " FOR UPDATE"
+
+
+async def get_execution(conn: Conn, execution_id: uuid.UUID, *, for_update: bool = False) -> Execution:
+    """Load an execution, optionally locking its row for the rest of the transaction."""
+    row = await conn.fetchrow(_GET_FOR_UPDATE if for_update else _GET, execution_id)
+    if row is None:
+        raise NotFoundError(f"execution {execution_id} not found", field="id", value=str(execution_id))
+    return execution(row)
+
+
+async def find_child(conn: Conn, parent_id: uuid.UUID, dedupe_key: str) -> Execution | None:
+    """The child execution a parent started under this key, if any."""
+    row = await conn.fetchrow(_CHILD_BY_KEY, parent_id, dedupe_key)
+    return execution(row) if row else None
