@@ -95,7 +95,7 @@ def missed_fires(
 ) -> tuple[list[datetime], int]:
     """Pick which ticks in (last_tick, now] to fire now, oldest first, and count the skipped ones."""
     line, local, since, until = parse_cron(cron), zone(tz), _utc(last_tick), _utc(now)
-    keep = {"latest": 1, "all": _ticks(max_catch_up), "none": 0}[policy]
+    keep = {"latest": 1, "all": _ticks(max_catch_up, "max_catch_up"), "none": 0}[policy]
     fire = list(islice(takewhile(lambda instant: instant > since, _backward(line, local, until)), keep))[::-1]
     in_window = takewhile(lambda instant: instant <= until, _forward(line, local, since))
     missed = sum(1 for _ in islice(in_window, SKIP_COUNT_LIMIT + len(fire)))
@@ -113,9 +113,9 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _ticks(count: int) -> int:
+def _ticks(count: int, name: str = "count") -> int:
     if not 0 <= count <= MAX_TICKS:
-        raise ValueError(f"count must be between 0 and {MAX_TICKS}, got {count}")
+        raise ValueError(f"{name} must be between 0 and {MAX_TICKS}, got {count}")
     return count
 
 

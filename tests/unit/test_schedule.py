@@ -251,3 +251,8 @@ def test_tick_key_is_utc_iso_8601_to_the_second() -> None:
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="no time zone"):
         next_fires("* * * * *", "UTC", datetime(2026, 1, 1), 1)  # noqa: DTZ001
+
+
+def test_catch_up_cap_beyond_the_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_catch_up must be between 0 and 500"):
+        missed_fires("* * * * *", "UTC", utc(2026, 1, 1), utc(2026, 1, 2), "all", MAX_TICKS + 1)
