@@ -39,8 +39,8 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _web(pool: Pool, host: str, port: int) -> AsyncIterator[None]:
-    runner = web.AppRunner(create_app(pool), access_log=None)
+async def _web(pool: Pool, settings: Settings, host: str, port: int) -> AsyncIterator[None]:
+    runner = web.AppRunner(create_app(pool, settings), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     log.info("api_listening", host=host, port=port)
@@ -55,7 +55,7 @@ async def _run(settings: Settings, dsn: str, *, api: tuple[str, int] | None, wor
     _stop_on_signals(stop)
     async with connect(dsn, max_size=settings.db_pool_size) as pool, contextlib.AsyncExitStack() as stack:
         if api is not None:
-            await stack.enter_async_context(_web(pool, *api))
+            await stack.enter_async_context(_web(pool, settings, *api))
         if not work:
             await stop.wait()
             return

@@ -7,7 +7,8 @@ import uuid
 
 import structlog
 
-from conveyor.engine.metrics import LEASES_LOST, LOOP_ERRORS
+from conveyor.engine.metrics import DATABASE_UNAVAILABLE, LEASES_LOST, LOOP_ERRORS
+from conveyor.errors import DatabaseUnavailableError
 from conveyor.store import Pool, connection
 from conveyor.store.claims import renew_leases
 from conveyor.store.workers import heartbeat_worker
@@ -39,6 +40,9 @@ class LeaseKeeper:
                     if lost in self.held:
                         LEASES_LOST.inc()
                         log.warning("lease_not_renewed", execution_id=str(lost))
+            except DatabaseUnavailableError as exc:
+                DATABASE_UNAVAILABLE.labels(loop="lease").inc()
+                log.warning("database_unavailable", error=exc.message)
             except Exception:
                 LOOP_ERRORS.labels(loop="lease").inc()
                 log.exception("lease_renewal_failed")

@@ -7,4 +7,7 @@ STEP_SECONDS = Histogram("conveyor_step_seconds", "Time a node's executor took",
 CLAIMED = Counter("conveyor_executions_claimed_total", "Executions claimed by this process")
 IN_FLIGHT = Gauge("conveyor_executions_in_flight", "Executions this process is running now")
 LEASES_LOST = Counter("conveyor_leases_lost_total", "Leases this process lost before its step committed")
+DATABASE_UNAVAILABLE = Counter(
+    "conveyor_database_unavailable_total", "Loop passes that found the database unreachable", ["loop"]
+)
 LOOP_ERRORS = Counter("conveyor_loop_errors_total", "Unexpected errors caught at the top of a loop", ["loop"])

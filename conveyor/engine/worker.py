@@ -14,9 +14,10 @@ from conveyor.engine.alarm import Alarm
 from conveyor.engine.claim import claim_due
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.lease import LeaseKeeper
-from conveyor.engine.metrics import CLAIMED, IN_FLIGHT, LOOP_ERRORS
+from conveyor.engine.metrics import CLAIMED, DATABASE_UNAVAILABLE, IN_FLIGHT, LOOP_ERRORS
 from conveyor.engine.operations import pause_after_step
 from conveyor.engine.runner import StepRunner
+from conveyor.errors import DatabaseUnavailableError
 from conveyor.nodes.services import Services
 from conveyor.store import Pool, connection
 from conveyor.store.claims import release_leases, seconds_until_next_due
@@ -74,6 +75,10 @@ class Worker:
             while not self._stopping.is_set():
                 try:
                     await self._cycle()
+                except DatabaseUnavailableError as exc:
+                    DATABASE_UNAVAILABLE.labels(loop="worker").inc()
+                    log.warning("database_unavailable", error=exc.message)
+                    await self._alarm.wait(1.0)
                 except Exception:
                     LOOP_ERRORS.labels(loop="worker").inc()
                     log.exception("worker_cycle_failed")

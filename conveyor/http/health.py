@@ -7,10 +7,11 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from conveyor.http.keys import POOL
+from conveyor.http.keys import POOL, SETTINGS
 from conveyor.http.shapes import respond
 from conveyor.store import connection
 from conveyor.store.schema import ping
+from conveyor.store.workers import count_live_workers
 
 routes = web.RouteTableDef()
 
@@ -30,9 +31,11 @@ async def ready(request: web.Request) -> web.Response:
     try:
         async with asyncio.timeout(_READY_TIMEOUT_SECONDS), connection(request.app[POOL]) as conn:
             await ping(conn)
+            # A worker renews its heartbeat with its leases, a few times per lease period.
+            workers = await count_live_workers(conn, 2 * request.app[SETTINGS].lease_seconds)
     except Exception as exc:  # noqa: BLE001 - whatever the failure, the answer is "not ready"
         return respond({"status": "unavailable", "database": f"{type(exc).__name__}: {exc}"}, status=503)
-    return respond({"status": "ok", "database": "ok"})
+    return respond({"status": "ok", "database": "ok", "live_workers": workers})
 
 
 @routes.get("/metrics")

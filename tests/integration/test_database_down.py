@@ -1,0 +1,67 @@
+"""With the database gone, every route that needs it answers 503 with a JSON error and Retry-After."""
+
+from __future__ import annotations
+
+import re
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from conveyor.db import create_pool
+from conveyor.http.app import create_app
+
+# Routes that answer without the database, by design.
+_NO_DATABASE = {"/health/live", "/metrics"}
+_HEALTH = {"/health", "/health/ready"}
+# A body each route accepts, so that the request gets as far as the database.
+_VALID = {"/workflows": {"name": "n", "start": "a", "nodes": [{"id": "a", "type": "action", "action": "noop"}]}}
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def api_without_database(aiohttp_client: Callable[..., Awaitable[TestClient]]) -> AsyncIterator[TestClient]:
+    """The API on a pool whose server is not there (nothing listens on its port)."""
+    pool = await create_pool(f"postgresql://conveyor@127.0.0.1:{_closed_port()}/conveyor", min_size=0)
+    try:
+        yield await aiohttp_client(create_app(pool))
+    finally:
+        await pool.close()
+
+
+def _routes(app: web.Application) -> list[tuple[str, str]]:
+    routes = []
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        if route.method in ("HEAD", "OPTIONS") or not path or path in _NO_DATABASE:
+            continue
+        routes.append((route.method, re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)))
+    return routes
+
+
+async def test_every_route_answers_503_json_when_the_database_is_down(api_without_database: TestClient) -> None:
+    routes = _routes(api_without_database.app)
+    assert len(routes) >= 10
+    for method, path in routes:
+        response = await api_without_database.request(method, path, json=_VALID.get(path, {"input": {}}))
+        assert response.status == 503, f"{method} {path} answered {response.status}"
+        body = await response.json()
+        if path in _HEALTH:
+            assert body["status"] == "unavailable"
+            continue
+        assert body["error"]["code"] == "database_unavailable", f"{method} {path}: {body}"
+        assert response.headers["Retry-After"].isdigit(), f"{method} {path} has no Retry-After"
+
+
+async def test_liveness_needs_no_database(api_without_database: TestClient) -> None:
+    response = await api_without_database.get("/health/live")
+    assert response.status == 200
