@@ -12,7 +12,7 @@ from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, Outcome, Sleep, SpawnChild, WaitForChild
 from conveyor.statemachines import TERMINAL_STATES, ExecutionModel, StepEnd, apply_events
 from conveyor.store.executions import Execution, NewExecution
-from conveyor.store.history import Step
+from conveyor.store.history import Step, StepStatus
 from conveyor.store.steps import Lease, StepCommit, Wake
 
 
@@ -63,7 +63,7 @@ def _commit(
     model = ExecutionModel(ex.state)
     transitions = apply_events(model, *end.value)
     at = moved or _Moved(ex.current_node, ex.visit, ex.attempt)
-    completed = step is not None and step.status == "completed"
+    completed = step is not None and step.status == StepStatus.COMPLETED
     return StepCommit(
         lease=Lease(ex.id, owner, ex.version),
         state=model.state,
@@ -91,7 +91,7 @@ def plan_success(
         return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, detail=detail), waits_for=outcome.child_id)
     if isinstance(outcome, SpawnChild):
         detail = {"child_id": str(outcome.child_id)}
-        step = Step(node.id, ex.visit, ex.attempt, "waiting", step_input, detail, None)
+        step = Step(node.id, ex.visit, ex.attempt, StepStatus.WAITING, step_input, detail, None)
         child = NewExecution(
             outcome.workflow_id,
             outcome.workflow_version,
@@ -104,7 +104,7 @@ def plan_success(
         )
         return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, detail=detail, step=step), child)
     next_node = outcome.branch if isinstance(outcome, Completed) and outcome.branched else node.next
-    step = Step(node.id, ex.visit, ex.attempt, "completed", step_input, outcome.output, None)
+    step = Step(node.id, ex.visit, ex.attempt, StepStatus.COMPLETED, step_input, outcome.output, None)
     moved = _Moved(next_node, ex.visit + 1 if next_node else ex.visit, 1)
     if isinstance(outcome, Sleep):
         until = outcome.until.isoformat() if outcome.until else None
@@ -123,7 +123,7 @@ def plan_failure(
 ) -> PlannedCommit:
     """The commit for a node that failed: a retry when the policy has attempts left, else failure."""
     error = error_document(exc)
-    step = Step(node.id, ex.visit, ex.attempt, "failed", step_input, None, error)
+    step = Step(node.id, ex.visit, ex.attempt, StepStatus.FAILED, step_input, None, error)
     if getattr(exc, "retryable", True) and ex.attempt < node.retry.max_attempts:
         delay = retry_delay_seconds(node.retry, ex.attempt)
         moved = _Moved(ex.current_node, ex.visit, ex.attempt + 1)

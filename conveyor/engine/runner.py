@@ -20,6 +20,7 @@ from conveyor.nodes.services import Services
 from conveyor.statemachines import RUNNING, TERMINAL_STATES
 from conveyor.store import Pool, connection
 from conveyor.store.executions import Execution, insert_execution
+from conveyor.store.history import StepStatus
 from conveyor.store.steps import Committed, UnstorableResultError, Wake, child_has_ended, commit_step, wake_parent
 
 log = structlog.get_logger(__name__)
@@ -116,12 +117,12 @@ class StepRunner:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of user-facing work fails the step
-            STEPS.labels(node_type=node.type, result="failed").inc()
+            STEPS.labels(node_type=node.type, result=StepStatus.FAILED).inc()
             bound.warning("step_failed", error=str(exc), error_type=type(exc).__name__)
             return plan_failure(ex, self._owner, node, exc, ctx.rendered or None)
         finally:
             STEP_SECONDS.labels(node_type=node.type).observe(time.perf_counter() - started)
-        STEPS.labels(node_type=node.type, result="completed").inc()
+        STEPS.labels(node_type=node.type, result=StepStatus.COMPLETED).inc()
         return plan_success(ex, self._owner, node, outcome, ctx.rendered or None, self._lease_seconds)
 
     async def _commit(self, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:

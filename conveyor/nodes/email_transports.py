@@ -8,6 +8,7 @@ from typing import Protocol
 
 import aiosmtplib
 
+from conveyor.store.emails import EmailStatus
 from conveyor.store.templates import EmailContent
 
 
@@ -26,8 +27,8 @@ class EmailTransport(Protocol):
 
     name: str
 
-    async def deliver(self, delivery: Delivery) -> str:
-        """Send the email; return the status to record ('sent' or 'logged')."""
+    async def deliver(self, delivery: Delivery) -> EmailStatus:
+        """Send the email; return the status to record."""
         ...
 
 
@@ -36,9 +37,9 @@ class LogTransport:
 
     name = "log"
 
-    async def deliver(self, delivery: Delivery) -> str:
+    async def deliver(self, delivery: Delivery) -> EmailStatus:
         """Deliver nothing: the caller's log line and email_logs row record the email."""
-        return "logged"
+        return EmailStatus.LOGGED
 
 
 class SmtpTransport:
@@ -60,7 +61,7 @@ class SmtpTransport:
         self._username, self._password = username, password
         self._starttls, self._timeout = starttls, timeout_seconds
 
-    async def deliver(self, delivery: Delivery) -> str:
+    async def deliver(self, delivery: Delivery) -> EmailStatus:
         """Send the email; the Message-ID is the step's key, so receivers can drop a crash re-send."""
         message = EmailMessage()
         message["From"] = delivery.sender
@@ -79,4 +80,4 @@ class SmtpTransport:
             start_tls=self._starttls,
             timeout=self._timeout,
         )
-        return "sent"
+        return EmailStatus.SENT

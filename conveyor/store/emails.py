@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from conveyor.store import Conn
 from conveyor.store.templates import EmailContent
+
+
+class EmailStatus(enum.StrEnum):
+    """Where an email's delivery stands (the email_logs CHECK lists the same)."""
+
+    SENDING = "sending"
+    SENT = "sent"
+    LOGGED = "logged"  # the log transport's "delivered": recorded, not sent
+    FAILED = "failed"
+
+
+DELIVERED = frozenset({EmailStatus.SENT, EmailStatus.LOGGED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +60,7 @@ class OutgoingEmail:
 _RESERVE = f"""
 INSERT INTO email_logs (id, execution_id, node, idempotency_key, recipient, subject, template,
                         text_body, html_body, transport, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending')
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '{EmailStatus.SENDING}')
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING {_COLUMNS}
 """
@@ -78,14 +91,14 @@ async def reserve_email(conn: Conn, email: OutgoingEmail) -> EmailLog:
 
 
 _MARK = """
-UPDATE email_logs SET status = $2, error = $3, sent_at = CASE WHEN $2 IN ('sent', 'logged') THEN now() END
+UPDATE email_logs SET status = $2, error = $3, sent_at = CASE WHEN $2 = ANY($4::text[]) THEN now() END
 WHERE id = $1
 """
 
 
 async def mark_email(conn: Conn, email_id: uuid.UUID, status: str, error: str | None = None) -> None:
     """Record how delivery went."""
-    await conn.execute(_MARK, email_id, status, error)
+    await conn.execute(_MARK, email_id, status, error, sorted(DELIVERED))
 
 
 _LIST = f"""

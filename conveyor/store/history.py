@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,14 @@ class HistoryEntry:
     attempt: int
     detail: JSONObject | None
     at: datetime
+
+
+class StepStatus(enum.StrEnum):
+    """How one attempt of one node stands (the execution_steps CHECK lists the same)."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    WAITING = "waiting"  # a shared-flow step, completed in place when its child ends
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.statemachines import DELAYED, PAUSED, TERMINAL_STATES, Transition
 from conveyor.store import Conn
 from conveyor.store.executions import WAKE_CHANNEL
-from conveyor.store.history import Step
+from conveyor.store.history import Step, StepStatus
 from conveyor.store.statement import Statement
 
 
@@ -56,7 +56,7 @@ class StepCommit:
     finished: bool = False
 
 
-_COMMIT_STEP = Statement("""
+_COMMIT_STEP = Statement(f"""
 WITH updated AS (
     UPDATE executions
     SET state = :state, resume_state = NULL, current_node = :current_node, visit = :visit, attempt = :attempt,
@@ -82,13 +82,13 @@ WITH updated AS (
     SET status = :step_status, output = :step_output, error = :step_error, finished_at = now()
     FROM updated
     WHERE s.execution_id = updated.id AND s.visit = :step_visit AND s.attempt = :step_attempt
-      AND s.status = 'waiting'
+      AND s.status = '{StepStatus.WAITING}'
     RETURNING s.id
 ), step AS (
     INSERT INTO execution_steps (execution_id, node, visit, attempt, status, input, output, error,
                                  started_at, finished_at)
     SELECT updated.id, :step_node, :step_visit, :step_attempt, :step_status, :step_input, :step_output,
-           :step_error, e.step_started_at, CASE WHEN :step_status <> 'waiting' THEN now() END
+           :step_error, e.step_started_at, CASE WHEN :step_status <> '{StepStatus.WAITING}' THEN now() END
     FROM updated JOIN executions e ON e.id = updated.id
     WHERE :step_node::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM waiting_step)
 )
@@ -160,7 +160,8 @@ WITH woken AS (
     UPDATE executions p SET wake_at = now(), updated_at = now()
     WHERE p.id = $1 AND (p.state = '{DELAYED}' OR (p.state = '{PAUSED}' AND p.resume_state = '{DELAYED}'))
       AND EXISTS (SELECT 1 FROM execution_steps s
-                  WHERE s.execution_id = p.id AND s.status = 'waiting' AND s.output->>'child_id' = $2::text)
+                  WHERE s.execution_id = p.id AND s.status = '{StepStatus.WAITING}'
+                    AND s.output->>'child_id' = $2::text)
     RETURNING p.id
 )
 SELECT pg_notify('{WAKE_CHANNEL}', '') FROM woken

@@ -7,7 +7,7 @@ from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import StepContext
 from conveyor.nodes.email_transports import Delivery
 from conveyor.store import connection
-from conveyor.store.emails import OutgoingEmail, mark_email, reserve_email
+from conveyor.store.emails import DELIVERED, EmailStatus, OutgoingEmail, mark_email, reserve_email
 from conveyor.store.templates import EmailContent, get_template
 from conveyor.templating import render_string
 
@@ -31,7 +31,7 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
         email = OutgoingEmail(ctx.execution_id, ctx.node_id, ctx.idempotency_key, to, template, content, transport.name)
         record = await reserve_email(conn, email)
     result: JSONObject = {"email_id": str(record.id), "to": to, "template": template}
-    if record.status in ("sent", "logged"):
+    if record.status in DELIVERED:
         ctx.log.info("email_already_sent", email_id=str(record.id))
         return {**result, "status": record.status}
     delivery = Delivery(
@@ -44,7 +44,7 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
         status = await transport.deliver(delivery)
     except Exception as exc:
         async with connection(pool) as conn:
-            await mark_email(conn, record.id, "failed", str(exc))
+            await mark_email(conn, record.id, EmailStatus.FAILED, str(exc))
         raise StepError(f"email delivery failed: {exc}") from exc
     async with connection(pool) as conn:
         await mark_email(conn, record.id, status)
