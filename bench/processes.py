@@ -20,7 +20,7 @@ Process = asyncio.subprocess.Process
 STOP_GRACE_SECONDS = 10.0
 READY_SECONDS = 30.0
 # Settings a spawned process must not inherit from the shell running the suite.
-_SCRUBBED = ("CONVEYOR_POLL_INTERVAL", "CONVEYOR_CONCURRENCY", "CONVEYOR_BATCH_SIZE", "CONVEYOR_API_TOKEN")
+_SCRUBBED = ("CONVEYOR_POLL_INTERVAL", "CONVEYOR_CONCURRENCY", "CONVEYOR_BATCH_SIZE")
 
 
 def conveyor_command() -> list[str]:
