@@ -52,21 +52,10 @@ async def execute(node: WebhookNode, ctx: StepContext) -> Outcome:
     headers = {str(k): str(v) for k, v in render_value(node.headers, ctx.data).items()}  # not kept: secrets
     headers.setdefault("Idempotency-Key", ctx.idempotency_key)
     body = ctx.render("body", node.body)
-    timeout = node.timeout.total_seconds() if node.timeout else _DEFAULT_TIMEOUT_SECONDS
     started = time.perf_counter()
     status, text, error = None, None, None
     try:
-        async with ctx.services.http.request(
-            node.method,
-            target,
-            headers=headers,
-            json=body,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            allow_redirects=False,
-        ) as response:
-            status, text = response.status, await response.text()
-    except PermanentStepError:
-        raise
+        status, text = await _call(ctx.services.http, node, target, headers, body)
     except (aiohttp.ClientError, TimeoutError) as exc:
         error = f"{type(exc).__name__}: {exc}"
     finally:
@@ -89,10 +78,24 @@ async def execute(node: WebhookNode, ctx: StepContext) -> Outcome:
             await insert_webhook_call(conn, call)
     if error is not None:
         raise StepError(f"webhook call failed: {error}", url=str(target))
-    assert status is not None
-    if not 200 <= status < 300:
+    if status is None or not 200 <= status < 300:
         raise StepError(f"webhook answered HTTP {status}", url=str(target), status=status)
     return Completed(output={"status": status, "body": _parse(text or "")})
+
+
+async def _call(
+    http: aiohttp.ClientSession, node: WebhookNode, target: URL, headers: dict[str, str], body: JSONValue
+) -> tuple[int, str]:
+    timeout = node.timeout.total_seconds() if node.timeout else _DEFAULT_TIMEOUT_SECONDS
+    async with http.request(
+        node.method,
+        target,
+        headers=headers,
+        json=body,
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        allow_redirects=False,
+    ) as response:
+        return response.status, await response.text()
 
 
 def _parse(text: str) -> JSONValue:

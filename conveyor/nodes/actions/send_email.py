@@ -21,13 +21,7 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
         raise PermanentStepError("send_email needs a 'template' name", field="params.template")
     pool, transport = ctx.services.pool, ctx.services.email_transport
     async with connection(pool) as conn:
-        stored = await get_template(conn, template)
-        context = {**ctx.data, "params": params}
-        content = EmailContent(
-            subject=render_string(stored.subject, context),
-            text_body=render_string(stored.text_body, context),
-            html_body=render_string(stored.html_body, context, html=True) if stored.html_body else None,
-        )
+        content = _render(await get_template(conn, template), {**ctx.data, "params": params})
         email = OutgoingEmail(ctx.execution_id, ctx.node_id, ctx.idempotency_key, to, template, content, transport.name)
         record = await reserve_email(conn, email)
     result: JSONObject = {"email_id": str(record.id), "to": to, "template": template}
@@ -58,3 +52,11 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
         subject=content.subject,
     )
     return {**result, "status": status}
+
+
+def _render(stored: EmailContent, context: JSONObject) -> EmailContent:
+    return EmailContent(
+        subject=render_string(stored.subject, context),
+        text_body=render_string(stored.text_body, context),
+        html_body=render_string(stored.html_body, context, html=True) if stored.html_body else None,
+    )
