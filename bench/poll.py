@@ -1,0 +1,36 @@
+"""Wait on a fact, not on time: poll a check until it holds, within a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import TypeVar, cast
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_SECONDS = 20.0
+DEFAULT_INTERVAL_SECONDS = 0.05
+
+
+async def poll_until(
+    check: Callable[[], T | Awaitable[T]],
+    what: str,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    interval: float = DEFAULT_INTERVAL_SECONDS,
+) -> T:
+    """Call `check` (plain or async) until it returns something truthy, and return that.
+
+    Raise `TimeoutError` naming `what` once `timeout` seconds pass; an exception from `check` ends the wait.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return cast(T, result)
+        if loop.time() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(interval)
