@@ -36,7 +36,7 @@ class Reply:
 class WebhookPeer:
     """An HTTP server on 127.0.0.1, on a free port, that webhooks can call.
 
-    Every request is recorded before it is answered. Answers are 200 with `{"ok": true, "n": <count>}`
+    Every request is recorded before it is answered, and again in `abandoned` if its client hangs up first. Answers are 200 with `{"ok": true, "n": <count>}`
     unless `answer` scripted others; `hold` keeps requests open until `release`; `delay_seconds`
     plays a slow server.
     """
@@ -44,6 +44,7 @@ class WebhookPeer:
     def __init__(self, delay_seconds: float = 0.0) -> None:
         self.delay_seconds = delay_seconds
         self.received: list[Received] = []
+        self.abandoned: list[Received] = []  # requests whose client hung up before the answer
         self._replies: deque[Reply] = deque()
         self._open = asyncio.Event()
         self._open.set()
@@ -94,13 +95,18 @@ class WebhookPeer:
                 body = json.loads(raw)
             except ValueError:
                 body = raw
-        self.received.append(
-            Received(request.method, request.path, request.headers.get("Idempotency-Key"), dict(request.headers), body)
+        received = Received(
+            request.method, request.path, request.headers.get("Idempotency-Key"), dict(request.headers), body
         )
+        self.received.append(received)
         n = len(self.received)
-        await self._open.wait()
-        if self.delay_seconds:
-            await asyncio.sleep(self.delay_seconds)  # a slow server, not a synchronisation
+        try:
+            await self._open.wait()
+            if self.delay_seconds:
+                await asyncio.sleep(self.delay_seconds)  # a slow server, not a synchronisation
+        except asyncio.CancelledError:
+            self.abandoned.append(received)
+            raise
         reply = self._replies.popleft() if self._replies else Reply()
         if reply.text is not None:
             return web.Response(status=reply.status, text=reply.text, content_type="application/json")

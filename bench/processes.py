@@ -89,9 +89,7 @@ async def wait_for_workers(pool: Pool, procs: list[Process]) -> None:
     async def registered() -> bool:
         check_alive(*procs)
         async with pool.acquire() as conn:
-            ready = await conn.fetchval(
-                "SELECT count(*) FROM workers WHERE pid = ANY($1) AND stopped_at IS NULL", pids
-            )
+            ready = await conn.fetchval("SELECT count(*) FROM workers WHERE pid = ANY($1) AND stopped_at IS NULL", pids)
         return bool(ready == len(procs))
 
     await poll_until(registered, f"workers {pids} to register", READY_SECONDS)

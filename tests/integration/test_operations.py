@@ -20,9 +20,7 @@ from tests.integration.conftest import (
 )
 
 
-async def _start(
-    api: ApiClient, definition: JSONObject, input_: JSONObject | None = None
-) -> JSONObject:
+async def _start(api: ApiClient, definition: JSONObject, input_: JSONObject | None = None) -> JSONObject:
     workflow = await (await api.post("/workflows", json=definition)).json()
     started: JSONObject = await (
         await api.post(f"/workflows/{workflow['id']}/executions", json={"input": input_ or {}})
@@ -78,9 +76,7 @@ async def test_cancel_a_delayed_execution_ends_it(api: ApiClient, db: Pool, work
     assert (await api.post(f"/executions/{ex['id']}/resume")).status == 409
 
 
-async def test_retry_of_a_failed_execution_runs_the_failed_step_again(
-    api: ApiClient, db: Pool, worker: Worker
-) -> None:
+async def test_retry_of_a_failed_execution_runs_the_failed_step_again(api: ApiClient, db: Pool, worker: Worker) -> None:
     ex = await _start(
         api,
         flow(
