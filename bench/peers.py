@@ -36,9 +36,9 @@ class Reply:
 class WebhookPeer:
     """An HTTP server on 127.0.0.1, on a free port, that webhooks can call.
 
-    Every request is recorded before it is answered, and again in `abandoned` if its client hangs up first. Answers are 200 with `{"ok": true, "n": <count>}`
-    unless `answer` scripted others; `hold` keeps requests open until `release`; `delay_seconds`
-    plays a slow server.
+    Every request is recorded before it is answered, and again in `abandoned` if its client hangs up
+    first. Answers are 200 with `{"ok": true, "n": <count>}` unless `answer` scripted others; `hold`
+    keeps requests open until `release`; `delay_seconds` plays a slow server.
     """
 
     def __init__(self, delay_seconds: float = 0.0) -> None:
@@ -82,9 +82,9 @@ class WebhookPeer:
         """Let held requests go, and stop holding new ones."""
         self._open.set()
 
-    async def arrivals(self, count: int, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> list[Received]:
+    async def arrivals(self, count: int, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> list[Received]:
         """Wait until at least `count` requests have arrived; return them all."""
-        await poll_until(lambda: len(self.received) >= count, f"{count} webhook request(s)", timeout)
+        await poll_until(lambda: len(self.received) >= count, f"{count} webhook request(s)", timeout_seconds)
         return self.received
 
     async def _handle(self, request: web.Request) -> web.Response:

@@ -16,15 +16,15 @@ DEFAULT_INTERVAL_SECONDS = 0.05
 async def poll_until(
     check: Callable[[], T | Awaitable[T]],
     what: str,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
-    interval: float = DEFAULT_INTERVAL_SECONDS,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
 ) -> T:
     """Call `check` (plain or async) until it returns something truthy, and return that.
 
-    Raise `TimeoutError` naming `what` once `timeout` seconds pass; an exception from `check` ends the wait.
+    Raise `TimeoutError` naming `what` once `timeout_seconds` pass; an exception from `check` ends the wait.
     """
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + timeout_seconds
     while True:
         result = check()
         if inspect.isawaitable(result):
@@ -32,5 +32,5 @@ async def poll_until(
         if result:
             return cast(T, result)
         if loop.time() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(interval)
+            raise TimeoutError(f"timed out after {timeout_seconds:g} s waiting for {what}")
+        await asyncio.sleep(interval_seconds)

@@ -121,7 +121,7 @@ async def wait_until_finished(pool: Pool, total: int, procs: list[Process], seco
         return done >= total
 
     try:
-        await poll_until(finished, f"{total} executions to finish", seconds, interval=0.25)
+        await poll_until(finished, f"{total} executions to finish", seconds, interval_seconds=0.25)
     except TimeoutError:
         raise TimeoutError(f"only {done} of {total} executions finished within {seconds:.0f} s") from None
 

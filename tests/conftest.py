@@ -12,7 +12,6 @@ import pytest
 from structlog.testing import capture_logs
 
 from bench.peers import WebhookPeer
-
 from conveyor.config import Settings
 from conveyor.db import Pool, apply_schema, create_pool, embedded_postgres
 from conveyor.engine.store.maintenance import truncate_runtime_tables

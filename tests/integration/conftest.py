@@ -66,7 +66,7 @@ async def wait_for(
         return last if ready(last) else None
 
     try:
-        return await poll_until(check, f"execution {execution_id} to be ready", timeout)
+        return await poll_until(check, f"execution {execution_id} to be ready", timeout_seconds=timeout)
     except TimeoutError as exc:
         raise AssertionError(f"execution still {last.state if last else '?'}: {exc}") from None
 
@@ -88,7 +88,7 @@ async def wait_for_event(pool: Pool, execution_id: uuid.UUID, event: str, timeou
     async def check() -> bool:
         return event in await history_events(pool, execution_id)
 
-    await poll_until(check, f"a {event!r} history row of execution {execution_id}", timeout)
+    await poll_until(check, f"a {event!r} history row of execution {execution_id}", timeout_seconds=timeout)
 
 
 async def database_now(pool: Pool) -> datetime:

@@ -11,8 +11,8 @@ from bench.peers import WebhookPeer
 from bench.poll import poll_until
 from conveyor.db import Pool
 from conveyor.engine.worker import Worker
-from tests.examples import design_example
 from conveyor.jsonvalue import JSONObject
+from tests.examples import design_example
 from tests.integration.conftest import ApiClient, flow
 
 
@@ -174,7 +174,7 @@ async def test_design_example_runs_to_completion_through_the_api(
         current: JSONObject = await (await api.get(f"/executions/{execution['id']}")).json()
         return current if current["state"] in ("completed", "failed", "cancelled") else None
 
-    execution = await poll_until(ended, "the execution to end, read through the API", timeout=15)
+    execution = await poll_until(ended, "the execution to end, read through the API", timeout_seconds=15)
     assert execution["state"] == "completed"
     history = (await (await api.get(f"/executions/{execution['id']}/history")).json())["items"]
     states = [h["to"] for h in history]

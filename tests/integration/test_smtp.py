@@ -65,7 +65,7 @@ async def test_smtp_transport_delivers_text_and_html_with_the_step_key(db: Pool,
         db, (await run_flow(db, definition, {"email": "grace@example.com", "name": "Grace"})).id
     )
     assert ex.state == "completed"
-    await poll_until(lambda: smtp_worker.messages, "the SMTP server to accept a message", timeout=5)
+    await poll_until(lambda: smtp_worker.messages, "the SMTP server to accept a message", timeout_seconds=5)
     [message] = smtp_worker.messages
     assert message["To"] == "grace@example.com"
     assert message["Subject"] == "Welcome to United"
