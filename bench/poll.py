@@ -5,12 +5,30 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, cast
+from typing import TypeVar, cast, overload
 
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT_SECONDS = 20.0
 DEFAULT_INTERVAL_SECONDS = 0.05
+
+
+@overload
+async def poll_until(
+    check: Callable[[], Awaitable[T]],
+    what: str,
+    timeout_seconds: float = ...,
+    interval_seconds: float = ...,
+) -> T: ...
+
+
+@overload
+async def poll_until(
+    check: Callable[[], T],
+    what: str,
+    timeout_seconds: float = ...,
+    interval_seconds: float = ...,
+) -> T: ...
 
 
 async def poll_until(

@@ -118,7 +118,7 @@ async def wait_until_finished(pool: Pool, total: int, procs: list[Process], seco
         check_alive(*procs)
         async with pool.acquire() as conn:
             done = await conn.fetchval("SELECT count(*) FROM executions WHERE finished_at IS NOT NULL")
-        return done >= total
+        return bool(done >= total)
 
     try:
         await poll_until(finished, f"{total} executions to finish", seconds, interval_seconds=0.25)

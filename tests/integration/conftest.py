@@ -66,9 +66,11 @@ async def wait_for(
         return last if ready(last) else None
 
     try:
-        return await poll_until(check, f"execution {execution_id} to be ready", timeout_seconds=timeout)
+        ex = await poll_until(check, f"execution {execution_id} to be ready", timeout_seconds=timeout)
     except TimeoutError as exc:
-        raise AssertionError(f"execution still {last.state if last else '?'}: {exc}") from None
+        raise TimeoutError(f"{exc}; it is still {last.state if last else 'unread'}") from None
+    assert ex is not None
+    return ex
 
 
 async def wait_until_ended(pool: Pool, execution_id: uuid.UUID, timeout: float = 20.0) -> Execution:

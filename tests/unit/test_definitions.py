@@ -17,7 +17,7 @@ def test_the_design_example_is_valid() -> None:
 
 def _broken(path: tuple[int, str], value: object) -> dict[str, object]:
     raw = copy.deepcopy(EXAMPLE)
-    raw["nodes"][path[0]][path[1]] = value  # type: ignore[index]
+    raw["nodes"][path[0]][path[1]] = value
     return raw
 
 
