@@ -42,7 +42,11 @@ async def test_a_worker_whose_lease_was_taken_commits_nothing(
 async def test_the_wake_channel_comes_back_after_its_connection_is_killed(
     db: Pool, worker: Worker, logs: list[MutableMapping[str, Any]]
 ) -> None:
-    kill = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'conveyor-wake'"
+    # Kill the channel only once it listens: a connection killed before its LISTEN fails the worker's start-up.
+    kill = (
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE application_name = 'conveyor-wake' AND state = 'idle' AND query LIKE 'LISTEN%'"
+    )
 
     async def killed() -> bool:
         async with db.acquire() as conn:
