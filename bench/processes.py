@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.harness import Bench
+from bench.poll import poll_until
 from conveyor.store import Pool
 
 Process = asyncio.subprocess.Process
@@ -20,7 +21,7 @@ Process = asyncio.subprocess.Process
 STOP_GRACE_SECONDS = 10.0
 READY_SECONDS = 30.0
 # Settings a spawned process must not inherit from the shell running the suite.
-_SCRUBBED = ("CONVEYOR_POLL_INTERVAL", "CONVEYOR_CONCURRENCY", "CONVEYOR_BATCH_SIZE")
+_SCRUBBED = ("CONVEYOR_POLL_INTERVAL", "CONVEYOR_CONCURRENCY", "CONVEYOR_BATCH_SIZE", "CONVEYOR_API_TOKEN")
 
 
 def conveyor_command() -> list[str]:
@@ -84,48 +85,43 @@ def check_alive(*procs: Process) -> None:
 async def wait_for_workers(pool: Pool, procs: list[Process]) -> None:
     """Wait until every spawned worker has registered itself (it claims right after)."""
     pids = [p.pid for p in procs]
-    try:
-        async with asyncio.timeout(READY_SECONDS):
-            while True:
-                check_alive(*procs)
-                async with pool.acquire() as conn:
-                    ready = await conn.fetchval(
-                        "SELECT count(*) FROM workers WHERE pid = ANY($1) AND stopped_at IS NULL", pids
-                    )
-                if ready == len(procs):
-                    return
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise TimeoutError(f"workers {pids} did not register within {READY_SECONDS:.0f} s") from None
+
+    async def registered() -> bool:
+        check_alive(*procs)
+        async with pool.acquire() as conn:
+            ready = await conn.fetchval("SELECT count(*) FROM workers WHERE pid = ANY($1) AND stopped_at IS NULL", pids)
+        return bool(ready == len(procs))
+
+    await poll_until(registered, f"workers {pids} to register", READY_SECONDS)
 
 
 async def wait_for_http(proc: Process, url: str) -> None:
     """Wait until GET url answers 200."""
-    try:
-        async with asyncio.timeout(READY_SECONDS), aiohttp.ClientSession() as session:
-            while True:
-                check_alive(proc)
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(url) as response:
-                        if response.status == 200:
-                            return
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise TimeoutError(f"{url} did not answer within {READY_SECONDS:.0f} s") from None
+    async with aiohttp.ClientSession() as session:
+
+        async def answers() -> bool:
+            check_alive(proc)
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(url) as response:
+                    return response.status == 200
+            return False
+
+        await poll_until(answers, f"{url} to answer 200", READY_SECONDS)
 
 
 async def wait_until_finished(pool: Pool, total: int, procs: list[Process], seconds: float) -> None:
     """Poll until `total` executions have finished (any terminal state); raise on timeout or a dead worker."""
     done = 0
+
+    async def finished() -> bool:
+        nonlocal done
+        check_alive(*procs)
+        async with pool.acquire() as conn:
+            done = await conn.fetchval("SELECT count(*) FROM executions WHERE finished_at IS NOT NULL")
+        return bool(done >= total)
+
     try:
-        async with asyncio.timeout(seconds):
-            while True:
-                check_alive(*procs)
-                async with pool.acquire() as conn:
-                    done = await conn.fetchval("SELECT count(*) FROM executions WHERE finished_at IS NOT NULL")
-                if done >= total:
-                    return
-                await asyncio.sleep(0.25)
+        await poll_until(finished, f"{total} executions to finish", seconds, interval_seconds=0.25)
     except TimeoutError:
         raise TimeoutError(f"only {done} of {total} executions finished within {seconds:.0f} s") from None
 

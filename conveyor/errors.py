@@ -53,6 +53,12 @@ class StepError(ConveyorError):
     retryable = True
 
 
+class StepTimeoutError(StepError):
+    """The step ran past its timeout."""
+
+    code = "step_timeout"
+
+
 class PermanentStepError(StepError):
     """A step failed in a way no retry can fix."""
 

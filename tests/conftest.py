@@ -1,14 +1,17 @@
-"""Shared fixtures: one PostgreSQL per test session, a clean database per test."""
+"""Shared fixtures: one PostgreSQL per test session, a clean database per test, a webhook peer, captured logs."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
+from bench.peers import WebhookPeer
 from conveyor.config import Settings
 from conveyor.db import create_pool, embedded_postgres
 from conveyor.store import Pool
@@ -51,3 +54,22 @@ async def db(pool: Pool) -> Pool:
 def settings() -> Settings:
     """Settings for in-process workers; leases long enough that no stall of a busy machine lapses one."""
     return Settings(lease_seconds=30.0, concurrency=10, webhook_allow_hosts=frozenset({"127.0.0.1"}))
+
+
+@pytest.fixture
+async def webhook_peer() -> AsyncIterator[WebhookPeer]:
+    """A webhook peer on 127.0.0.1, on a free port, stopped after the test."""
+    async with WebhookPeer() as peer:
+        yield peer
+
+
+@pytest.fixture
+def logs() -> Iterator[list[MutableMapping[str, Any]]]:
+    """Every structlog event this process logs during the test, as dicts."""
+    with capture_logs() as captured:
+        yield captured
+
+
+def logged(logs: list[MutableMapping[str, Any]], event: str, **fields: object) -> list[MutableMapping[str, Any]]:
+    """The captured entries of `event` whose fields include `fields`."""
+    return [e for e in logs if e["event"] == event and all(e.get(k) == v for k, v in fields.items())]

@@ -21,21 +21,23 @@ class Alarm:
         self._event = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
 
-    async def listen(self) -> None:
-        """Subscribe to the wake channel on a dedicated connection."""
+    async def _listen(self) -> None:
         self._conn = await asyncpg.connect(self._dsn, server_settings={"application_name": "conveyor-wake"})
-        await self._conn.add_listener(WAKE_CHANNEL, self._on_notify)
         self._conn.add_termination_listener(self._on_notify)  # wake up to reconnect at once
+        await self._conn.add_listener(WAKE_CHANNEL, self._on_notify)
 
-    async def _relisten_if_lost(self) -> None:
+    async def ensure_listening(self) -> None:
+        """Subscribe to the wake channel on a dedicated connection, again if it was lost; never raise."""
         if self._conn is not None and not self._conn.is_closed():
             return
+        first = self._conn is None
         try:
-            await self.listen()
-            self._event.set()  # notifications may have been missed while the connection was down
-            log.info("wake_channel_reconnected")
-        except (OSError, asyncpg.PostgresError) as exc:
+            await self._listen()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("wake_channel_unavailable", error=str(exc))
+            return
+        self._event.set()  # notifications may have been missed while the connection was down
+        log.info("wake_channel_listening" if first else "wake_channel_reconnected")
 
     def _on_notify(self, *_: object) -> None:
         self._event.set()
@@ -46,7 +48,7 @@ class Alarm:
 
     async def wait(self, timeout_seconds: float) -> None:
         """Sleep until rung or until the timeout; then re-arm."""
-        await self._relisten_if_lost()
+        await self.ensure_listening()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout=max(timeout_seconds, 0.0))
         self._event.clear()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from conveyor.definitions import NodeModel
 from conveyor.engine.backoff import retry_delay_seconds
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, StepTimeoutError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, Outcome, Sleep, SpawnChild, WaitForChild
 from conveyor.statemachines import TERMINAL_STATES, ExecutionModel, StepEnd, apply_events
@@ -30,7 +30,7 @@ def error_document(exc: BaseException) -> JSONObject:
     if isinstance(exc, ConveyorError):
         return {"code": exc.code, "message": exc.message, "details": exc.details}
     if isinstance(exc, TimeoutError):
-        return {"code": "step_timeout", "message": "the step ran past its timeout", "details": {}}
+        return error_document(StepTimeoutError())
     return {"code": "step_exception", "message": f"{type(exc).__name__}: {exc}", "details": {}}
 
 

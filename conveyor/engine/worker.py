@@ -68,7 +68,7 @@ class Worker:
         """Claim and run executions until stopped, then finish or hand back what is in flight."""
         async with connection(self._pool) as conn:
             await register_worker(conn, self.id, socket.gethostname(), os.getpid())
-        await self._alarm.listen()
+        await self._alarm.ensure_listening()
         keeper = asyncio.create_task(self._leases.run(), name="lease-keeper")
         log.info("worker_started", worker_id=self.id, concurrency=self._settings.concurrency)
         try:

@@ -11,7 +11,7 @@ import aiohttp
 from yarl import URL
 
 from conveyor.definitions import NodeModel
-from conveyor.errors import PermanentStepError, StepError
+from conveyor.errors import PermanentStepError, StepError, StepTimeoutError
 from conveyor.jsonvalue import JSONValue
 from conveyor.nodes.base import Completed, NodeKind, Outcome, StepContext
 from conveyor.nodes.webhook_guard import check_host
@@ -53,10 +53,12 @@ async def execute(node: WebhookNode, ctx: StepContext) -> Outcome:
     headers.setdefault("Idempotency-Key", ctx.idempotency_key)
     body = ctx.render("body", node.body)
     started = time.perf_counter()
-    status, text, error = None, None, None
+    status, text, error, timed_out = None, None, None, False
     try:
         status, text = await _call(ctx.services.http, node, target, headers, body)
     except (aiohttp.ClientError, TimeoutError) as exc:
+        # The node's timeout bounds both the call and the step: whichever fires first, it is a timeout.
+        timed_out = isinstance(exc, TimeoutError)
         error = f"{type(exc).__name__}: {exc}"
     finally:
         if status is None and error is None:
@@ -76,6 +78,8 @@ async def execute(node: WebhookNode, ctx: StepContext) -> Outcome:
         )
         async with connection(ctx.services.pool) as conn:
             await insert_webhook_call(conn, call)
+    if timed_out:
+        raise StepTimeoutError(f"webhook call timed out: {error}", url=str(target))
     if error is not None:
         raise StepError(f"webhook call failed: {error}", url=str(target))
     if status is None or not 200 <= status < 300:

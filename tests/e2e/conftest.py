@@ -1,4 +1,4 @@
-"""End-to-end fixtures: worker processes on the test database, a local webhook peer."""
+"""End-to-end fixtures: worker processes on the test database."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from conveyor.store import Pool
-from tests.e2e.harness import SpawnWorker, WebhookPeer, WorkerProcess, spawn_worker_process, stop_worker_process
+from tests.e2e.harness import SpawnWorker, WorkerProcess, spawn_worker_process, stop_worker_process
 
 
 @pytest.fixture
@@ -31,21 +30,3 @@ async def spawn_worker(database_url: str, db: Pool, tmp_path: Path) -> AsyncIter
             # pytest shows this only for a failed test.
             tail = worker.log_path.read_text(errors="replace").splitlines()[-40:]
             print(f"--- {worker.name} (pid {worker.pid}, exit {worker.returncode}) ---", *tail, sep="\n")
-
-
-@pytest.fixture
-async def webhook_peer() -> AsyncIterator[WebhookPeer]:
-    """A webhook peer on 127.0.0.1, on a free port."""
-    peer = WebhookPeer()
-    app = web.Application()
-    app.router.add_post("/hook", peer.handle)
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    peer.url = f"http://{host}:{port}/hook"
-    try:
-        yield peer
-    finally:
-        peer.release()
-        await runner.cleanup()

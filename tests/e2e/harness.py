@@ -1,8 +1,7 @@
-"""The parts end-to-end tests drive: `conveyor worker` processes, a local webhook peer, bounded waits."""
+"""The parts end-to-end tests drive: `conveyor worker` processes and bounded waits on the database."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -10,14 +9,12 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Protocol
 
-import pytest
-from aiohttp import web
-
+from bench.poll import poll_until
+from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
 
 # Every wait in these tests is bounded; nothing should need more than this.
@@ -39,16 +36,6 @@ def _worker_command() -> list[str]:
     if script.is_file():
         return [str(script), "worker"]
     return [sys.executable, "-c", "from conveyor.cli import main; main()", "worker"]
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = DEADLINE_SECONDS) -> None:
-    """Poll `check` until it holds; fail naming `what` when the deadline passes."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() >= deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -77,15 +64,10 @@ class WorkerProcess:
 
     async def wait(self, timeout: float = DEADLINE_SECONDS) -> int:
         """Wait for the process to end without blocking the event loop; return its exit code."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while (code := self.proc.poll()) is None:
-            if loop.time() >= deadline:
-                raise TimeoutError(f"{self.name} (pid {self.pid}) still runs after {timeout:.0f}s")
-            await asyncio.sleep(0.05)
-        return code
+        await poll_until(lambda: self.proc.poll() is not None, f"{self.name} (pid {self.pid}) to exit", timeout)
+        return self.proc.wait()
 
-    def logs(self) -> list[dict[str, Any]]:
+    def logs(self) -> list[JSONObject]:
         """The JSON log lines written so far (other lines skipped)."""
         entries = []
         for line in self.log_path.read_text(errors="replace").splitlines():
@@ -95,7 +77,7 @@ class WorkerProcess:
                     entries.append(entry)
         return entries
 
-    def events(self, event: str) -> list[dict[str, Any]]:
+    def events(self, event: str) -> list[JSONObject]:
         """The log entries of one event."""
         return [e for e in self.logs() if e.get("event") == event]
 
@@ -145,58 +127,7 @@ async def workers_registered(db: Pool, count: int) -> None:
         async with db.acquire() as conn:
             return bool(await conn.fetchval("SELECT count(*) FROM workers WHERE stopped_at IS NULL") >= count)
 
-    await wait_until(check, f"{count} registered worker(s)")
-
-
-@dataclass
-class Received:
-    """One request the webhook peer got."""
-
-    key: str | None
-    body: Any
-
-
-@dataclass
-class WebhookPeer:
-    """A local HTTP endpoint that records every request's Idempotency-Key.
-
-    `hang_first` holds the first request open (up to a minute, or until the peer stops);
-    `delay_seconds` delays every other answer.
-    """
-
-    url: str = ""
-    hang_first: bool = False
-    delay_seconds: float = 0.0
-    received: list[Received] = field(default_factory=list)
-    _release: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-
-    def keys(self) -> list[str | None]:
-        """The Idempotency-Key of every request, in arrival order."""
-        return [r.key for r in self.received]
-
-    async def handle(self, request: web.Request) -> web.Response:
-        """Record the request, then answer 200 (after a hang or delay if configured)."""
-        body = await request.json() if request.can_read_body else None
-        self.received.append(Received(request.headers.get("Idempotency-Key"), body))
-        if self.hang_first and len(self.received) == 1:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._release.wait(), timeout=60)
-            return web.json_response({"late": True})
-        if self.delay_seconds:
-            await asyncio.sleep(self.delay_seconds)
-        return web.json_response({"ok": True, "n": len(self.received)})
-
-    def release(self) -> None:
-        """Let a held request go."""
-        self._release.set()
-
-    async def arrivals(self, count: int) -> None:
-        """Wait until at least `count` requests have arrived."""
-
-        async def check() -> bool:
-            return len(self.received) >= count
-
-        await wait_until(check, f"{count} webhook request(s)")
+    await poll_until(check, f"{count} registered worker(s)", DEADLINE_SECONDS)
 
 
 async def executions_in_state(db: Pool, ids: list[uuid.UUID], state: str, timeout: float = DEADLINE_SECONDS) -> None:
@@ -209,4 +140,4 @@ async def executions_in_state(db: Pool, ids: list[uuid.UUID], state: str, timeou
             )
         return done == len(ids)
 
-    await wait_until(check, f"{len(ids)} execution(s) {state}", timeout)
+    await poll_until(check, f"{len(ids)} execution(s) {state}", timeout)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import signal
 
+from bench.peers import WebhookPeer
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.store import Pool
-from tests.e2e.harness import SpawnWorker, WebhookPeer, executions_in_state
+from tests.e2e.harness import SpawnWorker, executions_in_state
 
 
 def _email_webhook_email(url: str) -> dict[str, object]:
@@ -42,7 +43,7 @@ def _email_webhook_email(url: str) -> dict[str, object]:
 async def test_sigkilled_worker_mid_step_is_taken_over_after_the_lease_lapses_without_repeating_steps(
     db: Pool, spawn_worker: SpawnWorker, webhook_peer: WebhookPeer
 ) -> None:
-    webhook_peer.hang_first = True
+    webhook_peer.hold()
     await create_workflow(db, _email_webhook_email(webhook_peer.url))
     crashing = spawn_worker("worker-a")
     execution, _ = await start_execution(db, "crash-mid-webhook", {"email": "ada@example.com"})
@@ -51,6 +52,7 @@ async def test_sigkilled_worker_mid_step_is_taken_over_after_the_lease_lapses_wi
     crashing_id = await crashing.worker_id(db)
     crashing.signal(signal.SIGKILL)
     assert await crashing.wait(10) == -signal.SIGKILL
+    webhook_peer.release()  # answer the successor's call; the killed worker's was hung up on
     async with db.acquire() as conn:
         lapses_at = await conn.fetchval("SELECT wake_at FROM executions WHERE id = $1", execution.id)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import signal
 
+from bench.peers import WebhookPeer
+from bench.poll import poll_until
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.store import Pool
-from tests.e2e.harness import SpawnWorker, WebhookPeer, executions_in_state
+from tests.e2e.harness import SpawnWorker, executions_in_state
 
 
 def _slow_call_then_email(url: str) -> dict[str, object]:
@@ -28,7 +30,7 @@ def _slow_call_then_email(url: str) -> dict[str, object]:
 async def test_sigterm_lets_an_in_flight_step_commit_within_the_grace_period_and_exits_0(
     db: Pool, spawn_worker: SpawnWorker, webhook_peer: WebhookPeer
 ) -> None:
-    webhook_peer.delay_seconds = 1.5
+    webhook_peer.hold()
     await create_workflow(db, _slow_call_then_email(webhook_peer.url))
     worker = spawn_worker("worker", CONVEYOR_SHUTDOWN_GRACE="10", CONVEYOR_LEASE_SECONDS="30")
     execution, _ = await start_execution(db, "slow-call", {"email": "ada@example.com"})
@@ -36,6 +38,9 @@ async def test_sigterm_lets_an_in_flight_step_commit_within_the_grace_period_and
     await webhook_peer.arrivals(1)
     worker_id = await worker.worker_id(db)
     worker.signal(signal.SIGTERM)
+    # The call is answered only once the worker drains with it in flight.
+    await poll_until(lambda: worker.events("worker_draining"), "the worker to start draining")
+    webhook_peer.release()
     assert await worker.wait(15) == 0
 
     async with db.acquire() as conn:
@@ -61,7 +66,7 @@ async def test_sigterm_lets_an_in_flight_step_commit_within_the_grace_period_and
 async def test_sigterm_hands_back_a_step_outlasting_the_grace_period_so_another_worker_takes_it_at_once(
     db: Pool, spawn_worker: SpawnWorker, webhook_peer: WebhookPeer
 ) -> None:
-    webhook_peer.hang_first = True
+    webhook_peer.hold()
     await create_workflow(db, _slow_call_then_email(webhook_peer.url))
     # A lease far longer than the test's patience: only a handed-back lease lets worker B in in time.
     stopping = spawn_worker("worker-a", CONVEYOR_SHUTDOWN_GRACE="0.5", CONVEYOR_LEASE_SECONDS="120")
@@ -71,6 +76,7 @@ async def test_sigterm_hands_back_a_step_outlasting_the_grace_period_so_another_
     stopping.signal(signal.SIGTERM)
     assert await stopping.wait(15) == 0
     assert [r["count"] for r in stopping.events("leases_released")] == [1]
+    webhook_peer.release()  # answer worker B's call; worker A hung up on its own
     async with db.acquire() as conn:
         handed_back = await conn.fetchrow(
             "SELECT state, lease_owner, wake_at <= now() AS due FROM executions WHERE id = $1", execution.id

@@ -1,4 +1,4 @@
-"""Integration fixtures: an in-process worker, the HTTP API, local peers."""
+"""Integration fixtures: an in-process worker, the HTTP API, waits on an execution's facts."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeAlias
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
+from bench.poll import poll_until
 from conveyor.config import Settings
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.engine.runtime import worker as make_worker
@@ -21,6 +23,9 @@ from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import TERMINAL_STATES
 from conveyor.store import Pool
 from conveyor.store.executions import Execution, get_execution
+from conveyor.store.history import list_history
+
+ApiClient: TypeAlias = "TestClient[web.Request, web.Application]"
 
 
 @contextlib.asynccontextmanager
@@ -43,7 +48,7 @@ async def worker(db: Pool, database_url: str, settings: Settings) -> AsyncIterat
 
 
 @pytest.fixture
-async def api(db: Pool, aiohttp_client: Callable[..., Awaitable[TestClient]]) -> TestClient:
+async def api(db: Pool, aiohttp_client: Callable[..., Awaitable[ApiClient]]) -> ApiClient:
     """An HTTP client for the API on the test database."""
     return await aiohttp_client(create_app(db))
 
@@ -52,15 +57,20 @@ async def wait_for(
     pool: Pool, execution_id: uuid.UUID, ready: Callable[[Execution], bool], timeout: float = 20.0
 ) -> Execution:
     """Poll until the execution is `ready`, or fail the test."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+    last: Execution | None = None
+
+    async def check() -> Execution | None:
+        nonlocal last
         async with pool.acquire() as conn:
-            ex = await get_execution(conn, execution_id)
-        if ready(ex):
-            return ex
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"execution still {ex.state} after {timeout}s")
-        await asyncio.sleep(0.05)
+            last = await get_execution(conn, execution_id)
+        return last if ready(last) else None
+
+    try:
+        ex = await poll_until(check, f"execution {execution_id} to be ready", timeout_seconds=timeout)
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}; it is still {last.state if last else 'unread'}") from None
+    assert ex is not None
+    return ex
 
 
 async def wait_until_ended(pool: Pool, execution_id: uuid.UUID, timeout: float = 20.0) -> Execution:
@@ -68,32 +78,26 @@ async def wait_until_ended(pool: Pool, execution_id: uuid.UUID, timeout: float =
     return await wait_for(pool, execution_id, lambda ex: ex.state in TERMINAL_STATES, timeout)
 
 
-@dataclass
-class HeldTarget:
-    """A local webhook target that holds every request open until released."""
-
-    url: str = ""
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-    calls: int = 0
+async def history_events(pool: Pool, execution_id: uuid.UUID) -> list[str]:
+    """The events of the execution's history, in order."""
+    async with pool.acquire() as conn:
+        return [h.event for h in await list_history(conn, execution_id)]
 
 
-@pytest.fixture
-async def held_target(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> HeldTarget:
-    """A webhook target on 127.0.0.1 whose answers wait for `release`."""
-    target = HeldTarget()
+async def wait_for_event(pool: Pool, execution_id: uuid.UUID, event: str, timeout: float = 20.0) -> None:
+    """Poll until the execution's history holds `event`."""
 
-    async def hold(request: web.Request) -> web.Response:
-        target.calls += 1
-        target.arrived.set()
-        await target.release.wait()
-        return web.json_response({"done": True})
+    async def check() -> bool:
+        return event in await history_events(pool, execution_id)
 
-    app = web.Application()
-    app.router.add_post("/hold", hold)
-    server = await aiohttp_server(app, host="127.0.0.1")
-    target.url = str(server.make_url("/hold"))
-    return target
+    await poll_until(check, f"a {event!r} history row of execution {execution_id}", timeout_seconds=timeout)
+
+
+async def database_now(pool: Pool) -> datetime:
+    """The database's clock."""
+    async with pool.acquire() as conn:
+        now: datetime = await conn.fetchval("SELECT now()")
+    return now
 
 
 async def run_flow(pool: Pool, definition: JSONObject, input_: JSONObject | None = None) -> Execution:

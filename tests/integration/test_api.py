@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
+from bench.peers import WebhookPeer
+from bench.poll import poll_until
 from conveyor.engine.worker import Worker
+from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
 from tests.examples import design_example
-from tests.integration.conftest import flow
+from tests.integration.conftest import ApiClient, flow
 
 
 def assert_error(body: dict[str, object], code: str) -> dict[str, object]:
@@ -27,18 +26,18 @@ def assert_error(body: dict[str, object], code: str) -> dict[str, object]:
     return error
 
 
-async def test_malformed_json_is_400(api: TestClient) -> None:
+async def test_malformed_json_is_400(api: ApiClient) -> None:
     response = await api.post("/workflows", data="{not json")
     assert response.status == 400
     assert_error(await response.json(), "bad_request")
 
 
-async def test_empty_body_is_400(api: TestClient) -> None:
+async def test_empty_body_is_400(api: ApiClient) -> None:
     response = await api.post("/workflows", data="")
     assert response.status == 400
 
 
-async def test_definition_with_a_dangling_edge_is_422_naming_the_node(api: TestClient) -> None:
+async def test_definition_with_a_dangling_edge_is_422_naming_the_node(api: ApiClient) -> None:
     definition = flow({"id": "a", "type": "action", "action": "noop", "next": "ghost"})
     response = await api.post("/workflows", json=definition)
     assert response.status == 422
@@ -60,7 +59,7 @@ async def test_definition_with_a_dangling_edge_is_422_naming_the_node(api: TestC
     ],
 )
 async def test_invalid_definitions_are_rejected_at_creation(
-    api: TestClient, node: dict[str, object], pointer: str
+    api: ApiClient, node: dict[str, object], pointer: str
 ) -> None:
     response = await api.post("/workflows", json=flow(node))
     assert response.status == 422
@@ -68,7 +67,7 @@ async def test_invalid_definitions_are_rejected_at_creation(
     assert error["details"]["field"] == pointer  # type: ignore[index]
 
 
-async def test_unreachable_node_is_rejected(api: TestClient) -> None:
+async def test_unreachable_node_is_rejected(api: ApiClient) -> None:
     definition = {
         "name": "x",
         "start": "a",
@@ -79,7 +78,7 @@ async def test_unreachable_node_is_rejected(api: TestClient) -> None:
     assert "unreachable" in (await response.json())["error"]["message"]
 
 
-async def test_duplicate_workflow_name_is_409(api: TestClient) -> None:
+async def test_duplicate_workflow_name_is_409(api: ApiClient) -> None:
     definition = flow({"id": "a", "type": "action", "action": "noop"}, name="twice")
     assert (await api.post("/workflows", json=definition)).status == 201
     response = await api.post("/workflows", json=definition)
@@ -87,7 +86,7 @@ async def test_duplicate_workflow_name_is_409(api: TestClient) -> None:
     assert_error(await response.json(), "conflict")
 
 
-async def test_unknown_ids_are_404(api: TestClient) -> None:
+async def test_unknown_ids_are_404(api: ApiClient) -> None:
     for path in (
         f"/workflows/{uuid.uuid4()}",
         f"/executions/{uuid.uuid4()}",
@@ -103,19 +102,19 @@ async def test_unknown_ids_are_404(api: TestClient) -> None:
     assert response.status == 404
 
 
-async def test_bad_execution_body_is_422_naming_the_field(api: TestClient) -> None:
+async def test_bad_execution_body_is_422_naming_the_field(api: ApiClient) -> None:
     created = await (await api.post("/workflows", json=flow({"id": "a", "type": "action", "action": "noop"}))).json()
     response = await api.post(f"/workflows/{created['id']}/executions", json={"input": [1, 2]})
     assert response.status == 422
     assert assert_error(await response.json(), "validation_error")["details"]["field"] == "/input"  # type: ignore[index]
 
 
-async def test_bad_query_parameter_is_422(api: TestClient) -> None:
+async def test_bad_query_parameter_is_422(api: ApiClient) -> None:
     response = await api.get("/emails?execution=nope")
     assert response.status == 422
 
 
-async def test_workflow_is_readable_by_id_and_by_name(api: TestClient) -> None:
+async def test_workflow_is_readable_by_id_and_by_name(api: ApiClient) -> None:
     created = await (
         await api.post("/workflows", json=flow({"id": "a", "type": "action", "action": "noop"}, name="by-name"))
     ).json()
@@ -125,7 +124,7 @@ async def test_workflow_is_readable_by_id_and_by_name(api: TestClient) -> None:
         assert (await (await api.get(f"/workflows/{ref}")).json())["id"] == created["id"]
 
 
-async def test_dedupe_key_returns_the_same_execution(api: TestClient) -> None:
+async def test_dedupe_key_returns_the_same_execution(api: ApiClient) -> None:
     created = await (await api.post("/workflows", json=flow({"id": "a", "type": "action", "action": "noop"}))).json()
     first = await api.post(f"/workflows/{created['id']}/executions", json={"input": {}, "dedupe_key": "k1"})
     second = await api.post(f"/workflows/{created['id']}/executions", json={"input": {}, "dedupe_key": "k1"})
@@ -133,7 +132,7 @@ async def test_dedupe_key_returns_the_same_execution(api: TestClient) -> None:
     assert (await first.json())["id"] == (await second.json())["id"]
 
 
-async def test_health_endpoints_answer(api: TestClient) -> None:
+async def test_health_endpoints_answer(api: ApiClient) -> None:
     assert (await api.get("/health/live")).status == 200
     ready = await api.get("/health/ready")
     assert ready.status == 200
@@ -142,25 +141,10 @@ async def test_health_endpoints_answer(api: TestClient) -> None:
     assert "conveyor_steps_total" in await metrics.text()
 
 
-@pytest.fixture
-async def crm(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> AsyncIterator[tuple[str, list[object]]]:
-    received: list[object] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.json_response({"ok": True})
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    server = await aiohttp_server(app, host="127.0.0.1")
-    yield str(server.make_url("/hook")), received
-
-
 async def test_design_example_runs_to_completion_through_the_api(
-    api: TestClient, db: Pool, worker: Worker, crm: tuple[str, list[object]]
+    api: ApiClient, db: Pool, worker: Worker, webhook_peer: WebhookPeer
 ) -> None:
-    url, received = crm
-    definition = design_example(url, delay="2s")
+    definition = design_example(webhook_peer.url, delay="2s")
     created = await api.post("/workflows", json=definition)
     assert created.status == 201
     workflow_id = (await created.json())["id"]
@@ -185,10 +169,12 @@ async def test_design_example_runs_to_completion_through_the_api(
         "started_at",
         "finished_at",
     }
-    deadline = asyncio.get_running_loop().time() + 15
-    while execution["state"] != "completed" and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.1)
-        execution = await (await api.get(f"/executions/{execution['id']}")).json()
+
+    async def ended() -> JSONObject | None:
+        current: JSONObject = await (await api.get(f"/executions/{execution['id']}")).json()
+        return current if current["state"] in ("completed", "failed", "cancelled") else None
+
+    execution = await poll_until(ended, "the execution to end, read through the API", timeout_seconds=15)
     assert execution["state"] == "completed"
     history = (await (await api.get(f"/executions/{execution['id']}/history")).json())["items"]
     states = [h["to"] for h in history]
@@ -202,7 +188,7 @@ async def test_design_example_runs_to_completion_through_the_api(
     assert [s["node"] for s in steps] == ["welcome", "wait", "engaged", "nudge", "crm"]
     emails = (await (await api.get(f"/emails?execution={execution['id']}")).json())["items"]
     assert [e["template"] for e in emails] == ["generic_welcome", "engagement_nudge"]
-    assert received == [{"email": "lin@example.com"}]
+    assert webhook_peer.bodies() == [{"email": "lin@example.com"}]
 
 
 @pytest.mark.parametrize(
@@ -231,13 +217,13 @@ async def test_design_example_runs_to_completion_through_the_api(
         ),
     ],
 )
-async def test_hostile_bodies_get_a_clear_4xx_never_a_500(api: TestClient, body: bytes, status: int) -> None:
+async def test_hostile_bodies_get_a_clear_4xx_never_a_500(api: ApiClient, body: bytes, status: int) -> None:
     response = await api.post("/workflows", data=body, headers={"Content-Type": "application/json"})
     assert response.status == status
     if status >= 400:
         assert "error" in await response.json()
 
 
-async def test_a_nul_in_a_workflow_name_is_404(api: TestClient) -> None:
+async def test_a_nul_in_a_workflow_name_is_404(api: ApiClient) -> None:
     assert (await api.get("/workflows/a%00b")).status == 404
     assert (await api.post("/workflows/a%00b/executions", json={"input": {}})).status == 404

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from conveyor.db import create_pool
 from conveyor.http.app import create_app
+from tests.integration.conftest import ApiClient
 
 # Routes that answer without the database, by design.
 _NO_DATABASE = {"/health/live", "/metrics"}
@@ -28,7 +28,7 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-async def api_without_database(aiohttp_client: Callable[..., Awaitable[TestClient]]) -> AsyncIterator[TestClient]:
+async def api_without_database(aiohttp_client: Callable[..., Awaitable[ApiClient]]) -> AsyncIterator[ApiClient]:
     """The API on a pool whose server is not there (nothing listens on its port)."""
     pool = await create_pool(f"postgresql://conveyor@127.0.0.1:{_closed_port()}/conveyor", min_size=0)
     try:
@@ -48,7 +48,7 @@ def _routes(app: web.Application) -> list[tuple[str, str]]:
     return routes
 
 
-async def test_every_route_answers_503_json_when_the_database_is_down(api_without_database: TestClient) -> None:
+async def test_every_route_answers_503_json_when_the_database_is_down(api_without_database: ApiClient) -> None:
     routes = _routes(api_without_database.app)
     assert len(routes) >= 10
     for method, path in routes:
@@ -62,6 +62,6 @@ async def test_every_route_answers_503_json_when_the_database_is_down(api_withou
         assert response.headers["Retry-After"].isdigit(), f"{method} {path} has no Retry-After"
 
 
-async def test_liveness_needs_no_database(api_without_database: TestClient) -> None:
+async def test_liveness_needs_no_database(api_without_database: ApiClient) -> None:
     response = await api_without_database.get("/health/live")
     assert response.status == 200

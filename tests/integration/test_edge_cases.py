@@ -6,9 +6,9 @@ import asyncio
 import uuid
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
+from bench.peers import Reply, WebhookPeer
+from bench.poll import poll_until
 from conveyor.config import Settings
 from conveyor.engine.operations import create_workflow, operate, start_execution
 from conveyor.engine.worker import Worker
@@ -16,7 +16,14 @@ from conveyor.errors import IllegalTransitionError
 from conveyor.store import Pool
 from conveyor.store.emails import OutgoingEmail, reserve_email
 from conveyor.store.templates import EmailContent
-from tests.integration.conftest import HeldTarget, flow, run_flow, running_worker, wait_for, wait_until_ended
+from tests.integration.conftest import (
+    flow,
+    history_events,
+    run_flow,
+    running_worker,
+    wait_for,
+    wait_until_ended,
+)
 
 
 async def test_parent_paused_while_its_child_ends_continues_after_resume(db: Pool, worker: Worker) -> None:
@@ -71,17 +78,21 @@ async def test_a_failed_execution_cannot_be_cancelled(db: Pool, worker: Worker) 
 
 
 async def test_a_worker_never_claims_what_it_is_running_itself(
-    db: Pool, worker: Worker, held_target: HeldTarget
+    db: Pool, worker: Worker, webhook_peer: WebhookPeer
 ) -> None:
-    ex = await run_flow(db, flow({"id": "call", "type": "webhook", "url": held_target.url}))
-    await asyncio.wait_for(held_target.arrived.wait(), 10)
+    webhook_peer.hold()
+    ex = await run_flow(db, flow({"id": "call", "type": "webhook", "url": webhook_peer.url}))
+    await webhook_peer.arrivals(1)
     async with db.acquire() as conn:  # our own lease looks lapsed (a late renewal)
         await conn.execute("UPDATE executions SET wake_at = now() - interval '1 second' WHERE id = $1", ex.id)
     worker.wake()
-    await asyncio.sleep(0.5)
-    held_target.release.set()
+    # A claim made after the update saw the held execution due, and due before this one: it was offered then.
+    later = await run_flow(db, flow({"id": "a", "type": "action", "action": "noop"}))
+    assert (await wait_until_ended(db, later.id)).state == "completed"
+    webhook_peer.release()
     assert (await wait_until_ended(db, ex.id)).state == "completed"
-    assert held_target.calls == 1
+    assert len(webhook_peer.received) == 1
+    assert "reclaim" not in await history_events(db, ex.id)
 
 
 async def test_a_pause_asked_for_before_a_crash_holds_for_the_next_worker(db: Pool, worker: Worker) -> None:
@@ -105,36 +116,32 @@ async def test_a_pause_asked_for_before_a_crash_holds_for_the_next_worker(db: Po
 
 
 async def test_resume_withdraws_a_pause_asked_for_during_a_step(
-    db: Pool, worker: Worker, held_target: HeldTarget
+    db: Pool, worker: Worker, webhook_peer: WebhookPeer
 ) -> None:
+    webhook_peer.hold()
     ex = await run_flow(
         db,
         flow(
-            {"id": "call", "type": "webhook", "url": held_target.url}, {"id": "end", "type": "action", "action": "noop"}
+            {"id": "call", "type": "webhook", "url": webhook_peer.url},
+            {"id": "end", "type": "action", "action": "noop"},
         ),
     )
-    await asyncio.wait_for(held_target.arrived.wait(), 10)
+    await webhook_peer.arrivals(1)
     assert (await operate(db, ex.id, "pause")).pause_requested
     assert not (await operate(db, ex.id, "resume")).pause_requested
-    held_target.release.set()
+    webhook_peer.release()
     done = await wait_until_ended(db, ex.id)
     assert (done.state, done.pause_requested) == ("completed", False)
 
 
-async def test_a_step_result_the_database_cannot_store_fails_the_step_once(db: Pool, worker: Worker) -> None:
-    calls: list[int] = []
-
-    async def nul(request: web.Request) -> web.Response:
-        calls.append(1)
-        return web.Response(text='{"v": "\\u0000"}', content_type="application/json")
-
-    app = web.Application()
-    app.router.add_post("/nul", nul)
-    async with TestServer(app, host="127.0.0.1") as server:
-        ex = await run_flow(db, flow({"id": "call", "type": "webhook", "url": str(server.make_url("/nul"))}))
-        done = await wait_until_ended(db, ex.id)
+async def test_a_step_result_the_database_cannot_store_fails_the_step_once(
+    db: Pool, worker: Worker, webhook_peer: WebhookPeer
+) -> None:
+    webhook_peer.answer(Reply(200, '{"v": "\\u0000"}'))
+    ex = await run_flow(db, flow({"id": "call", "type": "webhook", "url": webhook_peer.url}))
+    done = await wait_until_ended(db, ex.id)
     assert (done.state, done.error["code"]) == ("failed", "unstorable_result")
-    assert len(calls) == 1
+    assert len(webhook_peer.received) == 1
 
 
 async def test_two_reservations_of_one_email_key_meet_on_one_row(db: Pool) -> None:
@@ -144,8 +151,14 @@ async def test_two_reservations_of_one_email_key_meet_on_one_row(db: Pool) -> No
         tx = first.transaction()
         await tx.start()
         mine = await reserve_email(first, email)
-        theirs = asyncio.create_task(reserve_email(second, email))  # waits on the unique key
-        await asyncio.sleep(0.2)
+        theirs = asyncio.create_task(reserve_email(second, email))
+        waiting = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1"
+
+        async def blocked() -> bool:
+            async with db.acquire() as conn:
+                return bool(await conn.fetchval(waiting, second.get_server_pid()))
+
+        await poll_until(blocked, "the second reservation to wait on the first one's unique key")
         await tx.commit()
         assert (await theirs).id == mine.id
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 from conveyor.engine.operations import create_workflow, start_execution
@@ -10,7 +9,7 @@ from conveyor.engine.worker import Worker
 from conveyor.store import Pool
 from conveyor.store.emails import list_emails
 from conveyor.store.history import list_history, list_steps
-from tests.integration.conftest import flow, run_flow, wait_until_ended
+from tests.integration.conftest import flow, run_flow, wait_for_event, wait_until_ended
 
 
 async def test_action_chain_completes_with_outputs_threaded_through(db: Pool, worker: Worker) -> None:
@@ -51,7 +50,7 @@ async def test_delay_waits_as_a_row_then_resumes_on_time(db: Pool, worker: Worke
         {"id": "after", "type": "action", "action": "noop"},
     )
     started = await run_flow(db, definition)
-    await asyncio.sleep(0.5)
+    await wait_for_event(db, started.id, "sleep")
     async with db.acquire() as conn:
         mid = await conn.fetchrow("SELECT state, lease_owner FROM executions WHERE id = $1", started.id)
     assert mid is not None

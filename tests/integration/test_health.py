@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from aiohttp.test_utils import TestClient
-
+from bench.poll import poll_until
 from conveyor.engine.worker import Worker
+from conveyor.jsonvalue import JSONObject
+from conveyor.store import Pool
+from tests.integration.conftest import ApiClient
 
 
-async def test_readiness_counts_a_running_worker_by_its_heartbeat(api: TestClient, worker: Worker) -> None:
-    deadline = asyncio.get_running_loop().time() + 10
-    while True:
-        body = await (await api.get("/health")).json()
-        if body["live_workers"] == 1 or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.05)
+async def _health(api: ApiClient) -> JSONObject:
+    body: JSONObject = await (await api.get("/health")).json()
+    return body
+
+
+async def test_readiness_counts_a_running_worker_by_its_heartbeat(api: ApiClient, worker: Worker) -> None:
+    async def one_live() -> JSONObject | None:
+        body = await _health(api)
+        return body if body["live_workers"] == 1 else None
+
+    body = await poll_until(one_live, "the worker's heartbeat to count it live")
     assert body == {"status": "ok", "database": "ok", "live_workers": 1}
 
 
-async def test_a_stopped_worker_is_not_live(api: TestClient, db: object) -> None:
-    body = await (await api.get("/health")).json()
-    assert body["live_workers"] == 0
+async def test_without_workers_none_is_live(api: ApiClient, db: Pool) -> None:
+    assert (await _health(api))["live_workers"] == 0

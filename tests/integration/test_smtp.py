@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from dataclasses import replace
 from email import message_from_bytes
 from email.message import Message
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from bench.poll import poll_until
+from bench.processes import free_port
 from conveyor.config import Settings
 from conveyor.store import Pool
+from tests.conftest import logged
 from tests.integration.conftest import flow, run_flow, running_worker, wait_until_ended
 
 
@@ -30,16 +32,10 @@ class Inbox:
         return "250 Message accepted for delivery"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     yield inbox, port
@@ -69,9 +65,7 @@ async def test_smtp_transport_delivers_text_and_html_with_the_step_key(db: Pool,
         db, (await run_flow(db, definition, {"email": "grace@example.com", "name": "Grace"})).id
     )
     assert ex.state == "completed"
-    deadline = asyncio.get_running_loop().time() + 5
-    while not smtp_worker.messages and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.05)
+    await poll_until(lambda: smtp_worker.messages, "the SMTP server to accept a message", timeout_seconds=5)
     [message] = smtp_worker.messages
     assert message["To"] == "grace@example.com"
     assert message["Subject"] == "Welcome to United"
@@ -84,7 +78,9 @@ async def test_smtp_transport_delivers_text_and_html_with_the_step_key(db: Pool,
     assert status == "sent"
 
 
-async def test_a_step_already_sent_is_not_sent_again_on_rerun(db: Pool, smtp_worker: Inbox) -> None:
+async def test_a_step_already_sent_is_not_sent_again_on_rerun(
+    db: Pool, smtp_worker: Inbox, logs: list[MutableMapping[str, Any]]
+) -> None:
     definition = flow(
         {
             "id": "welcome",
@@ -102,11 +98,10 @@ async def test_a_step_already_sent_is_not_sent_again_on_rerun(db: Pool, smtp_wor
             "wake_at = now(), lease_owner = NULL, finished_at = NULL WHERE id = $1",
             ex.id,
         )
-    await asyncio.sleep(0.1)
-    async with db.acquire() as conn:
         await conn.execute("SELECT pg_notify('conveyor_wake', '')")
     assert (await wait_until_ended(db, ex.id, timeout=10)).state == "completed"
     async with db.acquire() as conn:
         rows = await conn.fetchval("SELECT count(*) FROM email_logs WHERE execution_id = $1", ex.id)
     assert rows == 1
     assert len(smtp_worker.messages) == 1
+    assert len(logged(logs, "email_already_sent", execution_id=str(ex.id))) == 1

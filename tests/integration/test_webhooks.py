@@ -2,54 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-
-import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-
+from bench.peers import WebhookPeer
+from bench.poll import poll_until
 from conveyor.config import Settings
 from conveyor.engine.worker import Worker
+from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Pool
 from conveyor.store.history import list_history, list_steps
 from tests.integration.conftest import flow, run_flow, running_worker, wait_until_ended
 
 
-@dataclass
-class Target:
-    """A local HTTP server that fails its first `failures` requests."""
-
-    failures: int = 0
-    requests: list[dict[str, object]] = field(default_factory=list)
-    url: str = ""
-
-
-@pytest.fixture
-async def target(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> AsyncIterator[Target]:
-    state = Target()
-
-    async def hook(request: web.Request) -> web.Response:
-        state.requests.append(
-            {
-                "key": request.headers.get("Idempotency-Key"),
-                "body": await request.json(),
-                "auth": request.headers.get("Authorization"),
-            }
-        )
-        if len(state.requests) <= state.failures:
-            return web.json_response({"error": "try later"}, status=503)
-        return web.json_response({"accepted": True, "n": len(state.requests)})
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    server = await aiohttp_server(app, host="127.0.0.1")
-    state.url = str(server.make_url("/hook"))
-    yield state
-
-
-def webhook(url: str, **extra: object) -> dict[str, object]:
+def webhook(url: str, **extra: JSONValue) -> JSONObject:
     return {
         "id": "call",
         "type": "webhook",
@@ -61,30 +24,36 @@ def webhook(url: str, **extra: object) -> dict[str, object]:
     }
 
 
-async def test_webhook_posts_templated_body_and_takes_json_output(db: Pool, worker: Worker, target: Target) -> None:
+async def test_webhook_posts_templated_body_and_takes_json_output(
+    db: Pool, worker: Worker, webhook_peer: WebhookPeer
+) -> None:
     ex = await wait_until_ended(
-        db, (await run_flow(db, flow(webhook(target.url)), {"email": "a@b.c", "token": "t0k"})).id
+        db, (await run_flow(db, flow(webhook(webhook_peer.url)), {"email": "a@b.c", "token": "t0k"})).id
     )
     assert ex.state == "completed"
-    assert ex.output == {"status": 200, "body": {"accepted": True, "n": 1}}
-    assert target.requests == [{"key": f"{ex.id}:call:1", "body": {"email": "a@b.c"}, "auth": "Bearer t0k"}]
+    assert ex.output == {"status": 200, "body": {"ok": True, "n": 1}}
+    [request] = webhook_peer.received
+    assert (request.key, request.body, request.headers["Authorization"]) == (
+        f"{ex.id}:call:1",
+        {"email": "a@b.c"},
+        "Bearer t0k",
+    )
     async with db.acquire() as conn:
         [step] = await list_steps(conn, ex.id)
-    assert step.input == {"url": target.url, "body": {"email": "a@b.c"}}
+    assert step.input == {"url": webhook_peer.url, "body": {"email": "a@b.c"}}
     assert "t0k" not in str(step.input)
 
 
 async def test_webhook_failing_twice_then_succeeding_is_retried_with_one_key(
-    db: Pool, worker: Worker, target: Target
+    db: Pool, worker: Worker, webhook_peer: WebhookPeer
 ) -> None:
-    target.failures = 2
+    webhook_peer.answer(503, 503)
     retry = {"max_attempts": 3, "backoff": "fixed", "delay": "100ms", "jitter": False}
     ex = await wait_until_ended(
-        db, (await run_flow(db, flow(webhook(target.url, retry=retry)), {"email": "a@b.c", "token": "x"})).id
+        db, (await run_flow(db, flow(webhook(webhook_peer.url, retry=retry)), {"email": "a@b.c", "token": "x"})).id
     )
     assert ex.state == "completed"
-    assert len(target.requests) == 3
-    assert {r["key"] for r in target.requests} == {f"{ex.id}:call:1"}
+    assert webhook_peer.keys() == [f"{ex.id}:call:1"] * 3
     async with db.acquire() as conn:
         steps = await list_steps(conn, ex.id)
         history = await list_history(conn, ex.id)
@@ -96,15 +65,17 @@ async def test_webhook_failing_twice_then_succeeding_is_retried_with_one_key(
     assert [(r["attempt"], r["status_code"]) for r in logged] == [(1, 503), (2, 503), (3, 200)]
 
 
-async def test_webhook_fails_the_execution_when_attempts_run_out(db: Pool, worker: Worker, target: Target) -> None:
-    target.failures = 10
+async def test_webhook_fails_the_execution_when_attempts_run_out(
+    db: Pool, worker: Worker, webhook_peer: WebhookPeer
+) -> None:
+    webhook_peer.answer(*[503] * 10)
     retry = {"max_attempts": 2, "backoff": "fixed", "delay": "50ms", "jitter": False}
     ex = await wait_until_ended(
-        db, (await run_flow(db, flow(webhook(target.url, retry=retry)), {"email": "a@b.c", "token": "x"})).id
+        db, (await run_flow(db, flow(webhook(webhook_peer.url, retry=retry)), {"email": "a@b.c", "token": "x"})).id
     )
     assert ex.state == "failed"
     assert ex.error["details"]["status"] == 503
-    assert len(target.requests) == 2
+    assert len(webhook_peer.received) == 2
 
 
 async def test_webhook_to_loopback_is_refused_unless_allowed(db: Pool, database_url: str) -> None:
@@ -121,17 +92,21 @@ async def test_webhook_to_loopback_is_refused_unless_allowed(db: Pool, database_
             assert ex.error["code"] == "forbidden_webhook_target", url
 
 
-async def test_webhook_timeout_fails_the_attempt(
-    db: Pool, worker: Worker, aiohttp_server: Callable[..., Awaitable[TestServer]]
+async def test_webhook_timeout_hangs_up_and_fails_the_attempt(
+    db: Pool, worker: Worker, webhook_peer: WebhookPeer
 ) -> None:
-    async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(5)
-        return web.json_response({})
-
-    app = web.Application()
-    app.router.add_post("/slow", slow)
-    server = await aiohttp_server(app, host="127.0.0.1")
-    node = webhook(str(server.make_url("/slow")), timeout="200ms")
+    webhook_peer.hold()  # never answered while the test runs
+    node = webhook(webhook_peer.url, timeout="200ms")
     ex = await wait_until_ended(db, (await run_flow(db, flow(node), {"email": "e", "token": "t"})).id)
     assert ex.state == "failed"
-    assert ex.error["code"] in ("step_failed", "step_timeout")
+    await poll_until(lambda: webhook_peer.abandoned, "the worker to hang up on the held request")
+    assert webhook_peer.abandoned == webhook_peer.received
+    assert len(webhook_peer.received) == 1
+    async with db.acquire() as conn:
+        [step] = await list_steps(conn, ex.id)
+        [call] = await conn.fetch("SELECT status_code, error FROM webhook_logs WHERE execution_id = $1", ex.id)
+    assert (step.attempt, step.status) == (1, "failed")
+    assert step.error["code"] == "step_timeout"
+    assert ex.error["code"] == "step_timeout"
+    assert call["status_code"] is None
+    assert call["error"]

@@ -41,6 +41,20 @@ def test_private_and_metadata_hosts_are_refused(host: str) -> None:
         check_host(host, frozenset())
 
 
-def test_an_allowed_host_passes() -> None:
-    check_host("127.0.0.1", frozenset({"127.0.0.1"}))
-    check_host("crm.example.com", frozenset())
+def _refused(host: str, allowed: frozenset[str] = frozenset()) -> bool:
+    try:
+        check_host(host, allowed)
+    except ForbiddenTargetError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"), [("127.0.0.1", "127.0.0.1"), ("[::1]", "::1"), ("LOCALHOST", "localhost")]
+)
+def test_a_refused_host_passes_once_allowed(host: str, allowed: str) -> None:
+    assert (_refused(host), _refused(host, frozenset({allowed}))) == (True, False)
+
+
+def test_a_public_name_is_left_to_the_resolver() -> None:
+    assert not _refused("crm.example.com")

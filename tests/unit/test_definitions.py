@@ -3,6 +3,7 @@ import copy
 import pytest
 
 from conveyor.errors import DefinitionError
+from conveyor.nodes.delay import DelayNode
 from conveyor.nodes.kinds import parse_definition
 from tests.examples import design_example
 
@@ -11,13 +12,16 @@ EXAMPLE = design_example()
 
 def test_the_design_example_is_valid() -> None:
     definition = parse_definition(EXAMPLE)
-    assert definition.node("wait").duration.total_seconds() == 2 * 86400  # type: ignore[union-attr]
+    wait = definition.node("wait")
+    assert isinstance(wait, DelayNode)
+    assert wait.duration is not None
+    assert wait.duration.total_seconds() == 2 * 86400
     assert definition.node("engaged").successors() == ["crm", "nudge"]
 
 
 def _broken(path: tuple[int, str], value: object) -> dict[str, object]:
     raw = copy.deepcopy(EXAMPLE)
-    raw["nodes"][path[0]][path[1]] = value  # type: ignore[index]
+    raw["nodes"][path[0]][path[1]] = value
     return raw
 
 
