@@ -57,6 +57,7 @@ def execution_shape(e: Execution) -> JSONObject:
         "attempt": e.attempt,
         "wake_at": e.wake_at if e.lease_owner is None else None,
         "parent_id": e.parent_id,
+        "trigger_id": e.trigger_id,
         "pause_requested": e.pause_requested,
         "created_at": e.created_at,
         "started_at": e.started_at,
