@@ -34,6 +34,12 @@ class DefinitionError(ValidationError):
     code = "invalid_definition"
 
 
+class TriggerDefinitionError(ValidationError):
+    """The trigger definition is not valid."""
+
+    code = "invalid_trigger"
+
+
 class ConflictError(ConveyorError):
     """The request conflicts with the resource's current state."""
 
