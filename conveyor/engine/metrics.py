@@ -8,3 +8,5 @@ CLAIMED = Counter("conveyor_executions_claimed_total", "Executions claimed by th
 IN_FLIGHT = Gauge("conveyor_executions_in_flight", "Executions this process is running now")
 LEASES_LOST = Counter("conveyor_leases_lost_total", "Leases this process lost before its step committed")
 LOOP_ERRORS = Counter("conveyor_loop_errors_total", "Unexpected errors caught at the top of a loop", ["loop"])
+TRIGGER_ROWS = Counter("conveyor_trigger_rows", "Inbox rows consumed, by trigger and outcome", ["trigger", "outcome"])
+TRIGGER_LAG = Gauge("conveyor_trigger_lag_seconds", "Age of the oldest unconsumed inbox row, per trigger", ["trigger"])

@@ -42,7 +42,8 @@ def _tag(raw: object) -> str | None:
         return raw.tag()
     if not isinstance(raw, dict):
         return None
-    models = _TYPES.get(raw.get("type")) if isinstance(raw.get("type"), str) else None
+    type_ = raw.get("type")
+    models = _TYPES.get(type_) if isinstance(type_, str) else None
     if not models:
         return None
     if len(models) == 1:
