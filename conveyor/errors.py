@@ -52,6 +52,28 @@ class IllegalTransitionError(ConflictError):
     code = "illegal_transition"
 
 
+class SignatureError(ConveyorError):
+    """The request's signature is missing or does not match the body."""
+
+    code = "invalid_signature"
+
+
+class PayloadTooLargeError(ConveyorError):
+    """The request body is larger than allowed."""
+
+    code = "payload_too_large"
+
+
+class RateLimitedError(ConveyorError):
+    """Too many requests for this trigger; try again later."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int, **details: Any) -> None:
+        super().__init__(message, retry_after_seconds=retry_after_seconds, **details)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class StepError(ConveyorError):
     """A step failed."""
 

@@ -2,6 +2,8 @@
 
 from aiohttp import web
 
+from conveyor.http.throttle import Throttle
 from conveyor.store import Pool
 
 POOL = web.AppKey("pool", Pool)
+THROTTLE = web.AppKey("throttle", Throttle)

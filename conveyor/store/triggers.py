@@ -62,6 +62,7 @@ CROSS JOIN LATERAL (
 ) b
 """
 _GET = Statement(_SELECT + "WHERE t.id = :id")
+_BY_PATH = Statement(_SELECT + "WHERE t.path = :path")
 _LIST = Statement(
     _SELECT
     + """
@@ -83,6 +84,12 @@ async def get_trigger(conn: Conn, trigger_id: uuid.UUID) -> Trigger:
     if row is None:
         raise NotFoundError(f"trigger {trigger_id} not found", field="id", value=str(trigger_id))
     return _trigger(row)
+
+
+async def get_trigger_by_path(conn: Conn, path: str) -> Trigger | None:
+    """The trigger answering at this webhook path, if any."""
+    row = await conn.fetchrow(_BY_PATH.sql, *_BY_PATH.args(path=path))
+    return _trigger(row) if row else None
 
 
 async def list_triggers(

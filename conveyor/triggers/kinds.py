@@ -86,8 +86,8 @@ def kind_of(trigger: TriggerModel) -> TriggerKind[Any]:
 
 
 def _pointer(loc: tuple[int | str, ...]) -> str:
-    # pydantic puts the union tag into the location ("webhook", "path"); a pointer must not
-    parts = [str(p) for p in loc if p not in _BY_TAG]
+    # pydantic puts the union tag first in the location ("webhook", "path"); a pointer must not
+    parts = [str(p) for p in (loc[1:] if loc and loc[0] in _BY_TAG else loc)]
     return "/" + "/".join(parts) if parts else ""
 
 
