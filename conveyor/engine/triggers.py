@@ -22,6 +22,7 @@ from conveyor.store.triggers import (
     insert_trigger,
     set_enabled,
     update_trigger,
+    wake_workers,
 )
 from conveyor.store.workflows import get_workflow
 from conveyor.triggers.base import TriggerModel
@@ -43,6 +44,7 @@ async def create_trigger(pool: Pool, workflow_ref: str, raw: JSONValue) -> Trigg
         workflow = await get_workflow(conn, workflow_ref)
         _, write = _write(raw, await database_now(conn))
         trigger_id = await insert_trigger(conn, workflow.id, write)
+        await wake_workers(conn)
         trigger = await get_trigger(conn, trigger_id)
     log.info("trigger_created", trigger_id=str(trigger.id), workflow=workflow.name, type=trigger.type)
     return trigger
@@ -57,6 +59,7 @@ async def patch_trigger(pool: Pool, trigger_id: uuid.UUID, patch: JSONValue) -> 
         merged = _merge(current.definition, patch)
         _, write = _write(merged, await database_now(conn))
         await update_trigger(conn, trigger_id, write)
+        await wake_workers(conn)
         trigger = await get_trigger(conn, trigger_id)
     log.info("trigger_updated", trigger_id=str(trigger_id), version=trigger.version)
     return trigger
@@ -81,6 +84,7 @@ async def switch_trigger(pool: Pool, trigger_id: uuid.UUID, *, enabled: bool) ->
         model = parse_trigger(current.definition)
         next_run_at = model.first_run(await database_now(conn)) if enabled else None
         await set_enabled(conn, trigger_id, enabled, next_run_at)
+        await wake_workers(conn)
         trigger = await get_trigger(conn, trigger_id)
     log.info("trigger_switched", trigger_id=str(trigger_id), enabled=enabled)
     return trigger

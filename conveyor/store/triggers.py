@@ -11,6 +11,7 @@ import asyncpg
 from conveyor.errors import ConflictError, NotFoundError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Conn
+from conveyor.store.executions import WAKE_CHANNEL
 from conveyor.store.statement import Statement
 
 
@@ -182,6 +183,11 @@ async def delete_trigger(conn: Conn, trigger_id: uuid.UUID) -> None:
     """Delete a trigger; its rows still in the inbox are consumed as 'disabled'."""
     if await conn.execute(_DELETE, trigger_id) == "DELETE 0":
         raise NotFoundError(f"trigger {trigger_id} not found", field="id", value=str(trigger_id))
+
+
+async def wake_workers(conn: Conn) -> None:
+    """Have the workers look again (on commit): a trigger's next due time may now be the nearest."""
+    await conn.execute(f"SELECT pg_notify('{WAKE_CHANNEL}', '')")
 
 
 async def database_now(conn: Conn) -> datetime:
