@@ -20,6 +20,7 @@ from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
+from conveyor.store.schema import apply_schema
 from tests.integration.conftest import flow
 
 NOOP = flow({"id": "a", "type": "action", "action": "noop"})
@@ -403,3 +404,19 @@ async def test_metrics_show_trigger_rows_and_lag(api: TestClient, db: Pool) -> N
     await consume_inbox(db, TriggerCache(), 100)
     text = await (await api.get("/metrics")).text()
     assert f'conveyor_trigger_rows_total{{outcome="started",trigger="{created["id"]}"}} 1.0' in text
+
+
+async def test_the_schema_applies_twice_and_the_inbox_still_wakes_and_dedupes(api: TestClient, db: Pool) -> None:
+    await apply_schema(db)
+    await apply_schema(db)
+    created = await trigger(api, {"type": "event", "event": "again"})
+    body = {"type": "again", "dedupe_key": "k"}
+    assert (await (await api.post("/events", json=body)).json())["ids"] == (
+        await (await api.post("/events", json=body)).json()
+    )["ids"]
+    async with db.acquire() as conn:
+        triggers = await conn.fetchval("SELECT count(*) FROM pg_trigger WHERE tgname = 'trigger_events_notify'")
+        rows = await conn.fetchval(
+            "SELECT count(*) FROM trigger_events WHERE trigger_id = $1", uuid.UUID(created["id"])
+        )
+    assert (triggers, rows) == (1, 1)
