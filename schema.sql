@@ -62,9 +62,15 @@ CREATE INDEX IF NOT EXISTS executions_due_idx ON executions (wake_at)
     WHERE wake_at IS NOT NULL AND state <> 'paused';
 CREATE INDEX IF NOT EXISTS executions_workflow_idx ON executions (workflow_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS executions_state_idx ON executions (state, created_at DESC, id DESC);
--- Dedupe keys: callers' per workflow; a parent's children have their own space, so no caller can take one.
-CREATE UNIQUE INDEX IF NOT EXISTS executions_dedupe_key
-    ON executions (workflow_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND parent_id IS NULL;
+-- The trigger that started an execution (no foreign key: deleting a trigger keeps its executions' key space).
+ALTER TABLE executions ADD COLUMN IF NOT EXISTS trigger_id uuid;
+-- Dedupe keys: callers' per workflow; a parent's children and a trigger's executions have their own spaces,
+-- so no caller can take one. The first callers' index also held trigger executions: replaced once.
+DROP INDEX IF EXISTS executions_dedupe_key;
+CREATE UNIQUE INDEX IF NOT EXISTS executions_caller_key
+    ON executions (workflow_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND parent_id IS NULL AND trigger_id IS NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS executions_trigger_key
+    ON executions (trigger_id, dedupe_key) WHERE trigger_id IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS executions_child_key
     ON executions (parent_id, dedupe_key) WHERE parent_id IS NOT NULL;
 
@@ -99,6 +105,40 @@ CREATE INDEX IF NOT EXISTS execution_steps_execution_idx ON execution_steps (exe
 CREATE UNIQUE INDEX IF NOT EXISTS execution_steps_waiting_key
     ON execution_steps (execution_id, visit, attempt) WHERE status = 'waiting';
 
+CREATE TABLE IF NOT EXISTS triggers (
+    id            uuid PRIMARY KEY,
+    workflow_id   uuid NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+    type          text NOT NULL,
+    definition    jsonb NOT NULL,
+    -- Copied out of the definition for the lookups that need an index: a webhook's path, an event's type.
+    path          text,
+    event         text,
+    enabled       boolean NOT NULL DEFAULT true,
+    version       integer NOT NULL DEFAULT 1,
+    status        text NOT NULL DEFAULT 'ok',
+    last_fired_at timestamptz,
+    next_run_at   timestamptz,
+    cursor        jsonb,
+    last_error    text,
+    error_since   timestamptz,
+    skipped       bigint NOT NULL DEFAULT 0,
+    started_rows  bigint NOT NULL DEFAULT 0,
+    filtered_rows bigint NOT NULL DEFAULT 0,
+    error_rows    bigint NOT NULL DEFAULT 0,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT triggers_status_check CHECK (status IN ('ok', 'error', 'disabled')),
+    CONSTRAINT triggers_enabled_check CHECK (enabled = (status <> 'disabled'))
+);
+CREATE UNIQUE INDEX IF NOT EXISTS triggers_path_key ON triggers (path) WHERE path IS NOT NULL;
+CREATE INDEX IF NOT EXISTS triggers_event_idx ON triggers (event) WHERE event IS NOT NULL AND enabled;
+CREATE INDEX IF NOT EXISTS triggers_due_idx ON triggers (next_run_at) WHERE next_run_at IS NOT NULL AND enabled;
+CREATE INDEX IF NOT EXISTS triggers_workflow_idx ON triggers (workflow_id, created_at, id);
+CREATE INDEX IF NOT EXISTS triggers_list_idx ON triggers (created_at, id);
+
+-- The inbox. Any application may INSERT here: a row names its trigger (trigger_id), or, without one, an event
+-- type that every enabled event trigger of that type receives. No foreign key to triggers: rows of a deleted
+-- trigger are consumed as 'disabled'.
 CREATE TABLE IF NOT EXISTS trigger_events (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     type        text NOT NULL,
@@ -107,7 +147,38 @@ CREATE TABLE IF NOT EXISTS trigger_events (
     created_at  timestamptz NOT NULL DEFAULT now(),
     consumed_at timestamptz
 );
+ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS trigger_id uuid;
+ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS outcome text
+    CONSTRAINT trigger_events_outcome_check
+    CHECK (outcome IN ('started', 'filtered', 'error', 'disabled', 'duplicate', 'routed'));
+ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS execution_id uuid;
+ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS reason text;
+-- The inbox stage's read: pending rows in id order.
 CREATE INDEX IF NOT EXISTS trigger_events_pending_idx ON trigger_events (id) WHERE consumed_at IS NULL;
+-- A trigger's backlog (pending count, lag).
+CREATE INDEX IF NOT EXISTS trigger_events_trigger_pending_idx
+    ON trigger_events (trigger_id, created_at) WHERE consumed_at IS NULL;
+-- One row per (trigger, dedupe key): a retried delivery or a schedule tick fired twice adds nothing.
+CREATE UNIQUE INDEX IF NOT EXISTS trigger_events_dedupe_key ON trigger_events (trigger_id, dedupe_key);
+
+-- Every INSERT of pending rows wakes the workers, whoever inserts: the poll interval is only the safety net.
+CREATE OR REPLACE FUNCTION conveyor_inbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM inserted WHERE consumed_at IS NULL) THEN
+        PERFORM pg_notify('conveyor_wake', '');
+    END IF;
+    RETURN NULL;
+END
+$$;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'trigger_events_notify'
+                   AND tgrelid = 'trigger_events'::regclass) THEN
+        CREATE TRIGGER trigger_events_notify AFTER INSERT ON trigger_events
+            REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION conveyor_inbox_notify();
+    END IF;
+END
+$$;
 
 CREATE TABLE IF NOT EXISTS email_templates (
     name       text PRIMARY KEY,

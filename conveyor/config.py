@@ -30,6 +30,7 @@ class Settings:
     home: Path = field(default_factory=lambda: Path.home() / ".local" / "share" / "conveyor")
     poll_interval_seconds: float = 30.0
     batch_size: int = 100
+    inbox_batch_size: int = 1000
     concurrency: int = 20
     db_pool_size: int = 20
     lease_seconds: float = 30.0
@@ -61,6 +62,7 @@ class Settings:
             home=Path(home) if home else Path.home() / ".local" / "share" / "conveyor",
             poll_interval_seconds=_float("CONVEYOR_POLL_INTERVAL", 30.0),
             batch_size=_int("CONVEYOR_BATCH_SIZE", 100),
+            inbox_batch_size=_int("CONVEYOR_INBOX_BATCH_SIZE", 1000),
             concurrency=_int("CONVEYOR_CONCURRENCY", 20),
             db_pool_size=_int("CONVEYOR_DB_POOL_SIZE", 20),
             lease_seconds=_float("CONVEYOR_LEASE_SECONDS", 30.0),

@@ -34,6 +34,12 @@ class DefinitionError(ValidationError):
     code = "invalid_definition"
 
 
+class TriggerDefinitionError(ValidationError):
+    """The trigger definition is not valid."""
+
+    code = "invalid_trigger"
+
+
 class ConflictError(ConveyorError):
     """The request conflicts with the resource's current state."""
 
@@ -44,6 +50,28 @@ class IllegalTransitionError(ConflictError):
     """This event is not allowed in the execution's current state."""
 
     code = "illegal_transition"
+
+
+class SignatureError(ConveyorError):
+    """The request's signature is missing or does not match the body."""
+
+    code = "invalid_signature"
+
+
+class PayloadTooLargeError(ConveyorError):
+    """The request body is larger than allowed."""
+
+    code = "payload_too_large"
+
+
+class RateLimitedError(ConveyorError):
+    """Too many requests for this trigger; try again later."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int, **details: Any) -> None:
+        super().__init__(message, retry_after_seconds=retry_after_seconds, **details)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class StepError(ConveyorError):

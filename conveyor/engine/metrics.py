@@ -11,3 +11,5 @@ DATABASE_UNAVAILABLE = Counter(
     "conveyor_database_unavailable_total", "Loop passes that found the database unreachable", ["loop"]
 )
 LOOP_ERRORS = Counter("conveyor_loop_errors_total", "Unexpected errors caught at the top of a loop", ["loop"])
+TRIGGER_ROWS = Counter("conveyor_trigger_rows", "Inbox rows consumed, by trigger and outcome", ["trigger", "outcome"])
+TRIGGER_LAG = Gauge("conveyor_trigger_lag_seconds", "Age of the oldest unconsumed inbox row, per trigger", ["trigger"])

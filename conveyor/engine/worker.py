@@ -1,4 +1,5 @@
-"""The worker: claims due executions and runs up to CONVEYOR_CONCURRENCY of them at once."""
+"""The worker: feeds the inbox from due schedules, turns inbox rows into executions, claims due executions
+and runs up to CONVEYOR_CONCURRENCY of them at once."""
 
 from __future__ import annotations
 
@@ -12,16 +13,20 @@ import structlog
 from conveyor.config import Settings
 from conveyor.engine.alarm import Alarm
 from conveyor.engine.claim import claim_due
+from conveyor.engine.clock_triggers import fire_due_triggers
 from conveyor.engine.definitions_cache import DefinitionCache
+from conveyor.engine.inbox import consume_inbox
 from conveyor.engine.lease import LeaseKeeper
 from conveyor.engine.metrics import CLAIMED, DATABASE_UNAVAILABLE, IN_FLIGHT, LOOP_ERRORS
 from conveyor.engine.operations import pause_after_step
 from conveyor.engine.runner import StepRunner
+from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.nodes.services import Services
 from conveyor.store import Pool, connection
 from conveyor.store.claims import release_leases, seconds_until_next_due
 from conveyor.store.executions import Execution
+from conveyor.store.inbox import seconds_until_next_run
 from conveyor.store.workers import register_worker, stop_worker
 
 log = structlog.get_logger(__name__)
@@ -54,6 +59,7 @@ class Worker:
             pool, services, DefinitionCache(pool), self.id, settings.lease_seconds, self._stopping
         )
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._triggers = TriggerCache()
 
     def wake(self) -> None:
         """Look for due work now (this process made some)."""
@@ -92,6 +98,7 @@ class Worker:
             log.info("worker_stopped", worker_id=self.id)
 
     async def _cycle(self) -> None:
+        more_rows = await self._feed()
         free = self._settings.concurrency - len(self._tasks)
         if free > 0:
             wanted = min(free, self._settings.batch_size)
@@ -100,16 +107,36 @@ class Worker:
                 self._start(ex)
             if len(claimed) == wanted:
                 return  # there may be more due right now
+        if more_rows:
+            return
         if len(self._tasks) >= self._settings.concurrency:
             await self._alarm.wait(self._settings.poll_interval_seconds)
             return
         async with connection(self._pool) as conn:
             due_in = await seconds_until_next_due(conn, list(self._tasks))
+            run_in = await seconds_until_next_run(conn)
+        if run_in is not None:
+            due_in = run_in if due_in is None else min(due_in, run_in)
         timeout = self._settings.poll_interval_seconds
         if due_in is not None:
             # Already due yet not claimed: another worker is taking it right now; look again shortly.
             timeout = min(timeout, max(due_in, _BUSY_RECHECK_SECONDS) + _DUE_SLACK_SECONDS)
         await self._alarm.wait(timeout)
+
+    async def _feed(self) -> bool:
+        """Fire due schedules into the inbox and consume it; True when a full batch says more is waiting."""
+        limit = self._settings.inbox_batch_size
+        try:
+            fired = await fire_due_triggers(self._pool, self._triggers, limit)
+            consumed = await consume_inbox(self._pool, self._triggers, limit)
+        except DatabaseUnavailableError:
+            raise
+        except Exception:
+            # a broken stage must not stop the executions already due from running
+            LOOP_ERRORS.labels(loop="triggers").inc()
+            log.exception("trigger_stage_failed")
+            return False
+        return fired >= limit or consumed >= limit
 
     def _start(self, ex: Execution) -> None:
         CLAIMED.inc()

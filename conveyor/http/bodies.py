@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from typing import TypeVar
 
@@ -40,7 +41,7 @@ async def json_body(request: web.Request) -> JSONValue:
 
 
 def _check_storable(value: JSONValue) -> None:
-    """Refuse strings PostgreSQL cannot store: NUL characters and lone surrogates."""
+    """Refuse what PostgreSQL cannot store: NUL characters, lone surrogates, numbers too large for a double."""
     stack: list[tuple[str, JSONValue]] = [("", value)]
     while stack:
         pointer, item = stack.pop()
@@ -54,6 +55,8 @@ def _check_storable(value: JSONValue) -> None:
                 "the request body holds a NUL character or a lone surrogate, which cannot be stored",
                 field=pointer or "body",
             )
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise BadRequestError("the request body holds a number too large to store", field=pointer or "body")
 
 
 def _storable(text: str) -> bool:

@@ -13,6 +13,9 @@ from conveyor.errors import (
     ConveyorError,
     DatabaseUnavailableError,
     NotFoundError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    SignatureError,
     ValidationError,
 )
 from conveyor.jsonvalue import JSONObject
@@ -26,6 +29,8 @@ _STATUS: tuple[tuple[type[ConveyorError], int], ...] = (
     (NotFoundError, 404),
     (ValidationError, 422),
     (ConflictError, 409),
+    (SignatureError, 401),
+    (PayloadTooLargeError, 413),
 )
 
 
@@ -56,6 +61,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except DatabaseUnavailableError as exc:
         log.warning("database_unavailable", error=exc.message, path=request.path)
         return error_response(503, exc.code, exc.message, exc.details, {"Retry-After": _RETRY_AFTER_SECONDS})
+    except RateLimitedError as exc:
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+        return error_response(429, exc.code, exc.message, exc.details, headers)
     except ConveyorError as exc:
         status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
         if status == 500:

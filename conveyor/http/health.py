@@ -7,10 +7,13 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from conveyor.engine.metrics import TRIGGER_LAG
+from conveyor.errors import DatabaseUnavailableError
 from conveyor.http.keys import POOL, SETTINGS
 from conveyor.http.shapes import respond
 from conveyor.store import connection
 from conveyor.store.schema import ping
+from conveyor.store.triggers import pending_lags
 from conveyor.store.workers import count_live_workers
 
 routes = web.RouteTableDef()
@@ -40,5 +43,14 @@ async def ready(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus exposition."""
+    """Prometheus exposition; the inbox's lag is read from the database at each scrape."""
+    try:
+        async with connection(request.app[POOL]) as conn:
+            lags = await pending_lags(conn)
+    except DatabaseUnavailableError:
+        lags = None  # the process's own metrics are still worth answering with
+    if lags is not None:
+        TRIGGER_LAG.clear()
+        for trigger_id, lag in lags.items():
+            TRIGGER_LAG.labels(trigger=str(trigger_id)).set(lag)
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -13,7 +13,9 @@ from conveyor.jsonvalue import JSONObject
 from conveyor.store.emails import EmailLog
 from conveyor.store.executions import Execution
 from conveyor.store.history import HistoryEntry, Step
+from conveyor.store.triggers import Trigger
 from conveyor.store.workflows import Workflow
+from conveyor.triggers.kinds import parse_trigger
 
 
 def _default(value: Any) -> Any:
@@ -57,6 +59,7 @@ def execution_shape(e: Execution) -> JSONObject:
         "attempt": e.attempt,
         "wake_at": e.wake_at if e.lease_owner is None else None,
         "parent_id": e.parent_id,
+        "trigger_id": e.trigger_id,
         "pause_requested": e.pause_requested,
         "created_at": e.created_at,
         "started_at": e.started_at,
@@ -106,4 +109,30 @@ def email_shape(e: EmailLog) -> JSONObject:
         "error": e.error,
         "created_at": e.created_at,
         "sent_at": e.sent_at,
+    }
+
+
+def trigger_shape(t: Trigger) -> JSONObject:
+    """A trigger resource, with its health; write-only fields (a webhook's secret) left out."""
+    model = parse_trigger(t.definition)
+    return {
+        "id": t.id,
+        "workflow_id": t.workflow_id,
+        "type": t.type,
+        "definition": model.public(t.definition),
+        "enabled": t.enabled,
+        "version": t.version,
+        "status": t.status,
+        "last_fired_at": t.last_fired_at,
+        "next_run_at": t.next_run_at,
+        "next_run_local": model.local(t.next_run_at) if t.next_run_at else None,
+        "cursor": t.cursor,
+        "pending": t.pending,
+        "lag_seconds": t.lag_seconds,
+        "rows": {"started": t.started_rows, "filtered": t.filtered_rows, "error": t.error_rows},
+        "skipped": t.skipped,
+        "last_error": t.last_error,
+        "error_since": t.error_since,
+        "created_at": t.created_at,
+        "updated_at": t.updated_at,
     }

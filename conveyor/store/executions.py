@@ -41,6 +41,7 @@ class Execution:
     parent_id: uuid.UUID | None
     parent_node: str | None
     dedupe_key: str | None
+    trigger_id: uuid.UUID | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -68,14 +69,17 @@ WITH inserted AS (
 SELECT {columns} FROM inserted, notified
 """
 _INSERT_TOP = _INSERT.format(
-    target="(workflow_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND parent_id IS NULL",
+    target="(workflow_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND parent_id IS NULL AND trigger_id IS NULL",
     columns=COLUMNS,
     channel=WAKE_CHANNEL,
 )
 _INSERT_CHILD = _INSERT.format(
     target="(parent_id, dedupe_key) WHERE parent_id IS NOT NULL", columns=COLUMNS, channel=WAKE_CHANNEL
 )
-_BY_DEDUPE_KEY = f"SELECT {COLUMNS} FROM executions WHERE workflow_id = $1 AND dedupe_key = $2 AND parent_id IS NULL"
+_BY_DEDUPE_KEY = f"""
+SELECT {COLUMNS} FROM executions
+WHERE workflow_id = $1 AND dedupe_key = $2 AND parent_id IS NULL AND trigger_id IS NULL
+"""
 _CHILD_BY_KEY = f"SELECT {COLUMNS} FROM executions WHERE parent_id = $1 AND dedupe_key = $2"
 
 

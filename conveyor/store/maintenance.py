@@ -14,6 +14,7 @@ RUNTIME_TABLES = (
     "workflow_versions",
     "workflows",
     "trigger_events",
+    "triggers",
     "workers",
 )
 _TRUNCATE = f"TRUNCATE {', '.join(RUNTIME_TABLES)} RESTART IDENTITY CASCADE"

@@ -51,6 +51,7 @@ def running(node: str = "a", attempt: int = 1, visit: int = 1) -> Execution:
         parent_id=None,
         parent_node=None,
         dedupe_key=None,
+        trigger_id=None,
         created_at=NOW,
         started_at=NOW,
         finished_at=None,

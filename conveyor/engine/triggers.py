@@ -1,0 +1,134 @@
+"""What operators, senders and the API do to triggers: create, change, switch, preview; post events and hooks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import structlog
+
+from conveyor.errors import ConflictError, NotFoundError, TriggerDefinitionError
+from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.schedule import preview
+from conveyor.store import Conn, Pool, connection, transaction
+from conveyor.store.inbox import insert_delivery, insert_event
+from conveyor.store.triggers import (
+    Trigger,
+    TriggerWrite,
+    database_now,
+    delete_trigger,
+    get_trigger,
+    get_trigger_by_path,
+    insert_trigger,
+    set_enabled,
+    update_trigger,
+    wake_workers,
+)
+from conveyor.store.workflows import get_workflow
+from conveyor.triggers.base import TriggerModel
+from conveyor.triggers.kinds import parse_trigger
+from conveyor.triggers.schedule import ScheduleTrigger
+
+log = structlog.get_logger(__name__)
+
+
+def _write(raw: JSONValue, now: datetime) -> tuple[TriggerModel, TriggerWrite]:
+    trigger = parse_trigger(raw)
+    assert isinstance(raw, dict)
+    return trigger, TriggerWrite(trigger.type, raw, trigger.hook_path(), trigger.event_type(), trigger.first_run(now))
+
+
+async def create_trigger(pool: Pool, workflow_ref: str, raw: JSONValue) -> Trigger:
+    """Validate a trigger and attach it, enabled, to the workflow."""
+    async with transaction(pool) as conn:
+        workflow = await get_workflow(conn, workflow_ref)
+        _, write = _write(raw, await database_now(conn))
+        trigger_id = await insert_trigger(conn, workflow.id, write)
+        await wake_workers(conn)
+        trigger = await get_trigger(conn, trigger_id)
+    log.info("trigger_created", trigger_id=str(trigger.id), workflow=workflow.name, type=trigger.type)
+    return trigger
+
+
+async def patch_trigger(pool: Pool, trigger_id: uuid.UUID, patch: JSONValue) -> Trigger:
+    """Merge a JSON merge patch (RFC 7386) into the definition and store the result as a new version."""
+    if not isinstance(patch, dict):
+        raise TriggerDefinitionError("a trigger patch must be a JSON object", field="")
+    async with transaction(pool) as conn:
+        current = await get_trigger(conn, trigger_id)
+        merged = _merge(current.definition, patch)
+        _, write = _write(merged, await database_now(conn))
+        await update_trigger(conn, trigger_id, write)
+        await wake_workers(conn)
+        trigger = await get_trigger(conn, trigger_id)
+    log.info("trigger_updated", trigger_id=str(trigger_id), version=trigger.version)
+    return trigger
+
+
+def _merge(target: JSONValue, patch: JSONValue) -> JSONValue:
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _merge(merged.get(key), value)
+    return merged
+
+
+async def switch_trigger(pool: Pool, trigger_id: uuid.UUID, *, enabled: bool) -> Trigger:
+    """Enable (due afresh from now, as ok) or disable a trigger; rows already in the inbox then go 'disabled'."""
+    async with transaction(pool) as conn:
+        current = await get_trigger(conn, trigger_id)
+        model = parse_trigger(current.definition)
+        next_run_at = model.first_run(await database_now(conn)) if enabled else None
+        await set_enabled(conn, trigger_id, enabled, next_run_at)
+        await wake_workers(conn)
+        trigger = await get_trigger(conn, trigger_id)
+    log.info("trigger_switched", trigger_id=str(trigger_id), enabled=enabled)
+    return trigger
+
+
+async def remove_trigger(pool: Pool, trigger_id: uuid.UUID) -> None:
+    """Delete a trigger; its executions stay."""
+    async with connection(pool) as conn:
+        await delete_trigger(conn, trigger_id)
+    log.info("trigger_deleted", trigger_id=str(trigger_id))
+
+
+async def preview_trigger(pool: Pool, trigger_id: uuid.UUID, count: int) -> list[tuple[datetime, datetime]]:
+    """The next `count` fires of a schedule trigger, each as (UTC, local time with its offset)."""
+    async with connection(pool) as conn:
+        trigger = await get_trigger(conn, trigger_id)
+        now = await database_now(conn)
+    model = parse_trigger(trigger.definition)
+    if not isinstance(model, ScheduleTrigger):
+        raise ConflictError(f"trigger {trigger_id} is a {trigger.type} trigger; only schedules have fires to preview")
+    return preview(model.cron, model.timezone, now, count)
+
+
+async def post_event(pool: Pool, type_: str, payload: JSONObject, dedupe_key: str | None) -> list[int]:
+    """One inbox row per enabled event trigger of this type (a known dedupe key: the rows stored before)."""
+    async with connection(pool) as conn:
+        ids = await insert_event(conn, type_, payload, dedupe_key)
+    log.info("event_received", event_type=type_, rows=len(ids))
+    return ids
+
+
+async def find_hook(conn: Conn, path: str) -> tuple[Trigger, TriggerModel]:
+    """The enabled webhook trigger answering at this path."""
+    trigger = await get_trigger_by_path(conn, path)
+    if trigger is None or not trigger.enabled:
+        raise NotFoundError(f"no enabled webhook trigger answers at /hooks/{path}", field="path", value=path)
+    return trigger, parse_trigger(trigger.definition)
+
+
+async def deliver_hook(
+    pool: Pool, trigger_id: uuid.UUID, payload: JSONObject, delivery: str | None
+) -> tuple[int, bool]:
+    """Store a webhook delivery as one inbox row, committed on return; True when it is new."""
+    async with connection(pool) as conn:
+        row_id, new = await insert_delivery(conn, trigger_id, "webhook", payload, delivery)
+    log.info("hook_received", trigger_id=str(trigger_id), row_id=row_id, new=new)
+    return row_id, new

@@ -1,0 +1,33 @@
+"""/events: an event becomes one inbox row per enabled event trigger of its type."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from conveyor.engine.triggers import post_event
+from conveyor.http.bodies import model_body
+from conveyor.http.keys import POOL
+from conveyor.http.shapes import respond
+from conveyor.jsonvalue import JSONObject
+from conveyor.triggers.event import EventType
+
+routes = web.RouteTableDef()
+
+
+class PostEvent(BaseModel):
+    """The body of POST /events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: EventType
+    payload: JSONObject = {}
+    dedupe_key: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+@routes.post("/events")
+async def post(request: web.Request) -> web.Response:
+    """Accept an event: 202 with the inbox rows written (the same dedupe key again: the same rows)."""
+    body = await model_body(request, PostEvent)
+    ids = await post_event(request.app[POOL], body.type, body.payload, body.dedupe_key)
+    return respond({"ids": ids}, status=202)

@@ -1,0 +1,64 @@
+"""/hooks/{path}: inbound webhooks, signed with HMAC-SHA256 when the trigger has a secret."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conveyor.engine.triggers import deliver_hook, find_hook
+from conveyor.errors import NotFoundError, PayloadTooLargeError, SignatureError, ValidationError
+from conveyor.http.bodies import json_body
+from conveyor.http.errors import BadRequestError
+from conveyor.http.keys import POOL, THROTTLE
+from conveyor.http.shapes import respond
+from conveyor.store import connection
+from conveyor.triggers.webhook import WebhookTrigger, is_hook_path
+
+routes = web.RouteTableDef()
+
+MAX_HOOK_BODY_BYTES = 1024 * 1024
+_SIGNATURE = "X-Conveyor-Signature"
+_DELIVERY = "X-Conveyor-Delivery"
+_MAX_DELIVERY_CHARS = 500
+
+
+@routes.post("/hooks/{path:.+}")
+async def post_hook(request: web.Request) -> web.Response:
+    """Store one delivery as an inbox row and answer 202 once it is committed; nothing is stored on a 4xx."""
+    path = request.match_info["path"]
+    if not is_hook_path(path):
+        raise NotFoundError(f"no webhook trigger answers at /hooks/{path[:100]}", field="path")
+    async with connection(request.app[POOL]) as conn:
+        trigger, model = await find_hook(conn, path)
+    assert isinstance(model, WebhookTrigger)
+    body = await _body(request)
+    if not model.signed(body, request.headers.get(_SIGNATURE)):
+        raise SignatureError(f"{_SIGNATURE} must be sha256=<hex HMAC-SHA256 of the body>", field=_SIGNATURE)
+    if model.rate_limit is not None:
+        request.app[THROTTLE].admit(trigger.id, trigger.version, model.rate_limit)
+    delivery = request.headers.get(_DELIVERY)
+    if delivery is not None and not (0 < len(delivery) <= _MAX_DELIVERY_CHARS and _storable(delivery)):
+        raise ValidationError(
+            f"{_DELIVERY} must have 1 to {_MAX_DELIVERY_CHARS} characters of valid text", field=_DELIVERY
+        )
+    payload = await json_body(request)
+    if not isinstance(payload, dict):
+        raise BadRequestError("a webhook body must be a JSON object", field="body")
+    row_id, new = await deliver_hook(request.app[POOL], trigger.id, payload, delivery)
+    return respond({"id": row_id, "duplicate": not new}, status=202)
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+async def _body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_HOOK_BODY_BYTES:
+        raise PayloadTooLargeError(f"a webhook body may have at most {MAX_HOOK_BODY_BYTES} bytes", field="body")
+    body = await request.read()  # kept by the request, so json_body parses these same bytes
+    if len(body) > MAX_HOOK_BODY_BYTES:
+        raise PayloadTooLargeError(f"a webhook body may have at most {MAX_HOOK_BODY_BYTES} bytes", field="body")
+    return body

@@ -1,0 +1,104 @@
+"""/triggers: create, list, read, change, switch, delete and preview triggers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+
+from aiohttp import web
+
+from conveyor.engine.triggers import (
+    create_trigger,
+    patch_trigger,
+    preview_trigger,
+    remove_trigger,
+    switch_trigger,
+)
+from conveyor.errors import ValidationError
+from conveyor.http.bodies import json_body, path_uuid, query_int, query_uuid
+from conveyor.http.keys import POOL
+from conveyor.http.shapes import respond, trigger_shape
+from conveyor.schedule import MAX_TICKS
+from conveyor.store import connection
+from conveyor.store.triggers import get_trigger, list_triggers
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/workflows/{id}/triggers")
+async def post_trigger(request: web.Request) -> web.Response:
+    """Attach a trigger to a workflow; 422 names what is wrong with it."""
+    trigger = await create_trigger(request.app[POOL], request.match_info["id"], await json_body(request))
+    return respond(trigger_shape(trigger), status=201)
+
+
+@routes.get("/triggers")
+async def get_triggers(request: web.Request) -> web.Response:
+    """Triggers in creation order, optionally of one workflow (?workflow=), a page at a time (?cursor=)."""
+    workflow_id = query_uuid(request, "workflow")
+    limit = query_int(request, "limit", 100, low=1, high=1000)
+    after = _cursor(request.query.get("cursor"))
+    async with connection(request.app[POOL]) as conn:
+        triggers = await list_triggers(conn, workflow_id, after, limit + 1)
+    page = triggers[:limit]
+    next_cursor = _encode(page[-1].created_at, page[-1].id) if len(triggers) > limit else None
+    return respond({"items": [trigger_shape(t) for t in page], "next_cursor": next_cursor})
+
+
+def _encode(created_at: datetime, trigger_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at.isoformat(), str(trigger_id)]).encode()).decode()
+
+
+def _cursor(raw: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if raw is None:
+        return None
+    try:
+        created_at, trigger_id = json.loads(base64.urlsafe_b64decode(raw.encode()))
+        return datetime.fromisoformat(created_at), uuid.UUID(trigger_id)
+    except (ValueError, TypeError, binascii.Error, UnicodeEncodeError) as exc:
+        raise ValidationError("query parameter 'cursor' is not a cursor this API gave", field="cursor") from exc
+
+
+@routes.get("/triggers/{id}")
+async def get_one(request: web.Request) -> web.Response:
+    """One trigger with its health."""
+    async with connection(request.app[POOL]) as conn:
+        trigger = await get_trigger(conn, path_uuid(request))
+    return respond(trigger_shape(trigger))
+
+
+@routes.patch("/triggers/{id}")
+async def patch_one(request: web.Request) -> web.Response:
+    """Change a trigger with a JSON merge patch of its definition; the result is validated as a new one."""
+    trigger = await patch_trigger(request.app[POOL], path_uuid(request), await json_body(request))
+    return respond(trigger_shape(trigger))
+
+
+@routes.delete("/triggers/{id}")
+async def delete_one(request: web.Request) -> web.Response:
+    """Delete a trigger; its executions stay, its pending rows are consumed as 'disabled'."""
+    await remove_trigger(request.app[POOL], path_uuid(request))
+    return web.Response(status=204)
+
+
+@routes.post("/triggers/{id}/enable")
+async def enable(request: web.Request) -> web.Response:
+    """Enable a trigger; a schedule is next due at its first tick from now."""
+    return respond(trigger_shape(await switch_trigger(request.app[POOL], path_uuid(request), enabled=True)))
+
+
+@routes.post("/triggers/{id}/disable")
+async def disable(request: web.Request) -> web.Response:
+    """Disable a trigger: it writes no new rows, and rows already waiting are consumed as 'disabled'."""
+    return respond(trigger_shape(await switch_trigger(request.app[POOL], path_uuid(request), enabled=False)))
+
+
+@routes.get("/triggers/{id}/preview")
+async def get_preview(request: web.Request) -> web.Response:
+    """The next ?count= fires of a schedule (at most 500): each in UTC and on the schedule's wall clock."""
+    count = query_int(request, "count", 10, low=1, high=MAX_TICKS)
+    fires = await preview_trigger(request.app[POOL], path_uuid(request), count)
+    return respond({"items": [{"at": at, "local": local} for at, local in fires], "next_cursor": None})

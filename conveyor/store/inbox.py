@@ -1,0 +1,320 @@
+"""The inbox (`trigger_events`): rows written by the API, webhooks and schedules, and their consumption.
+
+Consuming a batch is two statements whatever its size: `lock_pending` (a locking read joined to the
+triggers and workflows) and `consume` (one statement of data-modifying CTEs: the executions, the outcomes,
+the rows fanned out to event triggers, the triggers' counters and health, and the NOTIFY).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from conveyor.jsonvalue import JSONObject
+from conveyor.store import Conn
+from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.statement import Statement
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    """A locked inbox row, paired with one trigger it goes to (none: deleted, or no event trigger matches)."""
+
+    id: int
+    type: str
+    broadcast: bool
+    payload: str
+    dedupe_key: str | None
+    trigger_id: uuid.UUID | None
+    trigger_version: int | None
+    enabled: bool
+    definition: str | None
+    workflow_id: uuid.UUID | None
+    workflow_version: int | None
+    start_node: str | None
+
+
+_LOCK_PENDING = Statement("""
+WITH pending AS (
+    SELECT id, trigger_id, type, payload, dedupe_key
+    FROM trigger_events
+    WHERE consumed_at IS NULL
+    ORDER BY id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+)
+SELECT p.id, p.type, p.trigger_id IS NULL AS broadcast, p.payload::text AS payload, p.dedupe_key,
+       t.id AS trigger_id, t.version AS trigger_version, coalesce(t.enabled, false) AS enabled,
+       t.definition::text AS definition, t.workflow_id, w.version AS workflow_version,
+       w.definition->>'start' AS start_node
+FROM pending p
+LEFT JOIN LATERAL (
+    SELECT id, version, enabled, definition, workflow_id FROM triggers WHERE id = p.trigger_id
+    UNION ALL
+    SELECT id, version, enabled, definition, workflow_id FROM triggers
+    WHERE p.trigger_id IS NULL AND event = p.type AND enabled
+) t ON true
+LEFT JOIN workflows w ON w.id = t.workflow_id
+ORDER BY p.id, t.id
+""")
+
+
+async def lock_pending(conn: Conn, limit: int) -> list[PendingRow]:
+    """Lock up to `limit` unconsumed rows, oldest first, skipping rows other workers hold; one per trigger."""
+    return [PendingRow(**dict(r)) for r in await conn.fetch(_LOCK_PENDING.sql, *_LOCK_PENDING.args(limit=limit))]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What becomes of one (row, trigger) pair; `fanned_out` pairs are stored as rows of their own."""
+
+    row_id: int
+    trigger_id: uuid.UUID | None
+    fanned_out: bool
+    outcome: str
+    reason: str | None = None
+    execution_id: uuid.UUID | None = None
+    execution_key: str | None = None
+    workflow_id: uuid.UUID | None = None
+    workflow_version: int | None = None
+    start_node: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """What a batch did: rows per (trigger, outcome), executions started, triggers whose status changed."""
+
+    outcomes: list[tuple[uuid.UUID | None, str, int]]
+    started: int
+    status_changes: list[tuple[uuid.UUID, str, str, str | None]]
+
+
+_CONSUME = Statement(f"""
+WITH verdict AS (
+    SELECT * FROM unnest(:row_ids::bigint[], :trigger_ids::uuid[], :fanned_out::boolean[], :outcomes::text[],
+                         :reasons::text[], :execution_ids::uuid[], :keys::text[], :workflow_ids::uuid[],
+                         :workflow_versions::integer[], :start_nodes::text[])
+        AS v(row_id, trigger_id, fanned_out, outcome, reason, execution_id, key, workflow_id, workflow_version,
+             start_node)
+), started AS (
+    INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
+                            wake_at, trigger_id, dedupe_key)
+    SELECT v.execution_id, v.workflow_id, v.workflow_version, :initial_state, v.start_node, 1, 1, e.payload,
+           now(), v.trigger_id, v.key
+    FROM verdict v JOIN trigger_events e ON e.id = v.row_id
+    WHERE v.outcome = 'started'
+    ON CONFLICT (trigger_id, dedupe_key) WHERE trigger_id IS NOT NULL DO NOTHING
+    RETURNING id
+), final AS (
+    SELECT v.row_id, v.trigger_id, v.fanned_out, v.reason, s.id AS execution_id,
+           CASE WHEN v.outcome = 'started' AND s.id IS NULL THEN 'duplicate' ELSE v.outcome END AS outcome
+    FROM verdict v LEFT JOIN started s ON s.id = v.execution_id
+), consumed AS (
+    UPDATE trigger_events e
+    SET consumed_at = now(), outcome = f.outcome, reason = f.reason, execution_id = f.execution_id
+    FROM final f
+    WHERE e.id = f.row_id AND NOT f.fanned_out
+), fanned AS (
+    INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key, created_at, consumed_at, outcome, reason,
+                                execution_id)
+    SELECT f.trigger_id, e.type, e.payload, e.dedupe_key, e.created_at, now(), f.outcome, f.reason, f.execution_id
+    FROM final f JOIN trigger_events e ON e.id = f.row_id
+    WHERE f.fanned_out
+    ON CONFLICT (trigger_id, dedupe_key) DO NOTHING
+), tally AS (
+    SELECT trigger_id,
+           count(*) FILTER (WHERE outcome = 'started') AS started,
+           count(*) FILTER (WHERE outcome = 'filtered') AS filtered,
+           count(*) FILTER (WHERE outcome = 'error') AS errors,
+           (array_agg(outcome ORDER BY row_id DESC)
+               FILTER (WHERE outcome IN ('started', 'filtered', 'error')))[1] AS latest,
+           (array_agg(reason ORDER BY row_id DESC) FILTER (WHERE outcome = 'error'))[1] AS last_error
+    FROM final WHERE trigger_id IS NOT NULL
+    GROUP BY trigger_id
+), locked AS (
+    -- in id order, so that workers updating the same triggers at once never deadlock
+    SELECT t.id, t.status FROM triggers t WHERE t.id IN (SELECT trigger_id FROM tally) ORDER BY t.id FOR UPDATE
+), health AS (
+    UPDATE triggers t
+    SET started_rows = t.started_rows + y.started, filtered_rows = t.filtered_rows + y.filtered,
+        error_rows = t.error_rows + y.errors,
+        last_fired_at = CASE WHEN y.started > 0 THEN now() ELSE t.last_fired_at END,
+        status = CASE WHEN NOT t.enabled OR y.latest IS NULL THEN t.status
+                      WHEN y.latest = 'error' THEN 'error' ELSE 'ok' END,
+        last_error = coalesce(y.last_error, t.last_error),
+        error_since = CASE WHEN NOT t.enabled OR y.latest IS NULL THEN t.error_since
+                           WHEN y.latest = 'error' THEN coalesce(t.error_since, now()) END
+    FROM locked l JOIN tally y ON y.trigger_id = l.id
+    WHERE t.id = l.id
+    RETURNING t.id, l.status AS was, t.status, t.last_error
+)
+SELECT (SELECT coalesce(jsonb_agg(jsonb_build_array(o.trigger_id, o.outcome, o.n)), '[]')
+        FROM (SELECT trigger_id, outcome, count(*) AS n FROM final GROUP BY trigger_id, outcome) o) AS outcomes,
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(h.id, h.was, h.status, h.last_error)), '[]')
+        FROM health h WHERE h.was <> h.status) AS status_changes,
+       n.started,
+       CASE WHEN n.started > 0 THEN pg_notify('{WAKE_CHANNEL}', '') END AS notified
+FROM (SELECT count(*) AS started FROM started) n
+""")
+
+
+async def consume(conn: Conn, initial_state: str, verdicts: Sequence[Verdict]) -> Consumed:
+    """Start the executions, record every row's outcome and the triggers' health, in one statement."""
+    args = _CONSUME.args(
+        initial_state=initial_state,
+        row_ids=[v.row_id for v in verdicts],
+        trigger_ids=[v.trigger_id for v in verdicts],
+        fanned_out=[v.fanned_out for v in verdicts],
+        outcomes=[v.outcome for v in verdicts],
+        reasons=[v.reason for v in verdicts],
+        execution_ids=[v.execution_id for v in verdicts],
+        keys=[v.execution_key for v in verdicts],
+        workflow_ids=[v.workflow_id for v in verdicts],
+        workflow_versions=[v.workflow_version for v in verdicts],
+        start_nodes=[v.start_node for v in verdicts],
+    )
+    row = await conn.fetchrow(_CONSUME.sql, *args)
+    assert row is not None
+    return Consumed(
+        outcomes=[(_uuid(t), str(o), int(n)) for t, o, n in row["outcomes"]],
+        started=int(row["started"]),
+        status_changes=[(uuid.UUID(t), str(w), str(s), e) for t, w, s, e in row["status_changes"]],
+    )
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    return uuid.UUID(value) if value else None
+
+
+_INSERT_EVENT = Statement("""
+WITH targets AS (
+    SELECT id FROM triggers WHERE event = :type AND enabled
+), inserted AS (
+    INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key)
+    SELECT id, :type, :payload, :dedupe_key FROM targets
+    ON CONFLICT (trigger_id, dedupe_key) DO NOTHING
+    RETURNING id, trigger_id
+)
+SELECT id FROM inserted
+UNION ALL
+SELECT e.id FROM trigger_events e JOIN targets t ON e.trigger_id = t.id
+WHERE e.dedupe_key = :dedupe_key AND t.id NOT IN (SELECT trigger_id FROM inserted)
+""")
+
+
+async def insert_event(conn: Conn, type_: str, payload: JSONObject, dedupe_key: str | None) -> list[int]:
+    """One row per enabled event trigger of this type; with a known dedupe key, the rows stored before."""
+    args = _INSERT_EVENT.args(type=type_, payload=payload, dedupe_key=dedupe_key)
+    return sorted(r["id"] for r in await conn.fetch(_INSERT_EVENT.sql, *args))
+
+
+_INSERT_DELIVERY = Statement("""
+WITH inserted AS (
+    INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key)
+    VALUES (:trigger_id, :type, :payload, :dedupe_key)
+    ON CONFLICT (trigger_id, dedupe_key) DO NOTHING
+    RETURNING id
+)
+SELECT id, true AS new FROM inserted
+UNION ALL
+SELECT id, false FROM trigger_events
+WHERE trigger_id = :trigger_id AND dedupe_key = :dedupe_key AND NOT EXISTS (SELECT 1 FROM inserted)
+""")
+
+
+async def insert_delivery(
+    conn: Conn, trigger_id: uuid.UUID, type_: str, payload: JSONObject, dedupe_key: str | None
+) -> tuple[int, bool]:
+    """One row for one trigger; with a known dedupe key, the row stored before. True when new."""
+    args = _INSERT_DELIVERY.args(trigger_id=trigger_id, type=type_, payload=payload, dedupe_key=dedupe_key)
+    row = await conn.fetchrow(_INSERT_DELIVERY.sql, *args)
+    assert row is not None, "a conflicting dedupe key names a row"
+    return int(row["id"]), bool(row["new"])
+
+
+@dataclass(frozen=True, slots=True)
+class DueTrigger:
+    """A clock-driven trigger whose time has come, locked, with the database's now."""
+
+    id: uuid.UUID
+    version: int
+    definition: str
+    next_run_at: datetime
+    now: datetime
+
+
+_LOCK_DUE = Statement("""
+SELECT id, version, definition::text AS definition, next_run_at, now() AS now FROM triggers
+WHERE next_run_at IS NOT NULL AND enabled AND next_run_at <= now() AND type = ANY(:types::text[])
+ORDER BY next_run_at
+LIMIT :limit
+FOR UPDATE SKIP LOCKED
+""")
+
+
+async def lock_due_triggers(conn: Conn, types: Sequence[str], limit: int) -> list[DueTrigger]:
+    """Lock up to `limit` due triggers of these types, skipping those other workers hold."""
+    rows = await conn.fetch(_LOCK_DUE.sql, *_LOCK_DUE.args(types=list(types), limit=limit))
+    return [DueTrigger(**dict(r)) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    """Where a due trigger goes next: its next due time, ticks skipped, or the error that stopped it."""
+
+    trigger_id: uuid.UUID
+    next_run_at: datetime | None
+    skipped: int
+    error: str | None
+
+
+_FIRE = Statement("""
+WITH fired AS (
+    INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key)
+    SELECT * FROM unnest(:row_triggers::uuid[], :row_types::text[], :row_payloads::jsonb[], :row_keys::text[])
+    ON CONFLICT (trigger_id, dedupe_key) DO NOTHING
+    RETURNING id
+), advanced AS (
+    UPDATE triggers t
+    SET next_run_at = a.next_run_at, skipped = t.skipped + a.skipped, updated_at = now(),
+        status = CASE WHEN a.error IS NULL THEN t.status ELSE 'error' END,
+        last_error = coalesce(a.error, t.last_error),
+        error_since = CASE WHEN a.error IS NULL THEN t.error_since ELSE coalesce(t.error_since, now()) END
+    FROM unnest(:ids::uuid[], :next_runs::timestamptz[], :skipped::bigint[], :errors::text[])
+        AS a(id, next_run_at, skipped, error)
+    WHERE t.id = a.id
+)
+SELECT count(*) FROM fired
+""")
+
+
+async def fire_ticks(
+    conn: Conn, rows: Sequence[tuple[uuid.UUID, str, JSONObject, str]], advances: Sequence[Advance]
+) -> int:
+    """Write tick rows (a tick already written is skipped) and move the triggers on; return rows written."""
+    args = _FIRE.args(
+        row_triggers=[r[0] for r in rows],
+        row_types=[r[1] for r in rows],
+        row_payloads=[r[2] for r in rows],
+        row_keys=[r[3] for r in rows],
+        ids=[a.trigger_id for a in advances],
+        next_runs=[a.next_run_at for a in advances],
+        skipped=[a.skipped for a in advances],
+        errors=[a.error for a in advances],
+    )
+    written: int = await conn.fetchval(_FIRE.sql, *args)
+    return written
+
+
+_NEXT_RUN = """
+SELECT extract(epoch FROM min(next_run_at) - now())::float8
+FROM triggers WHERE next_run_at IS NOT NULL AND enabled
+"""
+
+
+async def seconds_until_next_run(conn: Conn) -> float | None:
+    """How long until the next clock-driven trigger is due, by the database's clock."""
+    value: float | None = await conn.fetchval(_NEXT_RUN)
+    return value

@@ -1,0 +1,123 @@
+"""What a trigger kind declares: its model (its fields and its payload filter) and how it fires on a clock."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, ClassVar, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, PrivateAttr
+
+from conveyor.definitions import Duration
+from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.rules import Rule, compile_rule, is_truthy, rule_errors
+
+
+def _at_least_a_second(value: timedelta) -> timedelta:
+    if value < timedelta(seconds=1):
+        raise ValueError("an interval must be at least 1s")
+    return value
+
+
+Interval = Annotated[Duration, AfterValidator(_at_least_a_second)]
+"""A period of at least one second: how often a trigger polls, how long a rate limit counts."""
+
+
+class TriggerModel(BaseModel):
+    """What every trigger has; each kind adds its `type` literal and its own fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    # JSON Logic over the payload: a row whose payload it does not accept starts nothing.
+    filter: JSONValue = None
+
+    # Kinds that share a `type` (the two polls) are told apart by which of these fields a definition has.
+    selector: ClassVar[str | None] = None
+    # Write-only fields: stored, never shown back.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    # Compiled on first use; parsed triggers are cached per (id, version), so a filter compiles once per version.
+    _compiled: Rule | None = PrivateAttr(default=None)
+
+    @classmethod
+    def type_name(cls) -> str:
+        """The `type` this kind is written as, read off its literal."""
+        [name] = typing.get_args(cls.model_fields["type"].annotation)
+        return str(name)
+
+    @classmethod
+    def tag(cls) -> str:
+        """The name that tells this kind apart from every other, even one of the same `type`."""
+        return f"{cls.type_name()}.{cls.selector}" if cls.selector else cls.type_name()
+
+    def content_errors(self) -> list[JSONObject]:
+        """Problems the model alone cannot see: a filter the rule compiler refuses."""
+        return [] if self.filter is None else rule_errors(self.filter, "/filter")
+
+    def accepts(self, payload: JSONObject) -> bool:
+        """Whether the filter lets this payload start an execution; a rule that breaks raises RuleError."""
+        if self.filter is None:
+            return True
+        if self._compiled is None:
+            self._compiled = compile_rule(self.filter)
+        return is_truthy(self._compiled.evaluate(payload))
+
+    def hook_path(self) -> str | None:
+        """The path this trigger answers under /hooks/, if it is a webhook."""
+        return None
+
+    def event_type(self) -> str | None:
+        """The event type this trigger receives, if it is an event trigger."""
+        return None
+
+    def first_run(self, now: datetime) -> datetime | None:
+        """When a clock-driven trigger is first due after `now`; None for kinds fed from outside."""
+        return None
+
+    def local(self, instant: datetime) -> datetime | None:
+        """An instant on this trigger's own wall clock, for kinds that have one."""
+        return None
+
+    def public(self, definition: JSONObject) -> JSONObject:
+        """The stored definition without its write-only fields."""
+        return {k: v for k, v in definition.items() if k not in self.secret_fields}
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """One inbox row a clock-driven trigger writes: its dedupe key and payload."""
+
+    dedupe_key: str
+    payload: JSONObject
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """What a due clock-driven trigger does now: rows to write, when it is next due, ticks it skipped."""
+
+    ticks: list[Tick]
+    next_run_at: datetime | None
+    skipped: int = 0
+
+
+T = TypeVar("T", bound=TriggerModel)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerKind(Generic[T]):
+    """One kind of trigger, declared once: its model, and for clock-driven kinds how it fires when due.
+
+    `fire(trigger, trigger_id, due_at, now)` is given the time the trigger was due and the database's now.
+    Kinds without it are fed from outside (the API, /hooks/, an application's INSERT).
+    """
+
+    model: type[T]
+    fire: Callable[[T, str, datetime, datetime], Firing] | None = None
+
+    @property
+    def tag(self) -> str:
+        """The name this kind is told apart by."""
+        return self.model.tag()
