@@ -16,7 +16,7 @@ from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import ValidationError
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool, transaction
-from conveyor.store.inbox import Advance, DueTrigger, fire_ticks, lock_due_triggers
+from conveyor.store.due_triggers import Advance, DueTrigger, fire_ticks, lock_due_triggers
 from conveyor.triggers.kinds import CLOCK_TYPES, kind_of
 
 log = structlog.get_logger(__name__)

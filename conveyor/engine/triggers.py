@@ -26,24 +26,27 @@ from conveyor.store.triggers import (
 )
 from conveyor.store.workflows import get_workflow
 from conveyor.triggers.base import TriggerModel
-from conveyor.triggers.kinds import parse_trigger
+from conveyor.triggers.kinds import kind_of, parse_trigger
 from conveyor.triggers.schedule import ScheduleTrigger
 
 log = structlog.get_logger(__name__)
 
 
-def _write(raw: JSONValue, now: datetime) -> tuple[TriggerModel, TriggerWrite]:
+async def _write(conn: Conn, raw: JSONValue, previous: TriggerModel | None = None) -> TriggerWrite:
     trigger = parse_trigger(raw)
     assert isinstance(raw, dict)
-    return trigger, TriggerWrite(trigger.type, raw, trigger.hook_path(), trigger.event_type(), trigger.first_run(now))
+    prepare = kind_of(trigger).prepare
+    fresh = previous is None or previous.source() != trigger.source()
+    cursor = await prepare(trigger, conn) if prepare is not None and fresh else None
+    first_run = trigger.first_run(await database_now(conn))
+    return TriggerWrite(trigger.type, raw, trigger.hook_path(), trigger.event_type(), first_run, cursor, fresh)
 
 
 async def create_trigger(pool: Pool, workflow_ref: str, raw: JSONValue) -> Trigger:
     """Validate a trigger and attach it, enabled, to the workflow."""
     async with transaction(pool) as conn:
         workflow = await get_workflow(conn, workflow_ref)
-        _, write = _write(raw, await database_now(conn))
-        trigger_id = await insert_trigger(conn, workflow.id, write)
+        trigger_id = await insert_trigger(conn, workflow.id, await _write(conn, raw))
         await wake_workers(conn)
         trigger = await get_trigger(conn, trigger_id)
     log.info("trigger_created", trigger_id=str(trigger.id), workflow=workflow.name, type=trigger.type)
@@ -57,7 +60,7 @@ async def patch_trigger(pool: Pool, trigger_id: uuid.UUID, patch: JSONValue) -> 
     async with transaction(pool) as conn:
         current = await get_trigger(conn, trigger_id)
         merged = _merge(current.definition, patch)
-        _, write = _write(merged, await database_now(conn))
+        write = await _write(conn, merged, parse_trigger(current.definition))
         await update_trigger(conn, trigger_id, write)
         await wake_workers(conn)
         trigger = await get_trigger(conn, trigger_id)

@@ -19,14 +19,15 @@ from conveyor.engine.inbox import consume_inbox
 from conveyor.engine.lease import LeaseKeeper
 from conveyor.engine.metrics import CLAIMED, DATABASE_UNAVAILABLE, IN_FLIGHT, LOOP_ERRORS
 from conveyor.engine.operations import pause_after_step
+from conveyor.engine.poll_triggers import PollStage
 from conveyor.engine.runner import StepRunner
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.nodes.services import Services
 from conveyor.store import Pool, connection
 from conveyor.store.claims import release_leases, seconds_until_next_due
+from conveyor.store.due_triggers import seconds_until_next_run
 from conveyor.store.executions import Execution
-from conveyor.store.inbox import seconds_until_next_run
 from conveyor.store.workers import register_worker, stop_worker
 
 log = structlog.get_logger(__name__)
@@ -36,6 +37,8 @@ _DUE_SLACK_SECONDS = 0.002
 _BUSY_RECHECK_SECONDS = 0.01
 # How soon an execution whose run broke on an unexpected error is offered to the workers again.
 _RETRY_AFTER_ERROR_SECONDS = 5.0
+# How many poll triggers one worker polls at once.
+_MAX_POLLS = 16
 
 
 class Worker:
@@ -60,6 +63,7 @@ class Worker:
         )
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._triggers = TriggerCache()
+        self._polls = PollStage(pool, self._triggers, services, _MAX_POLLS, self._alarm.ring)
 
     def wake(self) -> None:
         """Look for due work now (this process made some)."""
@@ -90,6 +94,7 @@ class Worker:
                     log.exception("worker_cycle_failed")
                     await self._alarm.wait(1.0)
         finally:
+            await self._polls.close()
             await self._drain()
             keeper.cancel()
             await self._alarm.close()
@@ -128,6 +133,7 @@ class Worker:
         limit = self._settings.inbox_batch_size
         try:
             fired = await fire_due_triggers(self._pool, self._triggers, limit)
+            await self._polls.start_due()
             consumed = await consume_inbox(self._pool, self._triggers, limit)
         except DatabaseUnavailableError:
             raise

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Conn
@@ -232,89 +231,3 @@ async def insert_delivery(
     row = await conn.fetchrow(_INSERT_DELIVERY.sql, *args)
     assert row is not None, "a conflicting dedupe key names a row"
     return int(row["id"]), bool(row["new"])
-
-
-@dataclass(frozen=True, slots=True)
-class DueTrigger:
-    """A clock-driven trigger whose time has come, locked, with the database's now."""
-
-    id: uuid.UUID
-    version: int
-    definition: str
-    next_run_at: datetime
-    now: datetime
-
-
-_LOCK_DUE = Statement("""
-SELECT id, version, definition::text AS definition, next_run_at, now() AS now FROM triggers
-WHERE next_run_at IS NOT NULL AND enabled AND next_run_at <= now() AND type = ANY(:types::text[])
-ORDER BY next_run_at
-LIMIT :limit
-FOR UPDATE SKIP LOCKED
-""")
-
-
-async def lock_due_triggers(conn: Conn, types: Sequence[str], limit: int) -> list[DueTrigger]:
-    """Lock up to `limit` due triggers of these types, skipping those other workers hold."""
-    rows = await conn.fetch(_LOCK_DUE.sql, *_LOCK_DUE.args(types=list(types), limit=limit))
-    return [DueTrigger(**dict(r)) for r in rows]
-
-
-@dataclass(frozen=True, slots=True)
-class Advance:
-    """Where a due trigger goes next: its next due time, ticks skipped, or the error that stopped it."""
-
-    trigger_id: uuid.UUID
-    next_run_at: datetime | None
-    skipped: int
-    error: str | None
-
-
-_FIRE = Statement("""
-WITH fired AS (
-    INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key)
-    SELECT * FROM unnest(:row_triggers::uuid[], :row_types::text[], :row_payloads::jsonb[], :row_keys::text[])
-    ON CONFLICT (trigger_id, dedupe_key) DO NOTHING
-    RETURNING id
-), advanced AS (
-    UPDATE triggers t
-    SET next_run_at = a.next_run_at, skipped = t.skipped + a.skipped, updated_at = now(),
-        status = CASE WHEN a.error IS NULL THEN t.status ELSE 'error' END,
-        last_error = coalesce(a.error, t.last_error),
-        error_since = CASE WHEN a.error IS NULL THEN t.error_since ELSE coalesce(t.error_since, now()) END
-    FROM unnest(:ids::uuid[], :next_runs::timestamptz[], :skipped::bigint[], :errors::text[])
-        AS a(id, next_run_at, skipped, error)
-    WHERE t.id = a.id
-)
-SELECT count(*) FROM fired
-""")
-
-
-async def fire_ticks(
-    conn: Conn, rows: Sequence[tuple[uuid.UUID, str, JSONObject, str]], advances: Sequence[Advance]
-) -> int:
-    """Write tick rows (a tick already written is skipped) and move the triggers on; return rows written."""
-    args = _FIRE.args(
-        row_triggers=[r[0] for r in rows],
-        row_types=[r[1] for r in rows],
-        row_payloads=[r[2] for r in rows],
-        row_keys=[r[3] for r in rows],
-        ids=[a.trigger_id for a in advances],
-        next_runs=[a.next_run_at for a in advances],
-        skipped=[a.skipped for a in advances],
-        errors=[a.error for a in advances],
-    )
-    written: int = await conn.fetchval(_FIRE.sql, *args)
-    return written
-
-
-_NEXT_RUN = """
-SELECT extract(epoch FROM min(next_run_at) - now())::float8
-FROM triggers WHERE next_run_at IS NOT NULL AND enabled
-"""
-
-
-async def seconds_until_next_run(conn: Conn) -> float | None:
-    """How long until the next clock-driven trigger is due, by the database's clock."""
-    value: float | None = await conn.fetchval(_NEXT_RUN)
-    return value

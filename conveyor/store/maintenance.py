@@ -17,6 +17,7 @@ RUNTIME_TABLES = (
     "triggers",
     "workers",
 )
+CONVEYOR_TABLES = frozenset({*RUNTIME_TABLES, "email_templates"})
 _TRUNCATE = f"TRUNCATE {', '.join(RUNTIME_TABLES)} RESTART IDENTITY CASCADE"
 
 

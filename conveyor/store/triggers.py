@@ -50,6 +50,9 @@ class TriggerWrite:
     path: str | None
     event: str | None
     next_run_at: datetime | None
+    cursor: JSONValue = None
+    # A polling trigger whose source changed starts from `cursor`; otherwise it keeps the cursor it has.
+    reset_cursor: bool = True
 
 
 _SELECT = """
@@ -107,8 +110,8 @@ async def list_triggers(
 
 
 _INSERT = Statement("""
-INSERT INTO triggers (id, workflow_id, type, definition, path, event, next_run_at)
-VALUES (:id, :workflow_id, :type, :definition, :path, :event, :next_run_at)
+INSERT INTO triggers (id, workflow_id, type, definition, path, event, next_run_at, cursor)
+VALUES (:id, :workflow_id, :type, :definition, :path, :event, :next_run_at, :cursor)
 """)
 
 
@@ -123,6 +126,7 @@ async def insert_trigger(conn: Conn, workflow_id: uuid.UUID, write: TriggerWrite
         path=write.path,
         event=write.event,
         next_run_at=write.next_run_at,
+        cursor=write.cursor,
     )
     await _write(conn, _INSERT.sql, args, write)
     return trigger_id
@@ -131,6 +135,7 @@ async def insert_trigger(conn: Conn, workflow_id: uuid.UUID, write: TriggerWrite
 _UPDATE = Statement("""
 UPDATE triggers
 SET type = :type, definition = :definition, path = :path, event = :event,
+    cursor = CASE WHEN :reset_cursor THEN :cursor::jsonb ELSE cursor END,
     next_run_at = CASE WHEN enabled THEN :next_run_at::timestamptz END, version = version + 1,
     status = CASE WHEN enabled THEN 'ok' ELSE status END, error_since = NULL, updated_at = now()
 WHERE id = :id
@@ -146,6 +151,8 @@ async def update_trigger(conn: Conn, trigger_id: uuid.UUID, write: TriggerWrite)
         path=write.path,
         event=write.event,
         next_run_at=write.next_run_at,
+        cursor=write.cursor,
+        reset_cursor=write.reset_cursor,
     )
     if await _write(conn, _UPDATE.sql, args, write) == "UPDATE 0":
         raise NotFoundError(f"trigger {trigger_id} not found", field="id", value=str(trigger_id))

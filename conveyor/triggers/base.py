@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, ClassVar, Generic, TypeVar
@@ -11,8 +11,11 @@ from typing import Annotated, ClassVar, Generic, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, PrivateAttr
 
 from conveyor.definitions import Duration
+from conveyor.errors import ConveyorError
 from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.nodes.services import Services
 from conveyor.rules import Rule, compile_rule, is_truthy, rule_errors
+from conveyor.store import Conn
 
 
 def _at_least_a_second(value: timedelta) -> timedelta:
@@ -77,6 +80,14 @@ class TriggerModel(BaseModel):
         """When a clock-driven trigger is first due after `now`; None for kinds fed from outside."""
         return None
 
+    def every(self) -> timedelta | None:
+        """How often a polling kind polls."""
+        return None
+
+    def source(self) -> str | None:
+        """What a polling kind reads; a change of source starts its cursor afresh."""
+        return None
+
     def local(self, instant: datetime) -> datetime | None:
         """An instant on this trigger's own wall clock, for kinds that have one."""
         return None
@@ -92,6 +103,21 @@ class Tick:
 
     dedupe_key: str
     payload: JSONObject
+
+
+@dataclass(frozen=True, slots=True)
+class Polled:
+    """What one poll found: new items as inbox rows, the state to store with them, and whether more wait now."""
+
+    ticks: list[Tick]
+    cursor: JSONValue
+    more: bool = False
+
+
+class PollFailedError(ConveyorError):
+    """A poll could not read its source; the trigger shows the error and tries again later."""
+
+    code = "poll_failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +137,15 @@ class TriggerKind(Generic[T]):
     """One kind of trigger, declared once: its model, and for clock-driven kinds how it fires when due.
 
     `fire(trigger, trigger_id, due_at, now)` is given the time the trigger was due and the database's now.
-    Kinds without it are fed from outside (the API, /hooks/, an application's INSERT).
+    `poll(trigger, cursor, services)` reads the trigger's source past its cursor, and `prepare(trigger, conn)`
+    checks that source when the trigger is saved, returning the cursor it starts from.
+    Kinds with neither are fed from outside (the API, /hooks/, an application's INSERT).
     """
 
     model: type[T]
     fire: Callable[[T, str, datetime, datetime], Firing] | None = None
+    poll: Callable[[T, JSONValue, Services], Awaitable[Polled]] | None = None
+    prepare: Callable[[T, Conn], Awaitable[JSONValue]] | None = None
 
     @property
     def tag(self) -> str:

@@ -30,6 +30,9 @@ for _kind in KINDS:
 CLOCK_TYPES: tuple[str, ...] = tuple(dict.fromkeys(k.model.type_name() for k in KINDS if k.fire is not None))
 """The `type`s whose triggers fire on a clock: the schedule stage takes only these."""
 
+POLL_TYPES: tuple[str, ...] = tuple(dict.fromkeys(k.model.type_name() for k in KINDS if k.poll is not None))
+"""The `type`s whose triggers poll a source: the poll stage takes only these."""
+
 _UNKNOWN = "unknown_trigger_type"
 _HELP = "use one of " + ", ".join(
     f"{name!r}" + (" (with " + " or ".join(repr(m.selector) for m in models) + ")" if len(models) > 1 else "")

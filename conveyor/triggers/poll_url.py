@@ -1,17 +1,29 @@
 """The URL poll trigger: new items of a JSON list at a URL, told apart by a key.
 
-Declared and validated here; the stage that polls is not built yet, so these triggers are stored with their
-state columns but never scheduled (their `next_run_at` stays empty).
+Each poll sends the last answer's `ETag` as `If-None-Match`, so an unchanged list costs a 304. Items whose key
+was not seen before become inbox rows keyed `url:<key>`; the memory of seen keys is bounded (the most recent
+SEEN_LIMIT), and the inbox's unique (trigger, dedupe key) stops a key from starting twice while its row is kept.
+The URL passes the same address guard as the webhook node; redirects are not followed.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
 from typing import Annotated, ClassVar, Literal
 
+import aiohttp
 from pydantic import Field, field_validator
 from yarl import URL
 
-from conveyor.triggers.base import Interval, TriggerKind, TriggerModel
+from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.nodes.services import Services
+from conveyor.nodes.webhook_guard import ForbiddenTargetError, check_host
+from conveyor.triggers.base import Interval, Polled, PollFailedError, Tick, TriggerKind, TriggerModel
+
+SEEN_LIMIT = 10_000
+_MAX_ANSWER_BYTES = 10 * 1024 * 1024
+_TIMEOUT_SECONDS = 30.0
 
 # A dotted path into the JSON answer ("" for the answer itself).
 JsonPath = Annotated[str, Field(pattern=r"^(?:[A-Za-z0-9_-]{1,100}(?:\.[A-Za-z0-9_-]{1,100}){0,9})?$")]
@@ -39,5 +51,73 @@ class UrlPollTrigger(TriggerModel):
             raise ValueError("the URL must be http(s) with a host")
         return value
 
+    def first_run(self, now: datetime) -> datetime:
+        """At once."""
+        return now
 
-KIND = TriggerKind(UrlPollTrigger)
+    def every(self) -> timedelta:
+        """The interval."""
+        return self.interval
+
+    def source(self) -> str:
+        """The URL and where its items and keys are."""
+        return f"{self.url} {self.items} {self.key}"
+
+
+def _at(value: JSONValue, path: str) -> JSONValue:
+    for part in path.split(".") if path else ():
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+async def _fetch(trigger: UrlPollTrigger, etag: str | None, services: Services) -> tuple[JSONValue, str | None]:
+    target = URL(trigger.url)
+    try:
+        check_host(target.host or "", services.webhook_allow_hosts)
+        headers = {"Accept": "application/json", **({"If-None-Match": etag} if etag else {})}
+        timeout = aiohttp.ClientTimeout(total=_TIMEOUT_SECONDS)
+        async with services.http.get(target, headers=headers, timeout=timeout, allow_redirects=False) as response:
+            if response.status == 304:
+                return None, etag
+            if not 200 <= response.status < 300:
+                raise PollFailedError(f"{trigger.url} answered HTTP {response.status}", url=trigger.url)
+            raw = await response.content.read(_MAX_ANSWER_BYTES + 1)
+            if len(raw) > _MAX_ANSWER_BYTES:
+                raise PollFailedError(f"{trigger.url} answered more than {_MAX_ANSWER_BYTES} bytes", url=trigger.url)
+            return json.loads(raw), response.headers.get("ETag")
+    except ForbiddenTargetError as exc:
+        raise PollFailedError(exc.message, url=trigger.url) from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise PollFailedError(f"{trigger.url} could not be read: {type(exc).__name__}: {exc}", url=trigger.url) from exc
+    except (ValueError, RecursionError) as exc:
+        raise PollFailedError(f"{trigger.url} did not answer JSON: {exc}", url=trigger.url) from exc
+
+
+async def poll(trigger: UrlPollTrigger, cursor: JSONValue, services: Services) -> Polled:
+    """Fetch the list; items with a key not seen before become rows."""
+    state: JSONObject = cursor if isinstance(cursor, dict) else {}
+    answer, etag = await _fetch(trigger, state.get("etag"), services)
+    if answer is None:
+        return Polled([], cursor)
+    items = _at(answer, trigger.items)
+    if not isinstance(items, list):
+        raise PollFailedError(f"{trigger.url} has no list at {trigger.items or 'the top'!r}", url=trigger.url)
+    seen: list[str] = [str(k) for k in state.get("seen", [])]
+    known = set(seen)
+    ticks = []
+    for item in items:
+        key = _at(item, trigger.key)
+        if key is None or isinstance(key, dict | list) or str(key) in known:
+            continue
+        known.add(str(key))
+        seen.append(str(key))
+        ticks.append(Tick(f"url:{key}", item if isinstance(item, dict) else {"item": item}))
+    return Polled(ticks, {"etag": etag, "seen": seen[-SEEN_LIMIT:]})
+
+
+KIND = TriggerKind(UrlPollTrigger, poll=poll)

@@ -7,11 +7,12 @@ import hashlib
 import hmac
 import io
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import datetime
 
 import pytest
 
+from bench.poll import poll_until
 from conveyor.db import create_pool
 from conveyor.engine.clock_triggers import fire_due_triggers
 from conveyor.engine.inbox import consume_inbox
@@ -38,14 +39,6 @@ async def trigger(api: ApiClient, definition: JSONObject, workflow_id: str | Non
     return dict(body)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not true after {timeout}s")
-        await asyncio.sleep(0.02)
-
-
 async def outcomes(db: Pool) -> list[tuple[str, str | None]]:
     async with db.acquire() as conn:
         rows = await conn.fetch("SELECT outcome, reason FROM trigger_events WHERE outcome <> 'routed' ORDER BY id")
@@ -62,7 +55,9 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-async def test_each_kind_is_created_and_shown_with_its_health(api: ApiClient) -> None:
+async def test_each_kind_is_created_and_shown_with_its_health(api: ApiClient, db: Pool) -> None:
+    async with db.acquire() as conn:
+        await conn.execute("CREATE TABLE IF NOT EXISTS subscriptions (id bigserial PRIMARY KEY, email text)")
     wf = await workflow(api)
     kinds: list[JSONObject] = [
         {"type": "manual"},
@@ -114,7 +109,7 @@ async def test_the_same_event_twice_starts_one_execution(api: ApiClient, db: Poo
     second = await api.post("/events", json=body)
     assert first.status == second.status == 202
     assert (await first.json())["ids"] == (await second.json())["ids"]
-    await eventually(lambda: _equals(executions_of(db, created["id"]), 1))
+    await poll_until(lambda: _equals(executions_of(db, created["id"]), 1), "one execution of the trigger")
     async with db.acquire() as conn:
         assert await conn.fetchval("SELECT input FROM executions") == {"email": "ada@example.com"}
 
@@ -185,7 +180,7 @@ async def test_a_signed_webhook_starts_one_execution_and_its_retry_nothing_more(
     headers = {"X-Conveyor-Signature": sign(secret, body), "X-Conveyor-Delivery": "d-1"}
     first = await api.post("/hooks/signed", data=body, headers=headers)
     assert first.status == 202
-    await eventually(lambda: _equals(executions_of(db, created["id"]), 1))
+    await poll_until(lambda: _equals(executions_of(db, created["id"]), 1), "one execution of the trigger")
     retry = await api.post("/hooks/signed", data=body, headers=headers)
     assert retry.status == 202
     assert (await retry.json()) == {"id": (await first.json())["id"], "duplicate": True}
@@ -217,7 +212,7 @@ async def test_a_due_schedule_fires_through_the_worker(api: ApiClient, db: Pool,
             uuid.UUID(created["id"]),
         )
     worker.wake()
-    await eventually(lambda: _equals(executions_of(db, created["id"]), 1))
+    await poll_until(lambda: _equals(executions_of(db, created["id"]), 1), "one execution of the trigger")
     shown = await (await api.get(f"/triggers/{created['id']}")).json()
     assert datetime.fromisoformat(shown["next_run_at"]) > tick
     assert shown["last_fired_at"] is not None
@@ -241,7 +236,9 @@ async def test_the_worker_timer_wakes_for_the_nearest_next_run(api: ApiClient, d
         async with db.acquire() as conn:
             return bool(await conn.fetchval("SELECT next_run_at > $1 FROM triggers", soon))
 
-    await eventually(moved_on, timeout=3.0)  # the poll interval is 30 s: only the timer can explain this
+    await poll_until(
+        moved_on, "the schedule to fire and move on", timeout_seconds=3.0
+    )  # the poll interval is 30 s: only the timer can explain this
 
 
 @pytest.mark.parametrize(("catch_up", "fired"), [("latest", 1), ("all", 3)])
@@ -278,7 +275,9 @@ async def test_an_applications_insert_starts_executions_at_once_for_every_event_
             {"order": 7},
             "order-7",
         )
-    await eventually(lambda: _equals(executions_of(db, one["id"]), 1), timeout=1.0)
+    await poll_until(
+        lambda: _equals(executions_of(db, one["id"]), 1), "the raw row to start one execution", timeout_seconds=1.0
+    )
     assert asyncio.get_running_loop().time() - started < 1.0
     async with db.acquire() as conn:
         rows = await conn.fetch("SELECT trigger_id, outcome FROM trigger_events ORDER BY id")

@@ -1,0 +1,265 @@
+"""Poll triggers: new rows of a table and new items at a URL start executions once each, whatever happens."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bench.poll import poll_until
+from conveyor.config import Settings
+from conveyor.engine.worker import Worker
+from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.store import Pool
+from tests.integration.conftest import ApiClient, flow, run_flow, running_worker, wait_until_ended
+
+NOOP = flow({"id": "a", "type": "action", "action": "noop"})
+
+
+async def create_trigger(api: ApiClient, definition: JSONObject) -> JSONObject:
+    response = await api.post("/workflows", json={**NOOP, "name": f"wf-{uuid.uuid4().hex[:8]}"})
+    workflow = await response.json()
+    response = await api.post(f"/workflows/{workflow['id']}/triggers", json=definition)
+    body: JSONObject = await response.json()
+    assert response.status == 201, body
+    return body
+
+
+async def refused(api: ApiClient, definition: JSONObject) -> JSONObject:
+    response = await api.post("/workflows", json={**NOOP, "name": f"wf-{uuid.uuid4().hex[:8]}"})
+    workflow = await response.json()
+    response = await api.post(f"/workflows/{workflow['id']}/triggers", json=definition)
+    body: JSONObject = await response.json()
+    assert response.status == 422, body
+    error: JSONObject = body["error"]
+    return error
+
+
+async def inputs(db: Pool, trigger_id: str) -> list[JSONValue]:
+    async with db.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT input FROM executions WHERE trigger_id = $1 ORDER BY input->>'id'", uuid.UUID(trigger_id)
+        )
+    return [r["input"] for r in rows]
+
+
+async def count_executions(db: Pool, trigger_id: str, expected: int) -> bool:
+    return len(await inputs(db, trigger_id)) == expected
+
+
+async def shown(api: ApiClient, trigger_id: str) -> JSONObject:
+    body: JSONObject = await (await api.get(f"/triggers/{trigger_id}")).json()
+    return body
+
+
+@pytest.fixture
+async def subscriptions(db: Pool) -> str:
+    """A fresh application table, the shape of the onboarding use case."""
+    name = f"subs_{uuid.uuid4().hex[:8]}"
+    async with db.acquire() as conn:
+        await conn.execute(
+            f"CREATE TABLE {name} (id bigserial PRIMARY KEY, email text NOT NULL, product text NOT NULL,"
+            " created_at timestamptz NOT NULL DEFAULT '2026-01-01T00:00:00Z', doc json)"
+        )
+    return name
+
+
+async def insert(db: Pool, table: str, *products: str) -> None:
+    async with db.acquire() as conn:
+        await conn.executemany(
+            f"INSERT INTO {table} (email, product) VALUES ($1, $2)",
+            [(f"user{i}@example.com", p) for i, p in enumerate(products)],
+        )
+
+
+async def test_rows_of_a_table_start_one_execution_each_and_a_restart_replays_none(
+    api: ApiClient, db: Pool, database_url: str, settings: Settings, subscriptions: str
+) -> None:
+    await insert(db, subscriptions, "old")
+    created = await create_trigger(
+        api, {"type": "poll", "table": subscriptions, "cursor": "id", "interval": "1s", "batch": 2}
+    )
+    async with running_worker(db, database_url, settings):
+        await insert(db, subscriptions, "united", "podcast", "newsletter")
+        await poll_until(lambda: count_executions(db, created["id"], 3), "three rows to start three executions")
+    assert [i["product"] for i in await inputs(db, created["id"])] == ["united", "podcast", "newsletter"]
+    await insert(db, subscriptions, "united")
+    async with running_worker(db, database_url, settings):  # a restart: no old row again, the new one once
+        await poll_until(lambda: count_executions(db, created["id"], 4), "the row added while stopped")
+        await insert(db, subscriptions, "podcast")
+        await poll_until(lambda: count_executions(db, created["id"], 5), "the row added after the restart")
+    ids = [i["id"] for i in await inputs(db, created["id"])]
+    assert sorted(ids) == sorted(set(ids))
+    assert (await shown(api, created["id"]))["status"] == "ok"
+
+
+async def test_start_all_takes_the_rows_already_there(
+    api: ApiClient, db: Pool, worker: Worker, subscriptions: str
+) -> None:
+    await insert(db, subscriptions, "a", "b")
+    created = await create_trigger(
+        api, {"type": "poll", "table": subscriptions, "cursor": "id", "interval": "1s", "start": "all"}
+    )
+    await poll_until(lambda: count_executions(db, created["id"], 2), "both existing rows")
+
+
+async def test_a_cursor_whose_values_repeat_loses_no_row_at_a_batch_edge(
+    api: ApiClient, db: Pool, worker: Worker, subscriptions: str
+) -> None:
+    created = await create_trigger(
+        api,
+        {"type": "poll", "table": subscriptions, "cursor": "created_at", "interval": "1s", "batch": 2},
+    )
+    await insert(db, subscriptions, *[f"p{i}" for i in range(7)])  # every row has the same created_at
+    await poll_until(lambda: count_executions(db, created["id"], 7), "all seven rows sharing one cursor value")
+    assert sorted(i["product"] for i in await inputs(db, created["id"])) == [f"p{i}" for i in range(7)]
+
+
+async def test_the_filter_picks_the_rows_of_one_product(
+    api: ApiClient, db: Pool, worker: Worker, subscriptions: str
+) -> None:
+    created = await create_trigger(
+        api,
+        {
+            "type": "poll",
+            "table": subscriptions,
+            "cursor": "id",
+            "interval": "1s",
+            "filter": {"==": [{"var": "product"}, "united"]},
+        },
+    )
+    await insert(db, subscriptions, "united", "podcast", "united")
+    await poll_until(lambda: _rows(api, created["id"], started=2, filtered=1), "two rows started and one filtered out")
+
+
+async def _rows(api: ApiClient, trigger_id: str, **expected: int) -> bool:
+    rows: dict[str, int] = (await shown(api, trigger_id))["rows"]
+    return all(rows[k] == v for k, v in expected.items())
+
+
+@pytest.mark.parametrize(
+    ("definition", "field"),
+    [
+        ({"table": "subs; DROP TABLE executions", "cursor": "id"}, "/table"),
+        ({"table": 'subs"--', "cursor": "id"}, "/table"),
+        ({"table": "pg_catalog.pg_authid", "cursor": "oid"}, "/table"),
+        ({"table": "{table}", "cursor": "id) OR (1=1"}, "/cursor"),
+        ({"table": "{table}", "cursor": "doc"}, "/cursor"),
+        ({"table": "{table}", "cursor": "nothing"}, "/cursor"),
+        ({"table": "no_such_table", "cursor": "id"}, "/table"),
+        ({"table": "executions", "cursor": "id"}, "/table"),
+        ({"table": "public.trigger_events", "cursor": "id"}, "/table"),
+    ],
+)
+async def test_a_table_or_cursor_that_cannot_be_polled_safely_is_refused(
+    api: ApiClient, db: Pool, subscriptions: str, definition: JSONObject, field: str
+) -> None:
+    table = str(definition["table"]).replace("{table}", subscriptions)
+    error = await refused(api, {"type": "poll", "interval": "1s", **definition, "table": table})
+    assert error["details"]["field"] == field
+    async with db.acquire() as conn:  # nothing was dropped or read
+        assert await conn.fetchval("SELECT to_regclass('executions') IS NOT NULL")
+        assert await conn.fetchval(f"SELECT count(*) FROM {subscriptions}") == 0
+
+
+async def test_a_table_that_disappears_puts_the_trigger_in_error_and_the_worker_goes_on(
+    api: ApiClient, db: Pool, worker: Worker, subscriptions: str
+) -> None:
+    created = await create_trigger(api, {"type": "poll", "table": subscriptions, "cursor": "id", "interval": "1s"})
+    async with db.acquire() as conn:
+        await conn.execute(f"DROP TABLE {subscriptions}")
+
+    async def in_error() -> bool:
+        status: str = (await shown(api, created["id"]))["status"]
+        return status == "error"
+
+    await poll_until(in_error, "the trigger to show its error")
+    body = await shown(api, created["id"])
+    assert "does not exist" in body["last_error"]
+    assert body["error_since"] is not None
+    ex = await run_flow(db, flow({"id": "a", "type": "action", "action": "noop"}))
+    assert (await wait_until_ended(db, ex.id)).state == "completed"
+
+
+@dataclass
+class Feed:
+    """A JSON list served on 127.0.0.1 with an ETag, whose items and status a test changes."""
+
+    items: list[JSONObject] = field(default_factory=list)
+    status: int = 200
+    url: str = ""
+    requests: list[str | None] = field(default_factory=list)  # the If-None-Match each request sent
+
+    def etag(self) -> str:
+        return f'"{len(self.items)}"'
+
+
+@pytest.fixture
+async def feed(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Feed:
+    feed = Feed()
+
+    async def serve(request: web.Request) -> web.Response:
+        feed.requests.append(request.headers.get("If-None-Match"))
+        if feed.status != 200:
+            return web.json_response({"error": "down"}, status=feed.status)
+        if request.headers.get("If-None-Match") == feed.etag():
+            return web.Response(status=304)
+        return web.json_response({"data": feed.items}, headers={"ETag": feed.etag()})
+
+    app = web.Application()
+    app.router.add_get("/items", serve)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    feed.url = str(server.make_url("/items"))
+    return feed
+
+
+async def test_new_items_at_a_url_start_once_and_an_unchanged_list_costs_a_304(
+    api: ApiClient, db: Pool, worker: Worker, feed: Feed
+) -> None:
+    feed.items = [{"id": 1, "email": "a@example.com"}, {"id": 2, "email": "b@example.com"}]
+    created = await create_trigger(
+        api, {"type": "poll", "url": feed.url, "items": "data", "key": "id", "interval": "1s"}
+    )
+    await poll_until(lambda: count_executions(db, created["id"], 2), "both items")
+    await poll_until(lambda: feed.requests[-1:] == ['"2"'], "a poll that sends the ETag back")
+    feed.items = [{"id": 3, "email": "c@example.com"}, *feed.items]
+    await poll_until(lambda: count_executions(db, created["id"], 3), "the new item only")
+    assert (await shown(api, created["id"]))["cursor"]["seen"] == ["1", "2", "3"]
+
+
+async def test_a_failing_url_shows_its_error_backs_off_and_recovers(
+    api: ApiClient, db: Pool, worker: Worker, feed: Feed
+) -> None:
+    feed.status = 500
+    created = await create_trigger(
+        api, {"type": "poll", "url": feed.url, "items": "data", "key": "id", "interval": "1s"}
+    )
+
+    async def status(expected: str) -> bool:
+        current: str = (await shown(api, created["id"]))["status"]
+        return current == expected
+
+    await poll_until(lambda: status("error"), "the failing URL to show as an error")
+    assert "HTTP 500" in (await shown(api, created["id"]))["last_error"]
+    feed.status, feed.items = 200, [{"id": "x"}]
+    await poll_until(lambda: status("ok"), "the URL to recover", timeout_seconds=30)
+    await poll_until(lambda: count_executions(db, created["id"], 1), "the item after recovery")
+
+
+async def test_a_url_on_a_private_address_is_refused_before_any_request(
+    api: ApiClient, db: Pool, worker: Worker
+) -> None:
+    created = await create_trigger(
+        api, {"type": "poll", "url": "http://10.1.2.3/items", "items": "data", "key": "id", "interval": "1s"}
+    )
+
+    async def refused_address() -> bool:
+        body = await shown(api, created["id"])
+        error: str = body["last_error"] or ""
+        return body["status"] == "error" and "not allowed" in error
+
+    await poll_until(refused_address, "the guard to refuse the private address")
