@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
+import os
 import signal
 from collections.abc import AsyncIterator, Iterator
 
@@ -38,12 +40,27 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+def warn_if_open(host: str) -> None:
+    """Warn when the API listens beyond loopback and no CONVEYOR_API_TOKEN guards it."""
+    if os.environ.get("CONVEYOR_API_TOKEN") or host == "localhost":
+        return
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    log.warning(
+        "api_open_without_token",
+        host=host,
+        hint="anyone who can reach this address can run workflows; set CONVEYOR_API_TOKEN or listen on 127.0.0.1",
+    )
+
+
 @contextlib.asynccontextmanager
 async def _web(pool: Pool, settings: Settings, host: str, port: int) -> AsyncIterator[None]:
     runner = web.AppRunner(create_app(pool, settings), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     log.info("api_listening", host=host, port=port)
+    warn_if_open(host)
     try:
         yield
     finally:

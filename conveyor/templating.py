@@ -5,44 +5,30 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from conveyor.errors import PermanentStepError
 from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.sandbox import MAX_VALUE_CHARS, BoundedSandbox, budgeted
 
 _SINGLE_PLACEHOLDER = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
-_MAX_REPEAT_LENGTH = 100_000
-_MAX_EXPONENT = 1_000
+# What user-written templates can raise besides Jinja's own errors: `{{ 1 / 0 }}`, `{{ 1 + 'a' }}`,
+# `{{ 'x'|int(base=99) }}`, a tree Python cannot compile. None of them is a bug of conveyor's.
+_TEMPLATE_FAULTS = (
+    TemplateError,
+    ArithmeticError,
+    LookupError,
+    TypeError,
+    ValueError,
+    RecursionError,
+    SyntaxError,
+    NameError,  # Jinja folds `{{ "nan"|float }}` into code that names `nan`
+)
 
-
-class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    """A sandbox whose `*` and `**` cannot build huge values (intercepting them also stops
-    Jinja from folding constants such as `'a' * 10**9` while compiling)."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """Refuse repetitions and powers past a sane size, then compute."""
-        if operator == "**" and isinstance(right, int | float) and abs(right) > _MAX_EXPONENT:
-            raise SecurityError(f"exponent {right} is too large")
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                if (
-                    isinstance(seq, str | list | tuple)
-                    and isinstance(times, int)
-                    and len(seq) * times > _MAX_REPEAT_LENGTH
-                ):
-                    raise SecurityError("the repeated value would be too large")
-        return super().call_binop(context, operator, left, right)
-
-
-_ENV = _BoundedSandbox(undefined=StrictUndefined, autoescape=False)
-_HTML_ENV = _BoundedSandbox(undefined=StrictUndefined, autoescape=True)
+_ENV = BoundedSandbox(undefined=StrictUndefined, autoescape=False)
+_HTML_ENV = BoundedSandbox(undefined=StrictUndefined, autoescape=True)
 
 
 class TemplateRenderError(PermanentStepError):
@@ -61,7 +47,9 @@ def check_template(text: str) -> str | None:
             _ENV.from_string(text)
     except TemplateError as exc:
         return str(exc)
-    except (RecursionError, ValueError, OverflowError, MemoryError) as exc:
+    except RecursionError:
+        return "the template is nested too deeply"
+    except _TEMPLATE_FAULTS as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
 
@@ -89,11 +77,27 @@ def _template(source: str, html: bool):  # type: ignore[no-untyped-def]
 
 
 def render_string(text: str, context: JSONObject, *, html: bool = False) -> str:
-    """Render a template to text (HTML-escaped when `html`)."""
+    """Render a template to text (HTML-escaped when `html`), within the sandbox's budget."""
+    parts: list[str] = []
+    size = 0
     try:
-        return str(_template(text, html).render(context))
-    except TemplateError as exc:
-        raise TemplateRenderError(f"cannot render {text!r}: {exc}") from exc
+        with budgeted():
+            for part in _template(text, html).generate(context):
+                size += len(part)
+                if size > MAX_VALUE_CHARS:
+                    raise SecurityError(f"the rendered text would be longer than {MAX_VALUE_CHARS} characters")
+                parts.append(part)
+    except _TEMPLATE_FAULTS as exc:
+        raise TemplateRenderError(f"cannot render {_excerpt(text)}: {_reason(exc)}") from exc
+    return "".join(parts)
+
+
+def _excerpt(text: str) -> str:
+    return repr(text if len(text) <= 200 else text[:200] + "…")
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, TemplateError) else f"{type(exc).__name__}: {exc}"
 
 
 def render_value(value: JSONValue, context: JSONObject) -> JSONValue:
@@ -104,15 +108,18 @@ def render_value(value: JSONValue, context: JSONObject) -> JSONValue:
         single = _SINGLE_PLACEHOLDER.match(value)
         if single:
             try:
-                result = _expression(single.group("expr"))(**context)
-            except TemplateError as exc:
-                raise TemplateRenderError(f"cannot render {value!r}: {exc}") from exc
+                with budgeted():
+                    result = _expression(single.group("expr"))(**context)
+            except _TEMPLATE_FAULTS as exc:
+                raise TemplateRenderError(f"cannot render {_excerpt(value)}: {_reason(exc)}") from exc
             if isinstance(result, Undefined):
                 raise TemplateRenderError(f"cannot render {value!r}: {single.group('expr').strip()} is undefined")
             try:
                 json.dumps(result, allow_nan=False)
             except (TypeError, ValueError) as exc:
-                raise TemplateRenderError(f"{value!r} gave {type(result).__name__}, not a JSON value") from exc
+                raise TemplateRenderError(
+                    f"{_excerpt(value)} gave a {type(result).__name__}, not a JSON value"
+                ) from exc
             return result
         return render_string(value, context)
     if isinstance(value, dict):

@@ -18,8 +18,25 @@ from conveyor.jsonvalue import JSONValue
 M = TypeVar("M", bound=BaseModel)
 
 
+# Far more than any real number needs; Python itself refuses to parse more than 4,300 digits.
+MAX_INTEGER_DIGITS = 1_000
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large to store")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"an integer of {len(text.lstrip('-'))} digits is too long; at most {MAX_INTEGER_DIGITS}")
+    return int(text)
 
 
 async def json_body(request: web.Request) -> JSONValue:
@@ -31,7 +48,7 @@ async def json_body(request: web.Request) -> JSONValue:
     if not text.strip():
         raise BadRequestError("the request body is empty; send a JSON document", field="body")
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except ValueError as exc:
         raise BadRequestError(f"the request body is not valid JSON: {exc}", field="body") from exc
     except RecursionError as exc:
