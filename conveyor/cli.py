@@ -1,18 +1,20 @@
-"""The `conveyor` command: serve | web | worker | migrate."""
+"""The `conveyor` command: serve | web | worker | migrate | demo."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 
 import structlog
 from aiohttp import web
 
+from conveyor import demo
 from conveyor.config import Settings
 from conveyor.db import connect, embedded_postgres
 from conveyor.engine.runtime import worker as make_worker
@@ -67,7 +69,14 @@ async def _web(pool: Pool, settings: Settings, host: str, port: int) -> AsyncIte
         await runner.cleanup()
 
 
-async def _run(settings: Settings, dsn: str, *, api: tuple[str, int] | None, work: bool) -> None:
+async def _run(
+    settings: Settings,
+    dsn: str,
+    *,
+    api: tuple[str, int] | None,
+    work: bool,
+    also: Callable[[Pool], Coroutine[object, object, None]] | None = None,
+) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     async with connect(dsn, max_size=settings.db_pool_size) as pool, contextlib.AsyncExitStack() as stack:
@@ -78,7 +87,11 @@ async def _run(settings: Settings, dsn: str, *, api: tuple[str, int] | None, wor
             return
         worker = await stack.enter_async_context(make_worker(pool, dsn, settings))
         task = asyncio.create_task(worker.run())
+        side = asyncio.create_task(also(pool)) if also else None
         await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if side is not None:
+            side.cancel()
+            await asyncio.gather(side, return_exceptions=True)
         worker.stop()
         await task
 
@@ -92,10 +105,17 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run."""
     parser = argparse.ArgumentParser(prog="conveyor", description="A durable workflow runtime on PostgreSQL.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("serve", "API, worker and poller in one process"), ("web", "the HTTP API only")):
+    for name, text in (
+        ("serve", "API, worker and poller in one process"),
+        ("web", "the HTTP API only"),
+        ("demo", "serve, plus the onboarding use case: tables, workflows, poll triggers and new rows"),
+    ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=8080)
+        if name == "demo":
+            sub.add_argument("--rows", type=int, default=20, help="rows the demo inserts")
+            sub.add_argument("--seconds", type=float, default=60.0, help="over how long it inserts them")
     commands.add_parser("worker", help="a worker only: claims and runs executions")
     commands.add_parser("migrate", help="apply schema.sql and exit")
     args = parser.parse_args(argv)
@@ -107,8 +127,16 @@ def main(argv: list[str] | None = None) -> None:
             if args.command == "migrate":
                 asyncio.run(_migrate(dsn))
             else:
-                api = (args.host, args.port) if args.command in ("serve", "web") else None
-                asyncio.run(_run(settings, dsn, api=api, work=args.command in ("serve", "worker")))
+                api = (args.host, args.port) if args.command in ("serve", "web", "demo") else None
+                also = (
+                    functools.partial(demo.run, rows=args.rows, over_seconds=args.seconds)
+                    if args.command == "demo"
+                    else None
+                )
+                asyncio.run(_run(settings, dsn, api=api, work=args.command != "web", also=also))
     except ConveyorError as exc:
         log.error("startup_failed", code=exc.code, error=exc.message)
+        raise SystemExit(1) from exc
+    except OSError as exc:  # a port already taken, a home directory we may not write
+        log.error("startup_failed", code="os_error", error=str(exc))
         raise SystemExit(1) from exc
