@@ -64,3 +64,9 @@ class DatabaseUnavailableError(ConveyorError):
     """The database cannot be reached."""
 
     code = "database_unavailable"
+
+
+class UnauthorizedError(ConveyorError):
+    """The request needs a valid bearer token."""
+
+    code = "unauthorized"

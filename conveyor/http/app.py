@@ -6,18 +6,22 @@ from aiohttp import web
 
 from conveyor.config import Settings
 from conveyor.http import emails, executions, health, workflows
+from conveyor.http.auth import auth_middleware
 from conveyor.http.errors import error_middleware
 from conveyor.http.keys import POOL, SETTINGS
+from conveyor.http.timing import timing_middleware
 from conveyor.store import Pool
-
-_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     """The API, answering JSON on every route, errors included."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=_MAX_BODY_BYTES)
+    settings = settings or Settings()
+    # Outermost first: time every answer, errors included; turn errors into JSON; then check the token.
+    app = web.Application(
+        middlewares=[timing_middleware, error_middleware, auth_middleware], client_max_size=settings.max_body_bytes
+    )
     app[POOL] = pool
-    app[SETTINGS] = settings or Settings()
+    app[SETTINGS] = settings
     app.add_routes(workflows.routes)
     app.add_routes(executions.routes)
     app.add_routes(executions.operator_routes)

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from conveyor.errors import NotFoundError, ValidationError
-from conveyor.http.errors import BadRequestError
+from conveyor.http.errors import BadRequestError, BodyTooLargeError
 from conveyor.jsonvalue import JSONValue
 
 M = TypeVar("M", bound=BaseModel)
@@ -25,6 +25,12 @@ async def json_body(request: web.Request) -> JSONValue:
     """The body as JSON that PostgreSQL can store, or a 400 saying why it is not."""
     try:
         text = await request.text()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise BodyTooLargeError(
+            f"the request body is larger than {request.client_max_size} bytes",
+            field="body",
+            max_bytes=request.client_max_size,
+        ) from exc
     except (UnicodeDecodeError, LookupError) as exc:
         raise BadRequestError(f"the request body is not valid text: {exc}", field="body") from exc
     if not text.strip():

@@ -13,6 +13,7 @@ from conveyor.errors import (
     ConveyorError,
     DatabaseUnavailableError,
     NotFoundError,
+    UnauthorizedError,
     ValidationError,
 )
 from conveyor.jsonvalue import JSONObject
@@ -26,7 +27,10 @@ _STATUS: tuple[tuple[type[ConveyorError], int], ...] = (
     (NotFoundError, 404),
     (ValidationError, 422),
     (ConflictError, 409),
+    (UnauthorizedError, 401),
 )
+# Told with a 401, so a client knows which scheme to answer with.
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="conveyor"'}
 
 
 def error_response(
@@ -43,6 +47,12 @@ class BadRequestError(ConveyorError):
     code = "bad_request"
 
 
+class BodyTooLargeError(ConveyorError):
+    """The request body is larger than CONVEYOR_MAX_BODY allows."""
+
+    code = "body_too_large"
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -53,6 +63,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except BadRequestError as exc:
         return error_response(400, exc.code, exc.message, exc.details)
+    except BodyTooLargeError as exc:
+        return error_response(413, exc.code, exc.message, exc.details)
     except DatabaseUnavailableError as exc:
         log.warning("database_unavailable", error=exc.message, path=request.path)
         return error_response(503, exc.code, exc.message, exc.details, {"Retry-After": _RETRY_AFTER_SECONDS})
@@ -60,7 +72,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
         if status == 500:
             log.error("request_failed", code=exc.code, error=exc.message, path=request.path)
-        return error_response(status, exc.code, exc.message, exc.details)
+        headers = _CHALLENGE if isinstance(exc, UnauthorizedError) else None
+        return error_response(status, exc.code, exc.message, exc.details, headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
