@@ -70,3 +70,9 @@ class UnauthorizedError(ConveyorError):
     """The request needs a valid bearer token."""
 
     code = "unauthorized"
+
+
+class WorkflowInactiveError(ConflictError):
+    """The workflow is deactivated: it starts no new executions."""
+
+    code = "workflow_inactive"

@@ -9,8 +9,8 @@ from typing import Literal
 
 import structlog
 
-from conveyor.definitions import WorkflowDefinition, definition_error
-from conveyor.errors import IllegalTransitionError, NotFoundError
+from conveyor.engine.references import check_references
+from conveyor.errors import IllegalTransitionError, NotFoundError, WorkflowInactiveError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.kinds import parse_definition
 from conveyor.statemachines import RUNNING, TERMINAL_STATES, ExecutionModel, apply_events
@@ -18,7 +18,7 @@ from conveyor.store import Conn, Pool, connection, transaction
 from conveyor.store.executions import Execution, NewExecution, get_execution, insert_execution
 from conveyor.store.operator import OperatorChange, apply_operator_change, set_pause_requested
 from conveyor.store.steps import wake_parent
-from conveyor.store.workflows import Workflow, existing_workflow_refs, get_workflow, insert_workflow
+from conveyor.store.workflows import Workflow, get_workflow, insert_version, insert_workflow
 
 log = structlog.get_logger(__name__)
 
@@ -27,24 +27,24 @@ async def create_workflow(pool: Pool, raw: JSONValue) -> Workflow:
     """Validate a definition fully (shape, graph, references), then store it as version 1."""
     definition = parse_definition(raw)
     async with connection(pool) as conn:
-        await _check_references(conn, definition)
+        await check_references(conn, definition)
         workflow = await insert_workflow(conn, definition.name, definition.description, raw)
     log.info("workflow_created", workflow=workflow.name, workflow_id=str(workflow.id))
     return workflow
 
 
-async def _check_references(conn: Conn, definition: WorkflowDefinition) -> None:
-    refs = [(pointer, ref.name) for pointer, ref in definition.references() if ref.kind == "workflow"]
-    if not refs:
-        return
-    found = await existing_workflow_refs(conn, [name for _, name in refs])
-    errors: list[JSONObject] = [
-        {"pointer": pointer, "value": name, "message": f"shared flow {name!r} does not exist"}
-        for pointer, name in refs
-        if name not in found
-    ]
-    if errors:
-        raise definition_error(errors)
+async def update_workflow(pool: Pool, workflow_ref: str, raw: JSONValue) -> Workflow:
+    """Validate a definition exactly as `create_workflow` does, then store it as the workflow's next version.
+
+    Executions already started keep the version they started with; new ones take this one.
+    """
+    definition = parse_definition(raw)
+    async with transaction(pool) as conn:
+        workflow = await get_workflow(conn, workflow_ref)
+        await check_references(conn, definition)
+        updated = await insert_version(conn, workflow.id, definition.name, definition.description, raw)
+    log.info("workflow_versioned", workflow=updated.name, workflow_id=str(updated.id), version=updated.version)
+    return updated
 
 
 async def start_execution(
@@ -53,6 +53,12 @@ async def start_execution(
     """Create an execution of the workflow's current version; True when it is new."""
     async with connection(pool) as conn:
         workflow = await get_workflow(conn, workflow_ref)
+        if not workflow.active:
+            raise WorkflowInactiveError(
+                f"workflow {workflow.name!r} is deactivated; PUT a new version to use it again",
+                field="workflow",
+                value=workflow_ref,
+            )
         execution, created = await insert_execution(
             conn, NewExecution(workflow.id, workflow.version, workflow.start_node, input_, dedupe_key=dedupe_key)
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from conveyor.config import Settings
-from conveyor.http import emails, executions, health, workflows
+from conveyor.http import emails, executions, health, templates, workflows
 from conveyor.http.auth import auth_middleware
 from conveyor.http.errors import error_middleware
 from conveyor.http.keys import POOL, SETTINGS
@@ -26,5 +26,6 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(executions.routes)
     app.add_routes(executions.operator_routes)
     app.add_routes(emails.routes)
+    app.add_routes(templates.routes)
     app.add_routes(health.routes)
     return app

@@ -16,6 +16,9 @@ from conveyor.jsonvalue import JSONValue
 
 M = TypeVar("M", bound=BaseModel)
 
+# PostgreSQL's integer holds nine digits safely.
+_MAX_PATH_DIGITS = 9
+
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
@@ -97,6 +100,14 @@ def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
         return uuid.UUID(raw)
     except ValueError as exc:
         raise NotFoundError(f"no resource has the id {raw!r}", field=name, value=raw) from exc
+
+
+def path_int(request: web.Request, name: str) -> int:
+    """A positive integer from the path; anything else cannot name a resource, so 404."""
+    raw = request.match_info[name]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > _MAX_PATH_DIGITS or int(raw) < 1:
+        raise NotFoundError(f"no resource has the number {raw!r}", field=name, value=raw)
+    return int(raw)
 
 
 def query_uuid(request: web.Request, name: str) -> uuid.UUID | None:
