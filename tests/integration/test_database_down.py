@@ -18,7 +18,14 @@ from conveyor.http.app import create_app
 _NO_DATABASE = {"/health/live", "/metrics"}
 _HEALTH = {"/health", "/health/ready"}
 # A body each route accepts, so that the request gets as far as the database.
-_VALID = {"/workflows": {"name": "n", "start": "a", "nodes": [{"id": "a", "type": "action", "action": "noop"}]}}
+_DEFINITION = {"name": "n", "start": "a", "nodes": [{"id": "a", "type": "action", "action": "noop"}]}
+_VALID = {
+    ("POST", "/workflows"): _DEFINITION,
+    ("PUT", "/workflows/{id}"): _DEFINITION,
+    ("PUT", "/templates/{name}"): {"subject": "s", "text_body": "t"},
+}
+# Path parameters that are not ids, by name: a value each accepts.
+_PARAMETERS = {"version": "1"}
 
 
 def _closed_port() -> int:
@@ -37,22 +44,26 @@ async def api_without_database(aiohttp_client: Callable[..., Awaitable[TestClien
         await pool.close()
 
 
-def _routes(app: web.Application) -> list[tuple[str, str]]:
+def _fill(pattern: str) -> str:
+    return re.sub(r"\{([^}]+)\}", lambda m: _PARAMETERS.get(m.group(1), str(uuid.uuid4())), pattern)
+
+
+def _routes(app: web.Application) -> list[tuple[str, str, str]]:
     routes = []
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
         if route.method in ("HEAD", "OPTIONS") or not path or path in _NO_DATABASE:
             continue
-        routes.append((route.method, re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)))
+        routes.append((route.method, path, _fill(path)))
     return routes
 
 
 async def test_every_route_answers_503_json_when_the_database_is_down(api_without_database: TestClient) -> None:
     routes = _routes(api_without_database.app)
     assert len(routes) >= 10
-    for method, path in routes:
-        response = await api_without_database.request(method, path, json=_VALID.get(path, {"input": {}}))
+    for method, pattern, path in routes:
+        response = await api_without_database.request(method, path, json=_VALID.get((method, pattern), {"input": {}}))
         assert response.status == 503, f"{method} {path} answered {response.status}"
         body = await response.json()
         if path in _HEALTH:
