@@ -60,8 +60,13 @@ ALTER TABLE executions DROP COLUMN IF EXISTS lease_expires_at;
 -- The claim query's index: only executions that will need a worker, in due order.
 CREATE INDEX IF NOT EXISTS executions_due_idx ON executions (wake_at)
     WHERE wake_at IS NOT NULL AND state <> 'paused';
+-- Listing executions newest first, a keyset page at a time (conveyor/store/selection.py): by workflow,
+-- by state, by parent, or unfiltered / by creation time alone.
 CREATE INDEX IF NOT EXISTS executions_workflow_idx ON executions (workflow_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS executions_state_idx ON executions (state, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS executions_parent_idx ON executions (parent_id, created_at DESC, id DESC)
+    WHERE parent_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS executions_created_idx ON executions (created_at DESC, id DESC);
 -- Dedupe keys: callers' per workflow; a parent's children have their own space, so no caller can take one.
 CREATE UNIQUE INDEX IF NOT EXISTS executions_dedupe_key
     ON executions (workflow_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND parent_id IS NULL;
@@ -134,6 +139,8 @@ CREATE TABLE IF NOT EXISTS email_logs (
     sent_at         timestamptz
 );
 CREATE INDEX IF NOT EXISTS email_logs_execution_idx ON email_logs (execution_id, created_at);
+-- Listing emails oldest first, a keyset page at a time, and their statistics by day.
+CREATE INDEX IF NOT EXISTS email_logs_created_idx ON email_logs (created_at, id);
 
 CREATE TABLE IF NOT EXISTS webhook_logs (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -1,18 +1,36 @@
-"""/executions: read executions, their history and steps; pause, resume, cancel, retry."""
+"""/executions: find and read executions, their history and steps; pause, resume, cancel, retry."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from conveyor.engine.operations import operate
-from conveyor.http.bodies import path_uuid
+from conveyor.http.bodies import path_uuid, query_int
+from conveyor.http.cursor import created_cursor, page
 from conveyor.http.keys import POOL
+from conveyor.http.selection import query_selection
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape
 from conveyor.store import connection
 from conveyor.store.executions import get_execution
 from conveyor.store.history import list_history, list_steps
+from conveyor.store.selection import list_executions
 
 routes = web.RouteTableDef()
+
+
+@routes.get("/executions")
+async def get_many(request: web.Request) -> web.Response:
+    """Executions newest first, filtered by workflow, state, creation time and parent, a page at a time."""
+    limit = query_int(request, "limit", 100, low=1, high=1000)
+    after = created_cursor(request)
+    async with connection(request.app[POOL]) as conn:
+        selection = await query_selection(request, conn)
+        found = await list_executions(conn, selection, after, limit + 1)
+    shown = found[:limit]
+    last = shown[-1] if len(found) > limit else None
+    return respond(
+        page([execution_shape(e) for e in shown], (last.created_at.isoformat(), str(last.id)) if last else None)
+    )
 
 
 @routes.get("/executions/{id}")
