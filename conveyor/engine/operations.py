@@ -5,20 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import Literal
 
 import structlog
 
+from conveyor.engine.moves import Move, PauseRequest, plan_move
 from conveyor.engine.references import check_references
-from conveyor.errors import IllegalTransitionError, NotFoundError, WorkflowInactiveError
+from conveyor.errors import IllegalTransitionError, NotFoundError, ValidationError, WorkflowInactiveError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.kinds import parse_definition
-from conveyor.statemachines import RUNNING, TERMINAL_STATES, ExecutionModel, apply_events
+from conveyor.statemachines import RUNNING, TERMINAL_STATES
 from conveyor.store import Conn, Pool, connection, transaction
 from conveyor.store.executions import Execution, NewExecution, get_execution, insert_execution
 from conveyor.store.operator import OperatorChange, apply_operator_change, set_pause_requested
 from conveyor.store.steps import wake_parent
-from conveyor.store.workflows import Workflow, get_workflow, insert_version, insert_workflow
+from conveyor.store.workflows import Workflow, get_definition, get_workflow, insert_version, insert_workflow
 
 log = structlog.get_logger(__name__)
 
@@ -79,44 +79,54 @@ async def wait_for_end(pool: Pool, execution_id: uuid.UUID, timeout_seconds: flo
         await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0)))
 
 
-Wake = Literal["now", "keep", "clear"]
-# How each operator event moves wake_at: due now, kept (a delay's due time survives a pause), or cleared.
-_WAKE: dict[str, Wake] = {"pause": "keep", "cancel": "clear", "retry": "now"}
-
-
-async def operate(pool: Pool, execution_id: uuid.UUID, event: str, *, after_step: bool = False) -> Execution:
+async def operate(
+    pool: Pool, execution_id: uuid.UUID, event: str, *, after_step: bool = False, from_node: str | None = None
+) -> Execution:
     """Pause, resume, cancel or retry an execution; an illegal event raises IllegalTransitionError.
 
     Pausing a running step only flags it: the step finishes first and the worker then pauses it;
-    resuming before that withdraws the request.
+    resuming before that withdraws the request. A retry `from_node` runs a failed or completed execution
+    again from that node, as a new visit (`rerun`: a new idempotency key, since the re-run is meant).
     """
+    if from_node is not None:
+        event = "rerun"
     async with transaction(pool) as conn:
         ex = await get_execution(conn, execution_id, for_update=True)
+        if from_node is not None:
+            await _check_node(conn, ex, from_node)
         in_flight = ex.state == RUNNING and ex.lease_owner is not None and not after_step
-        if in_flight and event in ("pause", "resume") and (event == "pause" or ex.pause_requested):
-            await set_pause_requested(conn, ex.id, event == "pause")
+        plan = plan_move(event, ex.state, ex.resume_state, in_flight=in_flight, pause_requested=ex.pause_requested)
+        if isinstance(plan, PauseRequest):
+            await set_pause_requested(conn, ex.id, plan.requested)
         else:
-            await _transition(conn, ex, event)
+            await _apply(conn, ex, plan, from_node)
         updated = await get_execution(conn, execution_id)
     log.info("execution_operated", execution_id=str(execution_id), operation=event, state=updated.state)
     return updated
 
 
-async def _transition(conn: Conn, ex: Execution, event: str) -> None:
-    model = ExecutionModel(ex.state, ex.resume_state)
-    transitions = apply_events(model, event)
+async def _check_node(conn: Conn, ex: Execution, node_id: str) -> None:
+    definition = parse_definition(await get_definition(conn, ex.workflow_id, ex.workflow_version))
+    if node_id not in {node.id for node in definition.nodes}:
+        raise ValidationError(
+            f"version {ex.workflow_version} of the workflow has no node {node_id!r}", field="/from_node", value=node_id
+        )
+
+
+async def _apply(conn: Conn, ex: Execution, move: Move, restart_at: str | None) -> None:
     change = OperatorChange(
         ex.id,
-        model.state,
-        model.resume_state,
-        attempt=1 if event == "retry" else ex.attempt,
-        wake=_WAKE.get(event) or ("now" if model.state == RUNNING else "keep"),
-        transitions=transitions,
-        detail={"by": "operator"},
-        new_generation=event == "retry",
+        move.state,
+        move.resume_state,
+        attempt=1 if move.restart else ex.attempt,
+        wake=move.wake,
+        transitions=move.transitions,
+        detail={"by": "operator"} if restart_at is None else {"by": "operator", "from_node": restart_at},
+        new_generation=move.restart,
+        restart_at=restart_at,
     )
     await apply_operator_change(conn, change)
-    if ex.parent_id is not None and model.state in TERMINAL_STATES:
+    if ex.parent_id is not None and move.state in TERMINAL_STATES:
         await wake_parent(conn, ex.parent_id, ex.id)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict
 
+from conveyor.definitions import NodeId
 from conveyor.engine.operations import operate
-from conveyor.http.bodies import path_uuid, query_int
+from conveyor.http.bodies import model_body, path_uuid, query_int
 from conveyor.http.cursor import created_cursor, page
 from conveyor.http.keys import POOL
 from conveyor.http.selection import query_selection
@@ -70,4 +72,22 @@ def _operator(event: str) -> web.RouteDef:
     return web.post(f"/executions/{{id}}/{event}", handler)
 
 
-operator_routes = [_operator(event) for event in ("pause", "resume", "cancel", "retry")]
+class RetryBody(BaseModel):
+    """The optional body of POST /executions/{id}/retry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_node: NodeId | None = None
+
+
+async def retry(request: web.Request) -> web.Response:
+    """Retry a failed execution's failed step; with `from_node`, run a failed or completed one again from there."""
+    from_node = (await model_body(request, RetryBody)).from_node if request.body_exists else None
+    execution = await operate(request.app[POOL], path_uuid(request), "retry", from_node=from_node)
+    return respond(execution_shape(execution))
+
+
+operator_routes = [
+    *(_operator(event) for event in ("pause", "resume", "cancel")),
+    web.post("/executions/{id}/retry", retry),
+]

@@ -23,6 +23,7 @@ _VALID = {
     ("POST", "/workflows"): _DEFINITION,
     ("PUT", "/workflows/{id}"): _DEFINITION,
     ("PUT", "/templates/{name}"): {"subject": "s", "text_body": "t"},
+    ("POST", "/executions/{id}/retry"): {},
 }
 # Path parameters that are not ids, by name: a value each accepts.
 _PARAMETERS = {"version": "1"}
