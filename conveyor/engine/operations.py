@@ -8,17 +8,27 @@ import uuid
 
 import structlog
 
+from conveyor.engine.bulk import BulkOutcome, bulk_operate
 from conveyor.engine.moves import Move, PauseRequest, plan_move
 from conveyor.engine.references import check_references
-from conveyor.errors import IllegalTransitionError, NotFoundError, ValidationError, WorkflowInactiveError
+from conveyor.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError, WorkflowInactiveError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.kinds import parse_definition
-from conveyor.statemachines import RUNNING, TERMINAL_STATES
+from conveyor.statemachines import RUNNING, STATES, TERMINAL_STATES
 from conveyor.store import Conn, Pool, connection, transaction
+from conveyor.store.bulk import count_situations
 from conveyor.store.executions import Execution, NewExecution, get_execution, insert_execution
 from conveyor.store.operator import OperatorChange, apply_operator_change, set_pause_requested
+from conveyor.store.selection import Selection
 from conveyor.store.steps import wake_parent
-from conveyor.store.workflows import Workflow, get_definition, get_workflow, insert_version, insert_workflow
+from conveyor.store.workflows import (
+    Workflow,
+    deactivate_workflow,
+    get_definition,
+    get_workflow,
+    insert_version,
+    insert_workflow,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +55,30 @@ async def update_workflow(pool: Pool, workflow_ref: str, raw: JSONValue) -> Work
         updated = await insert_version(conn, workflow.id, definition.name, definition.description, raw)
     log.info("workflow_versioned", workflow=updated.name, workflow_id=str(updated.id), version=updated.version)
     return updated
+
+
+# Every state an execution has not ended in.
+_UNFINISHED = tuple(sorted(set(STATES) - TERMINAL_STATES))
+
+
+async def deactivate(pool: Pool, workflow_ref: str, *, cancel_running: bool) -> tuple[Workflow, BulkOutcome | None]:
+    """Stop a workflow starting executions; 409 while some have not ended, unless told to cancel them."""
+    async with transaction(pool) as conn:
+        workflow = await get_workflow(conn, workflow_ref)
+        unfinished = Selection(workflow_id=workflow.id, states=_UNFINISHED)
+        if not cancel_running:
+            count = sum((await count_situations(conn, unfinished)).values())
+            if count:
+                raise ConflictError(
+                    f"workflow {workflow.name!r} has {count} executions that have not ended;"
+                    " cancel them first, or pass ?cancel_running=true",
+                    field="cancel_running",
+                    unfinished=count,
+                )
+        deactivated = await deactivate_workflow(conn, workflow.id)
+    cancelled = await bulk_operate(pool, "cancel", unfinished) if cancel_running else None
+    log.info("workflow_deactivated", workflow=workflow.name, workflow_id=str(workflow.id))
+    return deactivated, cancelled
 
 
 async def start_execution(

@@ -133,3 +133,14 @@ def query_int(request: web.Request, name: str, default: int, *, low: int, high: 
     if not low <= value <= high:
         raise ValidationError(f"query parameter {name!r} must be between {low} and {high}", field=name, value=raw)
     return value
+
+
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def query_bool(request: web.Request, name: str) -> bool:
+    """A true/false query parameter (absent: false), or a 422 naming it."""
+    raw = request.query.get(name, "false")
+    if raw.lower() not in _BOOLEANS:
+        raise ValidationError(f"query parameter {name!r} must be true or false", field=name, value=raw[:100])
+    return _BOOLEANS[raw.lower()]

@@ -6,11 +6,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from conveyor.definitions import NodeId
+from conveyor.engine.bulk import BULK_EVENTS, bulk_operate
 from conveyor.engine.operations import operate
+from conveyor.errors import NotFoundError
 from conveyor.http.bodies import model_body, path_uuid, query_int
 from conveyor.http.cursor import created_cursor, page
 from conveyor.http.keys import POOL
-from conveyor.http.selection import query_selection
+from conveyor.http.selection import SelectionBody, query_selection
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape
 from conveyor.store import connection
 from conveyor.store.executions import get_execution
@@ -91,3 +93,23 @@ operator_routes = [
     *(_operator(event) for event in ("pause", "resume", "cancel")),
     web.post("/executions/{id}/retry", retry),
 ]
+
+
+class BulkBody(SelectionBody):
+    """The body of POST /executions/bulk/{event}: which executions, and whether only to count."""
+
+    dry_run: bool = False
+
+
+@routes.post("/executions/bulk/{event}")
+async def bulk(request: web.Request) -> web.Response:
+    """Pause, resume, cancel or retry every selected execution its state allows; count changed and skipped."""
+    event = request.match_info["event"]
+    if event not in BULK_EVENTS:
+        raise NotFoundError(f"no bulk operation {event[:50]!r}; known: {', '.join(BULK_EVENTS)}", field="event")
+    body = await model_body(request, BulkBody)
+    pool = request.app[POOL]
+    async with connection(pool) as conn:
+        selection = await body.selection(conn)
+    outcome = await bulk_operate(pool, event, selection, dry_run=body.dry_run)
+    return respond(outcome.as_json())

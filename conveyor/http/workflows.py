@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from conveyor.engine.operations import create_workflow, start_execution, update_workflow, wait_for_end
-from conveyor.http.bodies import json_body, model_body, path_int, query_int
+from conveyor.engine.operations import create_workflow, deactivate, start_execution, update_workflow, wait_for_end
+from conveyor.http.bodies import json_body, model_body, path_int, query_bool, query_int
 from conveyor.http.cursor import name_cursor, page
 from conveyor.http.keys import POOL
 from conveyor.http.shapes import execution_shape, respond, version_shape, workflow_shape
@@ -59,6 +59,14 @@ async def put_workflow(request: web.Request) -> web.Response:
     """Store a new version of a workflow, validated as at creation; running executions keep theirs."""
     workflow = await update_workflow(request.app[POOL], request.match_info["id"], await json_body(request))
     return respond(workflow_shape(workflow))
+
+
+@routes.delete("/workflows/{id}")
+async def delete_workflow(request: web.Request) -> web.Response:
+    """Deactivate a workflow; 409 while executions have not ended, unless ?cancel_running=true cancels them."""
+    cancel_running = query_bool(request, "cancel_running")
+    workflow, cancelled = await deactivate(request.app[POOL], request.match_info["id"], cancel_running=cancel_running)
+    return respond({**workflow_shape(workflow), "cancelled": cancelled.as_json() if cancelled else None})
 
 
 @routes.get("/workflows/{id}/versions")

@@ -24,9 +24,10 @@ _VALID = {
     ("PUT", "/workflows/{id}"): _DEFINITION,
     ("PUT", "/templates/{name}"): {"subject": "s", "text_body": "t"},
     ("POST", "/executions/{id}/retry"): {},
+    ("POST", "/executions/bulk/{event}"): {"ids": [str(uuid.uuid4())]},
 }
 # Path parameters that are not ids, by name: a value each accepts.
-_PARAMETERS = {"version": "1"}
+_PARAMETERS = {"version": "1", "event": "cancel"}
 
 
 def _closed_port() -> int:
