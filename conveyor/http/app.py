@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from conveyor.config import Settings
-from conveyor.http import emails, executions, health, templates, workflows
+from conveyor.http import emails, executions, health, recovery, templates, workflows
 from conveyor.http.auth import auth_middleware
+from conveyor.http.census import Census
 from conveyor.http.errors import error_middleware
-from conveyor.http.keys import POOL, SETTINGS
+from conveyor.http.keys import CENSUS, POOL, SETTINGS
 from conveyor.http.timing import timing_middleware
 from conveyor.store import Pool
 
@@ -22,10 +23,12 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     )
     app[POOL] = pool
     app[SETTINGS] = settings
+    app[CENSUS] = Census()
     app.add_routes(workflows.routes)
     app.add_routes(executions.routes)
     app.add_routes(executions.operator_routes)
     app.add_routes(emails.routes)
     app.add_routes(templates.routes)
+    app.add_routes(recovery.routes)
     app.add_routes(health.routes)
     return app

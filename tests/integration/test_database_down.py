@@ -25,6 +25,7 @@ _VALID = {
     ("PUT", "/templates/{name}"): {"subject": "s", "text_body": "t"},
     ("POST", "/executions/{id}/retry"): {},
     ("POST", "/executions/bulk/{event}"): {"ids": [str(uuid.uuid4())]},
+    ("POST", "/recovery/recover"): {},
 }
 # Path parameters that are not ids, by name: a value each accepts.
 _PARAMETERS = {"version": "1", "event": "cancel"}
