@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from conveyor.config import Settings
-from conveyor.http import emails, executions, health, recovery, templates, workflows
+from conveyor.http import emails, executions, health, node_types, recovery, templates, workflows
 from conveyor.http.auth import auth_middleware
 from conveyor.http.census import Census
 from conveyor.http.errors import error_middleware
@@ -30,5 +30,6 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(emails.routes)
     app.add_routes(templates.routes)
     app.add_routes(recovery.routes)
+    app.add_routes(node_types.routes)
     app.add_routes(health.routes)
     return app

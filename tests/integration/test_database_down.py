@@ -15,7 +15,7 @@ from conveyor.db import create_pool
 from conveyor.http.app import create_app
 
 # Routes that answer without the database, by design.
-_NO_DATABASE = {"/health/live", "/metrics"}
+_NO_DATABASE = {"/health/live", "/metrics", "/node-types"}
 _HEALTH = {"/health", "/health/ready"}
 # A body each route accepts, so that the request gets as far as the database.
 _DEFINITION = {"name": "n", "start": "a", "nodes": [{"id": "a", "type": "action", "action": "noop"}]}
