@@ -139,8 +139,6 @@ CREATE TABLE IF NOT EXISTS email_logs (
     sent_at         timestamptz
 );
 CREATE INDEX IF NOT EXISTS email_logs_execution_idx ON email_logs (execution_id, created_at);
--- Listing emails oldest first, a keyset page at a time, and their statistics by day.
-CREATE INDEX IF NOT EXISTS email_logs_created_idx ON email_logs (created_at, id);
 
 CREATE TABLE IF NOT EXISTS webhook_logs (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
