@@ -60,8 +60,13 @@ ALTER TABLE executions DROP COLUMN IF EXISTS lease_expires_at;
 -- The claim query's index: only executions that will need a worker, in due order.
 CREATE INDEX IF NOT EXISTS executions_due_idx ON executions (wake_at)
     WHERE wake_at IS NOT NULL AND state <> 'paused';
+-- Listing executions newest first, a keyset page at a time (conveyor/store/selection.py): by workflow,
+-- by state, by parent, or unfiltered / by creation time alone.
 CREATE INDEX IF NOT EXISTS executions_workflow_idx ON executions (workflow_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS executions_state_idx ON executions (state, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS executions_parent_idx ON executions (parent_id, created_at DESC, id DESC)
+    WHERE parent_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS executions_created_idx ON executions (created_at DESC, id DESC);
 -- The trigger that started an execution (no foreign key: deleting a trigger keeps its executions' key space).
 ALTER TABLE executions ADD COLUMN IF NOT EXISTS trigger_id uuid;
 -- Dedupe keys: callers' per workflow; a parent's children and a trigger's executions have their own spaces,

@@ -45,6 +45,10 @@ class Settings:
     webhook_allow_hosts: frozenset[str] = frozenset()
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
+    # Bearer tokens: unset leaves the API (or /metrics) open. Never logged, never shown in a repr.
+    api_token: str | None = field(default=None, repr=False)
+    metrics_token: str | None = field(default=None, repr=False)
+    max_body_bytes: int = 1024 * 1024
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -77,4 +81,7 @@ class Settings:
             webhook_allow_hosts=_hosts(env.get("CONVEYOR_WEBHOOK_ALLOW_HOSTS", "")),
             log_format="json" if log_format == "json" else "console",
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            api_token=env.get("CONVEYOR_API_TOKEN") or None,
+            metrics_token=env.get("CONVEYOR_METRICS_TOKEN") or None,
+            max_body_bytes=_int("CONVEYOR_MAX_BODY", 1024 * 1024),
         )

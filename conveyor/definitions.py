@@ -56,7 +56,7 @@ class RetryPolicy(BaseModel):
 class Reference:
     """Something outside the definition that a node names, checked to exist when the definition is saved."""
 
-    kind: Literal["workflow"]
+    kind: Literal["workflow", "template"]
     field: str
     name: str
 

@@ -98,3 +98,15 @@ class DatabaseUnavailableError(ConveyorError):
     """The database cannot be reached."""
 
     code = "database_unavailable"
+
+
+class UnauthorizedError(ConveyorError):
+    """The request needs a valid bearer token."""
+
+    code = "unauthorized"
+
+
+class WorkflowInactiveError(ConflictError):
+    """The workflow is deactivated: it starts no new executions."""
+
+    code = "workflow_inactive"

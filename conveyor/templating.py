@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
-from jinja2 import StrictUndefined, TemplateError, Undefined
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError
 
 from conveyor.errors import PermanentStepError
@@ -37,7 +38,15 @@ class TemplateRenderError(PermanentStepError):
     code = "template_error"
 
 
-def check_template(text: str) -> str | None:
+@dataclass(frozen=True, slots=True)
+class TemplateProblem:
+    """Why a template does not compile, and on which line when the parser knows."""
+
+    message: str
+    line: int | None = None
+
+
+def check_template(text: str) -> TemplateProblem | None:
     """Return the syntax error in a template string, or None when it compiles."""
     try:
         single = _SINGLE_PLACEHOLDER.match(text)
@@ -45,20 +54,22 @@ def check_template(text: str) -> str | None:
             _ENV.compile_expression(single.group("expr"))
         else:
             _ENV.from_string(text)
+    except TemplateSyntaxError as exc:
+        return TemplateProblem(exc.message or str(exc), exc.lineno)
     except TemplateError as exc:
-        return str(exc)
+        return TemplateProblem(str(exc))
     except RecursionError:
-        return "the template is nested too deeply"
+        return TemplateProblem("the template is nested too deeply")
     except _TEMPLATE_FAULTS as exc:
-        return f"{type(exc).__name__}: {exc}"
+        return TemplateProblem(f"{type(exc).__name__}: {exc}")
     return None
 
 
 def template_errors(value: JSONValue, pointer: str = "") -> list[tuple[str, str]]:
     """Find every template string in a JSON value that does not compile, as (pointer, error)."""
     if isinstance(value, str):
-        error = check_template(value) if "{" in value else None
-        return [(pointer, error)] if error else []
+        problem = check_template(value) if "{" in value else None
+        return [(pointer, problem.message)] if problem else []
     if isinstance(value, dict):
         return [e for k, v in value.items() for e in template_errors(v, f"{pointer}/{k}")]
     if isinstance(value, list):

@@ -5,20 +5,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import Literal
 
 import structlog
 
-from conveyor.definitions import WorkflowDefinition, definition_error
-from conveyor.errors import IllegalTransitionError, NotFoundError
+from conveyor.engine.bulk import BulkOutcome, bulk_operate
+from conveyor.engine.moves import Move, PauseRequest, plan_move
+from conveyor.engine.references import check_references
+from conveyor.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError, WorkflowInactiveError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.kinds import parse_definition
-from conveyor.statemachines import RUNNING, TERMINAL_STATES, ExecutionModel, apply_events
+from conveyor.statemachines import RUNNING, STATES, TERMINAL_STATES
 from conveyor.store import Conn, Pool, connection, transaction
+from conveyor.store.bulk import count_situations
 from conveyor.store.executions import Execution, NewExecution, get_execution, insert_execution
 from conveyor.store.operator import OperatorChange, apply_operator_change, set_pause_requested
+from conveyor.store.selection import Selection
 from conveyor.store.steps import wake_parent
-from conveyor.store.workflows import Workflow, existing_workflow_refs, get_workflow, insert_workflow
+from conveyor.store.workflows import (
+    Workflow,
+    deactivate_workflow,
+    get_definition,
+    get_workflow,
+    insert_version,
+    insert_workflow,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -27,24 +37,48 @@ async def create_workflow(pool: Pool, raw: JSONValue) -> Workflow:
     """Validate a definition fully (shape, graph, references), then store it as version 1."""
     definition = parse_definition(raw)
     async with connection(pool) as conn:
-        await _check_references(conn, definition)
+        await check_references(conn, definition)
         workflow = await insert_workflow(conn, definition.name, definition.description, raw)
     log.info("workflow_created", workflow=workflow.name, workflow_id=str(workflow.id))
     return workflow
 
 
-async def _check_references(conn: Conn, definition: WorkflowDefinition) -> None:
-    refs = [(pointer, ref.name) for pointer, ref in definition.references() if ref.kind == "workflow"]
-    if not refs:
-        return
-    found = await existing_workflow_refs(conn, [name for _, name in refs])
-    errors: list[JSONObject] = [
-        {"pointer": pointer, "value": name, "message": f"shared flow {name!r} does not exist"}
-        for pointer, name in refs
-        if name not in found
-    ]
-    if errors:
-        raise definition_error(errors)
+async def update_workflow(pool: Pool, workflow_ref: str, raw: JSONValue) -> Workflow:
+    """Validate a definition exactly as `create_workflow` does, then store it as the workflow's next version.
+
+    Executions already started keep the version they started with; new ones take this one.
+    """
+    definition = parse_definition(raw)
+    async with transaction(pool) as conn:
+        workflow = await get_workflow(conn, workflow_ref)
+        await check_references(conn, definition)
+        updated = await insert_version(conn, workflow.id, definition.name, definition.description, raw)
+    log.info("workflow_versioned", workflow=updated.name, workflow_id=str(updated.id), version=updated.version)
+    return updated
+
+
+# Every state an execution has not ended in.
+_UNFINISHED = tuple(sorted(set(STATES) - TERMINAL_STATES))
+
+
+async def deactivate(pool: Pool, workflow_ref: str, *, cancel_running: bool) -> tuple[Workflow, BulkOutcome | None]:
+    """Stop a workflow starting executions; 409 while some have not ended, unless told to cancel them."""
+    async with transaction(pool) as conn:
+        workflow = await get_workflow(conn, workflow_ref)
+        unfinished = Selection(workflow_id=workflow.id, states=_UNFINISHED)
+        if not cancel_running:
+            count = sum((await count_situations(conn, unfinished)).values())
+            if count:
+                raise ConflictError(
+                    f"workflow {workflow.name!r} has {count} executions that have not ended;"
+                    " cancel them first, or pass ?cancel_running=true",
+                    field="cancel_running",
+                    unfinished=count,
+                )
+        deactivated = await deactivate_workflow(conn, workflow.id)
+    cancelled = await bulk_operate(pool, "cancel", unfinished) if cancel_running else None
+    log.info("workflow_deactivated", workflow=workflow.name, workflow_id=str(workflow.id))
+    return deactivated, cancelled
 
 
 async def start_execution(
@@ -53,6 +87,12 @@ async def start_execution(
     """Create an execution of the workflow's current version; True when it is new."""
     async with connection(pool) as conn:
         workflow = await get_workflow(conn, workflow_ref)
+        if not workflow.active:
+            raise WorkflowInactiveError(
+                f"workflow {workflow.name!r} is deactivated; PUT a new version to use it again",
+                field="workflow",
+                value=workflow_ref,
+            )
         execution, created = await insert_execution(
             conn, NewExecution(workflow.id, workflow.version, workflow.start_node, input_, dedupe_key=dedupe_key)
         )
@@ -73,44 +113,54 @@ async def wait_for_end(pool: Pool, execution_id: uuid.UUID, timeout_seconds: flo
         await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0)))
 
 
-Wake = Literal["now", "keep", "clear"]
-# How each operator event moves wake_at: due now, kept (a delay's due time survives a pause), or cleared.
-_WAKE: dict[str, Wake] = {"pause": "keep", "cancel": "clear", "retry": "now"}
-
-
-async def operate(pool: Pool, execution_id: uuid.UUID, event: str, *, after_step: bool = False) -> Execution:
+async def operate(
+    pool: Pool, execution_id: uuid.UUID, event: str, *, after_step: bool = False, from_node: str | None = None
+) -> Execution:
     """Pause, resume, cancel or retry an execution; an illegal event raises IllegalTransitionError.
 
     Pausing a running step only flags it: the step finishes first and the worker then pauses it;
-    resuming before that withdraws the request.
+    resuming before that withdraws the request. A retry `from_node` runs a failed or completed execution
+    again from that node, as a new visit (`rerun`: a new idempotency key, since the re-run is meant).
     """
+    if from_node is not None:
+        event = "rerun"
     async with transaction(pool) as conn:
         ex = await get_execution(conn, execution_id, for_update=True)
+        if from_node is not None:
+            await _check_node(conn, ex, from_node)
         in_flight = ex.state == RUNNING and ex.lease_owner is not None and not after_step
-        if in_flight and event in ("pause", "resume") and (event == "pause" or ex.pause_requested):
-            await set_pause_requested(conn, ex.id, event == "pause")
+        plan = plan_move(event, ex.state, ex.resume_state, in_flight=in_flight, pause_requested=ex.pause_requested)
+        if isinstance(plan, PauseRequest):
+            await set_pause_requested(conn, ex.id, plan.requested)
         else:
-            await _transition(conn, ex, event)
+            await _apply(conn, ex, plan, from_node)
         updated = await get_execution(conn, execution_id)
     log.info("execution_operated", execution_id=str(execution_id), operation=event, state=updated.state)
     return updated
 
 
-async def _transition(conn: Conn, ex: Execution, event: str) -> None:
-    model = ExecutionModel(ex.state, ex.resume_state)
-    transitions = apply_events(model, event)
+async def _check_node(conn: Conn, ex: Execution, node_id: str) -> None:
+    definition = parse_definition(await get_definition(conn, ex.workflow_id, ex.workflow_version))
+    if node_id not in {node.id for node in definition.nodes}:
+        raise ValidationError(
+            f"version {ex.workflow_version} of the workflow has no node {node_id!r}", field="/from_node", value=node_id
+        )
+
+
+async def _apply(conn: Conn, ex: Execution, move: Move, restart_at: str | None) -> None:
     change = OperatorChange(
         ex.id,
-        model.state,
-        model.resume_state,
-        attempt=1 if event == "retry" else ex.attempt,
-        wake=_WAKE.get(event) or ("now" if model.state == RUNNING else "keep"),
-        transitions=transitions,
-        detail={"by": "operator"},
-        new_generation=event == "retry",
+        move.state,
+        move.resume_state,
+        attempt=1 if move.restart else ex.attempt,
+        wake=move.wake,
+        transitions=move.transitions,
+        detail={"by": "operator"} if restart_at is None else {"by": "operator", "from_node": restart_at},
+        new_generation=move.restart,
+        restart_at=restart_at,
     )
     await apply_operator_change(conn, change)
-    if ex.parent_id is not None and model.state in TERMINAL_STATES:
+    if ex.parent_id is not None and move.state in TERMINAL_STATES:
         await wake_parent(conn, ex.parent_id, ex.id)
 
 

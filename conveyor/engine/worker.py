@@ -20,6 +20,7 @@ from conveyor.engine.lease import LeaseKeeper
 from conveyor.engine.metrics import CLAIMED, DATABASE_UNAVAILABLE, IN_FLIGHT, LOOP_ERRORS
 from conveyor.engine.operations import pause_after_step
 from conveyor.engine.poll_triggers import PollStage
+from conveyor.engine.recovery import recover, silence_limit_seconds
 from conveyor.engine.runner import StepRunner
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import DatabaseUnavailableError
@@ -78,6 +79,8 @@ class Worker:
         """Claim and run executions until stopped, then finish or hand back what is in flight."""
         async with connection(self._pool) as conn:
             await register_worker(conn, self.id, socket.gethostname(), os.getpid())
+        # What dead workers held comes back now, not when each lease runs out.
+        await recover(self._pool, silence_limit_seconds(self._settings.lease_seconds))
         await self._alarm.ensure_listening()
         keeper = asyncio.create_task(self._leases.run(), name="lease-keeper")
         log.info("worker_started", worker_id=self.id, concurrency=self._settings.concurrency)

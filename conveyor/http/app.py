@@ -5,22 +5,39 @@ from __future__ import annotations
 from aiohttp import web
 
 from conveyor.config import Settings
-from conveyor.http import emails, events, executions, health, hooks, triggers, workflows
+from conveyor.http import (
+    emails,
+    events,
+    executions,
+    health,
+    hooks,
+    node_types,
+    recovery,
+    templates,
+    triggers,
+    workflows,
+)
+from conveyor.http.auth import auth_middleware
+from conveyor.http.census import Census
 from conveyor.http.errors import error_middleware
 from conveyor.http.headers import security_headers
-from conveyor.http.keys import POOL, SETTINGS, THROTTLE
+from conveyor.http.keys import CENSUS, POOL, SETTINGS, THROTTLE
 from conveyor.http.throttle import Throttle
+from conveyor.http.timing import timing_middleware
 from conveyor.store import Pool
-
-_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     """The API, answering JSON on every route, errors included."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=_MAX_BODY_BYTES)
+    settings = settings or Settings()
+    # Outermost first: time every answer, errors included; turn errors into JSON; then check the token.
+    app = web.Application(
+        middlewares=[timing_middleware, error_middleware, auth_middleware], client_max_size=settings.max_body_bytes
+    )
     app.on_response_prepare.append(security_headers)
     app[POOL] = pool
-    app[SETTINGS] = settings or Settings()
+    app[SETTINGS] = settings
+    app[CENSUS] = Census()
     app[THROTTLE] = Throttle()
     app.add_routes(workflows.routes)
     app.add_routes(executions.routes)
@@ -29,5 +46,8 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(events.routes)
     app.add_routes(hooks.routes)
     app.add_routes(emails.routes)
+    app.add_routes(templates.routes)
+    app.add_routes(recovery.routes)
+    app.add_routes(node_types.routes)
     app.add_routes(health.routes)
     return app

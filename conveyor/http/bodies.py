@@ -12,10 +12,13 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from conveyor.errors import NotFoundError, ValidationError
-from conveyor.http.errors import BadRequestError
+from conveyor.http.errors import BadRequestError, BodyTooLargeError
 from conveyor.jsonvalue import JSONValue
 
 M = TypeVar("M", bound=BaseModel)
+
+# PostgreSQL's integer holds nine digits safely.
+_MAX_PATH_DIGITS = 9
 
 
 # Far more than any real number needs; Python itself refuses to parse more than 4,300 digits.
@@ -43,6 +46,12 @@ async def json_body(request: web.Request) -> JSONValue:
     """The body as JSON that PostgreSQL can store, or a 400 saying why it is not."""
     try:
         text = await request.text()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise BodyTooLargeError(
+            f"the request body is larger than {request.client_max_size} bytes",
+            field="body",
+            max_bytes=request.client_max_size,
+        ) from exc
     except (UnicodeDecodeError, LookupError) as exc:
         raise BadRequestError(f"the request body is not valid text: {exc}", field="body") from exc
     if not text.strip():
@@ -113,6 +122,14 @@ def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
         raise NotFoundError(f"no resource has the id {raw!r}", field=name, value=raw) from exc
 
 
+def path_int(request: web.Request, name: str) -> int:
+    """A positive integer from the path; anything else cannot name a resource, so 404."""
+    raw = request.match_info[name]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > _MAX_PATH_DIGITS or int(raw) < 1:
+        raise NotFoundError(f"no resource has the number {raw!r}", field=name, value=raw)
+    return int(raw)
+
+
 def query_uuid(request: web.Request, name: str) -> uuid.UUID | None:
     """An optional UUID query parameter, or a 422 naming it."""
     raw = request.query.get(name)
@@ -136,3 +153,14 @@ def query_int(request: web.Request, name: str, default: int, *, low: int, high: 
     if not low <= value <= high:
         raise ValidationError(f"query parameter {name!r} must be between {low} and {high}", field=name, value=raw)
     return value
+
+
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def query_bool(request: web.Request, name: str) -> bool:
+    """A true/false query parameter (absent: false), or a 422 naming it."""
+    raw = request.query.get(name, "false")
+    if raw.lower() not in _BOOLEANS:
+        raise ValidationError(f"query parameter {name!r} must be true or false", field=name, value=raw[:100])
+    return _BOOLEANS[raw.lower()]

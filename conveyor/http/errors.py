@@ -16,6 +16,7 @@ from conveyor.errors import (
     PayloadTooLargeError,
     RateLimitedError,
     SignatureError,
+    UnauthorizedError,
     ValidationError,
 )
 from conveyor.jsonvalue import JSONObject
@@ -30,8 +31,11 @@ _STATUS: tuple[tuple[type[ConveyorError], int], ...] = (
     (ValidationError, 422),
     (ConflictError, 409),
     (SignatureError, 401),
+    (UnauthorizedError, 401),
     (PayloadTooLargeError, 413),
 )
+# Told with a 401, so a client knows which scheme to answer with.
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="conveyor"'}
 
 
 def error_response(
@@ -48,6 +52,12 @@ class BadRequestError(ConveyorError):
     code = "bad_request"
 
 
+class BodyTooLargeError(ConveyorError):
+    """The request body is larger than CONVEYOR_MAX_BODY allows."""
+
+    code = "body_too_large"
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -58,6 +68,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except BadRequestError as exc:
         return error_response(400, exc.code, exc.message, exc.details)
+    except BodyTooLargeError as exc:
+        return error_response(413, exc.code, exc.message, exc.details)
     except DatabaseUnavailableError as exc:
         log.warning("database_unavailable", error=exc.message, path=request.path)
         return error_response(503, exc.code, exc.message, exc.details, {"Retry-After": _RETRY_AFTER_SECONDS})
@@ -68,7 +80,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
         if status == 500:
             log.error("request_failed", code=exc.code, error=exc.message, path=request.path)
-        return error_response(status, exc.code, exc.message, exc.details)
+        challenge = _CHALLENGE if isinstance(exc, UnauthorizedError) else None
+        return error_response(status, exc.code, exc.message, exc.details, challenge)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

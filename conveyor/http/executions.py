@@ -1,18 +1,40 @@
-"""/executions: read executions, their history and steps; pause, resume, cancel, retry."""
+"""/executions: find and read executions, their history and steps; pause, resume, cancel, retry."""
 
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict
 
+from conveyor.definitions import NodeId
+from conveyor.engine.bulk import BULK_EVENTS, bulk_operate
 from conveyor.engine.operations import operate
-from conveyor.http.bodies import path_uuid
+from conveyor.errors import NotFoundError
+from conveyor.http.bodies import model_body, path_uuid, query_int
+from conveyor.http.cursor import created_cursor, page
 from conveyor.http.keys import POOL
+from conveyor.http.selection import SelectionBody, query_selection
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape
 from conveyor.store import connection
 from conveyor.store.executions import get_execution
 from conveyor.store.history import list_history, list_steps
+from conveyor.store.selection import list_executions
 
 routes = web.RouteTableDef()
+
+
+@routes.get("/executions")
+async def get_many(request: web.Request) -> web.Response:
+    """Executions newest first, filtered by workflow, state, creation time and parent, a page at a time."""
+    limit = query_int(request, "limit", 100, low=1, high=1000)
+    after = created_cursor(request)
+    async with connection(request.app[POOL]) as conn:
+        selection = await query_selection(request, conn)
+        found = await list_executions(conn, selection, after, limit + 1)
+    shown = found[:limit]
+    last = shown[-1] if len(found) > limit else None
+    return respond(
+        page([execution_shape(e) for e in shown], (last.created_at.isoformat(), str(last.id)) if last else None)
+    )
 
 
 @routes.get("/executions/{id}")
@@ -52,4 +74,42 @@ def _operator(event: str) -> web.RouteDef:
     return web.post(f"/executions/{{id}}/{event}", handler)
 
 
-operator_routes = [_operator(event) for event in ("pause", "resume", "cancel", "retry")]
+class RetryBody(BaseModel):
+    """The optional body of POST /executions/{id}/retry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_node: NodeId | None = None
+
+
+async def retry(request: web.Request) -> web.Response:
+    """Retry a failed execution's failed step; with `from_node`, run a failed or completed one again from there."""
+    from_node = (await model_body(request, RetryBody)).from_node if request.body_exists else None
+    execution = await operate(request.app[POOL], path_uuid(request), "retry", from_node=from_node)
+    return respond(execution_shape(execution))
+
+
+operator_routes = [
+    *(_operator(event) for event in ("pause", "resume", "cancel")),
+    web.post("/executions/{id}/retry", retry),
+]
+
+
+class BulkBody(SelectionBody):
+    """The body of POST /executions/bulk/{event}: which executions, and whether only to count."""
+
+    dry_run: bool = False
+
+
+@routes.post("/executions/bulk/{event}")
+async def bulk(request: web.Request) -> web.Response:
+    """Pause, resume, cancel or retry every selected execution its state allows; count changed and skipped."""
+    event = request.match_info["event"]
+    if event not in BULK_EVENTS:
+        raise NotFoundError(f"no bulk operation {event[:50]!r}; known: {', '.join(BULK_EVENTS)}", field="event")
+    body = await model_body(request, BulkBody)
+    pool = request.app[POOL]
+    async with connection(pool) as conn:
+        selection = await body.selection(conn)
+    outcome = await bulk_operate(pool, event, selection, dry_run=body.dry_run)
+    return respond(outcome.as_json())

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from conveyor.engine.metrics import TRIGGER_LAG
+from conveyor.engine.recovery import OVERDUE_GRACE_SECONDS, silence_limit_seconds
 from conveyor.errors import DatabaseUnavailableError
-from conveyor.http.keys import POOL, SETTINGS
+from conveyor.http.keys import CENSUS, POOL, SETTINGS
 from conveyor.http.shapes import respond
 from conveyor.store import connection
+from conveyor.store.recovery import backlog
 from conveyor.store.schema import ping
 from conveyor.store.triggers import pending_lags
 from conveyor.store.workers import count_live_workers
@@ -30,20 +33,34 @@ async def live(request: web.Request) -> web.Response:
 @routes.get("/health/ready")
 @routes.get("/health")
 async def ready(request: web.Request) -> web.Response:
-    """The database answers too; 503 when it does not."""
+    """The database answers (and how fast), the claim loop's lag, live workers, the inbox; 503 when not ready."""
     try:
         async with asyncio.timeout(_READY_TIMEOUT_SECONDS), connection(request.app[POOL]) as conn:
+            started = time.perf_counter()
             await ping(conn)
-            # A worker renews its heartbeat with its leases, a few times per lease period.
-            workers = await count_live_workers(conn, 2 * request.app[SETTINGS].lease_seconds)
+            round_trip_ms = (time.perf_counter() - started) * 1000
+            workers = await count_live_workers(conn, silence_limit_seconds(request.app[SETTINGS].lease_seconds))
+            behind = await backlog(conn, OVERDUE_GRACE_SECONDS)
     except Exception as exc:  # noqa: BLE001 - whatever the failure, the answer is "not ready"
         return respond({"status": "unavailable", "database": f"{type(exc).__name__}: {exc}"}, status=503)
-    return respond({"status": "ok", "database": "ok", "live_workers": workers})
+    return respond(
+        {
+            "status": "ok",
+            "database": "ok",
+            "database_round_trip_ms": round(round_trip_ms, 3),
+            # Since the oldest due wake-up no worker has claimed: how far the claim loop is behind.
+            "claim_lag_seconds": behind.worst_lateness_seconds,
+            "live_workers": workers,
+            "pending_inbox_rows": behind.pending_events,
+        }
+    )
 
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus exposition; the inbox's lag is read from the database at each scrape."""
+    """Prometheus exposition: executions by workflow and state from a count a few seconds old at most, and the
+    inbox's lag per trigger, read at each scrape."""
+    await request.app[CENSUS].refresh(request.app[POOL])
     try:
         async with connection(request.app[POOL]) as conn:
             lags = await pending_lags(conn)

@@ -3,9 +3,11 @@
 from aiohttp import web
 
 from conveyor.config import Settings
+from conveyor.http.census import Census
 from conveyor.http.throttle import Throttle
 from conveyor.store import Pool
 
 POOL = web.AppKey("pool", Pool)
 SETTINGS = web.AppKey("settings", Settings)
+CENSUS = web.AppKey("census", Census)
 THROTTLE = web.AppKey("throttle", Throttle)

@@ -13,8 +13,9 @@ from conveyor.jsonvalue import JSONObject
 from conveyor.store.emails import EmailLog
 from conveyor.store.executions import Execution
 from conveyor.store.history import HistoryEntry, Step
+from conveyor.store.templates import EmailTemplate
 from conveyor.store.triggers import Trigger
-from conveyor.store.workflows import Workflow
+from conveyor.store.workflows import Workflow, WorkflowVersion
 from conveyor.triggers.kinds import parse_trigger
 
 
@@ -42,6 +43,22 @@ def workflow_shape(w: Workflow) -> JSONObject:
         "definition": w.definition,
         "created_at": w.created_at,
         "updated_at": w.updated_at,
+    }
+
+
+def version_shape(v: WorkflowVersion) -> JSONObject:
+    """One version of a workflow."""
+    return {"workflow_id": v.workflow_id, "version": v.version, "definition": v.definition, "created_at": v.created_at}
+
+
+def template_shape(t: EmailTemplate) -> JSONObject:
+    """An email template."""
+    return {
+        "name": t.name,
+        "subject": t.subject,
+        "text_body": t.text_body,
+        "html_body": t.html_body,
+        "updated_at": t.updated_at,
     }
 
 

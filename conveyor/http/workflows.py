@@ -1,17 +1,18 @@
-"""/workflows: create and read workflow definitions; start executions."""
+"""/workflows: create, version, list and deactivate workflow definitions; start executions."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from conveyor.engine.operations import create_workflow, start_execution, wait_for_end
-from conveyor.http.bodies import json_body, model_body
+from conveyor.engine.operations import create_workflow, deactivate, start_execution, update_workflow, wait_for_end
+from conveyor.http.bodies import json_body, model_body, path_int, query_bool, query_int
+from conveyor.http.cursor import name_cursor, page
 from conveyor.http.keys import POOL
-from conveyor.http.shapes import execution_shape, respond, workflow_shape
+from conveyor.http.shapes import execution_shape, respond, version_shape, workflow_shape
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import connection
-from conveyor.store.workflows import get_workflow
+from conveyor.store.workflows import get_version, get_workflow, list_versions, list_workflows
 
 routes = web.RouteTableDef()
 
@@ -33,12 +34,58 @@ async def post_workflow(request: web.Request) -> web.Response:
     return respond(workflow_shape(workflow), status=201)
 
 
+@routes.get("/workflows")
+async def get_workflows(request: web.Request) -> web.Response:
+    """Workflows in name order, a page at a time."""
+    limit = query_int(request, "limit", 100, low=1, high=1000)
+    after = name_cursor(request)
+    async with connection(request.app[POOL]) as conn:
+        workflows = await list_workflows(conn, after, limit + 1)
+    shown = workflows[:limit]
+    next_key = (shown[-1].name,) if len(workflows) > limit else None
+    return respond(page([workflow_shape(w) for w in shown], next_key))
+
+
 @routes.get("/workflows/{id}")
 async def get_workflow_by_id(request: web.Request) -> web.Response:
     """One workflow, by id or name."""
     async with connection(request.app[POOL]) as conn:
         workflow = await get_workflow(conn, request.match_info["id"])
     return respond(workflow_shape(workflow))
+
+
+@routes.put("/workflows/{id}")
+async def put_workflow(request: web.Request) -> web.Response:
+    """Store a new version of a workflow, validated as at creation; running executions keep theirs."""
+    workflow = await update_workflow(request.app[POOL], request.match_info["id"], await json_body(request))
+    return respond(workflow_shape(workflow))
+
+
+@routes.delete("/workflows/{id}")
+async def delete_workflow(request: web.Request) -> web.Response:
+    """Deactivate a workflow; 409 while executions have not ended, unless ?cancel_running=true cancels them."""
+    cancel_running = query_bool(request, "cancel_running")
+    workflow, cancelled = await deactivate(request.app[POOL], request.match_info["id"], cancel_running=cancel_running)
+    return respond({**workflow_shape(workflow), "cancelled": cancelled.as_json() if cancelled else None})
+
+
+@routes.get("/workflows/{id}/versions")
+async def get_versions(request: web.Request) -> web.Response:
+    """Every version of a workflow, newest first."""
+    async with connection(request.app[POOL]) as conn:
+        workflow = await get_workflow(conn, request.match_info["id"])
+        versions = await list_versions(conn, workflow.id)
+    return respond(page([version_shape(v) for v in versions], None))
+
+
+@routes.get("/workflows/{id}/versions/{version}")
+async def get_one_version(request: web.Request) -> web.Response:
+    """One version of a workflow."""
+    number = path_int(request, "version")
+    async with connection(request.app[POOL]) as conn:
+        workflow = await get_workflow(conn, request.match_info["id"])
+        version = await get_version(conn, workflow.id, number)
+    return respond(version_shape(version))
 
 
 @routes.post("/workflows/{id}/executions")

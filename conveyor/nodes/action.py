@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from conveyor.definitions import NodeModel
+from conveyor.definitions import NodeModel, Reference
 from conveyor.jsonvalue import JSONObject
-from conveyor.nodes.actions import ACTIONS
+from conveyor.nodes.actions import ACTIONS, TEMPLATE_PARAMS
 from conveyor.nodes.base import Completed, NodeKind, Outcome, StepContext
 
 
@@ -31,6 +31,14 @@ class ActionNode(NodeModel):
                 "message": f"unknown action {self.action!r}; known: {known}",
             }
         ]
+
+    def references(self) -> list[Reference]:
+        """The email template it sends, when named literally (a templated name is known only at run time)."""
+        param = TEMPLATE_PARAMS.get(self.action)
+        name = self.params.get(param) if param else None
+        if not isinstance(name, str) or "{{" in name or "{%" in name:
+            return []
+        return [Reference("template", f"/params/{param}", name)]
 
 
 async def execute(node: ActionNode, ctx: StepContext) -> Outcome:

@@ -50,7 +50,7 @@ class ExecutionLifecycle(StateMachine):
     retrying = State(value="retrying")
     delayed = State(value="delayed")
     paused = State(value="paused")
-    completed = State(value="completed", final=True)
+    completed = State(value="completed")  # not final: an operator may run it again from a chosen node
     failed = State(value="failed")
     cancelled = State(value="cancelled", final=True)
 
@@ -69,6 +69,7 @@ class ExecutionLifecycle(StateMachine):
     give_up = step_failed.to(failed)
     # An operator acts.
     retry = failed.to(running)
+    rerun = failed.to(running) | completed.to(running)  # again from a chosen node, as a new visit
     pause = idle.to(paused) | running.to(paused) | delayed.to(paused) | retrying.to(paused)
     resume = (
         paused.to(idle, cond="_paused_from")
@@ -97,7 +98,9 @@ class ExecutionLifecycle(StateMachine):
 
 
 CLAIM_EVENTS = ("start", "wake", "retry_due", "reclaim")
-OPERATOR_EVENTS = ("pause", "resume", "cancel", "retry")
+OPERATOR_EVENTS = ("pause", "resume", "cancel", "retry", "rerun")
+# The operator events that start an ended execution again; only they leave a terminal state.
+RESTART_EVENTS = ("retry", "rerun")
 
 
 class StepEnd(enum.Enum):
@@ -123,9 +126,9 @@ def _moves() -> dict[str, dict[str, str]]:
 _MOVES = _moves()
 
 STATES: tuple[str, ...] = tuple(str(s.value) for s in ExecutionLifecycle.states)
-# Ended: nothing but an operator's `retry` moves the execution on.
+# Ended: nothing but an operator's restart (`retry`, `rerun`) moves the execution on.
 TERMINAL_STATES: frozenset[str] = frozenset(
-    s for s in STATES if not any(s in sources for e, sources in _MOVES.items() if e != "retry")
+    s for s in STATES if not any(s in sources for e, sources in _MOVES.items() if e not in RESTART_EVENTS)
 )
 # Resting until a worker takes it, by the event that takes it.
 _CLAIM_EVENT_OF: dict[str, str] = {source: event for event in CLAIM_EVENTS for source in _MOVES[event]}
@@ -133,6 +136,7 @@ INITIAL_STATE = str(ExecutionLifecycle.idle.value)
 RUNNING = str(ExecutionLifecycle.running.value)
 PAUSED = str(ExecutionLifecycle.paused.value)
 COMPLETED = str(ExecutionLifecycle.completed.value)
+FAILED = str(ExecutionLifecycle.failed.value)
 DELAYED = str(ExecutionLifecycle.delayed.value)
 
 

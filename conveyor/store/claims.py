@@ -12,11 +12,11 @@ from conveyor.store.executions import COLUMNS, WAKE_CHANNEL, Execution, executio
 
 # The due index (schema.sql) leaves paused executions out; the planner uses it only for a query whose
 # predicate says the same in the same literal words, hence a literal rather than a parameter here.
-_DUE = f"wake_at IS NOT NULL AND state <> '{PAUSED}'"
+DUE = f"wake_at IS NOT NULL AND state <> '{PAUSED}'"
 
 _LOCK_DUE = f"""
 SELECT {COLUMNS} FROM executions
-WHERE {_DUE} AND wake_at <= now() AND id <> ALL($2::uuid[])
+WHERE {DUE} AND wake_at <= now() AND id <> ALL($2::uuid[])
 ORDER BY wake_at
 LIMIT $1
 FOR UPDATE SKIP LOCKED
@@ -102,7 +102,7 @@ async def release_leases(conn: Conn, owner: str, ids: Sequence[uuid.UUID], after
 
 _NEXT_DUE = f"""
 SELECT extract(epoch FROM min(wake_at) - now())::float8
-FROM executions WHERE {_DUE} AND id <> ALL($1::uuid[])
+FROM executions WHERE {DUE} AND id <> ALL($1::uuid[])
 """
 
 

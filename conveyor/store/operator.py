@@ -1,4 +1,4 @@
-"""Operators' changes to one execution: pause, resume, cancel, retry, and pause requests."""
+"""Operators' changes to one execution: pause, resume, cancel, retry, rerun, and pause requests."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ _OPERATOR_UPDATE = Statement(f"""
 WITH updated AS (
     UPDATE executions
     SET state = :state, resume_state = :resume_state, attempt = :attempt, pause_requested = false,
+        current_node = coalesce(:restart_at, current_node),
+        visit = visit + CASE WHEN :restart_at::text IS NULL THEN 0 ELSE 1 END,
+        output = CASE WHEN :restart_at::text IS NULL THEN output END,
         wake_at = CASE :wake::text WHEN 'now' THEN now() WHEN 'clear' THEN NULL ELSE wake_at END,
         lease_owner = NULL,
         finished_at = CASE WHEN :finished THEN now() END,
@@ -49,6 +52,8 @@ class OperatorChange:
     transitions: Sequence[Transition]
     detail: JSONObject
     new_generation: bool = False
+    # Run again from this node, as a new visit, rather than where the execution stands.
+    restart_at: str | None = None
 
 
 async def apply_operator_change(conn: Conn, change: OperatorChange) -> None:
@@ -63,6 +68,7 @@ async def apply_operator_change(conn: Conn, change: OperatorChange) -> None:
             wake=change.wake,
             finished=change.state in TERMINAL_STATES,
             new_generation=change.new_generation,
+            restart_at=change.restart_at,
             detail=change.detail,
             sources=[t.source for t in change.transitions],
             targets=[t.target for t in change.transitions],

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from conveyor.errors import PermanentStepError
+from conveyor.errors import NotFoundError, PermanentStepError
 from conveyor.store import Conn
 
 
@@ -59,3 +60,64 @@ async def get_template(conn: Conn, name: str) -> EmailContent:
     if row is None:
         raise PermanentStepError(f"email template {name!r} does not exist", template=name)
     return EmailContent(**dict(row))
+
+
+@dataclass(frozen=True, slots=True)
+class EmailTemplate:
+    """A stored email template, for operators to read and edit."""
+
+    name: str
+    subject: str
+    text_body: str
+    html_body: str | None
+    updated_at: datetime
+
+
+_TEMPLATE_COLUMNS = "name, subject, text_body, html_body, updated_at"
+_LIST = f"""
+SELECT {_TEMPLATE_COLUMNS} FROM email_templates
+WHERE $1::text IS NULL OR name > $1
+ORDER BY name
+LIMIT $2
+"""
+
+
+async def list_templates(conn: Conn, after: str | None, limit: int) -> list[EmailTemplate]:
+    """Templates in name order, after the name `after` when given."""
+    return [EmailTemplate(**dict(r)) for r in await conn.fetch(_LIST, after, limit)]
+
+
+_BY_NAME = f"SELECT {_TEMPLATE_COLUMNS} FROM email_templates WHERE name = $1"
+
+
+async def get_email_template(conn: Conn, name: str) -> EmailTemplate:
+    """One template by name; NotFoundError when there is none."""
+    row = await conn.fetchrow(_BY_NAME, name)
+    if row is None:
+        raise NotFoundError(f"email template {name!r} not found", field="name", value=name)
+    return EmailTemplate(**dict(row))
+
+
+_PUT = f"""
+INSERT INTO email_templates (name, subject, text_body, html_body) VALUES ($1, $2, $3, $4)
+ON CONFLICT (name) DO UPDATE
+SET subject = excluded.subject, text_body = excluded.text_body, html_body = excluded.html_body, updated_at = now()
+RETURNING {_TEMPLATE_COLUMNS}, (xmax = 0) AS created
+"""
+
+
+async def put_template(conn: Conn, name: str, content: EmailContent) -> tuple[EmailTemplate, bool]:
+    """Create or replace a template; True when it is new."""
+    row = await conn.fetchrow(_PUT, name, content.subject, content.text_body, content.html_body)
+    assert row is not None
+    record = dict(row)
+    created = bool(record.pop("created"))
+    return EmailTemplate(**record), created
+
+
+_EXISTING = "SELECT name FROM email_templates WHERE name = ANY($1::text[])"
+
+
+async def existing_template_names(conn: Conn, names: list[str]) -> set[str]:
+    """Which of these names name a stored template."""
+    return {r["name"] for r in await conn.fetch(_EXISTING, names)}

@@ -79,6 +79,85 @@ async def get_workflow(conn: Conn, ref: str | uuid.UUID) -> Workflow:
     return Workflow(**dict(row))
 
 
+_LIST = f"""
+SELECT {_COLUMNS} FROM workflows
+WHERE $1::text IS NULL OR name > $1
+ORDER BY name
+LIMIT $2
+"""
+
+
+async def list_workflows(conn: Conn, after: str | None, limit: int) -> list[Workflow]:
+    """Workflows in name order (the unique name index serves it), after the name `after` when given."""
+    return [Workflow(**dict(r)) for r in await conn.fetch(_LIST, after, limit)]
+
+
+# A new version also reactivates: storing one says the workflow is meant to run.
+_NEW_VERSION = f"""
+WITH w AS (
+    UPDATE workflows
+    SET name = $2, description = $3, definition = $4, version = version + 1, active = true, updated_at = now()
+    WHERE id = $1
+    RETURNING {_COLUMNS}
+), v AS (
+    INSERT INTO workflow_versions (workflow_id, version, definition) SELECT id, version, definition FROM w
+)
+SELECT {_COLUMNS} FROM w
+"""
+
+
+async def insert_version(
+    conn: Conn, workflow_id: uuid.UUID, name: str, description: str | None, definition: JSONObject
+) -> Workflow:
+    """Store a new current version of a workflow; earlier versions stay as they were."""
+    try:
+        row = await conn.fetchrow(_NEW_VERSION, workflow_id, name, description, definition)
+    except asyncpg.UniqueViolationError as exc:
+        raise ConflictError(f"a workflow named {name!r} already exists", field="/name", value=name) from exc
+    if row is None:
+        raise NotFoundError(f"workflow {workflow_id} not found", field="workflow", value=str(workflow_id))
+    return Workflow(**dict(row))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowVersion:
+    """One immutable version of a workflow's definition."""
+
+    workflow_id: uuid.UUID
+    version: int
+    definition: JSONObject
+    created_at: datetime
+
+
+_VERSION_COLUMNS = "workflow_id, version, definition, created_at"
+_VERSIONS = f"SELECT {_VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = $1 ORDER BY version DESC"
+_ONE_VERSION = f"SELECT {_VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = $1 AND version = $2"
+
+
+async def list_versions(conn: Conn, workflow_id: uuid.UUID) -> list[WorkflowVersion]:
+    """Every version of a workflow, newest first."""
+    return [WorkflowVersion(**dict(r)) for r in await conn.fetch(_VERSIONS, workflow_id)]
+
+
+async def get_version(conn: Conn, workflow_id: uuid.UUID, version: int) -> WorkflowVersion:
+    """One version of a workflow; NotFoundError when it has no such version."""
+    row = await conn.fetchrow(_ONE_VERSION, workflow_id, version)
+    if row is None:
+        raise NotFoundError(f"workflow {workflow_id} has no version {version}", field="version", value=version)
+    return WorkflowVersion(**dict(row))
+
+
+_DEACTIVATE = f"UPDATE workflows SET active = false, updated_at = now() WHERE id = $1 RETURNING {_COLUMNS}"
+
+
+async def deactivate_workflow(conn: Conn, workflow_id: uuid.UUID) -> Workflow:
+    """Stop new executions of a workflow; its history and versions stay."""
+    row = await conn.fetchrow(_DEACTIVATE, workflow_id)
+    if row is None:
+        raise NotFoundError(f"workflow {workflow_id} not found", field="workflow", value=str(workflow_id))
+    return Workflow(**dict(row))
+
+
 _VERSION = "SELECT definition FROM workflow_versions WHERE workflow_id = $1 AND version = $2"
 
 

@@ -15,14 +15,22 @@ from conveyor.http.app import create_app
 from tests.integration.conftest import ApiClient
 
 # Routes that answer without the database, by design.
-_NO_DATABASE = {"/health/live", "/metrics"}
+_NO_DATABASE = {"/health/live", "/metrics", "/node-types"}
 _HEALTH = {"/health", "/health/ready"}
 # A body each route accepts, so that the request gets as far as the database.
+_DEFINITION = {"name": "n", "start": "a", "nodes": [{"id": "a", "type": "action", "action": "noop"}]}
 _VALID = {
-    "/workflows": {"name": "n", "start": "a", "nodes": [{"id": "a", "type": "action", "action": "noop"}]},
-    "/workflows/{id}/triggers": {"type": "event", "event": "signup"},
-    "/events": {"type": "signup", "payload": {}},
+    ("POST", "/workflows"): _DEFINITION,
+    ("PUT", "/workflows/{id}"): _DEFINITION,
+    ("PUT", "/templates/{name}"): {"subject": "s", "text_body": "t"},
+    ("POST", "/executions/{id}/retry"): {},
+    ("POST", "/executions/bulk/{event}"): {"ids": [str(uuid.uuid4())]},
+    ("POST", "/recovery/recover"): {},
+    ("POST", "/workflows/{id}/triggers"): {"type": "event", "event": "signup"},
+    ("POST", "/events"): {"type": "signup", "payload": {}},
 }
+# Path parameters that are not ids, by name: a value each accepts.
+_PARAMETERS = {"version": "1", "event": "cancel"}
 
 
 def _closed_port() -> int:
@@ -41,6 +49,10 @@ async def api_without_database(aiohttp_client: Callable[..., Awaitable[ApiClient
         await pool.close()
 
 
+def _fill(pattern: str) -> str:
+    return re.sub(r"\{([^}]+)\}", lambda m: _PARAMETERS.get(m.group(1), str(uuid.uuid4())), pattern)
+
+
 def _routes(app: web.Application) -> list[tuple[str, str, str]]:
     routes = []
     for route in app.router.routes():
@@ -48,7 +60,7 @@ def _routes(app: web.Application) -> list[tuple[str, str, str]]:
         path = info.get("path") or info.get("formatter")
         if route.method in ("HEAD", "OPTIONS") or not path or path in _NO_DATABASE:
             continue
-        routes.append((route.method, path, re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)))
+        routes.append((route.method, path, _fill(path)))
     return routes
 
 
@@ -56,7 +68,7 @@ async def test_every_route_answers_503_json_when_the_database_is_down(api_withou
     routes = _routes(api_without_database.app)
     assert len(routes) >= 10
     for method, pattern, path in routes:
-        response = await api_without_database.request(method, path, json=_VALID.get(pattern, {"input": {}}))
+        response = await api_without_database.request(method, path, json=_VALID.get((method, pattern), {"input": {}}))
         assert response.status == 503, f"{method} {path} answered {response.status}"
         body = await response.json()
         if path in _HEALTH:

@@ -49,12 +49,14 @@ async def test_operator_retry_of_a_parent_starts_a_fresh_child(db: Pool, worker:
                 "id": "m",
                 "type": "action",
                 "action": "send_email",
-                "params": {"to": "a@example.com", "template": "added_later"},
+                "params": {"to": "a@example.com", "template": "{{ input.template }}"},
             },
             name="mailer",
         ),
     )
-    parent = await run_flow(db, flow({"id": "sub", "type": "shared_flow", "flow": "mailer"}))
+    parent = await run_flow(
+        db, flow({"id": "sub", "type": "shared_flow", "flow": "mailer"}), {"template": "added_later"}
+    )
     assert (await wait_until_ended(db, parent.id)).state == "failed"
     async with db.acquire() as conn:
         await conn.execute("INSERT INTO email_templates (name, subject, text_body) VALUES ('added_later', 's', 't')")
@@ -69,8 +71,14 @@ async def test_a_failed_execution_cannot_be_cancelled(db: Pool, worker: Worker) 
     ex = await run_flow(
         db,
         flow(
-            {"id": "m", "type": "action", "action": "send_email", "params": {"to": "a@example.com", "template": "nope"}}
+            {
+                "id": "m",
+                "type": "action",
+                "action": "send_email",
+                "params": {"to": "a@example.com", "template": "{{ input.template }}"},
+            }
         ),
+        {"template": "nope"},
     )
     assert (await wait_until_ended(db, ex.id)).state == "failed"
     with pytest.raises(IllegalTransitionError):

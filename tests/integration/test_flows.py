@@ -130,11 +130,11 @@ async def test_missing_template_fails_the_execution_without_retry(db: Pool, work
             "id": "mail",
             "type": "action",
             "action": "send_email",
-            "params": {"to": "a@example.com", "template": "nope"},
+            "params": {"to": "a@example.com", "template": "{{ input.template }}"},
             "retry": {"max_attempts": 3},
         }
     )
-    ex = await wait_until_ended(db, (await run_flow(db, definition)).id)
+    ex = await wait_until_ended(db, (await run_flow(db, definition, {"template": "nope"})).id)
     assert ex.state == "failed"
     assert "nope" in ex.error["message"]
     async with db.acquire() as conn:

@@ -84,9 +84,10 @@ async def test_retry_of_a_failed_execution_runs_the_failed_step_again(api: ApiCl
                 "id": "mail",
                 "type": "action",
                 "action": "send_email",
-                "params": {"to": "a@example.com", "template": "late_template"},
+                "params": {"to": "a@example.com", "template": "{{ input.template }}"},
             }
         ),
+        {"template": "late_template"},  # named at run time: saving cannot know it is missing
     )
     assert (await wait_until_ended(db, uuid.UUID(ex["id"]))).state == "failed"
     async with db.acquire() as conn:

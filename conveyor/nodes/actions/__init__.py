@@ -15,3 +15,5 @@ ACTIONS: dict[str, Action] = {
     "send_email": send_email,
     "noop": noop,
 }
+# The param of each action that names an email template, checked to exist when a definition is saved.
+TEMPLATE_PARAMS: dict[str, str] = {"send_email": "template"}

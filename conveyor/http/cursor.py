@@ -1,0 +1,68 @@
+"""Opaque keyset cursors: the sort key of a page's last item, as base64url JSON; 422 when tampered with."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+
+from aiohttp import web
+
+from conveyor.errors import ValidationError
+from conveyor.jsonvalue import JSONObject
+
+# A cursor longer than this was not made by us.
+_MAX_CURSOR_LENGTH = 512
+
+
+def encode_cursor(*key: str) -> str:
+    """The cursor that continues after an item with this sort key."""
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _key(request: web.Request, size: int) -> list[str] | None:
+    raw = request.query.get("cursor")
+    if raw is None:
+        return None
+    try:
+        if len(raw) > _MAX_CURSOR_LENGTH:
+            raise ValueError("too long")
+        key = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise _malformed(raw) from exc
+    if not isinstance(key, list) or len(key) != size or not all(isinstance(k, str) for k in key):
+        raise _malformed(raw)
+    return key
+
+
+def _malformed(raw: str) -> ValidationError:
+    return ValidationError(
+        "query parameter 'cursor' is not a cursor this list gave out", field="cursor", value=raw[:_MAX_CURSOR_LENGTH]
+    )
+
+
+def name_cursor(request: web.Request) -> str | None:
+    """The name to continue after, from ?cursor= of a list ordered by name."""
+    key = _key(request, 1)
+    return key[0] if key else None
+
+
+def created_cursor(request: web.Request) -> tuple[datetime, uuid.UUID] | None:
+    """The (created_at, id) to continue after, from ?cursor= of a list ordered by creation."""
+    key = _key(request, 2)
+    if key is None:
+        return None
+    try:
+        at, item_id = datetime.fromisoformat(key[0]), uuid.UUID(key[1])
+    except ValueError as exc:
+        raise _malformed(request.query["cursor"]) from exc
+    if at.tzinfo is None:
+        raise _malformed(request.query["cursor"])
+    return at, item_id
+
+
+def page(items: list[JSONObject], next_key: tuple[str, ...] | None) -> JSONObject:
+    """A list answer: the items, and a cursor after `next_key` (the last item's key) when more follow."""
+    return {"items": items, "next_cursor": encode_cursor(*next_key) if next_key else None}

@@ -1,0 +1,86 @@
+"""/templates: the email templates send_email renders, checked in the sandbox when saved."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from conveyor.errors import ValidationError
+from conveyor.http.bodies import model_body, query_int
+from conveyor.http.cursor import name_cursor, page
+from conveyor.http.keys import POOL
+from conveyor.http.shapes import respond, template_shape
+from conveyor.store import connection
+from conveyor.store.templates import EmailContent, get_email_template, list_templates, put_template
+from conveyor.templating import check_template
+
+routes = web.RouteTableDef()
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+_MAX_TEMPLATE_CHARS = 100_000
+
+
+class TemplateBody(BaseModel):
+    """The body of PUT /templates/{name}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(min_length=1, max_length=1000)
+    text_body: str = Field(min_length=1, max_length=_MAX_TEMPLATE_CHARS)
+    html_body: str | None = Field(default=None, max_length=_MAX_TEMPLATE_CHARS)
+
+
+def _name(request: web.Request) -> str:
+    name = request.match_info["name"]
+    if not _NAME.fullmatch(name):
+        raise ValidationError(
+            "a template name is 1 to 100 letters, digits, '_', '.' or '-'", field="name", value=name[:200]
+        )
+    return name
+
+
+def _check(body: TemplateBody) -> None:
+    """Compile each part in the sandbox; a 422 names the first that does not, and its line."""
+    for field in ("subject", "text_body", "html_body"):
+        text = getattr(body, field)
+        problem = check_template(text) if text is not None else None
+        if problem is not None:
+            where = f" on line {problem.line}" if problem.line is not None else ""
+            raise ValidationError(
+                f"invalid template in /{field}{where}: {problem.message}",
+                field=f"/{field}",
+                line=problem.line,
+            )
+
+
+@routes.get("/templates")
+async def get_templates(request: web.Request) -> web.Response:
+    """Templates in name order, a page at a time."""
+    limit = query_int(request, "limit", 100, low=1, high=1000)
+    after = name_cursor(request)
+    async with connection(request.app[POOL]) as conn:
+        templates = await list_templates(conn, after, limit + 1)
+    shown = templates[:limit]
+    next_key = (shown[-1].name,) if len(templates) > limit else None
+    return respond(page([template_shape(t) for t in shown], next_key))
+
+
+@routes.get("/templates/{name}")
+async def get_one(request: web.Request) -> web.Response:
+    """One template."""
+    async with connection(request.app[POOL]) as conn:
+        template = await get_email_template(conn, _name(request))
+    return respond(template_shape(template))
+
+
+@routes.put("/templates/{name}")
+async def put_one(request: web.Request) -> web.Response:
+    """Create or replace a template once it compiles in the sandbox; 201 when new."""
+    name = _name(request)
+    body = await model_body(request, TemplateBody)
+    _check(body)
+    async with connection(request.app[POOL]) as conn:
+        template, created = await put_template(conn, name, EmailContent(body.subject, body.text_body, body.html_body))
+    return respond(template_shape(template), status=201 if created else 200)
