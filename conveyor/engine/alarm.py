@@ -1,9 +1,13 @@
-"""Wake the worker early: on NOTIFY from another process, or when the next due time comes."""
+"""Wake the worker early: on NOTIFY from another process, or when the next due time comes.
+
+The same connection carries the worker's other channels (the control channel), so a worker holds one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Mapping
 
 import asyncpg
 import structlog
@@ -14,10 +18,15 @@ log = structlog.get_logger(__name__)
 
 
 class Alarm:
-    """An event set by NOTIFY on the wake channel, or by this process."""
+    """An event set by NOTIFY on the wake channel, or by this process.
 
-    def __init__(self, dsn: str) -> None:
+    `handlers` take the payloads of other channels on the same connection; each runs in asyncpg's
+    notification callback, so it must return at once.
+    """
+
+    def __init__(self, dsn: str, handlers: Mapping[str, Callable[[str], None]] | None = None) -> None:
         self._dsn = dsn
+        self._handlers = dict(handlers or {})
         self._event = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
 
@@ -25,6 +34,8 @@ class Alarm:
         """Subscribe to the wake channel on a dedicated connection."""
         self._conn = await asyncpg.connect(self._dsn, server_settings={"application_name": "conveyor-wake"})
         await self._conn.add_listener(WAKE_CHANNEL, self._on_notify)
+        for channel, handler in self._handlers.items():
+            await self._conn.add_listener(channel, _payload_to(handler))
         self._conn.add_termination_listener(self._on_notify)  # wake up to reconnect at once
 
     async def _relisten_if_lost(self) -> None:
@@ -56,3 +67,10 @@ class Alarm:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+
+
+def _payload_to(handler: Callable[[str], None]) -> Callable[[object, int, str, object], None]:
+    def on_notify(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+        handler(str(payload))
+
+    return on_notify

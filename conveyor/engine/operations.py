@@ -13,8 +13,9 @@ from conveyor.definitions import WorkflowDefinition, definition_error
 from conveyor.errors import IllegalTransitionError, NotFoundError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.kinds import parse_definition
-from conveyor.statemachines import RUNNING, TERMINAL_STATES, ExecutionModel, apply_events
+from conveyor.statemachines import CANCELLED, RUNNING, TERMINAL_STATES, ExecutionModel, apply_events, moves
 from conveyor.store import Conn, Pool, connection, transaction
+from conveyor.store.descendants import cancel_descendants
 from conveyor.store.executions import Execution, NewExecution, get_execution, insert_execution
 from conveyor.store.operator import OperatorChange, apply_operator_change, set_pause_requested
 from conveyor.store.steps import wake_parent
@@ -76,6 +77,7 @@ async def wait_for_end(pool: Pool, execution_id: uuid.UUID, timeout_seconds: flo
 Wake = Literal["now", "keep", "clear"]
 # How each operator event moves wake_at: due now, kept (a delay's due time survives a pause), or cleared.
 _WAKE: dict[str, Wake] = {"pause": "keep", "cancel": "clear", "retry": "now"}
+_CANCEL_MOVES = moves("cancel")
 
 
 async def operate(pool: Pool, execution_id: uuid.UUID, event: str, *, after_step: bool = False) -> Execution:
@@ -110,6 +112,11 @@ async def _transition(conn: Conn, ex: Execution, event: str) -> None:
         new_generation=event == "retry",
     )
     await apply_operator_change(conn, change)
+    if model.state == CANCELLED:
+        detail: JSONObject = {"by": "operator", "cancelled_with": str(ex.id)}
+        children = await cancel_descendants(conn, [ex.id], _CANCEL_MOVES, detail)
+        if children:
+            log.info("descendants_cancelled", execution_id=str(ex.id), count=len(children))
     if ex.parent_id is not None and model.state in TERMINAL_STATES:
         await wake_parent(conn, ex.parent_id, ex.id)
 

@@ -1,6 +1,7 @@
 """The execution lifecycle, defined once."""
 
 from conveyor.statemachines.execution import (
+    CANCELLED,
     CLAIM_EVENTS,
     COMPLETED,
     DELAYED,
@@ -16,9 +17,11 @@ from conveyor.statemachines.execution import (
     Transition,
     apply_events,
     claim_event,
+    moves,
 )
 
 __all__ = [
+    "CANCELLED",
     "CLAIM_EVENTS",
     "COMPLETED",
     "DELAYED",
@@ -34,4 +37,5 @@ __all__ = [
     "Transition",
     "apply_events",
     "claim_event",
+    "moves",
 ]

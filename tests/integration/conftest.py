@@ -75,6 +75,7 @@ class HeldTarget:
     url: str = ""
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    hung_up: asyncio.Event = field(default_factory=asyncio.Event)  # the caller closed before the answer
     calls: int = 0
 
 
@@ -86,7 +87,11 @@ async def held_target(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> H
     async def hold(request: web.Request) -> web.Response:
         target.calls += 1
         target.arrived.set()
-        await target.release.wait()
+        try:
+            await target.release.wait()
+        except asyncio.CancelledError:  # the test server cancels a handler whose client went away
+            target.hung_up.set()
+            raise
         return web.json_response({"done": True})
 
     app = web.Application()
