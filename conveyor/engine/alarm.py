@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 import asyncpg
 import structlog
 
+from conveyor.store.channels import payload_listener
 from conveyor.store.executions import WAKE_CHANNEL
 
 log = structlog.get_logger(__name__)
@@ -35,7 +36,7 @@ class Alarm:
         self._conn = await asyncpg.connect(self._dsn, server_settings={"application_name": "conveyor-wake"})
         await self._conn.add_listener(WAKE_CHANNEL, self._on_notify)
         for channel, handler in self._handlers.items():
-            await self._conn.add_listener(channel, _payload_to(handler))
+            await self._conn.add_listener(channel, payload_listener(handler))
         self._conn.add_termination_listener(self._on_notify)  # wake up to reconnect at once
 
     async def _relisten_if_lost(self) -> None:
@@ -67,10 +68,3 @@ class Alarm:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
-
-
-def _payload_to(handler: Callable[[str], None]) -> Callable[[object, int, str, object], None]:
-    def on_notify(_conn: object, _pid: int, _channel: str, payload: object) -> None:
-        handler(str(payload))
-
-    return on_notify

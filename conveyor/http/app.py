@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from conveyor.config import Settings
-from conveyor.http import emails, executions, health, workflows
+from conveyor.http import emails, executions, health, live, workflows
 from conveyor.http.errors import error_middleware
+from conveyor.http.hub import end_feeds, event_hub
 from conveyor.http.keys import POOL, SETTINGS
 from conveyor.store import Pool
 
@@ -23,4 +24,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(executions.operator_routes)
     app.add_routes(emails.routes)
     app.add_routes(health.routes)
+    app.add_routes(live.routes)
+    app.cleanup_ctx.append(event_hub)
+    app.on_shutdown.append(end_feeds)
     return app

@@ -12,11 +12,13 @@ from aiohttp import web
 from conveyor.jsonvalue import JSONObject
 from conveyor.store.emails import EmailLog
 from conveyor.store.executions import Execution
+from conveyor.store.feed import HistoryEvent
 from conveyor.store.history import HistoryEntry, Step
 from conveyor.store.workflows import Workflow
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """Serialise what the json module does not know: datetimes and UUIDs."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
@@ -26,7 +28,7 @@ def _default(value: Any) -> Any:
 
 def respond(body: Any, status: int = 200) -> web.Response:
     """A JSON answer that knows datetimes and UUIDs."""
-    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, default=_default))
+    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, default=json_default))
 
 
 def workflow_shape(w: Workflow) -> JSONObject:
@@ -107,3 +109,8 @@ def email_shape(e: EmailLog) -> JSONObject:
         "created_at": e.created_at,
         "sent_at": e.sent_at,
     }
+
+
+def transition_shape(e: HistoryEvent) -> JSONObject:
+    """A history entry as a live event: where it belongs, and its id to resume after."""
+    return {"id": e.id, "execution_id": e.execution_id, "workflow_id": e.workflow_id, **history_shape(e.entry)}
