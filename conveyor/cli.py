@@ -1,4 +1,4 @@
-"""The `conveyor` command: serve | web | worker | migrate."""
+"""The `conveyor` command: serve | web | worker | migrate, and the operator commands over the API."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import structlog
 from aiohttp import web
 
+from conveyor.commands import add_commands, run_command
 from conveyor.config import Settings
 from conveyor.db import connect, embedded_postgres
 from conveyor.engine.runtime import worker as make_worker
@@ -81,7 +82,10 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_argument("--port", type=int, default=8080)
     commands.add_parser("worker", help="a worker only: claims and runs executions")
     commands.add_parser("migrate", help="apply schema.sql and exit")
+    add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in ("executions", "workflows", "recover"):
+        raise SystemExit(run_command(args))
 
     settings = Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)

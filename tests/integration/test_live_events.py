@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import resource
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from yarl import URL
 
 from conveyor.config import Settings
 from conveyor.http import live
@@ -153,14 +157,43 @@ async def test_the_hub_listens_on_one_connection_only_while_someone_subscribes(a
         await hub.close()
 
 
-async def test_subscribers_share_one_listen_connection_and_all_get_the_transitions(
+SUBSCRIBERS = 200
+
+
+def _rss_kib_and_cpu_seconds() -> tuple[int, float]:
+    rss = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS:"))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return int(rss.split()[1]), usage.ru_utime + usage.ru_stime
+
+
+async def test_200_subscribers_share_one_listen_connection_and_all_get_every_transition(
     api: TestClient, db: Pool, database_url: str, settings: Settings
 ) -> None:
     execution_id = await _start(api, await _create(api, *THREE_STEPS))
-    responses = await asyncio.gather(*(api.get(f"/executions/{execution_id}/events") for _ in range(20)))
+    rss_before, cpu_before = _rss_kib_and_cpu_seconds()
+    # The test client pools 100 connections at most: these streams need one each.
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    url = api.make_url(f"/executions/{execution_id}/events")
+    try:
+        await _follow_all(session, url, db, database_url, settings, rss_before, cpu_before)
+    finally:
+        await session.close()
+
+
+async def _follow_all(
+    session: aiohttp.ClientSession,
+    url: URL,
+    db: Pool,
+    database_url: str,
+    settings: Settings,
+    rss_before: int,
+    cpu_before: float,
+) -> None:
+    responses = await asyncio.gather(*(session.get(url) for _ in range(SUBSCRIBERS)))
     streams = [read_events(r) for r in responses]
     for stream in streams:
         assert (await anext(stream)).event == "state"
+    rss_subscribed, cpu_subscribed = _rss_kib_and_cpu_seconds()
     async with db.acquire() as conn:
         listeners = await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", LISTENER_NAME
@@ -168,5 +201,14 @@ async def test_subscribers_share_one_listen_connection_and_all_get_the_transitio
     assert listeners == 1
     async with running_worker(db, database_url, settings):
         received = await asyncio.gather(*(_rest(stream) for stream in streams))
+    rss_after, cpu_after = _rss_kib_and_cpu_seconds()
+    assert len(received) == SUBSCRIBERS
     assert len({tuple(e.id for e in events) for events in received}) == 1
     assert received[0][-1].data["to"] == "completed"
+    transitions = len(received[0])
+    # Server and clients share this process: the figures bound what the server alone costs.
+    print(
+        f"{SUBSCRIBERS} subscribers: +{(rss_subscribed - rss_before) / 1024:.1f} MiB and "
+        f"{cpu_subscribed - cpu_before:.2f} s CPU to subscribe; {transitions} transitions to each: "
+        f"{cpu_after - cpu_subscribed:.2f} s CPU, +{(rss_after - rss_subscribed) / 1024:.1f} MiB"
+    )
