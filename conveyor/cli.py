@@ -1,4 +1,4 @@
-"""The `conveyor` command: serve | web | worker | migrate | demo."""
+"""The `conveyor` command: serve | web | worker | migrate | demo, and the operator commands over the API."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 
 from conveyor import demo
+from conveyor.commands import add_commands, run_command
 from conveyor.config import Settings
 from conveyor.db import connect, embedded_postgres
 from conveyor.engine.runtime import worker as make_worker
@@ -118,7 +119,10 @@ def main(argv: list[str] | None = None) -> None:
             sub.add_argument("--seconds", type=float, default=60.0, help="over how long it inserts them")
     commands.add_parser("worker", help="a worker only: claims and runs executions")
     commands.add_parser("migrate", help="apply schema.sql and exit")
+    add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in ("executions", "workflows", "recover"):
+        raise SystemExit(run_command(args))
 
     settings = Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)

@@ -1,28 +1,40 @@
-"""Wake the worker early: on NOTIFY from another process, or when the next due time comes."""
+"""Wake the worker early: on NOTIFY from another process, or when the next due time comes.
+
+The same connection carries the worker's other channels (the control channel), so a worker holds one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Mapping
 
 import asyncpg
 import structlog
 
+from conveyor.store.channels import payload_listener
 from conveyor.store.executions import WAKE_CHANNEL
 
 log = structlog.get_logger(__name__)
 
 
 class Alarm:
-    """An event set by NOTIFY on the wake channel, or by this process."""
+    """An event set by NOTIFY on the wake channel, or by this process.
 
-    def __init__(self, dsn: str) -> None:
+    `handlers` take the payloads of other channels on the same connection; each runs in asyncpg's
+    notification callback, so it must return at once.
+    """
+
+    def __init__(self, dsn: str, handlers: Mapping[str, Callable[[str], None]] | None = None) -> None:
         self._dsn = dsn
+        self._handlers = dict(handlers or {})
         self._event = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
 
     async def _listen(self) -> None:
         self._conn = await asyncpg.connect(self._dsn, server_settings={"application_name": "conveyor-wake"})
+        for channel, handler in self._handlers.items():
+            await self._conn.add_listener(channel, payload_listener(handler))
         self._conn.add_termination_listener(self._on_notify)  # wake up to reconnect at once
         await self._conn.add_listener(WAKE_CHANNEL, self._on_notify)
 

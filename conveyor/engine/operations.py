@@ -14,9 +14,10 @@ from conveyor.engine.references import check_references
 from conveyor.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError, WorkflowInactiveError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.kinds import parse_definition
-from conveyor.statemachines import RUNNING, STATES, TERMINAL_STATES
+from conveyor.statemachines import CANCELLED, RUNNING, STATES, TERMINAL_STATES, moves
 from conveyor.store import Conn, Pool, connection, transaction
 from conveyor.store.bulk import count_situations
+from conveyor.store.descendants import cancel_descendants
 from conveyor.store.executions import Execution, NewExecution, get_execution, insert_execution
 from conveyor.store.operator import OperatorChange, apply_operator_change, set_pause_requested
 from conveyor.store.selection import Selection
@@ -113,6 +114,9 @@ async def wait_for_end(pool: Pool, execution_id: uuid.UUID, timeout_seconds: flo
         await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0)))
 
 
+_CANCEL_MOVES = moves("cancel")
+
+
 async def operate(
     pool: Pool, execution_id: uuid.UUID, event: str, *, after_step: bool = False, from_node: str | None = None
 ) -> Execution:
@@ -160,6 +164,11 @@ async def _apply(conn: Conn, ex: Execution, move: Move, restart_at: str | None) 
         restart_at=restart_at,
     )
     await apply_operator_change(conn, change)
+    if move.state == CANCELLED:
+        detail: JSONObject = {"by": "operator", "cancelled_with": str(ex.id)}
+        children = await cancel_descendants(conn, [ex.id], _CANCEL_MOVES, detail)
+        if children:
+            log.info("descendants_cancelled", execution_id=str(ex.id), count=len(children))
     if ex.parent_id is not None and move.state in TERMINAL_STATES:
         await wake_parent(conn, ex.parent_id, ex.id)
 

@@ -26,6 +26,7 @@ from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.nodes.services import Services
 from conveyor.store import Pool, connection
+from conveyor.store.channels import CONTROL_CHANNEL, control_target
 from conveyor.store.claims import release_leases, seconds_until_next_due
 from conveyor.store.due_triggers import seconds_until_next_run
 from conveyor.store.executions import Execution
@@ -56,7 +57,7 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._pool = pool
         self._settings = settings
-        self._alarm = Alarm(dsn)
+        self._alarm = Alarm(dsn, {CONTROL_CHANNEL: self._on_control})
         self._leases = LeaseKeeper(pool, self.id, settings.lease_seconds)
         self._stopping = asyncio.Event()
         self._runner = StepRunner(
@@ -65,6 +66,8 @@ class Worker:
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._triggers = TriggerCache()
         self._polls = PollStage(pool, self._triggers, services, _MAX_POLLS, self._alarm.ring)
+        # Executions cancelled while running here, with the loop time their control message came.
+        self._aborting: dict[uuid.UUID, float] = {}
 
     def wake(self) -> None:
         """Look for due work now (this process made some)."""
@@ -147,6 +150,16 @@ class Worker:
             return False
         return fired >= limit or consumed >= limit
 
+    def _on_control(self, payload: str) -> None:
+        # The execution was cancelled and the cancel committed: its row moved and its version changed, so
+        # nothing this worker would still commit for it can land. Stop the step now rather than at its end.
+        execution_id = control_target(payload)
+        task = self._tasks.get(execution_id) if execution_id else None
+        if execution_id is None or task is None or task.done():
+            return
+        self._aborting[execution_id] = asyncio.get_running_loop().time()
+        task.cancel()
+
     def _start(self, ex: Execution) -> None:
         CLAIMED.inc()
         self._leases.held.add(ex.id)
@@ -165,12 +178,17 @@ class Worker:
             if result.wake_in_seconds is not None:
                 self._alarm.ring()  # a delay or retry may now be the nearest due time
         except asyncio.CancelledError:
-            raise
+            told_at = self._aborting.get(ex.id)
+            if told_at is None:
+                raise
+            took = asyncio.get_running_loop().time() - told_at
+            log.info("step_cancelled", execution_id=str(ex.id), reason="execution_cancelled", seconds=took)
         except Exception:
             LOOP_ERRORS.labels(loop="execution").inc()
             log.exception("execution_run_failed", execution_id=str(ex.id))
             await self._hand_back_after_error(ex)
         finally:
+            self._aborting.pop(ex.id, None)
             if self._tasks.get(ex.id) is asyncio.current_task():
                 self._leases.held.discard(ex.id)
                 del self._tasks[ex.id]

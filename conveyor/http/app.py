@@ -11,6 +11,7 @@ from conveyor.http import (
     executions,
     health,
     hooks,
+    live,
     node_types,
     recovery,
     templates,
@@ -21,6 +22,7 @@ from conveyor.http.auth import auth_middleware
 from conveyor.http.census import Census
 from conveyor.http.errors import error_middleware
 from conveyor.http.headers import security_headers
+from conveyor.http.hub import end_feeds, event_hub
 from conveyor.http.keys import CENSUS, POOL, SETTINGS, THROTTLE
 from conveyor.http.throttle import Throttle
 from conveyor.http.timing import timing_middleware
@@ -50,4 +52,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(recovery.routes)
     app.add_routes(node_types.routes)
     app.add_routes(health.routes)
+    app.add_routes(live.routes)
+    app.cleanup_ctx.append(event_hub)
+    app.on_shutdown.append(end_feeds)
     return app

@@ -12,6 +12,7 @@ from aiohttp import web
 from conveyor.jsonvalue import JSONObject
 from conveyor.store.emails import EmailLog
 from conveyor.store.executions import Execution
+from conveyor.store.feed import HistoryEvent
 from conveyor.store.history import HistoryEntry, Step
 from conveyor.store.templates import EmailTemplate
 from conveyor.store.triggers import Trigger
@@ -19,7 +20,8 @@ from conveyor.store.workflows import Workflow, WorkflowVersion
 from conveyor.triggers.kinds import parse_trigger
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """Serialise what the json module does not know: datetimes and UUIDs."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
@@ -29,7 +31,7 @@ def _default(value: Any) -> Any:
 
 def respond(body: Any, status: int = 200) -> web.Response:
     """A JSON answer that knows datetimes and UUIDs."""
-    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, default=_default))
+    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, default=json_default))
 
 
 def workflow_shape(w: Workflow) -> JSONObject:
@@ -153,3 +155,8 @@ def trigger_shape(t: Trigger) -> JSONObject:
         "created_at": t.created_at,
         "updated_at": t.updated_at,
     }
+
+
+def transition_shape(e: HistoryEvent) -> JSONObject:
+    """A history entry as a live event: where it belongs, and its id to resume after."""
+    return {"id": e.id, "execution_id": e.execution_id, "workflow_id": e.workflow_id, **history_shape(e.entry)}

@@ -62,7 +62,7 @@ async def execute(node: WebhookNode, ctx: StepContext) -> Outcome:
         error = f"{type(exc).__name__}: {exc}"
     finally:
         if status is None and error is None:
-            error = "cancelled: the step's timeout or a shutdown ended the call"
+            error = "cancelled: the step's timeout, a shutdown or a cancel of the execution ended the call"
         call = WebhookCall(
             ctx.execution_id,
             node.id,

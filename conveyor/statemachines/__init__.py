@@ -1,6 +1,7 @@
 """The execution lifecycle, defined once."""
 
 from conveyor.statemachines.execution import (
+    CANCELLED,
     CLAIM_EVENTS,
     COMPLETED,
     DELAYED,
@@ -18,9 +19,11 @@ from conveyor.statemachines.execution import (
     Transition,
     apply_events,
     claim_event,
+    moves,
 )
 
 __all__ = [
+    "CANCELLED",
     "CLAIM_EVENTS",
     "COMPLETED",
     "DELAYED",
@@ -38,4 +41,5 @@ __all__ = [
     "Transition",
     "apply_events",
     "claim_event",
+    "moves",
 ]

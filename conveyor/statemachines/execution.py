@@ -138,6 +138,12 @@ PAUSED = str(ExecutionLifecycle.paused.value)
 COMPLETED = str(ExecutionLifecycle.completed.value)
 FAILED = str(ExecutionLifecycle.failed.value)
 DELAYED = str(ExecutionLifecycle.delayed.value)
+CANCELLED = str(ExecutionLifecycle.cancelled.value)
+
+
+def moves(event: str) -> tuple[Transition, ...]:
+    """Every move an unconditional event makes, one per state it leaves."""
+    return tuple(Transition(source, target, event) for source, target in sorted(_MOVES[event].items()))
 
 
 def claim_event(state: str) -> str:

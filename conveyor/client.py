@@ -1,0 +1,56 @@
+"""A small client for conveyor's HTTP API (CONVEYOR_URL, CONVEYOR_API_TOKEN), as the CLI uses it."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from conveyor.errors import ConveyorError
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+_TIMEOUT = aiohttp.ClientTimeout(total=60)
+
+
+class ApiError(ConveyorError):
+    """The API answered with an error."""
+
+    code = "api_error"
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message, status=status, details=details)
+        self.code = code
+        self.status = status
+
+
+class ApiClient:
+    """Calls the API and returns its JSON; an error answer raises ApiError with the API's code and message."""
+
+    def __init__(self, base_url: str | None = None, token: str | None = None) -> None:
+        self.base_url = (base_url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL).rstrip("/")
+        token = token if token is not None else os.environ.get("CONVEYOR_API_TOKEN")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def request(
+        self, method: str, path: str, *, body: Any = None, params: Mapping[str, str] | None = None
+    ) -> Any:
+        """One call; the answer's JSON."""
+        async with aiohttp.ClientSession(headers=self._headers, timeout=_TIMEOUT) as session:
+            try:
+                async with session.request(method, self.base_url + path, json=body, params=params or None) as response:
+                    text = await response.text()
+            except aiohttp.ClientError as exc:
+                raise ApiError(0, "unreachable", f"cannot reach {self.base_url}: {exc}") from exc
+        try:
+            answer = json.loads(text) if text else None
+        except ValueError:
+            answer = None
+        if response.status >= 400:
+            error = answer.get("error") if isinstance(answer, dict) else None
+            if isinstance(error, dict):
+                raise ApiError(response.status, str(error.get("code")), str(error.get("message")), error.get("details"))
+            raise ApiError(response.status, f"http_{response.status}", text[:500] or response.reason or "")
+        return answer

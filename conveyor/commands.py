@@ -1,0 +1,132 @@
+"""Operator commands over the HTTP API: `conveyor executions|workflows|recover …`, as tables or --json."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from conveyor.client import ApiClient, ApiError
+
+_EXECUTION_COLUMNS = ("id", "workflow_id", "state", "current_node", "attempt", "created_at")
+_WORKFLOW_COLUMNS = ("id", "name", "version", "active", "updated_at")
+_RECORD_COLUMNS = ("state", "current_node", "attempt", "pause_requested", "wake_at", "error", "finished_at")
+
+
+def add_commands(commands: Any) -> None:
+    """Add the operator commands to the `conveyor` argument parser's subcommands."""
+    executions = commands.add_parser("executions", help="list, show, pause, resume, cancel or retry executions")
+    verbs = executions.add_subparsers(dest="verb", required=True)
+    listing = _with_json(verbs.add_parser("list", help="executions, newest first"))
+    for name in ("workflow", "state", "cursor"):
+        listing.add_argument(f"--{name}")
+    listing.add_argument("--limit", type=int)
+    for verb in ("show", "pause", "resume", "cancel", "retry"):
+        parser = _with_json(verbs.add_parser(verb, help=f"{verb} one execution"))
+        parser.add_argument("id")
+        if verb == "retry":
+            parser.add_argument("--from-node", help="run again from this node (a new visit)")
+    workflows = commands.add_parser("workflows", help="list, show or push workflow definitions")
+    verbs = workflows.add_subparsers(dest="verb", required=True)
+    _with_json(verbs.add_parser("list", help="every workflow"))
+    _with_json(verbs.add_parser("show", help="one workflow, by id or name")).add_argument("id")
+    push = _with_json(verbs.add_parser("push", help="create a workflow from a JSON file, or add a version"))
+    push.add_argument("file", type=Path)
+    recover = _with_json(commands.add_parser("recover", help="release executions held by workers that are gone"))
+    recover.add_argument("--worker")
+    recover.add_argument("--older-than", help='a lease lapsed at least this long ago, e.g. "5m"')
+
+
+def _with_json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    return parser
+
+
+def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run an operator command; print the answer, or the API's error code and message; the exit status."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        answer = asyncio.run(_call(ApiClient(), args))
+    except ApiError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=err)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    if args.json:
+        print(json.dumps(answer, indent=2), file=out)
+    else:
+        print(_render(args, answer), file=out)
+    return 0
+
+
+async def _call(client: ApiClient, args: argparse.Namespace) -> Any:
+    if args.command == "recover":
+        body = {k: v for k, v in (("worker", args.worker), ("older_than", args.older_than)) if v is not None}
+        return await client.request("POST", "/recovery/recover", body=body)
+    if args.command == "workflows":
+        if args.verb == "list":
+            return await client.request("GET", "/workflows")
+        if args.verb == "show":
+            return await client.request("GET", f"/workflows/{args.id}")
+        return await _push(client, json.loads(args.file.read_text()))
+    if args.verb == "list":
+        names = ("workflow", "state", "cursor", "limit")
+        params = {n: str(getattr(args, n)) for n in names if getattr(args, n) is not None}
+        return await client.request("GET", "/executions", params=params)
+    if args.verb == "show":
+        return await client.request("GET", f"/executions/{args.id}")
+    retry_from = {"from_node": args.from_node} if args.verb == "retry" and args.from_node else None
+    return await client.request("POST", f"/executions/{args.id}/{args.verb}", body=retry_from)
+
+
+async def _push(client: ApiClient, definition: Any) -> Any:
+    """Create the workflow the definition names, or store the definition as its new version."""
+    name = definition.get("name") if isinstance(definition, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ValueError("the definition has no name")
+    try:
+        existing = await client.request("GET", f"/workflows/{name}")
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        return await client.request("POST", "/workflows", body=definition)
+    return await client.request("PUT", f"/workflows/{existing['id']}", body=definition)
+
+
+def _render(args: argparse.Namespace, answer: Any) -> str:
+    if args.command == "workflows":
+        if args.verb == "list":
+            return table(_WORKFLOW_COLUMNS, answer.get("items", []))
+        return table(_WORKFLOW_COLUMNS, [answer])
+    if args.command == "recover":
+        return "\n".join(f"{key}: {json.dumps(value)}" for key, value in answer.items())
+    if args.verb == "list":
+        return table(_EXECUTION_COLUMNS, answer.get("items", [])) + _more(answer)
+    return table(("id", "workflow_id"), [answer]) + "\n\n" + table(_RECORD_COLUMNS, [answer])
+
+
+def _more(answer: Any) -> str:
+    cursor = answer.get("next_cursor")
+    return f"\n(more: --cursor {cursor})" if cursor else ""
+
+
+def table(columns: Sequence[str], rows: Sequence[Any]) -> str:
+    """Rows as aligned text columns under a header; nested values as compact JSON."""
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,54 @@
+"""Cancelling an execution's descendants (its shared-flow steps' children, theirs, and so on) with it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from conveyor.jsonvalue import JSONObject
+from conveyor.statemachines import Transition
+from conveyor.store import Conn
+from conveyor.store.statement import Statement
+
+_CANCEL_DESCENDANTS = Statement("""
+WITH RECURSIVE tree AS (
+    SELECT id FROM executions WHERE parent_id = ANY(:parent_ids::uuid[])
+    UNION
+    SELECT e.id FROM executions e JOIN tree t ON e.parent_id = t.id
+), moves AS (
+    SELECT * FROM unnest(:sources::text[], :targets::text[], :events::text[]) AS m(source, target, event)
+), locked AS (
+    SELECT e.id, e.state FROM executions e JOIN tree USING (id)
+    WHERE e.state = ANY(:sources::text[])
+    FOR UPDATE OF e
+), updated AS (
+    UPDATE executions e
+    SET state = m.target, resume_state = NULL, pause_requested = false, lease_owner = NULL, wake_at = NULL,
+        finished_at = now(), version = e.version + 1, updated_at = now()
+    FROM locked l JOIN moves m ON m.source = l.state
+    WHERE e.id = l.id
+    RETURNING e.id, l.state AS source, m.target, m.event, e.current_node, e.attempt
+), history AS (
+    INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
+    SELECT id, source, target, event, current_node, attempt, :detail FROM updated
+)
+SELECT id FROM updated
+""")
+
+
+async def cancel_descendants(
+    conn: Conn, parent_ids: Sequence[uuid.UUID], moves: Sequence[Transition], detail: JSONObject
+) -> list[uuid.UUID]:
+    """Cancel every descendant in a state one of the machine's cancel `moves` leaves, each with its history
+    row; the ids cancelled. Their workers hear of it on the control channel when the transaction commits."""
+    rows = await conn.fetch(
+        _CANCEL_DESCENDANTS.sql,
+        *_CANCEL_DESCENDANTS.args(
+            parent_ids=list(parent_ids),
+            sources=[m.source for m in moves],
+            targets=[m.target for m in moves],
+            events=[m.event for m in moves],
+            detail=detail,
+        ),
+    )
+    return [r["id"] for r in rows]
