@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import api, delay, limit, scale, targets, throughput
+from bench import api, delay, limit, scale, targets, throughput, trigger
 from bench.harness import Bench, truncate
 from conveyor.db import connect, embedded_postgres
 from conveyor.logging import configure_logging
@@ -39,6 +39,7 @@ SCENARIOS: dict[str, Scenario] = {
     "delay": Scenario(delay.run, delay.TIME_LIMIT_SECONDS),
     "api": Scenario(api.run, api.TIME_LIMIT_SECONDS),
     "scale": Scenario(scale.run, scale.TIME_LIMIT_SECONDS),
+    "trigger": Scenario(trigger.run, trigger.TIME_LIMIT_SECONDS),
 }
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 _SETTINGS = ("server_version", "max_connections", "shared_buffers", "fsync", "synchronous_commit", "wal_level")

@@ -39,6 +39,10 @@ TARGETS = (
         ">=",
     ),
     Target("delay lateness p99 <= 100 ms", "delay.lateness_p99", 100.0, operator.le, "<="),
+    Target("inbox rows/s >= 5,000", "trigger.inbox.rows_per_s", 5000.0, operator.ge, ">="),
+    Target("polled table rows/s >= 5,000", "trigger.poll.rows_per_s", 5000.0, operator.ge, ">="),
+    Target("inbox faster than the executions API", "trigger.inbox_vs_api", 1.0, operator.ge, ">="),
+    Target("an idle inbox row's lateness p99 <= 100 ms", "trigger.idle_lateness_p99", 100.0, operator.le, "<="),
     Target("worker RSS <= 150 MB with the large delayed backlog", "scale.large.worker_rss", 150.0, operator.le, "<="),
     Target(
         f"poller batch no slower with the large backlog (x{POLLER_NOISE_ALLOWANCE} allowance)",
