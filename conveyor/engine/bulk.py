@@ -10,8 +10,11 @@ import structlog
 from conveyor.engine.moves import Move, PauseRequest, plan_move
 from conveyor.errors import IllegalTransitionError
 from conveyor.jsonvalue import JSONObject
+from conveyor.statemachines import CANCELLED
+from conveyor.statemachines import moves as moves_of
 from conveyor.store import Pool, connection, transaction
 from conveyor.store.bulk import BatchMove, Situation, apply_batch, count_situations, lock_batch
+from conveyor.store.descendants import cancel_descendants
 from conveyor.store.selection import Key, Selection, page_keys
 
 log = structlog.get_logger(__name__)
@@ -100,6 +103,9 @@ async def bulk_operate(pool: Pool, event: str, selection: Selection, *, dry_run:
                     flags[row.id] = plan.requested
             if moves or flags:
                 await apply_batch(conn, moves, flags, {"by": "operator", "bulk": True})
+            cancelled = [m.id for m in moves if m.state == CANCELLED]
+            if cancelled:  # as for one cancel: their children, at any depth, go with them
+                await cancel_descendants(conn, cancelled, moves_of("cancel"), {"by": "operator", "bulk": True})
         if len(keys) < BATCH_SIZE:
             break
     log.info(

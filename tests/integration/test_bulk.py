@@ -139,3 +139,20 @@ async def test_deleting_a_workflow_with_unfinished_executions_is_409_unless_they
     assert started.status == 409
     assert (await started.json())["error"]["code"] == "workflow_inactive"
     assert (await api.delete(f"/workflows/{workflow}")).status == 200  # nothing unfinished: deactivating again is fine
+
+
+async def test_a_bulk_cancel_takes_each_parents_running_child_with_it(
+    api: ApiClient, db: Pool, worker: Worker, webhook_peer: WebhookPeer
+) -> None:
+    webhook_peer.hold()
+    child = await _workflow(api, "bulk-child", {"id": "call", "type": "webhook", "url": webhook_peer.url})
+    parent = await _workflow(api, "bulk-parent", {"id": "sub", "type": "shared_flow", "flow": child})
+    parent_id = await _start(api, parent)
+    await webhook_peer.arrivals(1)
+    body = await (await api.post("/executions/bulk/cancel", json={"workflow": parent})).json()
+    assert body["changed"]["total"] == 1
+    async with db.acquire() as conn:
+        child_id = await conn.fetchval("SELECT id FROM executions WHERE parent_id = $1", uuid.UUID(parent_id))
+    cancelled = await wait_until_ended(db, child_id)
+    assert cancelled.state == "cancelled"
+    webhook_peer.release()
