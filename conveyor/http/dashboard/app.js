@@ -19,6 +19,9 @@ let leaving = null;
 async function show() {
   leaving?.abort();
   leaving = new AbortController();
+  const live = document.getElementById("live");
+  live.textContent = "not live";
+  live.dataset.live = "static"; // a page that follows a stream says "live" once it is connected
   const signal = leaving.signal;
   const [path, search = ""] = location.hash.replace(/^#/, "").split("?");
   const main = document.getElementById("view");

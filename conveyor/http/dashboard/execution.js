@@ -147,6 +147,7 @@ export async function executionView(root, [id], signal) {
   for (const button of buttons) button.addEventListener("click", () => act(button.dataset.action));
   rerun.addEventListener("click", () => act("retry", { from_node: fromNode.value }));
 
+  for (const entry of (await api(`/executions/${id}/history`)).items) addHistory(entry);
   render();
   follow();
   await refreshDetails();
