@@ -6,14 +6,17 @@ from aiohttp import web
 
 from conveyor.config import Settings
 from conveyor.http import (
+    dashboard,
     emails,
     events,
     executions,
     health,
     hooks,
     live,
+    machine,
     node_types,
     recovery,
+    tallies,
     templates,
     triggers,
     workflows,
@@ -53,6 +56,9 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(node_types.routes)
     app.add_routes(health.routes)
     app.add_routes(live.routes)
+    app.add_routes(machine.routes)
+    app.add_routes(tallies.routes)
+    app.add_routes(dashboard.routes)
     app.cleanup_ctx.append(event_hub)
     app.on_shutdown.append(end_feeds)
     return app

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from conveyor.config import Settings
 from conveyor.errors import UnauthorizedError
+from conveyor.http.dashboard import ASSET_PREFIX
 from conveyor.http.errors import Handler
 from conveyor.http.keys import SETTINGS
 
@@ -18,6 +19,8 @@ def _token_for(path: str, settings: Settings) -> str | None:
     """The token a path needs, or None when it is open."""
     if path == "/health" or path.startswith(("/health/", "/hooks/")):
         return None  # probes must answer without secrets; inbound hooks carry their own signature
+    if path == "/" or path.startswith(ASSET_PREFIX):
+        return None  # the dashboard's shell and assets hold no data; the page asks for the token itself
     if path == "/metrics":
         return settings.metrics_token
     return settings.api_token

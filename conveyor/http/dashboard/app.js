@@ -1,0 +1,48 @@
+// The dashboard's router: the hash names the page; each page renders into <main> and stops its streams on leaving.
+
+import { h, message, put } from "./dom.js";
+import { executionView } from "./execution.js";
+import { executionsView } from "./executions.js";
+import { systemView } from "./system.js";
+import { workflowView, workflowsView } from "./workflows.js";
+
+const PAGES = [
+  [/^\/executions\/([0-9a-f-]{36})$/, executionView, "executions"],
+  [/^\/workflows\/([^/]+)$/, workflowView, "workflows"],
+  [/^\/workflows$/, workflowsView, "workflows"],
+  [/^\/system$/, systemView, "system"],
+  [/^(?:\/executions)?\/?$/, executionsView, "executions"],
+];
+
+let leaving = null;
+
+async function show() {
+  leaving?.abort();
+  leaving = new AbortController();
+  const live = document.getElementById("live");
+  live.textContent = "not live";
+  live.dataset.live = "static"; // a page that follows a stream says "live" once it is connected
+  const signal = leaving.signal;
+  const [path, search = ""] = location.hash.replace(/^#/, "").split("?");
+  const main = document.getElementById("view");
+  const found = PAGES.find(([pattern]) => pattern.test(path));
+  for (const link of document.querySelectorAll("nav a")) {
+    if (found && link.dataset.section === found[2]) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  if (!found) {
+    put(main, h("h1", {}, "Not found"), message(`No page ${path}.`, "error"));
+    return;
+  }
+  const [pattern, view] = found;
+  const args = pattern.exec(path).slice(1).map(decodeURIComponent);
+  try {
+    await view(main, view === executionsView ? new URLSearchParams(search) : args, signal);
+  } catch (error) {
+    if (!signal.aborted) put(main, h("h1", {}, "Could not load this page"), message(error.message, "error"));
+  }
+  document.body.dataset.ready = path || "/";
+}
+
+window.addEventListener("hashchange", show);
+show();

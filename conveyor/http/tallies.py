@@ -1,0 +1,22 @@
+"""/workflows/{id}/statistics: how many of a workflow's executions are in each state."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conveyor.http.keys import POOL
+from conveyor.http.shapes import respond
+from conveyor.store import connection
+from conveyor.store.tallies import count_by_state
+from conveyor.store.workflows import get_workflow
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/workflows/{id}/statistics")
+async def get_workflow_statistics(request: web.Request) -> web.Response:
+    """The workflow's executions per state; states with none are absent."""
+    async with connection(request.app[POOL]) as conn:
+        workflow = await get_workflow(conn, request.match_info["id"])
+        counts = await count_by_state(conn, workflow.id)
+    return respond({"workflow_id": workflow.id, "executions_by_state": dict(sorted(counts.items()))})
