@@ -12,7 +12,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from conveyor.definitions import Duration, EventType, NodeId, NodeModel
+from conveyor.definitions import Duration, NodeId, NodeModel
+from conveyor.event_types import EventType
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, NodeKind, Outcome, StepContext, WaitForEvent
 from conveyor.nodes.delay import timestamp

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from conveyor.definitions import EventType as EventType  # re-exported: the API validates event types with it
+from conveyor.event_types import EventType as EventType  # re-exported: the API validates event types with it
 from conveyor.triggers.base import TriggerKind, TriggerModel
 
 

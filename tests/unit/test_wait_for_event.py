@@ -72,3 +72,16 @@ def test_the_rule_sees_the_event_and_the_execution() -> None:
     wait = node(match={"==": [{"var": "event.payload.user"}, {"var": "input.user"}]})
     assert wait.accepts({"id": 1, "type": "user.engaged", "payload": {"user": "ada"}}, DATA)
     assert not wait.accepts({"id": 2, "type": "user.engaged", "payload": {"user": "bob"}}, DATA)
+
+
+def test_a_cancel_on_rule_that_does_not_compile_is_named_by_pointer() -> None:
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(
+            {
+                "name": "x",
+                "start": "a",
+                "cancel_on": [{"event": "user.gone", "match": {"nope_operator": [1]}}],
+                "nodes": [{"id": "a", "type": "delay", "duration": "1s"}],
+            }
+        )
+    assert caught.value.details["field"] == "/cancel_on/0/match"
