@@ -280,3 +280,66 @@ DO $$ BEGIN
             EXECUTE FUNCTION conveyor_notify_history();
     END IF;
 END $$;
+
+-- Events, each recorded once: every POST /events, and every inbox row without a trigger_id (an application's
+-- event), whether or not a trigger takes it. Waiting executions match them (conveyor/store/event_waits.py);
+-- `matched_at` is when the match stage took an event, NULL until then.
+CREATE TABLE IF NOT EXISTS event_log (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    type       text NOT NULL,
+    payload    jsonb NOT NULL DEFAULT '{}',
+    dedupe_key text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    matched_at timestamptz
+);
+CREATE UNIQUE INDEX IF NOT EXISTS event_log_dedupe_key ON event_log (type, dedupe_key);
+CREATE INDEX IF NOT EXISTS event_log_unmatched_idx ON event_log (id) WHERE matched_at IS NULL;
+-- A parking wait's look back: the events of its types since a time.
+CREATE INDEX IF NOT EXISTS event_log_type_idx ON event_log (type, created_at);
+-- The event a POST /events row carries, recorded once however many triggers receive it.
+ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS event_id bigint;
+
+-- An execution waiting for an event (a wait_for_event node), one row per visit. Open while `closed_at` is
+-- NULL; closed once, by the first of: the match stage or the parking look back (with `event_id`), or the node
+-- deciding on its timeout. A `match` of the form event-path == value is also kept as (`match_path`,
+-- `match_value`), so an event finds its waits by index rather than by testing every wait of its type.
+CREATE TABLE IF NOT EXISTS event_waits (
+    execution_id uuid NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+    visit        integer NOT NULL,
+    node         text NOT NULL,
+    event_types  text[] NOT NULL,
+    match_path   text[],
+    match_value  text,
+    since        timestamptz NOT NULL,
+    deadline     timestamptz,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    closed_at    timestamptz,
+    event_id     bigint,
+    PRIMARY KEY (execution_id, visit)
+);
+CREATE INDEX IF NOT EXISTS event_waits_key_idx ON event_waits (match_path, match_value)
+    WHERE closed_at IS NULL AND match_path IS NOT NULL;
+CREATE INDEX IF NOT EXISTS event_waits_types_idx ON event_waits USING gin (event_types)
+    WHERE closed_at IS NULL AND match_path IS NULL;
+-- The event paths keyed waits look at, per event type: the match stage reads each event's key at each.
+CREATE TABLE IF NOT EXISTS event_match_paths (
+    event_type text NOT NULL,
+    path       text[] NOT NULL,
+    PRIMARY KEY (event_type, path)
+);
+
+-- Every INSERT of events wakes the workers' match stage, whoever inserts.
+CREATE OR REPLACE FUNCTION conveyor_event_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM inserted WHERE matched_at IS NULL) THEN
+        PERFORM pg_notify('conveyor_wake', '');
+    END IF;
+    RETURN NULL;
+END
+$$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'event_log_notify' AND tgrelid = 'event_log'::regclass) THEN
+        CREATE TRIGGER event_log_notify AFTER INSERT ON event_log
+            REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION conveyor_event_notify();
+    END IF;
+END $$;

@@ -15,6 +15,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, create_model
 from pydantic import ValidationError as PydanticValidationError
 
+from conveyor.cancellation import CancelOn
 from conveyor.durations import parse_duration
 from conveyor.errors import DefinitionError
 from conveyor.jsonvalue import JSONObject, JSONValue
@@ -108,6 +109,7 @@ class WorkflowDefinition(BaseModel):
     start: NodeId
     # Narrowed by `definition_parser` to the discriminated union of the declared node kinds.
     nodes: Sequence[NodeModel] = Field(min_length=1)
+    cancel_on: Sequence[CancelOn] = Field(default=(), max_length=20)
 
     _index: dict[str, NodeModel] = PrivateAttr(default_factory=dict)
 

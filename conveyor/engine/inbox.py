@@ -4,7 +4,8 @@ Each batch is one transaction of exactly two statements whatever its size (plus 
 locking read of up to `limit` pending rows (`FOR UPDATE SKIP LOCKED`, so workers share the inbox without
 double-starting) joined to their triggers, and one write that inserts the executions (`ON CONFLICT DO
 NOTHING` on the trigger's own dedupe key space), marks every row consumed with its outcome, stores the
-rows fanned out to event triggers, updates the triggers' counters and health, and NOTIFYs the workers.
+rows fanned out to event triggers, records applications' events (rows without a trigger) in the event log
+for waits, updates the triggers' counters and health, and NOTIFYs the workers.
 Between the two, filters run here, compiled once per trigger version. A row that breaks is consumed as
 `error` with its reason and never holds up the rows behind it.
 

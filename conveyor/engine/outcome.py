@@ -9,7 +9,7 @@ from conveyor.definitions import NodeModel
 from conveyor.engine.backoff import retry_delay_seconds
 from conveyor.errors import ConveyorError, StepTimeoutError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.nodes.base import Completed, Outcome, Sleep, SpawnChild, WaitForChild
+from conveyor.nodes.base import Completed, Outcome, Sleep, SpawnChild, WaitForChild, WaitForEvent
 from conveyor.statemachines import TERMINAL_STATES, ExecutionModel, StepEnd, apply_events
 from conveyor.store.executions import Execution, NewExecution
 from conveyor.store.history import Step, StepStatus
@@ -23,6 +23,7 @@ class PlannedCommit:
     commit: StepCommit
     child: NewExecution | None = None
     waits_for: uuid.UUID | None = None
+    wait: WaitForEvent | None = None
 
 
 def error_document(exc: BaseException) -> JSONObject:
@@ -89,6 +90,13 @@ def plan_success(
     if isinstance(outcome, WaitForChild):
         detail: JSONObject = {"child_id": str(outcome.child_id)}
         return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, detail=detail), waits_for=outcome.child_id)
+    if isinstance(outcome, WaitForEvent):
+        until = outcome.until.isoformat() if outcome.until else None
+        detail = {"events": list(outcome.events), "timeout_in_seconds": outcome.seconds, "until": until}
+        step = Step(node.id, ex.visit, ex.attempt, StepStatus.WAITING, step_input, detail, None)
+        wake = Wake(at=outcome.until, after_seconds=outcome.seconds)
+        commit = _commit(ex, owner, node, StepEnd.SLEEP, detail=detail, step=step, wake=wake)
+        return PlannedCommit(commit, wait=outcome)
     if isinstance(outcome, SpawnChild):
         detail = {"child_id": str(outcome.child_id)}
         step = Step(node.id, ex.visit, ex.attempt, StepStatus.WAITING, step_input, detail, None)

@@ -11,11 +11,12 @@ import structlog
 
 from conveyor.definitions import NodeModel
 from conveyor.engine.definitions_cache import DefinitionCache
+from conveyor.engine.event_waits import park_wait
 from conveyor.engine.metrics import STEP_SECONDS, STEPS
 from conveyor.engine.outcome import PlannedCommit, plan_failure, plan_finish_without_node, plan_success
 from conveyor.jsonvalue import JSONObject
 from conveyor.nodes import kinds
-from conveyor.nodes.base import StepContext
+from conveyor.nodes.base import StepContext, execution_data
 from conveyor.nodes.services import Services
 from conveyor.statemachines import RUNNING, TERMINAL_STATES
 from conveyor.store import Pool, connection
@@ -129,9 +130,11 @@ class StepRunner:
         commit = planned.commit
         wakes_parent = parent_id is not None and commit.state in TERMINAL_STATES
         async with connection(self._pool) as conn:
-            if planned.child is None and planned.waits_for is None and not wakes_parent:
+            if planned.child is None and planned.waits_for is None and planned.wait is None and not wakes_parent:
                 return await commit_step(conn, commit)
             async with conn.transaction():
+                if planned.wait is not None:
+                    return await park_wait(conn, commit, planned.wait)
                 if planned.waits_for is not None and await child_has_ended(conn, planned.waits_for):
                     commit = dataclasses.replace(commit, wake=Wake(after_seconds=0.0))  # it ended as we looked away
                 committed = await commit_step(conn, commit)
@@ -145,8 +148,4 @@ class StepRunner:
 
 
 def _data(ex: Execution) -> JSONObject:
-    return {
-        "input": ex.input,
-        "steps": ex.context,
-        "execution": {"id": str(ex.id), "workflow_id": str(ex.workflow_id), "attempt": ex.attempt, "visit": ex.visit},
-    }
+    return execution_data(ex.id, ex.workflow_id, ex.attempt, ex.visit, ex.input, ex.context)

@@ -15,6 +15,7 @@ from conveyor.engine.alarm import Alarm
 from conveyor.engine.claim import claim_due
 from conveyor.engine.clock_triggers import fire_due_triggers
 from conveyor.engine.definitions_cache import DefinitionCache
+from conveyor.engine.event_matcher import EventMatcher
 from conveyor.engine.inbox import consume_inbox
 from conveyor.engine.lease import LeaseKeeper
 from conveyor.engine.metrics import CLAIMED, DATABASE_UNAVAILABLE, IN_FLIGHT, LOOP_ERRORS
@@ -60,9 +61,9 @@ class Worker:
         self._alarm = Alarm(dsn, {CONTROL_CHANNEL: self._on_control})
         self._leases = LeaseKeeper(pool, self.id, settings.lease_seconds)
         self._stopping = asyncio.Event()
-        self._runner = StepRunner(
-            pool, services, DefinitionCache(pool), self.id, settings.lease_seconds, self._stopping
-        )
+        definitions = DefinitionCache(pool)
+        self._runner = StepRunner(pool, services, definitions, self.id, settings.lease_seconds, self._stopping)
+        self._events = EventMatcher(pool, definitions)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._triggers = TriggerCache()
         self._polls = PollStage(pool, self._triggers, services, _MAX_POLLS, self._alarm.ring)
@@ -141,6 +142,7 @@ class Worker:
             fired = await fire_due_triggers(self._pool, self._triggers, limit)
             await self._polls.start_due()
             consumed = await consume_inbox(self._pool, self._triggers, limit)
+            matched = await self._events.match(limit)
         except DatabaseUnavailableError:
             raise
         except Exception:
@@ -148,7 +150,7 @@ class Worker:
             LOOP_ERRORS.labels(loop="triggers").inc()
             log.exception("trigger_stage_failed")
             return False
-        return fired >= limit or consumed >= limit
+        return fired >= limit or consumed >= limit or matched >= limit
 
     def _on_control(self, payload: str) -> None:
         # The execution was cancelled and the cancel committed: its row moved and its version changed, so

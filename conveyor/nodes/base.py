@@ -16,6 +16,17 @@ from conveyor.nodes.services import Services
 from conveyor.templating import render_value
 
 
+def execution_data(
+    execution_id: uuid.UUID, workflow_id: uuid.UUID, attempt: int, visit: int, input_: JSONObject, context: JSONObject
+) -> JSONObject:
+    """What templates and rules see of an execution: `input`, `steps` and `execution`."""
+    return {
+        "input": input_,
+        "steps": context,
+        "execution": {"id": str(execution_id), "workflow_id": str(workflow_id), "attempt": attempt, "visit": visit},
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class StepContext:
     """One attempt of one node of one execution."""
@@ -81,7 +92,24 @@ class WaitForChild:
     child_id: uuid.UUID
 
 
-Outcome = Completed | Sleep | SpawnChild | WaitForChild
+@dataclass(frozen=True, slots=True)
+class WaitForEvent:
+    """Wait, as a row, for an event of `events` that `accepts` takes: until a time, for a while, or for good.
+
+    `key`, when the node's rule is an equality on one event path, is that path and the text its value must
+    have, so events find the wait by index. `lookback_seconds`: see events recorded that long before the wait
+    parks, instead of every event since the execution was created.
+    """
+
+    events: list[str]
+    accepts: Callable[[JSONObject], bool]
+    key: tuple[list[str], str] | None = None
+    lookback_seconds: float | None = None
+    until: datetime | None = None
+    seconds: float | None = None
+
+
+Outcome = Completed | Sleep | SpawnChild | WaitForChild | WaitForEvent
 
 N = TypeVar("N", bound=NodeModel)
 

@@ -28,7 +28,8 @@ class DelayNode(NodeModel):
         return self
 
 
-def _timestamp(value: object) -> datetime:
+def timestamp(value: object) -> datetime:
+    """A timezone-aware moment from a datetime, epoch seconds or an ISO 8601 string (UTC when naive)."""
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -47,7 +48,7 @@ async def execute(node: DelayNode, ctx: StepContext) -> Outcome:
     """Ask the engine to wake the execution later."""
     if node.duration is not None:
         return Sleep(seconds=node.duration.total_seconds(), output={"seconds": node.duration.total_seconds()})
-    until = _timestamp(ctx.render("until", node.until))
+    until = timestamp(ctx.render("until", node.until))
     return Sleep(until=until, output={"until": until.isoformat()})
 
 

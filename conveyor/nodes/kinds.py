@@ -6,10 +6,17 @@ from typing import Any
 
 from conveyor.definitions import DefinitionParser, NodeModel, WorkflowDefinition, definition_parser
 from conveyor.jsonvalue import JSONValue
-from conveyor.nodes import action, condition, delay, shared_flow, webhook
+from conveyor.nodes import action, condition, delay, shared_flow, wait_for_event, webhook
 from conveyor.nodes.base import NodeKind, Outcome, StepContext
 
-KINDS: tuple[NodeKind[Any], ...] = (action.KIND, delay.KIND, condition.KIND, shared_flow.KIND, webhook.KIND)
+KINDS: tuple[NodeKind[Any], ...] = (
+    action.KIND,
+    delay.KIND,
+    condition.KIND,
+    shared_flow.KIND,
+    webhook.KIND,
+    wait_for_event.KIND,
+)
 
 _BY_TYPE: dict[str, NodeKind[Any]] = {kind.type: kind for kind in KINDS}
 _PARSER: DefinitionParser = definition_parser(kind.model for kind in KINDS)

@@ -2,7 +2,8 @@
 
 Consuming a batch is two statements whatever its size: `lock_pending` (a locking read joined to the
 triggers and workflows) and `consume` (one statement of data-modifying CTEs: the executions, the outcomes,
-the rows fanned out to event triggers, the triggers' counters and health, and the NOTIFY).
+the rows fanned out to event triggers, the events recorded for waits, the triggers' counters and health, and
+the NOTIFY).
 """
 
 from __future__ import annotations
@@ -115,6 +116,14 @@ WITH verdict AS (
     SET consumed_at = now(), outcome = f.outcome, reason = f.reason, execution_id = f.execution_id
     FROM final f
     WHERE e.id = f.row_id AND NOT f.fanned_out
+), recorded AS (
+    -- an application's event (a row without trigger_id), recorded once for waits whether or not a trigger takes it
+    INSERT INTO event_log (type, payload, dedupe_key, created_at)
+    SELECT e.type, e.payload, e.dedupe_key, e.created_at
+    FROM trigger_events e
+    WHERE e.id IN (SELECT row_id FROM verdict) AND e.trigger_id IS NULL AND e.event_id IS NULL
+    ORDER BY e.id
+    ON CONFLICT (type, dedupe_key) DO NOTHING
 ), fanned AS (
     INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key, created_at, consumed_at, outcome, reason,
                                 execution_id)
@@ -188,11 +197,15 @@ def _uuid(value: str | None) -> uuid.UUID | None:
 
 
 _INSERT_EVENT = Statement("""
-WITH targets AS (
+WITH recorded AS (
+    INSERT INTO event_log (type, payload, dedupe_key) VALUES (:type, :payload, :dedupe_key)
+    ON CONFLICT (type, dedupe_key) DO NOTHING
+    RETURNING id
+), targets AS (
     SELECT id FROM triggers WHERE event = :type AND enabled
 ), inserted AS (
-    INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key)
-    SELECT id, :type, :payload, :dedupe_key FROM targets
+    INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key, event_id)
+    SELECT id, :type, :payload, :dedupe_key, (SELECT id FROM recorded) FROM targets
     ON CONFLICT (trigger_id, dedupe_key) DO NOTHING
     RETURNING id, trigger_id
 )
@@ -204,7 +217,8 @@ WHERE e.dedupe_key = :dedupe_key AND t.id NOT IN (SELECT trigger_id FROM inserte
 
 
 async def insert_event(conn: Conn, type_: str, payload: JSONObject, dedupe_key: str | None) -> list[int]:
-    """One row per enabled event trigger of this type; with a known dedupe key, the rows stored before."""
+    """Record the event (once per type and dedupe key) and write one row per enabled event trigger of its type;
+    with a known dedupe key, the rows stored before."""
     args = _INSERT_EVENT.args(type=type_, payload=payload, dedupe_key=dedupe_key)
     return sorted(r["id"] for r in await conn.fetch(_INSERT_EVENT.sql, *args))
 

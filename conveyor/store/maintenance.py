@@ -14,6 +14,9 @@ RUNTIME_TABLES = (
     "workflow_versions",
     "workflows",
     "trigger_events",
+    "event_log",
+    "event_waits",
+    "event_match_paths",
     "triggers",
     "workers",
 )

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field
-
+from conveyor.event_types import EventType as EventType  # re-exported: the API validates event types with it
 from conveyor.triggers.base import TriggerKind, TriggerModel
-
-EventType = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,199}$")]
 
 
 class EventTrigger(TriggerModel):

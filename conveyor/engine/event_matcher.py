@@ -1,0 +1,109 @@
+"""The match stage of the poller: new events end the waits whose `match` accepts them, a batch at a time.
+
+Each batch is one transaction of three statements whatever its size (plus BEGIN and COMMIT): a locking read
+of up to `limit` unmatched events that also takes their types' advisory locks; one read of every open wait
+those events may end (by the index of their match key, or by event type for rules without one); and one
+write that closes the chosen waits with their events, makes their executions due now, marks the events
+matched and NOTIFYs the workers. Between the two, the rules run here, each wait's oldest accepted event
+winning; the same event may end any number of waits.
+
+Then `cancel_on`: one read of the live executions whose workflow version cancels on one of the batch's
+types; their rules run here; one write cancels the accepted ones (each with a history row naming the event)
+and, when any were, one more cancels their descendants: two or three statements more, whatever the count.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+
+import structlog
+
+from conveyor.engine.definitions_cache import DefinitionCache
+from conveyor.nodes.base import execution_data
+from conveyor.nodes.wait_for_event import WaitForEventNode
+from conveyor.statemachines import moves
+from conveyor.store import Conn, Pool, transaction
+from conveyor.store.descendants import cancel_descendants
+from conveyor.store.event_cancels import cancel_on_events, find_cancel_candidates
+from conveyor.store.event_log import Event, lock_unmatched
+from conveyor.store.event_waits import Candidate, Delivery, deliver, find_candidates
+
+log = structlog.get_logger(__name__)
+
+_CANCEL_MOVES = moves("cancel")
+
+
+class EventMatcher:
+    """Delivers recorded events to the waits they match."""
+
+    def __init__(self, pool: Pool, definitions: DefinitionCache) -> None:
+        self._pool = pool
+        self._definitions = definitions
+
+    async def match(self, limit: int) -> int:
+        """Match up to `limit` new events in one transaction; return how many were taken."""
+        started = time.perf_counter()
+        async with transaction(self._pool) as conn:
+            events = await lock_unmatched(conn, limit)
+            if not events:
+                return 0
+            candidates = await find_candidates(conn, events)
+            deliveries = await self._choose(events, candidates)
+            done = await deliver(conn, deliveries, matched_ids=[e.id for e in events])
+            cancelled = await self._cancel(conn, events)
+        log.debug(
+            "events_matched",
+            events=len(events),
+            candidates=len(candidates),
+            delivered=done.closed,
+            woken=done.woken,
+            cancelled=len(cancelled),
+            seconds=time.perf_counter() - started,
+        )
+        return len(events)
+
+    async def _cancel(self, conn: Conn, events: list[Event]) -> list[uuid.UUID]:
+        by_id = {e.id: e for e in events}
+        cancels: list[tuple[uuid.UUID, int]] = []
+        for execution_id, group in itertools.groupby(
+            await find_cancel_candidates(conn, events), lambda c: c.execution_id
+        ):
+            pairs = list(group)
+            definition = await self._definitions.get(pairs[0].workflow_id, pairs[0].workflow_version)
+            taken = next(
+                (
+                    c
+                    for c in pairs
+                    for rule in definition.cancel_on
+                    if rule.event == by_id[c.event_id].type and rule.accepts(by_id[c.event_id].document(), c.input)
+                ),
+                None,
+            )
+            if taken is not None:
+                cancels.append((execution_id, taken.event_id))
+        if not cancels:
+            return []
+        cancelled = await cancel_on_events(conn, cancels, _CANCEL_MOVES)
+        await cancel_descendants(conn, cancelled, _CANCEL_MOVES, {"reason": "parent_cancelled"})
+        for execution_id in cancelled:
+            log.info("execution_cancelled_on_event", execution_id=str(execution_id))
+        return cancelled
+
+    async def _choose(self, events: list[Event], candidates: list[Candidate]) -> list[Delivery]:
+        by_id = {e.id: e for e in events}
+        chosen: list[Delivery] = []
+        # candidates come ordered by wait, then event: each wait takes its oldest accepted event
+        for (execution_id, visit), group in itertools.groupby(candidates, lambda c: (c.execution_id, c.visit)):
+            pairs = list(group)
+            first = pairs[0]
+            definition = await self._definitions.get(first.workflow_id, first.workflow_version)
+            node = definition.node(first.node)
+            if not isinstance(node, WaitForEventNode):
+                continue
+            data = execution_data(execution_id, first.workflow_id, first.attempt, visit, first.input, first.context)
+            taken = next((c for c in pairs if node.accepts(by_id[c.event_id].document(), data)), None)
+            if taken is not None:
+                chosen.append(Delivery(execution_id, visit, taken.event_id))
+        return chosen

@@ -1,0 +1,236 @@
+"""Waits for events (`event_waits`): parking one, looking back, finding the waits new events may end, and
+delivering events to waits, each wait closed once whichever of an event or its timeout comes first.
+
+The wait's row is where an event and the timeout meet: both close it with `closed_at IS NULL` in the
+UPDATE's WHERE, so the row lock lets exactly one of them win, and the loser sees the winner's close.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from conveyor.jsonvalue import JSONObject
+from conveyor.statemachines import DELAYED, PAUSED, TERMINAL_STATES
+from conveyor.store import Conn
+from conveyor.store.event_log import Event, event
+from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.statement import Statement
+
+
+@dataclass(frozen=True, slots=True)
+class WaitState:
+    """A wait as its node sees it when it runs again."""
+
+    closed: bool
+    event_id: int | None
+    payload: JSONObject | None
+    deadline: datetime | None
+    due: bool
+
+
+_FIND = Statement("""
+SELECT w.closed_at IS NOT NULL AS closed, w.event_id, ev.payload, w.deadline,
+       coalesce(w.deadline <= now(), false) AS due
+FROM event_waits w LEFT JOIN event_log ev ON ev.id = w.event_id
+WHERE w.execution_id = :execution_id AND w.visit = :visit
+""")
+
+
+async def find_wait(conn: Conn, execution_id: uuid.UUID, visit: int) -> WaitState | None:
+    """The wait of this visit, if it was parked."""
+    row = await conn.fetchrow(_FIND.sql, *_FIND.args(execution_id=execution_id, visit=visit))
+    return None if row is None else WaitState(**dict(row))
+
+
+_CLOSE = Statement("""
+UPDATE event_waits SET closed_at = now()
+WHERE execution_id = :execution_id AND visit = :visit AND closed_at IS NULL
+""")
+
+
+async def close_on_timeout(conn: Conn, execution_id: uuid.UUID, visit: int) -> WaitState:
+    """Close the wait without an event, unless an event closed it first; return how it was closed."""
+    await conn.execute(_CLOSE.sql, *_CLOSE.args(execution_id=execution_id, visit=visit))
+    # A new statement, so a new snapshot: it sees the event that won, if one did.
+    wait = await find_wait(conn, execution_id, visit)
+    assert wait is not None
+    return wait
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedWait:
+    """A wait to park: what it waits for, from when, and its match key when the rule has one."""
+
+    execution_id: uuid.UUID
+    visit: int
+    node: str
+    event_types: list[str]
+    lookback_seconds: float | None
+    match_path: list[str] | None
+    match_value: str | None
+
+
+_PARK = Statement("""
+WITH wait AS (
+    INSERT INTO event_waits (execution_id, visit, node, event_types, match_path, match_value, since, deadline)
+    SELECT e.id, :visit, :node, :event_types, :match_path, :match_value,
+           CASE WHEN :lookback_seconds::float8 IS NULL THEN e.created_at
+                ELSE now() - make_interval(secs => :lookback_seconds) END,
+           e.wake_at
+    FROM executions e WHERE e.id = :execution_id
+    ON CONFLICT (execution_id, visit) DO NOTHING
+), paths AS (
+    INSERT INTO event_match_paths (event_type, path)
+    SELECT t, :match_path FROM unnest(:event_types::text[]) AS t WHERE :match_path::text[] IS NOT NULL
+    ON CONFLICT DO NOTHING
+)
+SELECT 1
+""")
+
+_LOOK_BACK = Statement("""
+SELECT ev.id, ev.type, ev.payload, ev.created_at
+FROM event_waits w
+JOIN event_log ev ON ev.type = ANY (w.event_types) AND ev.created_at >= w.since
+WHERE w.execution_id = :execution_id AND w.visit = :visit AND w.closed_at IS NULL
+  AND (w.match_path IS NULL
+       OR jsonb_build_object('type', ev.type, 'payload', ev.payload) #>> w.match_path = w.match_value)
+  AND NOT EXISTS (SELECT 1 FROM event_waits d WHERE d.execution_id = w.execution_id AND d.event_id = ev.id)
+ORDER BY ev.id
+""")
+
+_IS_CLOSED = Statement("""
+SELECT closed_at IS NOT NULL FROM event_waits WHERE execution_id = :execution_id AND visit = :visit
+""")
+
+
+async def park(conn: Conn, wait: ParkedWait) -> tuple[bool, list[Event]]:
+    """Store the wait (kept as it is when parked before); return whether it is closed, and else the events
+    it may match that were recorded since it looks back to, oldest first."""
+    args = _PARK.args(
+        execution_id=wait.execution_id,
+        visit=wait.visit,
+        node=wait.node,
+        event_types=wait.event_types,
+        match_path=wait.match_path,
+        match_value=wait.match_value,
+        lookback_seconds=wait.lookback_seconds,
+    )
+    await conn.execute(_PARK.sql, *args)
+    key = {"execution_id": wait.execution_id, "visit": wait.visit}
+    if await conn.fetchval(_IS_CLOSED.sql, *_IS_CLOSED.args(**key)):
+        return True, []
+    return False, [event(r) for r in await conn.fetch(_LOOK_BACK.sql, *_LOOK_BACK.args(**key))]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An open wait that a new event may end, with what its `match` rule sees of the execution."""
+
+    event_id: int
+    execution_id: uuid.UUID
+    visit: int
+    node: str
+    workflow_id: uuid.UUID
+    workflow_version: int
+    attempt: int
+    input: JSONObject
+    context: JSONObject
+
+
+_CANDIDATES = Statement("""
+WITH ev AS (
+    SELECT id, type, created_at, jsonb_build_object('type', type, 'payload', payload) AS doc
+    FROM event_log WHERE id = ANY (:event_ids::bigint[])
+), keyed AS (
+    SELECT ev.id AS event_id, w.execution_id, w.visit
+    FROM ev
+    JOIN event_match_paths p ON p.event_type = ev.type
+    JOIN event_waits w ON w.match_path = p.path AND w.match_value = ev.doc #>> p.path
+    WHERE w.closed_at IS NULL AND w.match_path IS NOT NULL
+      AND ev.type = ANY (w.event_types) AND ev.created_at >= w.since
+), unkeyed AS (
+    SELECT ev.id AS event_id, w.execution_id, w.visit
+    FROM ev JOIN event_waits w ON w.event_types @> ARRAY[ev.type]
+    WHERE w.closed_at IS NULL AND w.match_path IS NULL AND ev.created_at >= w.since
+), pairs AS (
+    SELECT * FROM keyed UNION ALL SELECT * FROM unkeyed
+)
+SELECT p.event_id, p.execution_id, p.visit, w.node, e.workflow_id, e.workflow_version, e.attempt, e.input,
+       e.context
+FROM pairs p
+JOIN event_waits w ON w.execution_id = p.execution_id AND w.visit = p.visit
+JOIN executions e ON e.id = p.execution_id
+WHERE e.state <> ALL (:terminal_states::text[])
+  AND NOT EXISTS (SELECT 1 FROM event_waits d WHERE d.execution_id = p.execution_id AND d.event_id = p.event_id)
+ORDER BY p.execution_id, p.visit, p.event_id
+""")
+
+
+async def find_candidates(conn: Conn, events: Sequence[Event]) -> list[Candidate]:
+    """Every open wait of a live execution that one of these events may end (its key, if any, agreeing)."""
+    args = _CANDIDATES.args(event_ids=[e.id for e in events], terminal_states=sorted(TERMINAL_STATES))
+    return [Candidate(**dict(r)) for r in await conn.fetch(_CANDIDATES.sql, *args)]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event for one wait."""
+
+    execution_id: uuid.UUID
+    visit: int
+    event_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """How many waits an event closed, and how many executions that made due now."""
+
+    closed: int
+    woken: int
+
+
+_DELIVER = Statement(f"""
+WITH delivery AS (
+    SELECT * FROM unnest(:execution_ids::uuid[], :visits::integer[], :event_ids::bigint[])
+        AS d(execution_id, visit, event_id)
+), closed AS (
+    UPDATE event_waits w SET closed_at = now(), event_id = d.event_id
+    FROM delivery d
+    WHERE w.execution_id = d.execution_id AND w.visit = d.visit AND w.closed_at IS NULL
+    RETURNING w.execution_id
+), woken AS (
+    UPDATE executions e SET wake_at = now(), updated_at = now()
+    WHERE e.id IN (SELECT execution_id FROM closed UNION SELECT unnest(:wake_ids::uuid[]))
+      AND (e.state = '{DELAYED}' OR (e.state = '{PAUSED}' AND e.resume_state = '{DELAYED}'))
+    RETURNING e.id
+), matched AS (
+    UPDATE event_log SET matched_at = now() WHERE id = ANY (:matched_ids::bigint[])
+)
+SELECT (SELECT count(*) FROM closed) AS closed, n.woken,
+       CASE WHEN n.woken > 0 THEN pg_notify('{WAKE_CHANNEL}', '') END AS notified
+FROM (SELECT count(*) AS woken FROM woken) AS n
+""")
+
+
+async def deliver(
+    conn: Conn,
+    deliveries: Sequence[Delivery],
+    *,
+    matched_ids: Sequence[int] = (),
+    wake_ids: Sequence[uuid.UUID] = (),
+) -> Delivered:
+    """Close each open wait with its event and make its execution due now; mark `matched_ids` as taken by
+    the match stage; make `wake_ids` due now too (waits closed before). One statement."""
+    args = _DELIVER.args(
+        execution_ids=[d.execution_id for d in deliveries],
+        visits=[d.visit for d in deliveries],
+        event_ids=[d.event_id for d in deliveries],
+        matched_ids=list(matched_ids),
+        wake_ids=list(wake_ids),
+    )
+    row = await conn.fetchrow(_DELIVER.sql, *args)
+    assert row is not None
+    return Delivered(int(row["closed"]), int(row["woken"]))

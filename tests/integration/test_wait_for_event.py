@@ -1,0 +1,202 @@
+"""The wait_for_event node: an event or the timeout, exactly one; no event missed around the wait's parking."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import MutableMapping
+from typing import Any
+
+from bench.poll import poll_until
+from conveyor.config import Settings
+from conveyor.engine.operations import create_workflow, start_execution
+from conveyor.engine.triggers import post_event
+from conveyor.jsonvalue import JSONObject
+from conveyor.statemachines import COMPLETED
+from conveyor.store import Pool
+from conveyor.store.executions import Execution
+from tests.conftest import logged
+from tests.integration.conftest import ApiClient, running_worker, wait_until_ended
+
+MATCH_USER = {"==": [{"var": "event.payload.user"}, {"var": "input.user"}]}
+
+
+def waiting(timeout: str | None = "1h", **extra: object) -> JSONObject:
+    """A workflow that waits for `user.engaged` of its own user, then ends in `engaged` or `nudge`."""
+    wait: JSONObject = {
+        "id": "wait",
+        "type": "wait_for_event",
+        "events": ["user.engaged"],
+        "match": MATCH_USER,
+        "on_event": "engaged",
+        "on_timeout": "nudge",
+        **extra,
+    }
+    if timeout is not None:
+        wait["timeout"] = timeout
+    return {
+        "name": f"wait-{uuid.uuid4().hex[:8]}",
+        "start": "wait",
+        "nodes": [
+            wait,
+            {"id": "engaged", "type": "action", "action": "noop"},
+            {"id": "nudge", "type": "action", "action": "noop"},
+        ],
+    }
+
+
+async def start(db: Pool, definition: JSONObject, users: list[str]) -> list[Execution]:
+    workflow = await create_workflow(db, definition)
+    return [(await start_execution(db, str(workflow.id), {"user": u}))[0] for u in users]
+
+
+async def nodes_run(db: Pool, execution_id: uuid.UUID) -> list[str]:
+    async with db.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT node FROM execution_steps WHERE execution_id = $1 AND status = 'completed' ORDER BY id",
+            execution_id,
+        )
+    return [r["node"] for r in rows]
+
+
+async def parked(db: Pool, count: int) -> None:
+    async def check() -> bool:
+        async with db.acquire() as conn:
+            n: int = await conn.fetchval("SELECT count(*) FROM event_waits WHERE closed_at IS NULL")
+        return n >= count
+
+    await poll_until(check, f"{count} parked waits", timeout_seconds=60)
+
+
+async def output_of(db: Pool, execution_id: uuid.UUID, node: str) -> object:
+    async with db.acquire() as conn:
+        return await conn.fetchval(
+            "SELECT output FROM execution_steps WHERE execution_id = $1 AND node = $2 AND status = 'completed'",
+            execution_id,
+            node,
+        )
+
+
+async def test_an_event_after_the_wait_takes_on_event_with_its_payload_as_output(
+    api: ApiClient, db: Pool, database_url: str, settings: Settings
+) -> None:
+    [ex] = await start(db, waiting(), ["ada"])
+    async with running_worker(db, database_url, settings):
+        await parked(db, 1)
+        response = await api.post("/events", json={"type": "user.engaged", "payload": {"user": "ada", "via": "x"}})
+        assert response.status == 202
+        ended = await wait_until_ended(db, ex.id)
+    assert ended.state == COMPLETED
+    assert await nodes_run(db, ex.id) == ["wait", "engaged"]
+    assert await output_of(db, ex.id, "wait") == {"user": "ada", "via": "x"}
+
+
+async def test_an_event_sent_before_the_wait_parks_is_taken_by_the_look_back(
+    db: Pool, database_url: str, settings: Settings
+) -> None:
+    [ex] = await start(db, waiting(), ["ada"])
+    # the execution exists, its wait not yet: no worker runs
+    await post_event(db, "user.engaged", {"user": "bob"}, None)
+    await post_event(db, "user.engaged", {"user": "ada"}, None)
+    async with running_worker(db, database_url, settings):
+        await wait_until_ended(db, ex.id)
+    assert await nodes_run(db, ex.id) == ["wait", "engaged"]
+    assert await output_of(db, ex.id, "wait") == {"user": "ada"}
+
+
+async def test_events_racing_the_parking_are_never_missed(db: Pool, database_url: str, settings: Settings) -> None:
+    users = [f"u{i}" for i in range(60)]
+    executions = await start(db, waiting(), users)
+
+    async def send() -> None:
+        for user in users:
+            await post_event(db, "user.engaged", {"user": user}, None)
+            await asyncio.sleep(0)  # interleave with the worker parking waits in the same loop
+
+    async with running_worker(db, database_url, settings):
+        await send()
+        ended = [await wait_until_ended(db, ex.id, timeout=60) for ex in executions]
+    assert {ex.state for ex in ended} == {COMPLETED}
+    for ex in executions:
+        assert await nodes_run(db, ex.id) == ["wait", "engaged"]
+
+
+async def test_an_application_insert_without_a_trigger_reaches_the_wait(
+    db: Pool, database_url: str, settings: Settings
+) -> None:
+    [ex] = await start(db, waiting(), ["ada"])
+    async with running_worker(db, database_url, settings):
+        await parked(db, 1)
+        async with db.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO trigger_events (type, payload) VALUES ('user.engaged', $1)", {"user": "ada"}
+            )
+        await wait_until_ended(db, ex.id)
+    assert await nodes_run(db, ex.id) == ["wait", "engaged"]
+    async with db.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM event_log") == 1
+
+
+async def test_the_timeout_takes_on_timeout(db: Pool, database_url: str, settings: Settings) -> None:
+    [ex] = await start(db, waiting(timeout="200ms"), ["ada"])
+    async with running_worker(db, database_url, settings):
+        await wait_until_ended(db, ex.id)
+    assert await nodes_run(db, ex.id) == ["wait", "nudge"]
+    assert await output_of(db, ex.id, "wait") is None
+
+
+async def test_an_event_at_the_timeout_takes_exactly_one_branch(
+    db: Pool, database_url: str, settings: Settings
+) -> None:
+    users = [f"u{i}" for i in range(40)]
+    executions = await start(db, waiting(timeout="1s"), users)
+    async with running_worker(db, database_url, settings):
+        await parked(db, len(users))
+        async with db.acquire() as conn:
+            # every deadline at once, then each event as the worker claims the timeouts
+            await conn.execute("UPDATE event_waits SET deadline = now()")
+            await conn.execute("UPDATE executions SET wake_at = now() WHERE state = 'delayed'")
+            await conn.execute("NOTIFY conveyor_wake")
+        for user in users:
+            await post_event(db, "user.engaged", {"user": user}, None)
+        for ex in executions:
+            await wait_until_ended(db, ex.id)
+    async with db.acquire() as conn:
+        waits = {r["execution_id"]: r["event_id"] for r in await conn.fetch("SELECT * FROM event_waits")}
+    branches = set()
+    for ex in executions:
+        run = await nodes_run(db, ex.id)
+        branches.add(run[1])
+        assert run == ["wait", "engaged" if waits[ex.id] is not None else "nudge"]
+    assert branches <= {"engaged", "nudge"}
+
+
+async def test_one_event_among_a_thousand_waits_resumes_only_its_own(
+    db: Pool, database_url: str, settings: Settings, logs: list[MutableMapping[str, Any]]
+) -> None:
+    users = [f"u{i}" for i in range(1000)]
+    executions = await start(db, waiting(), users)
+    async with running_worker(db, database_url, dataclasses.replace(settings, concurrency=50)):
+        await parked(db, len(users))
+        await post_event(db, "user.engaged", {"user": "u500"}, None)
+        await wait_until_ended(db, executions[500].id)
+    async with db.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM event_waits WHERE closed_at IS NULL") == 999
+    [matched] = logged(logs, "events_matched", events=1)
+    assert matched["candidates"] == 1  # found by the key's index, not by testing 1,000 rules
+
+
+async def test_one_event_resumes_every_wait_it_matches_in_one_batch(
+    db: Pool, database_url: str, settings: Settings, logs: list[MutableMapping[str, Any]]
+) -> None:
+    count = 300
+    definition = waiting(match={"==": [{"var": "event.payload.plan"}, "pro"]})
+    executions = await start(db, definition, [f"u{i}" for i in range(count)])
+    async with running_worker(db, database_url, dataclasses.replace(settings, concurrency=50)):
+        await parked(db, count)
+        await post_event(db, "user.engaged", {"plan": "pro"}, None)
+        ended = [await wait_until_ended(db, ex.id, timeout=60) for ex in executions]
+    assert {ex.state for ex in ended} == {COMPLETED}
+    # one batch: one locking read, one read of the waits, one write, whatever the fan-out
+    assert [(e["delivered"], e["woken"]) for e in logged(logs, "events_matched", events=1)] == [(count, count)]
