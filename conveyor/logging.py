@@ -1,4 +1,4 @@
-"""structlog set-up: console lines for people, JSON lines for machines."""
+"""structlog set-up: console lines for people, JSON lines for machines, known secrets redacted in both."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import logging
 import sys
 
 import structlog
+
+from conveyor.redaction import RedactingFilter, redact_event
 
 
 def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
@@ -19,10 +21,12 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, redact_event, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping().get(level, logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

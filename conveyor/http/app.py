@@ -14,6 +14,7 @@ from conveyor.http import (
     live,
     node_types,
     recovery,
+    secrets,
     templates,
     triggers,
     workflows,
@@ -23,10 +24,11 @@ from conveyor.http.census import Census
 from conveyor.http.errors import error_middleware
 from conveyor.http.headers import security_headers
 from conveyor.http.hub import end_feeds, event_hub
-from conveyor.http.keys import CENSUS, POOL, SETTINGS, THROTTLE
+from conveyor.http.keys import CENSUS, POOL, SETTINGS, THROTTLE, VAULT
 from conveyor.http.throttle import Throttle
 from conveyor.http.timing import timing_middleware
 from conveyor.store import Pool
+from conveyor.vault import Vault
 
 
 def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
@@ -41,6 +43,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[CENSUS] = Census()
     app[THROTTLE] = Throttle()
+    app[VAULT] = Vault(pool, settings)
     app.add_routes(workflows.routes)
     app.add_routes(executions.routes)
     app.add_routes(executions.operator_routes)
@@ -53,6 +56,13 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(node_types.routes)
     app.add_routes(health.routes)
     app.add_routes(live.routes)
+    app.add_routes(secrets.routes)
+    app.on_startup.append(learn_secrets)
     app.cleanup_ctx.append(event_hub)
     app.on_shutdown.append(end_feeds)
     return app
+
+
+async def learn_secrets(app: web.Application) -> None:
+    """Learn every secret value before the first answer, so logs and answers are redacted from the start."""
+    await app[VAULT].learn_all()

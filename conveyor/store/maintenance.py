@@ -16,6 +16,7 @@ RUNTIME_TABLES = (
     "trigger_events",
     "triggers",
     "workers",
+    "secrets",
 )
 CONVEYOR_TABLES = frozenset({*RUNTIME_TABLES, "email_templates"})
 _TRUNCATE = f"TRUNCATE {', '.join(RUNTIME_TABLES)} RESTART IDENTITY CASCADE"
