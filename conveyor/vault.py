@@ -100,8 +100,9 @@ class Vault:
             raise ConflictError(f"secret {name!r} is given by the environment; change it there", field="name")
         if self._cipher is None:
             raise SecretKeyMissingError(
-                "CONVEYOR_SECRET_KEY is not set, so secrets cannot be stored; set it to a key from "
-                "`conveyor secret-key` (or give the secret as CONVEYOR_SECRET_<NAME>)",
+                "CONVEYOR_SECRET_KEY is not set, so secrets cannot be stored; set it to a Fernet key (python -c "
+                "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'), or give the "
+                "secret as CONVEYOR_SECRET_<NAME>",
                 field="CONVEYOR_SECRET_KEY",
             )
         if not MIN_VALUE_CHARS <= len(value) <= MAX_VALUE_CHARS:
