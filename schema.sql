@@ -193,6 +193,14 @@ CREATE TABLE IF NOT EXISTS email_templates (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Named secrets, encrypted (Fernet, CONVEYOR_SECRET_KEY) by the process that stores them; no value in clear.
+CREATE TABLE IF NOT EXISTS secrets (
+    name       text PRIMARY KEY,
+    ciphertext bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
 CREATE TABLE IF NOT EXISTS email_logs (
     id              uuid PRIMARY KEY,
     execution_id    uuid REFERENCES executions (id) ON DELETE SET NULL,

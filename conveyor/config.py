@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -40,7 +41,7 @@ class Settings:
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
     smtp_starttls: bool = False
     webhook_allow_hosts: frozenset[str] = frozenset()
     log_format: Literal["console", "json"] = "console"
@@ -49,6 +50,9 @@ class Settings:
     api_token: str | None = field(default=None, repr=False)
     metrics_token: str | None = field(default=None, repr=False)
     max_body_bytes: int = 1024 * 1024
+    # CONVEYOR_SECRET_KEY encrypts the secrets table; CONVEYOR_SECRET_<NAME> are secrets by name.
+    secret_key: str | None = field(default=None, repr=False)
+    env_secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -84,4 +88,28 @@ class Settings:
             api_token=env.get("CONVEYOR_API_TOKEN") or None,
             metrics_token=env.get("CONVEYOR_METRICS_TOKEN") or None,
             max_body_bytes=_int("CONVEYOR_MAX_BODY", 1024 * 1024),
+            secret_key=env.get(SECRET_KEY_VARIABLE) or None,
+            env_secrets=env_secrets(env),
         )
+
+    def credentials(self) -> dict[str, str | None]:
+        """The credentials the settings hold, by the name a redacted log shows."""
+        return {
+            "SMTP_PASSWORD": self.smtp_password,
+            "CONVEYOR_API_TOKEN": self.api_token,
+            "CONVEYOR_METRICS_TOKEN": self.metrics_token,
+            SECRET_KEY_VARIABLE: self.secret_key,
+        }
+
+
+SECRET_KEY_VARIABLE = "CONVEYOR_SECRET_KEY"  # noqa: S105 - a variable name, not a secret
+SECRET_VARIABLE_PREFIX = "CONVEYOR_SECRET_"  # noqa: S105 - a name prefix
+
+
+def env_secrets(env: Mapping[str, str]) -> dict[str, str]:
+    """The secrets given as CONVEYOR_SECRET_<NAME> variables, by NAME (the key itself is none of them)."""
+    return {
+        name[len(SECRET_VARIABLE_PREFIX) :]: value
+        for name, value in env.items()
+        if name.startswith(SECRET_VARIABLE_PREFIX) and name != SECRET_KEY_VARIABLE and value
+    }

@@ -19,6 +19,7 @@ from conveyor.cancellation import CancelOn
 from conveyor.durations import parse_duration
 from conveyor.errors import DefinitionError
 from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.secret_references import secret_uses
 from conveyor.templating import template_errors
 
 _MAX_DURATION = timedelta(days=3660)
@@ -57,7 +58,7 @@ class RetryPolicy(BaseModel):
 class Reference:
     """Something outside the definition that a node names, checked to exist when the definition is saved."""
 
-    kind: Literal["workflow", "template"]
+    kind: Literal["workflow", "template", "secret"]
     field: str
     name: str
 
@@ -98,6 +99,15 @@ class NodeModel(BaseModel):
         """What this node names outside the definition."""
         return []
 
+    def secret_references(self) -> list[Reference]:
+        """The secrets this node's templates name."""
+        return [
+            Reference("secret", use.pointer, use.name)
+            for name in self.templated
+            for use in secret_uses(getattr(self, name), f"/{name}")
+            if use.name is not None
+        ]
+
 
 class WorkflowDefinition(BaseModel):
     """A workflow: named nodes and the edges between them."""
@@ -124,7 +134,7 @@ class WorkflowDefinition(BaseModel):
     def references(self) -> Iterator[tuple[str, Reference]]:
         """Yield (JSON pointer, reference) for everything the nodes name outside the definition."""
         for i, node in enumerate(self.nodes):
-            for ref in node.references():
+            for ref in [*node.references(), *node.secret_references()]:
                 yield f"/nodes/{i}{ref.field}", ref
 
 
@@ -219,6 +229,9 @@ def _node_errors(pointer: str, node: NodeModel, ids: dict[str, int]) -> list[JSO
     for name in node.templated:
         for at, message in template_errors(getattr(node, name), f"{pointer}/{name}"):
             errors.append({"pointer": at, "message": f"invalid template: {message}", "value": None})
+        for use in secret_uses(getattr(node, name), f"{pointer}/{name}"):
+            if use.problem is not None:
+                errors.append({"pointer": use.pointer, "message": f"invalid template: {use.problem}", "value": None})
     return errors
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Collection
 
 import structlog
 
@@ -34,17 +35,19 @@ from conveyor.store.workflows import (
 log = structlog.get_logger(__name__)
 
 
-async def create_workflow(pool: Pool, raw: JSONValue) -> Workflow:
+async def create_workflow(pool: Pool, raw: JSONValue, env_secrets: Collection[str] = frozenset()) -> Workflow:
     """Validate a definition fully (shape, graph, references), then store it as version 1."""
     definition = parse_definition(raw)
     async with connection(pool) as conn:
-        await check_references(conn, definition)
+        await check_references(conn, definition, env_secrets)
         workflow = await insert_workflow(conn, definition.name, definition.description, raw)
     log.info("workflow_created", workflow=workflow.name, workflow_id=str(workflow.id))
     return workflow
 
 
-async def update_workflow(pool: Pool, workflow_ref: str, raw: JSONValue) -> Workflow:
+async def update_workflow(
+    pool: Pool, workflow_ref: str, raw: JSONValue, env_secrets: Collection[str] = frozenset()
+) -> Workflow:
     """Validate a definition exactly as `create_workflow` does, then store it as the workflow's next version.
 
     Executions already started keep the version they started with; new ones take this one.
@@ -52,7 +55,7 @@ async def update_workflow(pool: Pool, workflow_ref: str, raw: JSONValue) -> Work
     definition = parse_definition(raw)
     async with transaction(pool) as conn:
         workflow = await get_workflow(conn, workflow_ref)
-        await check_references(conn, definition)
+        await check_references(conn, definition, env_secrets)
         updated = await insert_version(conn, workflow.id, definition.name, definition.description, raw)
     log.info("workflow_versioned", workflow=updated.name, workflow_id=str(updated.id), version=updated.version)
     return updated

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ from conveyor.engine.backoff import retry_delay_seconds
 from conveyor.errors import ConveyorError, StepTimeoutError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, Outcome, Sleep, SpawnChild, WaitForChild, WaitForEvent
+from conveyor.redaction import Redactor
 from conveyor.statemachines import TERMINAL_STATES, ExecutionModel, StepEnd, apply_events
 from conveyor.store.executions import Execution, NewExecution
 from conveyor.store.history import Step, StepStatus
@@ -145,3 +147,26 @@ def plan_failure(
 def plan_finish_without_node(ex: Execution, owner: str) -> PlannedCommit:
     """The commit for an execution that woke from a final delay: nothing is left to run."""
     return PlannedCommit(_commit(ex, owner, None, StepEnd.FINISH, output=ex.output))
+
+
+def redacted(planned: PlannedCommit, redactor: Redactor) -> PlannedCommit:
+    """The same commit with the step's secret values replaced by markers in all it writes: the step's
+    input, output and error, the execution's output, error and context, the history detail, a child's input."""
+    if not redactor:
+        return planned
+    commit, step, child = planned.commit, planned.commit.step, planned.child
+    if step is not None:
+        step = dataclasses.replace(
+            step, input=redactor.value(step.input), output=redactor.value(step.output), error=redactor.value(step.error)
+        )
+    commit = dataclasses.replace(
+        commit,
+        step=step,
+        history_detail=redactor.value(commit.history_detail),
+        context_patch=redactor.value(commit.context_patch),
+        output=redactor.value(commit.output),
+        error=redactor.value(commit.error),
+    )
+    if child is not None:
+        child = dataclasses.replace(child, input=redactor.value(child.input))
+    return dataclasses.replace(planned, commit=commit, child=child)

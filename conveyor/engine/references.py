@@ -1,12 +1,13 @@
-"""Check that what a definition names outside itself (workflows, email templates) exists, one query per kind."""
+"""Check that what a definition names outside itself (shared flows, email templates, secrets) exists, a query a kind."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from conveyor.definitions import WorkflowDefinition, definition_error
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Conn
+from conveyor.store.secrets import existing_secret_names
 from conveyor.store.templates import existing_template_names
 from conveyor.store.workflows import existing_workflow_refs
 
@@ -14,11 +15,17 @@ from conveyor.store.workflows import existing_workflow_refs
 _LOOKUPS: dict[str, tuple[Callable[[Conn, list[str]], Awaitable[set[str]]], str]] = {
     "workflow": (existing_workflow_refs, "shared flow {name!r} does not exist"),
     "template": (existing_template_names, "email template {name!r} does not exist"),
+    "secret": (existing_secret_names, "secret {name!r} does not exist (PUT /secrets/{name} or CONVEYOR_SECRET_{name})"),
 }
 
 
-async def check_references(conn: Conn, definition: WorkflowDefinition) -> None:
-    """Raise DefinitionError naming every reference to something that does not exist."""
+async def check_references(
+    conn: Conn, definition: WorkflowDefinition, env_secrets: Collection[str] = frozenset()
+) -> None:
+    """Raise DefinitionError naming every reference to something that does not exist.
+
+    `env_secrets` are the secrets this process's environment gives, which no table holds.
+    """
     by_kind: dict[str, list[tuple[str, str]]] = {}
     for pointer, ref in definition.references():
         by_kind.setdefault(ref.kind, []).append((pointer, ref.name))
@@ -26,6 +33,8 @@ async def check_references(conn: Conn, definition: WorkflowDefinition) -> None:
     for kind, refs in by_kind.items():
         lookup, message = _LOOKUPS[kind]
         found = await lookup(conn, sorted({name for _, name in refs}))
+        if kind == "secret":
+            found |= set(env_secrets)
         errors.extend(
             {"pointer": pointer, "value": name, "message": message.format(name=name)}
             for pointer, name in refs

@@ -13,7 +13,7 @@ from conveyor.definitions import NodeModel
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.event_waits import park_wait
 from conveyor.engine.metrics import STEP_SECONDS, STEPS
-from conveyor.engine.outcome import PlannedCommit, plan_failure, plan_finish_without_node, plan_success
+from conveyor.engine.outcome import PlannedCommit, plan_failure, plan_finish_without_node, plan_success, redacted
 from conveyor.jsonvalue import JSONObject
 from conveyor.nodes import kinds
 from conveyor.nodes.base import StepContext, execution_data
@@ -25,6 +25,8 @@ from conveyor.store.history import StepStatus
 from conveyor.store.steps import Committed, UnstorableResultError, Wake, child_has_ended, commit_step, wake_parent
 
 log = structlog.get_logger(__name__)
+
+_MAX_REMEMBERED_NODES = 10_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class StepRunner:
         self._definitions = definitions
         self._owner = owner
         self._lease_seconds = lease_seconds
+        self._secret_uses: dict[tuple[uuid.UUID, int, str], frozenset[str]] = {}
 
     async def run(self, ex: Execution) -> RunResult:
         """Run steps until the execution waits, ends, or the lease is lost."""
@@ -114,17 +117,29 @@ class StepRunner:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
+                ctx.secrets.update(await self._services.vault.values(self._secret_names(ex, node)))
                 outcome = await kinds.execute(node, ctx)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of user-facing work fails the step
             STEPS.labels(node_type=node.type, result=StepStatus.FAILED).inc()
-            bound.warning("step_failed", error=str(exc), error_type=type(exc).__name__)
-            return plan_failure(ex, self._owner, node, exc, ctx.rendered or None)
+            bound.warning("step_failed", error=ctx.redactor.text(str(exc)), error_type=type(exc).__name__)
+            return redacted(plan_failure(ex, self._owner, node, exc, ctx.rendered or None), ctx.redactor)
         finally:
             STEP_SECONDS.labels(node_type=node.type).observe(time.perf_counter() - started)
         STEPS.labels(node_type=node.type, result=StepStatus.COMPLETED).inc()
-        return plan_success(ex, self._owner, node, outcome, ctx.rendered or None, self._lease_seconds)
+        planned = plan_success(ex, self._owner, node, outcome, ctx.rendered or None, self._lease_seconds)
+        return redacted(planned, ctx.redactor)
+
+    def _secret_names(self, ex: Execution, node: NodeModel) -> frozenset[str]:
+        """The secrets a node's templates name, found once per definition version."""
+        key = (ex.workflow_id, ex.workflow_version, node.id)
+        names = self._secret_uses.get(key)
+        if names is None:
+            if len(self._secret_uses) > _MAX_REMEMBERED_NODES:
+                self._secret_uses.clear()
+            names = self._secret_uses[key] = frozenset(ref.name for ref in node.secret_references())
+        return names
 
     async def _commit(self, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
         commit = planned.commit

@@ -11,6 +11,7 @@ from conveyor.nodes.email_transports import EmailTransport, LogTransport, SmtpTr
 from conveyor.nodes.services import Services
 from conveyor.nodes.webhook_guard import webhook_session
 from conveyor.store import Pool
+from conveyor.vault import Vault
 
 
 def email_transport(settings: Settings) -> EmailTransport:
@@ -36,5 +37,7 @@ async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Work
             email_sender=settings.email_from,
             http=http,
             webhook_allow_hosts=settings.webhook_allow_hosts,
+            vault=Vault(pool, settings),
         )
+        await services.vault.learn_all()
         yield Worker(pool, dsn, settings, services)

@@ -16,6 +16,7 @@ from conveyor.http import (
     machine,
     node_types,
     recovery,
+    secrets,
     tallies,
     templates,
     triggers,
@@ -26,10 +27,11 @@ from conveyor.http.census import Census
 from conveyor.http.errors import error_middleware
 from conveyor.http.headers import security_headers
 from conveyor.http.hub import end_feeds, event_hub
-from conveyor.http.keys import CENSUS, POOL, SETTINGS, THROTTLE
+from conveyor.http.keys import CENSUS, POOL, SETTINGS, THROTTLE, VAULT
 from conveyor.http.throttle import Throttle
 from conveyor.http.timing import timing_middleware
 from conveyor.store import Pool
+from conveyor.vault import Vault
 
 
 def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
@@ -44,6 +46,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[CENSUS] = Census()
     app[THROTTLE] = Throttle()
+    app[VAULT] = Vault(pool, settings)
     app.add_routes(workflows.routes)
     app.add_routes(executions.routes)
     app.add_routes(executions.operator_routes)
@@ -58,7 +61,14 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(live.routes)
     app.add_routes(machine.routes)
     app.add_routes(tallies.routes)
+    app.add_routes(secrets.routes)
+    app.on_startup.append(learn_secrets)
     app.add_routes(dashboard.routes)
     app.cleanup_ctx.append(event_hub)
     app.on_shutdown.append(end_feeds)
     return app
+
+
+async def learn_secrets(app: web.Application) -> None:
+    """Learn every secret value before the first answer, so logs and answers are redacted from the start."""
+    await app[VAULT].learn_all()

@@ -20,6 +20,7 @@ from conveyor.errors import (
     ValidationError,
 )
 from conveyor.jsonvalue import JSONObject
+from conveyor.redaction import KNOWN
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +43,8 @@ def error_response(
     status: int, code: str, message: str, details: JSONObject | None = None, headers: dict[str, str] | None = None
 ) -> web.Response:
     """A JSON error answer."""
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    # An error message can quote what a secret was rendered into: no known value leaves in one.
+    body = KNOWN.redactor.value({"error": {"code": code, "message": message, "details": details or {}}})
     return web.json_response(body, status=status, headers=headers, dumps=lambda v: json.dumps(v, default=str))
 
 

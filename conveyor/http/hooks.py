@@ -1,6 +1,9 @@
-"""/hooks/{path}: inbound webhooks, signed with HMAC-SHA256 when the trigger has a secret."""
+"""/hooks/{path}: inbound webhooks, signed with HMAC-SHA256 (over a timestamp too, against replays) when the
+trigger has a secret."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from aiohttp import web
 
@@ -11,13 +14,15 @@ from conveyor.http.errors import BadRequestError
 from conveyor.http.keys import POOL, THROTTLE
 from conveyor.http.shapes import respond
 from conveyor.store import connection
-from conveyor.triggers.webhook import WebhookTrigger, is_hook_path
+from conveyor.store.triggers import database_now
+from conveyor.triggers.webhook import WebhookTrigger, is_hook_path, timestamp_problem
 
 routes = web.RouteTableDef()
 
 MAX_HOOK_BODY_BYTES = 1024 * 1024
 _SIGNATURE = "X-Conveyor-Signature"
 _DELIVERY = "X-Conveyor-Delivery"
+_TIMESTAMP = "X-Conveyor-Timestamp"
 _MAX_DELIVERY_CHARS = 500
 
 
@@ -27,12 +32,13 @@ async def post_hook(request: web.Request) -> web.Response:
     path = request.match_info["path"]
     if not is_hook_path(path):
         raise NotFoundError(f"no webhook trigger answers at /hooks/{path[:100]}", field="path")
+    timestamp = request.headers.get(_TIMESTAMP)
     async with connection(request.app[POOL]) as conn:
         trigger, model = await find_hook(conn, path)
+        now = await database_now(conn) if timestamp is not None else None
     assert isinstance(model, WebhookTrigger)
     body = await _body(request)
-    if not model.signed(body, request.headers.get(_SIGNATURE)):
-        raise SignatureError(f"{_SIGNATURE} must be sha256=<hex HMAC-SHA256 of the body>", field=_SIGNATURE)
+    _check_signature(model, body, request.headers.get(_SIGNATURE), timestamp, now)
     if model.rate_limit is not None:
         request.app[THROTTLE].admit(trigger.id, trigger.version, model.rate_limit)
     delivery = request.headers.get(_DELIVERY)
@@ -45,6 +51,22 @@ async def post_hook(request: web.Request) -> web.Response:
         raise BadRequestError("a webhook body must be a JSON object", field="body")
     row_id, new = await deliver_hook(request.app[POOL], trigger.id, payload, delivery)
     return respond({"id": row_id, "duplicate": not new}, status=202)
+
+
+def _check_signature(
+    model: WebhookTrigger, body: bytes, signature: str | None, timestamp: str | None, now: datetime | None
+) -> None:
+    """Refuse a delivery whose signature does not match, or whose signed timestamp is missing or stale."""
+    if model.secret is None:
+        return
+    if timestamp is None and model.require_timestamp:
+        raise SignatureError(f"this hook needs a signed {_TIMESTAMP} header", field=_TIMESTAMP)
+    if not model.signed(body, signature, timestamp):
+        signed = "the body" if timestamp is None else f"{_TIMESTAMP} + '.' + the body"
+        raise SignatureError(f"{_SIGNATURE} must be sha256=<hex HMAC-SHA256 of {signed}>", field=_SIGNATURE)
+    problem = timestamp_problem(timestamp, now) if timestamp is not None and now is not None else None
+    if problem is not None:
+        raise SignatureError(f"{_TIMESTAMP} {problem}", field=_TIMESTAMP)
 
 
 def _storable(text: str) -> bool:

@@ -6,8 +6,10 @@ from conveyor.config import Settings
 from conveyor.http.census import Census
 from conveyor.http.throttle import Throttle
 from conveyor.store import Pool
+from conveyor.vault import Vault
 
 POOL = web.AppKey("pool", Pool)
 SETTINGS = web.AppKey("settings", Settings)
 CENSUS = web.AppKey("census", Census)
 THROTTLE = web.AppKey("throttle", Throttle)
+VAULT = web.AppKey("vault", Vault)

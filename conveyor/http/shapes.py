@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from conveyor.jsonvalue import JSONObject
+from conveyor.redaction import KNOWN
 from conveyor.store.emails import EmailLog
 from conveyor.store.executions import Execution
 from conveyor.store.feed import HistoryEvent
@@ -30,8 +31,10 @@ def json_default(value: Any) -> Any:
 
 
 def respond(body: Any, status: int = 200) -> web.Response:
-    """A JSON answer that knows datetimes and UUIDs."""
-    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, default=json_default))
+    """A JSON answer that knows datetimes and UUIDs, with no known secret value in it."""
+    return web.json_response(
+        body, status=status, dumps=lambda v: KNOWN.redactor.text(json.dumps(v, default=json_default))
+    )
 
 
 def workflow_shape(w: Workflow) -> JSONObject:

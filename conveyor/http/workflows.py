@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from conveyor.engine.operations import create_workflow, deactivate, start_execution, update_workflow, wait_for_end
 from conveyor.http.bodies import json_body, model_body, path_int, query_bool, query_int
 from conveyor.http.cursor import name_cursor, page
-from conveyor.http.keys import POOL
+from conveyor.http.keys import POOL, VAULT
 from conveyor.http.shapes import execution_shape, respond, version_shape, workflow_shape
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import connection
@@ -30,7 +30,7 @@ class StartExecution(BaseModel):
 @routes.post("/workflows")
 async def post_workflow(request: web.Request) -> web.Response:
     """Create a workflow from a definition; 422 names what is wrong with it."""
-    workflow = await create_workflow(request.app[POOL], await json_body(request))
+    workflow = await create_workflow(request.app[POOL], await json_body(request), request.app[VAULT].environment_names)
     return respond(workflow_shape(workflow), status=201)
 
 
@@ -57,7 +57,9 @@ async def get_workflow_by_id(request: web.Request) -> web.Response:
 @routes.put("/workflows/{id}")
 async def put_workflow(request: web.Request) -> web.Response:
     """Store a new version of a workflow, validated as at creation; running executions keep theirs."""
-    workflow = await update_workflow(request.app[POOL], request.match_info["id"], await json_body(request))
+    workflow = await update_workflow(
+        request.app[POOL], request.match_info["id"], await json_body(request), request.app[VAULT].environment_names
+    )
     return respond(workflow_shape(workflow))
 
 

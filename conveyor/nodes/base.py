@@ -13,6 +13,8 @@ import structlog
 from conveyor.definitions import NodeModel
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.services import Services
+from conveyor.redaction import NO_SECRETS, Redactor
+from conveyor.secret_references import SECRETS
 from conveyor.templating import render_value
 
 
@@ -42,17 +44,26 @@ class StepContext:
     services: Services
     log: structlog.stdlib.BoundLogger
     rendered: JSONObject = field(default_factory=dict)
+    # The values of the secrets this node's templates name, read for this attempt; what its commit redacts.
+    secrets: dict[str, str] = field(default_factory=dict)
 
     @property
     def idempotency_key(self) -> str:
         """The same for every attempt of this node visit, and across crash re-runs."""
         return f"{self.execution_id}:{self.node_id}:{self.visit}"
 
-    def render(self, name: str, value: JSONValue) -> JSONValue:
-        """Render a templated field with the execution's data, keeping the result as the step's input."""
-        result = render_value(value, self.data)
-        self.rendered[name] = result
+    def render(self, name: str, value: JSONValue, *, keep: bool = True) -> JSONValue:
+        """Render a templated field with the execution's data and secrets, kept as the step's input unless not
+        `keep`; secrets are only ever reached from the definition's own templates, never from data."""
+        result = render_value(value, {**self.data, SECRETS: self.secrets} if self.secrets else self.data)
+        if keep:
+            self.rendered[name] = result
         return result
+
+    @property
+    def redactor(self) -> Redactor:
+        """Replaces this step's secret values wherever its results are written."""
+        return Redactor(self.secrets) if self.secrets else NO_SECRETS
 
 
 @dataclass(frozen=True, slots=True)

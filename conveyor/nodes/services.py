@@ -1,4 +1,4 @@
-"""What the outside world offers a step: the database, the email transport, an HTTP client."""
+"""What the outside world offers a step: the database, the email transport, an HTTP client, the secrets."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import aiohttp
 
 from conveyor.nodes.email_transports import EmailTransport
 from conveyor.store import Pool
+from conveyor.vault import Vault
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,3 +20,4 @@ class Services:
     email_sender: str
     http: aiohttp.ClientSession
     webhook_allow_hosts: frozenset[str]
+    vault: Vault

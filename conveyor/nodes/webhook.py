@@ -17,7 +17,6 @@ from conveyor.nodes.base import Completed, NodeKind, Outcome, StepContext
 from conveyor.nodes.webhook_guard import check_host
 from conveyor.store import connection
 from conveyor.store.webhooks import WebhookCall, insert_webhook_call
-from conveyor.templating import render_value
 
 _DEFAULT_TIMEOUT_SECONDS = 30.0
 _LOGGED_BODY_CHARS = 10_000
@@ -49,7 +48,8 @@ def _target(url: JSONValue, allowed: frozenset[str]) -> URL:
 async def execute(node: WebhookNode, ctx: StepContext) -> Outcome:
     """Call the URL; a 2xx answer's JSON (or text) is the output, anything else fails the attempt."""
     target = _target(ctx.render("url", node.url), ctx.services.webhook_allow_hosts)
-    headers = {str(k): str(v) for k, v in render_value(node.headers, ctx.data).items()}  # not kept: secrets
+    rendered_headers = ctx.render("headers", node.headers, keep=False)  # not kept: credentials, often literal
+    headers = {str(k): str(v) for k, v in rendered_headers.items()}
     headers.setdefault("Idempotency-Key", ctx.idempotency_key)
     body = ctx.render("body", node.body)
     started = time.perf_counter()
@@ -63,17 +63,18 @@ async def execute(node: WebhookNode, ctx: StepContext) -> Outcome:
     finally:
         if status is None and error is None:
             error = "cancelled: the step's timeout, a shutdown or a cancel of the execution ended the call"
+        redact = ctx.redactor
         call = WebhookCall(
             ctx.execution_id,
             node.id,
             ctx.idempotency_key,
             ctx.attempt,
             node.method,
-            str(target),
-            body,
+            redact.text(str(target)),
+            redact.value(body),
             status,
-            text[:_LOGGED_BODY_CHARS] if text else text,
-            error,
+            redact.text(text[:_LOGGED_BODY_CHARS]) if text else text,
+            redact.text(error) if error else error,
             (time.perf_counter() - started) * 1000,
         )
         async with connection(ctx.services.pool) as conn:

@@ -19,6 +19,7 @@ RUNTIME_TABLES = (
     "event_match_paths",
     "triggers",
     "workers",
+    "secrets",
 )
 CONVEYOR_TABLES = frozenset({*RUNTIME_TABLES, "email_templates"})
 _TRUNCATE = f"TRUNCATE {', '.join(RUNTIME_TABLES)} RESTART IDENTITY CASCADE"

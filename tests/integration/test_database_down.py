@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiohttp import web
 
+from conveyor.config import Settings
 from conveyor.db import create_pool
 from conveyor.http.app import create_app
+from conveyor.secret_cipher import generate_key
 from tests.integration.conftest import ApiClient
 
 # Routes that answer without the database, by design.
@@ -28,9 +30,10 @@ _VALID = {
     ("POST", "/recovery/recover"): {},
     ("POST", "/workflows/{id}/triggers"): {"type": "event", "event": "signup"},
     ("POST", "/events"): {"type": "signup", "payload": {}},
+    ("PUT", "/secrets/{secret}"): {"value": "a value long enough"},
 }
 # Path parameters that are not ids, by name: a value each accepts.
-_PARAMETERS = {"version": "1", "event": "cancel"}
+_PARAMETERS = {"version": "1", "event": "cancel", "secret": "CRM_TOKEN"}
 
 
 def _closed_port() -> int:
@@ -44,7 +47,7 @@ async def api_without_database(aiohttp_client: Callable[..., Awaitable[ApiClient
     """The API on a pool whose server is not there (nothing listens on its port)."""
     pool = await create_pool(f"postgresql://conveyor@127.0.0.1:{_closed_port()}/conveyor", min_size=0)
     try:
-        yield await aiohttp_client(create_app(pool))
+        yield await aiohttp_client(create_app(pool, Settings(secret_key=generate_key())))
     finally:
         await pool.close()
 

@@ -6,6 +6,7 @@ from conveyor.errors import PermanentStepError, StepError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import StepContext
 from conveyor.nodes.email_transports import Delivery
+from conveyor.redaction import Redactor
 from conveyor.store import connection
 from conveyor.store.emails import DELIVERED, EmailStatus, OutgoingEmail, mark_email, reserve_email
 from conveyor.store.templates import EmailContent, get_template
@@ -22,7 +23,12 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
     pool, transport = ctx.services.pool, ctx.services.email_transport
     async with connection(pool) as conn:
         content = _render(await get_template(conn, template), {**ctx.data, "params": params})
-        email = OutgoingEmail(ctx.execution_id, ctx.node_id, ctx.idempotency_key, to, template, content, transport.name)
+        # The log row is what stays: a secret carried in through the params is sent, never stored.
+        logged = _redacted(content, ctx.redactor)
+        recipient = ctx.redactor.text(to)
+        email = OutgoingEmail(
+            ctx.execution_id, ctx.node_id, ctx.idempotency_key, recipient, template, logged, transport.name
+        )
         record = await reserve_email(conn, email)
     result: JSONObject = {"email_id": str(record.id), "to": to, "template": template}
     if record.status in DELIVERED:
@@ -38,7 +44,7 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
         status = await transport.deliver(delivery)
     except Exception as exc:
         async with connection(pool) as conn:
-            await mark_email(conn, record.id, EmailStatus.FAILED, str(exc))
+            await mark_email(conn, record.id, EmailStatus.FAILED, ctx.redactor.text(str(exc)))
         raise StepError(f"email delivery failed: {exc}") from exc
     async with connection(pool) as conn:
         await mark_email(conn, record.id, status)
@@ -48,8 +54,8 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
         transport=transport.name,
         template=template,
         status=status,
-        to=to,
-        subject=content.subject,
+        to=recipient,
+        subject=logged.subject,
     )
     return {**result, "status": status}
 
@@ -59,4 +65,12 @@ def _render(stored: EmailContent, context: JSONObject) -> EmailContent:
         subject=render_string(stored.subject, context),
         text_body=render_string(stored.text_body, context),
         html_body=render_string(stored.html_body, context, html=True) if stored.html_body else None,
+    )
+
+
+def _redacted(content: EmailContent, redactor: Redactor) -> EmailContent:
+    return EmailContent(
+        subject=redactor.text(content.subject),
+        text_body=redactor.text(content.text_body),
+        html_body=redactor.text(content.html_body) if content.html_body else None,
     )

@@ -1,0 +1,50 @@
+"""/secrets: write-only named secrets; answers carry names, sources and times, never a value."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from conveyor.http.bodies import model_body
+from conveyor.http.keys import VAULT
+from conveyor.http.shapes import respond
+from conveyor.jsonvalue import JSONObject
+from conveyor.vault import MAX_VALUE_CHARS, SecretEntry, check_name
+
+routes = web.RouteTableDef()
+
+
+class SecretBody(BaseModel):
+    """The body of PUT /secrets/{name}."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    value: str = Field(max_length=MAX_VALUE_CHARS)
+
+
+def secret_shape(entry: SecretEntry) -> JSONObject:
+    """A secret as the API shows it: no value."""
+    return {"name": entry.name, "source": entry.source, "updated_at": entry.updated_at}
+
+
+@routes.get("/secrets")
+async def get_secrets(request: web.Request) -> web.Response:
+    """Every secret's name, source (env or table) and last write."""
+    entries = await request.app[VAULT].entries()
+    return respond({"items": [secret_shape(e) for e in entries], "next_cursor": None})
+
+
+@routes.put("/secrets/{secret}")
+async def put_one(request: web.Request) -> web.Response:
+    """Store a secret, encrypted; 201 when new. 409 without CONVEYOR_SECRET_KEY."""
+    name = check_name(request.match_info["secret"])
+    body = await model_body(request, SecretBody)
+    entry, created = await request.app[VAULT].put(name, body.value)
+    return respond(secret_shape(entry), status=201 if created else 200)
+
+
+@routes.delete("/secrets/{secret}")
+async def delete_one(request: web.Request) -> web.Response:
+    """Delete a stored secret."""
+    await request.app[VAULT].delete(request.match_info["secret"])
+    return web.Response(status=204)
