@@ -111,6 +111,17 @@ def _reason(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, TemplateError) else f"{type(exc).__name__}: {exc}"
 
 
+def is_templated(value: JSONValue) -> bool:
+    """Whether any string in a JSON value is a template."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(is_templated(v) for v in value.values())
+    if isinstance(value, list):
+        return any(is_templated(v) for v in value)
+    return False
+
+
 def render_value(value: JSONValue, context: JSONObject) -> JSONValue:
     """Render every string in a JSON value; a lone `{{ x }}` keeps x's JSON type."""
     if isinstance(value, str):

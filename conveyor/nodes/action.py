@@ -43,7 +43,7 @@ class ActionNode(NodeModel):
 
 async def execute(node: ActionNode, ctx: StepContext) -> Outcome:
     """Render the params and run the action."""
-    params = ctx.render("params", node.params)
+    params = await ctx.render("params", node.params)
     return Completed(output=await ACTIONS[node.action](params, ctx))
 
 

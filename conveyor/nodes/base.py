@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.services import Services
 from conveyor.redaction import NO_SECRETS, Redactor
 from conveyor.secret_references import SECRETS
-from conveyor.templating import render_value
+from conveyor.templating import is_templated, render_value
 
 
 def execution_data(
@@ -52,10 +53,16 @@ class StepContext:
         """The same for every attempt of this node visit, and across crash re-runs."""
         return f"{self.execution_id}:{self.node_id}:{self.visit}"
 
-    def render(self, name: str, value: JSONValue, *, keep: bool = True) -> JSONValue:
+    async def render(self, name: str, value: JSONValue, *, keep: bool = True) -> JSONValue:
         """Render a templated field with the execution's data and secrets, kept as the step's input unless not
-        `keep`; secrets are only ever reached from the definition's own templates, never from data."""
-        result = render_value(value, {**self.data, SECRETS: self.secrets} if self.secrets else self.data)
+        `keep`; secrets are only ever reached from the definition's own templates, never from data.
+
+        A render runs in a thread of its own: it may hold the GIL for its whole budget, but never the event
+        loop, so the API and the other executions of this process go on meanwhile."""
+        result = value
+        if is_templated(value):
+            context = {**self.data, SECRETS: self.secrets} if self.secrets else self.data
+            result = await asyncio.to_thread(render_value, value, context)
         if keep:
             self.rendered[name] = result
         return result

@@ -48,7 +48,7 @@ async def execute(node: DelayNode, ctx: StepContext) -> Outcome:
     """Ask the engine to wake the execution later."""
     if node.duration is not None:
         return Sleep(seconds=node.duration.total_seconds(), output={"seconds": node.duration.total_seconds()})
-    until = timestamp(ctx.render("until", node.until))
+    until = timestamp(await ctx.render("until", node.until))
     return Sleep(until=until, output={"until": until.isoformat()})
 
 

@@ -36,7 +36,7 @@ async def execute(node: SharedFlowNode, ctx: StepContext) -> Outcome:
         flow = await get_workflow(conn, node.flow) if child is None else None
     if flow is not None:
         # Without an `input` mapping the child gets the parent's input as it is: data, never a template.
-        child_input = ctx.render("input", node.input) if node.input else ctx.data["input"]
+        child_input = await ctx.render("input", node.input) if node.input else ctx.data["input"]
         return SpawnChild(
             workflow_id=flow.id,
             workflow_version=flow.version,

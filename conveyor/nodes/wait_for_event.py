@@ -125,7 +125,7 @@ async def execute(node: WaitForEventNode, ctx: StepContext) -> Outcome:
         if wait is not None and not wait.closed and wait.due:
             wait = await close_on_timeout(conn, ctx.execution_id, ctx.visit)
     if wait is None:
-        return _park(node, ctx)
+        return await _park(node, ctx)
     if wait.event_id is not None:
         return Completed(output=wait.payload, branched=True, branch=node.on_event)
     if wait.closed:
@@ -133,9 +133,9 @@ async def execute(node: WaitForEventNode, ctx: StepContext) -> Outcome:
     return _wait(node, ctx, until=wait.deadline)  # woken early (a lapsed lease, a resume): wait on
 
 
-def _park(node: WaitForEventNode, ctx: StepContext) -> WaitForEvent:
+async def _park(node: WaitForEventNode, ctx: StepContext) -> WaitForEvent:
     if node.until is not None:
-        return _wait(node, ctx, until=timestamp(ctx.render("until", node.until)))
+        return _wait(node, ctx, until=timestamp(await ctx.render("until", node.until)))
     return _wait(node, ctx, seconds=node.timeout.total_seconds() if node.timeout is not None else None)
 
 

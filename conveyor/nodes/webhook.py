@@ -47,11 +47,11 @@ def _target(url: JSONValue, allowed: frozenset[str]) -> URL:
 
 async def execute(node: WebhookNode, ctx: StepContext) -> Outcome:
     """Call the URL; a 2xx answer's JSON (or text) is the output, anything else fails the attempt."""
-    target = _target(ctx.render("url", node.url), ctx.services.webhook_allow_hosts)
-    rendered_headers = ctx.render("headers", node.headers, keep=False)  # not kept: credentials, often literal
+    target = _target(await ctx.render("url", node.url), ctx.services.webhook_allow_hosts)
+    rendered_headers = await ctx.render("headers", node.headers, keep=False)  # not kept: credentials, often literal
     headers = {str(k): str(v) for k, v in rendered_headers.items()}
     headers.setdefault("Idempotency-Key", ctx.idempotency_key)
-    body = ctx.render("body", node.body)
+    body = await ctx.render("body", node.body)
     started = time.perf_counter()
     status, text, error, timed_out = None, None, None, False
     try:

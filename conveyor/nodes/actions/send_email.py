@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from conveyor.errors import PermanentStepError, StepError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import StepContext
@@ -22,7 +24,10 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
         raise PermanentStepError("send_email needs a 'template' name", field="params.template")
     pool, transport = ctx.services.pool, ctx.services.email_transport
     async with connection(pool) as conn:
-        content = _render(await get_template(conn, template), {**ctx.data, "params": params})
+        stored = await get_template(conn, template)
+    # Off the event loop, like every render: see StepContext.render.
+    content = await asyncio.to_thread(_render, stored, {**ctx.data, "params": params})
+    async with connection(pool) as conn:
         # The log row is what stays: a secret carried in through the params is sent, never stored.
         logged = _redacted(content, ctx.redactor)
         recipient = ctx.redactor.text(to)
