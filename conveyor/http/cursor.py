@@ -11,7 +11,7 @@ from datetime import datetime
 from aiohttp import web
 
 from conveyor.errors import ValidationError
-from conveyor.jsonvalue import JSONObject
+from conveyor.http.resources import Page, T
 
 # A cursor longer than this was not made by us.
 _MAX_CURSOR_LENGTH = 512
@@ -63,6 +63,6 @@ def created_cursor(request: web.Request) -> tuple[datetime, uuid.UUID] | None:
     return at, item_id
 
 
-def page(items: list[JSONObject], next_key: tuple[str, ...] | None) -> JSONObject:
+def page(items: list[T], next_key: tuple[str, ...] | None) -> Page[T]:
     """A list answer: the items, and a cursor after `next_key` (the last item's key) when more follow."""
-    return {"items": items, "next_cursor": encode_cursor(*next_key) if next_key else None}
+    return Page(items=items, next_cursor=encode_cursor(*next_key) if next_key else None)

@@ -12,6 +12,7 @@ from conveyor.errors import NotFoundError
 from conveyor.http.bodies import model_body, path_uuid, query_int
 from conveyor.http.cursor import created_cursor, page
 from conveyor.http.keys import POOL
+from conveyor.http.resources import BulkAnswer
 from conveyor.http.selection import SelectionBody, query_selection
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape
 from conveyor.store import connection
@@ -52,7 +53,7 @@ async def get_history(request: web.Request) -> web.Response:
     async with connection(request.app[POOL]) as conn:
         await get_execution(conn, execution_id)
         entries = await list_history(conn, execution_id)
-    return respond({"items": [history_shape(h) for h in entries], "next_cursor": None})
+    return respond(page([history_shape(h) for h in entries], None))
 
 
 @routes.get("/executions/{id}/steps")
@@ -62,7 +63,7 @@ async def get_steps(request: web.Request) -> web.Response:
     async with connection(request.app[POOL]) as conn:
         await get_execution(conn, execution_id)
         steps = await list_steps(conn, execution_id)
-    return respond({"items": [step_shape(s) for s in steps], "next_cursor": None})
+    return respond(page([step_shape(s) for s in steps], None))
 
 
 def _operator(event: str) -> web.RouteDef:
@@ -112,4 +113,4 @@ async def bulk(request: web.Request) -> web.Response:
     async with connection(pool) as conn:
         selection = await body.selection(conn)
     outcome = await bulk_operate(pool, event, selection, dry_run=body.dry_run)
-    return respond(outcome.as_json())
+    return respond(BulkAnswer.model_validate(outcome.as_json()))

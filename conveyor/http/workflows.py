@@ -9,6 +9,7 @@ from conveyor.engine.operations import create_workflow, deactivate, start_execut
 from conveyor.http.bodies import json_body, model_body, path_int, query_bool, query_int
 from conveyor.http.cursor import name_cursor, page
 from conveyor.http.keys import POOL
+from conveyor.http.resources import BulkAnswer, DeactivatedAnswer
 from conveyor.http.shapes import execution_shape, respond, version_shape, workflow_shape
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import connection
@@ -66,7 +67,8 @@ async def delete_workflow(request: web.Request) -> web.Response:
     """Deactivate a workflow; 409 while executions have not ended, unless ?cancel_running=true cancels them."""
     cancel_running = query_bool(request, "cancel_running")
     workflow, cancelled = await deactivate(request.app[POOL], request.match_info["id"], cancel_running=cancel_running)
-    return respond({**workflow_shape(workflow), "cancelled": cancelled.as_json() if cancelled else None})
+    outcome = BulkAnswer.model_validate(cancelled.as_json()) if cancelled else None
+    return respond(DeactivatedAnswer(**workflow_shape(workflow).model_dump(), cancelled=outcome))
 
 
 @routes.get("/workflows/{id}/versions")
