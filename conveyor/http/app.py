@@ -6,6 +6,7 @@ from aiohttp import web
 
 from conveyor.config import Settings
 from conveyor.http import (
+    docs,
     emails,
     events,
     executions,
@@ -53,6 +54,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(node_types.routes)
     app.add_routes(health.routes)
     app.add_routes(live.routes)
+    app.add_routes(docs.routes)
     app.cleanup_ctx.append(event_hub)
     app.on_shutdown.append(end_feeds)
     return app

@@ -9,8 +9,10 @@ import uuid
 from datetime import datetime
 
 from aiohttp import web
+from pydantic import Field
 
 from conveyor.errors import ValidationError
+from conveyor.http.operation import QueryModel
 from conveyor.http.resources import Page, T
 
 # A cursor longer than this was not made by us.
@@ -61,6 +63,13 @@ def created_cursor(request: web.Request) -> tuple[datetime, uuid.UUID] | None:
     if at.tzinfo is None:
         raise _malformed(request.query["cursor"])
     return at, item_id
+
+
+class PageQuery(QueryModel):
+    """A page of a list ordered by name."""
+
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = Field(default=None, description="next_cursor of the page before")
 
 
 def page(items: list[T], next_key: tuple[str, ...] | None) -> Page[T]:

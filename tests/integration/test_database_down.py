@@ -15,7 +15,7 @@ from conveyor.http.app import create_app
 from tests.integration.conftest import ApiClient
 
 # Routes that answer without the database, by design.
-_NO_DATABASE = {"/health/live", "/metrics", "/node-types"}
+_NO_DATABASE = {"/health/live", "/metrics", "/node-types", "/openapi.json", "/docs"}
 _HEALTH = {"/health", "/health/ready"}
 # A body each route accepts, so that the request gets as far as the database.
 _DEFINITION = {"name": "n", "start": "a", "nodes": [{"id": "a", "type": "action", "action": "noop"}]}
