@@ -1,7 +1,7 @@
 """Every operation of /openapi.json, fuzzed by schemathesis against the app on the test database: no 5xx, and
 every answer conforms to the document (status code, content type, body schema).
 
-CONVEYOR_SCHEMATHESIS_EXAMPLES sets the examples per operation (default 25; README: 200 and more in a long run).
+CONVEYOR_SCHEMATHESIS_EXAMPLES sets the examples per operation (default 15; README: 200 and more in a long run).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from conveyor.http.docs import document
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
 
-_EXAMPLES = int(os.environ.get("CONVEYOR_SCHEMATHESIS_EXAMPLES", "25"))
+_EXAMPLES = int(os.environ.get("CONVEYOR_SCHEMATHESIS_EXAMPLES", "15"))
 _CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # A feed of every transition never ends by design: a generated request would wait forever for its answer.
 _ENDLESS = {("GET", "/events/stream")}
