@@ -217,7 +217,13 @@ CREATE TABLE IF NOT EXISTS email_logs (
     created_at      timestamptz NOT NULL DEFAULT now(),
     sent_at         timestamptz
 );
-CREATE INDEX IF NOT EXISTS email_logs_execution_idx ON email_logs (execution_id, created_at);
+-- GET /emails pages newest first on (created_at, id); each filter has an index in that order.
+DROP INDEX IF EXISTS email_logs_execution_idx;
+CREATE INDEX IF NOT EXISTS email_logs_execution_page_idx ON email_logs (execution_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS email_logs_created_idx ON email_logs (created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS email_logs_status_idx ON email_logs (status, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS email_logs_template_idx ON email_logs (template, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS email_logs_recipient_idx ON email_logs (recipient, created_at DESC, id DESC);
 
 CREATE TABLE IF NOT EXISTS webhook_logs (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

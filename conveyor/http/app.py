@@ -7,6 +7,7 @@ from aiohttp import web
 from conveyor.config import Settings
 from conveyor.http import (
     dashboard,
+    docs,
     emails,
     events,
     executions,
@@ -64,6 +65,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(secrets.routes)
     app.on_startup.append(learn_secrets)
     app.add_routes(dashboard.routes)
+    app.add_routes(docs.routes)
     app.cleanup_ctx.append(event_hub)
     app.on_shutdown.append(end_feeds)
     return app

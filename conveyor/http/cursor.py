@@ -9,9 +9,11 @@ import uuid
 from datetime import datetime
 
 from aiohttp import web
+from pydantic import Field
 
 from conveyor.errors import ValidationError
-from conveyor.jsonvalue import JSONObject
+from conveyor.http.operation import QueryModel
+from conveyor.http.resources import Page, T
 
 # A cursor longer than this was not made by us.
 _MAX_CURSOR_LENGTH = 512
@@ -63,6 +65,13 @@ def created_cursor(request: web.Request) -> tuple[datetime, uuid.UUID] | None:
     return at, item_id
 
 
-def page(items: list[JSONObject], next_key: tuple[str, ...] | None) -> JSONObject:
+class PageQuery(QueryModel):
+    """A page of a list ordered by name."""
+
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = Field(default=None, description="next_cursor of the page before")
+
+
+def page(items: list[T], next_key: tuple[str, ...] | None) -> Page[T]:
     """A list answer: the items, and a cursor after `next_key` (the last item's key) when more follow."""
-    return {"items": items, "next_cursor": encode_cursor(*next_key) if next_key else None}
+    return Page(items=items, next_cursor=encode_cursor(*next_key) if next_key else None)

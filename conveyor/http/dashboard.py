@@ -7,6 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from conveyor.errors import NotFoundError
+from conveyor.http.operation import operation
 
 routes = web.RouteTableDef()
 
@@ -28,12 +29,14 @@ def _headers(content_type: str) -> dict[str, str]:
 
 
 @routes.get("/")
+@operation(media="text/html", public=True, database=False)
 async def get_shell(request: web.Request) -> web.Response:
     """The dashboard's HTML shell; it needs no token, every data call it makes does."""
     return web.Response(body=_SHELL, headers=_headers("text/html; charset=utf-8"))
 
 
 @routes.get(ASSET_PREFIX + "{name}")
+@operation(media="text/javascript", public=True, database=False, errors=(404,))
 async def get_asset(request: web.Request) -> web.Response:
     """One of the dashboard's shipped scripts or styles."""
     name = request.match_info["name"]

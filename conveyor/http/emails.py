@@ -1,23 +1,158 @@
-"""/emails: the email log."""
+"""/emails: the email log, found by filters a page at a time, and counted."""
 
 from __future__ import annotations
 
-from aiohttp import web
+import uuid
+from collections import Counter
+from datetime import date, datetime
 
-from conveyor.http.bodies import query_int, query_uuid
+from aiohttp import web
+from pydantic import AwareDatetime, Field, field_validator
+
+from conveyor.http.cursor import created_cursor, page
 from conveyor.http.keys import POOL
+from conveyor.http.operation import QueryModel, operation, query_of
+from conveyor.http.resources import Answer, EmailAnswer, Page
 from conveyor.http.shapes import email_shape, respond
 from conveyor.store import connection
-from conveyor.store.emails import list_emails
+from conveyor.store.emails import EmailCount, EmailFilter, EmailStatus, count_emails, list_emails
 
 routes = web.RouteTableDef()
 
+_STATUSES = [s.value for s in EmailStatus]
+_MAX_DAYS = 366
+
+
+class EmailQuery(QueryModel):
+    """The filters of GET /emails: each given one narrows the list."""
+
+    execution: uuid.UUID | None = Field(default=None, description="the execution that sent them")
+    status: str | None = Field(
+        default=None,
+        description=f"one status or several separated by commas, of: {', '.join(_STATUSES)}",
+        max_length=200,
+    )
+    template: str | None = Field(default=None, min_length=1, max_length=200)
+    to: str | None = Field(default=None, min_length=1, max_length=500, description="the recipient's address")
+    created_after: AwareDatetime | None = None
+    created_before: AwareDatetime | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = Field(default=None, description="next_cursor of the page before")
+
+    @field_validator("status")
+    @classmethod
+    def _known(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        names = [s.strip() for s in value.split(",") if s.strip()]
+        unknown = [s for s in names if s not in _STATUSES]
+        if not names or unknown:
+            raise ValueError(f"takes statuses separated by commas, of: {', '.join(_STATUSES)}")
+        return ",".join(dict.fromkeys(names))
+
+    @field_validator("created_after", "created_before", mode="before")
+    @classmethod
+    def _plus(cls, value: object) -> object:
+        # An unencoded "+" of a UTC offset arrives as a space.
+        return value.strip().replace(" ", "+") if isinstance(value, str) and "T" in value else value
+
+    def chosen(self) -> EmailFilter:
+        """The store's filter."""
+        return EmailFilter(
+            execution_id=self.execution,
+            statuses=tuple(self.status.split(",")) if self.status else (),
+            template=self.template,
+            recipient=self.to,
+            created_after=self.created_after,
+            created_before=self.created_before,
+        )
+
 
 @routes.get("/emails")
+@operation(Page[EmailAnswer], query=EmailQuery, errors=(422,))
 async def get_emails(request: web.Request) -> web.Response:
-    """Emails, oldest first, optionally of one execution (?execution=)."""
-    execution_id = query_uuid(request, "execution")
-    limit = query_int(request, "limit", 100, low=1, high=1000)
+    """Emails newest first, filtered by execution, status, template, recipient and creation time, a page at a
+    time."""
+    query = query_of(request, EmailQuery)
+    after = created_cursor(request)
     async with connection(request.app[POOL]) as conn:
-        emails = await list_emails(conn, execution_id, limit)
-    return respond({"items": [email_shape(e) for e in emails], "next_cursor": None})
+        found = await list_emails(conn, query.chosen(), after, query.limit + 1)
+    shown = found[: query.limit]
+    last = shown[-1] if len(found) > query.limit else None
+    return respond(page([email_shape(e) for e in shown], (last.created_at.isoformat(), str(last.id)) if last else None))
+
+
+class StatisticsQuery(QueryModel):
+    """The window of GET /emails/statistics."""
+
+    days: int = Field(default=30, ge=1, le=_MAX_DAYS, description="whole UTC days, today's included")
+
+
+class StatusCounts(Answer):
+    """Emails by delivery status; `total` is their sum."""
+
+    total: int
+    sent: int
+    logged: int
+    failed: int
+    sending: int
+
+
+class TemplateCounts(StatusCounts):
+    """One template's emails by status."""
+
+    template: str
+
+
+class DayCounts(StatusCounts):
+    """One UTC day's emails by status; every day of the window is listed, quiet ones with zeros."""
+
+    day: date
+
+
+class EmailStatisticsAnswer(Answer):
+    """The emails of a window of whole UTC days by status: overall, by template, and by day."""
+
+    since: datetime
+    until: datetime
+    days: int
+    counts: StatusCounts
+    by_template: list[TemplateCounts]
+    by_day: list[DayCounts]
+
+
+def _by_status(counts: list[EmailCount]) -> dict[str, int]:
+    tally: Counter[str] = Counter()
+    for c in counts:
+        tally[c.status] += c.count
+    return {"total": tally.total(), **{s: tally[s] for s in _STATUSES}}
+
+
+@routes.get("/emails/statistics")
+@operation(EmailStatisticsAnswer, query=StatisticsQuery, errors=(422,))
+async def get_statistics(request: web.Request) -> web.Response:
+    """Emails of the last ?days= UTC days (30; at most 366) by status: overall, by template and by day."""
+    days = query_of(request, StatisticsQuery).days
+    async with connection(request.app[POOL]) as conn:
+        stats = await count_emails(conn, days)
+    overall: list[EmailCount] = []
+    templates: dict[str, list[EmailCount]] = {}
+    by_day: dict[date, list[EmailCount]] = {}
+    for c in stats.counts:
+        if c.template is not None:
+            templates.setdefault(c.template, []).append(c)
+        elif c.day is not None:
+            by_day.setdefault(c.day, []).append(c)
+        else:
+            overall.append(c)
+    window = [date.fromordinal(stats.since.date().toordinal() + i) for i in range(days)]
+    return respond(
+        EmailStatisticsAnswer(
+            since=stats.since,
+            until=stats.until,
+            days=days,
+            counts=StatusCounts(**_by_status(overall)),
+            by_template=[TemplateCounts(template=t, **_by_status(templates[t])) for t in sorted(templates)],
+            by_day=[DayCounts(day=d, **_by_status(by_day.get(d, []))) for d in window],
+        )
+    )

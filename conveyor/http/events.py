@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from conveyor.engine.triggers import post_event
 from conveyor.http.bodies import model_body
 from conveyor.http.keys import POOL
+from conveyor.http.operation import operation
+from conveyor.http.resources import Answer
 from conveyor.http.shapes import respond
 from conveyor.jsonvalue import JSONObject
 from conveyor.triggers.event import EventType
@@ -25,9 +27,16 @@ class PostEvent(BaseModel):
     dedupe_key: str | None = Field(default=None, min_length=1, max_length=500)
 
 
+class EventAccepted(Answer):
+    """The inbox rows an event became, one per enabled event trigger of its type."""
+
+    ids: list[int]
+
+
 @routes.post("/events")
+@operation(EventAccepted, status=202, body=PostEvent)
 async def post(request: web.Request) -> web.Response:
     """Accept an event: 202 with the inbox rows written (the same dedupe key again: the same rows)."""
     body = await model_body(request, PostEvent)
     ids = await post_event(request.app[POOL], body.type, body.payload, body.dedupe_key)
-    return respond({"ids": ids}, status=202)
+    return respond(EventAccepted(ids=ids), status=202)

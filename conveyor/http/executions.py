@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Annotated
+
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.definitions import NodeId
 from conveyor.engine.bulk import BULK_EVENTS, bulk_operate
@@ -12,6 +15,8 @@ from conveyor.errors import NotFoundError
 from conveyor.http.bodies import model_body, path_uuid, query_int
 from conveyor.http.cursor import created_cursor, page
 from conveyor.http.keys import POOL
+from conveyor.http.operation import QueryModel, operation
+from conveyor.http.resources import BulkAnswer, ExecutionAnswer, HistoryAnswer, Page, StepAnswer
 from conveyor.http.selection import SelectionBody, query_selection
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape
 from conveyor.store import connection
@@ -21,8 +26,23 @@ from conveyor.store.selection import list_executions
 
 routes = web.RouteTableDef()
 
+BulkEvent = Annotated[str, Field(json_schema_extra={"enum": list(BULK_EVENTS)})]
+
+
+class ExecutionQuery(QueryModel):
+    """The filters of GET /executions: each given one narrows the list."""
+
+    workflow: str | None = Field(default=None, description="a workflow's id or name")
+    state: str | None = Field(default=None, description="one state or several separated by commas")
+    created_after: str | None = Field(default=None, description="an ISO 8601 time")
+    created_before: str | None = Field(default=None, description="an ISO 8601 time")
+    parent: uuid.UUID | None = Field(default=None, description="the parent execution of a shared flow")
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = Field(default=None, description="next_cursor of the page before")
+
 
 @routes.get("/executions")
+@operation(Page[ExecutionAnswer], query=ExecutionQuery, errors=(422,))
 async def get_many(request: web.Request) -> web.Response:
     """Executions newest first, filtered by workflow, state, creation time and parent, a page at a time."""
     limit = query_int(request, "limit", 100, low=1, high=1000)
@@ -38,6 +58,7 @@ async def get_many(request: web.Request) -> web.Response:
 
 
 @routes.get("/executions/{id}")
+@operation(ExecutionAnswer, path={"id": uuid.UUID}, errors=(404,))
 async def get_one(request: web.Request) -> web.Response:
     """One execution."""
     async with connection(request.app[POOL]) as conn:
@@ -46,23 +67,25 @@ async def get_one(request: web.Request) -> web.Response:
 
 
 @routes.get("/executions/{id}/history")
+@operation(Page[HistoryAnswer], path={"id": uuid.UUID}, errors=(404,))
 async def get_history(request: web.Request) -> web.Response:
     """Every transition of an execution, oldest first."""
     execution_id = path_uuid(request)
     async with connection(request.app[POOL]) as conn:
         await get_execution(conn, execution_id)
         entries = await list_history(conn, execution_id)
-    return respond({"items": [history_shape(h) for h in entries], "next_cursor": None})
+    return respond(page([history_shape(h) for h in entries], None))
 
 
 @routes.get("/executions/{id}/steps")
+@operation(Page[StepAnswer], path={"id": uuid.UUID}, errors=(404,))
 async def get_steps(request: web.Request) -> web.Response:
     """Every step attempt of an execution, oldest first."""
     execution_id = path_uuid(request)
     async with connection(request.app[POOL]) as conn:
         await get_execution(conn, execution_id)
         steps = await list_steps(conn, execution_id)
-    return respond({"items": [step_shape(s) for s in steps], "next_cursor": None})
+    return respond(page([step_shape(s) for s in steps], None))
 
 
 def _operator(event: str) -> web.RouteDef:
@@ -71,7 +94,8 @@ def _operator(event: str) -> web.RouteDef:
         return respond(execution_shape(execution))
 
     handler.__doc__ = f"{event.capitalize()} an execution; 409 when its state does not allow it."
-    return web.post(f"/executions/{{id}}/{event}", handler)
+    declared = operation(ExecutionAnswer, path={"id": uuid.UUID}, errors=(404, 409))(handler)
+    return web.post(f"/executions/{{id}}/{event}", declared)
 
 
 class RetryBody(BaseModel):
@@ -82,6 +106,7 @@ class RetryBody(BaseModel):
     from_node: NodeId | None = None
 
 
+@operation(ExecutionAnswer, path={"id": uuid.UUID}, body=RetryBody, body_required=False, errors=(404, 409))
 async def retry(request: web.Request) -> web.Response:
     """Retry a failed execution's failed step; with `from_node`, run a failed or completed one again from there."""
     from_node = (await model_body(request, RetryBody)).from_node if request.body_exists else None
@@ -102,6 +127,7 @@ class BulkBody(SelectionBody):
 
 
 @routes.post("/executions/bulk/{event}")
+@operation(BulkAnswer, path={"event": BulkEvent}, body=BulkBody, errors=(404,))
 async def bulk(request: web.Request) -> web.Response:
     """Pause, resume, cancel or retry every selected execution its state allows; count changed and skipped."""
     event = request.match_info["event"]
@@ -112,4 +138,4 @@ async def bulk(request: web.Request) -> web.Response:
     async with connection(pool) as conn:
         selection = await body.selection(conn)
     outcome = await bulk_operate(pool, event, selection, dry_run=body.dry_run)
-    return respond(outcome.as_json())
+    return respond(BulkAnswer.model_validate(outcome.as_json()))

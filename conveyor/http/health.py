@@ -7,11 +7,14 @@ import time
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import Field
 
 from conveyor.engine.metrics import TRIGGER_LAG
 from conveyor.engine.recovery import OVERDUE_GRACE_SECONDS, silence_limit_seconds
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.http.keys import CENSUS, POOL, SETTINGS
+from conveyor.http.operation import operation
+from conveyor.http.resources import Answer
 from conveyor.http.shapes import respond
 from conveyor.store import connection
 from conveyor.store.recovery import backlog
@@ -22,16 +25,36 @@ from conveyor.store.workers import count_live_workers
 routes = web.RouteTableDef()
 
 _READY_TIMEOUT_SECONDS = 2.0
+_PROMETHEUS = CONTENT_TYPE_LATEST.split(";")[0]
+
+
+class Live(Answer):
+    """The process answers."""
+
+    status: str
+
+
+class Readiness(Answer):
+    """Whether this process can serve: the database, the claim loop's lag, workers and the inbox."""
+
+    status: str = Field(description="ok, or unavailable (with a 503)")
+    database: str = Field(description="ok, or why the database did not answer")
+    database_round_trip_ms: float | None = None
+    claim_lag_seconds: float | None = Field(default=None, description="since the oldest due, unclaimed wake-up")
+    live_workers: int | None = None
+    pending_inbox_rows: int | None = None
 
 
 @routes.get("/health/live")
+@operation(Live, public=True, database=False)
 async def live(request: web.Request) -> web.Response:
     """The process answers."""
-    return respond({"status": "ok"})
+    return respond(Live(status="ok"))
 
 
 @routes.get("/health/ready")
 @routes.get("/health")
+@operation(Readiness, also={503: Readiness}, public=True, database=False)
 async def ready(request: web.Request) -> web.Response:
     """The database answers (and how fast), the claim loop's lag, live workers, the inbox; 503 when not ready."""
     try:
@@ -42,21 +65,22 @@ async def ready(request: web.Request) -> web.Response:
             workers = await count_live_workers(conn, silence_limit_seconds(request.app[SETTINGS].lease_seconds))
             behind = await backlog(conn, OVERDUE_GRACE_SECONDS)
     except Exception as exc:  # noqa: BLE001 - whatever the failure, the answer is "not ready"
-        return respond({"status": "unavailable", "database": f"{type(exc).__name__}: {exc}"}, status=503)
+        return respond(Readiness(status="unavailable", database=f"{type(exc).__name__}: {exc}"), status=503)
     return respond(
-        {
-            "status": "ok",
-            "database": "ok",
-            "database_round_trip_ms": round(round_trip_ms, 3),
+        Readiness(
+            status="ok",
+            database="ok",
+            database_round_trip_ms=round(round_trip_ms, 3),
             # Since the oldest due wake-up no worker has claimed: how far the claim loop is behind.
-            "claim_lag_seconds": behind.worst_lateness_seconds,
-            "live_workers": workers,
-            "pending_inbox_rows": behind.pending_events,
-        }
+            claim_lag_seconds=behind.worst_lateness_seconds,
+            live_workers=workers,
+            pending_inbox_rows=behind.pending_events,
+        )
     )
 
 
 @routes.get("/metrics")
+@operation(media=_PROMETHEUS, database=False)
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus exposition: executions by workflow and state from a count a few seconds old at most, and the
     inbox's lag per trigger, read at each scrape."""

@@ -12,7 +12,10 @@ from conveyor.errors import NotFoundError, PayloadTooLargeError, SignatureError,
 from conveyor.http.bodies import json_body
 from conveyor.http.errors import BadRequestError
 from conveyor.http.keys import POOL, THROTTLE
+from conveyor.http.operation import operation
+from conveyor.http.resources import Answer
 from conveyor.http.shapes import respond
+from conveyor.jsonvalue import JSONObject
 from conveyor.store import connection
 from conveyor.store.triggers import database_now
 from conveyor.triggers.webhook import WebhookTrigger, is_hook_path, timestamp_problem
@@ -26,7 +29,15 @@ _TIMESTAMP = "X-Conveyor-Timestamp"
 _MAX_DELIVERY_CHARS = 500
 
 
+class DeliveryAccepted(Answer):
+    """The inbox row a delivery became; `duplicate` when its X-Conveyor-Delivery was seen before."""
+
+    id: int
+    duplicate: bool
+
+
 @routes.post("/hooks/{path:.+}")
+@operation(DeliveryAccepted, status=202, body=JSONObject, public=True, errors=(401, 404, 429))
 async def post_hook(request: web.Request) -> web.Response:
     """Store one delivery as an inbox row and answer 202 once it is committed; nothing is stored on a 4xx."""
     path = request.match_info["path"]
@@ -50,7 +61,7 @@ async def post_hook(request: web.Request) -> web.Response:
     if not isinstance(payload, dict):
         raise BadRequestError("a webhook body must be a JSON object", field="body")
     row_id, new = await deliver_hook(request.app[POOL], trigger.id, payload, delivery)
-    return respond({"id": row_id, "duplicate": not new}, status=202)
+    return respond(DeliveryAccepted(id=row_id, duplicate=not new), status=202)
 
 
 def _check_signature(

@@ -6,11 +6,13 @@ import uuid
 
 import structlog
 from aiohttp import web
+from pydantic import Field
 
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.http.bodies import path_uuid
 from conveyor.http.hub import EVENT_HUB, Subscription, SubscriptionEndedError
 from conveyor.http.keys import POOL
+from conveyor.http.operation import EVENT_STREAM, QueryModel, operation
 from conveyor.http.shapes import execution_shape, transition_shape
 from conveyor.http.sse import EventStream
 from conveyor.statemachines import TERMINAL_STATES
@@ -38,7 +40,14 @@ def last_event_id(request: web.Request) -> int | None:
     return int(value)
 
 
+class StreamQuery(QueryModel):
+    """Which workflow's transitions GET /events/stream sends."""
+
+    workflow: str | None = Field(default=None, description="a workflow's id or name; all when absent")
+
+
 @routes.get("/executions/{id}/events")
+@operation(media=EVENT_STREAM, path={"id": uuid.UUID}, errors=(404, 422))
 async def execution_events(request: web.Request) -> web.StreamResponse:
     """The execution's state, then each transition as it commits, until it ends; resumes after Last-Event-ID."""
     execution_id = path_uuid(request)
@@ -64,6 +73,7 @@ async def execution_events(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/events/stream")
+@operation(media=EVENT_STREAM, query=StreamQuery, errors=(404,))
 async def event_stream(request: web.Request) -> web.StreamResponse:
     """Every transition from now on, of one workflow (`?workflow=` id or name) or of all."""
     workflow_id: uuid.UUID | None = None

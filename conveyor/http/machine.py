@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from conveyor.http.operation import operation
+from conveyor.http.resources import StateMachineAnswer, TransitionOfMachine
 from conveyor.http.shapes import respond
 from conveyor.statemachines import INITIAL_STATE, OPERATOR_EVENTS, STATES, TERMINAL_STATES
 from conveyor.statemachines.chart import transitions
@@ -12,16 +14,17 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/state-machine")
+@operation(StateMachineAnswer, database=False)
 async def get_state_machine(request: web.Request) -> web.Response:
     """States, events and every transition (event, from, to) of the execution machine."""
     moves = transitions()
     return respond(
-        {
-            "states": list(STATES),
-            "initial": INITIAL_STATE,
-            "terminal": sorted(TERMINAL_STATES),
-            "events": list(dict.fromkeys(m.event for m in moves)),
-            "operator_events": list(OPERATOR_EVENTS),
-            "transitions": [{"event": m.event, "from": m.source, "to": m.target} for m in moves],
-        }
+        StateMachineAnswer(
+            states=list(STATES),
+            initial=INITIAL_STATE,
+            terminal=sorted(TERMINAL_STATES),
+            events=list(dict.fromkeys(m.event for m in moves)),
+            operator_events=list(OPERATOR_EVENTS),
+            transitions=[TransitionOfMachine(event=m.event, from_state=m.source, to_state=m.target) for m in moves],
+        )
     )

@@ -3,23 +3,54 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import Field
 
+from conveyor.http.operation import operation
+from conveyor.http.resources import Answer
 from conveyor.http.shapes import respond
+from conveyor.jsonvalue import JSONObject
 from conveyor.nodes.actions import ACTIONS, TEMPLATE_PARAMS
 from conveyor.nodes.kinds import KINDS
 
 routes = web.RouteTableDef()
 
 
+class NodeTypeAnswer(Answer):
+    """A node kind and the JSON Schema of its fields."""
+
+    type: str
+    description: str
+    schema_: JSONObject = Field(alias="schema")
+
+
+class ActionAnswer(Answer):
+    """An action an action node runs; `template_param` names the parameter that must name a stored template."""
+
+    name: str
+    description: str
+    template_param: str | None
+
+
+class NodeTypesAnswer(Answer):
+    """Every node kind, and every action."""
+
+    items: list[NodeTypeAnswer]
+    actions: list[ActionAnswer]
+    next_cursor: str | None = None
+
+
 @routes.get("/node-types")
+@operation(NodeTypesAnswer, database=False)
 async def get_node_types(request: web.Request) -> web.Response:
     """Every node kind with its JSON Schema (from its pydantic model), and every action an action node runs."""
     kinds = [
-        {"type": kind.type, "description": (kind.model.__doc__ or "").strip(), "schema": kind.model.model_json_schema()}
+        NodeTypeAnswer(
+            type=kind.type, description=(kind.model.__doc__ or "").strip(), schema_=kind.model.model_json_schema()
+        )
         for kind in KINDS
     ]
     actions = [
-        {"name": name, "description": (action.__doc__ or "").strip(), "template_param": TEMPLATE_PARAMS.get(name)}
+        ActionAnswer(name=name, description=(action.__doc__ or "").strip(), template_param=TEMPLATE_PARAMS.get(name))
         for name, action in sorted(ACTIONS.items())
     ]
-    return respond({"items": kinds, "actions": actions, "next_cursor": None})
+    return respond(NodeTypesAnswer(items=kinds, actions=actions))

@@ -7,8 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.http.bodies import model_body
 from conveyor.http.keys import VAULT
+from conveyor.http.operation import operation
+from conveyor.http.resources import Page, SecretAnswer
 from conveyor.http.shapes import respond
-from conveyor.jsonvalue import JSONObject
 from conveyor.vault import MAX_VALUE_CHARS, SecretEntry, check_name
 
 routes = web.RouteTableDef()
@@ -22,19 +23,21 @@ class SecretBody(BaseModel):
     value: str = Field(max_length=MAX_VALUE_CHARS)
 
 
-def secret_shape(entry: SecretEntry) -> JSONObject:
+def secret_shape(entry: SecretEntry) -> SecretAnswer:
     """A secret as the API shows it: no value."""
-    return {"name": entry.name, "source": entry.source, "updated_at": entry.updated_at}
+    return SecretAnswer(name=entry.name, source=entry.source, updated_at=entry.updated_at)
 
 
 @routes.get("/secrets")
+@operation(Page[SecretAnswer])
 async def get_secrets(request: web.Request) -> web.Response:
     """Every secret's name, source (env or table) and last write."""
     entries = await request.app[VAULT].entries()
-    return respond({"items": [secret_shape(e) for e in entries], "next_cursor": None})
+    return respond(Page[SecretAnswer](items=[secret_shape(e) for e in entries]))
 
 
 @routes.put("/secrets/{secret}")
+@operation(SecretAnswer, also={201: SecretAnswer}, body=SecretBody, errors=(409, 422))
 async def put_one(request: web.Request) -> web.Response:
     """Store a secret, encrypted; 201 when new. 409 without CONVEYOR_SECRET_KEY."""
     name = check_name(request.match_info["secret"])
@@ -44,6 +47,7 @@ async def put_one(request: web.Request) -> web.Response:
 
 
 @routes.delete("/secrets/{secret}")
+@operation(None, status=204, errors=(404, 409, 422))
 async def delete_one(request: web.Request) -> web.Response:
     """Delete a stored secret."""
     await request.app[VAULT].delete(request.match_info["secret"])

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import date
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
-from conveyor.jsonvalue import JSONObject
+from conveyor.http.resources import (
+    EmailAnswer,
+    ExecutionAnswer,
+    HistoryAnswer,
+    StepAnswer,
+    TemplateAnswer,
+    TransitionAnswer,
+    TriggerAnswer,
+    TriggerRows,
+    VersionAnswer,
+    WorkflowAnswer,
+)
 from conveyor.redaction import KNOWN
 from conveyor.store.emails import EmailLog
 from conveyor.store.executions import Execution
@@ -22,8 +34,11 @@ from conveyor.triggers.kinds import parse_trigger
 
 
 def json_default(value: Any) -> Any:
-    """Serialise what the json module does not know: datetimes and UUIDs."""
-    if isinstance(value, datetime):
+    """Serialise what the json module does not know: answer models, dates, times and UUIDs."""
+    if isinstance(value, BaseModel):
+        # As the instance's own class: a page's items are declared by a type variable.
+        return value.model_dump(mode="python", by_alias=True, serialize_as_any=True)
+    if isinstance(value, date):  # datetimes too
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
@@ -31,135 +46,141 @@ def json_default(value: Any) -> Any:
 
 
 def respond(body: Any, status: int = 200) -> web.Response:
-    """A JSON answer that knows datetimes and UUIDs, with no known secret value in it."""
+    """A JSON answer: an answer model as its schema says, or JSON that may hold datetimes and UUIDs; with no
+    known secret value in it."""
     return web.json_response(
         body, status=status, dumps=lambda v: KNOWN.redactor.text(json.dumps(v, default=json_default))
     )
 
 
-def workflow_shape(w: Workflow) -> JSONObject:
+def workflow_shape(w: Workflow) -> WorkflowAnswer:
     """A workflow resource."""
-    return {
-        "id": w.id,
-        "name": w.name,
-        "description": w.description,
-        "version": w.version,
-        "active": w.active,
-        "definition": w.definition,
-        "created_at": w.created_at,
-        "updated_at": w.updated_at,
-    }
+    return WorkflowAnswer(
+        id=w.id,
+        name=w.name,
+        description=w.description,
+        version=w.version,
+        active=w.active,
+        definition=w.definition,
+        created_at=w.created_at,
+        updated_at=w.updated_at,
+    )
 
 
-def version_shape(v: WorkflowVersion) -> JSONObject:
+def version_shape(v: WorkflowVersion) -> VersionAnswer:
     """One version of a workflow."""
-    return {"workflow_id": v.workflow_id, "version": v.version, "definition": v.definition, "created_at": v.created_at}
+    return VersionAnswer(workflow_id=v.workflow_id, version=v.version, definition=v.definition, created_at=v.created_at)
 
 
-def template_shape(t: EmailTemplate) -> JSONObject:
+def template_shape(t: EmailTemplate) -> TemplateAnswer:
     """An email template."""
-    return {
-        "name": t.name,
-        "subject": t.subject,
-        "text_body": t.text_body,
-        "html_body": t.html_body,
-        "updated_at": t.updated_at,
-    }
+    return TemplateAnswer(
+        name=t.name,
+        subject=t.subject,
+        text_body=t.text_body,
+        html_body=t.html_body,
+        updated_at=t.updated_at,
+    )
 
 
-def execution_shape(e: Execution) -> JSONObject:
+def execution_shape(e: Execution) -> ExecutionAnswer:
     """An execution resource."""
-    return {
-        "id": e.id,
-        "workflow_id": e.workflow_id,
-        "workflow_version": e.workflow_version,
-        "state": e.state,
-        "current_node": e.current_node,
-        "input": e.input,
-        "output": e.output,
-        "error": e.error,
-        "attempt": e.attempt,
-        "wake_at": e.wake_at if e.lease_owner is None else None,
-        "parent_id": e.parent_id,
-        "trigger_id": e.trigger_id,
-        "pause_requested": e.pause_requested,
-        "created_at": e.created_at,
-        "started_at": e.started_at,
-        "finished_at": e.finished_at,
-    }
+    return ExecutionAnswer(
+        id=e.id,
+        workflow_id=e.workflow_id,
+        workflow_version=e.workflow_version,
+        state=e.state,
+        current_node=e.current_node,
+        input=e.input,
+        output=e.output,
+        error=e.error,
+        attempt=e.attempt,
+        wake_at=e.wake_at if e.lease_owner is None else None,
+        parent_id=e.parent_id,
+        trigger_id=e.trigger_id,
+        pause_requested=e.pause_requested,
+        created_at=e.created_at,
+        started_at=e.started_at,
+        finished_at=e.finished_at,
+    )
 
 
-def history_shape(h: HistoryEntry) -> JSONObject:
+def history_shape(h: HistoryEntry) -> HistoryAnswer:
     """A history entry."""
-    return {
-        "from": h.from_state,
-        "to": h.to_state,
-        "event": h.event,
-        "node": h.node,
-        "attempt": h.attempt,
-        "detail": h.detail,
-        "at": h.at,
-    }
+    return HistoryAnswer(
+        from_state=h.from_state,
+        to_state=h.to_state,
+        event=h.event,
+        node=h.node,
+        attempt=h.attempt,
+        detail=h.detail,
+        at=h.at,
+    )
 
 
-def step_shape(s: Step) -> JSONObject:
+def step_shape(s: Step) -> StepAnswer:
     """A step attempt."""
-    return {
-        "node": s.node,
-        "visit": s.visit,
-        "attempt": s.attempt,
-        "status": s.status,
-        "input": s.input,
-        "output": s.output,
-        "error": s.error,
-        "started_at": s.started_at,
-        "finished_at": s.finished_at,
-    }
+    return StepAnswer(
+        node=s.node,
+        visit=s.visit,
+        attempt=s.attempt,
+        status=s.status,
+        input=s.input,
+        output=s.output,
+        error=s.error,
+        started_at=s.started_at,
+        finished_at=s.finished_at,
+    )
 
 
-def email_shape(e: EmailLog) -> JSONObject:
+def email_shape(e: EmailLog) -> EmailAnswer:
     """An email log entry."""
-    return {
-        "id": e.id,
-        "execution_id": e.execution_id,
-        "node": e.node,
-        "to": e.recipient,
-        "subject": e.subject,
-        "template": e.template,
-        "status": e.status,
-        "transport": e.transport,
-        "error": e.error,
-        "created_at": e.created_at,
-        "sent_at": e.sent_at,
-    }
+    return EmailAnswer(
+        id=e.id,
+        execution_id=e.execution_id,
+        node=e.node,
+        to=e.recipient,
+        subject=e.subject,
+        template=e.template,
+        status=e.status,
+        transport=e.transport,
+        error=e.error,
+        created_at=e.created_at,
+        sent_at=e.sent_at,
+    )
 
 
-def trigger_shape(t: Trigger) -> JSONObject:
+def trigger_shape(t: Trigger) -> TriggerAnswer:
     """A trigger resource, with its health; write-only fields (a webhook's secret) left out."""
     model = parse_trigger(t.definition)
-    return {
-        "id": t.id,
-        "workflow_id": t.workflow_id,
-        "type": t.type,
-        "definition": model.public(t.definition),
-        "enabled": t.enabled,
-        "version": t.version,
-        "status": t.status,
-        "last_fired_at": t.last_fired_at,
-        "next_run_at": t.next_run_at,
-        "next_run_local": model.local(t.next_run_at) if t.next_run_at else None,
-        "cursor": t.cursor,
-        "pending": t.pending,
-        "lag_seconds": t.lag_seconds,
-        "rows": {"started": t.started_rows, "filtered": t.filtered_rows, "error": t.error_rows},
-        "skipped": t.skipped,
-        "last_error": t.last_error,
-        "error_since": t.error_since,
-        "created_at": t.created_at,
-        "updated_at": t.updated_at,
-    }
+    return TriggerAnswer(
+        id=t.id,
+        workflow_id=t.workflow_id,
+        type=t.type,
+        definition=model.public(t.definition),
+        enabled=t.enabled,
+        version=t.version,
+        status=t.status,
+        last_fired_at=t.last_fired_at,
+        next_run_at=t.next_run_at,
+        next_run_local=model.local(t.next_run_at) if t.next_run_at else None,
+        cursor=t.cursor,
+        pending=t.pending,
+        lag_seconds=t.lag_seconds,
+        rows=TriggerRows(started=t.started_rows, filtered=t.filtered_rows, error=t.error_rows),
+        skipped=t.skipped,
+        last_error=t.last_error,
+        error_since=t.error_since,
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+    )
 
 
-def transition_shape(e: HistoryEvent) -> JSONObject:
+def transition_shape(e: HistoryEvent) -> TransitionAnswer:
     """A history entry as a live event: where it belongs, and its id to resume after."""
-    return {"id": e.id, "execution_id": e.execution_id, "workflow_id": e.workflow_id, **history_shape(e.entry)}
+    return TransitionAnswer(
+        id=e.id,
+        execution_id=e.execution_id,
+        workflow_id=e.workflow_id,
+        **history_shape(e.entry).model_dump(),
+    )

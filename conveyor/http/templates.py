@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.errors import ValidationError
 from conveyor.http.bodies import model_body, query_int
-from conveyor.http.cursor import name_cursor, page
+from conveyor.http.cursor import PageQuery, name_cursor, page
 from conveyor.http.keys import POOL
+from conveyor.http.operation import operation
+from conveyor.http.resources import Page, TemplateAnswer
 from conveyor.http.shapes import respond, template_shape
 from conveyor.store import connection
 from conveyor.store.templates import EmailContent, get_email_template, list_templates, put_template
@@ -20,6 +23,7 @@ routes = web.RouteTableDef()
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _MAX_TEMPLATE_CHARS = 100_000
+_NAME_PARAMETER = {"name": Annotated[str, Field(pattern=f"^{_NAME.pattern}$")]}
 
 
 class TemplateBody(BaseModel):
@@ -56,6 +60,7 @@ def _check(body: TemplateBody) -> None:
 
 
 @routes.get("/templates")
+@operation(Page[TemplateAnswer], query=PageQuery, errors=(422,))
 async def get_templates(request: web.Request) -> web.Response:
     """Templates in name order, a page at a time."""
     limit = query_int(request, "limit", 100, low=1, high=1000)
@@ -68,6 +73,7 @@ async def get_templates(request: web.Request) -> web.Response:
 
 
 @routes.get("/templates/{name}")
+@operation(TemplateAnswer, path=_NAME_PARAMETER, errors=(404, 422))
 async def get_one(request: web.Request) -> web.Response:
     """One template."""
     async with connection(request.app[POOL]) as conn:
@@ -76,6 +82,7 @@ async def get_one(request: web.Request) -> web.Response:
 
 
 @routes.put("/templates/{name}")
+@operation(TemplateAnswer, also={201: TemplateAnswer}, path=_NAME_PARAMETER, body=TemplateBody)
 async def put_one(request: web.Request) -> web.Response:
     """Create or replace a template once it compiles in the sandbox; 201 when new."""
     name = _name(request)

@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime
 
 from aiohttp import web
+from pydantic import Field
 
 from conveyor.engine.triggers import (
     create_trigger,
@@ -20,15 +21,44 @@ from conveyor.engine.triggers import (
 from conveyor.errors import ValidationError
 from conveyor.http.bodies import json_body, path_uuid, query_int, query_uuid
 from conveyor.http.keys import POOL
+from conveyor.http.operation import QueryModel, operation
+from conveyor.http.resources import Answer, Page, TriggerAnswer
 from conveyor.http.shapes import respond, trigger_shape
+from conveyor.jsonvalue import JSONObject
 from conveyor.schedule import MAX_TICKS
 from conveyor.store import connection
 from conveyor.store.triggers import get_trigger, list_triggers
+from conveyor.triggers.kinds import TRIGGER_DEFINITION
 
 routes = web.RouteTableDef()
 
 
+class TriggerQuery(QueryModel):
+    """The filter and page of GET /triggers."""
+
+    workflow: uuid.UUID | None = Field(default=None, description="the workflow's id")
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = Field(default=None, description="next_cursor of the page before")
+
+
+class PreviewQuery(QueryModel):
+    """How many fires GET /triggers/{id}/preview lists."""
+
+    count: int = Field(default=10, ge=1, le=MAX_TICKS)
+
+
+class FireAnswer(Answer):
+    """One coming fire of a schedule: in UTC, and on the schedule's wall clock."""
+
+    at: datetime
+    local: datetime
+
+
+_ID = {"id": uuid.UUID}
+
+
 @routes.post("/workflows/{id}/triggers")
+@operation(TriggerAnswer, status=201, body=TRIGGER_DEFINITION, errors=(404, 409))
 async def post_trigger(request: web.Request) -> web.Response:
     """Attach a trigger to a workflow; 422 names what is wrong with it."""
     trigger = await create_trigger(request.app[POOL], request.match_info["id"], await json_body(request))
@@ -36,6 +66,7 @@ async def post_trigger(request: web.Request) -> web.Response:
 
 
 @routes.get("/triggers")
+@operation(Page[TriggerAnswer], query=TriggerQuery, errors=(422,))
 async def get_triggers(request: web.Request) -> web.Response:
     """Triggers in creation order, optionally of one workflow (?workflow=), a page at a time (?cursor=)."""
     workflow_id = query_uuid(request, "workflow")
@@ -63,6 +94,7 @@ def _cursor(raw: str | None) -> tuple[datetime, uuid.UUID] | None:
 
 
 @routes.get("/triggers/{id}")
+@operation(TriggerAnswer, path=_ID, errors=(404,))
 async def get_one(request: web.Request) -> web.Response:
     """One trigger with its health."""
     async with connection(request.app[POOL]) as conn:
@@ -71,6 +103,7 @@ async def get_one(request: web.Request) -> web.Response:
 
 
 @routes.patch("/triggers/{id}")
+@operation(TriggerAnswer, path=_ID, body=JSONObject, errors=(404, 409))
 async def patch_one(request: web.Request) -> web.Response:
     """Change a trigger with a JSON merge patch of its definition; the result is validated as a new one."""
     trigger = await patch_trigger(request.app[POOL], path_uuid(request), await json_body(request))
@@ -78,6 +111,7 @@ async def patch_one(request: web.Request) -> web.Response:
 
 
 @routes.delete("/triggers/{id}")
+@operation(None, status=204, path=_ID, errors=(404,))
 async def delete_one(request: web.Request) -> web.Response:
     """Delete a trigger; its executions stay, its pending rows are consumed as 'disabled'."""
     await remove_trigger(request.app[POOL], path_uuid(request))
@@ -85,20 +119,23 @@ async def delete_one(request: web.Request) -> web.Response:
 
 
 @routes.post("/triggers/{id}/enable")
+@operation(TriggerAnswer, path=_ID, errors=(404, 409))
 async def enable(request: web.Request) -> web.Response:
     """Enable a trigger; a schedule is next due at its first tick from now."""
     return respond(trigger_shape(await switch_trigger(request.app[POOL], path_uuid(request), enabled=True)))
 
 
 @routes.post("/triggers/{id}/disable")
+@operation(TriggerAnswer, path=_ID, errors=(404,))
 async def disable(request: web.Request) -> web.Response:
     """Disable a trigger: it writes no new rows, and rows already waiting are consumed as 'disabled'."""
     return respond(trigger_shape(await switch_trigger(request.app[POOL], path_uuid(request), enabled=False)))
 
 
 @routes.get("/triggers/{id}/preview")
+@operation(Page[FireAnswer], path=_ID, query=PreviewQuery, errors=(404, 409, 422))
 async def get_preview(request: web.Request) -> web.Response:
     """The next ?count= fires of a schedule (at most 500): each in UTC and on the schedule's wall clock."""
     count = query_int(request, "count", 10, low=1, high=MAX_TICKS)
     fires = await preview_trigger(request.app[POOL], path_uuid(request), count)
-    return respond({"items": [{"at": at, "local": local} for at, local in fires], "next_cursor": None})
+    return respond(Page(items=[FireAnswer(at=at, local=local) for at, local in fires]))

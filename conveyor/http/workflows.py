@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from conveyor.engine.operations import create_workflow, deactivate, start_execution, update_workflow, wait_for_end
 from conveyor.http.bodies import json_body, model_body, path_int, query_bool, query_int
-from conveyor.http.cursor import name_cursor, page
+from conveyor.http.cursor import PageQuery, name_cursor, page
 from conveyor.http.keys import POOL, VAULT
+from conveyor.http.operation import QueryModel, operation
+from conveyor.http.resources import (
+    BulkAnswer,
+    DeactivatedAnswer,
+    ExecutionAnswer,
+    Page,
+    VersionAnswer,
+    WorkflowAnswer,
+)
 from conveyor.http.shapes import execution_shape, respond, version_shape, workflow_shape
 from conveyor.jsonvalue import JSONObject
+from conveyor.nodes.kinds import DEFINITION_MODEL
 from conveyor.store import connection
 from conveyor.store.workflows import get_version, get_workflow, list_versions, list_workflows
 
@@ -27,7 +37,14 @@ class StartExecution(BaseModel):
     wait: float | None = Field(default=None, ge=0, le=300)
 
 
+class DeactivateQuery(QueryModel):
+    """The options of DELETE /workflows/{id}."""
+
+    cancel_running: bool = Field(default=False, description="cancel the executions that have not ended")
+
+
 @routes.post("/workflows")
+@operation(WorkflowAnswer, status=201, body=DEFINITION_MODEL)
 async def post_workflow(request: web.Request) -> web.Response:
     """Create a workflow from a definition; 422 names what is wrong with it."""
     workflow = await create_workflow(request.app[POOL], await json_body(request), request.app[VAULT].environment_names)
@@ -35,6 +52,7 @@ async def post_workflow(request: web.Request) -> web.Response:
 
 
 @routes.get("/workflows")
+@operation(Page[WorkflowAnswer], query=PageQuery, errors=(422,))
 async def get_workflows(request: web.Request) -> web.Response:
     """Workflows in name order, a page at a time."""
     limit = query_int(request, "limit", 100, low=1, high=1000)
@@ -47,6 +65,7 @@ async def get_workflows(request: web.Request) -> web.Response:
 
 
 @routes.get("/workflows/{id}")
+@operation(WorkflowAnswer, errors=(404,))
 async def get_workflow_by_id(request: web.Request) -> web.Response:
     """One workflow, by id or name."""
     async with connection(request.app[POOL]) as conn:
@@ -55,6 +74,7 @@ async def get_workflow_by_id(request: web.Request) -> web.Response:
 
 
 @routes.put("/workflows/{id}")
+@operation(WorkflowAnswer, body=DEFINITION_MODEL, errors=(404,))
 async def put_workflow(request: web.Request) -> web.Response:
     """Store a new version of a workflow, validated as at creation; running executions keep theirs."""
     workflow = await update_workflow(
@@ -64,14 +84,17 @@ async def put_workflow(request: web.Request) -> web.Response:
 
 
 @routes.delete("/workflows/{id}")
+@operation(DeactivatedAnswer, query=DeactivateQuery, errors=(404, 409, 422))
 async def delete_workflow(request: web.Request) -> web.Response:
     """Deactivate a workflow; 409 while executions have not ended, unless ?cancel_running=true cancels them."""
     cancel_running = query_bool(request, "cancel_running")
     workflow, cancelled = await deactivate(request.app[POOL], request.match_info["id"], cancel_running=cancel_running)
-    return respond({**workflow_shape(workflow), "cancelled": cancelled.as_json() if cancelled else None})
+    outcome = BulkAnswer.model_validate(cancelled.as_json()) if cancelled else None
+    return respond(DeactivatedAnswer(**workflow_shape(workflow).model_dump(), cancelled=outcome))
 
 
 @routes.get("/workflows/{id}/versions")
+@operation(Page[VersionAnswer], errors=(404,))
 async def get_versions(request: web.Request) -> web.Response:
     """Every version of a workflow, newest first."""
     async with connection(request.app[POOL]) as conn:
@@ -81,6 +104,7 @@ async def get_versions(request: web.Request) -> web.Response:
 
 
 @routes.get("/workflows/{id}/versions/{version}")
+@operation(VersionAnswer, path={"version": PositiveInt}, errors=(404,))
 async def get_one_version(request: web.Request) -> web.Response:
     """One version of a workflow."""
     number = path_int(request, "version")
@@ -91,6 +115,7 @@ async def get_one_version(request: web.Request) -> web.Response:
 
 
 @routes.post("/workflows/{id}/executions")
+@operation(ExecutionAnswer, status=201, also={200: ExecutionAnswer}, body=StartExecution, errors=(404, 409))
 async def post_execution(request: web.Request) -> web.Response:
     """Start an execution; with `wait`, answer when it ends or the wait is over."""
     body = await model_body(request, StartExecution)

@@ -20,6 +20,8 @@ KINDS: tuple[NodeKind[Any], ...] = (
 
 _BY_TYPE: dict[str, NodeKind[Any]] = {kind.type: kind for kind in KINDS}
 _PARSER: DefinitionParser = definition_parser(kind.model for kind in KINDS)
+DEFINITION_MODEL: type[WorkflowDefinition] = _PARSER.model
+"""The model of a definition made of these kinds: its JSON Schema is the API's."""
 
 
 def parse_definition(raw: JSONValue) -> WorkflowDefinition:

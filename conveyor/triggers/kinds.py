@@ -60,6 +60,8 @@ _UNION: object = Annotated[
     Discriminator(_tag, custom_error_type=_UNKNOWN, custom_error_message=f"unknown trigger type: {_HELP}"),
 ]
 _ADAPTER: TypeAdapter[TriggerModel] = TypeAdapter(_UNION)  # type: ignore[arg-type]
+TRIGGER_DEFINITION: TypeAdapter[TriggerModel] = _ADAPTER
+"""The union of trigger kinds: its JSON Schema is the API's."""
 
 
 def parse_trigger(raw: JSONValue) -> TriggerModel:

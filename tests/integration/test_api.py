@@ -187,7 +187,7 @@ async def test_design_example_runs_to_completion_through_the_api(
     steps = (await (await api.get(f"/executions/{execution['id']}/steps")).json())["items"]
     assert [s["node"] for s in steps] == ["welcome", "wait", "engaged", "nudge", "crm"]
     emails = (await (await api.get(f"/emails?execution={execution['id']}")).json())["items"]
-    assert [e["template"] for e in emails] == ["generic_welcome", "engagement_nudge"]
+    assert [e["template"] for e in emails] == ["engagement_nudge", "generic_welcome"]  # newest first
     assert webhook_peer.bodies() == [{"email": "lin@example.com"}]
 
 

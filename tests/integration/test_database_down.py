@@ -17,7 +17,16 @@ from conveyor.secret_cipher import generate_key
 from tests.integration.conftest import ApiClient
 
 # Routes that answer without the database, by design.
-_NO_DATABASE = {"/health/live", "/metrics", "/node-types", "/state-machine", "/", "/dashboard/{name}"}
+_NO_DATABASE = {
+    "/health/live",
+    "/metrics",
+    "/node-types",
+    "/state-machine",
+    "/",
+    "/dashboard/{name}",
+    "/openapi.json",
+    "/docs",
+}
 _HEALTH = {"/health", "/health/ready"}
 # A body each route accepts, so that the request gets as far as the database.
 _DEFINITION = {"name": "n", "start": "a", "nodes": [{"id": "a", "type": "action", "action": "noop"}]}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.engine.worker import Worker
 from conveyor.store import Pool
-from conveyor.store.emails import list_emails
+from conveyor.store.emails import EmailFilter, list_emails
 from conveyor.store.history import list_history, list_steps
 from tests.integration.conftest import flow, run_flow, wait_for_event, wait_until_ended
 
@@ -116,7 +116,7 @@ async def test_send_email_logs_one_row_rendered_from_the_template(db: Pool, work
     )
     ex = await wait_until_ended(db, (await run_flow(db, definition, {"email": "ada@example.com", "name": "Ada"})).id)
     async with db.acquire() as conn:
-        emails = await list_emails(conn, ex.id, 10)
+        emails = await list_emails(conn, EmailFilter(execution_id=ex.id), None, 10)
         body = await conn.fetchval("SELECT text_body FROM email_logs WHERE execution_id = $1", ex.id)
     assert [(e.recipient, e.template, e.status, e.node) for e in emails] == [
         ("ada@example.com", "podcast_welcome", "logged", "welcome")

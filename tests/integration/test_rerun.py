@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conveyor.engine.worker import Worker
 from conveyor.store import Pool
-from conveyor.store.emails import list_emails
+from conveyor.store.emails import EmailFilter, list_emails
 from tests.integration.conftest import ApiClient, flow, wait_for, wait_until_ended
 
 
@@ -39,7 +39,7 @@ async def test_a_completed_execution_runs_again_from_a_node_with_a_new_idempoten
     again = await wait_for(db, first.id, lambda e: e.state == "completed" and e.visit > first.visit)
     assert again.output == {"ok": True}
     async with db.acquire() as conn:
-        emails = await list_emails(conn, first.id, 10)
+        emails = await list_emails(conn, EmailFilter(execution_id=first.id), None, 10)
     assert len(emails) == 2  # the re-run is meant: a new visit, a new key, a second email
     assert emails[0].idempotency_key != emails[1].idempotency_key
     history = (await (await api.get(f"/executions/{execution_id}/history")).json())["items"]

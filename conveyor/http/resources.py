@@ -1,0 +1,240 @@
+"""The pydantic models of the API's answers: one per resource shape; the answers and /openapi.json both come
+from these, so the two cannot drift."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.statemachines import STATES
+from conveyor.store.emails import EmailStatus
+
+T = TypeVar("T", bound=BaseModel)
+
+# The sets come from their one declaration (the machine, the email status enum); the schema lists them.
+State = Annotated[str, Field(json_schema_extra={"enum": list(STATES)})]
+EmailStatusName = Annotated[str, Field(json_schema_extra={"enum": [s.value for s in EmailStatus]})]
+
+
+class Answer(BaseModel):
+    """An answer's model: immutable, and every field is in the schema as sent."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+
+class Page(Answer, Generic[T]):
+    """A list answer: the items, and the cursor of the next page (null on the last)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class ErrorDetail(Answer):
+    """What went wrong: a stable code, a message for people, and details naming the offending field."""
+
+    code: str
+    message: str
+    details: JSONObject
+
+
+class ErrorAnswer(Answer):
+    """Every error answer."""
+
+    error: ErrorDetail
+
+
+class WorkflowAnswer(Answer):
+    """A workflow and its latest definition."""
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    version: int
+    active: bool
+    definition: JSONObject
+    created_at: datetime
+    updated_at: datetime
+
+
+class VersionAnswer(Answer):
+    """One immutable version of a workflow's definition."""
+
+    workflow_id: uuid.UUID
+    version: int
+    definition: JSONObject
+    created_at: datetime
+
+
+class TemplateAnswer(Answer):
+    """An email template."""
+
+    name: str
+    subject: str
+    text_body: str
+    html_body: str | None
+    updated_at: datetime
+
+
+class ExecutionAnswer(Answer):
+    """One run of a workflow."""
+
+    id: uuid.UUID
+    workflow_id: uuid.UUID
+    workflow_version: int
+    state: State
+    current_node: str | None
+    input: JSONValue
+    output: JSONValue
+    error: JSONValue
+    attempt: int
+    wake_at: datetime | None
+    parent_id: uuid.UUID | None
+    trigger_id: uuid.UUID | None
+    pause_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class HistoryAnswer(Answer):
+    """One transition of an execution."""
+
+    from_state: State = Field(alias="from")
+    to_state: State = Field(alias="to")
+    event: str
+    node: str | None
+    attempt: int
+    detail: JSONObject | None
+    at: datetime
+
+
+class TransitionAnswer(HistoryAnswer):
+    """A transition as a live event: where it belongs, and its id to resume after."""
+
+    id: int
+    execution_id: uuid.UUID
+    workflow_id: uuid.UUID
+
+
+class StepAnswer(Answer):
+    """One attempt of one step."""
+
+    node: str
+    visit: int
+    attempt: int
+    status: str
+    input: JSONValue
+    output: JSONValue
+    error: JSONValue
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class EmailAnswer(Answer):
+    """An email a step sent, or is sending."""
+
+    id: uuid.UUID
+    execution_id: uuid.UUID | None
+    node: str | None
+    to: str
+    subject: str
+    template: str
+    status: EmailStatusName
+    transport: str
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class TriggerRows(Answer):
+    """What a trigger's inbox rows became."""
+
+    started: int
+    filtered: int
+    error: int
+
+
+class TriggerAnswer(Answer):
+    """A trigger and its health; write-only fields (a webhook's secret) are left out."""
+
+    id: uuid.UUID
+    workflow_id: uuid.UUID
+    type: str
+    definition: JSONObject
+    enabled: bool
+    version: int
+    status: str
+    last_fired_at: datetime | None
+    next_run_at: datetime | None
+    next_run_local: datetime | None
+    cursor: JSONValue
+    pending: int
+    lag_seconds: float | None
+    rows: TriggerRows
+    skipped: int
+    last_error: str | None
+    error_since: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class StateCounts(Answer):
+    """A count, and the same by the state each execution was in."""
+
+    total: int
+    by_state: dict[str, int]
+
+
+class BulkAnswer(Answer):
+    """What a bulk operation changed (or, in a dry run, would change)."""
+
+    event: str
+    dry_run: bool
+    changed: StateCounts
+    pause_requested: StateCounts = Field(description="running steps asked to pause once they commit")
+    skipped: StateCounts = Field(description="executions whose state does not allow the event")
+    busy: int = Field(description="held by another transaction, or moved out of the selection meanwhile")
+
+
+class DeactivatedAnswer(WorkflowAnswer):
+    """A deactivated workflow, and what cancelling its executions did (null unless asked)."""
+
+    cancelled: BulkAnswer | None
+
+
+class TransitionOfMachine(Answer):
+    """One transition of the execution machine."""
+
+    event: str
+    from_state: State = Field(alias="from")
+    to_state: State = Field(alias="to")
+
+
+class StateMachineAnswer(Answer):
+    """The execution machine as data, read off its one declaration."""
+
+    states: list[State]
+    initial: State
+    terminal: list[State]
+    events: list[str]
+    operator_events: list[str]
+    transitions: list[TransitionOfMachine]
+
+
+class WorkflowStatisticsAnswer(Answer):
+    """A workflow's executions per state (states with none are absent)."""
+
+    workflow_id: uuid.UUID
+    executions_by_state: dict[str, int]
+
+
+class SecretAnswer(Answer):
+    """A secret as the API shows it: its name, where it comes from and its last write, never its value."""
+
+    name: str
+    source: str
+    updated_at: datetime | None
