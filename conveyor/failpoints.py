@@ -2,7 +2,8 @@
 
 `CONVEYOR_FAILPOINTS=after_claim:crash,in_commit:raise@0.05` arms two points: the process dies at the first
 (like SIGKILL: no cleanup, no lease released) and, one time in twenty, the second raises a dropped
-connection. With the variable unset `fail` tests one empty frozenset and returns.
+connection. `step_write:raise*2` fires the first two times only. With the variable unset `fail` tests one
+empty frozenset and returns.
 """
 
 from __future__ import annotations
@@ -46,21 +47,25 @@ class FailpointSpecError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Failpoint:
-    """One armed point: what it does and how often it fires when reached (1.0: every time)."""
+    """One armed point: what it does, how often it fires when reached (1.0: every time), and at most how often."""
 
     point: Point
     action: Action
     probability: float = 1.0
+    times: int | None = None
 
 
 def parse(spec: str) -> dict[Point, Failpoint]:
-    """Read `name:action[@probability],…`; raise FailpointSpecError on anything else."""
+    """Read `name:action[@probability][*times],…`; raise FailpointSpecError on anything else."""
     armed: dict[Point, Failpoint] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, rest = item.partition(":")
+        rest, _, times = rest.partition("*")
         action, _, probability = rest.partition("@")
         try:
-            failpoint = Failpoint(Point(name), Action(action), float(probability) if probability else 1.0)
+            failpoint = Failpoint(
+                Point(name), Action(action), float(probability) if probability else 1.0, int(times) if times else None
+            )
         except ValueError as exc:
             raise FailpointSpecError(f"{ENV_VAR}: cannot read {item!r}: {exc}") from None
         if not 0.0 < failpoint.probability <= 1.0:
@@ -71,6 +76,7 @@ def parse(spec: str) -> dict[Point, Failpoint]:
 
 _ARMED: dict[Point, Failpoint] = {}
 _NAMES: frozenset[Point] = frozenset()
+_FIRED: dict[Point, int] = {}
 
 
 def arm(spec: str) -> None:
@@ -78,6 +84,7 @@ def arm(spec: str) -> None:
     global _ARMED, _NAMES  # process-wide on purpose: the engine reads them on its hot path
     _ARMED = parse(spec)
     _NAMES = frozenset(_ARMED)
+    _FIRED.clear()
 
 
 def armed(point: Point) -> bool:
@@ -92,6 +99,9 @@ def fail(point: Point) -> None:
     failpoint = _ARMED[point]
     if failpoint.probability < 1.0 and random.random() >= failpoint.probability:  # noqa: S311 - not security
         return
+    if failpoint.times is not None and _FIRED.get(point, 0) >= failpoint.times:
+        return
+    _FIRED[point] = _FIRED.get(point, 0) + 1
     log.warning("failpoint_fired", point=str(point), action=str(failpoint.action))
     if failpoint.action is Action.CRASH:
         sys.stdout.flush()

@@ -20,15 +20,24 @@ def _disarmed() -> Iterator[None]:
 
 
 def test_a_spec_names_points_actions_and_probabilities() -> None:
-    assert parse(" after_claim:crash, in_commit:raise@0.05 ,") == {
+    assert parse(" after_claim:crash, in_commit:raise@0.05 ,step_write:raise@0.5*3") == {
         Point.AFTER_CLAIM: Failpoint(Point.AFTER_CLAIM, Action.CRASH, 1.0),
         Point.IN_COMMIT: Failpoint(Point.IN_COMMIT, Action.RAISE, 0.05),
+        Point.STEP_WRITE: Failpoint(Point.STEP_WRITE, Action.RAISE, 0.5, 3),
     }
     assert parse("") == {}
 
 
 @pytest.mark.parametrize(
-    "spec", ["nowhere:crash", "after_claim", "after_claim:explode", "after_claim:crash@0", "in_commit:raise@x"]
+    "spec",
+    [
+        "nowhere:crash",
+        "after_claim",
+        "after_claim:explode",
+        "after_claim:crash@0",
+        "in_commit:raise@x",
+        "in_commit:raise*y",
+    ],
 )
 def test_a_spec_that_does_not_parse_is_refused(spec: str) -> None:
     with pytest.raises(FailpointSpecError, match="CONVEYOR_FAILPOINTS"):
@@ -59,6 +68,14 @@ def test_a_probability_fires_some_of_the_time() -> None:
         except asyncpg.PostgresConnectionError:
             fired += 1
     assert 100 < fired < 300
+
+
+def test_a_point_armed_a_number_of_times_fires_that_often() -> None:
+    failpoints.arm("after_commit:raise*2")
+    for _ in range(2):
+        with pytest.raises(asyncpg.PostgresConnectionError):
+            failpoints.fail(Point.AFTER_COMMIT)
+    failpoints.fail(Point.AFTER_COMMIT)
 
 
 def test_an_armed_crash_ends_the_process_at_once_with_its_own_status() -> None:
