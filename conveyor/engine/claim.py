@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from conveyor.failpoints import Point, fail
 from conveyor.statemachines import ExecutionModel, apply_events, claim_event
-from conveyor.store import Pool, transaction
+from conveyor.store import Pool, connection
 from conveyor.store.claims import Claim, lock_due, mark_claimed
 from conveyor.store.executions import Execution
 
@@ -20,8 +21,11 @@ async def claim_due(
     pool: Pool, owner: str, limit: int, lease_seconds: float, in_flight: Sequence[uuid.UUID] = ()
 ) -> list[Execution]:
     """Take up to `limit` due executions for `owner` (none it runs already), recording each take in history."""
-    async with transaction(pool) as conn:
-        locked = await lock_due(conn, limit, in_flight)
-        if not locked:
-            return []
-        return await mark_claimed(conn, owner, lease_seconds, [_claim(ex) for ex in locked])
+    async with connection(pool) as conn:
+        async with conn.transaction():
+            locked = await lock_due(conn, limit, in_flight)
+            if not locked:
+                return []
+            claimed = await mark_claimed(conn, owner, lease_seconds, [_claim(ex) for ex in locked])
+        fail(Point.AFTER_CLAIM)  # committed: a crash or a lost answer here leaves them leased to nobody alive
+    return claimed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 import uuid
@@ -14,12 +15,14 @@ from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.event_waits import park_wait
 from conveyor.engine.metrics import STEP_SECONDS, STEPS
 from conveyor.engine.outcome import PlannedCommit, plan_failure, plan_finish_without_node, plan_success, redacted
+from conveyor.errors import DatabaseUnavailableError
+from conveyor.failpoints import Point, armed, fail
 from conveyor.jsonvalue import JSONObject
 from conveyor.nodes import kinds
 from conveyor.nodes.base import StepContext, execution_data
 from conveyor.nodes.services import Services
 from conveyor.statemachines import RUNNING, TERMINAL_STATES
-from conveyor.store import Pool, connection
+from conveyor.store import Conn, Pool, connection
 from conveyor.store.executions import Execution, insert_execution
 from conveyor.store.history import StepStatus
 from conveyor.store.steps import Committed, UnstorableResultError, Wake, child_has_ended, commit_step, wake_parent
@@ -73,6 +76,7 @@ class StepRunner:
                 planned = plan_finish_without_node(ex, self._owner)
             else:
                 planned = await self._run_node(ex, definition.node(ex.current_node), bound)
+                fail(Point.AFTER_SIDE_EFFECT)
             try:
                 committed = await self._commit(planned, ex.parent_id)
             except UnstorableResultError as exc:
@@ -119,7 +123,9 @@ class StepRunner:
             async with asyncio.timeout(timeout):
                 ctx.secrets.update(await self._services.vault.values(self._secret_names(ex, node)))
                 outcome = await kinds.execute(node, ctx)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, DatabaseUnavailableError):
+            # Our own database failed the step (its email or webhook log), not the work: that spends none of
+            # the step's attempts; the worker hands the execution back and it runs again under the same key.
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of user-facing work fails the step
             STEPS.labels(node_type=node.type, result=StepStatus.FAILED).inc()
@@ -142,24 +148,36 @@ class StepRunner:
         return names
 
     async def _commit(self, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
+        async with connection(self._pool) as conn:
+            committed = await self._commit_on(conn, planned, parent_id)
+            fail(Point.AFTER_COMMIT)  # committed; were the answer lost, the worker could not know
+        return committed
+
+    async def _commit_on(self, conn: Conn, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
         commit = planned.commit
         wakes_parent = parent_id is not None and commit.state in TERMINAL_STATES
-        async with connection(self._pool) as conn:
-            if planned.child is None and planned.waits_for is None and planned.wait is None and not wakes_parent:
-                return await commit_step(conn, commit)
-            async with conn.transaction():
-                if planned.wait is not None:
-                    return await park_wait(conn, commit, planned.wait)
-                if planned.waits_for is not None and await child_has_ended(conn, planned.waits_for):
-                    commit = dataclasses.replace(commit, wake=Wake(after_seconds=0.0))  # it ended as we looked away
+        if planned.child is None and planned.waits_for is None and planned.wait is None and not wakes_parent:
+            # One statement commits by itself; a transaction is opened only to fail inside it.
+            async with conn.transaction() if armed(Point.IN_COMMIT) else contextlib.nullcontext():
                 committed = await commit_step(conn, commit)
-                if committed is None:
-                    return None
-                if planned.child is not None:
-                    await insert_execution(conn, planned.child)
-                if parent_id is not None and wakes_parent:
-                    await wake_parent(conn, parent_id, commit.lease.execution_id)
+                fail(Point.IN_COMMIT)
                 return committed
+        async with conn.transaction():
+            if planned.wait is not None:
+                committed = await park_wait(conn, commit, planned.wait)
+                fail(Point.IN_COMMIT)
+                return committed
+            if planned.waits_for is not None and await child_has_ended(conn, planned.waits_for):
+                commit = dataclasses.replace(commit, wake=Wake(after_seconds=0.0))  # it ended as we looked away
+            committed = await commit_step(conn, commit)
+            if committed is None:
+                return None
+            if planned.child is not None:
+                await insert_execution(conn, planned.child)
+            if parent_id is not None and wakes_parent:
+                await wake_parent(conn, parent_id, commit.lease.execution_id)
+            fail(Point.IN_COMMIT)
+            return committed
 
 
 def _data(ex: Execution) -> JSONObject:

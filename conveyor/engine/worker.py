@@ -40,6 +40,8 @@ _DUE_SLACK_SECONDS = 0.002
 _BUSY_RECHECK_SECONDS = 0.01
 # How soon an execution whose run broke on an unexpected error is offered to the workers again.
 _RETRY_AFTER_ERROR_SECONDS = 5.0
+# How soon one whose run lost the database (in a step's own writes, or at its commit) is offered again.
+_RETRY_AFTER_DATABASE_SECONDS = 1.0
 # How many poll triggers one worker polls at once.
 _MAX_POLLS = 16
 
@@ -185,10 +187,16 @@ class Worker:
                 raise
             took = asyncio.get_running_loop().time() - told_at
             log.info("step_cancelled", execution_id=str(ex.id), reason="execution_cancelled", seconds=took)
+        except DatabaseUnavailableError as exc:
+            # Not the step's failure: no attempt is spent; whether the last commit landed, the fenced claim
+            # that runs it again will see.
+            DATABASE_UNAVAILABLE.labels(loop="execution").inc()
+            log.warning("execution_run_interrupted", execution_id=str(ex.id), error=exc.message)
+            await self._hand_back_after_error(ex, _RETRY_AFTER_DATABASE_SECONDS)
         except Exception:
             LOOP_ERRORS.labels(loop="execution").inc()
             log.exception("execution_run_failed", execution_id=str(ex.id))
-            await self._hand_back_after_error(ex)
+            await self._hand_back_after_error(ex, _RETRY_AFTER_ERROR_SECONDS)
         finally:
             self._aborting.pop(ex.id, None)
             if self._tasks.get(ex.id) is asyncio.current_task():
@@ -197,12 +205,15 @@ class Worker:
             IN_FLIGHT.set(len(self._tasks))
             self._alarm.ring()
 
-    async def _hand_back_after_error(self, ex: Execution) -> None:
+    async def _hand_back_after_error(self, ex: Execution, after_seconds: float) -> None:
         # The step's outcome may not be recorded (the database failed us): let it run again soon,
         # not after the whole lease; the step's idempotency key keeps its side effects single.
         try:
             async with connection(self._pool) as conn:
-                await release_leases(conn, self.id, [ex.id], after_seconds=_RETRY_AFTER_ERROR_SECONDS)
+                await release_leases(conn, self.id, [ex.id], after_seconds=after_seconds)
+        except DatabaseUnavailableError as exc:
+            # Still away: the lease lapses by itself and the first worker to reach the database takes it.
+            log.warning("lease_release_failed", execution_id=str(ex.id), error=exc.message)
         except Exception:
             log.exception("lease_release_failed", execution_id=str(ex.id))
 

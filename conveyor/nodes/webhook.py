@@ -12,6 +12,7 @@ from yarl import URL
 
 from conveyor.definitions import NodeModel
 from conveyor.errors import PermanentStepError, StepError, StepTimeoutError
+from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONValue
 from conveyor.nodes.base import Completed, NodeKind, Outcome, StepContext
 from conveyor.nodes.webhook_guard import check_host
@@ -78,6 +79,7 @@ async def execute(node: WebhookNode, ctx: StepContext) -> Outcome:
             (time.perf_counter() - started) * 1000,
         )
         async with connection(ctx.services.pool) as conn:
+            fail(Point.STEP_WRITE)
             await insert_webhook_call(conn, call)
     if timed_out:
         raise StepTimeoutError(f"webhook call timed out: {error}", url=str(target))

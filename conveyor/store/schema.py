@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-from conveyor.store import Conn, Pool, transaction
+from conveyor.store import Conn, Pool, connection, transaction
 from conveyor.store.templates import seed_templates
 
 # Any constant will do, as long as nothing else takes this advisory lock.
@@ -20,11 +21,27 @@ def schema_sql() -> str:
     raise FileNotFoundError("schema.sql is missing from the conveyor installation")
 
 
+# Which schema.sql was applied last, kept as a comment on the executions table (no table of its own).
+_APPLIED = "SELECT obj_description(to_regclass('executions'), 'pg_class')"
+
+
 async def apply_schema(pool: Pool) -> None:
-    """Create every table and index that is missing, and the standard email templates."""
+    """Create every table and index that is missing, and the standard email templates.
+
+    Skipped when this very schema.sql was applied already: even its IF NOT EXISTS statements lock tables, and
+    a worker restarting under load would stall, or deadlock, the steps the other workers are committing.
+    """
+    sql = schema_sql()
+    fingerprint = f"conveyor schema sha256:{hashlib.sha256(sql.encode()).hexdigest()}"
+    async with connection(pool) as conn:
+        if await conn.fetchval(_APPLIED) == fingerprint:
+            await seed_templates(conn)
+            return
     async with transaction(pool) as conn:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
-        await conn.execute(schema_sql())
+        if await conn.fetchval(_APPLIED) != fingerprint:  # not applied by another process while we waited
+            await conn.execute(sql)
+            await conn.execute(f"COMMENT ON TABLE executions IS '{fingerprint}'")  # hex: nothing to quote
         await seed_templates(conn)
 
 

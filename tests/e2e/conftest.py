@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conveyor.checker import check_history
 from conveyor.store import Pool
 from tests.e2e.harness import SpawnWorker, WorkerProcess, spawn_worker_process, stop_worker_process
 
@@ -30,3 +31,11 @@ async def spawn_worker(database_url: str, db: Pool, tmp_path: Path) -> AsyncIter
             # pytest shows this only for a failed test.
             tail = worker.log_path.read_text(errors="replace").splitlines()[-40:]
             print(f"--- {worker.name} (pid {worker.pid}, exit {worker.returncode}) ---", *tail, sep="\n")
+
+
+@pytest.fixture(autouse=True)
+async def history_checked(db: Pool) -> AsyncIterator[None]:
+    """After every end-to-end test, the history checker finds every execution's walk legal."""
+    yield
+    report = await check_history(db)
+    assert report.ok, report.summary()

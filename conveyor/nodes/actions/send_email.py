@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from conveyor.errors import PermanentStepError, StepError
+from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import StepContext
 from conveyor.nodes.email_transports import Delivery
@@ -52,6 +53,7 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
             await mark_email(conn, record.id, EmailStatus.FAILED, ctx.redactor.text(str(exc)))
         raise StepError(f"email delivery failed: {exc}") from exc
     async with connection(pool) as conn:
+        fail(Point.STEP_WRITE)
         await mark_email(conn, record.id, status)
     ctx.log.info(
         "email_sent",

@@ -1,0 +1,122 @@
+"""A crew of supervised `conveyor worker` processes: each one that dies is noted and started again at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bench import processes
+from bench.harness import Bench
+from bench.poll import poll_until
+from conveyor.failpoints import CRASH_EXIT_STATUS
+from conveyor.statemachines import RUNNING
+from conveyor.store import Pool
+
+_WORKER_ID = "SELECT id FROM workers WHERE pid = $1 ORDER BY started_at DESC LIMIT 1"
+_REGISTERED = "SELECT pid FROM workers WHERE pid = ANY($1::int[]) AND stopped_at IS NULL"
+# What the dead worker held when it died: nobody else can have taken these yet (its lease still runs).
+_HELD = f"SELECT id FROM executions WHERE lease_owner = $1 AND state = '{RUNNING}'"
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """A worker process that ended while the crew ran: how, when, and what it held.
+
+    `at` is this host's clock when the supervisor saw the process end, the database's clock being the same
+    host's here; it is a measurement, never a decision the engine makes.
+    """
+
+    worker_id: str | None
+    returncode: int
+    at: datetime
+    held: list[uuid.UUID]
+
+    @property
+    def cause(self) -> str:
+        """killed (SIGKILL), failpoint (a failpoint crash), or unexpected."""
+        if self.returncode == -signal.SIGKILL:
+            return "killed"
+        return "failpoint" if self.returncode == CRASH_EXIT_STATUS else "unexpected"
+
+
+@dataclass(slots=True)
+class Crew:
+    """`size` worker processes on the bench database, each restarted whenever it dies, until `stop`."""
+
+    bench: Bench
+    size: int
+    env: dict[str, str]
+    exits: list[Exit] = field(default_factory=list)
+    _procs: dict[int, processes.Process] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stopping: bool = False
+    _spawned: int = 0
+
+    async def start(self) -> None:
+        """Start every worker and wait until each has registered."""
+        self._tasks = [asyncio.create_task(self._supervise(slot)) for slot in range(self.size)]
+        await poll_until(lambda: len(self._procs) == self.size, "the crew to spawn", 30)
+        await processes.wait_for_workers(self.bench.pool, list(self._procs.values()))
+
+    async def kill_one(self) -> bool:
+        """SIGKILL a running worker chosen at random while another one runs to take its work over; False when
+        fewer than two run their loop (the rest are dead or still starting)."""
+        procs = [p for p in self._procs.values() if p.returncode is None]
+        async with self.bench.pool.acquire() as conn:
+            registered = {r["pid"] for r in await conn.fetch(_REGISTERED, [p.pid for p in procs])}
+        up = [p for p in procs if p.pid in registered]
+        if len(up) < 2:
+            return False
+        random.choice(up).send_signal(signal.SIGKILL)
+        return True
+
+    def check(self) -> None:
+        """Raise what broke a supervisor (a crew that stopped restarting would fake a quiet run)."""
+        for task in self._tasks:
+            if task.done() and not task.cancelled() and task.exception():
+                raise RuntimeError("a worker supervisor failed") from task.exception()
+
+    async def stop(self) -> None:
+        """Stop restarting, and stop every worker (SIGTERM, then SIGKILL)."""
+        self._stopping = True
+        await asyncio.gather(*(processes.stop(p) for p in self._procs.values()))
+        await asyncio.gather(*self._tasks)
+
+    async def _supervise(self, slot: int) -> None:
+        while not self._stopping:
+            self._spawned += 1
+            async with processes.spawn(self.bench, f"worker{slot}", "worker", env=self.env) as proc:
+                self._procs[slot] = proc
+                returncode = await proc.wait()
+                died_at = datetime.now(UTC)
+            if not self._stopping:
+                self.exits.append(await _exit(self.bench.pool, proc.pid, returncode, died_at))
+
+    @property
+    def spawned(self) -> int:
+        """How many worker processes the crew has started."""
+        return self._spawned
+
+
+async def _exit(pool: Pool, pid: int, returncode: int, at: datetime) -> Exit:
+    async with pool.acquire() as conn:
+        worker_id: str | None = await conn.fetchval(_WORKER_ID, pid)
+        held = [r["id"] for r in await conn.fetch(_HELD, worker_id)]
+    return Exit(worker_id, returncode, at, held)
+
+
+@contextlib.asynccontextmanager
+async def crew(bench: Bench, size: int, env: dict[str, str]) -> AsyncIterator[Crew]:
+    """A started crew for the block, stopped afterwards."""
+    team = Crew(bench, size, env)
+    try:
+        await team.start()
+        yield team
+    finally:
+        await team.stop()
