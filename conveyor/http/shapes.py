@@ -16,6 +16,7 @@ from conveyor.store.feed import HistoryEvent
 from conveyor.store.history import HistoryEntry, Step
 from conveyor.store.templates import EmailTemplate
 from conveyor.store.triggers import Trigger
+from conveyor.store.webhooks import LoggedWebhookCall
 from conveyor.store.workflows import Workflow, WorkflowVersion
 from conveyor.triggers.kinds import parse_trigger
 
@@ -128,6 +129,23 @@ def email_shape(e: EmailLog) -> JSONObject:
         "error": e.error,
         "created_at": e.created_at,
         "sent_at": e.sent_at,
+    }
+
+
+def webhook_call_shape(c: LoggedWebhookCall) -> JSONObject:
+    """A webhook call attempt: what was asked, how it ended; the request's headers are never kept."""
+    return {
+        "id": c.id,
+        "node": c.node,
+        "attempt": c.attempt,
+        "method": c.method,
+        "url": c.url,
+        "idempotency_key": c.idempotency_key,
+        "status": c.status_code,
+        "error": c.error,
+        "duration_ms": c.duration_ms,
+        "response_body": c.response_body,
+        "at": c.created_at,
     }
 
 

@@ -68,9 +68,9 @@ function clip(text, n) {
 function edgePath(a, b) {
   const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2;
   if (b.layer > a.layer + 1) {
-    // Skipping layers: below the row, so it never runs through the boxes in between.
-    const low = Math.max(a.y, b.y) + H + GAP_Y / 2 + 6;
-    return `M${x1},${y1} C${x1 + 50},${low} ${x2 - 50},${low} ${x2},${y2}`;
+    // Skipping layers: down into the gap, along under the row, and up, so it never runs through the boxes between.
+    const low = Math.max(a.y, b.y) + H + GAP_Y / 2, q = GAP_X / 2;
+    return `M${x1},${y1} C${x1 + q},${y1} ${x1 + q},${low} ${x1 + q + 12},${low} L${x2 - q - 12},${low} C${x2 - q},${low} ${x2 - q},${y2} ${x2},${y2}`;
   }
   if (b.layer > a.layer) {
     const mid = (x1 + x2) / 2;
@@ -103,7 +103,13 @@ export function drawGraph(definition, marks = {}, idPrefix = "g") {
       if (!b) continue;
       const cls = taken.has(`${node.id}→${target}`) ? "edge taken" : "edge";
       svg.append(s("path", { d: edgePath(a, b), class: cls, "marker-end": `url(#${arrow})` }));
-      if (label) svg.append(s("text", { x: a.x + W + 6, y: a.y + H / 2 + (label === "then" ? -5 : 14), class: "edge-label" }, label));
+      // A layer-skipping edge is labelled under its stretch below the row, clear of its sibling leaving the same point.
+      if (label) {
+        const skips = b.layer > a.layer + 1;
+        const [lx, ly] = skips ? [a.x + W + GAP_X / 2 + 14, Math.max(a.y, b.y) + H + GAP_Y / 2 + 12]
+          : [a.x + W + 6, a.y + H / 2 + (b.y > a.y ? 14 : -5)]; // on the side the edge turns to
+        svg.append(s("text", { x: lx, y: ly, class: "edge-label" }, label));
+      }
     }
   }
   for (const node of definition.nodes) {
@@ -123,7 +129,7 @@ export function drawGraph(definition, marks = {}, idPrefix = "g") {
       s("rect", { width: W, height: H, rx: 6 }),
       s("text", { x: 10, y: 19, class: "node-id" }, `${visited.has(node.id) && !current ? "✓ " : ""}${clip(node.id, 20)}`),
       s("text", { x: 10, y: 36, class: "node-type" }, clip(kindOf(node), 24)),
-      note ? s("text", { x: 10, y: 53, class: "node-note" }, clip(note, 30)) : null);
+      note ? s("text", { x: 10, y: 53, class: "node-note" }, clip(note, 25)) : null);
     svg.append(g);
   }
   return h("div", { class: "graph-wrap scroll" }, svg);
