@@ -159,6 +159,8 @@ async def chromium(executable: str) -> AsyncIterator[Page]:
                     await page.send("Page.enable")
                     await page.send("Runtime.enable")
                     await page.resize(1280, 800)
+                    # A full-page capture lays the page out without a scrollbar: hide it always, so both agree.
+                    await page.send("Emulation.setScrollbarsHidden", hidden=True)
                     yield page
                 finally:
                     await page.close()

@@ -115,7 +115,7 @@ async def test_an_execution_page_draws_its_graph_and_pauses_and_resumes_from_its
 
     state = "document.querySelector('#state .badge')?.dataset.state"
     await page.wait_for(f"{state} === 'delayed'", "the execution delayed")
-    nodes = await page.evaluate("[...document.querySelectorAll('#graph g.node')].map(g => g.dataset.node)")
+    nodes = await page.evaluate("[...document.querySelectorAll('#graph .across g.node')].map(g => g.dataset.node)")
     assert sorted(nodes) == ["crm", "nudge", "pro", "wait", "welcome"]
     current = "document.querySelector('#graph g.node.current')?.dataset.node"
     await page.wait_for(f"{current} === 'wait'", "the delay node marked current")
@@ -179,10 +179,11 @@ async def test_a_workflow_page_shows_its_graph_versions_and_triggers(api: ApiCli
     assert diff == ["changed"]  # the one changed line, removed and added, on one row
     changed = await page.evaluate("[...document.querySelectorAll('#diff tr.changed td')].map(td => td.textContent)")
     assert [cell.split() for cell in changed] == [["\u2212", '"duration":', '"2d"'], ["+", '"duration":', '"3d"']]
-    assert await page.evaluate("document.querySelectorAll('svg.graph g.node').length") == 2
+    assert await page.evaluate("document.querySelectorAll('.across svg.graph g.node').length") == 2
     await _shoot(page, "workflow-desktop.png")
     await page.resize(*PHONE, mobile=True)
     await _shoot(page, "workflow-phone.png")
+    await page.resize(1280, 800)
     await page.goto(str(api.make_url("/#/system")))
     await _shoot(page, "system-desktop.png")
 

@@ -15,6 +15,12 @@ function jsonCell(value) {
 /** Render one execution into `root`, live until the page is left. */
 export async function executionView(root, [id], signal) {
   const machine = await stateMachine();
+  // From the machine, not retyped: the events that close a step (the node they name has run), and those that park
+  // an execution in `delayed` on its own (a delay node's sleep; a resume is the operator's).
+  const operator = new Set(machine.operator_events);
+  const byMachine = machine.transitions.filter((t) => !operator.has(t.event));
+  const stepEnds = new Set(byMachine.filter((t) => t.from === "running" && t.to !== "running").map((t) => t.event));
+  const sleeps = new Set(byMachine.filter((t) => t.to === "delayed").map((t) => t.event));
   let execution = await api(`/executions/${id}`);
   const workflow = await api(`/workflows/${execution.workflow_id}`);
   const version = await api(`/workflows/${execution.workflow_id}/versions/${execution.workflow_version}`);
@@ -50,7 +56,10 @@ export async function executionView(root, [id], signal) {
 
   function path() {
     const nodes = [];
-    for (const entry of history) if (entry.node && nodes[nodes.length - 1] !== entry.node) nodes.push(entry.node);
+    // A node is on the path once its step has run; operator rows (pause at the next node) do not count.
+    for (const entry of history) {
+      if (stepEnds.has(entry.event) && entry.node && nodes[nodes.length - 1] !== entry.node) nodes.push(entry.node);
+    }
     return nodes;
   }
 
@@ -70,7 +79,7 @@ export async function executionView(root, [id], signal) {
     const error = execution.error && (execution.error.message || JSON.stringify(execution.error));
     const taken = path();
     // A delayed execution already points at the node after its delay; the delay node (its last sleep) is the one that waits.
-    const slept = history.findLast((entry) => entry.event === "sleep");
+    const slept = history.findLast((entry) => sleeps.has(entry.event));
     const current = execution.state === "delayed" && slept ? slept.node : execution.current_node;
     put(graph, drawGraph(definition, { path: taken, current, state: execution.state, wakeAt: execution.wake_at, error }, "exec"));
   }

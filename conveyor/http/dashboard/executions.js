@@ -52,10 +52,10 @@ export async function executionsView(root, params, signal) {
   const after = h("input", { type: "datetime-local", id: "f-after", name: "after", value: filters.after });
   const before = h("input", { type: "datetime-local", id: "f-before", name: "before", value: filters.before });
   const form = h("form", { class: "filters", "aria-label": "Filters" },
-    h("label", { for: "f-workflow" }, "Workflow "), workflowSelect,
-    h("label", { for: "f-state" }, "State "), stateSelect,
-    h("label", { for: "f-after" }, "Created after "), after,
-    h("label", { for: "f-before" }, "before "), before,
+    h("span", { class: "field" }, h("label", { for: "f-workflow" }, "Workflow"), workflowSelect),
+    h("span", { class: "field" }, h("label", { for: "f-state" }, "State"), stateSelect),
+    h("span", { class: "field" }, h("label", { for: "f-after" }, "Created after"), after),
+    h("span", { class: "field" }, h("label", { for: "f-before" }, "before"), before),
     h("button", { type: "submit" }, "Apply"));
 
   put(root,

@@ -28,6 +28,7 @@ export async function systemView(root, _args, signal) {
         h("dt", {}, "Overdue wake-ups"), h("dd", {}, `${overdue.count} (due more than ${overdue.grace_seconds} s ago; worst ${Number(overdue.worst_lateness_seconds).toFixed(1)} s late)`),
         h("dt", {}, "Pending inbox rows"), h("dd", {}, `${stats.inbox.pending}${stats.inbox.oldest_pending_at ? `, oldest ${when(stats.inbox.oldest_pending_at)}` : ""}`))),
       h("section", {}, h("h2", {}, "Executions by state"), h("ul", { class: "counts" },
+        Object.keys(stats.executions_by_state).length ? null : h("li", {}, "none yet"),
         Object.entries(stats.executions_by_state).map(([st, n]) => h("li", {}, h("a", { class: "count", href: `#/executions?state=${st}` }, badge(st), h("strong", {}, String(n))))))));
     body.dataset.reads = String(++reads);
   }
