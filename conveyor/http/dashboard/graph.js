@@ -127,7 +127,7 @@ function nodeOf(node, { x, y }, marks, visited) {
     s("rect", { width: W, height: H, rx: 6 }),
     s("text", { x: 10, y: 19, class: "node-id" }, `${visited.has(node.id) && !current ? "✓ " : ""}${clip(node.id, 20)}`),
     s("text", { x: 10, y: 36, class: "node-type" }, clip(kindOf(node), 24)),
-    note ? s("text", { x: 10, y: 53, class: "node-note" }, clip(note, 25)) : null);
+    note ? s("text", { x: 10, y: 53, class: "node-note" }, clip(note, 22)) : null);
 }
 
 function svgOf(definition, marks, id, down) {
