@@ -87,6 +87,12 @@ class Page:
         await self.send("Page.navigate", url=url)
         await self.wait_for("document.body && document.body.dataset.ready", f"{url} rendered")
 
+    async def reload(self) -> None:
+        """Load the page again (a new document) and wait until it has rendered its view."""
+        await self.evaluate("delete document.body.dataset.ready")
+        await self.send("Page.reload")
+        await self.wait_for("document.body && document.body.dataset.ready", "the reloaded page rendered")
+
     async def resize(self, width: int, height: int, *, mobile: bool = False) -> None:
         """Emulate a screen of this size (a phone when `mobile`)."""
         await self.send(
@@ -95,7 +101,10 @@ class Page:
 
     async def screenshot(self, path: Path) -> Path:
         """The page as a PNG at `path` (the whole page, not only the viewport)."""
-        shot = await self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        # Clipped to the laid-out content: without a clip, the capture can be cut at the viewport's scrollbar.
+        size = (await self.send("Page.getLayoutMetrics"))["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        shot = await self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip=clip)
         await asyncio.to_thread(_write, path, base64.b64decode(shot["data"]))
         return path
 
@@ -128,7 +137,8 @@ async def _devtools_port(profile: Path, process: asyncio.subprocess.Process) -> 
 @contextlib.asynccontextmanager
 async def chromium(executable: str) -> AsyncIterator[Page]:
     """A headless Chromium with one blank tab, stopped when the block ends."""
-    with tempfile.TemporaryDirectory(prefix="conveyor-chromium-") as profile:
+    # Chromium's helpers may still be writing the profile as it is removed: leftovers are not a failure.
+    with tempfile.TemporaryDirectory(prefix="conveyor-chromium-", ignore_cleanup_errors=True) as profile:
         process = await asyncio.create_subprocess_exec(
             executable,
             *_FLAGS,
@@ -149,6 +159,8 @@ async def chromium(executable: str) -> AsyncIterator[Page]:
                     await page.send("Page.enable")
                     await page.send("Runtime.enable")
                     await page.resize(1280, 800)
+                    # A full-page capture lays the page out without a scrollbar: hide it always, so both agree.
+                    await page.send("Emulation.setScrollbarsHidden", hidden=True)
                     yield page
                 finally:
                     await page.close()

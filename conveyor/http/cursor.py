@@ -51,6 +51,16 @@ def name_cursor(request: web.Request) -> str | None:
     return key[0] if key else None
 
 
+def id_cursor(request: web.Request) -> int:
+    """The row id to continue after, from ?cursor= of a list ordered by id (0 without one)."""
+    key = _key(request, 1)
+    if key is None:
+        return 0
+    if not key[0].isdigit():
+        raise _malformed(request.query["cursor"])
+    return int(key[0])
+
+
 def created_cursor(request: web.Request) -> tuple[datetime, uuid.UUID] | None:
     """The (created_at, id) to continue after, from ?cursor= of a list ordered by creation."""
     key = _key(request, 2)

@@ -1,4 +1,4 @@
-"""/executions: find and read executions, their history and steps; pause, resume, cancel, retry."""
+"""/executions: find and read executions, their history, steps and webhook calls; pause, resume, cancel, retry."""
 
 from __future__ import annotations
 
@@ -13,16 +13,17 @@ from conveyor.engine.bulk import BULK_EVENTS, bulk_operate
 from conveyor.engine.operations import operate
 from conveyor.errors import NotFoundError
 from conveyor.http.bodies import model_body, path_uuid, query_int
-from conveyor.http.cursor import created_cursor, page
+from conveyor.http.cursor import created_cursor, id_cursor, page
 from conveyor.http.keys import POOL
 from conveyor.http.operation import QueryModel, operation
-from conveyor.http.resources import BulkAnswer, ExecutionAnswer, HistoryAnswer, Page, StepAnswer
+from conveyor.http.resources import BulkAnswer, ExecutionAnswer, HistoryAnswer, Page, StepAnswer, WebhookCallAnswer
 from conveyor.http.selection import SelectionBody, query_selection
-from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape
+from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape, webhook_call_shape
 from conveyor.store import connection
 from conveyor.store.executions import get_execution
 from conveyor.store.history import list_history, list_steps
 from conveyor.store.selection import list_executions
+from conveyor.store.webhooks import list_webhook_calls
 
 routes = web.RouteTableDef()
 
@@ -86,6 +87,28 @@ async def get_steps(request: web.Request) -> web.Response:
         await get_execution(conn, execution_id)
         steps = await list_steps(conn, execution_id)
     return respond(page([step_shape(s) for s in steps], None))
+
+
+class WebhookCallsQuery(QueryModel):
+    """The paging of GET /executions/{id}/webhooks."""
+
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = Field(default=None, description="next_cursor of the page before")
+
+
+@routes.get("/executions/{id}/webhooks")
+@operation(Page[WebhookCallAnswer], path={"id": uuid.UUID}, query=WebhookCallsQuery, errors=(404, 422))
+async def get_webhook_calls(request: web.Request) -> web.Response:
+    """An execution's webhook call attempts, oldest first, a page at a time."""
+    execution_id = path_uuid(request)
+    limit = query_int(request, "limit", 100, low=1, high=1000)
+    after = id_cursor(request)
+    async with connection(request.app[POOL]) as conn:
+        await get_execution(conn, execution_id)
+        found = await list_webhook_calls(conn, execution_id, after, limit + 1)
+    shown = found[:limit]
+    more = len(found) > limit
+    return respond(page([webhook_call_shape(c) for c in shown], (str(shown[-1].id),) if more else None))
 
 
 def _operator(event: str) -> web.RouteDef:

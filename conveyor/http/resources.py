@@ -238,3 +238,19 @@ class SecretAnswer(Answer):
     name: str
     source: str
     updated_at: datetime | None
+
+
+class WebhookCallAnswer(Answer):
+    """A webhook call attempt: what was asked and how it ended; the request's headers are never kept."""
+
+    id: int
+    node: str | None
+    attempt: int
+    method: str
+    url: str
+    idempotency_key: str
+    status: int | None
+    error: str | None
+    duration_ms: float | None
+    response_body: str | None
+    at: datetime

@@ -20,6 +20,7 @@ from conveyor.http.resources import (
     TriggerAnswer,
     TriggerRows,
     VersionAnswer,
+    WebhookCallAnswer,
     WorkflowAnswer,
 )
 from conveyor.redaction import KNOWN
@@ -29,6 +30,7 @@ from conveyor.store.feed import HistoryEvent
 from conveyor.store.history import HistoryEntry, Step
 from conveyor.store.templates import EmailTemplate
 from conveyor.store.triggers import Trigger
+from conveyor.store.webhooks import LoggedWebhookCall
 from conveyor.store.workflows import Workflow, WorkflowVersion
 from conveyor.triggers.kinds import parse_trigger
 
@@ -183,4 +185,21 @@ def transition_shape(e: HistoryEvent) -> TransitionAnswer:
         execution_id=e.execution_id,
         workflow_id=e.workflow_id,
         **history_shape(e.entry).model_dump(),
+    )
+
+
+def webhook_call_shape(c: LoggedWebhookCall) -> WebhookCallAnswer:
+    """A webhook call attempt."""
+    return WebhookCallAnswer(
+        id=c.id,
+        node=c.node,
+        attempt=c.attempt,
+        method=c.method,
+        url=c.url,
+        idempotency_key=c.idempotency_key,
+        status=c.status_code,
+        error=c.error,
+        duration_ms=c.duration_ms,
+        response_body=c.response_body,
+        at=c.created_at,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from conveyor.jsonvalue import JSONValue
 from conveyor.store import Conn
@@ -49,3 +50,34 @@ async def insert_webhook_call(conn: Conn, call: WebhookCall) -> None:
         call.error,
         call.duration_ms,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedWebhookCall:
+    """A recorded call attempt, as read back for an execution."""
+
+    id: int
+    node: str | None
+    idempotency_key: str
+    attempt: int
+    method: str
+    url: str
+    status_code: int | None
+    response_body: str | None
+    error: str | None
+    duration_ms: float | None
+    created_at: datetime
+
+
+_LIST = """
+SELECT id, node, idempotency_key, attempt, method, url, status_code, response_body, error, duration_ms, created_at
+FROM webhook_logs
+WHERE execution_id = $1 AND id > $2
+ORDER BY id
+LIMIT $3
+"""
+
+
+async def list_webhook_calls(conn: Conn, execution_id: uuid.UUID, after_id: int, limit: int) -> list[LoggedWebhookCall]:
+    """The execution's call attempts after row `after_id`, oldest first, at most `limit`."""
+    return [LoggedWebhookCall(**dict(r)) for r in await conn.fetch(_LIST, execution_id, after_id, limit)]

@@ -9,10 +9,13 @@ import json
 import os
 import tempfile
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bench.peers import WebhookPeer
+from bench.poll import poll_until
 from conveyor.engine.worker import Worker
 from tests.browser import Page, chromium, chromium_path
 from tests.integration.conftest import ApiClient, flow
@@ -35,10 +38,32 @@ def _row_state(execution_id: str) -> str:
     return f"document.querySelector('tr[data-id=\"{execution_id}\"]')?.dataset.state"
 
 
+# Elements wider than the screen, by tag and class: a page should scroll only vertically.
+_OVERFLOW = """[...document.querySelectorAll('body *')]
+  .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !el.closest('.scroll'))
+  .map(el => `${el.tagName.toLowerCase()}.${el.className.baseVal ?? el.className}`)"""
+
+
+async def _shoot(page: Page, name: str) -> None:
+    assert await page.evaluate(_OVERFLOW) == [], f"{name}: wider than the screen"
+    await page.screenshot(SHOTS / name)
+
+
+_STATE = "document.querySelector('#state .badge')?.dataset.state"
+
+
 async def _start(api: ApiClient, workflow_id: str, **input_: object) -> str:
     response = await api.post(f"/workflows/{workflow_id}/executions", json={"input": input_})
     assert response.status == 201, await response.text()
     return str((await response.json())["id"])
+
+
+async def _ended(api: ApiClient, execution_id: str) -> str:
+    async def state() -> str | None:
+        found = str((await (await api.get(f"/executions/{execution_id}")).json())["state"])
+        return found if found in ("completed", "failed", "cancelled") else None
+
+    return str(await poll_until(state, f"execution {execution_id} ended"))
 
 
 async def test_a_new_execution_appears_and_moves_on_the_executions_page_without_reload(
@@ -58,13 +83,13 @@ async def test_a_new_execution_appears_and_moves_on_the_executions_page_without_
     execution_id = await _start(api, workflow["id"])
 
     await page.wait_for(f"{_row_state(execution_id)} === 'delayed'", "the new execution, delayed")
-    await page.screenshot(SHOTS / "executions-desktop.png")
+    await _shoot(page, "executions-desktop.png")
     await page.wait_for(f"{_row_state(execution_id)} === 'completed'", "the execution completed")
     assert await page.evaluate("window.sameDocument") is True, "the page reloaded"
     counts = await page.evaluate("document.querySelector('.counts').textContent")
     assert "completed" in counts
     await page.resize(*PHONE, mobile=True)
-    await page.screenshot(SHOTS / "executions-phone.png")
+    await _shoot(page, "executions-phone.png")
 
 
 async def test_an_execution_page_draws_its_graph_and_pauses_and_resumes_from_its_buttons(
@@ -90,13 +115,13 @@ async def test_an_execution_page_draws_its_graph_and_pauses_and_resumes_from_its
 
     state = "document.querySelector('#state .badge')?.dataset.state"
     await page.wait_for(f"{state} === 'delayed'", "the execution delayed")
-    nodes = await page.evaluate("[...document.querySelectorAll('#graph g.node')].map(g => g.dataset.node)")
+    nodes = await page.evaluate("[...document.querySelectorAll('#graph .across g.node')].map(g => g.dataset.node)")
     assert sorted(nodes) == ["crm", "nudge", "pro", "wait", "welcome"]
     current = "document.querySelector('#graph g.node.current')?.dataset.node"
     await page.wait_for(f"{current} === 'wait'", "the delay node marked current")
     assert "wakes" in await page.evaluate("document.querySelector('#graph g.node.current').textContent")
     assert await page.evaluate("document.querySelector('[data-action=resume]').disabled") is True
-    await page.screenshot(SHOTS / "execution-desktop.png")
+    await _shoot(page, "execution-desktop.png")
 
     await page.evaluate("document.querySelector('[data-action=pause]').click()")
     await page.wait_for(f"{state} === 'paused'", "the execution paused")
@@ -109,7 +134,7 @@ async def test_an_execution_page_draws_its_graph_and_pauses_and_resumes_from_its
     history = await (await api.get(f"/executions/{execution_id}/history")).json()
     assert [h["event"] for h in history["items"]][-2:] == ["pause", "resume"]
     await page.resize(*PHONE, mobile=True)
-    await page.screenshot(SHOTS / "execution-phone.png")
+    await _shoot(page, "execution-phone.png")
 
 
 async def test_bulk_cancel_shows_the_dry_run_count_before_it_cancels(
@@ -150,11 +175,142 @@ async def test_a_workflow_page_shows_its_graph_versions_and_triggers(api: ApiCli
     assert (await api.post(f"/workflows/{workflow['id']}/triggers", json=trigger)).status == 201
     await page.goto(str(api.make_url(f"/#/workflows/{workflow['id']}")))
     await page.wait_for("!!document.querySelector('#triggers tbody tr')", "the trigger")
-    diff = await page.evaluate("[...document.querySelectorAll('#diff tr.added, #diff tr.removed')].length")
-    assert diff == 2
-    assert await page.evaluate("document.querySelectorAll('svg.graph g.node').length") == 2
-    await page.screenshot(SHOTS / "workflow-desktop.png")
+    diff = await page.evaluate("[...document.querySelectorAll('#diff tbody tr:not(.same)')].map(r => r.className)")
+    assert diff == ["changed"]  # the one changed line, removed and added, on one row
+    changed = await page.evaluate("[...document.querySelectorAll('#diff tr.changed td')].map(td => td.textContent)")
+    assert [cell.split() for cell in changed] == [["\u2212", '"duration":', '"2d"'], ["+", '"duration":', '"3d"']]
+    assert await page.evaluate("document.querySelectorAll('.across svg.graph g.node').length") == 2
+    await _shoot(page, "workflow-desktop.png")
     await page.resize(*PHONE, mobile=True)
-    await page.screenshot(SHOTS / "workflow-phone.png")
+    await _shoot(page, "workflow-phone.png")
+    await page.resize(1280, 800)
     await page.goto(str(api.make_url("/#/system")))
-    await page.screenshot(SHOTS / "system-desktop.png")
+    await _shoot(page, "system-desktop.png")
+
+
+async def test_a_failed_webhook_execution_shows_its_calls_and_completes_after_a_retry_from_its_page(
+    api: ApiClient, worker: Worker, webhook_peer: WebhookPeer, page: Page
+) -> None:
+    webhook_peer.answer(500)
+    definition = flow(
+        {"id": "notify", "type": "webhook", "method": "POST", "url": webhook_peer.url, "body": {"n": 1}},
+        {"id": "done", "type": "action", "action": "noop"},
+        name="dashboard-webhook",
+    )
+    workflow = await (await api.post("/workflows", json=definition)).json()
+    execution_id = await _start(api, workflow["id"])
+    assert await _ended(api, execution_id) == "failed"  # one attempt, answered 500
+    await page.goto(str(api.make_url(f"/#/executions/{execution_id}")))
+    await page.wait_for(f"{_STATE} === 'failed'", "the failed execution")
+    calls = "[...document.querySelectorAll('#webhook-calls tbody tr')]"
+    await page.wait_for(f"{calls}.length === 1", "the failed call")
+    cells = await page.evaluate(f"{calls}[0].textContent")
+    for shown in ("notify", "POST", webhook_peer.url, "✗ 500", f"{execution_id}:notify:1", " ms"):
+        assert shown in cells, (shown, cells)
+    assert "500" in await page.evaluate("document.querySelector('#graph g.node.current').textContent")
+    await _shoot(page, "execution-failed-desktop.png")
+    await page.evaluate("window.sameDocument = true")
+
+    await page.evaluate("document.querySelector('[data-action=retry]').click()")  # the peer answers 200 now
+
+    await page.wait_for(f"{_STATE} === 'completed'", "the retried execution completed")
+    await page.wait_for(f"{calls}.map(r => r.dataset.status).join() === '500,200'", "both calls, the second a 200")
+    await page.wait_for("document.querySelector('#timeline li:last-child')?.dataset.event === 'finish'", "finish")
+    assert await page.evaluate("window.sameDocument") is True, "the page reloaded"
+    assert len(webhook_peer.received) == 2
+
+
+async def test_retry_from_a_node_of_a_completed_execution_runs_a_new_visit_from_the_page(
+    api: ApiClient, worker: Worker, page: Page
+) -> None:
+    definition = flow(
+        {"id": "first", "type": "action", "action": "noop"},
+        {"id": "second", "type": "action", "action": "noop"},
+        {"id": "third", "type": "action", "action": "noop"},
+        name="dashboard-rerun",
+    )
+    workflow = await (await api.post("/workflows", json=definition)).json()
+    execution_id = await _start(api, workflow["id"])
+    assert await _ended(api, execution_id) == "completed"
+    await page.goto(str(api.make_url(f"/#/executions/{execution_id}")))
+    await page.wait_for("document.querySelector('[data-action=rerun]')?.disabled === false", "rerun enabled")
+    assert await page.evaluate("document.querySelector('[data-action=retry]').disabled") is True  # not failed
+    await page.evaluate("window.sameDocument = true")
+
+    await page.evaluate("document.getElementById('from-node').value = 'second'")
+    await page.evaluate("document.querySelector('[data-action=rerun]').click()")
+
+    steps = "[...document.querySelectorAll('#steps tr[data-node]')]"
+    await page.wait_for(
+        f"{_STATE} === 'completed' && {steps}.filter(r => r.dataset.node === 'third').length === 2",
+        "the new visit completed",
+    )
+    await page.wait_for("!!document.querySelector('#timeline li[data-event=rerun]')", "rerun in the timeline")
+    ran = await page.evaluate(f"{steps}.map(r => r.dataset.node)")
+    assert sorted(ran) == ["first", "second", "second", "third", "third"]  # from `second`, not from the start
+    assert await page.evaluate("window.sameDocument") is True, "the page reloaded"
+    history = (await (await api.get(f"/executions/{execution_id}/history")).json())["items"]
+    rerun = next(h for h in history if h["event"] == "rerun")
+    assert (rerun["from"], rerun["node"]) == ("completed", "second")
+
+
+async def test_the_executions_filters_live_in_the_url_and_survive_a_reload(
+    api: ApiClient, worker: Worker, page: Page
+) -> None:
+    one = flow({"id": "a", "type": "action", "action": "noop"}, name="dashboard-filter-one")
+    other = flow({"id": "a", "type": "action", "action": "noop"}, name="dashboard-filter-other")
+    workflow = await (await api.post("/workflows", json=one)).json()
+    second = await (await api.post("/workflows", json=other)).json()
+    mine, theirs = await _start(api, workflow["id"]), await _start(api, second["id"])
+    assert {await _ended(api, mine), await _ended(api, theirs)} == {"completed"}
+    await page.goto(str(api.make_url("/#/executions")))
+    await page.wait_for(f"{_row_state(theirs)} === 'completed'", "every execution listed")
+
+    await page.evaluate(f"document.getElementById('f-workflow').value = '{workflow['id']}'")
+    await page.evaluate("document.getElementById('f-state').value = 'completed'")
+    await page.evaluate("document.querySelector('form.filters').requestSubmit()")
+    await page.wait_for(f"location.hash === '#/executions?workflow={workflow['id']}&state=completed'", "the URL")
+    await page.reload()
+
+    rows = "[...document.querySelectorAll('#executions tr[data-id]')].map(r => r.dataset.id)"
+    await page.wait_for(f"{rows}.join() === '{mine}'", "only the filtered execution after the reload")
+    assert await page.evaluate("document.getElementById('f-workflow').value") == workflow["id"]
+    assert await page.evaluate("document.getElementById('f-state').value") == "completed"
+
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0).isoformat()
+    await page.goto(str(api.make_url(f"/#/executions?after={tomorrow.replace('+00:00', 'Z')}")))
+    await page.wait_for(f"{rows}.length === 0 && !!document.querySelector('#executions tbody td')", "nothing after")
+    local = await page.evaluate("document.getElementById('f-after').value")
+    assert await page.evaluate(f"new Date({json.dumps(local)}).toISOString()") == tomorrow.replace("+00:00", ".000Z")
+
+
+async def test_the_system_page_reads_its_figures_again_when_transitions_arrive(
+    api: ApiClient, worker: Worker, page: Page
+) -> None:
+    workflow = await (await api.post("/workflows", json=flow({"id": "a", "type": "action", "action": "noop"}))).json()
+    await page.goto(str(api.make_url("/#/system")))
+    await page.wait_for("document.getElementById('live').dataset.live === 'live'", "the live feed connected")
+    await page.evaluate("window.sameDocument = true")
+    counts = "[...document.querySelectorAll('.counts li')].map(li => li.textContent).join(' ')"
+    assert "completed" not in await page.evaluate(counts)
+
+    execution_id = await _start(api, workflow["id"])
+
+    await page.wait_for(f"{counts}.includes('completed')", "the completed execution counted")
+    assert await _ended(api, execution_id) == "completed"
+    assert await page.evaluate("window.sameDocument") is True, "the page reloaded"
+
+
+async def test_the_line_diff_pairs_a_changed_line_and_keeps_the_surplus_apart(api: ApiClient, page: Page) -> None:
+    await page.goto(str(api.make_url("/#/system")))
+    rows = await page.evaluate(
+        "import('/dashboard/diff.js').then(m => m.lineDiff('a\\nb\\nc\\nd', 'a\\nB\\nC\\nX\\nd\\ne'))"
+    )
+    assert rows == [
+        ["a", "a", "same"],
+        ["b", "B", "changed"],
+        ["c", "C", "changed"],
+        [None, "X", "added"],
+        ["d", "d", "same"],
+        [None, "e", "added"],
+    ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+
 from bench.peers import WebhookPeer
 from bench.poll import poll_until
 from conveyor.config import Settings
@@ -9,7 +12,7 @@ from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Pool
 from conveyor.store.history import list_history, list_steps
-from tests.integration.conftest import flow, run_flow, running_worker, wait_until_ended
+from tests.integration.conftest import ApiClient, flow, run_flow, running_worker, wait_until_ended
 
 
 def webhook(url: str, **extra: JSONValue) -> JSONObject:
@@ -110,3 +113,31 @@ async def test_webhook_timeout_hangs_up_and_fails_the_attempt(
     assert ex.error["code"] == "step_timeout"
     assert call["status_code"] is None
     assert call["error"]
+
+
+async def test_an_executions_webhook_calls_are_listed_oldest_first_a_page_at_a_time(
+    api: ApiClient, db: Pool, worker: Worker, webhook_peer: WebhookPeer
+) -> None:
+    webhook_peer.answer(500)
+    retry = {"max_attempts": 2, "backoff": "fixed", "delay": "50ms", "jitter": False}
+    ex = await wait_until_ended(
+        db, (await run_flow(db, flow(webhook(webhook_peer.url, retry=retry)), {"email": "a@b.c", "token": "t0k"})).id
+    )
+    assert ex.state == "completed"
+
+    first = await (await api.get(f"/executions/{ex.id}/webhooks?limit=1")).json()
+    rest = await (await api.get(f"/executions/{ex.id}/webhooks?cursor={first['next_cursor']}")).json()
+
+    calls = first["items"] + rest["items"]
+    assert [(c["attempt"], c["status"], c["error"]) for c in calls] == [(1, 500, None), (2, 200, None)]
+    assert {(c["method"], c["url"], c["node"], c["idempotency_key"]) for c in calls} == {
+        ("POST", webhook_peer.url, "call", f"{ex.id}:call:1")
+    }
+    assert all(c["duration_ms"] >= 0 for c in calls)
+    assert rest["next_cursor"] is None
+    assert "t0k" not in json.dumps(calls)  # the request's headers are never kept
+
+
+async def test_webhook_calls_of_an_unknown_execution_are_404(api: ApiClient) -> None:
+    response = await api.get(f"/executions/{uuid.uuid4()}/webhooks")
+    assert response.status == 404

@@ -1,4 +1,4 @@
-// One execution: its graph with the path taken, the live history, steps, emails, and the operator's buttons.
+// One execution: its graph with the path taken, the live history, steps, emails, webhook calls, and the operator's buttons.
 
 import { api, stateMachine, stream } from "./api.js";
 import { badge, h, message, pretty, put, short, table, when } from "./dom.js";
@@ -15,6 +15,12 @@ function jsonCell(value) {
 /** Render one execution into `root`, live until the page is left. */
 export async function executionView(root, [id], signal) {
   const machine = await stateMachine();
+  // From the machine, not retyped: the events that close a step (the node they name has run), and those that park
+  // an execution in `delayed` on its own (a delay node's sleep; a resume is the operator's).
+  const operator = new Set(machine.operator_events);
+  const byMachine = machine.transitions.filter((t) => !operator.has(t.event));
+  const stepEnds = new Set(byMachine.filter((t) => t.from === "running" && t.to !== "running").map((t) => t.event));
+  const sleeps = new Set(byMachine.filter((t) => t.to === "delayed").map((t) => t.event));
   let execution = await api(`/executions/${id}`);
   const workflow = await api(`/workflows/${execution.workflow_id}`);
   const version = await api(`/workflows/${execution.workflow_id}/versions/${execution.workflow_version}`);
@@ -31,6 +37,7 @@ export async function executionView(root, [id], signal) {
   const timeline = h("ol", { class: "timeline", id: "timeline" });
   const steps = h("div", { id: "steps" });
   const emails = h("div", { id: "emails" });
+  const webhooks = h("div", { id: "webhooks" });
 
   put(root,
     h("p", { class: "crumbs" }, h("a", { href: "#/executions" }, "Executions"), " / ",
@@ -44,11 +51,15 @@ export async function executionView(root, [id], signal) {
     h("div", { class: "columns" },
       h("section", {}, h("h2", {}, "History"), timeline),
       h("section", {}, h("h2", {}, "Steps"), steps)),
-    h("section", {}, h("h2", {}, "Emails"), emails));
+    h("section", {}, h("h2", {}, "Emails"), emails),
+    h("section", {}, h("h2", {}, "Webhook calls"), webhooks));
 
   function path() {
     const nodes = [];
-    for (const entry of history) if (entry.node && nodes[nodes.length - 1] !== entry.node) nodes.push(entry.node);
+    // A node is on the path once its step has run; operator rows (pause at the next node) do not count.
+    for (const entry of history) {
+      if (stepEnds.has(entry.event) && entry.node && nodes[nodes.length - 1] !== entry.node) nodes.push(entry.node);
+    }
     return nodes;
   }
 
@@ -67,8 +78,9 @@ export async function executionView(root, [id], signal) {
     fromNode.disabled = rerun.disabled;
     const error = execution.error && (execution.error.message || JSON.stringify(execution.error));
     const taken = path();
-    // A delayed execution already points at the node after its delay; the delay node is the one that waits.
-    const current = execution.state === "delayed" && taken.length ? taken[taken.length - 1] : execution.current_node;
+    // A delayed execution already points at the node after its delay; the delay node (its last sleep) is the one that waits.
+    const slept = history.findLast((entry) => sleeps.has(entry.event));
+    const current = execution.state === "delayed" && slept ? slept.node : execution.current_node;
     put(graph, drawGraph(definition, { path: taken, current, state: execution.state, wakeAt: execution.wake_at, error }, "exec"));
   }
 
@@ -85,26 +97,39 @@ export async function executionView(root, [id], signal) {
     return true;
   }
 
-  async function refreshDetails() {
-    const [stepList, emailList] = await Promise.all([api(`/executions/${id}/steps`), api(`/emails?execution=${id}`)]);
+  async function refreshDetails(latest = () => true) {
+    const [stepList, emailList, callList] = await Promise.all([
+      api(`/executions/${id}/steps`), api(`/emails?execution=${id}`), api(`/executions/${id}/webhooks?limit=1000`)]);
+    if (!latest()) return;
     put(steps, table(["Node", "Visit", "Attempt", "Status", "Started", "Finished", "Input", "Output", "Error"],
-      stepList.items.map((st) => h("tr", {}, h("td", {}, st.node), h("td", {}, String(st.visit)), h("td", {}, String(st.attempt)),
+      stepList.items.map((st) => h("tr", { "data-node": st.node, "data-visit": st.visit, "data-status": st.status }, h("td", {}, st.node), h("td", {}, String(st.visit)), h("td", {}, String(st.attempt)),
         h("td", {}, st.status), h("td", {}, when(st.started_at)), h("td", {}, when(st.finished_at)),
         h("td", {}, jsonCell(st.input)), h("td", {}, jsonCell(st.output)), h("td", { class: "error-text" }, jsonCell(st.error))))));
     put(emails, emailList.items.length
       ? table(["To", "Subject", "Template", "Node", "Status", "Sent"], emailList.items.map((m) => h("tr", {},
         h("td", {}, m.to), h("td", {}, m.subject), h("td", {}, m.template), h("td", {}, m.node), h("td", {}, m.status), h("td", {}, when(m.sent_at || m.created_at)))))
       : message("No emails."));
+    put(webhooks, callList.items.length
+      ? table(["Node", "Attempt", "Method", "URL", "Status", "Error", "Duration", "Idempotency-Key", "At"], callList.items.map((c) => h("tr", { "data-status": c.status ?? "" },
+        h("td", {}, c.node || ""), h("td", {}, String(c.attempt)), h("td", {}, c.method), h("td", { class: "mono url" }, c.url),
+        h("td", {}, c.status == null ? "—" : h("span", { class: `badge ${c.status < 300 ? "http-ok" : "http-bad"}` }, `${c.status < 300 ? "✓" : "✗"} ${c.status}`)),
+        h("td", { class: "error-text" }, c.error || ""), h("td", {}, c.duration_ms == null ? "" : `${Math.round(c.duration_ms)} ms`),
+        h("td", { class: "mono" }, c.idempotency_key), h("td", {}, when(c.at)))), { id: "webhook-calls" })
+      : message("No webhook calls."));
   }
 
-  let pending = null;
+  let pending = null, reads = 0;
   function refreshSoon() {
     // Several transitions commit together; read the execution and its steps once for the burst.
     clearTimeout(pending);
     pending = setTimeout(async () => {
-      execution = await api(`/executions/${id}`);
+      // Answers can come back out of order: only the latest read is shown, or a stale one could stay.
+      const mine = ++reads;
+      const fresh = await api(`/executions/${id}`);
+      if (mine !== reads) return;
+      execution = fresh;
       render();
-      await refreshDetails();
+      await refreshDetails(() => mine === reads);
     }, 150);
   }
 
@@ -120,6 +145,7 @@ export async function executionView(root, [id], signal) {
         execution = ev.data;
         for (const entry of (await api(`/executions/${id}/history`)).items) addHistory(entry);
         render();
+        refreshSoon(); // steps and calls made before this connection (all of them, if it has already ended)
       } else if (ev.event === "transition" && addHistory(ev.data)) {
         execution = { ...execution, state: ev.data.to };
         render();

@@ -17,13 +17,23 @@ function isoOrEmpty(local) {
   return local ? new Date(local).toISOString() : "";
 }
 
-/** Render the executions page into `root`; `params` may hold an initial `workflow` filter. */
+// An instant from the URL (ISO, so a shared link means the same time in any zone) as a datetime-local value.
+function localOrEmpty(iso) {
+  const d = iso ? new Date(iso) : null;
+  if (!d || Number.isNaN(d.getTime())) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** Render the executions page into `root`; `params` (the hash's query) holds the filters: workflow, state, after, before. */
 export async function executionsView(root, params, signal) {
   const machine = await stateMachine();
   const workflows = (await api("/workflows?limit=1000")).items;
   const names = new Map(workflows.map((w) => [w.id, w.name]));
-  const filters = { workflow: params.get("workflow") || "", state: params.get("state") || "", after: "", before: "" };
-  const view = { cursors: [null], rows: new Map(), counts: {}, selected: new Set() };
+  const filters = { workflow: params.get("workflow") || "", state: params.get("state") || "",
+    after: localOrEmpty(params.get("after")), before: localOrEmpty(params.get("before")) };
+  // Transitions that arrive while a page is being read: applied once it is shown (loading is set meanwhile).
+  const view = { cursors: [null], rows: new Map(), counts: {}, selected: new Set(), loading: null };
 
   const counts = h("ul", { class: "counts", "aria-label": "Executions per state" });
   const notice = h("div", { "aria-live": "polite" });
@@ -39,13 +49,13 @@ export async function executionsView(root, params, signal) {
     workflows.map((w) => h("option", { value: w.id, selected: w.id === filters.workflow }, w.name)));
   const stateSelect = h("select", { name: "state", id: "f-state" }, h("option", { value: "" }, "any state"),
     machine.states.map((st) => h("option", { value: st, selected: st === filters.state }, st)));
-  const after = h("input", { type: "datetime-local", id: "f-after", name: "after" });
-  const before = h("input", { type: "datetime-local", id: "f-before", name: "before" });
+  const after = h("input", { type: "datetime-local", id: "f-after", name: "after", value: filters.after });
+  const before = h("input", { type: "datetime-local", id: "f-before", name: "before", value: filters.before });
   const form = h("form", { class: "filters", "aria-label": "Filters" },
-    h("label", { for: "f-workflow" }, "Workflow "), workflowSelect,
-    h("label", { for: "f-state" }, "State "), stateSelect,
-    h("label", { for: "f-after" }, "Created after "), after,
-    h("label", { for: "f-before" }, "before "), before,
+    h("span", { class: "field" }, h("label", { for: "f-workflow" }, "Workflow"), workflowSelect),
+    h("span", { class: "field" }, h("label", { for: "f-state" }, "State"), stateSelect),
+    h("span", { class: "field" }, h("label", { for: "f-after" }, "Created after"), after),
+    h("span", { class: "field" }, h("label", { for: "f-before" }, "before"), before),
     h("button", { type: "submit" }, "Apply"));
 
   put(root,
@@ -61,7 +71,7 @@ export async function executionsView(root, params, signal) {
   function renderCounts() {
     put(counts, machine.states.filter((st) => view.counts[st]).map((st) =>
       h("li", {}, h("button", { type: "button", class: "count", "data-state": st, "aria-pressed": String(filters.state === st),
-        onclick: () => { filters.state = filters.state === st ? "" : st; stateSelect.value = filters.state; load(true); } },
+        onclick: () => { filters.state = filters.state === st ? "" : st; stateSelect.value = filters.state; remember(); load(true); } },
       badge(st), h("strong", {}, String(view.counts[st]))))));
     if (!counts.children.length) counts.append(h("li", {}, "no executions yet"));
   }
@@ -99,6 +109,13 @@ export async function executionsView(root, params, signal) {
       created_before: isoOrEmpty(filters.before), ...extra });
   }
 
+  // The filters live in the URL, so a view can be shared and survives a reload (replaced: no new history entry).
+  function remember() {
+    const shared = query({ workflow: filters.workflow, state: filters.state, after: isoOrEmpty(filters.after),
+      before: isoOrEmpty(filters.before) });
+    history.replaceState(history.state, "", `#/executions${shared}`);
+  }
+
   async function loadCounts() {
     const stats = filters.workflow ? await api(`/workflows/${filters.workflow}/statistics`) : await api("/recovery/statistics");
     view.counts = { ...stats.executions_by_state };
@@ -109,18 +126,34 @@ export async function executionsView(root, params, signal) {
     if (fromStart) view.cursors = [null];
     const cursor = view.cursors[view.cursors.length - 1];
     const started = performance.now();
+    const arrived = view.loading = [];
     try {
       const page = await api(`/executions${filterQuery({ limit: String(PAGE), cursor })}`);
+      const took = Math.round(performance.now() - started);
       show(page.items);
       view.next = page.next_cursor;
       next.disabled = !page.next_cursor;
       prev.disabled = view.cursors.length === 1;
-      pageLabel.textContent = `page ${view.cursors.length} · ${Math.round(performance.now() - started)} ms`;
+      pageLabel.textContent = `page ${view.cursors.length} · ${took} ms`;
       put(notice);
       await loadCounts();
     } catch (error) {
       put(notice, message(error.message, "error"));
+    } finally {
+      await catchUp(arrived).catch(console.warn);
     }
+  }
+
+  // A transition that came while the page was read may or may not be in it: read those executions again.
+  async function catchUp(arrived) {
+    if (view.loading === arrived) view.loading = null;
+    const ids = new Set(arrived.filter((t) => view.rows.has(t.execution_id)).map((t) => t.execution_id));
+    for (const e of await Promise.all([...ids].map((id) => api(`/executions/${id}`)))) {
+      view.rows.set(e.id, e);
+      tbody.querySelector(`tr[data-id="${CSS.escape(e.id)}"]`)?.replaceWith(row(e));
+    }
+    for (const t of arrived) if (t.from === "idle" && !view.rows.has(t.execution_id)) await addNew(t);
+    updateBulk();
   }
 
   async function bulk(event) {
@@ -149,6 +182,10 @@ export async function executionsView(root, params, signal) {
   }
 
   async function onTransition(t) {
+    if (view.loading) {
+      view.loading.push(t);
+      return;
+    }
     view.counts[t.from] = Math.max(0, (view.counts[t.from] || 0) - 1);
     view.counts[t.to] = (view.counts[t.to] || 0) + 1;
     renderCounts();
@@ -158,8 +195,14 @@ export async function executionsView(root, params, signal) {
       view.rows.set(fresh.id, fresh);
       tbody.querySelector(`tr[data-id="${CSS.escape(fresh.id)}"]`)?.replaceWith(row(fresh));
       updateBulk();
-    } else if (t.from === "idle" && view.cursors.length === 1) {
-      // A new execution started: it belongs at the top of the first page if it matches the filters.
+    } else if (t.from === "idle") {
+      await addNew(t);
+    }
+  }
+
+  // A new execution started: it belongs at the top of the first page if it matches the filters.
+  async function addNew(t) {
+    if (view.cursors.length === 1) {
       const e = await api(`/executions/${t.execution_id}`);
       if (!matches(e) || view.rows.has(e.id)) return;
       view.rows.set(e.id, e);
@@ -172,6 +215,7 @@ export async function executionsView(root, params, signal) {
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     Object.assign(filters, { workflow: workflowSelect.value, state: stateSelect.value, after: after.value, before: before.value });
+    remember();
     view.selected.clear();
     load(true);
     follow();
@@ -191,11 +235,15 @@ export async function executionsView(root, params, signal) {
     feed = new AbortController();
     signal.addEventListener("abort", () => feed.abort(), { once: true });
     let first = true;
+    // One transition at a time, in order: a row being read for a new execution is there for the next one.
+    let queue = Promise.resolve();
     stream(`/events/stream${query({ workflow: filters.workflow })}`, {
       signal: feed.signal,
       // After a reconnection, events may have been missed: read the page again once.
       onOpen: () => { if (!first) load(false); first = false; },
-      onEvent: (ev) => { if (ev.event === "transition") onTransition(ev.data).catch(console.warn); },
+      onEvent: (ev) => {
+        if (ev.event === "transition") queue = queue.then(() => onTransition(ev.data)).catch(console.warn);
+      },
     });
   }
 

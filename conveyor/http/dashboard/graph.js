@@ -1,8 +1,10 @@
-// A workflow drawn as a graph: layers by distance from the start, left to right, as SVG.
+// A workflow drawn as a graph: layers by distance from the start, left to right (or top to bottom on a phone), as SVG.
 
 import { h, s, when } from "./dom.js";
 
 const W = 184, H = 62, GAP_X = 64, GAP_Y = 22, PAD = 16;
+// Top to bottom: the gap between layers, and between nodes of one layer side by side.
+const GAP_DOWN = 44, GAP_SIDE = 28, SIDE_ROUTE = GAP_SIDE / 2 + 34;
 
 /** A node's outgoing edges: [target id, label]. */
 export function successors(node) {
@@ -12,8 +14,11 @@ export function successors(node) {
   return node.next ? [[node.next, ""]] : [];
 }
 
-/** Each node's layer (the longest path to it from the start, loops ignored) and its place in the layer. */
-export function layout(definition) {
+/**
+ * Each node's layer (the longest path to it from the start, loops ignored) and its place in the layer; layers run
+ * left to right, or top to bottom when `down`.
+ */
+export function layout(definition, down = false) {
   const byId = new Map(definition.nodes.map((n) => [n.id, n]));
   const targets = (id) => successors(byId.get(id) || {}).map(([t]) => t).filter((t) => byId.has(t));
   // Depth-first from the start: an edge to a node still on the stack closes a loop, and is left out of layering.
@@ -39,12 +44,18 @@ export function layout(definition) {
   for (const id of order) {
     const l = layer.get(id);
     rows[l] = (rows[l] || 0) + 1;
-    at.set(id, { layer: l, x: PAD + l * (W + GAP_X), y: PAD + (rows[l] - 1) * (H + GAP_Y) });
+    const row = rows[l] - 1;
+    at.set(id, down
+      ? { layer: l, x: PAD + row * (W + GAP_SIDE), y: PAD + l * (H + GAP_DOWN) }
+      : { layer: l, x: PAD + l * (W + GAP_X), y: PAD + row * (H + GAP_Y) });
   }
   const long = definition.nodes.some((n) => targets(n.id).some((t) => back.has(`${n.id}→${t}`) || layer.get(t) > layer.get(n.id) + 1));
+  const across = Math.max(1, ...rows.filter(Boolean));
+  if (down) {
+    return { at, width: PAD * 2 + across * (W + GAP_SIDE) - GAP_SIDE + (long ? SIDE_ROUTE : 0), height: PAD * 2 + (last + 1) * (H + GAP_DOWN) - GAP_DOWN };
+  }
   const loops = long ? GAP_Y + 12 : 0;
-  const height = PAD * 2 + Math.max(1, ...rows.filter(Boolean)) * (H + GAP_Y) - GAP_Y + loops;
-  return { at, width: PAD * 2 + (last + 1) * (W + GAP_X) - GAP_X, height };
+  return { at, width: PAD * 2 + (last + 1) * (W + GAP_X) - GAP_X, height: PAD * 2 + across * (H + GAP_Y) - GAP_Y + loops };
 }
 
 function kindOf(node) {
@@ -65,32 +76,66 @@ function clip(text, n) {
   return text.length > n ? `${text.slice(0, n - 1)}…` : text;
 }
 
-function edgePath(a, b) {
+// An edge's path and where its label goes, left to right.
+function edgeAcross(a, b) {
   const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2;
   if (b.layer > a.layer + 1) {
-    // Skipping layers: below the row, so it never runs through the boxes in between.
-    const low = Math.max(a.y, b.y) + H + GAP_Y / 2 + 6;
-    return `M${x1},${y1} C${x1 + 50},${low} ${x2 - 50},${low} ${x2},${y2}`;
+    // Skipping layers: down into the gap, along under the row, and up, so it never runs through the boxes between.
+    const low = Math.max(a.y, b.y) + H + GAP_Y / 2, q = GAP_X / 2;
+    return {
+      d: `M${x1},${y1} C${x1 + q},${y1} ${x1 + q},${low} ${x1 + q + 12},${low} L${x2 - q - 12},${low} C${x2 - q},${low} ${x2 - q},${y2} ${x2},${y2}`,
+      label: [x1 + q + 14, low + 12], // under its stretch below the row, clear of a sibling leaving the same point
+    };
   }
+  const label = [x1 + 6, y1 + (b.y > a.y ? 14 : -5)]; // on the side the edge turns to
   if (b.layer > a.layer) {
     const mid = (x1 + x2) / 2;
-    return `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`;
+    return { d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`, label };
   }
   // A step back (a loop): around underneath, so it never crosses the boxes it skips.
   const low = Math.max(a.y, b.y) + H + GAP_Y / 2 + 6;
-  return `M${a.x + W / 2},${a.y + H} C${a.x + W / 2},${low} ${b.x + W / 2},${low} ${b.x + W / 2},${b.y + H}`;
+  return { d: `M${a.x + W / 2},${a.y + H} C${a.x + W / 2},${low} ${b.x + W / 2},${low} ${b.x + W / 2},${b.y + H}`, label };
 }
 
-/**
- * The definition as an SVG graph. `marks` (optional): `path` (node ids in the order visited), `current`
- * (the node now), `state`, `wakeAt`, `error`.
- */
-export function drawGraph(definition, marks = {}, idPrefix = "g") {
-  const { at, width, height } = layout(definition);
+// The same, top to bottom: a skip or a loop goes around the right of the boxes, into the target's right side.
+function edgeDown(a, b) {
+  if (b.layer === a.layer + 1) {
+    const x1 = a.x + W / 2, y1 = a.y + H, x2 = b.x + W / 2, y2 = b.y, mid = (y1 + y2) / 2;
+    return { d: `M${x1},${y1} C${x1},${mid} ${x2},${mid} ${x2},${y2}`, label: [x1 + (x2 < x1 ? -34 : 6), y1 + 14] };
+  }
+  const right = Math.max(a.x, b.x) + W + GAP_SIDE / 2, y1 = a.y + H / 2, y2 = b.y + H / 2, q = y2 > y1 ? 12 : -12;
+  return {
+    d: `M${a.x + W},${y1} C${right},${y1} ${right},${y1} ${right},${y1 + q} L${right},${y2 - q} C${right},${y2} ${right},${y2} ${b.x + W},${y2}`,
+    label: [right + 4, y1 + 2 * q],
+  };
+}
+
+// One node's box: its id, its kind, and a note when it is the current one (its wake-up, its error, its state).
+function nodeOf(node, { x, y }, marks, visited) {
+  const current = node.id === marks.current;
+  const classes = ["node", `type-${node.type}`];
+  let note = "";
+  if (visited.has(node.id)) classes.push("visited");
+  if (current) {
+    classes.push("current", `state-${marks.state}`);
+    if (marks.state === "delayed" && marks.wakeAt) note = `◷ wakes ${clock(marks.wakeAt)}`;
+    else if (marks.state === "failed" && marks.error) note = `✗ ${marks.error}`;
+    else note = `● ${marks.state}`;
+  }
+  return s("g", { class: classes.join(" "), "data-node": node.id, transform: `translate(${x},${y})` },
+    s("title", {}, [node.id, kindOf(node), note].filter(Boolean).join("\n")),
+    s("rect", { width: W, height: H, rx: 6 }),
+    s("text", { x: 10, y: 19, class: "node-id" }, `${visited.has(node.id) && !current ? "✓ " : ""}${clip(node.id, 20)}`),
+    s("text", { x: 10, y: 36, class: "node-type" }, clip(kindOf(node), 24)),
+    note ? s("text", { x: 10, y: 53, class: "node-note" }, clip(note, 22)) : null);
+}
+
+function svgOf(definition, marks, id, down) {
+  const { at, width, height } = layout(definition, down);
   const path = marks.path || [];
   const visited = new Set(path);
-  const taken = new Set(path.slice(1).map((id, i) => `${path[i]}→${id}`));
-  const arrow = `${idPrefix}-arrow`;
+  const taken = new Set(path.slice(1).map((node, i) => `${path[i]}→${node}`));
+  const arrow = `${id}-arrow`;
   const svg = s("svg", {
     class: "graph", viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
     "aria-label": `Workflow graph of ${definition.name}: ${definition.nodes.length} nodes`,
@@ -101,30 +146,23 @@ export function drawGraph(definition, marks = {}, idPrefix = "g") {
     for (const [target, label] of successors(node)) {
       const a = at.get(node.id), b = at.get(target);
       if (!b) continue;
+      const edge = down ? edgeDown(a, b) : edgeAcross(a, b);
       const cls = taken.has(`${node.id}→${target}`) ? "edge taken" : "edge";
-      svg.append(s("path", { d: edgePath(a, b), class: cls, "marker-end": `url(#${arrow})` }));
-      if (label) svg.append(s("text", { x: a.x + W + 6, y: a.y + H / 2 + (label === "then" ? -5 : 14), class: "edge-label" }, label));
+      svg.append(s("path", { d: edge.d, class: cls, "marker-end": `url(#${arrow})` }));
+      if (label) svg.append(s("text", { x: edge.label[0], y: edge.label[1], class: "edge-label" }, label));
     }
   }
-  for (const node of definition.nodes) {
-    const { x, y } = at.get(node.id);
-    const current = node.id === marks.current;
-    const classes = ["node", `type-${node.type}`];
-    let note = "";
-    if (visited.has(node.id)) classes.push("visited");
-    if (current) {
-      classes.push("current", `state-${marks.state}`);
-      if (marks.state === "delayed" && marks.wakeAt) note = `◷ wakes ${clock(marks.wakeAt)}`;
-      else if (marks.state === "failed" && marks.error) note = `✗ ${marks.error}`;
-      else note = `● ${marks.state}`;
-    }
-    const g = s("g", { class: classes.join(" "), "data-node": node.id, transform: `translate(${x},${y})` },
-      s("title", {}, [node.id, kindOf(node), note].filter(Boolean).join("\n")),
-      s("rect", { width: W, height: H, rx: 6 }),
-      s("text", { x: 10, y: 19, class: "node-id" }, `${visited.has(node.id) && !current ? "✓ " : ""}${clip(node.id, 20)}`),
-      s("text", { x: 10, y: 36, class: "node-type" }, clip(kindOf(node), 24)),
-      note ? s("text", { x: 10, y: 53, class: "node-note" }, clip(note, 30)) : null);
-    svg.append(g);
-  }
-  return h("div", { class: "graph-wrap scroll" }, svg);
+  for (const node of definition.nodes) svg.append(nodeOf(node, at.get(node.id), marks, visited));
+  return svg;
+}
+
+/**
+ * The definition as an SVG graph, drawn both ways: left to right, and top to bottom for a phone (the stylesheet
+ * shows the one that fits). `marks` (optional): `path` (node ids in the order visited), `current` (the node now),
+ * `state`, `wakeAt`, `error`.
+ */
+export function drawGraph(definition, marks = {}, idPrefix = "g") {
+  return h("div", { class: "graph-wrap" },
+    h("div", { class: "scroll across" }, svgOf(definition, marks, `${idPrefix}-across`, false)),
+    h("div", { class: "scroll down" }, svgOf(definition, marks, `${idPrefix}-down`, true)));
 }

@@ -1,16 +1,17 @@
-// System: live workers, recovery figures, the backlog, and a recovery button.
+// System: live workers, recovery figures, the backlog, and a recovery button; read again as transitions arrive.
 
-import { api } from "./api.js";
+import { api, stream } from "./api.js";
 import { badge, confirmDialog, h, message, put, table, when } from "./dom.js";
 
-/** The system page. */
-export async function systemView(root) {
+/** The system page, live until it is left. */
+export async function systemView(root, _args, signal) {
   const notice = h("div", { "aria-live": "polite" });
   const body = h("div");
   const refresh = h("button", { type: "button" }, "Refresh");
   const recover = h("button", { type: "button", id: "recover" }, "Recover now");
   put(root, h("h1", {}, "System"), h("div", { class: "actions" }, refresh, recover), notice, body);
 
+  let reads = 0;
   async function load() {
     const [stats, health] = await Promise.all([api("/recovery/statistics"), api("/health")]);
     const overdue = stats.overdue_wakeups;
@@ -27,7 +28,24 @@ export async function systemView(root) {
         h("dt", {}, "Overdue wake-ups"), h("dd", {}, `${overdue.count} (due more than ${overdue.grace_seconds} s ago; worst ${Number(overdue.worst_lateness_seconds).toFixed(1)} s late)`),
         h("dt", {}, "Pending inbox rows"), h("dd", {}, `${stats.inbox.pending}${stats.inbox.oldest_pending_at ? `, oldest ${when(stats.inbox.oldest_pending_at)}` : ""}`))),
       h("section", {}, h("h2", {}, "Executions by state"), h("ul", { class: "counts" },
+        Object.keys(stats.executions_by_state).length ? null : h("li", {}, "none yet"),
         Object.entries(stats.executions_by_state).map(([st, n]) => h("li", {}, h("a", { class: "count", href: `#/executions?state=${st}` }, badge(st), h("strong", {}, String(n))))))));
+    body.dataset.reads = String(++reads);
+  }
+
+  // A transition changes the counts, the backlog and the workers' in-flight figures: read them again, once per
+  // burst (a busy system sends hundreds a second), and never more than one read at a time.
+  let timer = null, reading = null, again = false;
+  function soon() {
+    if (!timer && !signal.aborted) timer = setTimeout(read, 250);
+  }
+  async function read() {
+    timer = null;
+    if (reading) { again = true; return; }
+    reading = load().catch((e) => put(notice, message(e.message, "error")));
+    await reading;
+    reading = null;
+    if (again) { again = false; soon(); }
   }
 
   refresh.addEventListener("click", () => load().catch((e) => put(notice, message(e.message, "error"))));
@@ -41,6 +59,12 @@ export async function systemView(root) {
     } catch (error) {
       put(notice, message(error.message, "error"));
     }
+  });
+  let first = true;
+  stream("/events/stream", {
+    signal,
+    onOpen: () => { if (!first) soon(); first = false; }, // after a reconnection, transitions may have been missed
+    onEvent: (ev) => { if (ev.event === "transition") soon(); },
   });
   await load();
 }

@@ -30,7 +30,7 @@ function compare(left, right) {
   const rows = lineDiff(pretty(left.definition), pretty(right.definition));
   const changed = rows.filter((r) => r[2] !== "same").length;
   return h("div", {},
-    message(changed ? `${changed} lines differ between v${left.version} and v${right.version}.` : "The two versions are the same."),
+    message(changed ? `${changed} ${changed === 1 ? "line differs" : "lines differ"} between v${left.version} and v${right.version}.` : "The two versions are the same."),
     h("div", { class: "scroll" }, h("table", { class: "diff" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, `v${left.version}`), h("th", { scope: "col" }, `v${right.version}`))),
       h("tbody", {}, rows.map(([a, b, kind]) => h("tr", { class: kind },
