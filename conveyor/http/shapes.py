@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from conveyor.jsonvalue import JSONObject
+from conveyor.store.claims import SlotWait
 from conveyor.store.emails import EmailLog
 from conveyor.store.executions import Execution
 from conveyor.store.feed import HistoryEvent
@@ -64,8 +65,8 @@ def template_shape(t: EmailTemplate) -> JSONObject:
     }
 
 
-def execution_shape(e: Execution) -> JSONObject:
-    """An execution resource."""
+def execution_shape(e: Execution, waiting: SlotWait | None = None) -> JSONObject:
+    """An execution resource; `waiting`: the concurrency cap it is due but held back by."""
     return {
         "id": e.id,
         "workflow_id": e.workflow_id,
@@ -83,6 +84,8 @@ def execution_shape(e: Execution) -> JSONObject:
         "created_at": e.created_at,
         "started_at": e.started_at,
         "finished_at": e.finished_at,
+        "concurrency_key": e.slot_key,
+        "waiting_for_slot": {"key": waiting.key, "limit": waiting.limit} if waiting else None,
     }
 
 
