@@ -128,7 +128,8 @@ async def _devtools_port(profile: Path, process: asyncio.subprocess.Process) -> 
 @contextlib.asynccontextmanager
 async def chromium(executable: str) -> AsyncIterator[Page]:
     """A headless Chromium with one blank tab, stopped when the block ends."""
-    with tempfile.TemporaryDirectory(prefix="conveyor-chromium-") as profile:
+    # Chromium's helper processes may still write the profile after the browser exits: do not fail on it.
+    with tempfile.TemporaryDirectory(prefix="conveyor-chromium-", ignore_cleanup_errors=True) as profile:
         process = await asyncio.create_subprocess_exec(
             executable,
             *_FLAGS,
