@@ -352,3 +352,14 @@ DO $$ BEGIN
             REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION conveyor_event_notify();
     END IF;
 END $$;
+
+-- Send throttles (conveyor/store/throttles.py): a key's next free send time, and the slot each step was granted.
+CREATE TABLE IF NOT EXISTS throttles (
+    key     text PRIMARY KEY,
+    next_at timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS throttle_grants (
+    step_key text PRIMARY KEY,
+    key      text NOT NULL,
+    slot_at  timestamptz NOT NULL
+);

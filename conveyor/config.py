@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from conveyor.rates import Rate, parse_rate
+
 
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name)
@@ -49,6 +51,7 @@ class Settings:
     api_token: str | None = field(default=None, repr=False)
     metrics_token: str | None = field(default=None, repr=False)
     max_body_bytes: int = 1024 * 1024
+    email_rate: Rate | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -84,4 +87,5 @@ class Settings:
             api_token=env.get("CONVEYOR_API_TOKEN") or None,
             metrics_token=env.get("CONVEYOR_METRICS_TOKEN") or None,
             max_body_bytes=_int("CONVEYOR_MAX_BODY", 1024 * 1024),
+            email_rate=parse_rate(env["CONVEYOR_EMAIL_RATE"]) if env.get("CONVEYOR_EMAIL_RATE") else None,
         )

@@ -36,5 +36,6 @@ async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Work
             email_sender=settings.email_from,
             http=http,
             webhook_allow_hosts=settings.webhook_allow_hosts,
+            email_rate=settings.email_rate,
         )
         yield Worker(pool, dsn, settings, services)

@@ -19,6 +19,8 @@ RUNTIME_TABLES = (
     "event_match_paths",
     "triggers",
     "workers",
+    "throttles",
+    "throttle_grants",
 )
 CONVEYOR_TABLES = frozenset({*RUNTIME_TABLES, "email_templates"})
 _TRUNCATE = f"TRUNCATE {', '.join(RUNTIME_TABLES)} RESTART IDENTITY CASCADE"
