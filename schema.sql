@@ -78,6 +78,15 @@ CREATE UNIQUE INDEX IF NOT EXISTS executions_trigger_key
     ON executions (trigger_id, dedupe_key) WHERE trigger_id IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS executions_child_key
     ON executions (parent_id, dedupe_key) WHERE parent_id IS NOT NULL;
+-- Concurrency caps (conveyor/concurrency.py), fixed at creation: the rendered key with its limit, and the
+-- workflow's total. The claim statement counts leased rows through these two indexes; no counter exists.
+ALTER TABLE executions ADD COLUMN IF NOT EXISTS slot_key text;
+ALTER TABLE executions ADD COLUMN IF NOT EXISTS slot_limit integer;
+ALTER TABLE executions ADD COLUMN IF NOT EXISTS total_limit integer;
+CREATE INDEX IF NOT EXISTS executions_slot_idx ON executions (slot_key, wake_at)
+    WHERE slot_key IS NOT NULL AND lease_owner IS NOT NULL;
+CREATE INDEX IF NOT EXISTS executions_leased_idx ON executions (workflow_id, wake_at)
+    WHERE total_limit IS NOT NULL AND lease_owner IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS execution_history (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -357,3 +366,14 @@ DO $$ BEGIN
             REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION conveyor_event_notify();
     END IF;
 END $$;
+
+-- Send throttles (conveyor/store/throttles.py): a key's next free send time, and the slot each step was granted.
+CREATE TABLE IF NOT EXISTS throttles (
+    key     text PRIMARY KEY,
+    next_at timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS throttle_grants (
+    step_key text PRIMARY KEY,
+    key      text NOT NULL,
+    slot_at  timestamptz NOT NULL
+);

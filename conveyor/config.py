@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from conveyor.rates import Rate, parse_rate
+
 
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name)
@@ -53,6 +55,7 @@ class Settings:
     # CONVEYOR_SECRET_KEY encrypts the secrets table; CONVEYOR_SECRET_<NAME> are secrets by name.
     secret_key: str | None = field(default=None, repr=False)
     env_secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    email_rate: Rate | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -90,6 +93,7 @@ class Settings:
             max_body_bytes=_int("CONVEYOR_MAX_BODY", 1024 * 1024),
             secret_key=env.get(SECRET_KEY_VARIABLE) or None,
             env_secrets=env_secrets(env),
+            email_rate=parse_rate(env["CONVEYOR_EMAIL_RATE"]) if env.get("CONVEYOR_EMAIL_RATE") else None,
         )
 
     def credentials(self) -> dict[str, str | None]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from pydantic import ValidationError as PydanticValidationError
 
 from conveyor.cancellation import CancelOn
+from conveyor.concurrency import Concurrency
 from conveyor.durations import parse_duration
 from conveyor.errors import DefinitionError
 from conveyor.jsonvalue import JSONObject, JSONValue
@@ -120,6 +121,9 @@ class WorkflowDefinition(BaseModel):
     # Narrowed by `definition_parser` to the discriminated union of the declared node kinds.
     nodes: Sequence[NodeModel] = Field(min_length=1)
     cancel_on: Sequence[CancelOn] = Field(default=(), max_length=20)
+    # Caps on executions running at once: per rendered key, and in total (conveyor/concurrency.py).
+    concurrency: Concurrency | None = None
+    limit: int | None = Field(default=None, ge=1, le=100_000)
 
     _index: dict[str, NodeModel] = PrivateAttr(default_factory=dict)
 

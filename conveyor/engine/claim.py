@@ -1,4 +1,5 @@
-"""Claim due executions: one transaction, one locking read and one write per batch."""
+"""Claim due executions: one transaction, one locking read and one write per batch (two more statements when
+some locked executions have concurrency caps: the caps' locks and the count that admits them)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from conveyor.failpoints import Point, fail
 from conveyor.statemachines import ExecutionModel, apply_events, claim_event
 from conveyor.store import Pool, connection
-from conveyor.store.claims import Claim, lock_due, mark_claimed
+from conveyor.store.claims import Claim, admit, lock_due, mark_claimed
 from conveyor.store.executions import Execution
 
 
@@ -23,7 +24,7 @@ async def claim_due(
     """Take up to `limit` due executions for `owner` (none it runs already), recording each take in history."""
     async with connection(pool) as conn:
         async with conn.transaction():
-            locked = await lock_due(conn, limit, in_flight)
+            locked = await admit(conn, await lock_due(conn, limit, in_flight))
             if not locked:
                 return []
             claimed = await mark_claimed(conn, owner, lease_seconds, [_claim(ex) for ex in locked])

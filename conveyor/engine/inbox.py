@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 
 import structlog
 
+from conveyor.concurrency import NO_SLOTS, slots_for
 from conveyor.engine.metrics import TRIGGER_ROWS
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import ValidationError
@@ -83,6 +84,7 @@ def _verdict(p: PendingRow, cache: TriggerCache, *, fanned_out: bool) -> Verdict
             raise ValueError(f"the payload is a JSON {type(payload).__name__}, not an object")
         assert p.trigger_version is not None
         accepted = cache.get(p.trigger_id, p.trigger_version, p.definition).accepts(payload)
+        slots = slots_for(json.loads(p.caps), payload) if accepted and p.caps else NO_SLOTS
     except (RuleError, ValidationError, ValueError, RecursionError) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:1000]
         return Verdict(p.id, p.trigger_id, fanned_out, "error", reason)
@@ -98,6 +100,7 @@ def _verdict(p: PendingRow, cache: TriggerCache, *, fanned_out: bool) -> Verdict
         workflow_id=p.workflow_id,
         workflow_version=p.workflow_version,
         start_node=p.start_node,
+        slots=slots,
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Collection
 
 import structlog
 
+from conveyor.concurrency import slots_for
 from conveyor.engine.bulk import BulkOutcome, bulk_operate
 from conveyor.engine.moves import Move, PauseRequest, plan_move
 from conveyor.engine.references import check_references
@@ -98,7 +99,15 @@ async def start_execution(
                 value=workflow_ref,
             )
         execution, created = await insert_execution(
-            conn, NewExecution(workflow.id, workflow.version, workflow.start_node, input_, dedupe_key=dedupe_key)
+            conn,
+            NewExecution(
+                workflow.id,
+                workflow.version,
+                workflow.start_node,
+                input_,
+                dedupe_key=dedupe_key,
+                slots=slots_for(workflow.definition, input_),
+            ),
         )
     if created:
         log.info("execution_created", execution_id=str(execution.id), workflow=workflow.name)

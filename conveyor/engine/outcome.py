@@ -10,7 +10,7 @@ from conveyor.definitions import NodeModel
 from conveyor.engine.backoff import retry_delay_seconds
 from conveyor.errors import ConveyorError, StepTimeoutError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.nodes.base import Completed, Outcome, Sleep, SpawnChild, WaitForChild, WaitForEvent
+from conveyor.nodes.base import Completed, Defer, Outcome, Sleep, SpawnChild, WaitForChild, WaitForEvent
 from conveyor.redaction import Redactor
 from conveyor.statemachines import TERMINAL_STATES, ExecutionModel, StepEnd, apply_events
 from conveyor.store.executions import Execution, NewExecution
@@ -92,6 +92,10 @@ def plan_success(
     if isinstance(outcome, WaitForChild):
         detail: JSONObject = {"child_id": str(outcome.child_id)}
         return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, detail=detail), waits_for=outcome.child_id)
+    if isinstance(outcome, Defer):
+        # Neither a retry nor a failure: the execution stays at its node and attempt, and sleeps as a row.
+        detail = {**outcome.reason, "until": outcome.at.isoformat()}
+        return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, detail=detail, wake=Wake(at=outcome.at)))
     if isinstance(outcome, WaitForEvent):
         until = outcome.until.isoformat() if outcome.until else None
         detail = {"events": list(outcome.events), "timeout_in_seconds": outcome.seconds, "until": until}

@@ -20,6 +20,7 @@ from conveyor.http.resources import BulkAnswer, ExecutionAnswer, HistoryAnswer, 
 from conveyor.http.selection import SelectionBody, query_selection
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape, webhook_call_shape
 from conveyor.store import connection
+from conveyor.store.claims import slot_waits
 from conveyor.store.executions import get_execution
 from conveyor.store.history import list_history, list_steps
 from conveyor.store.selection import list_executions
@@ -51,10 +52,14 @@ async def get_many(request: web.Request) -> web.Response:
     async with connection(request.app[POOL]) as conn:
         selection = await query_selection(request, conn)
         found = await list_executions(conn, selection, after, limit + 1)
+        waits = await slot_waits(conn, [e.id for e in found[:limit]])
     shown = found[:limit]
     last = shown[-1] if len(found) > limit else None
     return respond(
-        page([execution_shape(e) for e in shown], (last.created_at.isoformat(), str(last.id)) if last else None)
+        page(
+            [execution_shape(e, waits.get(e.id)) for e in shown],
+            (last.created_at.isoformat(), str(last.id)) if last else None,
+        )
     )
 
 
@@ -64,7 +69,8 @@ async def get_one(request: web.Request) -> web.Response:
     """One execution."""
     async with connection(request.app[POOL]) as conn:
         execution = await get_execution(conn, path_uuid(request))
-    return respond(execution_shape(execution))
+        waits = await slot_waits(conn, [execution.id])
+    return respond(execution_shape(execution, waits.get(execution.id)))
 
 
 @routes.get("/executions/{id}/history")

@@ -79,6 +79,13 @@ class TemplateAnswer(Answer):
     updated_at: datetime
 
 
+class SlotWaitAnswer(Answer):
+    """The concurrency cap a due execution is held back by: its key (null: the workflow's total limit)."""
+
+    key: str | None
+    limit: int
+
+
 class ExecutionAnswer(Answer):
     """One run of a workflow."""
 
@@ -98,6 +105,8 @@ class ExecutionAnswer(Answer):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    concurrency_key: str | None = None
+    waiting_for_slot: SlotWaitAnswer | None = None
 
 
 class HistoryAnswer(Answer):

@@ -14,6 +14,7 @@ from conveyor.http.resources import (
     EmailAnswer,
     ExecutionAnswer,
     HistoryAnswer,
+    SlotWaitAnswer,
     StepAnswer,
     TemplateAnswer,
     TransitionAnswer,
@@ -24,6 +25,7 @@ from conveyor.http.resources import (
     WorkflowAnswer,
 )
 from conveyor.redaction import KNOWN
+from conveyor.store.claims import SlotWait
 from conveyor.store.emails import EmailLog
 from conveyor.store.executions import Execution
 from conveyor.store.feed import HistoryEvent
@@ -85,8 +87,8 @@ def template_shape(t: EmailTemplate) -> TemplateAnswer:
     )
 
 
-def execution_shape(e: Execution) -> ExecutionAnswer:
-    """An execution resource."""
+def execution_shape(e: Execution, waiting: SlotWait | None = None) -> ExecutionAnswer:
+    """An execution resource; `waiting`: the concurrency cap it is due but held back by."""
     return ExecutionAnswer(
         id=e.id,
         workflow_id=e.workflow_id,
@@ -104,6 +106,8 @@ def execution_shape(e: Execution) -> ExecutionAnswer:
         created_at=e.created_at,
         started_at=e.started_at,
         finished_at=e.finished_at,
+        concurrency_key=e.slot_key,
+        waiting_for_slot=SlotWaitAnswer(key=waiting.key, limit=waiting.limit) if waiting else None,
     )
 
 

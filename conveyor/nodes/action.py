@@ -7,7 +7,8 @@ from typing import ClassVar, Literal
 from conveyor.definitions import NodeModel, Reference
 from conveyor.jsonvalue import JSONObject
 from conveyor.nodes.actions import ACTIONS, TEMPLATE_PARAMS
-from conveyor.nodes.base import Completed, NodeKind, Outcome, StepContext
+from conveyor.nodes.base import Completed, Defer, NodeKind, Outcome, StepContext
+from conveyor.nodes.throttle import ThrottledError
 
 
 class ActionNode(NodeModel):
@@ -44,7 +45,10 @@ class ActionNode(NodeModel):
 async def execute(node: ActionNode, ctx: StepContext) -> Outcome:
     """Render the params and run the action."""
     params = await ctx.render("params", node.params)
-    return Completed(output=await ACTIONS[node.action](params, ctx))
+    try:
+        return Completed(output=await ACTIONS[node.action](params, ctx))
+    except ThrottledError as exc:
+        return Defer(exc.slot_at, {"throttled": exc.key})
 
 
 KIND = NodeKind(ActionNode, execute)

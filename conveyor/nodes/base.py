@@ -127,7 +127,15 @@ class WaitForEvent:
     seconds: float | None = None
 
 
-Outcome = Completed | Sleep | SpawnChild | WaitForChild | WaitForEvent
+@dataclass(frozen=True, slots=True)
+class Defer:
+    """Not done yet: run this step again `at` (its slot under a send rate), as the same attempt."""
+
+    at: datetime
+    reason: JSONObject
+
+
+Outcome = Completed | Sleep | SpawnChild | WaitForChild | WaitForEvent | Defer
 
 N = TypeVar("N", bound=NodeModel)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from conveyor.nodes.email_transports import EmailTransport
+from conveyor.rates import Rate
 from conveyor.store import Pool
 from conveyor.vault import Vault
 
@@ -21,3 +22,5 @@ class Services:
     http: aiohttp.ClientSession
     webhook_allow_hosts: frozenset[str]
     vault: Vault
+    # CONVEYOR_EMAIL_RATE: sends a second across all workers; none: unthrottled.
+    email_rate: Rate | None = None

@@ -8,14 +8,17 @@ from collections.abc import Mapping
 from typing import ClassVar, Literal
 
 import aiohttp
+from pydantic import Field
 from yarl import URL
 
 from conveyor.definitions import NodeModel
 from conveyor.errors import PermanentStepError, StepError, StepTimeoutError
 from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONValue
-from conveyor.nodes.base import Completed, NodeKind, Outcome, StepContext
+from conveyor.nodes.base import Completed, Defer, NodeKind, Outcome, StepContext
+from conveyor.nodes.throttle import ThrottledError, host_key, throttled
 from conveyor.nodes.webhook_guard import check_host
+from conveyor.rates import Rate
 from conveyor.store import connection
 from conveyor.store.webhooks import WebhookCall, insert_webhook_call
 
@@ -31,6 +34,8 @@ class WebhookNode(NodeModel):
     url: str
     headers: dict[str, str] = {}
     body: JSONValue = None
+    # Calls a second to the URL's host, across all workers and workflows; a call over the rate waits its turn.
+    rate: float | None = Field(default=None, gt=0, le=100_000)
 
     templated: ClassVar[tuple[str, ...]] = ("url", "headers", "body")
 
@@ -47,8 +52,19 @@ def _target(url: JSONValue, allowed: frozenset[str]) -> URL:
 
 
 async def execute(node: WebhookNode, ctx: StepContext) -> Outcome:
-    """Call the URL; a 2xx answer's JSON (or text) is the output, anything else fails the attempt."""
+    """Call the URL, in its turn under the host's `rate`; a 2xx answer's JSON (or text) is the output."""
     target = _target(await ctx.render("url", node.url), ctx.services.webhook_allow_hosts)
+    if node.rate is None:
+        return await _send(node, ctx, target)
+    try:
+        async with throttled(ctx.services.pool, host_key(target.host or ""), Rate(node.rate), ctx.idempotency_key):
+            return await _send(node, ctx, target)
+    except ThrottledError as exc:
+        return Defer(exc.slot_at, {"throttled": exc.key})
+
+
+async def _send(node: WebhookNode, ctx: StepContext, target: URL) -> Outcome:
+    """Call the URL once and log the attempt; anything but a 2xx answer fails it."""
     rendered_headers = await ctx.render("headers", node.headers, keep=False)  # not kept: credentials, often literal
     headers = {str(k): str(v) for k, v in rendered_headers.items()}
     headers.setdefault("Idempotency-Key", ctx.idempotency_key)

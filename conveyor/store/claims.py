@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,9 +15,21 @@ from conveyor.store.executions import COLUMNS, WAKE_CHANNEL, Execution, executio
 # predicate says the same in the same literal words, hence a literal rather than a parameter here.
 DUE = f"wake_at IS NOT NULL AND state <> '{PAUSED}'"
 
+# A slot is taken by a leased execution whose lease has not lapsed: a dead worker's rows stop counting when
+# their leases run out (and are then due themselves). Counted from rows through the partial slot indexes.
+_LEASED = "h.lease_owner IS NOT NULL AND h.wake_at > now()"
+_KEY_HOLDERS = f"SELECT count(*) FROM executions h WHERE h.slot_key = e.slot_key AND {_LEASED}"
+_TOTAL_HOLDERS = (
+    f"SELECT count(*) FROM executions h WHERE h.workflow_id = e.workflow_id AND h.total_limit IS NOT NULL AND {_LEASED}"
+)
+# Whether a due execution waits for a slot. Executions without caps never reach the counts.
+HELD_BACK = f"""(
+    (e.slot_key IS NOT NULL AND ({_KEY_HOLDERS}) >= e.slot_limit)
+    OR (e.total_limit IS NOT NULL AND ({_TOTAL_HOLDERS}) >= e.total_limit))"""
+
 _LOCK_DUE = f"""
-SELECT {COLUMNS} FROM executions
-WHERE {DUE} AND wake_at <= now() AND id <> ALL($2::uuid[])
+SELECT {COLUMNS} FROM executions e
+WHERE {DUE} AND wake_at <= now() AND id <> ALL($2::uuid[]) AND NOT {HELD_BACK}
 ORDER BY wake_at
 LIMIT $1
 FOR UPDATE SKIP LOCKED
@@ -26,6 +39,57 @@ FOR UPDATE SKIP LOCKED
 async def lock_due(conn: Conn, limit: int, in_flight: Sequence[uuid.UUID]) -> list[Execution]:
     """Lock up to `limit` executions that need a worker now, skipping rows others hold and our own in flight."""
     return [execution(r) for r in await conn.fetch(_LOCK_DUE, limit, list(in_flight))]
+
+
+_LOCK_SLOTS = """
+SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT unnest($1::bigint[]) AS k ORDER BY k) keys
+"""
+# Run after `_LOCK_SLOTS`, so its snapshot holds every claim committed by a worker that held the same slots.
+_ADMIT = f"""
+WITH candidate AS (
+    SELECT e.id, e.wake_at, e.slot_key, e.slot_limit, e.total_limit, e.workflow_id,
+           CASE WHEN e.slot_key IS NULL THEN 0 ELSE ({_KEY_HOLDERS}) END AS key_held,
+           CASE WHEN e.total_limit IS NULL THEN 0 ELSE ({_TOTAL_HOLDERS}) END AS total_held
+    FROM executions e WHERE e.id = ANY($1::uuid[])
+), ranked AS (
+    SELECT c.*,
+           row_number() OVER (PARTITION BY c.slot_key ORDER BY c.wake_at, c.id) AS key_rank,
+           row_number() OVER (PARTITION BY c.workflow_id, c.total_limit IS NOT NULL ORDER BY c.wake_at, c.id)
+               AS total_rank
+    FROM candidate c
+)
+SELECT id FROM ranked
+WHERE (slot_key IS NULL OR key_held + key_rank <= slot_limit)
+  AND (total_limit IS NULL OR total_held + total_rank <= total_limit)
+"""
+
+
+def _slot_locks(ex: Execution) -> list[int]:
+    # Advisory lock ids in their own space: a key's, and a capped workflow's.
+    locks = []
+    if ex.slot_key is not None:
+        locks.append(_lock_id("slot:" + ex.slot_key))
+    if ex.total_limit is not None:
+        locks.append(_lock_id(f"workflow:{ex.workflow_id}"))
+    return locks
+
+
+def _lock_id(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+async def admit(conn: Conn, locked: Sequence[Execution]) -> list[Execution]:
+    """Of executions locked for a claim, those their caps let run now, in due order.
+
+    Two workers may each lock a due execution of one key under a snapshot that sees the slot free; the
+    slots' advisory locks, held to the end of the transaction, make the second count after the first commits.
+    """
+    locks = [lock for ex in locked for lock in _slot_locks(ex)]
+    if not locks:
+        return list(locked)
+    await conn.execute(_LOCK_SLOTS, locks)
+    admitted = {r["id"] for r in await conn.fetch(_ADMIT, [ex.id for ex in locked])}
+    return [ex for ex in locked if ex.id in admitted]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +164,11 @@ async def release_leases(conn: Conn, owner: str, ids: Sequence[uuid.UUID], after
     return int(row["n"]) if row else 0
 
 
+# An execution waiting for a slot is not due: the slot's holder ends its step or lets its lease lapse (a due
+# time of its own) first.
 _NEXT_DUE = f"""
 SELECT extract(epoch FROM min(wake_at) - now())::float8
-FROM executions WHERE {DUE} AND id <> ALL($1::uuid[])
+FROM executions e WHERE {DUE} AND id <> ALL($1::uuid[]) AND NOT (wake_at <= now() AND {HELD_BACK})
 """
 
 
@@ -110,3 +176,28 @@ async def seconds_until_next_due(conn: Conn, in_flight: Sequence[uuid.UUID] = ()
     """How long until the next execution (not one we run) needs a worker, by the database's clock."""
     value: float | None = await conn.fetchval(_NEXT_DUE, list(in_flight))
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class SlotWait:
+    """Why a due execution is not running: its key's slots (or, with no key, its workflow's) are all taken."""
+
+    key: str | None
+    limit: int
+
+
+_SLOT_WAITS = f"""
+SELECT e.id, e.slot_key, e.slot_limit, e.total_limit,
+       e.slot_key IS NOT NULL AND ({_KEY_HOLDERS}) >= e.slot_limit AS key_full
+FROM executions e
+WHERE e.id = ANY($1::uuid[]) AND {DUE} AND wake_at <= now() AND {HELD_BACK}
+"""
+
+
+async def slot_waits(conn: Conn, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SlotWait]:
+    """Of these executions, the ones due but held back by a concurrency cap, with the cap that holds each."""
+    waits = {}
+    for r in await conn.fetch(_SLOT_WAITS, list(ids)):
+        full_key = bool(r["key_full"])
+        waits[r["id"]] = SlotWait(r["slot_key"] if full_key else None, r["slot_limit" if full_key else "total_limit"])
+    return waits

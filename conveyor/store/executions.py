@@ -9,6 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
+from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.errors import NotFoundError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.statemachines import INITIAL_STATE
@@ -45,6 +46,9 @@ class Execution:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    slot_key: str | None = None
+    slot_limit: int | None = None
+    total_limit: int | None = None
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Execution))
@@ -59,8 +63,8 @@ def execution(row: asyncpg.Record) -> Execution:
 _INSERT = """
 WITH inserted AS (
     INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
-                            wake_at, parent_id, parent_node, dedupe_key)
-    VALUES ($1, $2, $3, $4, $5, 1, 1, $6, now(), $7, $8, $9)
+                            wake_at, parent_id, parent_node, dedupe_key, slot_key, slot_limit, total_limit)
+    VALUES ($1, $2, $3, $4, $5, 1, 1, $6, now(), $7, $8, $9, $10, $11, $12)
     ON CONFLICT {target} DO NOTHING
     RETURNING {columns}
 ), notified AS (
@@ -95,6 +99,7 @@ class NewExecution:
     parent_id: uuid.UUID | None = None
     parent_node: str | None = None
     id: uuid.UUID = field(default_factory=uuid.uuid4)
+    slots: Slots = NO_SLOTS
 
 
 async def insert_execution(conn: Conn, new: NewExecution) -> tuple[Execution, bool]:
@@ -110,6 +115,9 @@ async def insert_execution(conn: Conn, new: NewExecution) -> tuple[Execution, bo
         new.parent_id,
         new.parent_node,
         new.dedupe_key,
+        new.slots.key,
+        new.slots.key_limit,
+        new.slots.total_limit,
     )
     if row is not None:
         return execution(row), True

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Conn
 from conveyor.store.executions import WAKE_CHANNEL
@@ -34,6 +35,8 @@ class PendingRow:
     workflow_id: uuid.UUID | None
     workflow_version: int | None
     start_node: str | None
+    # The workflow's concurrency caps as JSON (`concurrency`, `limit`), when it declares any.
+    caps: str | None
 
 
 _LOCK_PENDING = Statement("""
@@ -48,7 +51,10 @@ WITH pending AS (
 SELECT p.id, p.type, p.trigger_id IS NULL AS broadcast, p.payload::text AS payload, p.dedupe_key,
        t.id AS trigger_id, t.version AS trigger_version, coalesce(t.enabled, false) AS enabled,
        t.definition::text AS definition, t.workflow_id, w.version AS workflow_version,
-       w.definition->>'start' AS start_node
+       w.definition->>'start' AS start_node,
+       CASE WHEN w.definition ?| array['concurrency', 'limit']
+            THEN jsonb_build_object('concurrency', w.definition->'concurrency', 'limit', w.definition->'limit')::text
+       END AS caps
 FROM pending p
 LEFT JOIN LATERAL (
     SELECT id, version, enabled, definition, workflow_id FROM triggers WHERE id = p.trigger_id
@@ -80,6 +86,7 @@ class Verdict:
     workflow_id: uuid.UUID | None = None
     workflow_version: int | None = None
     start_node: str | None = None
+    slots: Slots = NO_SLOTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +102,15 @@ _CONSUME = Statement(f"""
 WITH verdict AS (
     SELECT * FROM unnest(:row_ids::bigint[], :trigger_ids::uuid[], :fanned_out::boolean[], :outcomes::text[],
                          :reasons::text[], :execution_ids::uuid[], :keys::text[], :workflow_ids::uuid[],
-                         :workflow_versions::integer[], :start_nodes::text[])
+                         :workflow_versions::integer[], :start_nodes::text[], :slot_keys::text[],
+                         :slot_limits::integer[], :total_limits::integer[])
         AS v(row_id, trigger_id, fanned_out, outcome, reason, execution_id, key, workflow_id, workflow_version,
-             start_node)
+             start_node, slot_key, slot_limit, total_limit)
 ), started AS (
     INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
-                            wake_at, trigger_id, dedupe_key)
+                            wake_at, trigger_id, dedupe_key, slot_key, slot_limit, total_limit)
     SELECT v.execution_id, v.workflow_id, v.workflow_version, :initial_state, v.start_node, 1, 1, e.payload,
-           now(), v.trigger_id, v.key
+           now(), v.trigger_id, v.key, v.slot_key, v.slot_limit, v.total_limit
     FROM verdict v JOIN trigger_events e ON e.id = v.row_id
     WHERE v.outcome = 'started'
     ON CONFLICT (trigger_id, dedupe_key) WHERE trigger_id IS NOT NULL DO NOTHING
@@ -182,6 +190,9 @@ async def consume(conn: Conn, initial_state: str, verdicts: Sequence[Verdict]) -
         workflow_ids=[v.workflow_id for v in verdicts],
         workflow_versions=[v.workflow_version for v in verdicts],
         start_nodes=[v.start_node for v in verdicts],
+        slot_keys=[v.slots.key for v in verdicts],
+        slot_limits=[v.slots.key_limit for v in verdicts],
+        total_limits=[v.slots.total_limit for v in verdicts],
     )
     row = await conn.fetchrow(_CONSUME.sql, *args)
     assert row is not None

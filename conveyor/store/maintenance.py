@@ -20,6 +20,8 @@ RUNTIME_TABLES = (
     "triggers",
     "workers",
     "secrets",
+    "throttles",
+    "throttle_grants",
 )
 CONVEYOR_TABLES = frozenset({*RUNTIME_TABLES, "email_templates"})
 _TRUNCATE = f"TRUNCATE {', '.join(RUNTIME_TABLES)} RESTART IDENTITY CASCADE"

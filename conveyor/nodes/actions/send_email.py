@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
 
 from conveyor.errors import PermanentStepError, StepError
 from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import StepContext
 from conveyor.nodes.email_transports import Delivery
+from conveyor.nodes.throttle import email_key, throttled
 from conveyor.redaction import Redactor
 from conveyor.store import connection
 from conveyor.store.emails import DELIVERED, EmailStatus, OutgoingEmail, mark_email, reserve_email
@@ -40,21 +43,11 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
     if record.status in DELIVERED:
         ctx.log.info("email_already_sent", email_id=str(record.id))
         return {**result, "status": record.status}
-    delivery = Delivery(
-        message_id=f"<{ctx.idempotency_key.replace(':', '.')}@conveyor>",
-        sender=ctx.services.email_sender,
-        to=to,
-        content=content,
-    )
-    try:
-        status = await transport.deliver(delivery)
-    except Exception as exc:
-        async with connection(pool) as conn:
-            await mark_email(conn, record.id, EmailStatus.FAILED, ctx.redactor.text(str(exc)))
-        raise StepError(f"email delivery failed: {exc}") from exc
-    async with connection(pool) as conn:
-        fail(Point.STEP_WRITE)
-        await mark_email(conn, record.id, status)
+    rate = ctx.services.email_rate
+    async with contextlib.AsyncExitStack() as stack:
+        if rate is not None:
+            await stack.enter_async_context(throttled(pool, email_key(rate, to), rate, ctx.idempotency_key))
+        status = await _deliver(ctx, record.id, to, content)
     ctx.log.info(
         "email_sent",
         email_id=str(record.id),
@@ -65,6 +58,26 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
         subject=logged.subject,
     )
     return {**result, "status": status}
+
+
+async def _deliver(ctx: StepContext, email_id: uuid.UUID, to: str, content: EmailContent) -> str:
+    pool, transport = ctx.services.pool, ctx.services.email_transport
+    delivery = Delivery(
+        message_id=f"<{ctx.idempotency_key.replace(':', '.')}@conveyor>",
+        sender=ctx.services.email_sender,
+        to=to,
+        content=content,
+    )
+    try:
+        status = await transport.deliver(delivery)
+    except Exception as exc:
+        async with connection(pool) as conn:
+            await mark_email(conn, email_id, EmailStatus.FAILED, ctx.redactor.text(str(exc)))
+        raise StepError(f"email delivery failed: {exc}") from exc
+    async with connection(pool) as conn:
+        fail(Point.STEP_WRITE)
+        await mark_email(conn, email_id, status)
+    return status
 
 
 def _render(stored: EmailContent, context: JSONObject) -> EmailContent:

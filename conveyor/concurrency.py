@@ -1,0 +1,83 @@
+"""A workflow's concurrency caps: at most `limit` executions per rendered key, and a total `limit`, running at once.
+
+A slot is taken while a worker holds an execution's lease (a step runs); a delayed or waiting execution takes
+none. The caps are stored on each execution when it is created (its key rendered from its input) and enforced by
+the claim statement, which counts leased rows of the executions table: no counter exists that a killed worker
+could leave taken, since its leases lapse and the rows are claimed again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from conveyor.errors import ValidationError
+from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.templating import TemplateRenderError, check_template, render_value
+
+# Longer keys are refused: the key is stored and indexed on every execution.
+MAX_KEY_CHARS = 200
+
+
+class Concurrency(BaseModel):
+    """At most `limit` executions with one rendered `key` run at once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # A template over `input`, e.g. "{{ input.user }}".
+    key: str = Field(min_length=1, max_length=1000)
+    limit: int = Field(ge=1, le=100_000)
+
+    @field_validator("key")
+    @classmethod
+    def _compiles(cls, key: str) -> str:
+        problem = check_template(key)
+        if problem:
+            raise ValueError(f"invalid template: {problem.message}")
+        return key
+
+
+class SlotKeyError(ValidationError):
+    """The concurrency key cannot be rendered from this input."""
+
+    code = "invalid_concurrency_key"
+
+
+@dataclass(frozen=True, slots=True)
+class Slots:
+    """The caps one execution is held to: its rendered key with that key's limit, and the workflow's total."""
+
+    key: str | None = None
+    key_limit: int | None = None
+    total_limit: int | None = None
+
+
+NO_SLOTS = Slots()
+
+
+def slots_for(definition: JSONObject, input_: JSONObject) -> Slots:
+    """The caps a new execution of this (validated) definition takes, its key rendered from `input_`."""
+    raw_total, raw_concurrency = definition.get("limit"), definition.get("concurrency")
+    total = int(raw_total) if isinstance(raw_total, int) else None
+    if not isinstance(raw_concurrency, dict):
+        return Slots(total_limit=total)
+    concurrency = Concurrency.model_validate(raw_concurrency)
+    return Slots(render_key(concurrency.key, input_), concurrency.limit, total)
+
+
+def render_key(template: str, input_: JSONObject) -> str:
+    """The key a template gives for this input; SlotKeyError when it renders to nothing usable."""
+    try:
+        value: JSONValue = render_value(template, {"input": input_})
+    except TemplateRenderError as exc:
+        raise SlotKeyError(f"concurrency key: {exc.message}", field="input") from exc
+    text = value if isinstance(value, str) else _json_text(value)
+    if not text or len(text) > MAX_KEY_CHARS:
+        raise SlotKeyError(f"concurrency key must render to 1 to {MAX_KEY_CHARS} characters", field="input")
+    return text
+
+
+def _json_text(value: JSONValue) -> str:
+    return "" if value is None else json.dumps(value, sort_keys=True)
