@@ -17,10 +17,7 @@ import functools
 import inspect
 import json
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import Template, Undefined, nodes
@@ -30,11 +27,15 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg, pass_eval_context
 from jinja2.visitor import NodeTransformer
 
-MAX_STEPS = 100_000  # loop iterations, calls, filters and operators in one render
-MAX_VALUE_CHARS = 1_000_000  # any one string or list built, and the rendered text
-MAX_BUILT_CHARS = 10_000_000  # all strings and lists built in one render together
-MAX_SECONDS = 1.0  # wall time of one render, checked at every step
-MAX_NESTING = 40  # depth of a template's syntax tree
+from conveyor.render_budget import (
+    MAX_NESTING,
+    built,
+    counted,
+    materialised,
+    size,
+    step,
+)
+
 _MAX_COUNT = 10_000  # a filter's count argument: batch size, number of slices
 _MAX_WIDTH = 1_000  # a format width or precision, a JSON indent
 _MAX_POWER_BITS = 100_000  # the size of an integer power
@@ -47,73 +48,6 @@ _RUNTIME_NAMES = frozenset({"loop", "self", "caller"})
 _FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d*))?")
 
 
-@dataclass(slots=True)
-class Budget:
-    """What one render may still spend."""
-
-    steps: int = MAX_STEPS
-    chars: int = MAX_BUILT_CHARS
-    deadline: float = field(default_factory=lambda: time.monotonic() + MAX_SECONDS)
-
-
-_BUDGET: ContextVar[Budget | None] = ContextVar("template_budget", default=None)
-
-
-@contextlib.contextmanager
-def budgeted() -> Iterator[Budget]:
-    """Run a render under a fresh budget."""
-    budget = Budget()
-    token = _BUDGET.set(budget)
-    try:
-        yield budget
-    finally:
-        _BUDGET.reset(token)
-
-
-def _step() -> None:
-    budget = _BUDGET.get()
-    if budget is None:  # compiling: Jinja folds constants, and sizes are still checked before each call
-        return
-    budget.steps -= 1
-    if budget.steps < 0:
-        raise SecurityError(f"the template takes more than {MAX_STEPS} steps")
-    if time.monotonic() > budget.deadline:
-        raise SecurityError(f"the template takes longer than {MAX_SECONDS} s to render")
-
-
-def _size(size: int, what: str = "value") -> None:
-    if size > MAX_VALUE_CHARS:
-        raise SecurityError(f"the {what} would be too large ({size} > {MAX_VALUE_CHARS})")
-
-
-def _built(value: Any) -> Any:
-    if isinstance(value, str | list | tuple | dict):
-        _size(len(value))
-        budget = _BUDGET.get()
-        if budget is not None:
-            budget.chars -= len(value)
-            if budget.chars < 0:
-                raise SecurityError(f"the template builds more than {MAX_BUILT_CHARS} characters")
-    return value
-
-
-def _counted(items: Iterable[Any]) -> Iterator[Any]:
-    for item in items:
-        _step()
-        yield item
-
-
-def _materialised(value: Any) -> Any:
-    """A filter's lazy result as a list, so no generator object reaches the output."""
-    if isinstance(value, Iterator):
-        items = []
-        for item in _counted(value):
-            items.append(item)
-            _size(len(items), "list")
-        return items
-    return value
-
-
 def _check_format(spec: Any, args: Iterable[Any]) -> None:
     if not isinstance(spec, str):
         return
@@ -121,7 +55,7 @@ def _check_format(spec: Any, args: Iterable[Any]) -> None:
         for number in match.groups():
             if number == "*" or (number and int(number) > _MAX_WIDTH):
                 raise SecurityError(f"format widths above {_MAX_WIDTH} are not allowed")
-    _size(len(spec) + sum(len(str(a)) for a in args))
+    size(len(spec) + sum(len(str(a)) for a in args))
 
 
 def _format_arguments(right: Any) -> Any:
@@ -174,7 +108,7 @@ def _check_filter(name: str, arguments: dict[str, Any]) -> None:
         first = next(iter(arguments))
         arguments[first] = _as_text(arguments[first])
     if name == "join" and isinstance(arguments["value"], Iterator):
-        arguments["value"] = _materialised(arguments["value"])
+        arguments["value"] = materialised(arguments["value"])
     if name == "format":
         arguments["args"] = tuple(_as_text(v) for v in arguments["args"])
         arguments["kwargs"] = {k: _as_text(v) for k, v in arguments["kwargs"].items()}
@@ -185,7 +119,7 @@ def _check_filter(name: str, arguments: dict[str, Any]) -> None:
         raise SecurityError(f"|{name}({arguments[_COUNTS[name]]}) is too large; at most {_MAX_COUNT}")
     estimate = _ESTIMATES.get(name)
     if estimate is not None:
-        _size(estimate(arguments), f"result of |{name}")
+        size(estimate(arguments), f"result of |{name}")
 
 
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -194,7 +128,7 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def bounded(*args: Any, **kwargs: Any) -> Any:
-        _step()
+        step()
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         arguments = dict(bound.arguments)
@@ -202,7 +136,7 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             arguments.pop(next(iter(signature.parameters)))
         _check_filter(name, arguments)
         bound.arguments.update(arguments)
-        return _built(_materialised(func(*bound.args, **bound.kwargs)))
+        return built(materialised(func(*bound.args, **bound.kwargs)))
 
     return bounded
 
@@ -211,13 +145,13 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 def _concat(eval_ctx: Any, items: list[Any]) -> str:
     """`a ~ b`, sized before it is joined."""
     texts = [v if isinstance(v, str) else json_text(v) for v in items]
-    _size(sum(len(t) for t in texts))
-    return str(_built(markup_join(texts) if eval_ctx.autoescape else str_join(texts)))
+    size(sum(len(t) for t in texts))
+    return str(built(markup_join(texts) if eval_ctx.autoescape else str_join(texts)))
 
 
 def _loop(items: Any) -> Iterator[Any]:
     """A `for` loop's iterable, each iteration counted."""
-    return _counted(items)
+    return counted(items)
 
 
 def json_text(value: Any) -> str:
@@ -328,27 +262,27 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         """Count the call; a recursive loop's next level is counted like any loop."""
-        _step()
+        step()
         if isinstance(__obj, LoopContext) and args:
-            args = (_counted(args[0]), *args[1:])
+            args = (counted(args[0]), *args[1:])
         return super().call(__context, __obj, *args, **kwargs)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Size repetitions, powers, concatenations and `%` formats before computing them."""
-        _step()
+        step()
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
                 if isinstance(seq, str | list | tuple) and isinstance(times, int):
-                    _size(len(seq) * times, "repeated value")
+                    size(len(seq) * times, "repeated value")
         elif operator == "**" and isinstance(left, int) and isinstance(right, int):
             if max(left.bit_length(), 1) * abs(right) > _MAX_POWER_BITS:
                 raise SecurityError(f"the power {left} ** {right} is too large")
         elif operator == "**" and isinstance(right, int | float) and abs(right) > _MAX_WIDTH:
             raise SecurityError(f"the exponent {right} is too large")
         elif operator == "+" and isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
-            _size(len(left) + len(right), "concatenated value")
+            size(len(left) + len(right), "concatenated value")
         elif operator == "%" and isinstance(left, str):
             right = _format_arguments(right)
             values = right.values() if isinstance(right, dict) else right if isinstance(right, tuple) else [right]
             _check_format(left, values)
-        return _built(super().call_binop(context, operator, left, right))
+        return built(super().call_binop(context, operator, left, right))

@@ -12,7 +12,8 @@ from jinja2.exceptions import SecurityError
 
 from conveyor.errors import PermanentStepError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.sandbox import MAX_VALUE_CHARS, BoundedSandbox, budgeted
+from conveyor.render_budget import MAX_VALUE_CHARS, budgeted
+from conveyor.sandbox import BoundedSandbox
 
 _SINGLE_PLACEHOLDER = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
 # What user-written templates can raise besides Jinja's own errors: `{{ 1 / 0 }}`, `{{ 1 + 'a' }}`,

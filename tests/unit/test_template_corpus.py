@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conveyor.sandbox import MAX_SECONDS, MAX_VALUE_CHARS
+from conveyor.render_budget import MAX_SECONDS, MAX_VALUE_CHARS
 from conveyor.templating import TemplateRenderError, check_template, render_string, render_value
 from tests.corpus import corpus
 
