@@ -50,12 +50,13 @@ SELECT count(*) FILTER (WHERE state <> ALL($1::text[])) AS lost,
 FROM executions
 """
 _UNFINISHED = "SELECT count(*) FROM executions WHERE state <> ALL($1::text[])"
-# From a worker's death to each execution it held being claimed by another worker.
+# From a worker's death (and from its lease's end) to each execution it held being claimed by another worker.
 _RECOVERED = """
-SELECT extract(epoch FROM min(h.at) - $3)::float8 AS seconds
+SELECT extract(epoch FROM min(h.at) - $3)::float8 AS seconds,
+       extract(epoch FROM min(h.at) - min(d.lease_end))::float8 AS after_lapse
 FROM execution_history h
-WHERE h.execution_id = ANY($1::uuid[]) AND h.event = ANY($4::text[])
-  AND h.detail->>'previous_owner' = $2 AND h.at >= $3
+JOIN unnest($1::uuid[], $5::timestamptz[]) AS d(id, lease_end) ON d.id = h.execution_id
+WHERE h.event = ANY($4::text[]) AND h.detail->>'previous_owner' = $2 AND h.at >= $3
 GROUP BY h.execution_id
 """
 
@@ -110,6 +111,7 @@ class Tally:
     violations: int = 0
     unrecovered: int = 0
     recovery_seconds: list[float] = field(default_factory=list)
+    after_lapse_seconds: list[float] = field(default_factory=list)  # the part of each recovery past the lease
 
     def add(self, other: Tally) -> None:
         """Fold a round into the total."""
@@ -124,13 +126,14 @@ class Tally:
 
     def line(self) -> str:
         """One printed line."""
-        r = self.recovery_seconds
+        r, a = self.recovery_seconds, self.after_lapse_seconds
         return (
             f"executions {self.executions} lost {self.lost} not_completed {self.not_completed}"
             f" doubled_side_effects {self.doubled_side_effects} redeliveries_same_key {self.redeliveries}"
             f" kills {self.kills} failpoint_crashes {self.failpoint_crashes} unexpected_exits {self.unexpected_exits}"
             f" recovery_p50 {percentile(r, 50):.2f}s p99 {percentile(r, 99):.2f}s max {max(r, default=0):.2f}s"
-            f" (n {len(r)}, unrecovered {self.unrecovered}) checker_violations {self.violations}"
+            f" (n {len(r)}, unrecovered {self.unrecovered}; past the lease p50 {percentile(a, 50):.2f}s"
+            f" p99 {percentile(a, 99):.2f}s) checker_violations {self.violations}"
         )
 
 
@@ -166,17 +169,19 @@ async def _kill_until(team: Crew, done: asyncio.Event) -> None:
             await team.kill_one()
 
 
-async def _recoveries(bench: Bench, exits: list[Exit]) -> tuple[list[float], int]:
+async def _recoveries(bench: Bench, exits: list[Exit]) -> tuple[list[float], list[float], int]:
     seconds: list[float] = []
+    after_lapse: list[float] = []
     unrecovered = 0
     async with bench.pool.acquire() as conn:
         for dead in exits:
             if not dead.held:
                 continue
-            rows = await conn.fetch(_RECOVERED, dead.held, dead.worker_id, dead.at, list(CLAIM_EVENTS))
+            rows = await conn.fetch(_RECOVERED, dead.held, dead.worker_id, dead.at, list(CLAIM_EVENTS), dead.lease_ends)
             seconds.extend(r["seconds"] for r in rows)
+            after_lapse.extend(r["after_lapse"] for r in rows)
             unrecovered += len(dead.held) - len(rows)
-    return seconds, unrecovered
+    return seconds, after_lapse, unrecovered
 
 
 def _side_effects(peer: WebhookPeer) -> tuple[int, int]:
@@ -219,7 +224,7 @@ async def _tally(bench: Bench, peer: WebhookPeer, team: Crew, terminal: list[str
     assert outcome is not None
     report = await check_history(bench.pool)
     doubled, redeliveries = _side_effects(peer)
-    recovery, unrecovered = await _recoveries(bench, team.exits)
+    recovery, after_lapse, unrecovered = await _recoveries(bench, team.exits)
     causes = [e.cause for e in team.exits]
     if not report.ok:
         print(f"# checker: {report.summary()}", flush=True)
@@ -235,6 +240,7 @@ async def _tally(bench: Bench, peer: WebhookPeer, team: Crew, terminal: list[str
         violations=len(report.violations),
         unrecovered=unrecovered,
         recovery_seconds=recovery,
+        after_lapse_seconds=after_lapse,
     )
 
 

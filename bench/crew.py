@@ -21,7 +21,7 @@ from conveyor.store import Pool
 _WORKER_ID = "SELECT id FROM workers WHERE pid = $1 ORDER BY started_at DESC LIMIT 1"
 _REGISTERED = "SELECT pid FROM workers WHERE pid = ANY($1::int[]) AND stopped_at IS NULL"
 # What the dead worker held when it died: nobody else can have taken these yet (its lease still runs).
-_HELD = f"SELECT id FROM executions WHERE lease_owner = $1 AND state = '{RUNNING}'"
+_HELD = f"SELECT id, wake_at FROM executions WHERE lease_owner = $1 AND state = '{RUNNING}'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,7 @@ class Exit:
     returncode: int
     at: datetime
     held: list[uuid.UUID]
+    lease_ends: list[datetime]  # when each held lease lapses (the database's clock), as `held`
 
     @property
     def cause(self) -> str:
@@ -107,8 +108,8 @@ class Crew:
 async def _exit(pool: Pool, pid: int, returncode: int, at: datetime) -> Exit:
     async with pool.acquire() as conn:
         worker_id: str | None = await conn.fetchval(_WORKER_ID, pid)
-        held = [r["id"] for r in await conn.fetch(_HELD, worker_id)]
-    return Exit(worker_id, returncode, at, held)
+        rows = await conn.fetch(_HELD, worker_id)
+    return Exit(worker_id, returncode, at, [r["id"] for r in rows], [r["wake_at"] for r in rows])
 
 
 @contextlib.asynccontextmanager

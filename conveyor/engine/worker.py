@@ -42,6 +42,9 @@ _BUSY_RECHECK_SECONDS = 0.01
 _RETRY_AFTER_ERROR_SECONDS = 5.0
 # How soon one whose run lost the database (in a step's own writes, or at its commit) is offered again.
 _RETRY_AFTER_DATABASE_SECONDS = 1.0
+# How often a worker whose database is away tries it again: a delay that fell due meanwhile must fire within
+# a second of the database's return, and a failed connect costs next to nothing.
+_DATABASE_RETRY_SECONDS = 0.25
 # How many poll triggers one worker polls at once.
 _MAX_POLLS = 16
 
@@ -97,7 +100,7 @@ class Worker:
                 except DatabaseUnavailableError as exc:
                     DATABASE_UNAVAILABLE.labels(loop="worker").inc()
                     log.warning("database_unavailable", error=exc.message)
-                    await self._alarm.wait(1.0)
+                    await self._alarm.wait(_DATABASE_RETRY_SECONDS)
                 except Exception:
                     LOOP_ERRORS.labels(loop="worker").inc()
                     log.exception("worker_cycle_failed")
