@@ -174,6 +174,8 @@ CREATE INDEX IF NOT EXISTS trigger_events_trigger_pending_idx
     ON trigger_events (trigger_id, created_at) WHERE consumed_at IS NULL;
 -- One row per (trigger, dedupe key): a retried delivery or a schedule tick fired twice adds nothing.
 CREATE UNIQUE INDEX IF NOT EXISTS trigger_events_dedupe_key ON trigger_events (trigger_id, dedupe_key);
+-- GET /triggers/{id}/rows: a trigger's rows, newest first.
+CREATE INDEX IF NOT EXISTS trigger_events_trigger_idx ON trigger_events (trigger_id, id);
 
 -- Every INSERT of pending rows wakes the workers, whoever inserts: the poll interval is only the safety net.
 CREATE OR REPLACE FUNCTION conveyor_inbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import api, chaos, delay, limit, scale, targets, throughput, trigger
+from bench import api, chaos, delay, limit, scale, targets, throughput, trigger, wait
 from bench.harness import Bench, truncate
 from conveyor.db import connect, embedded_postgres
 from conveyor.logging import configure_logging
@@ -40,6 +40,7 @@ SCENARIOS: dict[str, Scenario] = {
     "api": Scenario(api.run, api.TIME_LIMIT_SECONDS),
     "scale": Scenario(scale.run, scale.TIME_LIMIT_SECONDS),
     "trigger": Scenario(trigger.run, trigger.TIME_LIMIT_SECONDS),
+    "wait": Scenario(wait.run, wait.TIME_LIMIT_SECONDS),
     "chaos": Scenario(chaos.run, chaos.TIME_LIMIT_SECONDS),
 }
 # Run only when named: minutes of killing workers is a proof, not a benchmark.

@@ -191,6 +191,19 @@ class TriggerAnswer(Answer):
     updated_at: datetime
 
 
+class TriggerRowAnswer(Answer):
+    """One inbox row of a trigger: its outcome (null while pending), the reason, and the execution it started."""
+
+    id: int
+    outcome: str | None
+    reason: str | None
+    execution_id: uuid.UUID | None
+    dedupe_key: str | None
+    payload: JSONValue
+    created_at: datetime
+    consumed_at: datetime | None
+
+
 class StateCounts(Answer):
     """A count, and the same by the state each execution was in."""
 

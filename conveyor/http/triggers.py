@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import uuid
 from datetime import datetime
@@ -20,13 +21,15 @@ from conveyor.engine.triggers import (
 )
 from conveyor.errors import ValidationError
 from conveyor.http.bodies import json_body, path_uuid, query_int, query_uuid
+from conveyor.http.cursor import encode_cursor, id_cursor
 from conveyor.http.keys import POOL
 from conveyor.http.operation import QueryModel, operation
-from conveyor.http.resources import Answer, Page, TriggerAnswer
+from conveyor.http.resources import Answer, Page, TriggerAnswer, TriggerRowAnswer
 from conveyor.http.shapes import respond, trigger_shape
 from conveyor.jsonvalue import JSONObject
 from conveyor.schedule import MAX_TICKS
 from conveyor.store import connection
+from conveyor.store.trigger_rows import NO_CURSOR, OUTCOMES, Outcome, list_trigger_rows
 from conveyor.store.triggers import get_trigger, list_triggers
 from conveyor.triggers.kinds import TRIGGER_DEFINITION
 
@@ -45,6 +48,14 @@ class PreviewQuery(QueryModel):
     """How many fires GET /triggers/{id}/preview lists."""
 
     count: int = Field(default=10, ge=1, le=MAX_TICKS)
+
+
+class TriggerRowsQuery(QueryModel):
+    """The filter and page of GET /triggers/{id}/rows."""
+
+    outcome: Outcome | None = Field(default=None, description="only rows consumed with this outcome")
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = Field(default=None, description="next_cursor of the page before")
 
 
 class FireAnswer(Answer):
@@ -139,3 +150,21 @@ async def get_preview(request: web.Request) -> web.Response:
     count = query_int(request, "count", 10, low=1, high=MAX_TICKS)
     fires = await preview_trigger(request.app[POOL], path_uuid(request), count)
     return respond(Page(items=[FireAnswer(at=at, local=local) for at, local in fires]))
+
+
+@routes.get("/triggers/{id}/rows")
+@operation(Page[TriggerRowAnswer], path=_ID, query=TriggerRowsQuery, errors=(404, 422))
+async def get_rows(request: web.Request) -> web.Response:
+    """The trigger's inbox rows, newest first, each with its outcome and reason (?outcome=, ?limit=, ?cursor=)."""
+    trigger_id = path_uuid(request)
+    outcome = request.query.get("outcome")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValidationError(f"query parameter 'outcome' must be one of {', '.join(OUTCOMES)}", field="outcome")
+    limit = query_int(request, "limit", 100, low=1, high=1000)
+    before = id_cursor(request) or NO_CURSOR
+    async with connection(request.app[POOL]) as conn:
+        await get_trigger(conn, trigger_id)  # 404 for an unknown trigger, not an empty page
+        rows = await list_trigger_rows(conn, trigger_id, outcome, before, limit + 1)
+    items = [TriggerRowAnswer(**dataclasses.asdict(r)) for r in rows[:limit]]
+    next_cursor = encode_cursor(str(items[-1].id)) if len(rows) > limit else None
+    return respond(Page(items=items, next_cursor=next_cursor))

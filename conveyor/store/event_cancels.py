@@ -28,11 +28,17 @@ class CancelCandidate:
 _CANDIDATES = Statement("""
 WITH ev AS (
     SELECT id, type FROM event_log WHERE id = ANY (:event_ids::bigint[])
+), cancelling AS MATERIALIZED (
+    -- the versions that cancel on the batch's types, tested once per type: joined per event, the planner tested
+    -- the definition once per event and execution (6 s for 1,000 events and 10,000 waiting executions)
+    SELECT v.workflow_id, v.version, t.type
+    FROM (SELECT DISTINCT type FROM ev) AS t
+    JOIN workflow_versions v ON v.definition -> 'cancel_on' @> jsonb_build_array(jsonb_build_object('event', t.type))
 )
 SELECT ev.id AS event_id, e.id AS execution_id, e.workflow_id, e.workflow_version, e.input
-FROM ev
-JOIN workflow_versions v ON v.definition -> 'cancel_on' @> jsonb_build_array(jsonb_build_object('event', ev.type))
-JOIN executions e ON e.workflow_id = v.workflow_id AND e.workflow_version = v.version
+FROM cancelling c
+JOIN ev ON ev.type = c.type
+JOIN executions e ON e.workflow_id = c.workflow_id AND e.workflow_version = c.version
 WHERE e.state <> ALL (:terminal_states::text[])
 ORDER BY e.id, ev.id
 """)

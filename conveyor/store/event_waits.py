@@ -144,13 +144,19 @@ _CANDIDATES = Statement("""
 WITH ev AS (
     SELECT id, type, created_at, jsonb_build_object('type', type, 'payload', payload) AS doc
     FROM event_log WHERE id = ANY (:event_ids::bigint[])
+), ev_key AS MATERIALIZED (
+    -- each event's keys, computed first: joined to the waits on two plain columns, a hash join or an index
+    -- lookup whatever the statistics say, never a filter over every pair (stale estimates after a bulk of
+    -- new waits chose that: 3.8 s instead of 37 ms for 1,000 events against 10,000 waits); MATERIALIZED, or the
+    -- planner folds it back into that join
+    SELECT ev.id, ev.type, ev.created_at, p.path, ev.doc #>> p.path AS value
+    FROM ev JOIN event_match_paths p ON p.event_type = ev.type
 ), keyed AS (
-    SELECT ev.id AS event_id, w.execution_id, w.visit
-    FROM ev
-    JOIN event_match_paths p ON p.event_type = ev.type
-    JOIN event_waits w ON w.match_path = p.path AND w.match_value = ev.doc #>> p.path
+    SELECT k.id AS event_id, w.execution_id, w.visit
+    FROM ev_key k
+    JOIN event_waits w ON w.match_path = k.path AND w.match_value = k.value
     WHERE w.closed_at IS NULL AND w.match_path IS NOT NULL
-      AND ev.type = ANY (w.event_types) AND ev.created_at >= w.since
+      AND k.type = ANY (w.event_types) AND k.created_at >= w.since
 ), unkeyed AS (
     SELECT ev.id AS event_id, w.execution_id, w.visit
     FROM ev JOIN event_waits w ON w.event_types @> ARRAY[ev.type]

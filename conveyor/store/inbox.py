@@ -135,9 +135,19 @@ WITH verdict AS (
 ), fanned AS (
     INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key, created_at, consumed_at, outcome, reason,
                                 execution_id)
-    SELECT f.trigger_id, e.type, e.payload, e.dedupe_key, e.created_at, now(), f.outcome, f.reason, f.execution_id
-    FROM final f JOIN trigger_events e ON e.id = f.row_id
-    WHERE f.fanned_out
+    SELECT r.trigger_id, r.type, r.payload, CASE WHEN r.repeat THEN NULL ELSE r.dedupe_key END, r.created_at, now(),
+           r.outcome, CASE WHEN r.repeat THEN concat_ws('; ', r.reason, 'dedupe key already received: ' || r.dedupe_key)
+                           ELSE r.reason END, r.execution_id
+    FROM (
+        -- a key this trigger already has is still a row (the key moves to its reason): nothing vanishes
+        SELECT f.trigger_id, f.outcome, f.reason, f.execution_id, e.type, e.payload, e.dedupe_key, e.created_at,
+               e.dedupe_key IS NOT NULL AND (
+                   row_number() OVER (PARTITION BY f.trigger_id, e.dedupe_key ORDER BY f.row_id) > 1
+                   OR EXISTS (SELECT 1 FROM trigger_events x
+                              WHERE x.trigger_id = f.trigger_id AND x.dedupe_key = e.dedupe_key)) AS repeat
+        FROM final f JOIN trigger_events e ON e.id = f.row_id
+        WHERE f.fanned_out
+    ) r
     ON CONFLICT (trigger_id, dedupe_key) DO NOTHING
 ), tally AS (
     SELECT trigger_id,
