@@ -8,11 +8,11 @@ from urllib.parse import quote
 
 import pytest
 
-from conveyor.jsonvalue import JSONValue
 from conveyor.store import Pool
 from conveyor.store.emails import EmailFilter, EmailStatus, OutgoingEmail, email_list_query, mark_email, reserve_email
 from conveyor.store.templates import EmailContent
 from tests.integration.conftest import ApiClient, flow, run_flow
+from tests.plans import index_names_in_page_order
 
 
 async def _send(db: Pool, execution_id: uuid.UUID, to: str, template: str, status: EmailStatus) -> uuid.UUID:
@@ -97,21 +97,6 @@ async def test_bad_filters_are_422_naming_the_parameter(api: ApiClient, query: s
     assert (await response.json())["error"]["details"]["field"] == field
 
 
-def _index_names(plan: JSONValue) -> set[str]:
-    found: set[str] = set()
-    stack = [plan]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "Index Name" in node:
-                found.add(str(node["Index Name"]))
-            assert node.get("Node Type") != "Sort", "a page must be read in index order, not sorted"
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
-
-
 @pytest.mark.parametrize(
     ("chosen", "index"),
     [
@@ -130,7 +115,7 @@ async def test_each_filter_is_served_by_an_index_in_page_order(db: Pool, chosen:
         await conn.execute("SET LOCAL enable_bitmapscan = off")
         await conn.execute("SET LOCAL enable_sort = off")
         plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args)
-    assert index in _index_names(plan)
+    assert index in index_names_in_page_order(plan)
 
 
 async def test_statistics_count_by_status_template_and_day_within_the_window(api: ApiClient, db: Pool) -> None:

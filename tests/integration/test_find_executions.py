@@ -9,10 +9,10 @@ from urllib.parse import quote
 import pytest
 
 from bench.seed import start_many
-from conveyor.jsonvalue import JSONValue
 from conveyor.store import Pool
 from conveyor.store.selection import Selection, list_query
 from tests.integration.conftest import ApiClient, flow
+from tests.plans import index_names_in_page_order
 
 
 async def _workflow(api: ApiClient, name: str) -> dict[str, object]:
@@ -89,21 +89,6 @@ async def test_bad_filter_values_are_422_naming_the_parameter(api: ApiClient, qu
     assert (await response.json())["error"]["details"]["field"] == field
 
 
-def _index_names(plan: JSONValue) -> set[str]:
-    found: set[str] = set()
-    stack = [plan]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "Index Name" in node:
-                found.add(str(node["Index Name"]))
-            assert node.get("Node Type") != "Sort", "a page must be read in index order, not sorted"
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
-
-
 @pytest.mark.parametrize(
     ("selection", "index"),
     [
@@ -124,4 +109,4 @@ async def test_each_filter_is_served_by_an_index_in_page_order(db: Pool, selecti
         await conn.execute("SET LOCAL enable_bitmapscan = off")
         await conn.execute("SET LOCAL enable_sort = off")
         plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args)
-    assert index in _index_names(plan)
+    assert index in index_names_in_page_order(plan)
