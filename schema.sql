@@ -67,6 +67,9 @@ CREATE INDEX IF NOT EXISTS executions_state_idx ON executions (state, created_at
 CREATE INDEX IF NOT EXISTS executions_parent_idx ON executions (parent_id, created_at DESC, id DESC)
     WHERE parent_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS executions_created_idx ON executions (created_at DESC, id DESC);
+-- The retention stage's read: finished top-level executions, oldest first (conveyor/store/retention.py).
+CREATE INDEX IF NOT EXISTS executions_finished_idx ON executions (finished_at)
+    WHERE parent_id IS NULL AND finished_at IS NOT NULL;
 -- The trigger that started an execution (no foreign key: deleting a trigger keeps its executions' key space).
 ALTER TABLE executions ADD COLUMN IF NOT EXISTS trigger_id uuid;
 -- Dedupe keys: callers' per workflow; a parent's children and a trigger's executions have their own spaces,
@@ -176,6 +179,9 @@ CREATE INDEX IF NOT EXISTS trigger_events_trigger_pending_idx
 CREATE UNIQUE INDEX IF NOT EXISTS trigger_events_dedupe_key ON trigger_events (trigger_id, dedupe_key);
 -- GET /triggers/{id}/rows: a trigger's rows, newest first.
 CREATE INDEX IF NOT EXISTS trigger_events_trigger_idx ON trigger_events (trigger_id, id);
+-- Retention deletes an execution's inbox row with it.
+CREATE INDEX IF NOT EXISTS trigger_events_execution_idx ON trigger_events (execution_id)
+    WHERE execution_id IS NOT NULL;
 
 -- Every INSERT of pending rows wakes the workers, whoever inserts: the poll interval is only the safety net.
 CREATE OR REPLACE FUNCTION conveyor_inbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+from conveyor.durations import parse_duration
 from conveyor.rates import Rate, parse_rate
 
 
@@ -19,6 +21,20 @@ def _float(name: str, default: float) -> float:
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw else default
+
+
+def _retention(raw: str | None) -> timedelta | None:
+    if raw is None or not raw.strip():
+        return DEFAULT_RETENTION
+    if raw.strip().lower() in ("0", "off"):
+        return None
+    retention = parse_duration(raw)
+    if retention <= timedelta(0):
+        raise ValueError(f"CONVEYOR_RETENTION must be a positive duration, '0' or 'off', not {raw!r}")
+    return retention
+
+
+DEFAULT_RETENTION = timedelta(days=30)
 
 
 def _hosts(raw: str) -> frozenset[str]:
@@ -56,6 +72,9 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     env_secrets: dict[str, str] = field(default_factory=dict, repr=False)
     email_rate: Rate | None = None
+    # How long finished executions and their rows are kept; None keeps them for ever (CONVEYOR_RETENTION=off).
+    retention: timedelta | None = DEFAULT_RETENTION
+    retention_batch_size: int = 1000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -93,6 +112,8 @@ class Settings:
             max_body_bytes=_int("CONVEYOR_MAX_BODY", 1024 * 1024),
             secret_key=env.get(SECRET_KEY_VARIABLE) or None,
             env_secrets=env_secrets(env),
+            retention=_retention(env.get("CONVEYOR_RETENTION")),
+            retention_batch_size=_int("CONVEYOR_RETENTION_BATCH_SIZE", 1000),
             email_rate=parse_rate(env["CONVEYOR_EMAIL_RATE"]) if env.get("CONVEYOR_EMAIL_RATE") else None,
         )
 

@@ -40,6 +40,8 @@ def _duration(value: object) -> object:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+# A workflow's own retention of its finished executions: a positive duration.
+Retention = Annotated[Duration, Field(gt=timedelta(0))]
 NodeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")]
 
 
@@ -124,6 +126,8 @@ class WorkflowDefinition(BaseModel):
     # Caps on executions running at once: per rendered key, and in total (conveyor/concurrency.py).
     concurrency: Concurrency | None = None
     limit: int | None = Field(default=None, ge=1, le=100_000)
+    # How long this workflow's finished executions are kept, instead of CONVEYOR_RETENTION.
+    retention: Retention | None = None
 
     _index: dict[str, NodeModel] = PrivateAttr(default_factory=dict)
 

@@ -22,6 +22,7 @@ from conveyor.engine.metrics import CLAIMED, DATABASE_UNAVAILABLE, IN_FLIGHT, LO
 from conveyor.engine.operations import pause_after_step
 from conveyor.engine.poll_triggers import PollStage
 from conveyor.engine.recovery import recover, silence_limit_seconds
+from conveyor.engine.retention import RetentionStage
 from conveyor.engine.runner import StepRunner
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import DatabaseUnavailableError
@@ -71,6 +72,7 @@ class Worker:
         self._events = EventMatcher(pool, definitions)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._triggers = TriggerCache()
+        self._retention = RetentionStage(pool, settings.retention, settings.retention_batch_size)
         self._polls = PollStage(pool, self._triggers, services, _MAX_POLLS, self._alarm.ring)
         # Executions cancelled while running here, with the loop time their control message came.
         self._aborting: dict[uuid.UUID, float] = {}
@@ -115,6 +117,7 @@ class Worker:
             log.info("worker_stopped", worker_id=self.id)
 
     async def _cycle(self) -> None:
+        await self._retention.run_due()
         more_rows = await self._feed()
         free = self._settings.concurrency - len(self._tasks)
         if free > 0:
