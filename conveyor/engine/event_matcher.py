@@ -9,7 +9,8 @@ winning; the same event may end any number of waits.
 
 Then `cancel_on`: one read of the live executions whose workflow version cancels on one of the batch's
 types; their rules run here; one write cancels the accepted ones (each with a history row naming the event)
-and, when any were, one more cancels their descendants: two or three statements more, whatever the count.
+and, when any were, one more cancels their descendants: one statement more when no rule accepts, three
+when one does, whatever the count.
 """
 
 from __future__ import annotations

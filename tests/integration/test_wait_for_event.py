@@ -10,11 +10,15 @@ from typing import Any
 
 from bench.poll import poll_until
 from conveyor.config import Settings
+from conveyor.db import create_pool
+from conveyor.engine.definitions_cache import DefinitionCache
+from conveyor.engine.event_matcher import EventMatcher
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.engine.triggers import post_event
 from conveyor.jsonvalue import JSONObject
-from conveyor.statemachines import COMPLETED
+from conveyor.statemachines import COMPLETED, RUNNING
 from conveyor.store import Pool
+from conveyor.store.event_log import LOCK_SPACE
 from conveyor.store.executions import Execution
 from tests.conftest import logged
 from tests.integration.conftest import ApiClient, running_worker, wait_until_ended
@@ -92,7 +96,7 @@ async def test_an_event_after_the_wait_takes_on_event_with_its_payload_as_output
     assert await output_of(db, ex.id, "wait") == {"user": "ada", "via": "x"}
 
 
-async def test_an_event_sent_before_the_wait_parks_is_taken_by_the_look_back(
+async def test_an_event_sent_before_the_execution_first_runs_is_taken_by_the_look_back(
     db: Pool, database_url: str, settings: Settings
 ) -> None:
     [ex] = await start(db, waiting(), ["ada"])
@@ -103,6 +107,33 @@ async def test_an_event_sent_before_the_wait_parks_is_taken_by_the_look_back(
         await wait_until_ended(db, ex.id)
     assert await nodes_run(db, ex.id) == ["wait", "engaged"]
     assert await output_of(db, ex.id, "wait") == {"user": "ada"}
+
+
+async def test_an_event_committed_while_the_wait_step_runs_and_before_it_parks_resumes_it(
+    db: Pool, database_url: str, settings: Settings, logs: list[MutableMapping[str, Any]]
+) -> None:
+    [ex] = await start(db, waiting(), ["ada"])
+    async with db.acquire() as holder, running_worker(db, database_url, settings):
+        # the type's lock, held as a matcher holds it: the wait's step runs, then its parking waits here
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT pg_advisory_xact_lock($1, hashtext('user.engaged'))", LOCK_SPACE)
+
+        async def parking_blocked() -> bool:
+            async with db.acquire() as conn:
+                blocked: int = await conn.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                state: str = await conn.fetchval("SELECT state FROM executions WHERE id = $1", ex.id)
+            return blocked == 1 and state == RUNNING
+
+        await poll_until(parking_blocked, "the wait's step running, its parking held", timeout_seconds=20)
+        await post_event(db, "user.engaged", {"user": "ada"}, None)
+        event_id = await db.fetchval("SELECT id FROM event_log")
+        await tx.commit()  # the event committed, now the wait parks
+        ended = await wait_until_ended(db, ex.id)
+    assert ended.state == COMPLETED
+    assert await nodes_run(db, ex.id) == ["wait", "engaged"]
+    assert await output_of(db, ex.id, "wait") == {"user": "ada"}
+    assert logged(logs, "event_taken_on_parking", event_id=event_id)  # by the look back, not the matcher
 
 
 async def test_events_racing_the_parking_are_never_missed(db: Pool, database_url: str, settings: Settings) -> None:
@@ -187,16 +218,35 @@ async def test_one_event_among_a_thousand_waits_resumes_only_its_own(
     assert matched["candidates"] == 1  # found by the key's index, not by testing 1,000 rules
 
 
-async def test_one_event_resumes_every_wait_it_matches_in_one_batch(
+async def test_one_event_resumes_a_thousand_waits_in_one_batch_of_four_statements(
     db: Pool, database_url: str, settings: Settings, logs: list[MutableMapping[str, Any]]
 ) -> None:
-    count = 300
+    count = 1000
     definition = waiting(match={"==": [{"var": "event.payload.plan"}, "pro"]})
     executions = await start(db, definition, [f"u{i}" for i in range(count)])
     async with running_worker(db, database_url, dataclasses.replace(settings, concurrency=50)):
         await parked(db, count)
+    # the match stage alone, on one connection, so that every statement it sends is logged
+    definitions = DefinitionCache(db)
+    await definitions.get(executions[0].workflow_id, executions[0].workflow_version)
+    queries: list[str] = []
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        # a first batch (matching no wait) lets asyncpg introspect the statements' types, once
+        await post_event(db, "user.engaged", {"plan": "free"}, None)
+        assert await EventMatcher(pool, definitions).match(100) == 1
         await post_event(db, "user.engaged", {"plan": "pro"}, None)
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda q: queries.append(q.query))
+        assert await EventMatcher(pool, definitions).match(100) == 1
+        batch = list(queries)
+    finally:
+        await pool.close()
+    statements = [q for q in batch if q.strip().upper() not in ("BEGIN;", "BEGIN", "COMMIT;", "COMMIT")]
+    # README, "Waiting for events": the events' locking read, the waits' read, the write, and cancel_on's read
+    assert len(statements) == 4, [q[:60] for q in batch]
+    assert len(batch) == 6  # with BEGIN and COMMIT
+    assert [(e["delivered"], e["woken"]) for e in logged(logs, "events_matched", events=1)] == [(0, 0), (count, count)]
+    async with running_worker(db, database_url, dataclasses.replace(settings, concurrency=50)):
         ended = [await wait_until_ended(db, ex.id, timeout=60) for ex in executions]
     assert {ex.state for ex in ended} == {COMPLETED}
-    # one batch: one locking read, one read of the waits, one write, whatever the fan-out
-    assert [(e["delivered"], e["woken"]) for e in logged(logs, "events_matched", events=1)] == [(count, count)]
