@@ -12,6 +12,7 @@ from conveyor.store import Pool
 from conveyor.store.emails import EmailFilter, EmailStatus, OutgoingEmail, email_list_query, mark_email, reserve_email
 from conveyor.store.templates import EmailContent
 from tests.integration.conftest import ApiClient, flow, run_flow
+from tests.pages import all_ids
 from tests.plans import index_names_in_page_order
 
 
@@ -37,17 +38,7 @@ async def _execution(db: Pool) -> uuid.UUID:
 
 
 async def _ids(api: ApiClient, query: str, limit: int = 100) -> list[str]:
-    ids: list[str] = []
-    cursor: str | None = None
-    while True:
-        url = f"/emails?{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else "")
-        response = await api.get(url)
-        assert response.status == 200, await response.text()
-        body = await response.json()
-        ids += [e["id"] for e in body["items"]]
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return ids
+    return await all_ids(api, "/emails", query, limit)
 
 
 async def test_pages_cover_every_email_once_newest_first(api: ApiClient, db: Pool) -> None:

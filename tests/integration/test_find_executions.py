@@ -12,6 +12,7 @@ from bench.seed import start_many
 from conveyor.store import Pool
 from conveyor.store.selection import Selection, list_query
 from tests.integration.conftest import ApiClient, flow
+from tests.pages import all_ids
 from tests.plans import index_names_in_page_order
 
 
@@ -21,16 +22,7 @@ async def _workflow(api: ApiClient, name: str) -> dict[str, object]:
 
 
 async def _all_pages(api: ApiClient, query: str, limit: int, cursor: str | None = None) -> list[str]:
-    ids: list[str] = []
-    while True:
-        url = f"/executions?{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else "")
-        response = await api.get(url)
-        assert response.status == 200, await response.text()
-        body = await response.json()
-        ids += [e["id"] for e in body["items"]]
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return ids
+    return await all_ids(api, "/executions", query, limit, cursor)
 
 
 async def test_pages_cover_every_match_once_newest_first_while_rows_arrive(api: ApiClient, db: Pool) -> None:
