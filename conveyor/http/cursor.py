@@ -6,7 +6,9 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import Field
@@ -14,6 +16,8 @@ from pydantic import Field
 from conveyor.errors import ValidationError
 from conveyor.http.operation import QueryModel
 from conveyor.http.resources import Page, T
+
+R = TypeVar("R")
 
 # A cursor longer than this was not made by us.
 _MAX_CURSOR_LENGTH = 512
@@ -85,3 +89,9 @@ class PageQuery(QueryModel):
 def page(items: list[T], next_key: tuple[str, ...] | None) -> Page[T]:
     """A list answer: the items, and a cursor after `next_key` (the last item's key) when more follow."""
     return Page(items=items, next_cursor=encode_cursor(*next_key) if next_key else None)
+
+
+def page_of(found: Sequence[R], limit: int, shape: Callable[[R], T], key: Callable[[R], tuple[str, ...]]) -> Page[T]:
+    """A list answer from `limit + 1` records read: the first `limit` shaped, a cursor after the last when more."""
+    shown = found[:limit]
+    return page([shape(r) for r in shown], key(shown[-1]) if len(found) > limit else None)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from aiohttp import web
 from pydantic import AwareDatetime, Field, field_validator
 
-from conveyor.http.cursor import created_cursor, page
+from conveyor.http.cursor import created_cursor, page_of
 from conveyor.http.keys import POOL
 from conveyor.http.operation import QueryModel, operation, query_of
 from conveyor.http.resources import Answer, EmailAnswer, Page
@@ -77,9 +77,7 @@ async def get_emails(request: web.Request) -> web.Response:
     after = created_cursor(request)
     async with connection(request.app[POOL]) as conn:
         found = await list_emails(conn, query.chosen(), after, query.limit + 1)
-    shown = found[: query.limit]
-    last = shown[-1] if len(found) > query.limit else None
-    return respond(page([email_shape(e) for e in shown], (last.created_at.isoformat(), str(last.id)) if last else None))
+    return respond(page_of(found, query.limit, email_shape, lambda e: (e.created_at.isoformat(), str(e.id))))
 
 
 class StatisticsQuery(QueryModel):

@@ -13,7 +13,7 @@ from conveyor.engine.bulk import BULK_EVENTS, bulk_operate
 from conveyor.engine.operations import operate
 from conveyor.errors import NotFoundError
 from conveyor.http.bodies import model_body, path_uuid, query_int
-from conveyor.http.cursor import created_cursor, id_cursor, page
+from conveyor.http.cursor import created_cursor, id_cursor, page, page_of
 from conveyor.http.keys import POOL
 from conveyor.http.operation import QueryModel, operation
 from conveyor.http.resources import BulkAnswer, ExecutionAnswer, HistoryAnswer, Page, StepAnswer, WebhookCallAnswer
@@ -112,9 +112,7 @@ async def get_webhook_calls(request: web.Request) -> web.Response:
     async with connection(request.app[POOL]) as conn:
         await get_execution(conn, execution_id)
         found = await list_webhook_calls(conn, execution_id, after, limit + 1)
-    shown = found[:limit]
-    more = len(found) > limit
-    return respond(page([webhook_call_shape(c) for c in shown], (str(shown[-1].id),) if more else None))
+    return respond(page_of(found, limit, webhook_call_shape, lambda c: (str(c.id),)))
 
 
 def _operator(event: str) -> web.RouteDef:

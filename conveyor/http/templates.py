@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.errors import ValidationError
 from conveyor.http.bodies import model_body, query_int
-from conveyor.http.cursor import PageQuery, name_cursor, page
+from conveyor.http.cursor import PageQuery, name_cursor, page_of
 from conveyor.http.keys import POOL
 from conveyor.http.operation import operation
 from conveyor.http.resources import Page, TemplateAnswer
@@ -67,9 +67,7 @@ async def get_templates(request: web.Request) -> web.Response:
     after = name_cursor(request)
     async with connection(request.app[POOL]) as conn:
         templates = await list_templates(conn, after, limit + 1)
-    shown = templates[:limit]
-    next_key = (shown[-1].name,) if len(templates) > limit else None
-    return respond(page([template_shape(t) for t in shown], next_key))
+    return respond(page_of(templates, limit, template_shape, lambda t: (t.name,)))
 
 
 @routes.get("/templates/{name}")

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from conveyor.engine.operations import create_workflow, deactivate, start_execution, update_workflow, wait_for_end
 from conveyor.http.bodies import json_body, model_body, path_int, query_bool, query_int
-from conveyor.http.cursor import PageQuery, name_cursor, page
+from conveyor.http.cursor import PageQuery, name_cursor, page, page_of
 from conveyor.http.keys import POOL, VAULT
 from conveyor.http.operation import QueryModel, operation
 from conveyor.http.resources import (
@@ -59,9 +59,7 @@ async def get_workflows(request: web.Request) -> web.Response:
     after = name_cursor(request)
     async with connection(request.app[POOL]) as conn:
         workflows = await list_workflows(conn, after, limit + 1)
-    shown = workflows[:limit]
-    next_key = (shown[-1].name,) if len(workflows) > limit else None
-    return respond(page([workflow_shape(w) for w in shown], next_key))
+    return respond(page_of(workflows, limit, workflow_shape, lambda w: (w.name,)))
 
 
 @routes.get("/workflows/{id}")
