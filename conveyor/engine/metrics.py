@@ -5,6 +5,11 @@ from prometheus_client import Counter, Gauge, Histogram
 STEPS = Counter("conveyor_steps_total", "Steps run, by node type and result", ["node_type", "result"])
 STEP_SECONDS = Histogram("conveyor_step_seconds", "Time a node's executor took", ["node_type"])
 CLAIMED = Counter("conveyor_executions_claimed_total", "Executions claimed by this process")
+COMMIT_GROUP_SIZE = Histogram(
+    "conveyor_commit_group_size",
+    "Step commits written together in one transaction",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
 IN_FLIGHT = Gauge("conveyor_executions_in_flight", "Executions this process is running now")
 LEASES_LOST = Counter("conveyor_leases_lost_total", "Leases this process lost before its step committed")
 DATABASE_UNAVAILABLE = Counter(

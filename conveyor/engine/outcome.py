@@ -85,9 +85,7 @@ def _commit(
     )
 
 
-def plan_success(
-    ex: Execution, owner: str, node: NodeModel, outcome: Outcome, step_input: JSONValue, lease_seconds: float
-) -> PlannedCommit:
+def plan_success(ex: Execution, owner: str, node: NodeModel, outcome: Outcome, step_input: JSONValue) -> PlannedCommit:
     """The commit for a node that answered."""
     if isinstance(outcome, WaitForChild):
         detail: JSONObject = {"child_id": str(outcome.child_id)}
@@ -127,7 +125,7 @@ def plan_success(
         return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, moved=moved, step=step, detail=detail, wake=wake))
     if next_node is None:
         return PlannedCommit(_commit(ex, owner, node, StepEnd.FINISH, moved=moved, step=step, output=outcome.output))
-    keep = Wake(keep_lease_seconds=lease_seconds)
+    keep = Wake(keep_lease=True)
     detail = {"next": next_node}
     return PlannedCommit(_commit(ex, owner, node, StepEnd.ADVANCE, moved=moved, step=step, detail=detail, wake=keep))
 

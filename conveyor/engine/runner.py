@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import time
 import uuid
@@ -13,10 +12,11 @@ import structlog
 from conveyor.definitions import NodeModel
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.event_waits import park_wait
+from conveyor.engine.group_commit import CommitGroup
 from conveyor.engine.metrics import STEP_SECONDS, STEPS
 from conveyor.engine.outcome import PlannedCommit, plan_failure, plan_finish_without_node, plan_success, redacted
 from conveyor.errors import DatabaseUnavailableError
-from conveyor.failpoints import Point, armed, fail
+from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONObject
 from conveyor.nodes import kinds
 from conveyor.nodes.base import StepContext, execution_data
@@ -51,7 +51,6 @@ class StepRunner:
         services: Services,
         definitions: DefinitionCache,
         owner: str,
-        lease_seconds: float,
         stopping: asyncio.Event,
     ) -> None:
         self._stopping = stopping
@@ -59,7 +58,7 @@ class StepRunner:
         self._services = services
         self._definitions = definitions
         self._owner = owner
-        self._lease_seconds = lease_seconds
+        self._group = CommitGroup(pool)
         self._secret_uses: dict[tuple[uuid.UUID, int, str], frozenset[str]] = {}
 
     async def run(self, ex: Execution) -> RunResult:
@@ -134,7 +133,7 @@ class StepRunner:
         finally:
             STEP_SECONDS.labels(node_type=node.type).observe(time.perf_counter() - started)
         STEPS.labels(node_type=node.type, result=StepStatus.COMPLETED).inc()
-        planned = plan_success(ex, self._owner, node, outcome, ctx.rendered or None, self._lease_seconds)
+        planned = plan_success(ex, self._owner, node, outcome, ctx.rendered or None)
         return redacted(planned, ctx.redactor)
 
     def _secret_names(self, ex: Execution, node: NodeModel) -> frozenset[str]:
@@ -148,36 +147,32 @@ class StepRunner:
         return names
 
     async def _commit(self, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
-        async with connection(self._pool) as conn:
-            committed = await self._commit_on(conn, planned, parent_id)
-            fail(Point.AFTER_COMMIT)  # committed; were the answer lost, the worker could not know
-        return committed
-
-    async def _commit_on(self, conn: Conn, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
         commit = planned.commit
         wakes_parent = parent_id is not None and commit.state in TERMINAL_STATES
         if planned.child is None and planned.waits_for is None and planned.wait is None and not wakes_parent:
-            # One statement commits by itself; a transaction is opened only to fail inside it.
-            async with conn.transaction() if armed(Point.IN_COMMIT) else contextlib.nullcontext():
-                committed = await commit_step(conn, commit)
+            return await self._group.commit(commit)
+        # A commit that writes more than the execution's own rows takes a transaction of its own.
+        async with connection(self._pool) as conn:
+            async with conn.transaction():
+                committed = await self._commit_alone(conn, planned, parent_id)
                 fail(Point.IN_COMMIT)
-                return committed
-        async with conn.transaction():
-            if planned.wait is not None:
-                committed = await park_wait(conn, commit, planned.wait)
-                fail(Point.IN_COMMIT)
-                return committed
-            if planned.waits_for is not None and await child_has_ended(conn, planned.waits_for):
-                commit = dataclasses.replace(commit, wake=Wake(after_seconds=0.0))  # it ended as we looked away
-            committed = await commit_step(conn, commit)
-            if committed is None:
-                return None
-            if planned.child is not None:
-                await insert_execution(conn, planned.child)
-            if parent_id is not None and wakes_parent:
-                await wake_parent(conn, parent_id, commit.lease.execution_id)
-            fail(Point.IN_COMMIT)
-            return committed
+            fail(Point.AFTER_COMMIT)  # committed; were the answer lost, the worker could not know
+        return committed
+
+    async def _commit_alone(self, conn: Conn, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
+        commit = planned.commit
+        if planned.wait is not None:
+            return await park_wait(conn, commit, planned.wait)
+        if planned.waits_for is not None and await child_has_ended(conn, planned.waits_for):
+            commit = dataclasses.replace(commit, wake=Wake(after_seconds=0.0))  # it ended as we looked away
+        committed = await commit_step(conn, commit)
+        if committed is None:
+            return None
+        if planned.child is not None:
+            await insert_execution(conn, planned.child)
+        if parent_id is not None and commit.state in TERMINAL_STATES:
+            await wake_parent(conn, parent_id, commit.lease.execution_id)
+        return committed
 
 
 def _data(ex: Execution) -> JSONObject:

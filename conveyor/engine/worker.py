@@ -68,7 +68,7 @@ class Worker:
         self._leases = LeaseKeeper(pool, self.id, settings.lease_seconds)
         self._stopping = asyncio.Event()
         definitions = DefinitionCache(pool)
-        self._runner = StepRunner(pool, services, definitions, self.id, settings.lease_seconds, self._stopping)
+        self._runner = StepRunner(pool, services, definitions, self.id, self._stopping)
         self._events = EventMatcher(pool, definitions)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._triggers = TriggerCache()

@@ -29,9 +29,13 @@ class Lease:
 
 @dataclass(frozen=True, slots=True)
 class Wake:
-    """When the execution next needs a worker: under the lease still, at a time, after a while, or never."""
+    """When the execution next needs a worker: under the lease still, at a time, after a while, or never.
 
-    keep_lease_seconds: float | None = None
+    A step that keeps the lease leaves `wake_at` (the lease's end) as it is: the lease keeper renews it, and a
+    step that changes no indexed column is a HOT update.
+    """
+
+    keep_lease: bool = False
     at: datetime | None = None
     after_seconds: float | None = None
 
@@ -56,43 +60,64 @@ class StepCommit:
     finished: bool = False
 
 
-_COMMIT_STEP = Statement(f"""
-WITH updated AS (
-    UPDATE executions
-    SET state = :state, resume_state = NULL, current_node = :current_node, visit = :visit, attempt = :attempt,
-        context = CASE WHEN :context_patch::jsonb IS NULL THEN context ELSE context || :context_patch::jsonb END,
-        output = :output, error = :error,
-        lease_owner = CASE WHEN :keep_lease_seconds::float8 IS NULL THEN NULL ELSE lease_owner END,
+# Many executions' step commits in one statement: one array per field, one element per commit (`ord` is its
+# position), and the transitions flattened with the position of the commit each belongs to. Each row is fenced
+# on its own lease and version; a commit that lost its lease updates nothing and leaves the others be.
+_COMMIT_STEPS = Statement(f"""
+WITH c AS (
+    SELECT * FROM unnest(
+        :execution_ids::uuid[], :owners::text[], :versions::bigint[], :states::text[], :current_nodes::text[],
+        :visits::int[], :attempts::int[], :context_patches::jsonb[], :outputs::jsonb[], :errors::jsonb[],
+        :keep_leases::bool[], :wake_ats::timestamptz[], :wake_afters::float8[], :finished::bool[],
+        :nodes::text[], :history_attempts::int[], :history_details::jsonb[],
+        :step_nodes::text[], :step_visits::int[], :step_attempts::int[], :step_statuses::text[],
+        :step_inputs::jsonb[], :step_outputs::jsonb[], :step_errors::jsonb[]
+    ) WITH ORDINALITY AS c(execution_id, owner, version, state, current_node, visit, attempt, context_patch,
+                           output, error, keep_lease, wake_at, wake_after, finished, node, history_attempt,
+                           history_detail, step_node, step_visit, step_attempt, step_status, step_input,
+                           step_output, step_error, ord)
+), updated AS (
+    UPDATE executions e
+    SET state = c.state, resume_state = NULL, current_node = c.current_node, visit = c.visit,
+        attempt = c.attempt,
+        context = CASE WHEN c.context_patch IS NULL THEN e.context ELSE e.context || c.context_patch END,
+        output = c.output, error = c.error,
+        lease_owner = CASE WHEN c.keep_lease THEN e.lease_owner END,
         wake_at = CASE
-            WHEN :keep_lease_seconds::float8 IS NOT NULL THEN now() + make_interval(secs => :keep_lease_seconds)
-            WHEN :wake_at::timestamptz IS NOT NULL THEN :wake_at
-            WHEN :wake_after_seconds::float8 IS NOT NULL THEN now() + make_interval(secs => :wake_after_seconds)
+            WHEN c.keep_lease THEN e.wake_at
+            WHEN c.wake_at IS NOT NULL THEN c.wake_at
+            WHEN c.wake_after IS NOT NULL THEN now() + make_interval(secs => c.wake_after)
         END,
-        version = version + 1, step_started_at = now(), updated_at = now(),
-        finished_at = CASE WHEN :finished THEN now() END,
-        pause_requested = pause_requested AND NOT :finished
-    WHERE id = :execution_id AND lease_owner = :owner AND version = :version
-    RETURNING id, version, pause_requested, extract(epoch FROM wake_at - now())::float8 AS wake_in
+        version = e.version + 1, step_started_at = now(), updated_at = now(),
+        finished_at = CASE WHEN c.finished THEN now() END,
+        pause_requested = e.pause_requested AND NOT c.finished
+    FROM c
+    WHERE e.id = c.execution_id AND e.lease_owner = c.owner AND e.version = c.version
+    RETURNING c.ord, e.id, e.version, e.pause_requested, extract(epoch FROM e.wake_at - now())::float8 AS wake_in
 ), history AS (
     INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
-    SELECT updated.id, h.source, h.target, h.event, :node, :history_attempt, :history_detail
-    FROM updated, unnest(:sources::text[], :targets::text[], :events::text[]) AS h(source, target, event)
+    SELECT u.id, h.source, h.target, h.event, c.node, c.history_attempt, c.history_detail
+    FROM unnest(:transition_commits::bigint[], :sources::text[], :targets::text[], :events::text[])
+             WITH ORDINALITY AS h(ord, source, target, event, n)
+    JOIN updated u ON u.ord = h.ord JOIN c ON c.ord = h.ord
+    ORDER BY h.ord, h.n
 ), waiting_step AS (
     UPDATE execution_steps s
-    SET status = :step_status, output = :step_output, error = :step_error, finished_at = now()
-    FROM updated
-    WHERE s.execution_id = updated.id AND s.visit = :step_visit AND s.attempt = :step_attempt
+    SET status = c.step_status, output = c.step_output, error = c.step_error, finished_at = now()
+    FROM updated u JOIN c ON c.ord = u.ord
+    WHERE s.execution_id = u.id AND s.visit = c.step_visit AND s.attempt = c.step_attempt
       AND s.status = '{StepStatus.WAITING}'
-    RETURNING s.id
+    RETURNING s.execution_id
 ), step AS (
     INSERT INTO execution_steps (execution_id, node, visit, attempt, status, input, output, error,
                                  started_at, finished_at)
-    SELECT updated.id, :step_node, :step_visit, :step_attempt, :step_status, :step_input, :step_output,
-           :step_error, e.step_started_at, CASE WHEN :step_status <> '{StepStatus.WAITING}' THEN now() END
-    FROM updated JOIN executions e ON e.id = updated.id
-    WHERE :step_node::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM waiting_step)
+    SELECT u.id, c.step_node, c.step_visit, c.step_attempt, c.step_status, c.step_input, c.step_output,
+           c.step_error, e.step_started_at, CASE WHEN c.step_status <> '{StepStatus.WAITING}' THEN now() END
+    FROM updated u JOIN c ON c.ord = u.ord JOIN executions e ON e.id = u.id
+    WHERE c.step_node IS NOT NULL AND u.id NOT IN (SELECT execution_id FROM waiting_step)
+    ORDER BY u.ord
 )
-SELECT version, pause_requested, wake_in FROM updated
+SELECT ord, version, pause_requested, wake_in FROM updated
 """)
 
 
@@ -111,47 +136,53 @@ class UnstorableResultError(PermanentStepError):
     code = "unstorable_result"
 
 
-async def commit_step(conn: Conn, commit: StepCommit) -> Committed | None:
-    """Write a step's outcome and transitions; None when the worker no longer holds the lease."""
+async def commit_steps(conn: Conn, commits: Sequence[StepCommit]) -> list[Committed | None]:
+    """Write many executions' step outcomes in one statement; for each, None when its worker no longer holds
+    the lease. One unstorable result fails the statement: the caller learns which by committing one by one."""
     try:
-        row = await conn.fetchrow(_COMMIT_STEP.sql, *_commit_args(commit))
+        rows = await conn.fetch(_COMMIT_STEPS.sql, *_commit_args(commits))
     except (asyncpg.DataError, TypeError, ValueError, OverflowError) as exc:
         raise UnstorableResultError(f"the step's result cannot be stored: {exc}") from exc
-    if row is None:
-        return None
-    return Committed(row["version"], row["pause_requested"], row["wake_in"])
+    by_position = {r["ord"]: Committed(r["version"], r["pause_requested"], r["wake_in"]) for r in rows}
+    return [by_position.get(i) for i in range(1, len(commits) + 1)]
 
 
-def _commit_args(commit: StepCommit) -> list[JSONValue]:
-    step = commit.step
-    return _COMMIT_STEP.args(
-        execution_id=commit.lease.execution_id,
-        owner=commit.lease.owner,
-        version=commit.lease.version,
-        state=commit.state,
-        current_node=commit.current_node,
-        visit=commit.visit,
-        attempt=commit.attempt,
-        context_patch=commit.context_patch,
-        output=commit.output,
-        error=commit.error,
-        keep_lease_seconds=commit.wake.keep_lease_seconds,
-        wake_at=commit.wake.at,
-        wake_after_seconds=commit.wake.after_seconds,
-        finished=commit.finished,
-        sources=[t.source for t in commit.transitions],
-        targets=[t.target for t in commit.transitions],
-        events=[t.event for t in commit.transitions],
-        node=commit.node,
-        history_attempt=step.attempt if step else commit.attempt,
-        history_detail=commit.history_detail,
-        step_node=step.node if step else None,
-        step_visit=step.visit if step else None,
-        step_attempt=step.attempt if step else None,
-        step_status=step.status if step else None,
-        step_input=step.input if step else None,
-        step_output=step.output if step else None,
-        step_error=step.error if step else None,
+async def commit_step(conn: Conn, commit: StepCommit) -> Committed | None:
+    """Write a step's outcome and transitions; None when the worker no longer holds the lease."""
+    return (await commit_steps(conn, [commit]))[0]
+
+
+def _commit_args(commits: Sequence[StepCommit]) -> list[JSONValue]:
+    steps = [c.step for c in commits]
+    return _COMMIT_STEPS.args(
+        execution_ids=[c.lease.execution_id for c in commits],
+        owners=[c.lease.owner for c in commits],
+        versions=[c.lease.version for c in commits],
+        states=[c.state for c in commits],
+        current_nodes=[c.current_node for c in commits],
+        visits=[c.visit for c in commits],
+        attempts=[c.attempt for c in commits],
+        context_patches=[c.context_patch for c in commits],
+        outputs=[c.output for c in commits],
+        errors=[c.error for c in commits],
+        keep_leases=[c.wake.keep_lease for c in commits],
+        wake_ats=[c.wake.at for c in commits],
+        wake_afters=[c.wake.after_seconds for c in commits],
+        finished=[c.finished for c in commits],
+        nodes=[c.node for c in commits],
+        history_attempts=[s.attempt if s else c.attempt for c, s in zip(commits, steps, strict=True)],
+        history_details=[c.history_detail for c in commits],
+        step_nodes=[s.node if s else None for s in steps],
+        step_visits=[s.visit if s else None for s in steps],
+        step_attempts=[s.attempt if s else None for s in steps],
+        step_statuses=[s.status if s else None for s in steps],
+        step_inputs=[s.input if s else None for s in steps],
+        step_outputs=[s.output if s else None for s in steps],
+        step_errors=[s.error if s else None for s in steps],
+        transition_commits=[i for i, c in enumerate(commits, 1) for _ in c.transitions],
+        sources=[t.source for c in commits for t in c.transitions],
+        targets=[t.target for c in commits for t in c.transitions],
+        events=[t.event for c in commits for t in c.transitions],
     )
 
 

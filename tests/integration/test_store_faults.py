@@ -84,8 +84,9 @@ async def test_a_dropped_connection_while_a_step_records_its_side_effect_spends_
 async def test_commits_that_fail_or_land_unanswered_double_no_transition_and_no_side_effect(
     db: Pool, database_url: str, webhook_peer: WebhookPeer, logs: Logs
 ) -> None:
-    # The first claim's answer is lost for sure; after that, a commit in five fails and one in five lands unheard.
-    with armed("after_claim:raise*1,in_commit:raise@0.2,after_commit:raise@0.2"):
+    # The first claim's answer is lost; the first three step commits fail, the next three land unheard (a commit
+    # may write a group of steps, so counts rather than odds make sure each fault happens).
+    with armed("after_claim:raise*1,in_commit:raise*3,after_commit:raise*3"):
         ids = await _run_all(db, database_url, webhook_peer.url, 10)
     for point in ("after_claim", "in_commit", "after_commit"):
         assert logged(logs, "failpoint_fired", point=point), f"no fault at {point}"

@@ -60,10 +60,10 @@ def running(node: str = "a", attempt: int = 1, visit: int = 1) -> Execution:
 
 def test_a_completed_step_with_a_next_node_advances_under_the_same_lease() -> None:
     ex = running()
-    commit = plan_success(ex, "w", DEFINITION.node("a"), Completed(output={"x": 1}), {"p": 1}, 30.0).commit
+    commit = plan_success(ex, "w", DEFINITION.node("a"), Completed(output={"x": 1}), {"p": 1}).commit
     assert (commit.state, commit.current_node, commit.visit, commit.attempt) == ("running", "b", 2, 1)
     assert [t.event for t in commit.transitions] == ["step_ok", "advance"]
-    assert commit.wake == Wake(keep_lease_seconds=30.0)
+    assert commit.wake == Wake(keep_lease=True)
     assert commit.context_patch == {"a": {"output": {"x": 1}}}
     assert commit.step is not None
     assert (commit.step.status, commit.step.input) == ("completed", {"p": 1})
@@ -73,7 +73,7 @@ def test_a_completed_step_with_a_next_node_advances_under_the_same_lease() -> No
 
 def test_a_branch_to_nowhere_completes_with_the_step_output() -> None:
     outcome = Completed(output={"result": False}, branched=True, branch=None)
-    commit = plan_success(running("b"), "w", DEFINITION.node("b"), outcome, None, 30.0).commit
+    commit = plan_success(running("b"), "w", DEFINITION.node("b"), outcome, None).commit
     assert (commit.state, commit.current_node, commit.output, commit.finished) == (
         "completed",
         None,
@@ -83,7 +83,7 @@ def test_a_branch_to_nowhere_completes_with_the_step_output() -> None:
 
 
 def test_a_sleep_delays_the_execution_without_a_lease() -> None:
-    commit = plan_success(running("c"), "w", DEFINITION.node("c"), Sleep(seconds=1.0), None, 30.0).commit
+    commit = plan_success(running("c"), "w", DEFINITION.node("c"), Sleep(seconds=1.0), None).commit
     assert commit.state == "delayed"
     assert commit.wake == Wake(after_seconds=1.0)
     assert [t.event for t in commit.transitions] == ["step_ok", "sleep"]
@@ -92,7 +92,7 @@ def test_a_sleep_delays_the_execution_without_a_lease() -> None:
 def test_spawning_a_child_records_a_waiting_step_and_the_child_to_insert() -> None:
     ex = running()
     spawn = SpawnChild(uuid.uuid4(), 2, "start", {"k": 1}, "key")
-    planned = plan_success(ex, "w", DEFINITION.node("a"), spawn, None, 30.0)
+    planned = plan_success(ex, "w", DEFINITION.node("a"), spawn, None)
     assert planned.child is not None
     assert (planned.child.parent_id, planned.child.id, planned.child.dedupe_key) == (ex.id, spawn.child_id, "key")
     assert planned.commit.state == "delayed"
@@ -103,7 +103,7 @@ def test_spawning_a_child_records_a_waiting_step_and_the_child_to_insert() -> No
 
 def test_waiting_for_a_child_keeps_the_node_and_writes_no_step() -> None:
     child = uuid.uuid4()
-    planned = plan_success(running(), "w", DEFINITION.node("a"), WaitForChild(child), None, 30.0)
+    planned = plan_success(running(), "w", DEFINITION.node("a"), WaitForChild(child), None)
     assert planned.waits_for == child
     assert (planned.commit.state, planned.commit.step, planned.commit.current_node) == ("delayed", None, "a")
 

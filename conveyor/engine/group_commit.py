@@ -1,0 +1,101 @@
+"""Group commit: the step outcomes of many executions written in one transaction, each caller waiting for its own.
+
+A caller queues its commit and waits. A flush starts on the event loop's next turn, so a lone commit goes out at
+once, and while one flush is in flight the commits that arrive meanwhile queue up and leave together in the next.
+No timer: the batch is whatever finished while the database was busy, so an idle worker is not slowed down and a
+busy one writes hundreds of steps per transaction. Fencing stays per row: a commit whose lease was lost is refused
+(its caller gets None) and the others in its batch land.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from conveyor.engine.metrics import COMMIT_GROUP_SIZE
+from conveyor.failpoints import Point, armed, fail
+from conveyor.store import Conn, Pool, connection
+from conveyor.store.steps import Committed, StepCommit, UnstorableResultError, commit_steps
+
+# A bound on one statement's size; a worker rarely has this many steps ending at once.
+MAX_GROUP = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    commit: StepCommit
+    answer: asyncio.Future[Committed | None]
+
+
+class CommitGroup:
+    """Queues step commits and writes them in groups, one statement per group."""
+
+    def __init__(self, pool: Pool, max_group: int = MAX_GROUP) -> None:
+        self._pool = pool
+        self._max_group = max_group
+        self._queue: list[_Queued] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def commit(self, commit: StepCommit) -> Committed | None:
+        """Write `commit` with whatever else is queued; return once it is durable (None: the lease was lost).
+
+        Raises what the write raised: DatabaseUnavailableError for the whole group (whether it committed is
+        then unknown, as for any commit whose answer was lost), UnstorableResultError for this commit alone.
+        """
+        queued = _Queued(commit, asyncio.get_running_loop().create_future())
+        self._queue.append(queued)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_queue(), name="group-commit")
+        return await queued.answer
+
+    async def _flush_queue(self) -> None:
+        while self._queue:
+            group, self._queue = self._queue[: self._max_group], self._queue[self._max_group :]
+            # A caller cancelled before its turn (its execution was cancelled, or the worker stops) commits
+            # nothing: its step runs again under the same key, as after a crash.
+            group = [q for q in group if not q.answer.done()]
+            if group:
+                await self._flush(group)
+
+    async def _flush(self, group: list[_Queued]) -> None:
+        COMMIT_GROUP_SIZE.observe(len(group))
+        try:
+            async with connection(self._pool) as conn:
+                try:
+                    results = await _write(conn, [q.commit for q in group])
+                except UnstorableResultError:
+                    if len(group) == 1:
+                        raise
+                    # One result cannot be stored and failed the statement: find it by writing one by one.
+                    for queued in group:
+                        await _answer_alone(conn, queued)
+                    return
+                fail(Point.AFTER_COMMIT)  # committed; were the answer lost, no worker could know
+        except Exception as exc:  # noqa: BLE001 - every caller of the group gets the group's failure
+            for queued in group:
+                if not queued.answer.done():
+                    queued.answer.set_exception(exc)
+            return
+        for queued, result in zip(group, results, strict=True):
+            if not queued.answer.done():
+                queued.answer.set_result(result)
+
+
+async def _write(conn: Conn, commits: list[StepCommit]) -> list[Committed | None]:
+    # One statement commits by itself; a transaction is opened only to fail inside it.
+    async with conn.transaction() if armed(Point.IN_COMMIT) else contextlib.nullcontext():
+        results = await commit_steps(conn, commits)
+        fail(Point.IN_COMMIT)
+        return results
+
+
+async def _answer_alone(conn: Conn, queued: _Queued) -> None:
+    if queued.answer.done():
+        return
+    try:
+        result = (await _write(conn, [queued.commit]))[0]
+    except UnstorableResultError as exc:
+        queued.answer.set_exception(exc)
+    else:
+        queued.answer.set_result(result)
