@@ -1,10 +1,11 @@
 """Group commit: the step outcomes of many executions written in one transaction, each caller waiting for its own.
 
-A caller queues its commit and waits. A flush starts on the event loop's next turn, so a lone commit goes out at
-once, and while one flush is in flight the commits that arrive meanwhile queue up and leave together in the next.
-No timer: the batch is whatever finished while the database was busy, so an idle worker is not slowed down and a
-busy one writes hundreds of steps per transaction. Fencing stays per row: a commit whose lease was lost is refused
-(its caller gets None) and the others in its batch land.
+A caller queues its commit and waits. The queue is flushed on the event loop's next turn, so a lone commit goes
+out at once; while flushes are in flight the commits that arrive meanwhile queue up and leave together in the
+next. No timer: a group is whatever finished while the database was busy, so an idle worker is not slowed down and
+a busy one writes hundreds of steps per transaction. Two flushes may be in flight, so the worker runs the next
+steps of one group while the database writes the other. Fencing stays per row: a commit whose lease was lost is
+refused (its caller gets None) and the others in its group land.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from conveyor.store.steps import Committed, StepCommit, UnstorableResultError, c
 
 # A bound on one statement's size; a worker rarely has this many steps ending at once.
 MAX_GROUP = 500
+# Flushes in flight at once: one being written while the next group gathers and is sent.
+MAX_FLUSHES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +34,13 @@ class _Queued:
 class CommitGroup:
     """Queues step commits and writes them in groups, one statement per group."""
 
-    def __init__(self, pool: Pool, max_group: int = MAX_GROUP) -> None:
+    def __init__(self, pool: Pool, max_group: int = MAX_GROUP, max_flushes: int = MAX_FLUSHES) -> None:
         self._pool = pool
         self._max_group = max_group
+        self._max_flushes = max_flushes
         self._queue: list[_Queued] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._kick_pending = False
 
     async def commit(self, commit: StepCommit) -> Committed | None:
         """Write `commit` with whatever else is queued; return once it is durable (None: the lease was lost).
@@ -43,20 +48,30 @@ class CommitGroup:
         Raises what the write raised: DatabaseUnavailableError for the whole group (whether it committed is
         then unknown, as for any commit whose answer was lost), UnstorableResultError for this commit alone.
         """
-        queued = _Queued(commit, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        queued = _Queued(commit, loop.create_future())
         self._queue.append(queued)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_queue(), name="group-commit")
+        if not self._kick_pending:
+            # On the next turn: the steps ending on this turn join the group.
+            self._kick_pending = True
+            loop.call_soon(self._kick)
         return await queued.answer
 
-    async def _flush_queue(self) -> None:
-        while self._queue:
+    def _kick(self) -> None:
+        self._kick_pending = False
+        while self._queue and len(self._flushes) < self._max_flushes:
             group, self._queue = self._queue[: self._max_group], self._queue[self._max_group :]
             # A caller cancelled before its turn (its execution was cancelled, or the worker stops) commits
             # nothing: its step runs again under the same key, as after a crash.
             group = [q for q in group if not q.answer.done()]
             if group:
-                await self._flush(group)
+                task = asyncio.create_task(self._flush(group), name="group-commit")
+                self._flushes.add(task)
+                task.add_done_callback(self._flushed)
+
+    def _flushed(self, task: asyncio.Task[None]) -> None:
+        self._flushes.discard(task)
+        self._kick()
 
     async def _flush(self, group: list[_Queued]) -> None:
         COMMIT_GROUP_SIZE.observe(len(group))
