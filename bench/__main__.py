@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import api, chaos, delay, limit, scale, targets, throughput, trigger, wait
+from bench import api, chaos, delay, limit, lone, scale, targets, throughput, trigger, wait
 from bench.harness import Bench, truncate
 from conveyor.db import connect, embedded_postgres
 from conveyor.logging import configure_logging
@@ -36,6 +36,7 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {
     "limit": Scenario(limit.run, limit.TIME_LIMIT_SECONDS),
     "throughput": Scenario(throughput.run, throughput.TIME_LIMIT_SECONDS),
+    "lone": Scenario(lone.run, lone.TIME_LIMIT_SECONDS),
     "delay": Scenario(delay.run, delay.TIME_LIMIT_SECONDS),
     "api": Scenario(api.run, api.TIME_LIMIT_SECONDS),
     "scale": Scenario(scale.run, scale.TIME_LIMIT_SECONDS),

@@ -109,7 +109,9 @@ async def wait_for_http(proc: Process, url: str) -> None:
         await poll_until(answers, f"{url} to answer 200", READY_SECONDS)
 
 
-async def wait_until_finished(pool: Pool, total: int, procs: list[Process], seconds: float) -> None:
+async def wait_until_finished(
+    pool: Pool, total: int, procs: list[Process], seconds: float, interval_seconds: float = 0.25
+) -> None:
     """Poll until `total` executions have finished (any terminal state); raise on timeout or a dead worker."""
     done = 0
 
@@ -121,7 +123,7 @@ async def wait_until_finished(pool: Pool, total: int, procs: list[Process], seco
         return bool(done >= total)
 
     try:
-        await poll_until(finished, f"{total} executions to finish", seconds, interval_seconds=0.25)
+        await poll_until(finished, f"{total} executions to finish", seconds, interval_seconds=interval_seconds)
     except TimeoutError:
         raise TimeoutError(f"only {done} of {total} executions finished within {seconds:.0f} s") from None
 

@@ -38,6 +38,8 @@ TARGETS = (
         operator.ge,
         ">=",
     ),
+    Target("steps/s >= the pgbench limit (1 worker)", "throughput.1w.steps_vs_limit", 1.0, operator.ge, ">="),
+    Target("steps/s >= the pgbench limit (2 workers)", "throughput.2w.steps_vs_limit", 1.0, operator.ge, ">="),
     Target("delay lateness p99 <= 100 ms", "delay.lateness_p99", 100.0, operator.le, "<="),
     Target("inbox rows/s >= 5,000", "trigger.inbox.rows_per_s", 5000.0, operator.ge, ">="),
     Target("polled table rows/s >= 5,000", "trigger.poll.rows_per_s", 5000.0, operator.ge, ">="),

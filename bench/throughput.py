@@ -68,6 +68,7 @@ async def drain(bench: Bench, workers: int, total: int) -> None:
     limit = bench.value("limit.tps")
     if limit:
         bench.record(f"{prefix}.transitions_vs_limit", transitions_per_s / limit, "ratio")
+        bench.record(f"{prefix}.steps_vs_limit", row["steps"] / wall / limit, "ratio")
 
 
 async def run(bench: Bench) -> None:
