@@ -120,7 +120,9 @@ class StepRunner:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
-                ctx.secrets.update(await self._services.vault.values(self._secret_names(ex, node)))
+                names = self._secret_names(ex, node)
+                if names:
+                    ctx.secrets.update(await self._services.vault.values(names))
                 outcome = await kinds.execute(node, ctx)
         except (asyncio.CancelledError, DatabaseUnavailableError):
             # Our own database failed the step (its email or webhook log), not the work: that spends none of

@@ -117,18 +117,18 @@ class Worker:
             log.info("worker_stopped", worker_id=self.id)
 
     async def _cycle(self) -> None:
-        await self._retention.run_due()
-        more_rows = await self._feed()
+        # Claim before feeding: what fell due is late already; what the feed starts NOTIFYs the next cycle.
         free = self._settings.concurrency - len(self._tasks)
+        full_claim = False
         if free > 0:
             wanted = min(free, self._settings.batch_size)
             claimed = await claim_due(self._pool, self.id, wanted, self._settings.lease_seconds, list(self._tasks))
             for ex in claimed:
                 self._start(ex)
-            if len(claimed) == wanted:
-                return  # there may be more due right now
-        if more_rows:
-            return
+            full_claim = len(claimed) == wanted
+        await self._retention.run_due()
+        if await self._feed() or full_claim:
+            return  # there may be more due right now
         if len(self._tasks) >= self._settings.concurrency:
             await self._alarm.wait(self._settings.poll_interval_seconds)
             return
