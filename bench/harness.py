@@ -87,6 +87,38 @@ def host_busy_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
+async def server_cpu_seconds(pool: Pool) -> float | None:
+    """CPU seconds the PostgreSQL server's processes (postmaster, backends, WAL writer…) have used so far;
+    None when the server is not a process of this host we may read (a remote DATABASE_URL).
+
+    A backend that has exited is no longer counted: call it around a window in which the pool's connections
+    and the workers' stay open."""
+    async with pool.acquire() as conn:
+        try:
+            data = await conn.fetchval("SHOW data_directory")
+        except asyncpg.InsufficientPrivilegeError:
+            return None
+    return _process_tree_cpu_seconds(Path(data))
+
+
+def _process_tree_cpu_seconds(data: Path) -> float | None:
+    try:
+        postmaster = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(entry.name) == postmaster or int(fields[1]) == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100), interpolated linearly; NaN when there is nothing to rank."""
     if not values:

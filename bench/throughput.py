@@ -6,7 +6,7 @@ import contextlib
 import time
 
 from bench import processes
-from bench.harness import Bench, host_busy_seconds, truncate
+from bench.harness import Bench, host_busy_seconds, server_cpu_seconds, truncate
 from bench.seed import noop_chain, start_many, workflow
 
 TIME_LIMIT_SECONDS = 180.0
@@ -34,11 +34,13 @@ async def drain(bench: Bench, workers: int, total: int) -> None:
         ]
         await processes.wait_for_workers(bench.pool, procs)
         cpu_before = [processes.cpu_seconds(p.pid) for p in procs]
+        server_before = await server_cpu_seconds(bench.pool)
         host_before, window_start = host_busy_seconds(), time.monotonic()
         await start_many(bench.pool, workflow_id, "s1", total)
         await processes.wait_until_finished(bench.pool, total, procs, _DRAIN_TIMEOUT_SECONDS)
         cpu = sum(processes.cpu_seconds(p.pid) - before for p, before in zip(procs, cpu_before, strict=True))
         host = host_busy_seconds() - host_before
+        server_after = await server_cpu_seconds(bench.pool)
         window = time.monotonic() - window_start  # CPU is sampled over this, a little longer than `wall`
     async with bench.pool.acquire() as conn:
         row = await conn.fetchrow(_TOTALS)
@@ -65,6 +67,10 @@ async def drain(bench: Bench, workers: int, total: int) -> None:
     bench.record(f"{prefix}.steps_per_s", row["steps"] / wall, "steps/s")
     bench.record(f"{prefix}.worker_cpu", cpu / window, "cores")
     bench.record(f"{prefix}.host_cpu", host / window, "cores")
+    # Where the cores go, per step: the workers' Python and PostgreSQL's processes.
+    bench.record(f"{prefix}.worker_cpu_per_step", cpu / row["steps"] * 1000, "ms")
+    if server_before is not None and server_after is not None:
+        bench.record(f"{prefix}.postgres_cpu_per_step", (server_after - server_before) / row["steps"] * 1000, "ms")
     limit = bench.value("limit.tps")
     if limit:
         bench.record(f"{prefix}.transitions_vs_limit", transitions_per_s / limit, "ratio")
