@@ -14,15 +14,23 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
+import asyncpg
+import structlog
+
 from conveyor.engine.metrics import COMMIT_GROUP_SIZE
 from conveyor.failpoints import Point, armed, fail
 from conveyor.store import Conn, Pool, connection
 from conveyor.store.steps import Committed, StepCommit, UnstorableResultError, commit_steps
 
+log = structlog.get_logger(__name__)
+
 # A bound on one statement's size; a worker rarely has this many steps ending at once.
 MAX_GROUP = 500
 # Flushes in flight at once: one being written while the next group gathers and is sent.
 MAX_FLUSHES = 2
+# A group locks many rows, so it can deadlock with another statement that does (the lease keeper's renewal, an
+# operator's bulk action). PostgreSQL rolls one back whole; a rolled-back group is simply written again.
+DEADLOCK_RETRIES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +106,19 @@ class CommitGroup:
 
 
 async def _write(conn: Conn, commits: list[StepCommit]) -> list[Committed | None]:
-    # One statement commits by itself; a transaction is opened only to fail inside it.
-    async with conn.transaction() if armed(Point.IN_COMMIT) else contextlib.nullcontext():
-        results = await commit_steps(conn, commits)
-        fail(Point.IN_COMMIT)
-        return results
+    retries = 0
+    while True:
+        try:
+            # One statement commits by itself; a transaction is opened only to fail inside it.
+            async with conn.transaction() if armed(Point.IN_COMMIT) else contextlib.nullcontext():
+                results = await commit_steps(conn, commits)
+                fail(Point.IN_COMMIT)
+                return results
+        except asyncpg.DeadlockDetectedError:
+            if retries == DEADLOCK_RETRIES:
+                raise
+            retries += 1
+            log.warning("commit_group_deadlock", size=len(commits), retry=retries)
 
 
 async def _answer_alone(conn: Conn, queued: _Queued) -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from collections.abc import MutableMapping
+from typing import Any
 
+import asyncpg
 from prometheus_client import REGISTRY
 
+from bench.poll import poll_until
 from conveyor.engine.claim import claim_due
 from conveyor.engine.group_commit import CommitGroup
 from conveyor.engine.operations import create_workflow, start_execution
@@ -16,6 +21,7 @@ from conveyor.nodes.kinds import parse_definition
 from conveyor.store import Pool
 from conveyor.store.executions import Execution
 from conveyor.store.steps import Committed, UnstorableResultError
+from tests.conftest import logged
 from tests.integration.conftest import flow, history_events
 
 _OWNER = "group-test"
@@ -93,3 +99,35 @@ async def test_an_unstorable_result_fails_its_own_commit_and_the_rest_of_its_gro
     assert all(isinstance(r, Committed) for i, r in enumerate(results) if i != 2)
     assert await history_events(db, claimed[2].id) == ["start"]
     assert await history_events(db, claimed[0].id) == ["start", "step_ok", "advance"]
+
+
+async def test_a_group_rolled_back_by_a_deadlock_is_written_again(
+    db: Pool, logs: list[MutableMapping[str, Any]]
+) -> None:
+    claimed = await _claimed(db, 20)
+    node = parse_definition(_DEFINITION).node("a")
+    commits = [plan_success(ex, _OWNER, node, Completed(output={"n": i}), None).commit for i, ex in enumerate(claimed)]
+    group = CommitGroup(db)
+    async with db.acquire() as other:
+        # Another statement holds the group's last row; once the group waits for it, it asks for the first.
+        tx = other.transaction()
+        await tx.start()
+        await other.execute("UPDATE executions SET updated_at = now() WHERE id = $1", claimed[-1].id)
+        written = asyncio.gather(*(group.commit(c) for c in commits))
+        await poll_until(lambda: _waiting_for_a_lock(db), "the group to wait for the held row")
+        with contextlib.suppress(asyncpg.DeadlockDetectedError):
+            await other.execute("UPDATE executions SET updated_at = now() WHERE id = $1", claimed[0].id)
+        await tx.rollback()
+        results = await written
+    assert all(isinstance(r, Committed) for r in results)
+    assert logged(logs, "commit_group_deadlock"), "the group was not the deadlock's victim"
+    for ex in claimed:
+        assert await history_events(db, ex.id) == ["start", "step_ok", "advance"]
+
+
+async def _waiting_for_a_lock(pool: Pool) -> bool:
+    async with pool.acquire() as conn:
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%WITH c AS%'"
+        )
+    return bool(waiting)
