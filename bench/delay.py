@@ -19,6 +19,8 @@ FROM execution_history s
 JOIN execution_history w ON w.execution_id = s.execution_id AND w.event = 'wake'
 WHERE s.event = 'sleep'
 """
+# One claim is one transaction, and every row of a transaction has the same now(): its wakes share `at`.
+_WAKE_CLAIMS = "SELECT count(DISTINCT at) FROM execution_history WHERE event = 'wake'"
 
 
 async def run(bench: Bench) -> None:
@@ -31,6 +33,7 @@ async def run(bench: Bench) -> None:
         await processes.wait_until_finished(bench.pool, total, [proc], _DRAIN_TIMEOUT_SECONDS)
     async with bench.pool.acquire() as conn:
         late = [r["late_ms"] for r in await conn.fetch(_LATENESS)]
+        claims = await conn.fetchval(_WAKE_CLAIMS)
     if len(late) != total:
         raise RuntimeError(f"expected {total} sleep/wake pairs, found {len(late)}")
     bench.note("executions", total)
@@ -39,3 +42,4 @@ async def run(bench: Bench) -> None:
     bench.record("delay.lateness_p50", percentile(late, 50), "ms")
     bench.record("delay.lateness_p99", percentile(late, 99), "ms")
     bench.record("delay.lateness_max", max(late), "ms")
+    bench.record("delay.wake_claims", claims, "claims")
