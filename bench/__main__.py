@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import api, chaos, delay, limit, lone, scale, targets, throughput, trigger, wait
+from bench import api, chaos, delay, limit, lone, retention, scale, targets, throughput, trigger, wait
 from bench.harness import Bench, truncate
 from conveyor.db import connect, embedded_postgres
 from conveyor.logging import configure_logging
@@ -43,9 +43,10 @@ SCENARIOS: dict[str, Scenario] = {
     "trigger": Scenario(trigger.run, trigger.TIME_LIMIT_SECONDS),
     "wait": Scenario(wait.run, wait.TIME_LIMIT_SECONDS),
     "chaos": Scenario(chaos.run, chaos.TIME_LIMIT_SECONDS),
+    "retention": Scenario(retention.run, retention.TIME_LIMIT_SECONDS),
 }
-# Run only when named: minutes of killing workers is a proof, not a benchmark.
-OPT_IN = frozenset({"chaos"})
+# Run only when named: minutes of killing workers, or of deleting a million executions, is a proof, not a benchmark.
+OPT_IN = frozenset({"chaos", "retention"})
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 _SETTINGS = ("server_version", "max_connections", "shared_buffers", "fsync", "synchronous_commit", "wal_level")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 
-from bench import processes
+from bench import processes, tablestats
 from bench.harness import Bench, host_busy_seconds, server_cpu_seconds, truncate
 from bench.seed import noop_chain, start_many, workflow
 
@@ -36,12 +36,14 @@ async def drain(bench: Bench, workers: int, total: int) -> None:
         cpu_before = [processes.cpu_seconds(p.pid) for p in procs]
         server_before = await server_cpu_seconds(bench.pool)
         host_before, window_start = host_busy_seconds(), time.monotonic()
+        stats_before = await tablestats.snapshot(bench.pool)
         await start_many(bench.pool, workflow_id, "s1", total)
         await processes.wait_until_finished(bench.pool, total, procs, _DRAIN_TIMEOUT_SECONDS)
         cpu = sum(processes.cpu_seconds(p.pid) - before for p, before in zip(procs, cpu_before, strict=True))
         host = host_busy_seconds() - host_before
         server_after = await server_cpu_seconds(bench.pool)
         window = time.monotonic() - window_start  # CPU is sampled over this, a little longer than `wall`
+    storage = tablestats.delta(stats_before, await tablestats.settled(bench.pool))
     async with bench.pool.acquire() as conn:
         row = await conn.fetchrow(_TOTALS)
     assert row is not None
@@ -59,6 +61,9 @@ async def drain(bench: Bench, workers: int, total: int) -> None:
             "worker_cpu_seconds": cpu,
             "host_busy_seconds": host,
             "worker_env": WORKER_ENV,
+            "wal_bytes": storage.wal_bytes,
+            "executions_updates": storage.updates,
+            "executions_hot_updates": storage.hot_updates,
         },
     )
     transitions_per_s = row["transitions"] / wall
@@ -71,6 +76,10 @@ async def drain(bench: Bench, workers: int, total: int) -> None:
     bench.record(f"{prefix}.worker_cpu_per_step", cpu / row["steps"] * 1000, "ms")
     if server_before is not None and server_after is not None:
         bench.record(f"{prefix}.postgres_cpu_per_step", (server_after - server_before) / row["steps"] * 1000, "ms")
+    # The WAL of the whole window (the executions' insert, every step, autovacuum) over the steps run.
+    bench.record(f"{prefix}.wal_bytes_per_step", storage.wal_bytes / row["steps"], "B")
+    bench.record(f"{prefix}.hot_ratio", storage.hot_ratio, "ratio")
+    bench.record(f"{prefix}.dead_tuples", storage.dead_tuples, "rows")
     limit = bench.value("limit.tps")
     if limit:
         bench.record(f"{prefix}.transitions_vs_limit", transitions_per_s / limit, "ratio")

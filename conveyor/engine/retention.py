@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import structlog
@@ -22,36 +23,56 @@ from conveyor.store.retention import (
 
 log = structlog.get_logger(__name__)
 
-# Deleting is never urgent: look once a minute, and again at once only while a batch comes back full.
+# Deleting is never urgent: look once a minute. While batches come back full, the next starts after a pause as
+# long as the last one took, so the stage keeps at most half of one connection busy however far behind it is.
 _INTERVAL_SECONDS = 60.0
+_PAUSE_PER_BATCH_SECOND = 1.0
 _RETENTION = TypeAdapter(Retention)
 
 
 class RetentionStage:
-    """Delete what is past retention, one bounded batch per run, no more than once a minute when idle."""
+    """Delete what is past retention, one bounded batch at a time, in a task of its own beside the worker's loop."""
 
     def __init__(self, pool: Pool, retention: timedelta | None, batch_size: int) -> None:
         self._pool = pool
         self._default = retention.total_seconds() if retention is not None else None
         self._batch_size = batch_size
         self._next_at = 0.0
+        self._task: asyncio.Task[None] | None = None
 
     async def run_due(self) -> None:
-        """Run one batch if its time has come; a failure is logged and counted, never raised but a lost database."""
+        """Start catching up if its time has come and it is not running; never wait for a batch.
+
+        A lost database ends the catching up and raises DatabaseUnavailableError here, at the next call.
+        """
+        if self._task is not None:
+            if not self._task.done():
+                return
+            task, self._task = self._task, None
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                raise exc
         loop = asyncio.get_running_loop()
         if loop.time() < self._next_at:
             return
         self._next_at = loop.time() + _INTERVAL_SECONDS
-        try:
-            full = await self.run_batch()
-        except DatabaseUnavailableError:
-            raise
-        except Exception:
-            LOOP_ERRORS.labels(loop="retention").inc()
-            log.exception("retention_failed")
-            return
-        if full:
-            self._next_at = loop.time()
+        self._task = asyncio.create_task(self._catch_up(), name="retention")
+
+    async def _catch_up(self) -> None:
+        """Batches until one comes back short, each followed by a pause as long as it took; any failure but a
+        lost database is logged and counted, and ends the run."""
+        while True:
+            started = time.monotonic()
+            try:
+                full = await self.run_batch()
+            except DatabaseUnavailableError:
+                raise
+            except Exception:
+                LOOP_ERRORS.labels(loop="retention").inc()
+                log.exception("retention_failed")
+                return
+            if not full:
+                return
+            await asyncio.sleep((time.monotonic() - started) * _PAUSE_PER_BATCH_SECOND)
 
     async def run_batch(self) -> bool:
         """Delete one batch; True when it came back full, so more may be due."""

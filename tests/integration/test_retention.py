@@ -3,6 +3,7 @@ newer and unfinished ones, and their rows, stay."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import MutableMapping
 from datetime import timedelta
@@ -138,6 +139,24 @@ async def test_each_batch_deletes_at_most_the_batch_size_and_later_passes_take_t
 
     assert remaining == [3, 1, 0, 0]
     assert full == [True, True, False, False]
+
+
+async def test_run_due_never_waits_for_its_batch_and_takes_full_batches_until_none_is_left(db: Pool) -> None:
+    flow = await workflow(db)
+    doomed = [await execution(db, flow, COMPLETED, (40 + n) * _DAY) for n in range(5)]
+    retention = RetentionStage(db, timedelta(days=30), 2)
+
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("LOCK TABLE executions IN ACCESS EXCLUSIVE MODE")  # the batch blocks on it
+        await asyncio.wait_for(retention.run_due(), 5.0)  # returns while its batch waits
+        await asyncio.wait_for(retention.run_due(), 5.0)
+        assert await conn.fetchval("SELECT count(*) FROM executions WHERE id = ANY($1::uuid[])", doomed) == 5
+
+    async def all_gone() -> bool:
+        await retention.run_due()
+        return sum([(await rows_of(db, ex))["executions"] for ex in doomed]) == 0
+
+    await poll_until(all_gone, "three batches of at most two to delete the five executions")
 
 
 async def test_old_inbox_rows_that_started_nothing_and_old_matched_events_go(db: Pool) -> None:
