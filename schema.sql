@@ -167,9 +167,23 @@ CREATE TABLE IF NOT EXISTS trigger_events (
 ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS trigger_id uuid;
 ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS outcome text
     CONSTRAINT trigger_events_outcome_check
-    CHECK (outcome IN ('started', 'filtered', 'error', 'disabled', 'duplicate', 'routed'));
+    CHECK (outcome IN ('started', 'filtered', 'error', 'disabled', 'duplicate', 'routed', 'coalesced'));
+-- 'coalesced' came later: a database made before gets the wider check (once; the test is on its text).
+DO $$
+BEGIN
+    IF pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'trigger_events_outcome_check'))
+       NOT LIKE '%coalesced%' THEN
+        ALTER TABLE trigger_events DROP CONSTRAINT trigger_events_outcome_check;
+        ALTER TABLE trigger_events ADD CONSTRAINT trigger_events_outcome_check
+            CHECK (outcome IN ('started', 'filtered', 'error', 'disabled', 'duplicate', 'routed', 'coalesced'));
+    END IF;
+END
+$$;
 ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS execution_id uuid;
 ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS reason text;
+-- A row a coalescing trigger took: its group's rendered key. The row keeps outcome 'coalesced'; execution_id
+-- is set when its group starts the execution it is folded into.
+ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS coalesce_key text;
 -- The inbox stage's read: pending rows in id order.
 CREATE INDEX IF NOT EXISTS trigger_events_pending_idx ON trigger_events (id) WHERE consumed_at IS NULL;
 -- A trigger's backlog (pending count, lag).
@@ -182,6 +196,26 @@ CREATE INDEX IF NOT EXISTS trigger_events_trigger_idx ON trigger_events (trigger
 -- Retention deletes an execution's inbox row with it.
 CREATE INDEX IF NOT EXISTS trigger_events_execution_idx ON trigger_events (execution_id)
     WHERE execution_id IS NOT NULL;
+
+-- A group's rows not yet folded into an execution.
+CREATE INDEX IF NOT EXISTS trigger_events_coalescing_idx ON trigger_events (trigger_id, coalesce_key, id)
+    WHERE outcome = 'coalesced' AND execution_id IS NULL;
+
+-- One open coalescing group per (trigger, key): when its first and last rows arrived, and when it is ripe
+-- (quiet elapsed since the last row, or max_wait since the first). Written with its rows in the inbox
+-- stage's statement, deleted with the start of its execution in one transaction: derived from the rows,
+-- never a counter.
+CREATE TABLE IF NOT EXISTS coalesce_groups (
+    trigger_id uuid NOT NULL,
+    key        text NOT NULL,
+    first_at   timestamptz NOT NULL,
+    last_at    timestamptz NOT NULL,
+    quiet      interval NOT NULL,
+    max_wait   interval NOT NULL,
+    due_at     timestamptz NOT NULL,
+    PRIMARY KEY (trigger_id, key)
+);
+CREATE INDEX IF NOT EXISTS coalesce_groups_due_idx ON coalesce_groups (due_at);
 
 -- Every INSERT of pending rows wakes the workers, whoever inserts: the poll interval is only the safety net.
 CREATE OR REPLACE FUNCTION conveyor_inbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -12,7 +12,7 @@ from conveyor.store import Conn
 from conveyor.store.statement import Statement
 
 # What consuming a row decided; the same list as the CHECK on trigger_events.outcome.
-Outcome = Literal["started", "filtered", "error", "disabled", "duplicate", "routed"]
+Outcome = Literal["started", "filtered", "error", "disabled", "duplicate", "routed", "coalesced"]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 # Keyset pages run newest first: "no cursor" is a bound above every id, so the index range always applies.
 NO_CURSOR = 2**63 - 1
