@@ -148,7 +148,9 @@ CREATE TABLE IF NOT EXISTS triggers (
     CONSTRAINT triggers_enabled_check CHECK (enabled = (status <> 'disabled'))
 );
 CREATE UNIQUE INDEX IF NOT EXISTS triggers_path_key ON triggers (path) WHERE path IS NOT NULL;
-CREATE INDEX IF NOT EXISTS triggers_event_idx ON triggers (event) WHERE event IS NOT NULL AND enabled;
+-- Disabled event triggers too: an event still leaves them a row, consumed as 'disabled' (nothing vanishes).
+DROP INDEX IF EXISTS triggers_event_idx;
+CREATE INDEX IF NOT EXISTS triggers_event_key_idx ON triggers (event) WHERE event IS NOT NULL;
 CREATE INDEX IF NOT EXISTS triggers_due_idx ON triggers (next_run_at) WHERE next_run_at IS NOT NULL AND enabled;
 CREATE INDEX IF NOT EXISTS triggers_workflow_idx ON triggers (workflow_id, created_at, id);
 CREATE INDEX IF NOT EXISTS triggers_list_idx ON triggers (created_at, id);

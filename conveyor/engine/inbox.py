@@ -11,8 +11,8 @@ Between the two, filters run here, compiled once per trigger version. A row that
 
 Outcomes: `started` (with the execution; the reason names the caps it runs under), `coalesced` (the row
 joined its group, see engine/coalescing.py, and names the execution once its group starts), `filtered`,
-`error` (with the reason), `disabled` (the trigger is disabled or deleted, or no enabled event trigger has
-the row's type), `duplicate` (an execution for this trigger and dedupe key exists), `routed` (a row naming
+`error` (with the reason), `disabled` (the trigger is disabled or deleted, or no event trigger has the
+row's type), `duplicate` (an execution for this trigger and dedupe key exists), `routed` (a row naming
 only an event type, fanned out into one consumed row per matching event trigger).
 """
 
@@ -76,7 +76,7 @@ def _verdicts(pending: Sequence[PendingRow], cache: TriggerCache) -> Iterable[Ve
 
 def _verdict(p: PendingRow, cache: TriggerCache, *, fanned_out: bool) -> Verdict:
     if p.trigger_id is None or p.definition is None:
-        reason = f"no enabled event trigger of type {p.type!r}" if p.broadcast else "the trigger was deleted"
+        reason = f"no event trigger of type {p.type!r}" if p.broadcast else "the trigger was deleted"
         return Verdict(p.id, None, fanned_out, "disabled", reason)
     if not p.enabled:
         return Verdict(p.id, p.trigger_id, fanned_out, "disabled", "the trigger is disabled")

@@ -139,7 +139,8 @@ async def enable(request: web.Request) -> web.Response:
 @routes.post("/triggers/{id}/disable")
 @operation(TriggerAnswer, path=_ID, errors=(404,))
 async def disable(request: web.Request) -> web.Response:
-    """Disable a trigger: it writes no new rows, and rows already waiting are consumed as 'disabled'."""
+    """Disable a trigger: it starts nothing; its rows (waiting ones, and an event trigger's new ones) are
+    consumed as 'disabled'. A schedule stops firing, a poll stops polling, a webhook answers 404."""
     return respond(trigger_shape(await switch_trigger(request.app[POOL], path_uuid(request), enabled=False)))
 
 

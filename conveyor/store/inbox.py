@@ -60,7 +60,7 @@ LEFT JOIN LATERAL (
     SELECT id, version, enabled, definition, workflow_id FROM triggers WHERE id = p.trigger_id
     UNION ALL
     SELECT id, version, enabled, definition, workflow_id FROM triggers
-    WHERE p.trigger_id IS NULL AND event = p.type AND enabled
+    WHERE p.trigger_id IS NULL AND event = p.type
 ) t ON true
 LEFT JOIN workflows w ON w.id = t.workflow_id
 ORDER BY p.id, t.id
@@ -255,7 +255,7 @@ WITH recorded AS (
     ON CONFLICT (type, dedupe_key) DO NOTHING
     RETURNING id
 ), targets AS (
-    SELECT id FROM triggers WHERE event = :type AND enabled
+    SELECT id FROM triggers WHERE event = :type
 ), inserted AS (
     INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key, event_id)
     SELECT id, :type, :payload, :dedupe_key, (SELECT id FROM recorded) FROM targets
@@ -270,8 +270,8 @@ WHERE e.dedupe_key = :dedupe_key AND t.id NOT IN (SELECT trigger_id FROM inserte
 
 
 async def insert_event(conn: Conn, type_: str, payload: JSONObject, dedupe_key: str | None) -> list[int]:
-    """Record the event (once per type and dedupe key) and write one row per enabled event trigger of its type;
-    with a known dedupe key, the rows stored before."""
+    """Record the event (once per type and dedupe key) and write one row per event trigger of its type (a
+    disabled trigger's is consumed as `disabled`); with a known dedupe key, the rows stored before."""
     args = _INSERT_EVENT.args(type=type_, payload=payload, dedupe_key=dedupe_key)
     return sorted(r["id"] for r in await conn.fetch(_INSERT_EVENT.sql, *args))
 
