@@ -90,6 +90,26 @@ CREATE INDEX IF NOT EXISTS executions_slot_idx ON executions (slot_key, wake_at)
     WHERE slot_key IS NOT NULL AND lease_owner IS NOT NULL;
 CREATE INDEX IF NOT EXISTS executions_leased_idx ON executions (workflow_id, wake_at)
     WHERE total_limit IS NOT NULL AND lease_owner IS NOT NULL;
+-- A capped execution whose lease ends (its step committed, it finished, it was cancelled or handed back) frees
+-- a slot that executions held back on any worker may be waiting for: wake them all, not only the worker that
+-- held it. The WHEN clause is checked per row without calling the function, so uncapped rows cost nothing.
+CREATE OR REPLACE FUNCTION conveyor_slot_freed_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('conveyor_wake', '');
+    RETURN NULL;
+END
+$$;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'executions_slot_freed'
+                   AND tgrelid = 'executions'::regclass) THEN
+        CREATE TRIGGER executions_slot_freed AFTER UPDATE OF lease_owner ON executions FOR EACH ROW
+            WHEN (OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL
+                  AND (OLD.slot_key IS NOT NULL OR OLD.total_limit IS NOT NULL))
+            EXECUTE FUNCTION conveyor_slot_freed_notify();
+    END IF;
+END
+$$;
 
 CREATE TABLE IF NOT EXISTS execution_history (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
