@@ -139,10 +139,8 @@ WITH decided AS (
     WHERE e.id = m.row_id
     RETURNING e.id
 ), ended AS (
+    -- no trigger row is touched here: the inbox stage locks triggers, then groups, in one statement
     DELETE FROM coalesce_groups g USING decided d WHERE g.trigger_id = d.trigger_id AND g.key = d.key
-), fired AS (
-    UPDATE triggers t SET last_fired_at = now()
-    WHERE t.id IN (SELECT trigger_id FROM decided WHERE outcome = 'started')
 )
 SELECT (SELECT count(*) FROM started) AS started, (SELECT count(*) FROM folded) AS folded,
        CASE WHEN (SELECT count(*) FROM started) > 0 THEN pg_notify('{WAKE_CHANNEL}', '') END AS notified
