@@ -13,7 +13,7 @@ from conveyor.config import Settings
 from conveyor.engine.coalescing import start_ripe_groups
 from conveyor.engine.inbox import consume_inbox
 from conveyor.engine.trigger_cache import TriggerCache
-from conveyor.jsonvalue import JSONObject
+from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Pool
 from tests.integration.conftest import ApiClient, running_worker
 
@@ -189,9 +189,13 @@ async def test_a_group_whose_trigger_was_disabled_meanwhile_keeps_its_rows_with_
         ({"key": "k", "quiet": "1s", "max_wait": "1m", "payload": "middle"}, "/coalesce/payload"),
         ({"key": "k", "quiet": "1s", "max_wait": "1m", "window": "1s"}, "/coalesce/window"),
         ({"key": "k", "quiet": "1s"}, "/coalesce/max_wait"),
+        ({"key": "k", "quiet": 1e300, "max_wait": "1m"}, "/coalesce/quiet"),
+        ({"key": "k", "quiet": "-5s", "max_wait": "1m"}, "/coalesce/quiet"),
+        ({"key": "{{ payload.__class__.__mro__ }}", "quiet": "1s", "max_wait": "x" * 5000}, "/coalesce/max_wait"),
+        ("yes", "/coalesce"),
     ],
 )
-async def test_a_bad_coalesce_is_refused_naming_its_field(api: ApiClient, coalesce: JSONObject, field: str) -> None:
+async def test_a_bad_coalesce_is_refused_naming_its_field(api: ApiClient, coalesce: JSONValue, field: str) -> None:
     flow = {
         "name": f"c-{uuid.uuid4().hex[:6]}",
         "start": "a",
