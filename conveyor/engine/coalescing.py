@@ -53,11 +53,12 @@ def _decide(group: RipeGroup, cache: TriggerCache) -> GroupStart:
         return ended("disabled", "the trigger was disabled before its group started")
     if not group.row_ids:
         return ended("empty", "the group had no rows left")
-    trigger = cache.get(group.trigger_id, group.trigger_version, group.definition)
-    input_ = _input(group, trigger.coalesce.payload if trigger.coalesce else "last")
     try:
+        trigger = cache.get(group.trigger_id, group.trigger_version, group.definition)
+        input_ = _input(group, trigger.coalesce.payload if trigger.coalesce else "last")
         slots = slots_with(json.loads(group.caps) if group.caps else None, trigger.concurrency, input_)
-    except ValidationError as exc:
+    except (ValidationError, ValueError, RecursionError) as exc:
+        # ended, not raised: a group that can never start must not be retried on every cycle
         return ended("error", f"{type(exc).__name__}: {exc}"[:1000])
     execution_id = uuid.uuid4()
     reason = f"coalesced: {len(group.row_ids)} row(s) with key {group.key!r} started one execution"

@@ -101,3 +101,18 @@ async def test_a_manual_trigger_refuses_a_coalesce_or_a_cap_it_could_not_apply(a
     response = await api.post(f"/workflows/{workflow.id}/triggers", json=cap)
     assert response.status == 422
     assert (await response.json())["error"]["details"]["field"] == "/concurrency"
+
+
+async def test_a_group_whose_cap_key_does_not_render_ends_with_its_rows_as_errors(db: Pool, api: ApiClient) -> None:
+    coalesce = {"key": "{{ payload.team }}", "quiet": "1s", "max_wait": "1m"}
+    trigger_id = await capped_trigger(
+        db, api, {"coalesce": coalesce, "concurrency": {"key": "{{ input.missing }}", "limit": 1}}
+    )
+    await orders(db, {"user": "ann", "team": "red"}, {"user": "bob", "team": "red"})
+
+    assert await start_ripe_groups(db, TriggerCache(), 100) == 1
+    assert await start_ripe_groups(db, TriggerCache(), 100) == 0  # ended, not retried
+    rows = (await (await api.get(f"/triggers/{trigger_id}/rows?outcome=error")).json())["items"]
+    assert len(rows) == 2
+    assert all(r["reason"].startswith("SlotKeyError: concurrency key") for r in rows)
+    assert await executions_of(db, trigger_id) == []
