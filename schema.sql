@@ -96,6 +96,26 @@ CREATE INDEX IF NOT EXISTS executions_slot_idx ON executions (slot_key, wake_at)
     WHERE slot_key IS NOT NULL AND lease_owner IS NOT NULL;
 CREATE INDEX IF NOT EXISTS executions_leased_idx ON executions (workflow_id, wake_at)
     WHERE total_limit IS NOT NULL AND lease_owner IS NOT NULL;
+-- A capped execution whose lease ends (its step committed, it finished, it was cancelled or handed back) frees
+-- a slot that executions held back on any worker may be waiting for: wake them all, not only the worker that
+-- held it. The WHEN clause is checked per row without calling the function, so uncapped rows cost nothing.
+CREATE OR REPLACE FUNCTION conveyor_slot_freed_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('conveyor_wake', '');
+    RETURN NULL;
+END
+$$;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'executions_slot_freed'
+                   AND tgrelid = 'executions'::regclass) THEN
+        CREATE TRIGGER executions_slot_freed AFTER UPDATE OF lease_owner ON executions FOR EACH ROW
+            WHEN (OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL
+                  AND (OLD.slot_key IS NOT NULL OR OLD.total_limit IS NOT NULL))
+            EXECUTE FUNCTION conveyor_slot_freed_notify();
+    END IF;
+END
+$$;
 
 CREATE TABLE IF NOT EXISTS execution_history (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -154,7 +174,9 @@ CREATE TABLE IF NOT EXISTS triggers (
     CONSTRAINT triggers_enabled_check CHECK (enabled = (status <> 'disabled'))
 );
 CREATE UNIQUE INDEX IF NOT EXISTS triggers_path_key ON triggers (path) WHERE path IS NOT NULL;
-CREATE INDEX IF NOT EXISTS triggers_event_idx ON triggers (event) WHERE event IS NOT NULL AND enabled;
+-- Disabled event triggers too: an event still leaves them a row, consumed as 'disabled' (nothing vanishes).
+DROP INDEX IF EXISTS triggers_event_idx;
+CREATE INDEX IF NOT EXISTS triggers_event_key_idx ON triggers (event) WHERE event IS NOT NULL;
 CREATE INDEX IF NOT EXISTS triggers_due_idx ON triggers (next_run_at) WHERE next_run_at IS NOT NULL AND enabled;
 CREATE INDEX IF NOT EXISTS triggers_workflow_idx ON triggers (workflow_id, created_at, id);
 CREATE INDEX IF NOT EXISTS triggers_list_idx ON triggers (created_at, id);
@@ -173,9 +195,23 @@ CREATE TABLE IF NOT EXISTS trigger_events (
 ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS trigger_id uuid;
 ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS outcome text
     CONSTRAINT trigger_events_outcome_check
-    CHECK (outcome IN ('started', 'filtered', 'error', 'disabled', 'duplicate', 'routed'));
+    CHECK (outcome IN ('started', 'filtered', 'error', 'disabled', 'duplicate', 'routed', 'coalesced'));
+-- 'coalesced' came later: a database made before gets the wider check (once; the test is on its text).
+DO $$
+BEGIN
+    IF pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'trigger_events_outcome_check'))
+       NOT LIKE '%coalesced%' THEN
+        ALTER TABLE trigger_events DROP CONSTRAINT trigger_events_outcome_check;
+        ALTER TABLE trigger_events ADD CONSTRAINT trigger_events_outcome_check
+            CHECK (outcome IN ('started', 'filtered', 'error', 'disabled', 'duplicate', 'routed', 'coalesced'));
+    END IF;
+END
+$$;
 ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS execution_id uuid;
 ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS reason text;
+-- A row a coalescing trigger took: its group's rendered key. The row keeps outcome 'coalesced'; execution_id
+-- is set when its group starts the execution it is folded into.
+ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS coalesce_key text;
 -- The inbox stage's read: pending rows in id order.
 CREATE INDEX IF NOT EXISTS trigger_events_pending_idx ON trigger_events (id) WHERE consumed_at IS NULL;
 -- A trigger's backlog (pending count, lag).
@@ -188,6 +224,26 @@ CREATE INDEX IF NOT EXISTS trigger_events_trigger_idx ON trigger_events (trigger
 -- Retention deletes an execution's inbox row with it.
 CREATE INDEX IF NOT EXISTS trigger_events_execution_idx ON trigger_events (execution_id)
     WHERE execution_id IS NOT NULL;
+
+-- A group's rows not yet folded into an execution.
+CREATE INDEX IF NOT EXISTS trigger_events_coalescing_idx ON trigger_events (trigger_id, coalesce_key, id)
+    WHERE outcome = 'coalesced' AND execution_id IS NULL;
+
+-- One open coalescing group per (trigger, key): when its first and last rows arrived, and when it is ripe
+-- (quiet elapsed since the last row, or max_wait since the first). Written with its rows in the inbox
+-- stage's statement, deleted with the start of its execution in one transaction: derived from the rows,
+-- never a counter.
+CREATE TABLE IF NOT EXISTS coalesce_groups (
+    trigger_id uuid NOT NULL,
+    key        text NOT NULL,
+    first_at   timestamptz NOT NULL,
+    last_at    timestamptz NOT NULL,
+    quiet      interval NOT NULL,
+    max_wait   interval NOT NULL,
+    due_at     timestamptz NOT NULL,
+    PRIMARY KEY (trigger_id, key)
+);
+CREATE INDEX IF NOT EXISTS coalesce_groups_due_idx ON coalesce_groups (due_at);
 
 -- Every INSERT of pending rows wakes the workers, whoever inserts: the poll interval is only the safety net.
 CREATE OR REPLACE FUNCTION conveyor_inbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -2,6 +2,8 @@
 
 - inbox: 10,000 rows INSERTed into `trigger_events` at once for an event trigger, consumed by one worker;
   rows/s from the insert to the last execution created.
+- coalesce: the same 10,000 rows for a trigger coalescing them by key into 1,000 groups (`quiet` 100ms);
+  rows/s from the insert to the last group's execution created (the quiet period included).
 - poll: 100,000 rows INSERTed at once into an application table a poll trigger reads; rows/s likewise.
 - statements: how many statements one inbox batch of 1,000 rows costs, counted on the connection.
 - lateness: one row inserted while the system is idle, at the default 30 s poll interval, 20 times; the
@@ -32,6 +34,10 @@ _INSERT_EVENTS = """
 INSERT INTO trigger_events (type, payload, dedupe_key)
 SELECT $1, jsonb_build_object('n', g, 'email', 'user' || g || '@example.com'), 'row-' || g
 FROM generate_series($2::int, $3::int) AS g
+"""
+_INSERT_GROUPED = """
+INSERT INTO trigger_events (type, payload)
+SELECT $1, jsonb_build_object('n', g, 'group', g % $3) FROM generate_series(1, $2::int) AS g
 """
 _TABLE = """
 DROP TABLE IF EXISTS bench_signups;
@@ -73,6 +79,26 @@ async def inbox_rate(bench: Bench) -> None:
     api_rate = bench.value("api.requests_per_s")
     if api_rate:
         bench.record("trigger.inbox_vs_api", total / span / api_rate, "ratio")
+
+
+async def coalesce_rate(bench: Bench) -> None:
+    """10,000 event rows at once, ten per key, for a coalescing trigger; one worker."""
+    total = bench.size(10_000, 1_000)
+    groups = total // 10
+    await truncate(bench.pool)
+    flow = await workflow(bench.pool, noop_chain("bench-trigger-coalesce", 1))
+    coalesce = {"key": "{{ payload.group }}", "quiet": "100ms", "max_wait": "1s", "payload": "all"}
+    await create_trigger(bench.pool, str(flow), {"type": "event", "event": _EVENT, "coalesce": coalesce})
+    async with processes.spawn(bench, "coalesce-worker", "worker", env=WORKER_ENV) as proc:
+        await processes.wait_for_workers(bench.pool, [proc])
+        async with bench.pool.acquire() as conn:
+            await conn.execute(_INSERT_GROUPED, _EVENT, total, groups)
+        await poll_until(lambda: _count(bench.pool, groups), "every group's execution", _DRAIN_TIMEOUT_SECONDS)
+    async with bench.pool.acquire() as conn:
+        span = float(await conn.fetchval(_INBOX_SPAN))
+    bench.note("coalesced_rows", total)
+    bench.note("coalesced_groups", groups)
+    bench.record("trigger.coalesce.rows_per_s", total / span, "rows/s")
 
 
 async def poll_rate(bench: Bench) -> None:
@@ -158,5 +184,6 @@ async def run(bench: Bench) -> None:
     """Each part on emptied tables."""
     await statements_per_batch(bench)
     await inbox_rate(bench)
+    await coalesce_rate(bench)
     await poll_rate(bench)
     await idle_lateness(bench)

@@ -67,6 +67,23 @@ def slots_for(definition: JSONObject, input_: JSONObject) -> Slots:
     return Slots(render_key(concurrency.key, input_), concurrency.limit, total)
 
 
+def slots_with(caps: JSONObject | None, override: Concurrency | None, input_: JSONObject) -> Slots:
+    """The caps of an execution a trigger starts: the workflow's `caps`, with the trigger's key cap (if it
+    declares one) in place of the workflow's; the workflow's total limit holds either way."""
+    if override is None:
+        return slots_for(caps, input_) if caps else NO_SLOTS
+    total = caps.get("limit") if caps else None
+    return Slots(render_key(override.key, input_), override.limit, total if isinstance(total, int) else None)
+
+
+def describe(slots: Slots) -> str | None:
+    """The caps an execution runs under, in words, for its inbox row's reason."""
+    parts = [f"concurrency key {slots.key!r} (limit {slots.key_limit})"] if slots.key is not None else []
+    if slots.total_limit is not None:
+        parts.append(f"total limit {slots.total_limit}")
+    return "runs under " + " and ".join(parts) if parts else None
+
+
 def render_key(template: str, input_: JSONObject) -> str:
     """The key a template gives for this input; SlotKeyError when it renders to nothing usable."""
     try:

@@ -32,6 +32,7 @@ class Point(enum.StrEnum):
     AFTER_SIDE_EFFECT = "after_side_effect"  # the node ran (an email sent, a webhook called); nothing committed
     IN_COMMIT = "in_commit"  # the step's statement ran inside its transaction; COMMIT not yet sent
     AFTER_COMMIT = "after_commit"  # committed; the worker has not learned it
+    IN_COALESCE = "in_coalesce"  # ripe groups' executions inserted and rows folded; COMMIT not yet sent
 
 
 class Action(enum.StrEnum):

@@ -9,10 +9,11 @@ for waits, updates the triggers' counters and health, and NOTIFYs the workers.
 Between the two, filters run here, compiled once per trigger version. A row that breaks is consumed as
 `error` with its reason and never holds up the rows behind it.
 
-Outcomes: `started` (with the execution), `filtered`, `error` (with the reason), `disabled` (the trigger
-is disabled or deleted, or no enabled event trigger has the row's type), `duplicate` (an execution for
-this trigger and dedupe key exists), `routed` (a row naming only an event type, fanned out into one
-consumed row per matching event trigger).
+Outcomes: `started` (with the execution; the reason names the caps it runs under), `coalesced` (the row
+joined its group, see engine/coalescing.py, and names the execution once its group starts), `filtered`,
+`error` (with the reason), `disabled` (the trigger is disabled or deleted, or no event trigger has the
+row's type), `duplicate` (an execution for this trigger and dedupe key exists), `routed` (a row naming
+only an event type, fanned out into one consumed row per matching event trigger).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Iterable, Sequence
 
 import structlog
 
-from conveyor.concurrency import NO_SLOTS, slots_for
+from conveyor.concurrency import NO_SLOTS, describe, slots_with
 from conveyor.engine.metrics import TRIGGER_ROWS
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import ValidationError
@@ -33,6 +34,7 @@ from conveyor.rules import RuleError
 from conveyor.statemachines import INITIAL_STATE
 from conveyor.store import Pool, transaction
 from conveyor.store.inbox import PendingRow, Verdict, consume, lock_pending
+from conveyor.triggers.coalesce import group_key
 
 log = structlog.get_logger(__name__)
 
@@ -74,7 +76,7 @@ def _verdicts(pending: Sequence[PendingRow], cache: TriggerCache) -> Iterable[Ve
 
 def _verdict(p: PendingRow, cache: TriggerCache, *, fanned_out: bool) -> Verdict:
     if p.trigger_id is None or p.definition is None:
-        reason = f"no enabled event trigger of type {p.type!r}" if p.broadcast else "the trigger was deleted"
+        reason = f"no event trigger of type {p.type!r}" if p.broadcast else "the trigger was deleted"
         return Verdict(p.id, None, fanned_out, "disabled", reason)
     if not p.enabled:
         return Verdict(p.id, p.trigger_id, fanned_out, "disabled", "the trigger is disabled")
@@ -83,18 +85,34 @@ def _verdict(p: PendingRow, cache: TriggerCache, *, fanned_out: bool) -> Verdict
         if not isinstance(payload, dict):
             raise ValueError(f"the payload is a JSON {type(payload).__name__}, not an object")
         assert p.trigger_version is not None
-        accepted = cache.get(p.trigger_id, p.trigger_version, p.definition).accepts(payload)
-        slots = slots_for(json.loads(p.caps), payload) if accepted and p.caps else NO_SLOTS
+        trigger = cache.get(p.trigger_id, p.trigger_version, p.definition)
+        accepted = trigger.accepts(payload)
+        coalesce = trigger.coalesce if accepted else None
+        key = group_key(coalesce, payload) if coalesce else None
+        caps = json.loads(p.caps) if p.caps else None
+        slots = slots_with(caps, trigger.concurrency, payload) if accepted and not coalesce else NO_SLOTS
     except (RuleError, ValidationError, ValueError, RecursionError) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:1000]
         return Verdict(p.id, p.trigger_id, fanned_out, "error", reason)
     if not accepted:
         return Verdict(p.id, p.trigger_id, fanned_out, "filtered")
+    if coalesce is not None:
+        return Verdict(
+            p.id,
+            p.trigger_id,
+            fanned_out,
+            "coalesced",
+            f"waiting in group {key!r}",
+            coalesce_key=key,
+            quiet=coalesce.quiet.total_seconds(),
+            max_wait=coalesce.max_wait.total_seconds(),
+        )
     return Verdict(
         p.id,
         p.trigger_id,
         fanned_out,
         "started",
+        describe(slots),
         execution_id=uuid.uuid4(),
         execution_key=execution_key(p.dedupe_key, p.id),
         workflow_id=p.workflow_id,

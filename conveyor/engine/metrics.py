@@ -17,5 +17,10 @@ DATABASE_UNAVAILABLE = Counter(
 )
 LOOP_ERRORS = Counter("conveyor_loop_errors_total", "Unexpected errors caught at the top of a loop", ["loop"])
 TRIGGER_ROWS = Counter("conveyor_trigger_rows", "Inbox rows consumed, by trigger and outcome", ["trigger", "outcome"])
+COALESCED_GROUPS = Counter(
+    "conveyor_coalesced_groups",
+    "Coalescing groups that ripened, by trigger and what became of them",
+    ["trigger", "outcome"],
+)
 TRIGGER_LAG = Gauge("conveyor_trigger_lag_seconds", "Age of the oldest unconsumed inbox row, per trigger", ["trigger"])
 RETENTION_DELETED = Counter("conveyor_retention_deleted_total", "Rows the retention stage deleted, by table", ["table"])

@@ -112,7 +112,7 @@ async def preview_trigger(pool: Pool, trigger_id: uuid.UUID, count: int) -> list
 
 
 async def post_event(pool: Pool, type_: str, payload: JSONObject, dedupe_key: str | None) -> list[int]:
-    """One inbox row per enabled event trigger of this type (a known dedupe key: the rows stored before)."""
+    """One inbox row per event trigger of this type, enabled or not (a known dedupe key: the rows stored before)."""
     async with connection(pool) as conn:
         ids = await insert_event(conn, type_, payload, dedupe_key)
     log.info("event_received", event_type=type_, rows=len(ids))

@@ -14,6 +14,7 @@ from conveyor.config import Settings
 from conveyor.engine.alarm import Alarm
 from conveyor.engine.claim import claim_due
 from conveyor.engine.clock_triggers import fire_due_triggers
+from conveyor.engine.coalescing import start_ripe_groups
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.event_matcher import EventMatcher
 from conveyor.engine.inbox import consume_inbox
@@ -150,6 +151,7 @@ class Worker:
             fired = await fire_due_triggers(self._pool, self._triggers, limit)
             await self._polls.start_due()
             consumed = await consume_inbox(self._pool, self._triggers, limit)
+            ripened = await start_ripe_groups(self._pool, self._triggers, limit)
             matched = await self._events.match(limit)
         except DatabaseUnavailableError:
             raise
@@ -158,7 +160,7 @@ class Worker:
             LOOP_ERRORS.labels(loop="triggers").inc()
             log.exception("trigger_stage_failed")
             return False
-        return fired >= limit or consumed >= limit or matched >= limit
+        return fired >= limit or consumed >= limit or ripened >= limit or matched >= limit
 
     def _on_control(self, payload: str) -> None:
         # The execution was cancelled and the cancel committed: its row moved and its version changed, so

@@ -1,4 +1,4 @@
-"""/events: an event becomes one inbox row per enabled event trigger of its type."""
+"""/events: an event becomes one inbox row per event trigger of its type (a disabled one's is consumed as such)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class PostEvent(BaseModel):
 
 
 class EventAccepted(Answer):
-    """The inbox rows an event became, one per enabled event trigger of its type."""
+    """The inbox rows an event became, one per event trigger of its type."""
 
     ids: list[int]
 

@@ -54,6 +54,9 @@ class TriggerRowsQuery(QueryModel):
     """The filter and page of GET /triggers/{id}/rows."""
 
     outcome: Outcome | None = Field(default=None, description="only rows consumed with this outcome")
+    reason: str | None = Field(
+        default=None, min_length=1, max_length=200, description="only rows whose reason contains this text"
+    )
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = Field(default=None, description="next_cursor of the page before")
 
@@ -139,7 +142,8 @@ async def enable(request: web.Request) -> web.Response:
 @routes.post("/triggers/{id}/disable")
 @operation(TriggerAnswer, path=_ID, errors=(404,))
 async def disable(request: web.Request) -> web.Response:
-    """Disable a trigger: it writes no new rows, and rows already waiting are consumed as 'disabled'."""
+    """Disable a trigger: it starts nothing; its rows (waiting ones, and an event trigger's new ones) are
+    consumed as 'disabled'. A schedule stops firing, a poll stops polling, a webhook answers 404."""
     return respond(trigger_shape(await switch_trigger(request.app[POOL], path_uuid(request), enabled=False)))
 
 
@@ -155,16 +159,20 @@ async def get_preview(request: web.Request) -> web.Response:
 @routes.get("/triggers/{id}/rows")
 @operation(Page[TriggerRowAnswer], path=_ID, query=TriggerRowsQuery, errors=(404, 422))
 async def get_rows(request: web.Request) -> web.Response:
-    """The trigger's inbox rows, newest first, each with its outcome and reason (?outcome=, ?limit=, ?cursor=)."""
+    """The trigger's inbox rows, newest first, each with its outcome and reason (?outcome=, ?reason=, ?limit=,
+    ?cursor=)."""
     trigger_id = path_uuid(request)
     outcome = request.query.get("outcome")
     if outcome is not None and outcome not in OUTCOMES:
         raise ValidationError(f"query parameter 'outcome' must be one of {', '.join(OUTCOMES)}", field="outcome")
+    reason = request.query.get("reason")
+    if reason is not None and not (0 < len(reason) <= 200 and "\x00" not in reason):
+        raise ValidationError("query parameter 'reason' must be 1 to 200 characters of text", field="reason")
     limit = query_int(request, "limit", 100, low=1, high=1000)
     before = id_cursor(request) or NO_CURSOR
     async with connection(request.app[POOL]) as conn:
         await get_trigger(conn, trigger_id)  # 404 for an unknown trigger, not an empty page
-        rows = await list_trigger_rows(conn, trigger_id, outcome, before, limit + 1)
+        rows = await list_trigger_rows(conn, trigger_id, outcome, reason, before, limit + 1)
     items = [TriggerRowAnswer(**dataclasses.asdict(r)) for r in rows[:limit]]
     next_cursor = encode_cursor(str(items[-1].id)) if len(rows) > limit else None
     return respond(Page(items=items, next_cursor=next_cursor))

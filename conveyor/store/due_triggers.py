@@ -87,13 +87,14 @@ async def fire_ticks(
 
 
 _NEXT_RUN = """
-SELECT extract(epoch FROM min(next_run_at) - now())::float8
-FROM triggers WHERE next_run_at IS NOT NULL AND enabled
+SELECT extract(epoch FROM least(
+    (SELECT min(next_run_at) FROM triggers WHERE next_run_at IS NOT NULL AND enabled),
+    (SELECT min(due_at) FROM coalesce_groups)) - now())::float8
 """
 
 
 async def seconds_until_next_run(conn: Conn) -> float | None:
-    """How long until the next clock-driven trigger is due, by the database's clock."""
+    """How long until the next clock-driven trigger is due or coalescing group ripe, by the database's clock."""
     value: float | None = await conn.fetchval(_NEXT_RUN)
     return value
 

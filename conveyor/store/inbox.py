@@ -2,8 +2,8 @@
 
 Consuming a batch is two statements whatever its size: `lock_pending` (a locking read joined to the
 triggers and workflows) and `consume` (one statement of data-modifying CTEs: the executions, the outcomes,
-the rows fanned out to event triggers, the events recorded for waits, the triggers' counters and health, and
-the NOTIFY).
+the rows fanned out to event triggers, the coalescing groups opened or extended, the events recorded for
+waits, the triggers' counters and health, and the NOTIFY).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ LEFT JOIN LATERAL (
     SELECT id, version, enabled, definition, workflow_id FROM triggers WHERE id = p.trigger_id
     UNION ALL
     SELECT id, version, enabled, definition, workflow_id FROM triggers
-    WHERE p.trigger_id IS NULL AND event = p.type AND enabled
+    WHERE p.trigger_id IS NULL AND event = p.type
 ) t ON true
 LEFT JOIN workflows w ON w.id = t.workflow_id
 ORDER BY p.id, t.id
@@ -87,6 +87,10 @@ class Verdict:
     workflow_version: int | None = None
     start_node: str | None = None
     slots: Slots = NO_SLOTS
+    # For a `coalesced` row: its group's key, and the trigger's quiet period and longest wait in seconds.
+    coalesce_key: str | None = None
+    quiet: float | None = None
+    max_wait: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +107,19 @@ WITH verdict AS (
     SELECT * FROM unnest(:row_ids::bigint[], :trigger_ids::uuid[], :fanned_out::boolean[], :outcomes::text[],
                          :reasons::text[], :execution_ids::uuid[], :keys::text[], :workflow_ids::uuid[],
                          :workflow_versions::integer[], :start_nodes::text[], :slot_keys::text[],
-                         :slot_limits::integer[], :total_limits::integer[])
+                         :slot_limits::integer[], :total_limits::integer[], :coalesce_keys::text[],
+                         :quiets::float8[], :max_waits::float8[])
         AS v(row_id, trigger_id, fanned_out, outcome, reason, execution_id, key, workflow_id, workflow_version,
-             start_node, slot_key, slot_limit, total_limit)
+             start_node, slot_key, slot_limit, total_limit, coalesce_key, quiet, max_wait)
+), fan AS (
+    -- a fanned-out row whose dedupe key this trigger already has is a repeat: a row, but not a second start
+    SELECT v.row_id, v.trigger_id,
+           e.dedupe_key IS NOT NULL AND (
+               row_number() OVER (PARTITION BY v.trigger_id, e.dedupe_key ORDER BY v.row_id) > 1
+               OR EXISTS (SELECT 1 FROM trigger_events x
+                          WHERE x.trigger_id = v.trigger_id AND x.dedupe_key = e.dedupe_key)) AS repeat
+    FROM verdict v JOIN trigger_events e ON e.id = v.row_id
+    WHERE v.fanned_out
 ), started AS (
     INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
                             wake_at, trigger_id, dedupe_key, slot_key, slot_limit, total_limit)
@@ -116,14 +130,35 @@ WITH verdict AS (
     ON CONFLICT (trigger_id, dedupe_key) WHERE trigger_id IS NOT NULL DO NOTHING
     RETURNING id
 ), final AS (
-    SELECT v.row_id, v.trigger_id, v.fanned_out, v.reason, s.id AS execution_id,
-           CASE WHEN v.outcome = 'started' AND s.id IS NULL THEN 'duplicate' ELSE v.outcome END AS outcome
+    SELECT v.row_id, v.trigger_id, v.fanned_out, v.reason, s.id AS execution_id, coalesce(r.repeat, false) AS repeat,
+           CASE WHEN v.outcome = 'started' AND s.id IS NULL THEN 'duplicate'
+                WHEN v.outcome = 'coalesced' AND r.repeat THEN 'duplicate' ELSE v.outcome END AS outcome,
+           v.coalesce_key, v.quiet, v.max_wait
     FROM verdict v LEFT JOIN started s ON s.id = v.execution_id
+    LEFT JOIN fan r ON r.row_id = v.row_id AND r.trigger_id = v.trigger_id
 ), consumed AS (
     UPDATE trigger_events e
-    SET consumed_at = now(), outcome = f.outcome, reason = f.reason, execution_id = f.execution_id
+    SET consumed_at = now(), outcome = f.outcome, reason = f.reason, execution_id = f.execution_id,
+        coalesce_key = CASE WHEN f.outcome = 'coalesced' THEN f.coalesce_key END
     FROM final f
     WHERE e.id = f.row_id AND NOT f.fanned_out
+), grouped AS (
+    -- the coalesced rows open their groups or extend them; in key order, so concurrent batches never deadlock
+    INSERT INTO coalesce_groups AS g (trigger_id, key, first_at, last_at, quiet, max_wait, due_at)
+    SELECT m.trigger_id, m.coalesce_key, m.first_at, m.last_at, m.quiet, m.max_wait,
+           least(m.first_at + m.max_wait, m.last_at + m.quiet)
+    FROM (
+        SELECT f.trigger_id, f.coalesce_key, min(e.created_at) AS first_at, max(e.created_at) AS last_at,
+               make_interval(secs => min(f.quiet)) AS quiet, make_interval(secs => min(f.max_wait)) AS max_wait
+        FROM final f JOIN trigger_events e ON e.id = f.row_id
+        WHERE f.outcome = 'coalesced'
+        GROUP BY f.trigger_id, f.coalesce_key
+    ) m
+    ORDER BY m.trigger_id, m.coalesce_key
+    ON CONFLICT (trigger_id, key) DO UPDATE
+    SET first_at = least(g.first_at, excluded.first_at), last_at = greatest(g.last_at, excluded.last_at),
+        due_at = least(least(g.first_at, excluded.first_at) + g.max_wait,
+                       greatest(g.last_at, excluded.last_at) + g.quiet)
 ), recorded AS (
     -- an application's event (a row without trigger_id), recorded once for waits whether or not a trigger takes it
     INSERT INTO event_log (type, payload, dedupe_key, created_at)
@@ -134,20 +169,14 @@ WITH verdict AS (
     ON CONFLICT (type, dedupe_key) DO NOTHING
 ), fanned AS (
     INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key, created_at, consumed_at, outcome, reason,
-                                execution_id)
-    SELECT r.trigger_id, r.type, r.payload, CASE WHEN r.repeat THEN NULL ELSE r.dedupe_key END, r.created_at, now(),
-           r.outcome, CASE WHEN r.repeat THEN concat_ws('; ', r.reason, 'dedupe key already received: ' || r.dedupe_key)
-                           ELSE r.reason END, r.execution_id
-    FROM (
-        -- a key this trigger already has is still a row (the key moves to its reason): nothing vanishes
-        SELECT f.trigger_id, f.outcome, f.reason, f.execution_id, e.type, e.payload, e.dedupe_key, e.created_at,
-               e.dedupe_key IS NOT NULL AND (
-                   row_number() OVER (PARTITION BY f.trigger_id, e.dedupe_key ORDER BY f.row_id) > 1
-                   OR EXISTS (SELECT 1 FROM trigger_events x
-                              WHERE x.trigger_id = f.trigger_id AND x.dedupe_key = e.dedupe_key)) AS repeat
-        FROM final f JOIN trigger_events e ON e.id = f.row_id
-        WHERE f.fanned_out
-    ) r
+                                execution_id, coalesce_key)
+    -- a key this trigger already has is still a row (the key moves to its reason): nothing vanishes
+    SELECT f.trigger_id, e.type, e.payload, CASE WHEN f.repeat THEN NULL ELSE e.dedupe_key END, e.created_at, now(),
+           f.outcome, CASE WHEN f.repeat THEN concat_ws('; ', f.reason, 'dedupe key already received: ' || e.dedupe_key)
+                           ELSE f.reason END, f.execution_id,
+           CASE WHEN f.outcome = 'coalesced' THEN f.coalesce_key END
+    FROM final f JOIN trigger_events e ON e.id = f.row_id
+    WHERE f.fanned_out
     ON CONFLICT (trigger_id, dedupe_key) DO NOTHING
 ), tally AS (
     SELECT trigger_id,
@@ -203,6 +232,9 @@ async def consume(conn: Conn, initial_state: str, verdicts: Sequence[Verdict]) -
         slot_keys=[v.slots.key for v in verdicts],
         slot_limits=[v.slots.key_limit for v in verdicts],
         total_limits=[v.slots.total_limit for v in verdicts],
+        coalesce_keys=[v.coalesce_key for v in verdicts],
+        quiets=[v.quiet for v in verdicts],
+        max_waits=[v.max_wait for v in verdicts],
     )
     row = await conn.fetchrow(_CONSUME.sql, *args)
     assert row is not None
@@ -223,7 +255,7 @@ WITH recorded AS (
     ON CONFLICT (type, dedupe_key) DO NOTHING
     RETURNING id
 ), targets AS (
-    SELECT id FROM triggers WHERE event = :type AND enabled
+    SELECT id FROM triggers WHERE event = :type
 ), inserted AS (
     INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key, event_id)
     SELECT id, :type, :payload, :dedupe_key, (SELECT id FROM recorded) FROM targets
@@ -238,8 +270,8 @@ WHERE e.dedupe_key = :dedupe_key AND t.id NOT IN (SELECT trigger_id FROM inserte
 
 
 async def insert_event(conn: Conn, type_: str, payload: JSONObject, dedupe_key: str | None) -> list[int]:
-    """Record the event (once per type and dedupe key) and write one row per enabled event trigger of its type;
-    with a known dedupe key, the rows stored before."""
+    """Record the event (once per type and dedupe key) and write one row per event trigger of its type (a
+    disabled trigger's is consumed as `disabled`); with a known dedupe key, the rows stored before."""
     args = _INSERT_EVENT.args(type=type_, payload=payload, dedupe_key=dedupe_key)
     return sorted(r["id"] for r in await conn.fetch(_INSERT_EVENT.sql, *args))
 

@@ -22,6 +22,7 @@ RUNTIME_TABLES = (
     "secrets",
     "throttles",
     "throttle_grants",
+    "coalesce_groups",
 )
 CONVEYOR_TABLES = frozenset({*RUNTIME_TABLES, "email_templates"})
 _TRUNCATE = f"TRUNCATE {', '.join(RUNTIME_TABLES)} RESTART IDENTITY CASCADE"

@@ -132,6 +132,8 @@ WITH old_inbox AS (
     SELECT t.ctid FROM trigger_events t
     WHERE t.consumed_at < now() - make_interval(secs => :retention_seconds)
       AND (t.execution_id IS NULL OR NOT EXISTS (SELECT 1 FROM executions e WHERE e.id = t.execution_id))
+      -- a row waiting in a coalescing group is not done with, however old
+      AND NOT (t.outcome = 'coalesced' AND t.execution_id IS NULL)
     ORDER BY t.id
     LIMIT :batch_size
     FOR UPDATE OF t SKIP LOCKED

@@ -12,7 +12,7 @@ from conveyor.store import Conn
 from conveyor.store.statement import Statement
 
 # What consuming a row decided; the same list as the CHECK on trigger_events.outcome.
-Outcome = Literal["started", "filtered", "error", "disabled", "duplicate", "routed"]
+Outcome = Literal["started", "filtered", "error", "disabled", "duplicate", "routed", "coalesced"]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 # Keyset pages run newest first: "no cursor" is a bound above every id, so the index range always applies.
 NO_CURSOR = 2**63 - 1
@@ -36,14 +36,16 @@ _LIST = Statement("""
 SELECT id, outcome, reason, execution_id, dedupe_key, payload, created_at, consumed_at
 FROM trigger_events
 WHERE trigger_id = :trigger_id AND id < :before_id AND (:outcome::text IS NULL OR outcome = :outcome)
+  AND (:reason::text IS NULL OR strpos(reason, :reason) > 0)
 ORDER BY id DESC
 LIMIT :limit
 """)
 
 
 async def list_trigger_rows(
-    conn: Conn, trigger_id: uuid.UUID, outcome: str | None, before_id: int, limit: int
+    conn: Conn, trigger_id: uuid.UUID, outcome: str | None, reason: str | None, before_id: int, limit: int
 ) -> list[TriggerRow]:
-    """Up to `limit` rows of the trigger with ids below `before_id`, newest first, of one outcome if given."""
-    args = _LIST.args(trigger_id=trigger_id, before_id=before_id, outcome=outcome, limit=limit)
+    """Up to `limit` rows of the trigger with ids below `before_id`, newest first, of one outcome and with
+    a reason containing `reason` if given."""
+    args = _LIST.args(trigger_id=trigger_id, before_id=before_id, outcome=outcome, reason=reason, limit=limit)
     return [TriggerRow(**dict(r)) for r in await conn.fetch(_LIST.sql, *args)]

@@ -10,12 +10,14 @@ from typing import Annotated, ClassVar, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, PrivateAttr
 
+from conveyor.concurrency import Concurrency
 from conveyor.definitions import Duration
 from conveyor.errors import ConveyorError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.services import Services
 from conveyor.rules import Rule, compile_rule, is_truthy, rule_errors
 from conveyor.store import Conn
+from conveyor.triggers.coalesce import Coalesce
 
 
 def _at_least_a_second(value: timedelta) -> timedelta:
@@ -36,6 +38,10 @@ class TriggerModel(BaseModel):
     type: str
     # JSON Logic over the payload: a row whose payload it does not accept starts nothing.
     filter: JSONValue = None
+    # Rows with one rendered key start one execution (see coalesce.py).
+    coalesce: Coalesce | None = None
+    # A cap per rendered key on the executions this trigger starts; it replaces the workflow's key cap for them.
+    concurrency: Concurrency | None = None
 
     # Kinds that share a `type` (the two polls) are told apart by which of these fields a definition has.
     selector: ClassVar[str | None] = None

@@ -6,6 +6,8 @@ import asyncio
 import itertools
 import uuid
 
+import asyncpg
+
 from bench.poll import poll_until
 from conveyor.config import Settings
 from conveyor.engine.claim import claim_due
@@ -152,3 +154,25 @@ async def test_the_claim_of_executions_without_caps_walks_the_due_index(db: Pool
     assert "Seq Scan" not in text
     # A generous bound on a shared machine; typically well under a millisecond.
     assert plan[0]["Execution Time"] < 50.0
+
+
+async def test_a_capped_execution_whose_lease_ends_wakes_every_worker(db: Pool, database_url: str) -> None:
+    capped_one = (await start_many(db, capped(1), ["ann"]))[0]
+    uncapped = (await start_many(db, flow(NOOP), ["bob"]))[0]
+    claimed = await claim_due(db, "worker-a", 10, 30.0)
+    assert {e.id for e in claimed} == {capped_one.id, uncapped.id}
+    heard: list[str] = []
+    listener = await asyncpg.connect(database_url)
+    try:
+        await listener.add_listener("conveyor_wake", lambda *args: heard.append(args[2]))
+        async with db.acquire() as conn:
+            # a step's end as the step commit writes it: the lease dropped, a due time set
+            for ex in (uncapped, capped_one):
+                await conn.execute(
+                    "UPDATE executions SET lease_owner = NULL, wake_at = now() + interval '1 hour' WHERE id = $1", ex.id
+                )
+        # notifications arrive in commit order: the capped one's, and none before it for the uncapped one
+        await poll_until(lambda: heard, "a wake-up for the freed slot")
+        assert heard == ["conveyor_wake"]
+    finally:
+        await listener.close()

@@ -83,3 +83,33 @@ async def test_rows_of_an_unknown_trigger_are_404_and_an_unknown_outcome_is_422(
     assert (await api.get(f"/triggers/{uuid.uuid4()}/rows")).status == 404
     trigger_id = await event_trigger(api)
     assert (await api.get(f"/triggers/{trigger_id}/rows?outcome=lost")).status == 422
+
+
+async def test_an_event_sent_while_its_trigger_is_disabled_is_a_disabled_row_of_that_trigger(
+    api: ApiClient, db: Pool
+) -> None:
+    trigger_id = await event_trigger(api)
+    assert (await api.post(f"/triggers/{trigger_id}/disable")).status == 200
+    posted = await api.post("/events", json={"type": "signup", "payload": {"plan": "pro"}, "dedupe_key": "p"})
+    assert posted.status == 202
+    await send(db, {"plan": "pro"}, "i")  # an application's INSERT, fanned out
+
+    rows = (await (await api.get(f"/triggers/{trigger_id}/rows?outcome=disabled")).json())["items"]
+    assert [(r["dedupe_key"], r["reason"]) for r in rows] == [
+        ("i", "the trigger is disabled"),
+        ("p", "the trigger is disabled"),
+    ]
+    metrics = await (await api.get("/metrics")).text()
+    assert f'conveyor_trigger_rows_total{{outcome="disabled",trigger="{trigger_id}"}} 2.0' in metrics
+
+
+async def test_rows_filter_by_text_in_their_reason_and_a_bad_reason_is_422(api: ApiClient, db: Pool) -> None:
+    trigger_id = await event_trigger(api)
+    await send(db, {"plan": "pro"}, "a")
+    await send(db, {"plan": "pro"}, "a")  # a duplicate, its reason naming the key
+    await send(db, {"plan": "pro"}, "b")
+
+    page = await (await api.get(f"/triggers/{trigger_id}/rows?reason=already received")).json()
+    assert [(r["outcome"], r["reason"]) for r in page["items"]] == [("duplicate", "dedupe key already received: a")]
+    assert (await api.get(f"/triggers/{trigger_id}/rows?reason=%00")).status == 422
+    assert (await api.get(f"/triggers/{trigger_id}/rows?reason={'x' * 201}")).status == 422
