@@ -113,6 +113,7 @@ def plan_success(ex: Execution, owner: str, node: NodeModel, outcome: Outcome, s
             parent_id=ex.id,
             parent_node=node.id,
             id=outcome.child_id,
+            slots=outcome.slots,
         )
         return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, detail=detail, step=step), child)
     next_node = outcome.branch if isinstance(outcome, Completed) and outcome.branched else node.next

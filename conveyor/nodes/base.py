@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 
 import structlog
 
+from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.definitions import NodeModel
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.services import Services
@@ -101,6 +102,7 @@ class SpawnChild:
     input: JSONObject
     dedupe_key: str
     child_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    slots: Slots = NO_SLOTS  # the child's own workflow's caps: a child runs under them like any execution
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from conveyor.concurrency import slots_for
 from conveyor.definitions import NodeModel, Reference
 from conveyor.errors import StepError
 from conveyor.jsonvalue import JSONObject
@@ -43,6 +44,7 @@ async def execute(node: SharedFlowNode, ctx: StepContext) -> Outcome:
             start_node=flow.start_node,
             input=child_input,
             dedupe_key=key,
+            slots=slots_for(flow.definition, child_input),
         )
     assert child is not None
     if child.state == COMPLETED:

@@ -176,3 +176,17 @@ async def test_a_capped_execution_whose_lease_ends_wakes_every_worker(db: Pool, 
         assert heard == ["conveyor_wake"]
     finally:
         await listener.close()
+
+
+async def test_a_shared_flows_children_run_under_the_shared_workflows_caps(db: Pool, database_url: str) -> None:
+    shared = await create_workflow(db, capped(1))
+    parent = await create_workflow(db, flow({"id": "sub", "type": "shared_flow", "flow": shared.name}))
+    parents = [(await start_execution(db, str(parent.id), {"user": "ann"}))[0] for _ in range(2)]
+    async with running_worker(db, database_url, Settings()):
+        for ex in parents:
+            assert (await wait_until_ended(db, ex.id)).state == COMPLETED
+    async with db.acquire() as conn:
+        children = await conn.fetch(
+            "SELECT slot_key, slot_limit FROM executions WHERE parent_id = ANY($1::uuid[])", [p.id for p in parents]
+        )
+    assert [(c["slot_key"], c["slot_limit"]) for c in children] == [("ann", 1), ("ann", 1)]
