@@ -29,6 +29,7 @@ class Alarm:
         self._dsn = dsn
         self._handlers = dict(handlers or {})
         self._event = asyncio.Event()
+        self._notified = True  # nothing has been heard yet: whatever is pending counts as news
         self._conn: asyncpg.Connection | None = None
 
     async def _listen(self) -> None:
@@ -48,11 +49,19 @@ class Alarm:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("wake_channel_unavailable", error=str(exc))
             return
-        self._event.set()  # notifications may have been missed while the connection was down
+        self._notified = True  # notifications may have been missed while the connection was down
+        self._event.set()
         log.info("wake_channel_listening" if first else "wake_channel_reconnected")
 
     def _on_notify(self, *_: object) -> None:
+        self._notified = True
         self._event.set()
+
+    def take_notified(self) -> bool:
+        """Whether another process (a NOTIFY, or a connection lost and so maybe a NOTIFY missed) rang since
+        the last call, as opposed to this process's own `ring`."""
+        notified, self._notified = self._notified, False
+        return notified
 
     def ring(self) -> None:
         """Wake the waiter now."""

@@ -74,13 +74,18 @@ class Worker:
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._triggers = TriggerCache()
         self._retention = RetentionStage(pool, settings.retention, settings.retention_batch_size)
-        self._polls = PollStage(pool, self._triggers, services, _MAX_POLLS, self._alarm.ring)
+        self._polls = PollStage(pool, self._triggers, services, _MAX_POLLS, self._want_feed)
+        # The feed (schedules, polls, inbox, coalescing, events) runs when something may be waiting for it: a
+        # NOTIFY (inbox rows and events send one), a poll that ended, a full batch last time, or a due time of
+        # its own; not when only this process's executions ended and freed room to claim.
+        self._feed_wanted = True
+        self._feed_at = 0.0
         # Executions cancelled while running here, with the loop time their control message came.
         self._aborting: dict[uuid.UUID, float] = {}
 
     def wake(self) -> None:
-        """Look for due work now (this process made some)."""
-        self._alarm.ring()
+        """Look for due work now, the feed's included (this process made some)."""
+        self._want_feed()
 
     def stop(self) -> None:
         """Stop claiming; `run` then drains and returns."""
@@ -128,20 +133,26 @@ class Worker:
                 self._start(ex)
             full_claim = len(claimed) == wanted
         await self._retention.run_due()
-        if await self._feed() or full_claim:
+        loop = asyncio.get_running_loop()
+        if self._alarm.take_notified() or self._feed_wanted or loop.time() >= self._feed_at:
+            self._feed_wanted = await self._feed()
+            async with connection(self._pool) as conn:
+                run_in = await seconds_until_next_run(conn)
+            wait = self._settings.poll_interval_seconds
+            if run_in is not None:
+                # Already due yet not fired: another worker is firing it right now; look again shortly.
+                wait = min(wait, max(run_in, _BUSY_RECHECK_SECONDS))
+            self._feed_at = loop.time() + wait
+        if self._feed_wanted or full_claim:
             return  # there may be more due right now
-        if len(self._tasks) >= self._settings.concurrency:
-            await self._alarm.wait(self._settings.poll_interval_seconds)
-            return
-        async with connection(self._pool) as conn:
-            due_in = await seconds_until_next_due(conn, list(self._tasks))
-            run_in = await seconds_until_next_run(conn)
-        if run_in is not None:
-            due_in = run_in if due_in is None else min(due_in, run_in)
-        timeout = self._settings.poll_interval_seconds
-        if due_in is not None:
-            # Already due yet not claimed: another worker is taking it right now; look again shortly.
-            timeout = min(timeout, max(due_in, _BUSY_RECHECK_SECONDS) + _DUE_SLACK_SECONDS)
+        # Sleep until the next due time (an execution's, or the feed's), a NOTIFY, or a ring.
+        timeout = min(self._settings.poll_interval_seconds, self._feed_at - loop.time() + _DUE_SLACK_SECONDS)
+        if len(self._tasks) < self._settings.concurrency:
+            async with connection(self._pool) as conn:
+                due_in = await seconds_until_next_due(conn, list(self._tasks))
+            if due_in is not None:
+                # Already due yet not claimed: another worker is taking it right now; look again shortly.
+                timeout = min(timeout, max(due_in, _BUSY_RECHECK_SECONDS) + _DUE_SLACK_SECONDS)
         await self._alarm.wait(timeout)
 
     async def _feed(self) -> bool:
@@ -161,6 +172,10 @@ class Worker:
             log.exception("trigger_stage_failed")
             return False
         return fired >= limit or consumed >= limit or ripened >= limit or matched >= limit
+
+    def _want_feed(self) -> None:
+        self._feed_wanted = True
+        self._alarm.ring()
 
     def _on_control(self, payload: str) -> None:
         # The execution was cancelled and the cancel committed: its row moved and its version changed, so

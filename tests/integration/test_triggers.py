@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import io
@@ -12,16 +13,19 @@ from datetime import datetime
 
 import pytest
 
+from bench.peers import WebhookPeer
 from bench.poll import poll_until
+from conveyor.config import Settings
 from conveyor.db import create_pool
 from conveyor.engine.clock_triggers import fire_due_triggers
 from conveyor.engine.inbox import consume_inbox
+from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
 from conveyor.store.schema import apply_schema
-from tests.integration.conftest import ApiClient, flow
+from tests.integration.conftest import ApiClient, flow, running_worker
 
 NOOP = flow({"id": "a", "type": "action", "action": "noop"})
 
@@ -419,3 +423,30 @@ async def test_the_schema_applies_twice_and_the_inbox_still_wakes_and_dedupes(ap
             "SELECT count(*) FROM trigger_events WHERE trigger_id = $1", uuid.UUID(created["id"])
         )
     assert (triggers, rows) == (1, 1)
+
+
+async def test_a_schedule_fires_on_time_while_every_slot_of_the_worker_is_busy(
+    api: ApiClient, db: Pool, database_url: str, settings: Settings, webhook_peer: WebhookPeer
+) -> None:
+    webhook_peer.hold()
+    busy = await create_workflow(db, flow({"id": "call", "type": "webhook", "url": webhook_peer.url}))
+    created = await trigger(api, {"type": "schedule", "cron": "* * * * *"})
+    async with running_worker(db, database_url, dataclasses.replace(settings, concurrency=1)):
+        await start_execution(db, str(busy.id), {})
+        await webhook_peer.arrivals(1)  # the worker's one slot is taken until the peer answers
+        async with db.acquire() as conn, conn.transaction():
+            soon = await conn.fetchval(
+                "UPDATE triggers SET next_run_at = now() + interval '300 milliseconds' WHERE id = $1"
+                " RETURNING next_run_at",
+                uuid.UUID(created["id"]),
+            )
+            await conn.execute("SELECT pg_notify('conveyor_wake', '')")  # as the API does on every trigger change
+
+        async def moved_on() -> bool:
+            async with db.acquire() as conn:
+                return bool(await conn.fetchval("SELECT next_run_at > $1 FROM triggers", soon))
+
+        # The poll interval is 30 s, and no execution of this worker ends meanwhile: only its feed's own
+        # due time explains this.
+        await poll_until(moved_on, "the schedule to fire and move on while the worker is busy", timeout_seconds=3.0)
+        webhook_peer.release()
