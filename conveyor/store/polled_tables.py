@@ -108,6 +108,8 @@ async def resolve_table(conn: Conn, table: str, cursor: str) -> PolledTable:
         raise TableNotPollableError("/table", f"{table!r} is a system catalog")
     column = await conn.fetchrow(_COLUMN, relation["oid"], cursor)
     if column is None:
+        if await conn.fetchrow(_RELATION, schema or None, name) is None:  # dropped between the two reads
+            raise TableNotPollableError("/table", f"table {table!r} does not exist")
         raise TableNotPollableError("/cursor", f"table {table!r} has no column {cursor!r}")
     if not column["ordered"]:
         raise TableNotPollableError("/cursor", f"column {cursor!r} is of type {column['type']}, which has no order")
