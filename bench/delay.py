@@ -7,7 +7,7 @@ from bench.harness import Bench, percentile
 from bench.seed import delay_then_noop, start_many, workflow
 
 TIME_LIMIT_SECONDS = 90.0
-WORKER_ENV = {"CONVEYOR_CONCURRENCY": "50", "CONVEYOR_BATCH_SIZE": "100"}
+WORKER_ENV = {"CONVEYOR_CONCURRENCY": "200", "CONVEYOR_BATCH_SIZE": "200"}
 _DRAIN_TIMEOUT_SECONDS = 60.0
 
 # Due time = the sleep transition's commit time + its wake_in_seconds (both from the same now() as wake_at);

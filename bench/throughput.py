@@ -10,7 +10,7 @@ from bench.harness import Bench, host_busy_seconds, server_cpu_seconds, truncate
 from bench.seed import noop_chain, start_many, workflow
 
 TIME_LIMIT_SECONDS = 180.0
-WORKER_ENV = {"CONVEYOR_CONCURRENCY": "50", "CONVEYOR_BATCH_SIZE": "100"}
+WORKER_ENV = {"CONVEYOR_CONCURRENCY": "200", "CONVEYOR_BATCH_SIZE": "200"}
 _DRAIN_TIMEOUT_SECONDS = 80.0
 
 _TOTALS = """
