@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import api, chaos, delay, limit, scale, targets, throughput, trigger, wait
-from bench.harness import Bench, truncate
+from bench.harness import Bench, ChaosOptions, truncate
 from conveyor.db import connect, embedded_postgres
 from conveyor.logging import configure_logging
 
@@ -61,6 +61,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="shrink counts and durations for a smoke run")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON results")
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of spawned conveyor processes")
+    chaos_options = parser.add_argument_group("chaos")
+    chaos_options.add_argument("--rounds", type=int, help="rounds (default 10, 1 under --quick)")
+    chaos_options.add_argument(
+        "--pg-restarts", type=int, default=0, help="restart PostgreSQL (immediate) this many times a round"
+    )
+    chaos_options.add_argument(
+        "--ambiguous-commits",
+        action="store_true",
+        help="5 %% of step commits fail on a dropped connection, 5 %% commit and then drop it",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.scenarios) - set(SCENARIOS))
     if unknown:
@@ -110,7 +120,8 @@ async def run_suite(args: argparse.Namespace, dsn: str, workdir: Path) -> dict[s
     async with connect(dsn, max_size=10) as pool:
         async with pool.acquire() as conn:
             server = {s: await conn.fetchval(f"SHOW {s}") for s in _SETTINGS}
-        bench = Bench(dsn=dsn, pool=pool, quick=args.quick, workdir=workdir, log_level=args.log_level)
+        chaos = ChaosOptions(args.rounds, args.pg_restarts, args.ambiguous_commits)
+        bench = Bench(dsn=dsn, pool=pool, quick=args.quick, workdir=workdir, log_level=args.log_level, chaos=chaos)
         errors = {name: error for name in args.scenarios if (error := await run_scenario(bench, name))}
     verdicts = targets.evaluate(bench)
     wall = time.monotonic() - started
