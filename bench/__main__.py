@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import api, chaos, delay, limit, scale, targets, throughput, trigger, wait
+from bench.cluster import Cluster
 from bench.harness import Bench, ChaosOptions, truncate
 from conveyor.db import connect, embedded_postgres
 from conveyor.logging import configure_logging
@@ -82,14 +83,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 @contextlib.contextmanager
-def database() -> Iterator[str]:
-    """DATABASE_URL (its conveyor tables get truncated!), else a throwaway embedded server."""
+def database() -> Iterator[tuple[str, Cluster | None]]:
+    """DATABASE_URL (its conveyor tables get truncated!), else a throwaway embedded server we may restart."""
     if os.environ.get("DATABASE_URL"):
         print("# using DATABASE_URL: the benchmark truncates conveyor's tables there", file=sys.stderr)
-        yield os.environ["DATABASE_URL"]
+        yield os.environ["DATABASE_URL"], None
         return
-    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as home, embedded_postgres(Path(home) / "pg") as url:
-        yield url
+    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as home:
+        data_dir = Path(home) / "pg"
+        with embedded_postgres(data_dir) as url:
+            yield url, Cluster(data_dir, url)
 
 
 async def run_scenario(bench: Bench, name: str) -> str | None:
@@ -114,14 +117,22 @@ async def run_scenario(bench: Bench, name: str) -> str | None:
     return error
 
 
-async def run_suite(args: argparse.Namespace, dsn: str, workdir: Path) -> dict[str, object]:
+async def run_suite(args: argparse.Namespace, dsn: str, cluster: Cluster | None, workdir: Path) -> dict[str, object]:
     """Every selected scenario, then the targets; the JSON document."""
     started_at, started = datetime.now(UTC), time.monotonic()
     async with connect(dsn, max_size=10) as pool:
         async with pool.acquire() as conn:
             server = {s: await conn.fetchval(f"SHOW {s}") for s in _SETTINGS}
         chaos = ChaosOptions(args.rounds, args.pg_restarts, args.ambiguous_commits)
-        bench = Bench(dsn=dsn, pool=pool, quick=args.quick, workdir=workdir, log_level=args.log_level, chaos=chaos)
+        bench = Bench(
+            dsn=dsn,
+            pool=pool,
+            quick=args.quick,
+            workdir=workdir,
+            log_level=args.log_level,
+            chaos=chaos,
+            cluster=cluster,
+        )
         errors = {name: error for name in args.scenarios if (error := await run_scenario(bench, name))}
     verdicts = targets.evaluate(bench)
     wall = time.monotonic() - started
@@ -153,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.output.resolve().parent / "logs"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    with database() as dsn:
-        document = asyncio.run(run_suite(args, dsn, workdir))
+    with database() as (dsn, cluster):
+        document = asyncio.run(run_suite(args, dsn, cluster, workdir))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(document, indent=2, default=str) + "\n")
     print(f"# wrote {args.output}", flush=True)

@@ -12,26 +12,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
+from collections import Counter
 from dataclasses import dataclass, field
 
-import aiohttp
-
 from bench import processes
-from bench.chaos_watch import watch
+from bench.chaos_feed import definitions, post_executions
+from bench.chaos_outage import DATABASE_DOWN, Outages, fired_after_return, restart_during
+from bench.chaos_watch import fired_since, watch, worker_log_marks
 from bench.crew import Crew, Exit, crew
-from bench.harness import Bench, percentile, truncate
+from bench.harness import Bench, ChaosOptions, percentile, truncate
 from bench.peers import WebhookPeer
 from bench.poll import poll_until
 from bench.seed import workflow
-from conveyor.checker import check_history, doubled_keys
+from conveyor.checker import Rule, check_history, doubled_keys
 from conveyor.statemachines import CLAIM_EVENTS, COMPLETED, TERMINAL_STATES
 
 TIME_LIMIT_SECONDS = 3600.0
 LEASE_SECONDS = 2.0
 WORKERS = 3
 KILL_EVERY_SECONDS = (0.5, 2.0)
-_POSTERS = 8
 _SETTLE_SECONDS = 180.0
 # How often each failpoint fires when reached. A round of 1,000 executions makes some 4,000 claims, 3,500 side
 # effects and 7,000 step commits: each crash point fires one to two times a round, so the SIGKILLs (20 and
@@ -65,39 +64,17 @@ GROUP BY h.execution_id
 """
 
 
-def failpoint_spec() -> str:
-    """CONVEYOR_FAILPOINTS for the crew."""
+# --ambiguous-commits: 5 % of step commits fail on a dropped connection, 5 % commit and then lose the answer.
+AMBIGUOUS_FAILPOINTS = "in_commit:raise@0.05,after_commit:raise@0.05"
+
+
+def failpoint_spec(options: ChaosOptions) -> str:
+    """CONVEYOR_FAILPOINTS for the crew: the ambiguous commits, none under PostgreSQL restarts, else the crashes."""
+    if options.ambiguous_commits:
+        return AMBIGUOUS_FAILPOINTS
+    if options.pg_restarts:
+        return ""
     return ",".join(f"{point}:{action}@{chance:g}" for point, (action, chance) in _FAILPOINTS.items())
-
-
-def definitions(peer: WebhookPeer) -> tuple[dict[str, object], dict[str, object]]:
-    """The shared flow and the workflow that calls it."""
-    body = {"execution": "{{ execution.id }}", "visit": "{{ execution.visit }}"}
-    child: dict[str, object] = {
-        "name": "chaos-child",
-        "start": "ping",
-        "nodes": [
-            {"id": "ping", "type": "webhook", "url": peer.url_for("/ping"), "body": body, "next": "done"},
-            {"id": "done", "type": "action", "action": "noop"},
-        ],
-    }
-    email = {"to": "{{ input.email }}", "template": "generic_welcome"}
-    parent: dict[str, object] = {
-        "name": "chaos",
-        "start": "welcome",
-        "nodes": [
-            {"id": "welcome", "type": "action", "action": "send_email", "params": email, "next": "crm"},
-            {"id": "crm", "type": "webhook", "url": peer.url_for("/crm"), "body": body, "next": "wait"},
-            {"id": "wait", "type": "delay", "duration": "1s", "next": "branch"},
-            {"id": "branch", "type": "condition", "rule": {"==": [{"var": "input.shared"}, True]},
-             "then": "shared", "else": "nudge"},
-            {"id": "shared", "type": "shared_flow", "flow": "chaos-child", "input": {"email": "{{ input.email }}"},
-             "next": "nudge"},
-            {"id": "nudge", "type": "action", "action": "send_email",
-             "params": {**email, "template": "engagement_nudge"}},
-        ],
-    }  # fmt: skip
-    return child, parent
 
 
 @dataclass(slots=True)
@@ -117,6 +94,9 @@ class Tally:
     recovery_seconds: list[float] = field(default_factory=list)
     after_lapse_seconds: list[float] = field(default_factory=list)  # the part of each recovery past the lease
     start_seconds: list[float] = field(default_factory=list)  # each worker process's spawn to its registration
+    doubled_transitions: int = 0  # a step (node, visit, attempt) committed twice, per the history checker
+    api_errors: int = 0  # answers to a start that were neither a success nor 503, or no answer at all
+    fired: Counter[str] = field(default_factory=Counter)  # failpoints fired, by point, from the workers' logs
 
     def add(self, other: Tally) -> None:
         """Fold a round into the total."""
@@ -127,7 +107,14 @@ class Tally:
     @property
     def bad(self) -> bool:
         """Whether the promise broke."""
-        return bool(self.lost or self.doubled_side_effects or self.violations or self.unexpected_exits)
+        return bool(
+            self.lost
+            or self.not_completed
+            or self.doubled_side_effects
+            or self.violations
+            or self.unexpected_exits
+            or self.api_errors
+        )
 
     def line(self) -> str:
         """One printed line."""
@@ -135,36 +122,14 @@ class Tally:
         return (
             f"executions {self.executions} lost {self.lost} not_completed {self.not_completed}"
             f" doubled_side_effects {self.doubled_side_effects} redeliveries_same_key {self.redeliveries}"
+            f" doubled_transitions {self.doubled_transitions} api_errors {self.api_errors}"
             f" kills {self.kills} failpoint_crashes {self.failpoint_crashes} unexpected_exits {self.unexpected_exits}"
+            f" failpoints_fired {dict(sorted(self.fired.items()))}"
             f" recovery_p50 {percentile(r, 50):.2f}s p99 {percentile(r, 99):.2f}s max {max(r, default=0):.2f}s"
             f" (n {len(r)}, unrecovered {self.unrecovered}; past the lease p50 {percentile(a, 50):.2f}s"
             f" p99 {percentile(a, 99):.2f}s) worker_start p50 {percentile(self.start_seconds, 50):.2f}s"
             f" max {max(self.start_seconds, default=0):.2f}s checker_violations {self.violations}"
         )
-
-
-async def _post_executions(url: str, total: int, seconds: float) -> None:
-    """Start `total` executions over HTTP, spread over `seconds`."""
-    queue = list(range(total))
-    started = time.monotonic()
-
-    async def poster(session: aiohttp.ClientSession) -> None:
-        while queue:
-            n = queue.pop()
-            # Pace the feed: the round's load is spread out, so the kills meet work at every stage.
-            await asyncio.sleep(max(0.0, started + seconds * (total - n) / total - time.monotonic()))
-            payload = {"input": {"email": f"user{n}@example.com", "shared": n % 2 == 0}, "dedupe_key": str(n)}
-            for _ in range(20):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.post(url, json=payload) as response:
-                        if response.status in (200, 201):
-                            break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"could not start execution {n}")
-
-    async with aiohttp.ClientSession() as session:
-        await asyncio.gather(*(poster(session) for _ in range(_POSTERS)))
 
 
 async def _kill_until(team: Crew, done: asyncio.Event) -> None:
@@ -193,7 +158,7 @@ async def _recoveries(bench: Bench, exits: list[Exit]) -> tuple[list[float], lis
     return seconds, after_lapse, unrecovered
 
 
-def _side_effects(peer: WebhookPeer) -> tuple[int, int]:
+def side_effects(peer: WebhookPeer) -> tuple[int, int]:
     """(steps whose webhook reached the peer under two keys, requests repeating a step under its one key)."""
     deliveries = []
     for request in peer.received:
@@ -202,7 +167,7 @@ def _side_effects(peer: WebhookPeer) -> tuple[int, int]:
     return len(doubled_keys(deliveries)), len(deliveries) - len(set(deliveries))
 
 
-async def _round(bench: Bench, peer: WebhookPeer, web: str, executions: int, env: dict[str, str]) -> Tally:
+async def _round(bench: Bench, peer: WebhookPeer, web: str, executions: int, env: dict[str, str]) -> Round:
     await truncate(bench.pool)
     peer.received.clear()
     child, parent = definitions(peer)
@@ -210,22 +175,53 @@ async def _round(bench: Bench, peer: WebhookPeer, web: str, executions: int, env
     workflow_id = await workflow(bench.pool, parent)
     feed_seconds = max(executions / 16, 10.0)  # 1,000 executions over 62 s: some 30 kills meet them
     terminal = sorted(TERMINAL_STATES)
+    log_marks = worker_log_marks(bench, WORKERS)
     done = asyncio.Event()
     async with crew(bench, WORKERS, env) as team, watch(team) as seen:
-        killer = asyncio.create_task(_kill_until(team, done))
-        await _post_executions(f"{web}/workflows/{workflow_id}/executions", executions, feed_seconds)
+        faults = asyncio.create_task(_faults(bench, web, team, done, feed_seconds))
+        api_errors = await post_executions(f"{web}/workflows/{workflow_id}/executions", executions, feed_seconds)
 
         async def settled() -> bool:
             team.check()
-            async with bench.pool.acquire() as conn:
-                return bool(await conn.fetchval(_UNFINISHED, terminal) == 0)
+            try:
+                async with bench.pool.acquire() as conn:
+                    return bool(await conn.fetchval(_UNFINISHED, terminal) == 0)
+            except DATABASE_DOWN:
+                return False
 
         with contextlib.suppress(TimeoutError):
             await poll_until(settled, "every execution to end", _SETTLE_SECONDS, interval_seconds=0.25)
         done.set()
-        await killer
+        outages = await faults
     print(f"# {seen.line()}", flush=True)
-    return await _tally(bench, peer, team, terminal)
+    tally = await _tally(bench, peer, team, terminal)
+    tally.api_errors = len(api_errors)
+    tally.fired = fired_since(log_marks)
+    if outages is not None:
+        await fired_after_return(bench, outages)
+        print(f"# {outages.line()}", flush=True)
+    return Round(tally, outages)
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """A round's tally, and its PostgreSQL restarts when it had some."""
+
+    tally: Tally
+    outages: Outages | None
+
+
+async def _faults(bench: Bench, web: str, team: Crew, done: asyncio.Event, feed_seconds: float) -> Outages | None:
+    """PostgreSQL restarts spread over the feed (--pg-restarts); else kills, unless --ambiguous-commits."""
+    n = bench.chaos.pg_restarts
+    if n:
+        assert bench.cluster is not None, "--pg-restarts needs the bench's own PostgreSQL (no DATABASE_URL)"
+        return await restart_during(
+            bench, bench.cluster, web, team, [feed_seconds * i / (n + 1) for i in range(1, n + 1)]
+        )
+    if not bench.chaos.ambiguous_commits:
+        await _kill_until(team, done)
+    return None
 
 
 async def _tally(bench: Bench, peer: WebhookPeer, team: Crew, terminal: list[str]) -> Tally:
@@ -233,7 +229,7 @@ async def _tally(bench: Bench, peer: WebhookPeer, team: Crew, terminal: list[str
         outcome = await conn.fetchrow(_OUTCOME, terminal)
     assert outcome is not None
     report = await check_history(bench.pool)
-    doubled, redeliveries = _side_effects(peer)
+    doubled, redeliveries = side_effects(peer)
     recovery, after_lapse, unrecovered = await _recoveries(bench, team.exits)
     causes = [e.cause for e in team.exits]
     if not report.ok:
@@ -248,6 +244,7 @@ async def _tally(bench: Bench, peer: WebhookPeer, team: Crew, terminal: list[str
         failpoint_crashes=causes.count("failpoint"),
         unexpected_exits=causes.count("unexpected"),
         violations=len(report.violations),
+        doubled_transitions=sum(v.rule is Rule.DOUBLED_STEP for v in report.violations),
         unrecovered=unrecovered,
         recovery_seconds=recovery,
         after_lapse_seconds=after_lapse,
@@ -256,37 +253,49 @@ async def _tally(bench: Bench, peer: WebhookPeer, team: Crew, terminal: list[str
 
 
 async def run(bench: Bench) -> None:
-    """R rounds of N executions under kills and failpoints; figures per round and in total."""
-    rounds, executions = bench.chaos.rounds or bench.size(10, 1), bench.size(1_000, 100)
+    """R rounds of N executions under kills and failpoints (or PostgreSQL restarts, or ambiguous commits);
+    figures per round and in total."""
+    options = bench.chaos
+    rounds = options.rounds or (1 if options.pg_restarts or options.ambiguous_commits else bench.size(10, 1))
+    executions = bench.size(1_000, 100)
     env = {
         "CONVEYOR_LEASE_SECONDS": str(LEASE_SECONDS),
         "CONVEYOR_CONCURRENCY": "20",
         "CONVEYOR_BATCH_SIZE": "20",
         "CONVEYOR_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
         "CONVEYOR_EMAIL_TRANSPORT": "log",
-        "CONVEYOR_FAILPOINTS": failpoint_spec(),
+        "CONVEYOR_FAILPOINTS": failpoint_spec(options),
     }
     port = processes.free_port()
     web = f"http://127.0.0.1:{port}"
-    total = Tally()
+    total, outages = Tally(), Outages()
     async with (
         WebhookPeer() as peer,
         processes.spawn(bench, "web", "web", "--host", "127.0.0.1", "--port", str(port)) as web_proc,
     ):
         await processes.wait_for_http(web_proc, f"{web}/health/live")
         for r in range(1, rounds + 1):
-            tally = await _round(bench, peer, web, executions, env)
-            print(f"# round {r}/{rounds}: {tally.line()}", flush=True)
-            total.add(tally)
+            done = await _round(bench, peer, web, executions, env)
+            print(f"# round {r}/{rounds}: {done.tally.line()}", flush=True)
+            total.add(done.tally)
+            if done.outages is not None:
+                outages.outages.extend(done.outages.outages)
+                outages.fired_after_return.extend(done.outages.fired_after_return)
     print(f"# total: {total.line()}", flush=True)
+    if options.pg_restarts:
+        print(f"# total: {outages.line()}", flush=True)
     bench.note("failpoints", env["CONVEYOR_FAILPOINTS"])
     bench.note("rounds", rounds)
-    for name in ("executions", "lost", "not_completed", "doubled_side_effects", "redeliveries", "kills"):
+    names = ("executions", "lost", "not_completed", "doubled_side_effects", "doubled_transitions", "redeliveries")
+    for name in (*names, "kills", "api_errors"):
         bench.record(f"chaos.{name}", getattr(total, name), "count")
     bench.record("chaos.failpoint_crashes", total.failpoint_crashes, "count")
     bench.record("chaos.checker_violations", total.violations, "count")
     bench.record("chaos.recovery_p50", percentile(total.recovery_seconds, 50), "s")
     bench.record("chaos.recovery_p99", percentile(total.recovery_seconds, 99), "s")
     bench.record("chaos.recovery_max", max(total.recovery_seconds, default=0.0), "s")
-    if total.bad:
-        raise RuntimeError(f"the promise broke: {total.line()}")
+    if options.pg_restarts:
+        bench.record("chaos.pg_restarts", len(outages.outages), "count")
+        bench.record("chaos.delay_fired_after_return_max", max(outages.fired_after_return, default=0.0), "s")
+    if total.bad or outages.bad_answers or outages.slow:
+        raise RuntimeError(f"the promise broke: {total.line()} {outages.line()}")

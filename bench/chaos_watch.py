@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from bench.chaos_outage import DATABASE_DOWN
 from bench.crew import Crew
-from bench.harness import percentile
-from conveyor.errors import DatabaseUnavailableError
+from bench.harness import Bench, percentile
 from conveyor.store.recovery import backlog
 
 SAMPLE_SECONDS = 0.2
@@ -39,7 +42,7 @@ async def watch(team: Crew) -> AsyncIterator[Watch]:
 
     async def sample() -> None:
         while True:
-            with contextlib.suppress(DatabaseUnavailableError, OSError):
+            with contextlib.suppress(*DATABASE_DOWN):
                 seen.up.append(len(await team.up()))
                 async with team.bench.pool.acquire() as conn:
                     seen.lateness.append((await backlog(conn, 0.0)).worst_lateness_seconds)
@@ -52,3 +55,21 @@ async def watch(team: Crew) -> AsyncIterator[Watch]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def worker_log_marks(bench: Bench, workers: int) -> dict[Path, int]:
+    """How long each worker log is now: a round counts only what is logged after."""
+    logs = [bench.workdir / f"{bench.scenario}-worker{slot}.log" for slot in range(workers)]
+    return {log: log.stat().st_size if log.exists() else 0 for log in logs}
+
+
+def fired_since(marks: dict[Path, int]) -> Counter[str]:
+    """Failpoints fired since the marks, by point, as the workers logged them."""
+    fired: Counter[str] = Counter()
+    for log, mark in marks.items():
+        with log.open("rb") as f:
+            f.seek(mark)
+            for line in f:
+                if b'"failpoint_fired"' in line:
+                    fired[json.loads(line)["point"]] += 1
+    return fired

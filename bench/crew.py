@@ -70,9 +70,13 @@ class Crew:
         await poll_until(lambda: len(self._procs) == self.size, "the crew to spawn", 30)
         await processes.wait_for_workers(self.bench.pool, list(self._procs.values()))
 
+    def running(self) -> list[processes.Process]:
+        """The worker processes alive now."""
+        return [p for p in self._procs.values() if p.returncode is None]
+
     async def up(self) -> list[processes.Process]:
         """The workers alive and registered (they claim right after registering)."""
-        procs = [p for p in self._procs.values() if p.returncode is None]
+        procs = self.running()
         async with self.bench.pool.acquire() as conn:
             registered = {r["pid"] for r in await conn.fetch(_REGISTERED, [p.pid for p in procs])}
         return [p for p in procs if p.pid in registered]

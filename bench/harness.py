@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bench.cluster import Cluster
 from conveyor.store import Pool
 from conveyor.store.maintenance import truncate_runtime_tables
 
@@ -48,6 +49,7 @@ class Bench:
     workdir: Path
     log_level: str = "INFO"
     chaos: ChaosOptions = field(default_factory=ChaosOptions)
+    cluster: Cluster | None = None  # the embedded PostgreSQL, when the bench started one (it may restart it)
     scenario: str = ""
     figures: list[Figure] = field(default_factory=list)
     notes: dict[str, dict[str, object]] = field(default_factory=dict)

@@ -4,18 +4,15 @@ answers 503 with Retry-After, never 500, while the database is away."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-import pgserver
 import pytest
 
+from bench.cluster import Cluster
 from bench.poll import poll_until
 from conveyor.checker import check_history
 from conveyor.config import Settings
@@ -29,32 +26,8 @@ from conveyor.store.schema import apply_schema
 from tests.e2e.harness import WorkerProcess, spawn_worker_process, stop_worker_process
 from tests.integration.conftest import ApiClient
 
-_PG_CTL = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-# pgserver runs the server as this system user when we are root (PostgreSQL refuses root).
-_PG_USER = "pgserver" if os.geteuid() == 0 else None
 _OUTAGE_SECONDS = 3.0
 _DELAYED = 20
-
-
-class Cluster:
-    """A throwaway embedded PostgreSQL this test owns, so it may stop and start it."""
-
-    def __init__(self, data_dir: Path, url: str) -> None:
-        self.data_dir = data_dir
-        self.url = url
-
-    def pg_ctl(self, *args: str) -> None:
-        """Run pg_ctl on the cluster as the user the server runs as, with the options pgserver started it with."""
-        [socket_dir] = parse_qs(urlsplit(self.url).query)["host"]
-        options = f'-h "" -k {socket_dir}'  # no TCP, the same socket directory: the URL stays valid
-        subprocess.run(
-            [str(_PG_CTL), "-D", str(self.data_dir), "-w", "-l", str(self.data_dir / "log"), "-o", options, *args],
-            check=True,
-            user=_PG_USER,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=30,
-        )
 
 
 @pytest.fixture
@@ -171,7 +144,7 @@ async def test_worker_listener_and_api_come_back_by_themselves_after_postgres_is
 
         # And once more as one command, the outage as short as PostgreSQL's crash recovery makes it.
         restarted_at = datetime.now(UTC)
-        cluster.pg_ctl("-m", "immediate", "restart")
+        cluster.restart_immediately()
         after_restart: list[uuid.UUID] = []
         for _ in range(5):
             started_id = await poll_until(lambda: _start(own_pool), "a start to be accepted", 10)
