@@ -4,6 +4,8 @@ answers 503 with Retry-After, never 500, while the database is away."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -12,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.chaos import side_effects
+from bench.chaos_feed import definitions
 from bench.cluster import Cluster
+from bench.peers import WebhookPeer
 from bench.poll import poll_until
 from conveyor.checker import check_history
 from conveyor.config import Settings
@@ -176,4 +181,71 @@ async def test_worker_listener_and_api_come_back_by_themselves_after_postgres_is
     assert notify_seconds < 1.0
     assert api_back == 200
     assert worker.returncode == 0, "the worker had to be restarted (or died) to come back"
+    assert report.ok, report.summary()
+
+
+_RESTARTS = 3
+_PER_RESTART = 15
+
+
+def _reconnected(worker: WorkerProcess, times: int) -> bool:
+    """Whether the worker has logged its LISTEN connection back `times` times."""
+    return len(worker.events("wake_channel_reconnected")) >= times
+
+
+async def _start_mixed(pool: Pool, n: int) -> uuid.UUID | None:
+    """Start one chaos execution; None on a 503 (a pooled connection the restart cut), to try again."""
+    try:
+        execution, _ = await start_execution(pool, "chaos", {"email": f"user{n}@example.com", "shared": n % 2 == 0})
+    except DatabaseUnavailableError:
+        return None
+    return execution.id
+
+
+async def test_restarts_under_load_lose_nothing_and_the_workers_come_back_without_a_restart_of_their_own(
+    cluster: Cluster, own_pool: Pool, tmp_path: Path, webhook_peer: WebhookPeer
+) -> None:
+    child, parent = definitions(webhook_peer)
+    await create_workflow(own_pool, child)
+    await create_workflow(own_pool, parent)
+    workers = [
+        spawn_worker_process(f"worker-{n}", tmp_path / f"worker-{n}.log", {"DATABASE_URL": cluster.url})
+        for n in range(2)
+    ]
+    try:
+        for worker in workers:
+            await poll_until(functools.partial(worker.events, "wake_channel_listening"), f"{worker.name} to listen", 30)
+        ids: list[uuid.UUID] = []
+        listen_back: list[float] = []
+        for restart in range(_RESTARTS + 1):
+            for _ in range(_PER_RESTART):
+                started = await poll_until(functools.partial(_start_mixed, own_pool, len(ids)), "a start", 10)
+                assert started is not None
+                ids.append(started)
+            if restart < _RESTARTS:  # each restart cuts into executions mid-way through their steps
+                await asyncio.to_thread(cluster.restart_immediately)
+                back = time.monotonic()
+                for worker in workers:
+                    await poll_until(functools.partial(_reconnected, worker, restart + 1), "LISTEN back", 10)
+                listen_back.append(time.monotonic() - back)
+
+        async def all_completed() -> bool:
+            return await _states(cluster.url, ids) == {"completed": len(ids)}
+
+        await poll_until(all_completed, "every execution to complete after the restarts", 60)
+        report = await check_history(own_pool)
+        alive = [w.returncode for w in workers]
+    finally:
+        for worker in workers:
+            await stop_worker_process(worker)
+    doubled, same_key_again = side_effects(webhook_peer)
+    print(
+        f"postgres restarts under load: {_RESTARTS} restarts, {len(ids)} executions completed;"
+        f" workers alive throughout {alive}, both LISTEN connections back after {[round(x, 2) for x in listen_back]} s;"
+        f" webhook requests {len(webhook_peer.received)}, under two keys {doubled}, same key again {same_key_again};"
+        f" checker {report.summary()}"
+    )
+    assert alive == [None, None], "a worker died and would have needed a restart"
+    assert [w.returncode for w in workers] == [0, 0]
+    assert doubled == 0
     assert report.ok, report.summary()
