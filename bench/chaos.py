@@ -31,6 +31,11 @@ TIME_LIMIT_SECONDS = 3600.0
 LEASE_SECONDS = 2.0
 WORKERS = 3
 KILL_EVERY_SECONDS = (0.5, 2.0)
+# The webhook target answers after this long, as a remote one would: a kill meets calls in flight.
+PEER_SECONDS = 0.25
+# A kill leaves at least this many workers running: a failpoint crash of the one left would leave nobody to
+# take the killed worker's executions over, and recovery would wait for a worker's start (seconds of CPU).
+LEFT_UP = 2
 _SETTLE_SECONDS = 180.0
 # How often each failpoint fires when reached. A round of 1,000 executions makes some 4,000 claims, 3,500 side
 # effects and 7,000 step commits: each crash point fires one to two times a round, so the SIGKILLs (20 and
@@ -140,7 +145,7 @@ async def _kill_until(team: Crew, done: asyncio.Event) -> None:
             await asyncio.wait_for(done.wait(), pause)
         if done.is_set():
             return
-        pause = random.uniform(*KILL_EVERY_SECONDS) if await team.kill_one() else _KILL_RETRY_SECONDS
+        pause = random.uniform(*KILL_EVERY_SECONDS) if await team.kill_one(LEFT_UP) else _KILL_RETRY_SECONDS
 
 
 async def _recoveries(bench: Bench, exits: list[Exit]) -> tuple[list[float], list[float], int]:
@@ -173,7 +178,7 @@ async def _round(bench: Bench, peer: WebhookPeer, web: str, executions: int, env
     child, parent = definitions(peer)
     await workflow(bench.pool, child)
     workflow_id = await workflow(bench.pool, parent)
-    feed_seconds = max(executions / 16, 10.0)  # 1,000 executions over 62 s: some 30 kills meet them
+    feed_seconds = max(executions / 10, 10.0)  # 1,000 executions over 100 s: 20 and more kills meet them
     terminal = sorted(TERMINAL_STATES)
     log_marks = worker_log_marks(bench, WORKERS)
     done = asyncio.Event()
@@ -270,7 +275,7 @@ async def run(bench: Bench) -> None:
     web = f"http://127.0.0.1:{port}"
     total, outages = Tally(), Outages()
     async with (
-        WebhookPeer() as peer,
+        WebhookPeer(delay_seconds=PEER_SECONDS) as peer,
         processes.spawn(bench, "web", "web", "--host", "127.0.0.1", "--port", str(port)) as web_proc,
     ):
         await processes.wait_for_http(web_proc, f"{web}/health/live")

@@ -81,11 +81,11 @@ class Crew:
             registered = {r["pid"] for r in await conn.fetch(_REGISTERED, [p.pid for p in procs])}
         return [p for p in procs if p.pid in registered]
 
-    async def kill_one(self) -> bool:
-        """SIGKILL a running worker chosen at random while another one runs to take its work over; False when
-        fewer than two run their loop (the rest are dead or still starting)."""
+    async def kill_one(self, leave: int = 1) -> bool:
+        """SIGKILL a running worker chosen at random while at least `leave` others run to take its work over;
+        False when fewer run their loop (the rest are dead or still starting)."""
         up = await self.up()
-        if len(up) < 2:
+        if len(up) <= leave:
             return False
         random.choice(up).send_signal(signal.SIGKILL)
         return True
