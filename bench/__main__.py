@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import api, chaos, delay, limit, scale, targets, throughput, trigger, wait
-from bench.cluster import Cluster
+from bench.cluster import Cluster, own_cluster
 from bench.harness import Bench, ChaosOptions, truncate
-from conveyor.db import connect, embedded_postgres
+from conveyor.db import connect
 from conveyor.logging import configure_logging
 
 
@@ -89,10 +89,8 @@ def database() -> Iterator[tuple[str, Cluster | None]]:
         print("# using DATABASE_URL: the benchmark truncates conveyor's tables there", file=sys.stderr)
         yield os.environ["DATABASE_URL"], None
         return
-    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as home:
-        data_dir = Path(home) / "pg"
-        with embedded_postgres(data_dir) as url:
-            yield url, Cluster(data_dir, url)
+    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as home, own_cluster(Path(home) / "pg") as cluster:
+        yield cluster.url, cluster
 
 
 async def run_scenario(bench: Bench, name: str) -> str | None:

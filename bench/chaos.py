@@ -1,10 +1,14 @@
 """Scenario chaos: rounds of a mixed workflow while workers are SIGKILLed at random and failpoints crash them.
 
 Each round: a web process takes N executions (email → webhook → delay → condition → shared flow → email)
-over HTTP while three supervised workers run them; every 0.5 to 2 s one worker is SIGKILLed and started again,
-and failpoints crash workers after a claim, after a side effect, inside and after a commit, and drop the
-connection while a step records its side effect. Afterwards every execution must be terminal, the history
-checker must find nothing, and no step's webhook may have reached the peer under two keys.
+over HTTP, fed over 0.12 N seconds, while three supervised workers run them; 0.5 to 2 s after the last kill,
+as soon as all three run, one is SIGKILLed and started again, and failpoints crash workers after a claim,
+after a side effect, inside and after a commit, and drop the connection while a step records its side effect.
+Afterwards every execution must have completed, the history checker must find nothing, and no step's webhook
+may have reached the peer under two keys.
+
+`--pg-restarts N` restarts PostgreSQL N times a round instead (no kills, no failpoints); `--ambiguous-commits`
+arms only the two ambiguous-commit failpoints (no kills). Both run one round unless `--rounds` says more.
 """
 
 from __future__ import annotations
@@ -12,20 +16,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bench import processes
 from bench.chaos_feed import definitions, post_executions
 from bench.chaos_outage import DATABASE_DOWN, Outages, fired_after_return, restart_during
+from bench.chaos_tally import Tally, tally_round
 from bench.chaos_watch import fired_since, watch, worker_log_marks
-from bench.crew import Crew, Exit, crew
+from bench.crew import Crew, crew
 from bench.harness import Bench, ChaosOptions, percentile, truncate
 from bench.peers import WebhookPeer
 from bench.poll import poll_until
 from bench.seed import workflow
-from conveyor.checker import Rule, check_history, doubled_keys
-from conveyor.statemachines import CLAIM_EVENTS, COMPLETED, TERMINAL_STATES
+from conveyor.statemachines import TERMINAL_STATES
 
 TIME_LIMIT_SECONDS = 3600.0
 LEASE_SECONDS = 2.0
@@ -37,12 +40,12 @@ PEER_SECONDS = 0.25
 # take the killed worker's executions over, and recovery would wait for a worker's start (seconds of CPU).
 LEFT_UP = 2
 _SETTLE_SECONDS = 180.0
-# How often each failpoint fires when reached. A round of 1,000 executions makes some 4,000 claims, 3,500 side
-# effects and 7,000 step commits: each crash point fires one to two times a round, so the SIGKILLs (20 and
-# more a round) stay the main fault and the crew is seldom down to no worker at all.
+# How often each failpoint fires when reached. A round of 1,000 executions makes some 4,000 claims, 7,000 node
+# runs and 7,000 step commits: each crash point fires one to two times a round, so the SIGKILLs (20 and more a
+# round) stay the main fault and seldom meet a crash that leaves the crew with nobody running.
 _FAILPOINTS = {
-    "after_claim": ("crash", 0.0005),
-    "after_side_effect": ("crash", 0.0005),
+    "after_claim": ("crash", 0.0004),
+    "after_side_effect": ("crash", 0.0002),
     "in_commit": ("crash", 0.0002),
     "after_commit": ("crash", 0.0002),
     "step_write": ("raise", 0.005),
@@ -50,23 +53,7 @@ _FAILPOINTS = {
 # When a kill is refused (fewer than two workers run their loop), how soon to try again.
 _KILL_RETRY_SECONDS = 0.1
 
-_OUTCOME = f"""
-SELECT count(*) FILTER (WHERE state <> ALL($1::text[])) AS lost,
-       count(*) FILTER (WHERE state = '{COMPLETED}') AS completed,
-       count(*) FILTER (WHERE parent_id IS NULL) AS parents,
-       count(*) AS executions
-FROM executions
-"""
 _UNFINISHED = "SELECT count(*) FROM executions WHERE state <> ALL($1::text[])"
-# From a worker's death (and from its lease's end) to each execution it held being claimed by another worker.
-_RECOVERED = """
-SELECT extract(epoch FROM min(h.at) - $3)::float8 AS seconds,
-       extract(epoch FROM min(h.at) - min(d.lease_end))::float8 AS after_lapse
-FROM execution_history h
-JOIN unnest($1::uuid[], $5::timestamptz[]) AS d(id, lease_end) ON d.id = h.execution_id
-WHERE h.event = ANY($4::text[]) AND h.detail->>'previous_owner' = $2 AND h.at >= $3
-GROUP BY h.execution_id
-"""
 
 
 # --ambiguous-commits: 5 % of step commits fail on a dropped connection, 5 % commit and then lose the answer.
@@ -82,61 +69,6 @@ def failpoint_spec(options: ChaosOptions) -> str:
     return ",".join(f"{point}:{action}@{chance:g}" for point, (action, chance) in _FAILPOINTS.items())
 
 
-@dataclass(slots=True)
-class Tally:
-    """What one round (or all of them) came to."""
-
-    executions: int = 0
-    lost: int = 0
-    not_completed: int = 0
-    doubled_side_effects: int = 0
-    redeliveries: int = 0
-    kills: int = 0
-    failpoint_crashes: int = 0
-    unexpected_exits: int = 0
-    violations: int = 0
-    unrecovered: int = 0
-    recovery_seconds: list[float] = field(default_factory=list)
-    after_lapse_seconds: list[float] = field(default_factory=list)  # the part of each recovery past the lease
-    start_seconds: list[float] = field(default_factory=list)  # each worker process's spawn to its registration
-    doubled_transitions: int = 0  # a step (node, visit, attempt) committed twice, per the history checker
-    api_errors: int = 0  # answers to a start that were neither a success nor 503, or no answer at all
-    fired: Counter[str] = field(default_factory=Counter)  # failpoints fired, by point, from the workers' logs
-
-    def add(self, other: Tally) -> None:
-        """Fold a round into the total."""
-        for name in self.__slots__:
-            mine = getattr(self, name)
-            setattr(self, name, mine + getattr(other, name))
-
-    @property
-    def bad(self) -> bool:
-        """Whether the promise broke."""
-        return bool(
-            self.lost
-            or self.not_completed
-            or self.doubled_side_effects
-            or self.violations
-            or self.unexpected_exits
-            or self.api_errors
-        )
-
-    def line(self) -> str:
-        """One printed line."""
-        r, a = self.recovery_seconds, self.after_lapse_seconds
-        return (
-            f"executions {self.executions} lost {self.lost} not_completed {self.not_completed}"
-            f" doubled_side_effects {self.doubled_side_effects} redeliveries_same_key {self.redeliveries}"
-            f" doubled_transitions {self.doubled_transitions} api_errors {self.api_errors}"
-            f" kills {self.kills} failpoint_crashes {self.failpoint_crashes} unexpected_exits {self.unexpected_exits}"
-            f" failpoints_fired {dict(sorted(self.fired.items()))}"
-            f" recovery_p50 {percentile(r, 50):.2f}s p99 {percentile(r, 99):.2f}s max {max(r, default=0):.2f}s"
-            f" (n {len(r)}, unrecovered {self.unrecovered}; past the lease p50 {percentile(a, 50):.2f}s"
-            f" p99 {percentile(a, 99):.2f}s) worker_start p50 {percentile(self.start_seconds, 50):.2f}s"
-            f" max {max(self.start_seconds, default=0):.2f}s checker_violations {self.violations}"
-        )
-
-
 async def _kill_until(team: Crew, done: asyncio.Event) -> None:
     """A kill 0.5 to 2 s after the last one, as soon as two workers run (the one killed and one to take over)."""
     pause = random.uniform(*KILL_EVERY_SECONDS)
@@ -148,37 +80,13 @@ async def _kill_until(team: Crew, done: asyncio.Event) -> None:
         pause = random.uniform(*KILL_EVERY_SECONDS) if await team.kill_one(LEFT_UP) else _KILL_RETRY_SECONDS
 
 
-async def _recoveries(bench: Bench, exits: list[Exit]) -> tuple[list[float], list[float], int]:
-    seconds: list[float] = []
-    after_lapse: list[float] = []
-    unrecovered = 0
-    async with bench.pool.acquire() as conn:
-        for dead in exits:
-            if not dead.held:
-                continue
-            rows = await conn.fetch(_RECOVERED, dead.held, dead.worker_id, dead.at, list(CLAIM_EVENTS), dead.lease_ends)
-            seconds.extend(r["seconds"] for r in rows)
-            after_lapse.extend(r["after_lapse"] for r in rows)
-            unrecovered += len(dead.held) - len(rows)
-    return seconds, after_lapse, unrecovered
-
-
-def side_effects(peer: WebhookPeer) -> tuple[int, int]:
-    """(steps whose webhook reached the peer under two keys, requests repeating a step under its one key)."""
-    deliveries = []
-    for request in peer.received:
-        body = request.body if isinstance(request.body, dict) else {}
-        deliveries.append(((body.get("execution"), request.path, body.get("visit")), request.key))
-    return len(doubled_keys(deliveries)), len(deliveries) - len(set(deliveries))
-
-
 async def _round(bench: Bench, peer: WebhookPeer, web: str, executions: int, env: dict[str, str]) -> Round:
     await truncate(bench.pool)
     peer.received.clear()
     child, parent = definitions(peer)
     await workflow(bench.pool, child)
     workflow_id = await workflow(bench.pool, parent)
-    feed_seconds = max(executions / 10, 10.0)  # 1,000 executions over 100 s: 20 and more kills meet them
+    feed_seconds = max(executions * 0.12, 10.0)  # 1,000 executions over 120 s: 20 and more kills meet them
     terminal = sorted(TERMINAL_STATES)
     log_marks = worker_log_marks(bench, WORKERS)
     done = asyncio.Event()
@@ -199,7 +107,7 @@ async def _round(bench: Bench, peer: WebhookPeer, web: str, executions: int, env
         done.set()
         outages = await faults
     print(f"# {seen.line()}", flush=True)
-    tally = await _tally(bench, peer, team, terminal)
+    tally = await tally_round(bench, peer, team, terminal)
     tally.api_errors = len(api_errors)
     tally.fired = fired_since(log_marks)
     if outages is not None:
@@ -227,34 +135,6 @@ async def _faults(bench: Bench, web: str, team: Crew, done: asyncio.Event, feed_
     if not bench.chaos.ambiguous_commits:
         await _kill_until(team, done)
     return None
-
-
-async def _tally(bench: Bench, peer: WebhookPeer, team: Crew, terminal: list[str]) -> Tally:
-    async with bench.pool.acquire() as conn:
-        outcome = await conn.fetchrow(_OUTCOME, terminal)
-    assert outcome is not None
-    report = await check_history(bench.pool)
-    doubled, redeliveries = side_effects(peer)
-    recovery, after_lapse, unrecovered = await _recoveries(bench, team.exits)
-    causes = [e.cause for e in team.exits]
-    if not report.ok:
-        print(f"# checker: {report.summary()}", flush=True)
-    return Tally(
-        executions=outcome["executions"],
-        lost=outcome["lost"],
-        not_completed=outcome["executions"] - outcome["completed"],
-        doubled_side_effects=doubled,
-        redeliveries=redeliveries,
-        kills=causes.count("killed"),
-        failpoint_crashes=causes.count("failpoint"),
-        unexpected_exits=causes.count("unexpected"),
-        violations=len(report.violations),
-        doubled_transitions=sum(v.rule is Rule.DOUBLED_STEP for v in report.violations),
-        unrecovered=unrecovered,
-        recovery_seconds=recovery,
-        after_lapse_seconds=after_lapse,
-        start_seconds=await team.start_seconds(),
-    )
 
 
 async def run(bench: Bench) -> None:

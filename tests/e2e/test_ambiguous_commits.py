@@ -7,8 +7,9 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-from bench.chaos import AMBIGUOUS_FAILPOINTS, side_effects
+from bench.chaos import AMBIGUOUS_FAILPOINTS
 from bench.chaos_feed import definitions
+from bench.chaos_tally import side_effects
 from bench.peers import WebhookPeer
 from conveyor.checker import Rule, check_history
 from conveyor.engine.operations import create_workflow, start_execution

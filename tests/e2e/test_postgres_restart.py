@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from bench.chaos import side_effects
 from bench.chaos_feed import definitions
-from bench.cluster import Cluster
+from bench.chaos_tally import side_effects
+from bench.cluster import Cluster, own_cluster
 from bench.peers import WebhookPeer
 from bench.poll import poll_until
 from conveyor.checker import check_history
 from conveyor.config import Settings
-from conveyor.db import create_pool, embedded_postgres
+from conveyor.db import create_pool
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.http.app import create_app
@@ -38,9 +38,8 @@ _DELAYED = 20
 @pytest.fixture
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A PostgreSQL of the test's own, removed afterwards."""
-    data_dir = tmp_path_factory.mktemp("restart") / "pg"
-    with embedded_postgres(data_dir) as url:
-        yield Cluster(data_dir, url)
+    with own_cluster(tmp_path_factory.mktemp("restart") / "pg") as cluster:
+        yield cluster
 
 
 @pytest.fixture
