@@ -115,6 +115,13 @@ async def fired_after_return(bench: Bench, seen: Outages) -> None:
 
 
 async def _restart(bench: Bench, cluster: Cluster, web: str, team: Crew) -> Outage:
+    try:
+        return await _watch_restart(bench, cluster, web, team)
+    except TimeoutError as exc:  # the bench reads a TimeoutError as the scenario's own time limit
+        raise RuntimeError(f"not back within {BACK_WITHIN_SECONDS:g} s after a restart: {exc}") from None
+
+
+async def _watch_restart(bench: Bench, cluster: Cluster, web: str, team: Crew) -> Outage:
     async with bench.pool.acquire() as conn:
         due_soon = [(r["id"], r["wake_at"]) for r in await conn.fetch(_DUE_SOON)]
     answers: list[tuple[datetime, int, str | None]] = []
@@ -135,8 +142,8 @@ async def _restart(bench: Bench, cluster: Cluster, web: str, team: Crew) -> Outa
     outage.due = [(i, d) for i, d in due_soon if down_at <= d <= outage.back_at]
     await poll_until(lambda: _heartbeats(bench, team, outage.back_at), "every worker's heartbeat", BACK_WITHIN_SECONDS)
     outage.workers_back = (datetime.now(UTC) - outage.back_at).total_seconds()
-    await poll_until(lambda: _listen_back(bench, team, outage.back_at), "every LISTEN back", BACK_WITHIN_SECONDS)
-    outage.listen_back = _listen_back(bench, team, outage.back_at) or 0.0
+    await poll_until(lambda: _listen_back(bench, team, outage), "every LISTEN back", BACK_WITHIN_SECONDS)
+    outage.listen_back = _listen_back(bench, team, outage) or 0.0
     return outage
 
 
@@ -166,9 +173,10 @@ async def _heartbeats(bench: Bench, team: Crew, since: datetime) -> bool:
         return False
 
 
-def _listen_back(bench: Bench, team: Crew, since: datetime) -> float | None:
-    """Seconds from `since` until the last worker logged its LISTEN connection back; None while one has not.
-    (Read from the logs: it is the worker's own account, the one thing here not read from the database.)"""
+def _listen_back(bench: Bench, team: Crew, outage: Outage) -> float | None:
+    """Seconds from the database's return until the last worker logged its LISTEN connection back (below 0
+    when a worker got in before pg_ctl saw the server ready); None while one has not. Read from the logs: the
+    worker's own account, the one figure here not read from the database."""
     back = []
     for slot in range(team.size):
         log = bench.workdir / f"{bench.scenario}-worker{slot}.log"
@@ -176,12 +184,12 @@ def _listen_back(bench: Bench, team: Crew, since: datetime) -> float | None:
             stamp
             for line in map(_json, log.read_text(errors="replace").splitlines()[-5000:])
             if line.get("event") == "wake_channel_reconnected"
-            and (stamp := datetime.fromisoformat(line["timestamp"])) > since
+            and (stamp := datetime.fromisoformat(line["timestamp"])) > outage.down_at
         ]
         if not stamps:
             return None
         back.append(min(stamps))
-    return (max(back) - since).total_seconds()
+    return (max(back) - outage.back_at).total_seconds()
 
 
 def _json(line: str) -> dict[str, str]:
