@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import api, chaos, delay, limit, lone, retention, scale, targets, throughput, trigger, wait
-from bench.harness import Bench, truncate
-from conveyor.db import connect, embedded_postgres
+from bench.cluster import Cluster, own_cluster
+from bench.harness import Bench, ChaosOptions, truncate
+from conveyor.db import connect
 from conveyor.logging import configure_logging
 
 
@@ -63,6 +64,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="shrink counts and durations for a smoke run")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON results")
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of spawned conveyor processes")
+    chaos_options = parser.add_argument_group("chaos")
+    chaos_options.add_argument("--rounds", type=int, help="rounds (default 10, 1 under --quick)")
+    chaos_options.add_argument(
+        "--pg-restarts", type=int, default=0, help="restart PostgreSQL (immediate) this many times a round"
+    )
+    chaos_options.add_argument(
+        "--ambiguous-commits",
+        action="store_true",
+        help="5 %% of step commits fail on a dropped connection, 5 %% commit and then drop it",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.scenarios) - set(SCENARIOS))
     if unknown:
@@ -74,14 +85,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 @contextlib.contextmanager
-def database() -> Iterator[str]:
-    """DATABASE_URL (its conveyor tables get truncated!), else a throwaway embedded server."""
+def database() -> Iterator[tuple[str, Cluster | None]]:
+    """DATABASE_URL (its conveyor tables get truncated!), else a throwaway embedded server we may restart."""
     if os.environ.get("DATABASE_URL"):
         print("# using DATABASE_URL: the benchmark truncates conveyor's tables there", file=sys.stderr)
-        yield os.environ["DATABASE_URL"]
+        yield os.environ["DATABASE_URL"], None
         return
-    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as home, embedded_postgres(Path(home) / "pg") as url:
-        yield url
+    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as home, own_cluster(Path(home) / "pg") as cluster:
+        yield cluster.url, cluster
 
 
 async def run_scenario(bench: Bench, name: str) -> str | None:
@@ -106,13 +117,22 @@ async def run_scenario(bench: Bench, name: str) -> str | None:
     return error
 
 
-async def run_suite(args: argparse.Namespace, dsn: str, workdir: Path) -> dict[str, object]:
+async def run_suite(args: argparse.Namespace, dsn: str, cluster: Cluster | None, workdir: Path) -> dict[str, object]:
     """Every selected scenario, then the targets; the JSON document."""
     started_at, started = datetime.now(UTC), time.monotonic()
     async with connect(dsn, max_size=10) as pool:
         async with pool.acquire() as conn:
             server = {s: await conn.fetchval(f"SHOW {s}") for s in _SETTINGS}
-        bench = Bench(dsn=dsn, pool=pool, quick=args.quick, workdir=workdir, log_level=args.log_level)
+        chaos = ChaosOptions(args.rounds, args.pg_restarts, args.ambiguous_commits)
+        bench = Bench(
+            dsn=dsn,
+            pool=pool,
+            quick=args.quick,
+            workdir=workdir,
+            log_level=args.log_level,
+            chaos=chaos,
+            cluster=cluster,
+        )
         errors = {name: error for name in args.scenarios if (error := await run_scenario(bench, name))}
     verdicts = targets.evaluate(bench)
     wall = time.monotonic() - started
@@ -144,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.output.resolve().parent / "logs"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    with database() as dsn:
-        document = asyncio.run(run_suite(args, dsn, workdir))
+    with database() as (dsn, cluster):
+        document = asyncio.run(run_suite(args, dsn, cluster, workdir))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(document, indent=2, default=str) + "\n")
     print(f"# wrote {args.output}", flush=True)

@@ -1,10 +1,14 @@
 """Scenario chaos: rounds of a mixed workflow while workers are SIGKILLed at random and failpoints crash them.
 
 Each round: a web process takes N executions (email → webhook → delay → condition → shared flow → email)
-over HTTP while three supervised workers run them; every 0.5 to 2 s one worker is SIGKILLed and started again,
-and failpoints crash workers after a claim, after a side effect, inside and after a commit, and drop the
-connection while a step records its side effect. Afterwards every execution must be terminal, the history
-checker must find nothing, and no step's webhook may have reached the peer under two keys.
+over HTTP, fed over 0.12 N seconds, while three supervised workers run them; 0.5 to 2 s after the last kill,
+as soon as all three run, one is SIGKILLed and started again, and failpoints crash workers after a claim,
+after a side effect, inside and after a commit, and drop the connection while a step records its side effect.
+Afterwards every execution must have completed, the history checker must find nothing, and no step's webhook
+may have reached the peer under two keys.
+
+`--pg-restarts N` restarts PostgreSQL N times a round instead (no kills, no failpoints); `--ambiguous-commits`
+arms only the two ambiguous-commit failpoints (no kills). Both run one round unless `--rounds` says more.
 """
 
 from __future__ import annotations
@@ -12,270 +16,171 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
-from dataclasses import dataclass, field
-
-import aiohttp
+from dataclasses import dataclass
 
 from bench import processes
-from bench.crew import Crew, Exit, crew
-from bench.harness import Bench, percentile, truncate
+from bench.chaos_feed import definitions, post_executions
+from bench.chaos_outage import DATABASE_DOWN, Outages, fired_after_return, restart_during
+from bench.chaos_tally import Tally, tally_round
+from bench.chaos_watch import fired_since, watch, worker_log_marks
+from bench.crew import Crew, crew
+from bench.harness import Bench, ChaosOptions, percentile, truncate
 from bench.peers import WebhookPeer
 from bench.poll import poll_until
 from bench.seed import workflow
-from conveyor.checker import check_history, doubled_keys
-from conveyor.statemachines import CLAIM_EVENTS, COMPLETED, TERMINAL_STATES
+from conveyor.statemachines import TERMINAL_STATES
 
 TIME_LIMIT_SECONDS = 3600.0
 LEASE_SECONDS = 2.0
 WORKERS = 3
 KILL_EVERY_SECONDS = (0.5, 2.0)
-_POSTERS = 8
+# The webhook target answers after this long, as a remote one would: a kill meets calls in flight.
+PEER_SECONDS = 0.25
+# A kill leaves at least this many workers running: a failpoint crash of the one left would leave nobody to
+# take the killed worker's executions over, and recovery would wait for a worker's start (seconds of CPU).
+LEFT_UP = 2
 _SETTLE_SECONDS = 180.0
-# How often each failpoint fires when reached: a round of 1,000 executions meets each crash point some
-# thousands of times. Rare enough that the crew is mostly up: a restart takes seconds on a busy machine.
+# How often each failpoint fires when reached. A round of 1,000 executions makes some 4,000 claims, 7,000 node
+# runs and 7,000 step commits: each crash point fires one to two times a round, so the SIGKILLs (20 and more a
+# round) stay the main fault and seldom meet a crash that leaves the crew with nobody running.
 _FAILPOINTS = {
-    "after_claim": ("crash", 0.002),
-    "after_side_effect": ("crash", 0.0005),
-    "in_commit": ("crash", 0.0005),
-    "after_commit": ("crash", 0.0005),
+    "after_claim": ("crash", 0.0004),
+    "after_side_effect": ("crash", 0.0002),
+    "in_commit": ("crash", 0.0002),
+    "after_commit": ("crash", 0.0002),
     "step_write": ("raise", 0.005),
 }
+# When a kill is refused (fewer than two workers run their loop), how soon to try again.
+_KILL_RETRY_SECONDS = 0.1
 
-_OUTCOME = f"""
-SELECT count(*) FILTER (WHERE state <> ALL($1::text[])) AS lost,
-       count(*) FILTER (WHERE state = '{COMPLETED}') AS completed,
-       count(*) FILTER (WHERE parent_id IS NULL) AS parents,
-       count(*) AS executions
-FROM executions
-"""
 _UNFINISHED = "SELECT count(*) FROM executions WHERE state <> ALL($1::text[])"
-# From a worker's death (and from its lease's end) to each execution it held being claimed by another worker.
-_RECOVERED = """
-SELECT extract(epoch FROM min(h.at) - $3)::float8 AS seconds,
-       extract(epoch FROM min(h.at) - min(d.lease_end))::float8 AS after_lapse
-FROM execution_history h
-JOIN unnest($1::uuid[], $5::timestamptz[]) AS d(id, lease_end) ON d.id = h.execution_id
-WHERE h.event = ANY($4::text[]) AND h.detail->>'previous_owner' = $2 AND h.at >= $3
-GROUP BY h.execution_id
-"""
 
 
-def failpoint_spec() -> str:
-    """CONVEYOR_FAILPOINTS for the crew."""
+# --ambiguous-commits: 5 % of step commits fail on a dropped connection, 5 % commit and then lose the answer.
+AMBIGUOUS_FAILPOINTS = "in_commit:raise@0.05,after_commit:raise@0.05"
+
+
+def failpoint_spec(options: ChaosOptions) -> str:
+    """CONVEYOR_FAILPOINTS for the crew: the ambiguous commits, none under PostgreSQL restarts, else the crashes."""
+    if options.ambiguous_commits:
+        return AMBIGUOUS_FAILPOINTS
+    if options.pg_restarts:
+        return ""
     return ",".join(f"{point}:{action}@{chance:g}" for point, (action, chance) in _FAILPOINTS.items())
 
 
-def definitions(peer: WebhookPeer) -> tuple[dict[str, object], dict[str, object]]:
-    """The shared flow and the workflow that calls it."""
-    body = {"execution": "{{ execution.id }}", "visit": "{{ execution.visit }}"}
-    child: dict[str, object] = {
-        "name": "chaos-child",
-        "start": "ping",
-        "nodes": [
-            {"id": "ping", "type": "webhook", "url": peer.url_for("/ping"), "body": body, "next": "done"},
-            {"id": "done", "type": "action", "action": "noop"},
-        ],
-    }
-    email = {"to": "{{ input.email }}", "template": "generic_welcome"}
-    parent: dict[str, object] = {
-        "name": "chaos",
-        "start": "welcome",
-        "nodes": [
-            {"id": "welcome", "type": "action", "action": "send_email", "params": email, "next": "crm"},
-            {"id": "crm", "type": "webhook", "url": peer.url_for("/crm"), "body": body, "next": "wait"},
-            {"id": "wait", "type": "delay", "duration": "1s", "next": "branch"},
-            {"id": "branch", "type": "condition", "rule": {"==": [{"var": "input.shared"}, True]},
-             "then": "shared", "else": "nudge"},
-            {"id": "shared", "type": "shared_flow", "flow": "chaos-child", "input": {"email": "{{ input.email }}"},
-             "next": "nudge"},
-            {"id": "nudge", "type": "action", "action": "send_email",
-             "params": {**email, "template": "engagement_nudge"}},
-        ],
-    }  # fmt: skip
-    return child, parent
-
-
-@dataclass(slots=True)
-class Tally:
-    """What one round (or all of them) came to."""
-
-    executions: int = 0
-    lost: int = 0
-    not_completed: int = 0
-    doubled_side_effects: int = 0
-    redeliveries: int = 0
-    kills: int = 0
-    failpoint_crashes: int = 0
-    unexpected_exits: int = 0
-    violations: int = 0
-    unrecovered: int = 0
-    recovery_seconds: list[float] = field(default_factory=list)
-    after_lapse_seconds: list[float] = field(default_factory=list)  # the part of each recovery past the lease
-
-    def add(self, other: Tally) -> None:
-        """Fold a round into the total."""
-        for name in self.__slots__:
-            mine = getattr(self, name)
-            setattr(self, name, mine + getattr(other, name))
-
-    @property
-    def bad(self) -> bool:
-        """Whether the promise broke."""
-        return bool(self.lost or self.doubled_side_effects or self.violations or self.unexpected_exits)
-
-    def line(self) -> str:
-        """One printed line."""
-        r, a = self.recovery_seconds, self.after_lapse_seconds
-        return (
-            f"executions {self.executions} lost {self.lost} not_completed {self.not_completed}"
-            f" doubled_side_effects {self.doubled_side_effects} redeliveries_same_key {self.redeliveries}"
-            f" kills {self.kills} failpoint_crashes {self.failpoint_crashes} unexpected_exits {self.unexpected_exits}"
-            f" recovery_p50 {percentile(r, 50):.2f}s p99 {percentile(r, 99):.2f}s max {max(r, default=0):.2f}s"
-            f" (n {len(r)}, unrecovered {self.unrecovered}; past the lease p50 {percentile(a, 50):.2f}s"
-            f" p99 {percentile(a, 99):.2f}s) checker_violations {self.violations}"
-        )
-
-
-async def _post_executions(url: str, total: int, seconds: float) -> None:
-    """Start `total` executions over HTTP, spread over `seconds`."""
-    queue = list(range(total))
-    started = time.monotonic()
-
-    async def poster(session: aiohttp.ClientSession) -> None:
-        while queue:
-            n = queue.pop()
-            # Pace the feed: the round's load is spread out, so the kills meet work at every stage.
-            await asyncio.sleep(max(0.0, started + seconds * (total - n) / total - time.monotonic()))
-            payload = {"input": {"email": f"user{n}@example.com", "shared": n % 2 == 0}, "dedupe_key": str(n)}
-            for _ in range(20):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.post(url, json=payload) as response:
-                        if response.status in (200, 201):
-                            break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"could not start execution {n}")
-
-    async with aiohttp.ClientSession() as session:
-        await asyncio.gather(*(poster(session) for _ in range(_POSTERS)))
-
-
 async def _kill_until(team: Crew, done: asyncio.Event) -> None:
+    """A kill 0.5 to 2 s after the last one, as soon as two workers run (the one killed and one to take over)."""
+    pause = random.uniform(*KILL_EVERY_SECONDS)
     while not done.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(done.wait(), random.uniform(*KILL_EVERY_SECONDS))
-        if not done.is_set():
-            await team.kill_one()
+            await asyncio.wait_for(done.wait(), pause)
+        if done.is_set():
+            return
+        pause = random.uniform(*KILL_EVERY_SECONDS) if await team.kill_one(LEFT_UP) else _KILL_RETRY_SECONDS
 
 
-async def _recoveries(bench: Bench, exits: list[Exit]) -> tuple[list[float], list[float], int]:
-    seconds: list[float] = []
-    after_lapse: list[float] = []
-    unrecovered = 0
-    async with bench.pool.acquire() as conn:
-        for dead in exits:
-            if not dead.held:
-                continue
-            rows = await conn.fetch(_RECOVERED, dead.held, dead.worker_id, dead.at, list(CLAIM_EVENTS), dead.lease_ends)
-            seconds.extend(r["seconds"] for r in rows)
-            after_lapse.extend(r["after_lapse"] for r in rows)
-            unrecovered += len(dead.held) - len(rows)
-    return seconds, after_lapse, unrecovered
-
-
-def _side_effects(peer: WebhookPeer) -> tuple[int, int]:
-    """(steps whose webhook reached the peer under two keys, requests repeating a step under its one key)."""
-    deliveries = []
-    for request in peer.received:
-        body = request.body if isinstance(request.body, dict) else {}
-        deliveries.append(((body.get("execution"), request.path, body.get("visit")), request.key))
-    return len(doubled_keys(deliveries)), len(deliveries) - len(set(deliveries))
-
-
-async def _round(bench: Bench, peer: WebhookPeer, web: str, executions: int, env: dict[str, str]) -> Tally:
+async def _round(bench: Bench, peer: WebhookPeer, web: str, executions: int, env: dict[str, str]) -> Round:
     await truncate(bench.pool)
     peer.received.clear()
     child, parent = definitions(peer)
     await workflow(bench.pool, child)
     workflow_id = await workflow(bench.pool, parent)
-    feed_seconds = max(executions / 40, 10.0)  # 1,000 executions over 25 s: some 20 kills meet them
+    feed_seconds = max(executions * 0.12, 10.0)  # 1,000 executions over 120 s: 20 and more kills meet them
     terminal = sorted(TERMINAL_STATES)
+    log_marks = worker_log_marks(bench, WORKERS)
     done = asyncio.Event()
-    async with crew(bench, WORKERS, env) as team:
-        killer = asyncio.create_task(_kill_until(team, done))
-        await _post_executions(f"{web}/workflows/{workflow_id}/executions", executions, feed_seconds)
+    async with crew(bench, WORKERS, env) as team, watch(team) as seen:
+        faults = asyncio.create_task(_faults(bench, web, team, done, feed_seconds))
+        api_errors = await post_executions(f"{web}/workflows/{workflow_id}/executions", executions, feed_seconds)
 
         async def settled() -> bool:
             team.check()
-            async with bench.pool.acquire() as conn:
-                return bool(await conn.fetchval(_UNFINISHED, terminal) == 0)
+            try:
+                async with bench.pool.acquire() as conn:
+                    return bool(await conn.fetchval(_UNFINISHED, terminal) == 0)
+            except DATABASE_DOWN:
+                return False
 
         with contextlib.suppress(TimeoutError):
             await poll_until(settled, "every execution to end", _SETTLE_SECONDS, interval_seconds=0.25)
         done.set()
-        await killer
-    return await _tally(bench, peer, team, terminal)
+        outages = await faults
+    print(f"# {seen.line()}", flush=True)
+    tally = await tally_round(bench, peer, team, terminal)
+    tally.api_errors = len(api_errors)
+    tally.fired = fired_since(log_marks)
+    if outages is not None:
+        await fired_after_return(bench, outages)
+        print(f"# {outages.line()}", flush=True)
+    return Round(tally, outages)
 
 
-async def _tally(bench: Bench, peer: WebhookPeer, team: Crew, terminal: list[str]) -> Tally:
-    async with bench.pool.acquire() as conn:
-        outcome = await conn.fetchrow(_OUTCOME, terminal)
-    assert outcome is not None
-    report = await check_history(bench.pool)
-    doubled, redeliveries = _side_effects(peer)
-    recovery, after_lapse, unrecovered = await _recoveries(bench, team.exits)
-    causes = [e.cause for e in team.exits]
-    if not report.ok:
-        print(f"# checker: {report.summary()}", flush=True)
-    return Tally(
-        executions=outcome["executions"],
-        lost=outcome["lost"],
-        not_completed=outcome["executions"] - outcome["completed"],
-        doubled_side_effects=doubled,
-        redeliveries=redeliveries,
-        kills=causes.count("killed"),
-        failpoint_crashes=causes.count("failpoint"),
-        unexpected_exits=causes.count("unexpected"),
-        violations=len(report.violations),
-        unrecovered=unrecovered,
-        recovery_seconds=recovery,
-        after_lapse_seconds=after_lapse,
-    )
+@dataclass(frozen=True, slots=True)
+class Round:
+    """A round's tally, and its PostgreSQL restarts when it had some."""
+
+    tally: Tally
+    outages: Outages | None
+
+
+async def _faults(bench: Bench, web: str, team: Crew, done: asyncio.Event, feed_seconds: float) -> Outages | None:
+    """PostgreSQL restarts spread over the feed (--pg-restarts); else kills, unless --ambiguous-commits."""
+    n = bench.chaos.pg_restarts
+    if n:
+        assert bench.cluster is not None, "--pg-restarts needs the bench's own PostgreSQL (no DATABASE_URL)"
+        return await restart_during(
+            bench, bench.cluster, web, team, [feed_seconds * i / (n + 1) for i in range(1, n + 1)]
+        )
+    if not bench.chaos.ambiguous_commits:
+        await _kill_until(team, done)
+    return None
 
 
 async def run(bench: Bench) -> None:
-    """R rounds of N executions under kills and failpoints; figures per round and in total."""
-    rounds, executions = bench.size(10, 1), bench.size(1_000, 100)
+    """R rounds of N executions under kills and failpoints (or PostgreSQL restarts, or ambiguous commits);
+    figures per round and in total."""
+    options = bench.chaos
+    rounds = options.rounds or (1 if options.pg_restarts or options.ambiguous_commits else bench.size(10, 1))
+    executions = bench.size(1_000, 100)
     env = {
         "CONVEYOR_LEASE_SECONDS": str(LEASE_SECONDS),
         "CONVEYOR_CONCURRENCY": "20",
         "CONVEYOR_BATCH_SIZE": "20",
         "CONVEYOR_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
         "CONVEYOR_EMAIL_TRANSPORT": "log",
-        "CONVEYOR_FAILPOINTS": failpoint_spec(),
+        "CONVEYOR_FAILPOINTS": failpoint_spec(options),
     }
     port = processes.free_port()
     web = f"http://127.0.0.1:{port}"
-    total = Tally()
+    total, outages = Tally(), Outages()
     async with (
-        WebhookPeer() as peer,
+        WebhookPeer(delay_seconds=PEER_SECONDS) as peer,
         processes.spawn(bench, "web", "web", "--host", "127.0.0.1", "--port", str(port)) as web_proc,
     ):
         await processes.wait_for_http(web_proc, f"{web}/health/live")
         for r in range(1, rounds + 1):
-            tally = await _round(bench, peer, web, executions, env)
-            print(f"# round {r}/{rounds}: {tally.line()}", flush=True)
-            total.add(tally)
+            done = await _round(bench, peer, web, executions, env)
+            print(f"# round {r}/{rounds}: {done.tally.line()}", flush=True)
+            total.add(done.tally)
+            if done.outages is not None:
+                outages.outages.extend(done.outages.outages)
+                outages.fired_after_return.extend(done.outages.fired_after_return)
     print(f"# total: {total.line()}", flush=True)
+    if options.pg_restarts:
+        print(f"# total: {outages.line()}", flush=True)
     bench.note("failpoints", env["CONVEYOR_FAILPOINTS"])
     bench.note("rounds", rounds)
-    for name in ("executions", "lost", "not_completed", "doubled_side_effects", "redeliveries", "kills"):
+    names = ("executions", "lost", "not_completed", "doubled_side_effects", "doubled_transitions", "redeliveries")
+    for name in (*names, "kills", "api_errors"):
         bench.record(f"chaos.{name}", getattr(total, name), "count")
     bench.record("chaos.failpoint_crashes", total.failpoint_crashes, "count")
     bench.record("chaos.checker_violations", total.violations, "count")
     bench.record("chaos.recovery_p50", percentile(total.recovery_seconds, 50), "s")
     bench.record("chaos.recovery_p99", percentile(total.recovery_seconds, 99), "s")
     bench.record("chaos.recovery_max", max(total.recovery_seconds, default=0.0), "s")
-    if total.bad:
-        raise RuntimeError(f"the promise broke: {total.line()}")
+    if options.pg_restarts:
+        bench.record("chaos.pg_restarts", len(outages.outages), "count")
+        bench.record("chaos.delay_fired_after_return_max", max(outages.fired_after_return, default=0.0), "s")
+    if total.bad or outages.bad_answers or outages.slow:
+        raise RuntimeError(f"the promise broke: {total.line()} {outages.line()}")

@@ -20,6 +20,11 @@ from conveyor.store import Pool
 
 _WORKER_ID = "SELECT id FROM workers WHERE pid = $1 ORDER BY started_at DESC LIMIT 1"
 _REGISTERED = "SELECT pid FROM workers WHERE pid = ANY($1::int[]) AND stopped_at IS NULL"
+# From each process's spawn to its registration (then it recovers, listens and claims).
+_STARTS = """
+SELECT extract(epoch FROM w.started_at - s.at)::float8 FROM workers w
+JOIN unnest($1::int[], $2::timestamptz[]) AS s(pid, at) ON s.pid = w.pid
+"""
 # What the dead worker held when it died: nobody else can have taken these yet (its lease still runs).
 _HELD = f"SELECT id, wake_at FROM executions WHERE lease_owner = $1 AND state = '{RUNNING}'"
 
@@ -57,7 +62,7 @@ class Crew:
     _procs: dict[int, processes.Process] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: bool = False
-    _spawned: int = 0
+    _spawned_at: dict[int, datetime] = field(default_factory=dict)  # by pid
 
     async def start(self) -> None:
         """Start every worker and wait until each has registered."""
@@ -65,14 +70,22 @@ class Crew:
         await poll_until(lambda: len(self._procs) == self.size, "the crew to spawn", 30)
         await processes.wait_for_workers(self.bench.pool, list(self._procs.values()))
 
-    async def kill_one(self) -> bool:
-        """SIGKILL a running worker chosen at random while another one runs to take its work over; False when
-        fewer than two run their loop (the rest are dead or still starting)."""
-        procs = [p for p in self._procs.values() if p.returncode is None]
+    def running(self) -> list[processes.Process]:
+        """The worker processes alive now."""
+        return [p for p in self._procs.values() if p.returncode is None]
+
+    async def up(self) -> list[processes.Process]:
+        """The workers alive and registered (they claim right after registering)."""
+        procs = self.running()
         async with self.bench.pool.acquire() as conn:
             registered = {r["pid"] for r in await conn.fetch(_REGISTERED, [p.pid for p in procs])}
-        up = [p for p in procs if p.pid in registered]
-        if len(up) < 2:
+        return [p for p in procs if p.pid in registered]
+
+    async def kill_one(self, leave: int = 1) -> bool:
+        """SIGKILL a running worker chosen at random while at least `leave` others run to take its work over;
+        False when fewer run their loop (the rest are dead or still starting)."""
+        up = await self.up()
+        if len(up) <= leave:
             return False
         random.choice(up).send_signal(signal.SIGKILL)
         return True
@@ -91,18 +104,20 @@ class Crew:
 
     async def _supervise(self, slot: int) -> None:
         while not self._stopping:
-            self._spawned += 1
+            spawned_at = datetime.now(UTC)
             async with processes.spawn(self.bench, f"worker{slot}", "worker", env=self.env) as proc:
+                self._spawned_at[proc.pid] = spawned_at
                 self._procs[slot] = proc
                 returncode = await proc.wait()
                 died_at = datetime.now(UTC)
             if not self._stopping:
                 self.exits.append(await _exit(self.bench.pool, proc.pid, returncode, died_at))
 
-    @property
-    def spawned(self) -> int:
-        """How many worker processes the crew has started."""
-        return self._spawned
+    async def start_seconds(self) -> list[float]:
+        """For each worker process started, the seconds from its spawn to its registration."""
+        async with self.bench.pool.acquire() as conn:
+            rows = await conn.fetch(_STARTS, list(self._spawned_at), list(self._spawned_at.values()))
+        return [r[0] for r in rows]
 
 
 async def _exit(pool: Pool, pid: int, returncode: int, at: datetime) -> Exit:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bench.cluster import Cluster
 from conveyor.store import Pool
 from conveyor.store.maintenance import truncate_runtime_tables
 
@@ -29,6 +30,15 @@ class Figure:
         return f"{self.name} {self.value:.6g} {self.unit}"
 
 
+@dataclass(frozen=True, slots=True)
+class ChaosOptions:
+    """What `python -m bench chaos` is asked for beyond its defaults."""
+
+    rounds: int | None = None  # None: 10, or 1 under --quick
+    pg_restarts: int = 0  # PostgreSQL restarts spread over each round
+    ambiguous_commits: bool = False  # 5 % of step commits fail, 5 % commit and then lose the answer
+
+
 @dataclass(slots=True)
 class Bench:
     """The run's shared state: database, options, and the figures so far."""
@@ -38,6 +48,8 @@ class Bench:
     quick: bool
     workdir: Path
     log_level: str = "INFO"
+    chaos: ChaosOptions = field(default_factory=ChaosOptions)
+    cluster: Cluster | None = None  # the embedded PostgreSQL, when the bench started one (it may restart it)
     scenario: str = ""
     figures: list[Figure] = field(default_factory=list)
     notes: dict[str, dict[str, object]] = field(default_factory=dict)

@@ -1,4 +1,8 @@
-"""The `conveyor` command: serve | web | worker | migrate | demo, and the operator commands over the API."""
+"""The `conveyor` command: serve | web | worker | migrate | demo, and the operator commands over the API.
+
+Each command imports what it runs when it runs: a `conveyor worker` restarted under load must not spend a
+second of CPU loading the HTTP app, the demo and the API client before it claims anything.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,18 @@ import ipaddress
 import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import TYPE_CHECKING
 
 import structlog
-from aiohttp import web
 
-from conveyor import demo
 from conveyor.commands import add_commands, run_command
 from conveyor.config import Settings
 from conveyor.db import connect, embedded_postgres
-from conveyor.engine.runtime import worker as make_worker
 from conveyor.errors import ConveyorError
-from conveyor.http.app import create_app
 from conveyor.logging import configure_logging
-from conveyor.store import Pool
+
+if TYPE_CHECKING:
+    from conveyor.store import Pool
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +62,10 @@ def warn_if_open(host: str) -> None:
 
 @contextlib.asynccontextmanager
 async def _web(pool: Pool, settings: Settings, host: str, port: int) -> AsyncIterator[None]:
+    from aiohttp import web
+
+    from conveyor.http.app import create_app
+
     runner = web.AppRunner(create_app(pool, settings), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
@@ -86,6 +93,8 @@ async def _run(
         if not work:
             await stop.wait()
             return
+        from conveyor.engine.runtime import worker as make_worker
+
         worker = await stack.enter_async_context(make_worker(pool, dsn, settings))
         task = asyncio.create_task(worker.run())
         side = asyncio.create_task(also(pool)) if also else None
@@ -100,6 +109,12 @@ async def _run(
 async def _migrate(dsn: str) -> None:
     async with connect(dsn, max_size=2):
         log.info("schema_applied")
+
+
+def _demo(rows: int, seconds: float) -> Callable[[Pool], Coroutine[object, object, None]]:
+    from conveyor import demo
+
+    return functools.partial(demo.run, rows=rows, over_seconds=seconds)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -132,11 +147,7 @@ def main(argv: list[str] | None = None) -> None:
                 asyncio.run(_migrate(dsn))
             else:
                 api = (args.host, args.port) if args.command in ("serve", "web", "demo") else None
-                also = (
-                    functools.partial(demo.run, rows=args.rows, over_seconds=args.seconds)
-                    if args.command == "demo"
-                    else None
-                )
+                also = _demo(args.rows, args.seconds) if args.command == "demo" else None
                 asyncio.run(_run(settings, dsn, api=api, work=args.command != "web", also=also))
     except ConveyorError as exc:
         log.error("startup_failed", code=exc.code, error=exc.message)

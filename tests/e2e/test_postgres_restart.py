@@ -4,22 +4,24 @@ answers 503 with Retry-After, never 500, while the database is away."""
 
 from __future__ import annotations
 
-import os
-import subprocess
+import asyncio
+import functools
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-import pgserver
 import pytest
 
+from bench.chaos_feed import definitions
+from bench.chaos_tally import side_effects
+from bench.cluster import Cluster, own_cluster
+from bench.peers import WebhookPeer
 from bench.poll import poll_until
 from conveyor.checker import check_history
 from conveyor.config import Settings
-from conveyor.db import create_pool, embedded_postgres
+from conveyor.db import create_pool
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.http.app import create_app
@@ -29,40 +31,15 @@ from conveyor.store.schema import apply_schema
 from tests.e2e.harness import WorkerProcess, spawn_worker_process, stop_worker_process
 from tests.integration.conftest import ApiClient
 
-_PG_CTL = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-# pgserver runs the server as this system user when we are root (PostgreSQL refuses root).
-_PG_USER = "pgserver" if os.geteuid() == 0 else None
 _OUTAGE_SECONDS = 3.0
 _DELAYED = 20
-
-
-class Cluster:
-    """A throwaway embedded PostgreSQL this test owns, so it may stop and start it."""
-
-    def __init__(self, data_dir: Path, url: str) -> None:
-        self.data_dir = data_dir
-        self.url = url
-
-    def pg_ctl(self, *args: str) -> None:
-        """Run pg_ctl on the cluster as the user the server runs as, with the options pgserver started it with."""
-        [socket_dir] = parse_qs(urlsplit(self.url).query)["host"]
-        options = f'-h "" -k {socket_dir}'  # no TCP, the same socket directory: the URL stays valid
-        subprocess.run(
-            [str(_PG_CTL), "-D", str(self.data_dir), "-w", "-l", str(self.data_dir / "log"), "-o", options, *args],
-            check=True,
-            user=_PG_USER,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=30,
-        )
 
 
 @pytest.fixture
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A PostgreSQL of the test's own, removed afterwards."""
-    data_dir = tmp_path_factory.mktemp("restart") / "pg"
-    with embedded_postgres(data_dir) as url:
-        yield Cluster(data_dir, url)
+    with own_cluster(tmp_path_factory.mktemp("restart") / "pg") as cluster:
+        yield cluster
 
 
 @pytest.fixture
@@ -174,7 +151,7 @@ async def test_worker_listener_and_api_come_back_by_themselves_after_postgres_is
 
         # And once more as one command, the outage as short as PostgreSQL's crash recovery makes it.
         restarted_at = datetime.now(UTC)
-        cluster.pg_ctl("-m", "immediate", "restart")
+        cluster.restart_immediately()
         after_restart: list[uuid.UUID] = []
         for _ in range(5):
             started_id = await poll_until(lambda: _start(own_pool), "a start to be accepted", 10)
@@ -206,4 +183,71 @@ async def test_worker_listener_and_api_come_back_by_themselves_after_postgres_is
     assert notify_seconds < 1.0
     assert api_back == 200
     assert worker.returncode == 0, "the worker had to be restarted (or died) to come back"
+    assert report.ok, report.summary()
+
+
+_RESTARTS = 3
+_PER_RESTART = 15
+
+
+def _reconnected(worker: WorkerProcess, times: int) -> bool:
+    """Whether the worker has logged its LISTEN connection back `times` times."""
+    return len(worker.events("wake_channel_reconnected")) >= times
+
+
+async def _start_mixed(pool: Pool, n: int) -> uuid.UUID | None:
+    """Start one chaos execution; None on a 503 (a pooled connection the restart cut), to try again."""
+    try:
+        execution, _ = await start_execution(pool, "chaos", {"email": f"user{n}@example.com", "shared": n % 2 == 0})
+    except DatabaseUnavailableError:
+        return None
+    return execution.id
+
+
+async def test_restarts_under_load_lose_nothing_and_the_workers_come_back_without_a_restart_of_their_own(
+    cluster: Cluster, own_pool: Pool, tmp_path: Path, webhook_peer: WebhookPeer
+) -> None:
+    child, parent = definitions(webhook_peer)
+    await create_workflow(own_pool, child)
+    await create_workflow(own_pool, parent)
+    workers = [
+        spawn_worker_process(f"worker-{n}", tmp_path / f"worker-{n}.log", {"DATABASE_URL": cluster.url})
+        for n in range(2)
+    ]
+    try:
+        for worker in workers:
+            await poll_until(functools.partial(worker.events, "wake_channel_listening"), f"{worker.name} to listen", 30)
+        ids: list[uuid.UUID] = []
+        listen_back: list[float] = []
+        for restart in range(_RESTARTS + 1):
+            for _ in range(_PER_RESTART):
+                started = await poll_until(functools.partial(_start_mixed, own_pool, len(ids)), "a start", 10)
+                assert started is not None
+                ids.append(started)
+            if restart < _RESTARTS:  # each restart cuts into executions mid-way through their steps
+                await asyncio.to_thread(cluster.restart_immediately)
+                back = time.monotonic()
+                for worker in workers:
+                    await poll_until(functools.partial(_reconnected, worker, restart + 1), "LISTEN back", 10)
+                listen_back.append(time.monotonic() - back)
+
+        async def all_completed() -> bool:
+            return await _states(cluster.url, ids) == {"completed": len(ids)}
+
+        await poll_until(all_completed, "every execution to complete after the restarts", 60)
+        report = await check_history(own_pool)
+        alive = [w.returncode for w in workers]
+    finally:
+        for worker in workers:
+            await stop_worker_process(worker)
+    doubled, same_key_again = side_effects(webhook_peer)
+    print(
+        f"postgres restarts under load: {_RESTARTS} restarts, {len(ids)} executions completed;"
+        f" workers alive throughout {alive}, both LISTEN connections back after {[round(x, 2) for x in listen_back]} s;"
+        f" webhook requests {len(webhook_peer.received)}, under two keys {doubled}, same key again {same_key_again};"
+        f" checker {report.summary()}"
+    )
+    assert alive == [None, None], "a worker died and would have needed a restart"
+    assert [w.returncode for w in workers] == [0, 0]
+    assert doubled == 0
     assert report.ok, report.summary()
