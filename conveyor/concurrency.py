@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from conveyor.errors import ValidationError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.templating import TemplateRenderError, check_template, render_value
+from conveyor.templating import TemplateRenderError, compiled_template, render_value
 
 # Longer keys are refused: the key is stored and indexed on every execution.
 MAX_KEY_CHARS = 200
@@ -33,10 +33,7 @@ class Concurrency(BaseModel):
     @field_validator("key")
     @classmethod
     def _compiles(cls, key: str) -> str:
-        problem = check_template(key)
-        if problem:
-            raise ValueError(f"invalid template: {problem.message}")
-        return key
+        return compiled_template(key)
 
 
 class SlotKeyError(ValidationError):

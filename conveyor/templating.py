@@ -66,6 +66,14 @@ def check_template(text: str) -> TemplateProblem | None:
     return None
 
 
+def compiled_template(text: str) -> str:
+    """`text` if it compiles as a template; a ValueError naming the problem otherwise (for pydantic validators)."""
+    problem = check_template(text)
+    if problem:
+        raise ValueError(f"invalid template: {problem.message}")
+    return text
+
+
 def template_errors(value: JSONValue, pointer: str = "") -> list[tuple[str, str]]:
     """Find every template string in a JSON value that does not compile, as (pointer, error)."""
     if isinstance(value, str):

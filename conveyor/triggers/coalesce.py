@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from conveyor.definitions import Duration
 from conveyor.errors import ValidationError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.templating import TemplateRenderError, check_template, render_value
+from conveyor.templating import TemplateRenderError, compiled_template, render_value
 
 # How many payloads an `all` group hands its execution; a longer burst is counted, not listed.
 MAX_PAYLOADS = 100
@@ -41,10 +41,7 @@ class Coalesce(BaseModel):
     @field_validator("key")
     @classmethod
     def _compiles(cls, key: str) -> str:
-        problem = check_template(key)
-        if problem:
-            raise ValueError(f"invalid template: {problem.message}")
-        return key
+        return compiled_template(key)
 
     @field_validator("quiet", "max_wait")
     @classmethod
