@@ -135,6 +135,7 @@ class Worker:
         await self._retention.run_due()
         loop = asyncio.get_running_loop()
         if self._alarm.take_notified() or self._feed_wanted or loop.time() >= self._feed_at:
+            self._feed_wanted = True  # and so it stays if the database fails the feed: it runs again
             self._feed_wanted = await self._feed()
             async with connection(self._pool) as conn:
                 run_in = await seconds_until_next_run(conn)
