@@ -16,33 +16,35 @@ from conveyor.jsonvalue import JSONObject
 from conveyor.store import Conn
 from conveyor.store.maintenance import CONVEYOR_TABLES
 
-# An unqualified name is found as PostgreSQL would find it: along the search path.
-_RELATION = """
-SELECT c.oid, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+# Everything resolve_table needs, in one statement and so one snapshot (a table dropped meanwhile is simply not
+# there): the relation, an unqualified name found as PostgreSQL would find it, along the search path; the cursor
+# column and whether its type has a default btree order; the primary key's columns in key order; and whether a
+# unique index on the cursor column alone exists.
+_CATALOG = """
+SELECT c.oid, n.nspname, c.relname, col.attname, col.type, col.ordered,
+       coalesce(pk.names, '{}') AS key_names, coalesce(pk.types, '{}') AS key_types,
+       EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+               WHERE i.indrelid = c.oid AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL
+                 AND a.attname = $3) AS unique_on_cursor
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN LATERAL (
+    SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type,
+           EXISTS (SELECT 1 FROM pg_opclass o JOIN pg_am m ON m.oid = o.opcmethod
+                   WHERE m.amname = 'btree' AND o.opcdefault
+                     AND o.opcintype = coalesce(nullif(t.typbasetype, 0), a.atttypid)) AS ordered
+    FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+    WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped
+) col ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(a.attname ORDER BY k.n) AS names,
+           array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.n) AS types
+    FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+    WHERE i.indrelid = c.oid AND i.indisprimary
+) pk ON true
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND c.oid = to_regclass(CASE WHEN $1::text IS NULL THEN quote_ident($2)
                                ELSE quote_ident($1) || '.' || quote_ident($2) END)
-"""
-_COLUMN = """
-SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type,
-       EXISTS (SELECT 1 FROM pg_opclass o JOIN pg_am m ON m.oid = o.opcmethod
-               WHERE m.amname = 'btree' AND o.opcdefault
-                 AND o.opcintype = coalesce(nullif(t.typbasetype, 0), a.atttypid)) AS ordered
-FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-WHERE a.attrelid = $1 AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped
-"""
-# The primary key's columns in key order; else a unique index on the cursor column alone will do.
-_KEY = """
-SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type
-FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
-JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-WHERE i.indrelid = $1 AND i.indisprimary
-ORDER BY k.n
-"""
-_UNIQUE_ON = """
-SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-               WHERE i.indrelid = $1 AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL
-                 AND a.attname = $2)
 """
 
 
@@ -99,24 +101,21 @@ def _quote(identifier: str) -> str:
 async def resolve_table(conn: Conn, table: str, cursor: str) -> PolledTable:
     """Find the table and its cursor column in the catalog, and what orders rows that share a cursor value."""
     schema, _, name = table.rpartition(".")
-    relation = await conn.fetchrow(_RELATION, schema or None, name)
+    relation = await conn.fetchrow(_CATALOG, schema or None, name, cursor)
     if relation is None:
         raise TableNotPollableError("/table", f"table {table!r} does not exist")
     if relation["relname"] in CONVEYOR_TABLES:
         raise TableNotPollableError("/table", f"{table!r} is one of conveyor's own tables")
     if relation["nspname"].startswith("pg_") or relation["nspname"] == "information_schema":
         raise TableNotPollableError("/table", f"{table!r} is a system catalog")
-    column = await conn.fetchrow(_COLUMN, relation["oid"], cursor)
-    if column is None:
-        if await conn.fetchrow(_RELATION, schema or None, name) is None:  # dropped between the two reads
-            raise TableNotPollableError("/table", f"table {table!r} does not exist")
+    if relation["attname"] is None:
         raise TableNotPollableError("/cursor", f"table {table!r} has no column {cursor!r}")
-    if not column["ordered"]:
-        raise TableNotPollableError("/cursor", f"column {cursor!r} is of type {column['type']}, which has no order")
-    order = [Column(column["attname"], column["type"])]
-    key = [Column(r["attname"], r["type"]) for r in await conn.fetch(_KEY, relation["oid"])]
+    if not relation["ordered"]:
+        raise TableNotPollableError("/cursor", f"column {cursor!r} is of type {relation['type']}, which has no order")
+    order = [Column(relation["attname"], relation["type"])]
+    key = [Column(n, t) for n, t in zip(relation["key_names"], relation["key_types"], strict=True)]
     if [c.name for c in key] != [cursor]:
-        if not key and not await conn.fetchval(_UNIQUE_ON, relation["oid"], cursor):
+        if not key and not relation["unique_on_cursor"]:
             raise TableNotPollableError(
                 "/cursor", f"table {table!r} has no primary key, and {cursor!r} is not unique: rows could be lost"
             )
