@@ -150,18 +150,20 @@ class StepRunner:
 
     async def _commit(self, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
         commit = planned.commit
-        wakes_parent = parent_id is not None and commit.state in TERMINAL_STATES
-        if planned.child is None and planned.waits_for is None and planned.wait is None and not wakes_parent:
+        parent_to_wake = parent_id if commit.state in TERMINAL_STATES else None
+        if planned.child is None and planned.waits_for is None and planned.wait is None and parent_to_wake is None:
             return await self._group.commit(commit)
         # A commit that writes more than the execution's own rows takes a transaction of its own.
         async with connection(self._pool) as conn:
             async with conn.transaction():
-                committed = await self._commit_alone(conn, planned, parent_id)
+                committed = await self._commit_alone(conn, planned, parent_to_wake)
                 fail(Point.IN_COMMIT)
             fail(Point.AFTER_COMMIT)  # committed; were the answer lost, the worker could not know
         return committed
 
-    async def _commit_alone(self, conn: Conn, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
+    async def _commit_alone(
+        self, conn: Conn, planned: PlannedCommit, parent_to_wake: uuid.UUID | None
+    ) -> Committed | None:
         commit = planned.commit
         if planned.wait is not None:
             return await park_wait(conn, commit, planned.wait)
@@ -172,8 +174,8 @@ class StepRunner:
             return None
         if planned.child is not None:
             await insert_execution(conn, planned.child)
-        if parent_id is not None and commit.state in TERMINAL_STATES:
-            await wake_parent(conn, parent_id, commit.lease.execution_id)
+        if parent_to_wake is not None:
+            await wake_parent(conn, parent_to_wake, commit.lease.execution_id)
         return committed
 
 
