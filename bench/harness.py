@@ -118,17 +118,23 @@ def _process_tree_cpu_seconds(data: Path) -> float | None:
         postmaster = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return None
-    ticks = 0
+    seconds = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parent, cpu = process_stat(int(entry.name))
         except OSError:
             continue  # gone meanwhile
-        if int(entry.name) == postmaster or int(fields[1]) == postmaster:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+        if int(entry.name) == postmaster or parent == postmaster:
+            seconds += cpu
+    return seconds
+
+
+def process_stat(pid: int) -> tuple[int, float]:
+    """A process's parent pid, and the user plus system CPU seconds it has used so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.harness import Bench
+from bench.harness import Bench, process_stat
 from bench.poll import poll_until
 from conveyor.store import Pool
 
@@ -155,5 +155,4 @@ def peak_rss_mb(pid: int) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return process_stat(pid)[1]
