@@ -112,31 +112,13 @@ def execution_shape(e: Execution, waiting: SlotWait | None = None) -> ExecutionA
 
 
 def history_shape(h: HistoryEntry) -> HistoryAnswer:
-    """A history entry."""
-    return HistoryAnswer(
-        from_state=h.from_state,
-        to_state=h.to_state,
-        event=h.event,
-        node=h.node,
-        attempt=h.attempt,
-        detail=h.detail,
-        at=h.at,
-    )
+    """A history entry: its fields, by name."""
+    return HistoryAnswer.model_validate(h, from_attributes=True)
 
 
 def step_shape(s: Step) -> StepAnswer:
-    """A step attempt."""
-    return StepAnswer(
-        node=s.node,
-        visit=s.visit,
-        attempt=s.attempt,
-        status=s.status,
-        input=s.input,
-        output=s.output,
-        error=s.error,
-        started_at=s.started_at,
-        finished_at=s.finished_at,
-    )
+    """A step attempt: its fields, by name."""
+    return StepAnswer.model_validate(s, from_attributes=True)
 
 
 def email_shape(e: EmailLog) -> EmailAnswer:
