@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from bench import processes
 from bench.harness import Bench, median
 from bench.seed import delay_then_noop, delayed_many, workflow
 from conveyor.engine.claim import claim_due
-from conveyor.store.claims import _LOCK_DUE, _NEXT_DUE, lock_due, seconds_until_next_due
+from conveyor.store import Conn
+from conveyor.store.claims import _CLAIM, _NEXT_DUE, claim_args, claim_uncapped, seconds_until_next_due
 
 TIME_LIMIT_SECONDS = 180.0
 SMALL = 1_000
@@ -42,12 +44,23 @@ async def _round_medians_ms(steps: dict[str, Callable[[], Awaitable[object]]]) -
     return medians
 
 
+@contextlib.asynccontextmanager
+async def _rolled_back(conn: Conn) -> AsyncIterator[None]:
+    """A transaction that is rolled back: the claim statement writes when anything is due."""
+    tr = conn.transaction()
+    await tr.start()
+    try:
+        yield
+    finally:
+        await tr.rollback()
+
+
 async def _explain(bench: Bench, label: str) -> None:
     """Server-side cost of the engine's own two poller statements: buffers touched and execution time."""
     plans = {}
-    async with bench.pool.acquire() as conn, conn.transaction():
+    async with bench.pool.acquire() as conn, _rolled_back(conn):
         queries: tuple[tuple[str, str, tuple[object, ...]], ...] = (
-            ("lock_due", _LOCK_DUE, (_BATCH, [])),
+            ("claim", _CLAIM.sql, tuple(claim_args("bench-poller", _BATCH, 30.0, []))),
             ("next_due", _NEXT_DUE, ([],)),
         )
         for name, sql, args in queries:
@@ -70,9 +83,9 @@ async def _poller(bench: Bench, label: str) -> None:
         async with pool.acquire() as conn:
             await seconds_until_next_due(conn)
 
-    async def lock() -> None:
-        async with pool.acquire() as conn, conn.transaction():
-            await lock_due(conn, _BATCH, ())
+    async def claim() -> None:
+        async with pool.acquire() as conn, _rolled_back(conn):
+            await claim_uncapped(conn, "bench-poller", _BATCH, 30.0, ())
 
     async def next_due() -> None:
         async with pool.acquire() as conn:
@@ -82,7 +95,7 @@ async def _poller(bench: Bench, label: str) -> None:
         async with pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
 
-    rounds = await _round_medians_ms({"batch": batch, "lock_due": lock, "next_due": next_due, "round_trip": round_trip})
+    rounds = await _round_medians_ms({"batch": batch, "claim": claim, "next_due": next_due, "round_trip": round_trip})
     for name, medians in rounds.items():
         bench.record(f"scale.{label}.{name}", min(medians), "ms")
     # The batch in units of a bare SELECT 1 measured in the same round: immune to the host's slow phases.

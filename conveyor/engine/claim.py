@@ -1,5 +1,5 @@
-"""Claim due executions: one transaction, one locking read and one write per batch (two more statements when
-some locked executions have concurrency caps: the caps' locks and the count that admits them)."""
+"""Claim due executions: one statement per batch; a transaction of four more when some due executions have
+concurrency caps (lock them again, the caps' locks, the count that admits them, the write)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from conveyor.failpoints import Point, fail
 from conveyor.statemachines import ExecutionModel, apply_events, claim_event
 from conveyor.store import Pool, connection
-from conveyor.store.claims import Claim, admit, lock_due, mark_claimed
+from conveyor.store.claims import Claim, admit, claim_uncapped, lock_capped, mark_claimed
 from conveyor.store.executions import Execution
 
 
@@ -23,10 +23,12 @@ async def claim_due(
 ) -> list[Execution]:
     """Take up to `limit` due executions for `owner` (none it runs already), recording each take in history."""
     async with connection(pool) as conn:
-        async with conn.transaction():
-            locked = await admit(conn, await lock_due(conn, limit, in_flight))
-            if not locked:
-                return []
-            claimed = await mark_claimed(conn, owner, lease_seconds, [_claim(ex) for ex in locked])
+        first = await claim_uncapped(conn, owner, limit, lease_seconds, in_flight)
+        claimed = first.claimed
+        if first.capped:
+            async with conn.transaction():
+                admitted = await admit(conn, await lock_capped(conn, first.capped))
+                if admitted:
+                    claimed += await mark_claimed(conn, owner, lease_seconds, [_claim(ex) for ex in admitted])
         fail(Point.AFTER_CLAIM)  # committed: a crash or a lost answer here leaves them leased to nobody alive
     return claimed

@@ -7,9 +7,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from conveyor.statemachines import PAUSED, Transition
+from conveyor.jsonvalue import JSONValue
+from conveyor.statemachines import CLAIM_EVENTS, PAUSED, Transition, moves
 from conveyor.store import Conn
 from conveyor.store.executions import COLUMNS, WAKE_CHANNEL, Execution, execution
+from conveyor.store.statement import Statement
 
 # The due index (schema.sql) leaves paused executions out; the planner uses it only for a query whose
 # predicate says the same in the same literal words, hence a literal rather than a parameter here.
@@ -27,18 +29,82 @@ HELD_BACK = f"""(
     (e.slot_key IS NOT NULL AND ({_KEY_HOLDERS}) >= e.slot_limit)
     OR (e.total_limit IS NOT NULL AND ({_TOTAL_HOLDERS}) >= e.total_limit))"""
 
-_LOCK_DUE = f"""
+# The move a claim makes from each resting state, as the machine declares them.
+_CLAIM_MOVES: tuple[Transition, ...] = tuple(move for event in CLAIM_EVENTS for move in moves(event))
+_E_COLUMNS = ", ".join("e." + c for c in COLUMNS.split(", "))
+
+# A claim in one statement: lock the earliest due rows others do not hold, take the ones without caps and record
+# each take in history. A row with caps is locked and named but not taken: its cap is counted only after the
+# caps' advisory locks are held, which takes a transaction (`admit`).
+_CLAIM = Statement(f"""
+WITH locked AS (
+    SELECT e.id, e.state, e.lease_owner, e.slot_key IS NULL AND e.total_limit IS NULL AS uncapped
+    FROM executions e
+    WHERE {DUE} AND wake_at <= now() AND id <> ALL(:in_flight::uuid[]) AND NOT {HELD_BACK}
+    ORDER BY wake_at
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+), move AS (
+    SELECT * FROM unnest(:sources::text[], :events::text[], :targets::text[]) AS m(source, event, target)
+), claimed AS (
+    UPDATE executions e
+    SET state = m.target, lease_owner = :owner, wake_at = now() + make_interval(secs => :lease_seconds),
+        version = e.version + 1, started_at = coalesce(e.started_at, now()), step_started_at = now(),
+        updated_at = now()
+    FROM locked l JOIN move m ON m.source = l.state
+    WHERE e.id = l.id AND l.uncapped
+    RETURNING {_E_COLUMNS}, m.source AS claimed_from, m.event AS claimed_by, l.lease_owner AS previous_owner
+), history AS (
+    INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
+    SELECT c.id, c.claimed_from, c.state, c.claimed_by, c.current_node, c.attempt,
+           jsonb_build_object('worker', :owner::text, 'previous_owner', c.previous_owner)
+    FROM claimed c
+)
+SELECT l.id AS locked_id, l.uncapped, c.* FROM locked l LEFT JOIN claimed c ON c.id = l.id
+""")
+
+
+def claim_args(owner: str, limit: int, lease_seconds: float, in_flight: Sequence[uuid.UUID]) -> list[JSONValue]:
+    """The claim statement's arguments."""
+    return _CLAIM.args(
+        in_flight=list(in_flight),
+        limit=limit,
+        owner=owner,
+        lease_seconds=lease_seconds,
+        sources=[m.source for m in _CLAIM_MOVES],
+        events=[m.event for m in _CLAIM_MOVES],
+        targets=[m.target for m in _CLAIM_MOVES],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FirstPass:
+    """What a claim's one statement did: the executions it took, and the due ones with caps it left to `admit`."""
+
+    claimed: list[Execution]
+    capped: list[uuid.UUID]
+
+
+async def claim_uncapped(
+    conn: Conn, owner: str, limit: int, lease_seconds: float, in_flight: Sequence[uuid.UUID]
+) -> FirstPass:
+    """Take up to `limit` due executions without caps for `owner` (none it runs already), in one statement."""
+    rows = await conn.fetch(_CLAIM.sql, *claim_args(owner, limit, lease_seconds, in_flight))
+    claimed = [execution(r) for r in rows if r["id"] is not None]
+    return FirstPass(claimed, [r["locked_id"] for r in rows if not r["uncapped"]])
+
+
+_LOCK_CAPPED = f"""
 SELECT {COLUMNS} FROM executions e
-WHERE {DUE} AND wake_at <= now() AND id <> ALL($2::uuid[]) AND NOT {HELD_BACK}
+WHERE id = ANY($1::uuid[]) AND {DUE} AND wake_at <= now() AND NOT {HELD_BACK}
 ORDER BY wake_at
-LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
 
 
-async def lock_due(conn: Conn, limit: int, in_flight: Sequence[uuid.UUID]) -> list[Execution]:
-    """Lock up to `limit` executions that need a worker now, skipping rows others hold and our own in flight."""
-    return [execution(r) for r in await conn.fetch(_LOCK_DUE, limit, list(in_flight))]
+async def lock_capped(conn: Conn, ids: Sequence[uuid.UUID]) -> list[Execution]:
+    """Lock again, in the claim's transaction, those of `ids` still due and not held by another worker."""
+    return [execution(r) for r in await conn.fetch(_LOCK_CAPPED, list(ids))]
 
 
 _LOCK_SLOTS = """
@@ -100,7 +166,6 @@ class Claim:
     transition: Transition
 
 
-_E_COLUMNS = ", ".join("e." + c for c in COLUMNS.split(", "))
 _MARK_CLAIMED = f"""
 WITH claimed AS (
     UPDATE executions e

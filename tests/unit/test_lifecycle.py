@@ -69,9 +69,9 @@ def test_terminal_states_are_read_off_the_machine() -> None:
 
 def test_the_due_index_leaves_out_the_machines_paused_state() -> None:
     from conveyor.statemachines import PAUSED
-    from conveyor.store.claims import _LOCK_DUE
+    from conveyor.store.claims import _CLAIM
     from conveyor.store.schema import schema_sql
 
     predicate = f"WHERE wake_at IS NOT NULL AND state <> '{PAUSED}'"
     assert predicate in schema_sql()
-    assert predicate.removeprefix("WHERE ") in _LOCK_DUE
+    assert predicate.removeprefix("WHERE ") in _CLAIM.sql
