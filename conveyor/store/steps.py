@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -60,22 +60,18 @@ class StepCommit:
     finished: bool = False
 
 
-# Many executions' step commits in one statement: one array per field, one element per commit (`ord` is its
-# position), and the transitions flattened with the position of the commit each belongs to. Each row is fenced
-# on its own lease and version; a commit that lost its lease updates nothing and leaves the others be.
+# Many executions' step commits in one statement. The group travels as one JSON array, an object per commit
+# (`ord` is its position, `transitions` its moves in order): one encoding per group rather than an array per
+# field whose every element the driver checks and encodes. Each row is fenced on its own lease and version; a
+# commit that lost its lease updates nothing and leaves the others be.
 _COMMIT_STEPS = Statement(f"""
 WITH c AS (
-    SELECT * FROM unnest(
-        :execution_ids::uuid[], :owners::text[], :versions::bigint[], :states::text[], :current_nodes::text[],
-        :visits::int[], :attempts::int[], :context_patches::jsonb[], :outputs::jsonb[], :errors::jsonb[],
-        :keep_leases::bool[], :wake_ats::timestamptz[], :wake_afters::float8[], :finished::bool[],
-        :nodes::text[], :history_attempts::int[], :history_details::jsonb[],
-        :step_nodes::text[], :step_visits::int[], :step_attempts::int[], :step_statuses::text[],
-        :step_inputs::jsonb[], :step_outputs::jsonb[], :step_errors::jsonb[]
-    ) WITH ORDINALITY AS c(execution_id, owner, version, state, current_node, visit, attempt, context_patch,
-                           output, error, keep_lease, wake_at, wake_after, finished, node, history_attempt,
-                           history_detail, step_node, step_visit, step_attempt, step_status, step_input,
-                           step_output, step_error, ord)
+    SELECT * FROM jsonb_to_recordset(:commits::jsonb) AS c(
+        ord int, execution_id uuid, owner text, version bigint, state text, current_node text, visit int,
+        attempt int, context_patch jsonb, output jsonb, error jsonb, keep_lease bool, wake_at timestamptz,
+        wake_after float8, finished bool, node text, history_attempt int, history_detail jsonb, transitions jsonb,
+        step_node text, step_visit int, step_attempt int, step_status text, step_input jsonb, step_output jsonb,
+        step_error jsonb)
 ), updated AS (
     UPDATE executions e
     SET state = c.state, resume_state = NULL, current_node = c.current_node, visit = c.visit,
@@ -96,11 +92,10 @@ WITH c AS (
     RETURNING c.ord, e.id, e.version, e.pause_requested, extract(epoch FROM e.wake_at - now())::float8 AS wake_in
 ), history AS (
     INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
-    SELECT u.id, h.source, h.target, h.event, c.node, c.history_attempt, c.history_detail
-    FROM unnest(:transition_commits::bigint[], :sources::text[], :targets::text[], :events::text[])
-             WITH ORDINALITY AS h(ord, source, target, event, n)
-    JOIN updated u ON u.ord = h.ord JOIN c ON c.ord = h.ord
-    ORDER BY h.ord, h.n
+    SELECT u.id, h.move->>0, h.move->>1, h.move->>2, c.node, c.history_attempt, c.history_detail
+    FROM updated u JOIN c ON c.ord = u.ord,
+         jsonb_array_elements(c.transitions) WITH ORDINALITY AS h(move, n)
+    ORDER BY u.ord, h.n
 ), waiting_step AS (
     UPDATE execution_steps s
     SET status = c.step_status, output = c.step_output, error = c.step_error, finished_at = now()
@@ -153,37 +148,46 @@ async def commit_step(conn: Conn, commit: StepCommit) -> Committed | None:
 
 
 def _commit_args(commits: Sequence[StepCommit]) -> list[JSONValue]:
-    steps = [c.step for c in commits]
-    return _COMMIT_STEPS.args(
-        execution_ids=[c.lease.execution_id for c in commits],
-        owners=[c.lease.owner for c in commits],
-        versions=[c.lease.version for c in commits],
-        states=[c.state for c in commits],
-        current_nodes=[c.current_node for c in commits],
-        visits=[c.visit for c in commits],
-        attempts=[c.attempt for c in commits],
-        context_patches=[c.context_patch for c in commits],
-        outputs=[c.output for c in commits],
-        errors=[c.error for c in commits],
-        keep_leases=[c.wake.keep_lease for c in commits],
-        wake_ats=[c.wake.at for c in commits],
-        wake_afters=[c.wake.after_seconds for c in commits],
-        finished=[c.finished for c in commits],
-        nodes=[c.node for c in commits],
-        history_attempts=[s.attempt if s else c.attempt for c, s in zip(commits, steps, strict=True)],
-        history_details=[c.history_detail for c in commits],
-        step_nodes=[s.node if s else None for s in steps],
-        step_visits=[s.visit if s else None for s in steps],
-        step_attempts=[s.attempt if s else None for s in steps],
-        step_statuses=[s.status if s else None for s in steps],
-        step_inputs=[s.input if s else None for s in steps],
-        step_outputs=[s.output if s else None for s in steps],
-        step_errors=[s.error if s else None for s in steps],
-        transition_commits=[i for i, c in enumerate(commits, 1) for _ in c.transitions],
-        sources=[t.source for c in commits for t in c.transitions],
-        targets=[t.target for c in commits for t in c.transitions],
-        events=[t.event for c in commits for t in c.transitions],
-    )
+    return _COMMIT_STEPS.args(commits=[_commit_object(i, c) for i, c in enumerate(commits, 1)])
+
+
+def _commit_object(ord_: int, c: StepCommit) -> JSONObject:
+    s = c.step
+    return {
+        "ord": ord_,
+        "execution_id": str(c.lease.execution_id),
+        "owner": c.lease.owner,
+        "version": c.lease.version,
+        "state": c.state,
+        "current_node": c.current_node,
+        "visit": c.visit,
+        "attempt": c.attempt,
+        "context_patch": c.context_patch,
+        "output": c.output,
+        "error": c.error,
+        "keep_lease": c.wake.keep_lease,
+        "wake_at": _timestamp(c.wake.at),
+        "wake_after": c.wake.after_seconds,
+        "finished": c.finished,
+        "node": c.node,
+        "history_attempt": s.attempt if s else c.attempt,
+        "history_detail": c.history_detail,
+        "transitions": [[t.source, t.target, t.event] for t in c.transitions],
+        "step_node": s.node if s else None,
+        "step_visit": s.visit if s else None,
+        "step_attempt": s.attempt if s else None,
+        "step_status": s.status if s else None,
+        "step_input": s.input if s else None,
+        "step_output": s.output if s else None,
+        "step_error": s.error if s else None,
+    }
+
+
+def _timestamp(at: datetime | None) -> str | None:
+    # A time without a zone is UTC, as the driver reads one bound to a timestamptz.
+    if at is None:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).isoformat()
 
 
 _WAKE_PARENT = f"""
