@@ -1,6 +1,11 @@
 """Prometheus metrics of the engine."""
 
+import functools
+from dataclasses import dataclass
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from conveyor.store.history import StepStatus
 
 STEPS = Counter("conveyor_steps_total", "Steps run, by node type and result", ["node_type", "result"])
 STEP_SECONDS = Histogram("conveyor_step_seconds", "Time a node's executor took", ["node_type"])
@@ -8,7 +13,7 @@ CLAIMED = Counter("conveyor_executions_claimed_total", "Executions claimed by th
 COMMIT_GROUP_SIZE = Histogram(
     "conveyor_commit_group_size",
     "Step commits written together in one transaction",
-    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+    buckets=(1, 2, 5, 10, 20, 35, 50),
 )
 IN_FLIGHT = Gauge("conveyor_executions_in_flight", "Executions this process is running now")
 LEASES_LOST = Counter("conveyor_leases_lost_total", "Leases this process lost before its step committed")
@@ -24,3 +29,22 @@ COALESCED_GROUPS = Counter(
 )
 TRIGGER_LAG = Gauge("conveyor_trigger_lag_seconds", "Age of the oldest unconsumed inbox row, per trigger", ["trigger"])
 RETENTION_DELETED = Counter("conveyor_retention_deleted_total", "Rows the retention stage deleted, by table", ["table"])
+
+
+@dataclass(frozen=True, slots=True)
+class StepMetrics:
+    """One node type's step series, looked up once (a labelled lookup takes a lock and checks the labels)."""
+
+    completed: Counter
+    failed: Counter
+    seconds: Histogram
+
+
+@functools.cache
+def step_metrics(node_type: str) -> StepMetrics:
+    """The step series of a node type."""
+    return StepMetrics(
+        STEPS.labels(node_type=node_type, result=StepStatus.COMPLETED),
+        STEPS.labels(node_type=node_type, result=StepStatus.FAILED),
+        STEP_SECONDS.labels(node_type=node_type),
+    )

@@ -13,7 +13,7 @@ from conveyor.definitions import NodeModel
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.event_waits import park_wait
 from conveyor.engine.group_commit import CommitGroup
-from conveyor.engine.metrics import STEP_SECONDS, STEPS
+from conveyor.engine.metrics import step_metrics
 from conveyor.engine.outcome import PlannedCommit, plan_failure, plan_finish_without_node, plan_success, redacted
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.failpoints import Point, fail
@@ -24,7 +24,6 @@ from conveyor.nodes.services import Services
 from conveyor.statemachines import RUNNING, TERMINAL_STATES
 from conveyor.store import Conn, Pool, connection
 from conveyor.store.executions import Execution, insert_execution
-from conveyor.store.history import StepStatus
 from conveyor.store.steps import Committed, UnstorableResultError, Wake, child_has_ended, commit_step, wake_parent
 
 log = structlog.get_logger(__name__)
@@ -117,6 +116,7 @@ class StepRunner:
             log=bound,
         )
         timeout = node.timeout.total_seconds() if node.timeout else None
+        metrics = step_metrics(node.type)
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
@@ -129,12 +129,12 @@ class StepRunner:
             # the step's attempts; the worker hands the execution back and it runs again under the same key.
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of user-facing work fails the step
-            STEPS.labels(node_type=node.type, result=StepStatus.FAILED).inc()
+            metrics.failed.inc()
             bound.warning("step_failed", error=ctx.redactor.text(str(exc)), error_type=type(exc).__name__)
             return redacted(plan_failure(ex, self._owner, node, exc, ctx.rendered or None), ctx.redactor)
         finally:
-            STEP_SECONDS.labels(node_type=node.type).observe(time.perf_counter() - started)
-        STEPS.labels(node_type=node.type, result=StepStatus.COMPLETED).inc()
+            metrics.seconds.observe(time.perf_counter() - started)
+        metrics.completed.inc()
         planned = plan_success(ex, self._owner, node, outcome, ctx.rendered or None)
         return redacted(planned, ctx.redactor)
 
