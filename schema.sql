@@ -331,20 +331,18 @@ CREATE TABLE IF NOT EXISTS workers (
 );
 
 -- The control channel: whatever cancels an execution a worker holds (one, a parent's descendants, a bulk
--- action) tells that worker at commit, so it aborts the running step at once instead of at its end.
+-- action) tells that worker at commit, so it aborts the running step at once instead of at its end; and
+-- whatever takes a held sleep from its worker (a pause, a cancel) tells it, so it never runs the next step.
 CREATE OR REPLACE FUNCTION conveyor_notify_control() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('conveyor_control', NEW.id::text);
     RETURN NULL;
 END $$;
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger
-                   WHERE tgrelid = 'executions'::regclass AND tgname = 'executions_control_notify') THEN
-        CREATE TRIGGER executions_control_notify AFTER UPDATE OF state ON executions FOR EACH ROW
-            WHEN (NEW.state = 'cancelled' AND OLD.state <> 'cancelled' AND OLD.lease_owner IS NOT NULL)
-            EXECUTE FUNCTION conveyor_notify_control();
-    END IF;
-END $$;
+DROP TRIGGER IF EXISTS executions_control_notify ON executions;
+CREATE TRIGGER executions_control_notify AFTER UPDATE OF state ON executions FOR EACH ROW
+    WHEN ((NEW.state = 'cancelled' AND OLD.state <> 'cancelled' AND OLD.lease_owner IS NOT NULL)
+          OR (OLD.state = 'delayed' AND OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL))
+    EXECUTE FUNCTION conveyor_notify_control();
 
 -- Live events: each statement that adds history rows sends their ids, at most 300 to a payload (NOTIFY
 -- refuses 8000 bytes); listeners read the rows by id, so what a row holds never bloats the payload.

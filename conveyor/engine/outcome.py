@@ -12,7 +12,7 @@ from conveyor.errors import ConveyorError, StepTimeoutError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, Defer, Outcome, Sleep, SpawnChild, WaitForChild, WaitForEvent
 from conveyor.redaction import Redactor
-from conveyor.statemachines import TERMINAL_STATES, ExecutionModel, StepEnd, apply_events
+from conveyor.statemachines import RUNNING, TERMINAL_STATES, ExecutionModel, StepEnd, apply_events, claim_event
 from conveyor.store.executions import Execution, NewExecution
 from conveyor.store.history import Step, StepStatus
 from conveyor.store.steps import Lease, StepCommit, Wake
@@ -62,9 +62,12 @@ def _commit(
     output: JSONValue = None,
     error: JSONValue = None,
 ) -> StepCommit:
-    """Move the machine by `end`'s events; unless `moved`, the execution stays at its node and attempt."""
+    """Move the machine by `end`'s events; unless `moved`, the execution stays at its node and attempt.
+
+    An execution still resting (its worker held it through a short sleep) is first taken, as a claim would."""
     model = ExecutionModel(ex.state)
-    transitions = apply_events(model, *end.value)
+    taken = () if ex.state == RUNNING else (claim_event(ex.state),)
+    transitions = apply_events(model, *taken, *end.value)
     at = moved or _Moved(ex.current_node, ex.visit, ex.attempt)
     completed = step is not None and step.status == StepStatus.COMPLETED
     return StepCommit(

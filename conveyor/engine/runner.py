@@ -21,7 +21,7 @@ from conveyor.jsonvalue import JSONObject
 from conveyor.nodes import kinds
 from conveyor.nodes.base import StepContext, execution_data
 from conveyor.nodes.services import Services
-from conveyor.statemachines import RUNNING, TERMINAL_STATES
+from conveyor.statemachines import DELAYED, RUNNING, TERMINAL_STATES
 from conveyor.store import Conn, Pool, connection
 from conveyor.store.executions import Execution, insert_execution
 from conveyor.store.steps import Committed, UnstorableResultError, Wake, child_has_ended, commit_step, wake_parent
@@ -29,6 +29,42 @@ from conveyor.store.steps import Committed, UnstorableResultError, Wake, child_h
 log = structlog.get_logger(__name__)
 
 _MAX_REMEMBERED_NODES = 10_000
+
+
+# The longest delay a worker holds in memory, and so how late past its due time a dead holder's one runs.
+_MAX_HELD_SLEEP_SECONDS = 1.0
+
+
+def held_sleep_seconds(lease_seconds: float) -> float:
+    """The longest sleep held: a second, or half the lease when that is shorter."""
+    return min(_MAX_HELD_SLEEP_SECONDS, lease_seconds / 2)
+
+
+@dataclasses.dataclass(slots=True)
+class Holds:
+    """Short sleeps a worker keeps under its lease and wakes in memory, so no claim wakes them.
+
+    A duration sleep of at most `seconds` is held while fewer than `capacity` are. Its row stays `delayed`,
+    leased, with `wake_at` at its due time plus `seconds`: should its worker die, any worker takes it then. A
+    held execution takes no slot of CONVEYOR_CONCURRENCY (it runs nothing) and its lease is not renewed (the
+    row says when it lapses). An operator's pause or cancel reaches the holder on the control channel.
+    """
+
+    seconds: float
+    capacity: int
+    held: set[uuid.UUID] = dataclasses.field(default_factory=set)
+
+    def admit(self, planned: PlannedCommit) -> PlannedCommit:
+        """The same commit, held if it is a short plain sleep and there is room."""
+        commit = planned.commit
+        plain = planned.child is None and planned.waits_for is None and planned.wait is None
+        after = commit.wake.after_seconds
+        if not plain or commit.state != DELAYED or commit.wake.at is not None or after is None:
+            return planned
+        if after > self.seconds or len(self.held) >= self.capacity:
+            return planned
+        wake = dataclasses.replace(commit.wake, hold_seconds=self.seconds)
+        return dataclasses.replace(planned, commit=dataclasses.replace(commit, wake=wake))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -51,8 +87,14 @@ class StepRunner:
         definitions: DefinitionCache,
         owner: str,
         stopping: asyncio.Event,
+        holds: Holds,
+        leases: set[uuid.UUID],
+        lease_seconds: float,
     ) -> None:
         self._stopping = stopping
+        self._holds = holds
+        self._leases = leases
+        self._lease_seconds = lease_seconds
         self._pool = pool
         self._services = services
         self._definitions = definitions
@@ -75,6 +117,11 @@ class StepRunner:
             else:
                 planned = await self._run_node(ex, definition.node(ex.current_node), bound)
                 fail(Point.AFTER_SIDE_EFFECT)
+            if ex.state != RUNNING:
+                # Woken from a held sleep: the row's wake_at was the sleep's; a step that goes on renews the lease.
+                planned = _renewing(planned, self._lease_seconds)
+            elif not self._stopping.is_set():
+                planned = self._holds.admit(planned)
             try:
                 committed = await self._commit(planned, ex.parent_id)
             except UnstorableResultError as exc:
@@ -86,7 +133,10 @@ class StepRunner:
                 return RunResult(None, False, lease_lost=True)
             commit = planned.commit
             bound.info("step_committed", state=commit.state, next_node=commit.current_node)
-            if commit.state != RUNNING or committed.pause_requested:
+            held = commit.wake.hold_seconds is not None and not committed.pause_requested
+            if held:
+                await self._hold(ex.id, (committed.wake_in_seconds or 0.0) - (commit.wake.hold_seconds or 0.0))
+            elif commit.state != RUNNING or committed.pause_requested:
                 return RunResult(committed.wake_in_seconds, committed.pause_requested)
             if self._stopping.is_set():
                 # Shutting down: start no new side effect; the worker hands the execution back.
@@ -101,6 +151,16 @@ class StepRunner:
                 context=context,
                 version=committed.version,
             )
+
+    async def _hold(self, execution_id: uuid.UUID, seconds: float) -> None:
+        """Sleep out a held delay; meanwhile the execution takes no slot and its lease is left to the row."""
+        self._leases.discard(execution_id)
+        self._holds.held.add(execution_id)
+        try:
+            await asyncio.sleep(max(0.0, seconds))
+        finally:
+            self._holds.held.discard(execution_id)
+        self._leases.add(execution_id)
 
     async def _run_node(self, ex: Execution, node: NodeModel, bound: structlog.stdlib.BoundLogger) -> PlannedCommit:
         ctx = StepContext(
@@ -177,6 +237,14 @@ class StepRunner:
         if parent_to_wake is not None:
             await wake_parent(conn, parent_to_wake, commit.lease.execution_id)
         return committed
+
+
+def _renewing(planned: PlannedCommit, lease_seconds: float) -> PlannedCommit:
+    commit = planned.commit
+    if not commit.wake.keep_lease:
+        return planned
+    wake = dataclasses.replace(commit.wake, renew_seconds=lease_seconds)
+    return dataclasses.replace(planned, commit=dataclasses.replace(commit, wake=wake))
 
 
 def _data(ex: Execution) -> JSONObject:

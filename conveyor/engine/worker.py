@@ -24,7 +24,7 @@ from conveyor.engine.operations import pause_after_step
 from conveyor.engine.poll_triggers import PollStage
 from conveyor.engine.recovery import recover, silence_limit_seconds
 from conveyor.engine.retention import RetentionStage
-from conveyor.engine.runner import StepRunner
+from conveyor.engine.runner import Holds, StepRunner, held_sleep_seconds
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.nodes.services import Services
@@ -49,6 +49,8 @@ _RETRY_AFTER_DATABASE_SECONDS = 1.0
 _DATABASE_RETRY_SECONDS = 0.25
 # How many poll triggers one worker polls at once.
 _MAX_POLLS = 16
+# Held sleeps a worker keeps at most, per slot of its concurrency.
+_HOLDS_PER_SLOT = 10
 
 
 class Worker:
@@ -69,7 +71,10 @@ class Worker:
         self._leases = LeaseKeeper(pool, self.id, settings.lease_seconds)
         self._stopping = asyncio.Event()
         definitions = DefinitionCache(pool)
-        self._runner = StepRunner(pool, services, definitions, self.id, self._stopping)
+        self._holds = Holds(held_sleep_seconds(settings.lease_seconds), _HOLDS_PER_SLOT * settings.concurrency)
+        self._runner = StepRunner(
+            pool, services, definitions, self.id, self._stopping, self._holds, self._leases.held, settings.lease_seconds
+        )
         self._events = EventMatcher(pool, definitions)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._triggers = TriggerCache()
@@ -124,7 +129,7 @@ class Worker:
 
     async def _cycle(self) -> None:
         # Claim before feeding: what fell due is late already; what the feed starts NOTIFYs the next cycle.
-        free = self._settings.concurrency - len(self._tasks)
+        free = self._free_slots()
         full_claim = False
         if free > 0:
             wanted = min(free, self._settings.batch_size)
@@ -148,13 +153,17 @@ class Worker:
             return  # there may be more due right now
         # Sleep until the next due time (an execution's, or the feed's), a NOTIFY, or a ring.
         timeout = min(self._settings.poll_interval_seconds, self._feed_at - loop.time() + _DUE_SLACK_SECONDS)
-        if len(self._tasks) < self._settings.concurrency:
+        if self._free_slots() > 0:
             async with connection(self._pool) as conn:
                 due_in = await seconds_until_next_due(conn, list(self._tasks))
             if due_in is not None:
                 # Already due yet not claimed: another worker is taking it right now; look again shortly.
                 timeout = min(timeout, max(due_in, _BUSY_RECHECK_SECONDS) + _DUE_SLACK_SECONDS)
         await self._alarm.wait(timeout)
+
+    def _free_slots(self) -> int:
+        # A held sleep runs nothing, so it takes no slot.
+        return self._settings.concurrency - (len(self._tasks) - len(self._holds.held))
 
     async def _feed(self) -> bool:
         """Fire due schedules into the inbox and consume it; True when a full batch says more is waiting."""
@@ -179,8 +188,8 @@ class Worker:
         self._alarm.ring()
 
     def _on_control(self, payload: str) -> None:
-        # The execution was cancelled and the cancel committed: its row moved and its version changed, so
-        # nothing this worker would still commit for it can land. Stop the step now rather than at its end.
+        # The execution was cancelled (or, held in a sleep, paused) and that committed: its row moved and its
+        # version changed, so nothing this worker would still commit for it can land. Stop it now.
         execution_id = control_target(payload)
         task = self._tasks.get(execution_id) if execution_id else None
         if execution_id is None or task is None or task.done():
@@ -210,7 +219,7 @@ class Worker:
             if told_at is None:
                 raise
             took = asyncio.get_running_loop().time() - told_at
-            log.info("step_cancelled", execution_id=str(ex.id), reason="execution_cancelled", seconds=took)
+            log.info("step_cancelled", execution_id=str(ex.id), reason="taken_by_operator", seconds=took)
         except DatabaseUnavailableError as exc:
             # Not the step's failure: no attempt is spent; whether the last commit landed, the fenced claim
             # that runs it again will see.
@@ -246,7 +255,8 @@ class Worker:
             return
         log.info("worker_draining", in_flight=len(self._tasks), grace_seconds=self._settings.shutdown_grace_seconds)
         _, pending = await asyncio.wait(list(self._tasks.values()), timeout=self._settings.shutdown_grace_seconds)
-        held = [ex_id for ex_id, task in self._tasks.items() if task in pending]
+        # A held sleep's row keeps its own due time (and when others may take it); releasing would move it.
+        held = [ex_id for ex_id, task in self._tasks.items() if task in pending and ex_id not in self._holds.held]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 from conveyor.store import Conn, Pool, connection
 
-# Payload: the id of an execution whose running step must stop (it was cancelled).
+# Payload: the id of an execution its worker must let go of (cancelled while it ran, or paused while held).
 CONTROL_CHANNEL = "conveyor_control"
 # Payload: comma-separated ids of execution_history rows just committed.
 HISTORY_CHANNEL = "conveyor_history"

@@ -32,12 +32,18 @@ class Wake:
     """When the execution next needs a worker: under the lease still, at a time, after a while, or never.
 
     A step that keeps the lease leaves `wake_at` (the lease's end) as it is: the lease keeper renews it, and a
-    step that changes no indexed column is a HOT update.
+    step that changes no indexed column is a HOT update, unless `renew_seconds` asks for a fresh lease (the
+    first step after a held sleep, whose `wake_at` was the sleep's).
+
+    A held sleep (`hold_seconds`) keeps the lease through a short delay: its worker wakes it in memory, and the
+    row's `wake_at` is the due time plus `hold_seconds`, when any worker may take it should its holder die.
     """
 
     keep_lease: bool = False
     at: datetime | None = None
     after_seconds: float | None = None
+    renew_seconds: float | None = None
+    hold_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,33 +69,36 @@ class StepCommit:
 # Many executions' step commits in one statement. The group travels as one JSON array, an object per commit
 # (`ord` is its position, `transitions` its moves in order): one encoding per group rather than an array per
 # field whose every element the driver checks and encodes. Each row is fenced on its own lease and version; a
-# commit that lost its lease updates nothing and leaves the others be.
+# commit that lost its lease updates nothing and leaves the others be. `wake_in` counts from the statement's
+# end (`clock_timestamp()`), not its start: a held sleep is timed from it, and must not wake late by the
+# statement's own time.
 _COMMIT_STEPS = Statement(f"""
 WITH c AS (
     SELECT * FROM jsonb_to_recordset(:commits::jsonb) AS c(
         ord int, execution_id uuid, owner text, version bigint, state text, current_node text, visit int,
-        attempt int, context_patch jsonb, output jsonb, error jsonb, keep_lease bool, wake_at timestamptz,
-        wake_after float8, finished bool, node text, history_attempt int, history_detail jsonb, transitions jsonb,
-        step_node text, step_visit int, step_attempt int, step_status text, step_input jsonb, step_output jsonb,
-        step_error jsonb)
+        attempt int, context_patch jsonb, output jsonb, error jsonb, keep_lease bool, renew float8, hold float8,
+        wake_at timestamptz, wake_after float8, finished bool, node text, history_attempt int,
+        history_detail jsonb, transitions jsonb, step_node text, step_visit int, step_attempt int,
+        step_status text, step_input jsonb, step_output jsonb, step_error jsonb)
 ), updated AS (
     UPDATE executions e
     SET state = c.state, resume_state = NULL, current_node = c.current_node, visit = c.visit,
         attempt = c.attempt,
         context = CASE WHEN c.context_patch IS NULL THEN e.context ELSE e.context || c.context_patch END,
         output = c.output, error = c.error,
-        lease_owner = CASE WHEN c.keep_lease THEN e.lease_owner END,
+        lease_owner = CASE WHEN c.keep_lease OR c.hold IS NOT NULL THEN e.lease_owner END,
         wake_at = CASE
-            WHEN c.keep_lease THEN e.wake_at
+            WHEN c.keep_lease THEN coalesce(now() + make_interval(secs => c.renew), e.wake_at)
             WHEN c.wake_at IS NOT NULL THEN c.wake_at
-            WHEN c.wake_after IS NOT NULL THEN now() + make_interval(secs => c.wake_after)
+            WHEN c.wake_after IS NOT NULL THEN now() + make_interval(secs => c.wake_after + coalesce(c.hold, 0))
         END,
         version = e.version + 1, step_started_at = now(), updated_at = now(),
         finished_at = CASE WHEN c.finished THEN now() END,
         pause_requested = e.pause_requested AND NOT c.finished
     FROM c
     WHERE e.id = c.execution_id AND e.lease_owner = c.owner AND e.version = c.version
-    RETURNING c.ord, e.id, e.version, e.pause_requested, extract(epoch FROM e.wake_at - now())::float8 AS wake_in
+    RETURNING c.ord, e.id, e.version, e.pause_requested,
+              extract(epoch FROM e.wake_at - clock_timestamp())::float8 AS wake_in
 ), history AS (
     INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
     SELECT u.id, h.move->>0, h.move->>1, h.move->>2, c.node, c.history_attempt, c.history_detail
@@ -166,6 +175,8 @@ def _commit_object(ord_: int, c: StepCommit) -> JSONObject:
         "output": c.output,
         "error": c.error,
         "keep_lease": c.wake.keep_lease,
+        "renew": c.wake.renew_seconds,
+        "hold": c.wake.hold_seconds,
         "wake_at": _timestamp(c.wake.at),
         "wake_after": c.wake.after_seconds,
         "finished": c.finished,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.engine.worker import Worker
 from conveyor.store import Pool
@@ -52,9 +54,15 @@ async def test_delay_waits_as_a_row_then_resumes_on_time(db: Pool, worker: Worke
     started = await run_flow(db, definition)
     await wait_for_event(db, started.id, "sleep")
     async with db.acquire() as conn:
-        mid = await conn.fetchrow("SELECT state, lease_owner FROM executions WHERE id = $1", started.id)
+        mid = await conn.fetchrow(
+            "SELECT state, lease_owner, extract(epoch FROM wake_at - step_started_at)::float8 AS due_in"
+            " FROM executions WHERE id = $1",
+            started.id,
+        )
     assert mid is not None
-    assert (mid["state"], mid["lease_owner"]) == ("delayed", None)
+    # A sleep this short is held by its worker: the row says when any other worker may take it (1 s late).
+    assert (mid["state"], mid["lease_owner"]) == ("delayed", worker.id)
+    assert mid["due_in"] == pytest.approx(2.0)
     ex = await wait_until_ended(db, started.id)
     async with db.acquire() as conn:
         history = await list_history(conn, ex.id)
