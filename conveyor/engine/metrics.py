@@ -15,7 +15,8 @@ COMMIT_GROUP_SIZE = Histogram(
     "Step commits written together in one transaction",
     buckets=(1, 2, 5, 10, 20, 35, 50),
 )
-IN_FLIGHT = Gauge("conveyor_executions_in_flight", "Executions this process is running now")
+IN_FLIGHT = Gauge("conveyor_executions_in_flight", "Executions this process is running now, held sleeps included")
+SLEEPS_HELD = Gauge("conveyor_sleeps_held", "Short delays this process holds under their lease, to wake in memory")
 LEASES_LOST = Counter("conveyor_leases_lost_total", "Leases this process lost before its step committed")
 DATABASE_UNAVAILABLE = Counter(
     "conveyor_database_unavailable_total", "Loop passes that found the database unreachable", ["loop"]

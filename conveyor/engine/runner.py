@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 
@@ -13,7 +14,7 @@ from conveyor.definitions import NodeModel
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.event_waits import park_wait
 from conveyor.engine.group_commit import CommitGroup
-from conveyor.engine.metrics import step_metrics
+from conveyor.engine.metrics import SLEEPS_HELD, step_metrics
 from conveyor.engine.outcome import PlannedCommit, plan_failure, plan_finish_without_node, plan_success, redacted
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.failpoints import Point, fail
@@ -47,11 +48,14 @@ class Holds:
     A duration sleep of at most `seconds` is held while fewer than `capacity` are. Its row stays `delayed`,
     leased, with `wake_at` at its due time plus `seconds`: should its worker die, any worker takes it then. A
     held execution takes no slot of CONVEYOR_CONCURRENCY (it runs nothing) and its lease is not renewed (the
-    row says when it lapses). An operator's pause or cancel reaches the holder on the control channel.
+    row says when it lapses). Woken while every slot is taken, it is handed back and claimed as any due
+    execution is, when a slot frees. An operator's pause or cancel reaches the holder on the control channel.
     """
 
     seconds: float
     capacity: int
+    # Whether the worker has a slot for one more running execution (a woken one counts as running).
+    room: Callable[[], bool]
     held: set[uuid.UUID] = dataclasses.field(default_factory=set)
 
     def admit(self, planned: PlannedCommit) -> PlannedCommit:
@@ -136,6 +140,8 @@ class StepRunner:
             held = commit.wake.hold_seconds is not None and not committed.pause_requested
             if held:
                 await self._hold(ex.id, (committed.wake_in_seconds or 0.0) - (commit.wake.hold_seconds or 0.0))
+                if not self._holds.room():
+                    return RunResult(None, False, handed_back=True)  # due now: claimed when a slot frees
             elif commit.state != RUNNING or committed.pause_requested:
                 return RunResult(committed.wake_in_seconds, committed.pause_requested)
             if self._stopping.is_set():
@@ -156,10 +162,12 @@ class StepRunner:
         """Sleep out a held delay; meanwhile the execution takes no slot and its lease is left to the row."""
         self._leases.discard(execution_id)
         self._holds.held.add(execution_id)
+        SLEEPS_HELD.inc()
         try:
             await asyncio.sleep(max(0.0, seconds))
         finally:
             self._holds.held.discard(execution_id)
+            SLEEPS_HELD.dec()
         self._leases.add(execution_id)
 
     async def _run_node(self, ex: Execution, node: NodeModel, bound: structlog.stdlib.BoundLogger) -> PlannedCommit:

@@ -71,7 +71,11 @@ class Worker:
         self._leases = LeaseKeeper(pool, self.id, settings.lease_seconds)
         self._stopping = asyncio.Event()
         definitions = DefinitionCache(pool)
-        self._holds = Holds(held_sleep_seconds(settings.lease_seconds), _HOLDS_PER_SLOT * settings.concurrency)
+        self._holds = Holds(
+            held_sleep_seconds(settings.lease_seconds),
+            _HOLDS_PER_SLOT * settings.concurrency,
+            room=lambda: self._free_slots() >= 0,
+        )
         self._runner = StepRunner(
             pool, services, definitions, self.id, self._stopping, self._holds, self._leases.held, settings.lease_seconds
         )

@@ -116,3 +116,27 @@ async def test_a_worker_that_stops_while_holding_hands_the_execution_over(
         ex = await wait_until_ended(db, started.id)
     assert ex.state == "completed"
     assert len(webhook_peer.received) == 1
+
+
+async def test_one_woken_while_every_slot_is_taken_waits_for_a_slot_as_any_due_execution(
+    db: Pool, database_url: str, settings: Settings, webhook_peer: WebhookPeer
+) -> None:
+    webhook_peer.hold()
+    one_slot = dataclasses.replace(settings, concurrency=1)
+    async with running_worker(db, database_url, one_slot):
+        first = await run_flow(db, _delay_then_call(webhook_peer.url, "0.5s"))
+        second = await run_flow(db, _delay_then_call(webhook_peer.url, "0.5s"))
+        await webhook_peer.arrivals(1)
+        await asyncio.sleep(1.0)  # the second is due, and woke to find the only slot taken by the first's call
+        assert len(webhook_peer.received) == 1
+        webhook_peer.release()
+        for started in (first, second):
+            assert (await wait_until_ended(db, started.id)).state == "completed"
+    async with db.acquire() as conn:
+        wakes = await conn.fetch(
+            "SELECT execution_id, detail FROM execution_history WHERE event = 'wake' AND execution_id = ANY($1)",
+            [first.id, second.id],
+        )
+    # One woke in memory; the other was handed back and a claim woke it (a claim's detail names its worker).
+    assert sorted("worker" in (w["detail"] or {}) for w in wakes) == [False, True]
+    assert len(webhook_peer.received) == 2
