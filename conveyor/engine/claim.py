@@ -30,5 +30,6 @@ async def claim_due(
                 admitted = await admit(conn, await lock_capped(conn, first.capped))
                 if admitted:
                     claimed += await mark_claimed(conn, owner, lease_seconds, [_claim(ex) for ex in admitted])
-        fail(Point.AFTER_CLAIM)  # committed: a crash or a lost answer here leaves them leased to nobody alive
+        if claimed:
+            fail(Point.AFTER_CLAIM)  # committed: a crash or a lost answer here leaves them leased to nobody alive
     return claimed
