@@ -76,7 +76,7 @@ def _check_storable(value: JSONValue) -> None:
             stack.extend((f"{pointer}/{k}", k) for k in item)
         elif isinstance(item, list):
             stack.extend((f"{pointer}/{i}", v) for i, v in enumerate(item))
-        elif isinstance(item, str) and not _storable(item):
+        elif isinstance(item, str) and not storable_text(item):
             raise BadRequestError(
                 "the request body holds a NUL character or a lone surrogate, which cannot be stored",
                 field=pointer or "body",
@@ -85,7 +85,8 @@ def _check_storable(value: JSONValue) -> None:
             raise BadRequestError("the request body holds a number too large to store", field=pointer or "body")
 
 
-def _storable(text: str) -> bool:
+def storable_text(text: str) -> bool:
+    """Whether PostgreSQL can store this text: no NUL character, no lone surrogate."""
     if "\x00" in text:
         return False
     try:

@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import Field
 
 from conveyor.errors import ValidationError
+from conveyor.http.bodies import storable_text
 from conveyor.http.operation import QueryModel
 from conveyor.http.resources import Page, T
 
@@ -38,7 +39,8 @@ def _key(request: web.Request, size: int) -> list[str] | None:
         key = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise _malformed(raw) from exc
-    if not isinstance(key, list) or len(key) != size or not all(isinstance(k, str) for k in key):
+    # A cursor is decoded from what the client sent: its text must be storable before it reaches a query.
+    if not isinstance(key, list) or len(key) != size or not all(isinstance(k, str) and storable_text(k) for k in key):
         raise _malformed(raw)
     return key
 

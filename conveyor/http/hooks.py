@@ -9,7 +9,7 @@ from aiohttp import web
 
 from conveyor.engine.triggers import deliver_hook, find_hook
 from conveyor.errors import NotFoundError, PayloadTooLargeError, SignatureError, ValidationError
-from conveyor.http.bodies import json_body
+from conveyor.http.bodies import json_body, storable_text
 from conveyor.http.errors import BadRequestError
 from conveyor.http.keys import POOL, THROTTLE
 from conveyor.http.operation import operation
@@ -53,7 +53,7 @@ async def post_hook(request: web.Request) -> web.Response:
     if model.rate_limit is not None:
         request.app[THROTTLE].admit(trigger.id, trigger.version, model.rate_limit)
     delivery = request.headers.get(_DELIVERY)
-    if delivery is not None and not (0 < len(delivery) <= _MAX_DELIVERY_CHARS and _storable(delivery)):
+    if delivery is not None and not (0 < len(delivery) <= _MAX_DELIVERY_CHARS and storable_text(delivery)):
         raise ValidationError(
             f"{_DELIVERY} must have 1 to {_MAX_DELIVERY_CHARS} characters of valid text", field=_DELIVERY
         )
@@ -78,14 +78,6 @@ def _check_signature(
     problem = timestamp_problem(timestamp, now) if timestamp is not None and now is not None else None
     if problem is not None:
         raise SignatureError(f"{_TIMESTAMP} {problem}", field=_TIMESTAMP)
-
-
-def _storable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
 
 
 async def _body(request: web.Request) -> bytes:
