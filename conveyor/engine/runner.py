@@ -48,15 +48,30 @@ class Holds:
     A duration sleep of at most `seconds` is held while fewer than `capacity` are. Its row stays `delayed`,
     leased, with `wake_at` at its due time plus `seconds`: should its worker die, any worker takes it then. A
     held execution takes no slot of CONVEYOR_CONCURRENCY (it runs nothing) and its lease is not renewed (the
-    row says when it lapses). Woken while every slot is taken, it is handed back and claimed as any due
-    execution is, when a slot frees. An operator's pause or cancel reaches the holder on the control channel.
+    row says when it lapses). Woken while every slot is taken, it waits for one; should none come soon, it is
+    handed back and claimed as any due execution is. An operator's pause or cancel reaches the holder on the
+    control channel.
     """
 
     seconds: float
     capacity: int
-    # Whether the worker has a slot for one more running execution (a woken one counts as running).
+    # Whether the worker has a free slot (held executions take none).
     room: Callable[[], bool]
     held: set[uuid.UUID] = dataclasses.field(default_factory=set)
+    # Set whenever a slot may have come free; woken executions waiting for one look again.
+    freed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+    async def take_slot(self) -> bool:
+        """Wait for a free slot (still taking none meanwhile); False when none came in half the hold's
+        length, before another worker may take the execution (at its due time plus `seconds`)."""
+        try:
+            async with asyncio.timeout(self.seconds / 2):
+                while not self.room():
+                    self.freed.clear()
+                    await self.freed.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def admit(self, planned: PlannedCommit) -> PlannedCommit:
         """The same commit, held if it is a short plain sleep and there is room."""
@@ -139,8 +154,8 @@ class StepRunner:
             bound.info("step_committed", state=commit.state, next_node=commit.current_node)
             held = commit.wake.hold_seconds is not None and not committed.pause_requested
             if held:
-                await self._hold(ex.id, (committed.wake_in_seconds or 0.0) - (commit.wake.hold_seconds or 0.0))
-                if not self._holds.room():
+                seconds = (committed.wake_in_seconds or 0.0) - (commit.wake.hold_seconds or 0.0)
+                if not await self._hold(ex.id, seconds):
                     return RunResult(None, False, handed_back=True)  # due now: claimed when a slot frees
             elif commit.state != RUNNING or committed.pause_requested:
                 return RunResult(committed.wake_in_seconds, committed.pause_requested)
@@ -158,17 +173,21 @@ class StepRunner:
                 version=committed.version,
             )
 
-    async def _hold(self, execution_id: uuid.UUID, seconds: float) -> None:
-        """Sleep out a held delay; meanwhile the execution takes no slot and its lease is left to the row."""
+    async def _hold(self, execution_id: uuid.UUID, seconds: float) -> bool:
+        """Sleep out a held delay, then take a slot; False when no slot came (the execution is handed back).
+        Meanwhile the execution takes no slot and its lease is left to the row."""
         self._leases.discard(execution_id)
         self._holds.held.add(execution_id)
+        self._holds.freed.set()  # its slot is free now
         SLEEPS_HELD.inc()
         try:
             await asyncio.sleep(max(0.0, seconds))
+            took = await self._holds.take_slot()
         finally:
             self._holds.held.discard(execution_id)
             SLEEPS_HELD.dec()
         self._leases.add(execution_id)
+        return took
 
     async def _run_node(self, ex: Execution, node: NodeModel, bound: structlog.stdlib.BoundLogger) -> PlannedCommit:
         ctx = StepContext(

@@ -74,7 +74,7 @@ class Worker:
         self._holds = Holds(
             held_sleep_seconds(settings.lease_seconds),
             _HOLDS_PER_SLOT * settings.concurrency,
-            room=lambda: self._free_slots() >= 0,
+            room=lambda: self._free_slots() > 0,
         )
         self._runner = StepRunner(
             pool, services, definitions, self.id, self._stopping, self._holds, self._leases.held, settings.lease_seconds
@@ -239,6 +239,7 @@ class Worker:
             if self._tasks.get(ex.id) is asyncio.current_task():
                 self._leases.held.discard(ex.id)
                 del self._tasks[ex.id]
+                self._holds.freed.set()
             IN_FLIGHT.set(len(self._tasks))
             self._alarm.ring()
 
