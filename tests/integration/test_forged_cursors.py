@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 
-from conveyor.http.openapi import openapi_document
 from tests.integration.conftest import ApiClient
 
 
@@ -14,7 +13,7 @@ def _forged(*key: str) -> str:
 
 
 async def test_a_cursor_holding_text_postgresql_cannot_store_is_refused_by_every_list(api: ApiClient) -> None:
-    document = openapi_document(api.server.app)
+    document = await (await api.get("/openapi.json")).json()
     lists = [
         path
         for path, operations in document["paths"].items()
