@@ -57,9 +57,16 @@ class Holds:
     capacity: int
     # Whether the worker has a free slot (held executions take none).
     room: Callable[[], bool]
+    # Tells the worker's claim loop a slot came free.
+    ring: Callable[[], None]
     held: set[uuid.UUID] = dataclasses.field(default_factory=set)
     # Set whenever a slot may have come free; woken executions waiting for one look again.
     freed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+    def slot_freed(self) -> None:
+        """A slot may be free: woken executions waiting for one look again, and so does the claim loop."""
+        self.freed.set()
+        self.ring()
 
     async def take_slot(self) -> bool:
         """Wait for a free slot (still taking none meanwhile); False when none came in half the hold's
@@ -82,8 +89,7 @@ class Holds:
             return planned
         if after > self.seconds or len(self.held) >= self.capacity:
             return planned
-        wake = dataclasses.replace(commit.wake, hold_seconds=self.seconds)
-        return dataclasses.replace(planned, commit=dataclasses.replace(commit, wake=wake))
+        return _with_wake(planned, dataclasses.replace(commit.wake, hold_seconds=self.seconds))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -178,7 +184,7 @@ class StepRunner:
         Meanwhile the execution takes no slot and its lease is left to the row."""
         self._leases.discard(execution_id)
         self._holds.held.add(execution_id)
-        self._holds.freed.set()  # its slot is free now
+        self._holds.slot_freed()  # it runs nothing while held
         SLEEPS_HELD.inc()
         try:
             await asyncio.sleep(max(0.0, seconds))
@@ -267,11 +273,13 @@ class StepRunner:
 
 
 def _renewing(planned: PlannedCommit, lease_seconds: float) -> PlannedCommit:
-    commit = planned.commit
-    if not commit.wake.keep_lease:
-        return planned
-    wake = dataclasses.replace(commit.wake, renew_seconds=lease_seconds)
-    return dataclasses.replace(planned, commit=dataclasses.replace(commit, wake=wake))
+    wake = planned.commit.wake
+    return _with_wake(planned, dataclasses.replace(wake, renew_seconds=lease_seconds)) if wake.keep_lease else planned
+
+
+def _with_wake(planned: PlannedCommit, wake: Wake) -> PlannedCommit:
+    """The same commit with another wake."""
+    return dataclasses.replace(planned, commit=dataclasses.replace(planned.commit, wake=wake))
 
 
 def _data(ex: Execution) -> JSONObject:

@@ -75,6 +75,7 @@ class Worker:
             held_sleep_seconds(settings.lease_seconds),
             _HOLDS_PER_SLOT * settings.concurrency,
             room=lambda: self._free_slots() > 0,
+            ring=self._alarm.ring,
         )
         self._runner = StepRunner(
             pool, services, definitions, self.id, self._stopping, self._holds, self._leases.held, settings.lease_seconds

@@ -9,14 +9,23 @@ from bench.peers import WebhookPeer
 from conveyor.config import Settings
 from conveyor.engine.claim import claim_due
 from conveyor.engine.worker import Worker
+from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
+from conveyor.store.executions import Execution
 from tests.integration.conftest import ApiClient, flow, run_flow, running_worker, wait_for_event, wait_until_ended
 
 _ROW = "SELECT state, lease_owner, extract(epoch FROM wake_at - now())::float8 AS due_in FROM executions WHERE id = $1"
 _HISTORY = "SELECT event, at FROM execution_history WHERE execution_id = $1 ORDER BY id"
 
 
-def _delay_then_call(url: str, duration: str = "1s") -> dict[str, object]:
+async def _asleep(db: Pool, definition: JSONObject) -> Execution:
+    """An execution of `definition`, started and gone to sleep."""
+    started = await run_flow(db, definition)
+    await wait_for_event(db, started.id, "sleep")
+    return started
+
+
+def _delay_then_call(url: str, duration: str = "1s") -> JSONObject:
     return flow(
         {"id": "wait", "type": "delay", "duration": duration},
         {"id": "call", "type": "webhook", "url": url},
@@ -42,8 +51,7 @@ async def test_a_held_sleep_wakes_in_memory_and_writes_its_wake_with_the_next_st
 
 
 async def test_a_sleep_longer_than_a_second_is_not_held(db: Pool, worker: Worker) -> None:
-    started = await run_flow(db, flow({"id": "wait", "type": "delay", "duration": "3s"}))
-    await wait_for_event(db, started.id, "sleep")
+    started = await _asleep(db, flow({"id": "wait", "type": "delay", "duration": "3s"}))
     async with db.acquire() as conn:
         row = await conn.fetchrow(_ROW, started.id)
     assert row is not None
@@ -51,8 +59,7 @@ async def test_a_sleep_longer_than_a_second_is_not_held(db: Pool, worker: Worker
 
 
 async def test_another_worker_takes_a_held_sleep_only_a_second_past_its_due_time(db: Pool, worker: Worker) -> None:
-    started = await run_flow(db, flow({"id": "wait", "type": "delay", "duration": "1s"}))
-    await wait_for_event(db, started.id, "sleep")
+    started = await _asleep(db, flow({"id": "wait", "type": "delay", "duration": "1s"}))
     async with db.acquire() as conn:
         row = await conn.fetchrow(_ROW, started.id)
     assert row is not None
@@ -75,8 +82,7 @@ async def test_a_held_execution_takes_no_slot(db: Pool, database_url: str, setti
 async def test_a_pause_reaches_the_holder_and_the_next_step_runs_once_after_resume(
     api: ApiClient, db: Pool, worker: Worker, webhook_peer: WebhookPeer
 ) -> None:
-    started = await run_flow(db, _delay_then_call(webhook_peer.url))
-    await wait_for_event(db, started.id, "sleep")
+    started = await _asleep(db, _delay_then_call(webhook_peer.url))
     response = await api.post(f"/executions/{started.id}/pause")
     assert (await response.json())["state"] == "paused"
     await asyncio.sleep(2.5)  # past the due time, and past when another worker could take it
@@ -95,8 +101,7 @@ async def test_a_pause_reaches_the_holder_and_the_next_step_runs_once_after_resu
 async def test_a_cancel_reaches_the_holder_and_no_step_runs(
     api: ApiClient, db: Pool, worker: Worker, webhook_peer: WebhookPeer
 ) -> None:
-    started = await run_flow(db, _delay_then_call(webhook_peer.url))
-    await wait_for_event(db, started.id, "sleep")
+    started = await _asleep(db, _delay_then_call(webhook_peer.url))
     response = await api.post(f"/executions/{started.id}/cancel")
     assert (await response.json())["state"] == "cancelled"
     await asyncio.sleep(2.5)
@@ -108,8 +113,7 @@ async def test_a_worker_that_stops_while_holding_hands_the_execution_over(
     db: Pool, database_url: str, settings: Settings, webhook_peer: WebhookPeer
 ) -> None:
     async with running_worker(db, database_url, settings):
-        started = await run_flow(db, _delay_then_call(webhook_peer.url))
-        await wait_for_event(db, started.id, "sleep")
+        started = await _asleep(db, _delay_then_call(webhook_peer.url))
     # Stopped mid-hold: it ran no step while stopping, and left the row to be taken at its due time.
     assert webhook_peer.received == []
     async with running_worker(db, database_url, settings):
