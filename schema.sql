@@ -330,6 +330,32 @@ CREATE TABLE IF NOT EXISTS workers (
     stopped_at   timestamptz
 );
 
+-- The action registry as data: each version of each action some process declared (the version is a hash of
+-- its schemas and secrets), and which worker provides which. The web process validates definitions against
+-- these rows and never imports the team's code. A small catalog: a reference table on Citus.
+CREATE TABLE IF NOT EXISTS actions (
+    key           text NOT NULL,
+    version       text NOT NULL,
+    display_name  text NOT NULL,
+    description   text NOT NULL,
+    category      text NOT NULL,
+    params_schema jsonb NOT NULL,
+    output_schema jsonb,
+    secrets       text[] NOT NULL DEFAULT '{}',
+    template_param text,
+    builtin       boolean NOT NULL DEFAULT false,
+    first_seen_at timestamptz NOT NULL DEFAULT now(),
+    last_seen_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (key, version)
+);
+
+CREATE TABLE IF NOT EXISTS worker_actions (
+    worker_id text NOT NULL,
+    key       text NOT NULL,
+    version   text NOT NULL,
+    PRIMARY KEY (worker_id, key)
+);
+
 -- The control channel: whatever cancels an execution a worker holds (one, a parent's descendants, a bulk
 -- action) tells that worker at commit, so it aborts the running step at once instead of at its end; and
 -- whatever takes a held sleep from its worker (a pause, a cancel) tells it, so it never runs the next step.

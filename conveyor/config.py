@@ -51,6 +51,10 @@ class Settings:
     batch_size: int = 100
     inbox_batch_size: int = 1000
     concurrency: int = 20
+    action_threads: int = 8
+    # Modules of the team's own actions a worker imports (CONVEYOR_ACTIONS), besides the `conveyor.actions`
+    # entry points of installed packages.
+    action_modules: tuple[str, ...] = ()
     db_pool_size: int = 20
     lease_seconds: float = 30.0
     shutdown_grace_seconds: float = 10.0
@@ -94,6 +98,8 @@ class Settings:
             batch_size=_int("CONVEYOR_BATCH_SIZE", 100),
             inbox_batch_size=_int("CONVEYOR_INBOX_BATCH_SIZE", 1000),
             concurrency=_int("CONVEYOR_CONCURRENCY", 20),
+            action_threads=_int("CONVEYOR_ACTION_THREADS", 8),
+            action_modules=tuple(m.strip() for m in env.get("CONVEYOR_ACTIONS", "").split(",") if m.strip()),
             db_pool_size=_int("CONVEYOR_DB_POOL_SIZE", 20),
             lease_seconds=_float("CONVEYOR_LEASE_SECONDS", 30.0),
             shutdown_grace_seconds=_float("CONVEYOR_SHUTDOWN_GRACE", 10.0),

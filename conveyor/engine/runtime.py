@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from conveyor.config import Settings
 from conveyor.engine.worker import Worker
 from conveyor.nodes.email_transports import EmailTransport, LogTransport, SmtpTransport
-from conveyor.nodes.services import Services
+from conveyor.nodes.services import Services, action_thread_pool
 from conveyor.nodes.webhook_guard import webhook_session
 from conveyor.store import Pool
 from conveyor.vault import Vault
@@ -30,6 +30,7 @@ def email_transport(settings: Settings) -> EmailTransport:
 @contextlib.asynccontextmanager
 async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Worker]:
     """A worker with its HTTP session; closed when the block ends."""
+    threads = action_thread_pool(settings.action_threads)
     async with webhook_session(settings.webhook_allow_hosts) as http:
         services = Services(
             pool=pool,
@@ -39,6 +40,11 @@ async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Work
             webhook_allow_hosts=settings.webhook_allow_hosts,
             vault=Vault(pool, settings),
             email_rate=settings.email_rate,
+            action_threads=threads,
         )
         await services.vault.learn_all()
-        yield Worker(pool, dsn, settings, services)
+        try:
+            yield Worker(pool, dsn, settings, services)
+        finally:
+            # Threads of abandoned plain actions are not waited for: a thread cannot be stopped from outside.
+            threads.shutdown(wait=False, cancel_futures=True)

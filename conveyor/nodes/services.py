@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import aiohttp
 
@@ -24,3 +25,13 @@ class Services:
     vault: Vault
     # CONVEYOR_EMAIL_RATE: sends a second across all workers; none: unthrottled.
     email_rate: Rate | None = None
+    # Where plain (non-async) actions run: a bounded pool, so that none runs on the event loop.
+    action_threads: Executor = field(default_factory=lambda: action_thread_pool(DEFAULT_ACTION_THREADS))
+
+
+DEFAULT_ACTION_THREADS = 8
+
+
+def action_thread_pool(size: int) -> ThreadPoolExecutor:
+    """The pool plain actions run in; a thread past its step's timeout is abandoned, so size it with room."""
+    return ThreadPoolExecutor(max_workers=size, thread_name_prefix="conveyor-action")
