@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 
 from conveyor.config import Settings
 from conveyor.engine.worker import Worker
+from conveyor.nodes.actions import REGISTRY
 from conveyor.nodes.email_transports import EmailTransport, LogTransport, SmtpTransport
 from conveyor.nodes.services import Services, action_thread_pool
 from conveyor.nodes.webhook_guard import webhook_session
-from conveyor.store import Pool
+from conveyor.store import Pool, connection
+from conveyor.store.actions import publish_actions
 from conveyor.vault import Vault
 
 
@@ -43,8 +45,12 @@ async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Work
             action_threads=threads,
         )
         await services.vault.learn_all()
+        worker = Worker(pool, dsn, settings, services)
+        # Before it claims anything, so that a definition naming its actions can be saved once it is up.
+        async with connection(pool) as conn:
+            await publish_actions(conn, [spec.declared() for spec in REGISTRY], worker=worker.id)
         try:
-            yield Worker(pool, dsn, settings, services)
+            yield worker
         finally:
             # Threads of abandoned plain actions are not waited for: a thread cannot be stopped from outside.
             threads.shutdown(wait=False, cancel_futures=True)

@@ -27,10 +27,8 @@ from conveyor.engine.retention import RetentionStage
 from conveyor.engine.runner import Holds, StepRunner, held_sleep_seconds
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import DatabaseUnavailableError
-from conveyor.nodes.actions import REGISTRY
 from conveyor.nodes.services import Services
 from conveyor.store import Pool, connection
-from conveyor.store.actions import publish_actions
 from conveyor.store.channels import CONTROL_CHANNEL, control_target
 from conveyor.store.claims import release_leases, seconds_until_next_due
 from conveyor.store.due_triggers import seconds_until_next_run
@@ -108,7 +106,6 @@ class Worker:
         """Claim and run executions until stopped, then finish or hand back what is in flight."""
         async with connection(self._pool) as conn:
             await register_worker(conn, self.id, socket.gethostname(), os.getpid())
-            await publish_actions(conn, [spec.declared() for spec in REGISTRY], worker=self.id)
         # What dead workers held comes back now, not when each lease runs out.
         await recover(self._pool, silence_limit_seconds(self._settings.lease_seconds))
         await self._alarm.ensure_listening()
