@@ -304,6 +304,23 @@ CREATE INDEX IF NOT EXISTS email_logs_status_idx ON email_logs (status, created_
 CREATE INDEX IF NOT EXISTS email_logs_template_idx ON email_logs (template, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS email_logs_recipient_idx ON email_logs (recipient, created_at DESC, id DESC);
 
+-- One row per send_sms step: keyed by its execution first, so it lives on its execution's shard on Citus.
+CREATE TABLE IF NOT EXISTS sms_logs (
+    execution_id    uuid NOT NULL,
+    idempotency_key text NOT NULL,
+    node            text NOT NULL,
+    recipient       text NOT NULL,
+    body            text NOT NULL,
+    transport       text NOT NULL,
+    status          text NOT NULL CHECK (status IN ('sending', 'sent', 'logged', 'failed')),
+    provider_id     text,
+    error           text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    sent_at         timestamptz,
+    PRIMARY KEY (execution_id, idempotency_key)
+);
+CREATE INDEX IF NOT EXISTS sms_logs_created_idx ON sms_logs (created_at DESC, idempotency_key DESC);
+
 CREATE TABLE IF NOT EXISTS webhook_logs (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     execution_id    uuid REFERENCES executions (id) ON DELETE SET NULL,

@@ -19,3 +19,18 @@ CREATE TABLE worker_actions (
     version   text NOT NULL,
     PRIMARY KEY (worker_id, key)
 );
+CREATE TABLE sms_logs (
+    execution_id    uuid NOT NULL,
+    idempotency_key text NOT NULL,
+    node            text NOT NULL,
+    recipient       text NOT NULL,
+    body            text NOT NULL,
+    transport       text NOT NULL,
+    status          text NOT NULL CHECK (status IN ('sending', 'sent', 'logged', 'failed')),
+    provider_id     text,
+    error           text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    sent_at         timestamptz,
+    PRIMARY KEY (execution_id, idempotency_key)
+);
+CREATE INDEX sms_logs_created_idx ON sms_logs (created_at DESC, idempotency_key DESC);
