@@ -23,12 +23,16 @@ function askToken() {
     asking = new Promise((resolve) => {
       const dialog = document.getElementById("token-dialog");
       const input = document.getElementById("token-input");
-      dialog.addEventListener("close", () => {
-        sessionStorage.setItem(TOKEN_KEY, input.value.trim());
-        input.value = "";
-        asking = null;
-        resolve();
-      }, { once: true });
+      dialog.addEventListener(
+        "close",
+        () => {
+          sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+          input.value = "";
+          asking = null;
+          resolve();
+        },
+        { once: true },
+      );
       dialog.showModal();
       input.focus();
     });
