@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 import pytest
 import structlog
 
-from bench.poll import poll_until
 from conveyor.cli import main
 from conveyor.db import create_pool
 from conveyor.store import Conn, Pool
 from conveyor.store.migrations import CREATE_TABLE, known_migrations, plan
 from conveyor.store.schema import apply_schema
 from conveyor.store.templates import seed_templates
+from testkit.poll import poll_until
 from tests.catalog import catalog_difference, read_catalog, table_names
 
 # A row in every table of 0.1, each column that 0.1 had given a value where it may be NULL.
