@@ -17,9 +17,9 @@ import pytest
 import structlog
 
 from conveyor.cli import main
-from conveyor.db import create_pool
+from conveyor.db import connect, create_pool
 from conveyor.store import Conn, Pool
-from conveyor.store.migrations import CREATE_TABLE, known_migrations, plan
+from conveyor.store.migrations import CREATE_TABLE, MigrationError, known_migrations, plan
 from conveyor.store.schema import apply_schema
 from conveyor.store.templates import seed_templates
 from testkit.poll import poll_until
@@ -122,6 +122,13 @@ async def _rows(conn: Conn) -> dict[str, list[dict[str, object]]]:
     return rows
 
 
+async def _url_of(scratch: Pool, database_url: str) -> str:
+    """The URL of a scratch database, on the session's server."""
+    async with scratch.acquire() as conn:
+        name = await conn.fetchval("SELECT current_database()")
+    return urlsplit(database_url)._replace(path=f"/{name}").geturl()
+
+
 def _in_order(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     return sorted(rows, key=lambda row: json.dumps(row, sort_keys=True))
 
@@ -205,9 +212,7 @@ async def test_migrate_dry_run_prints_the_missing_sql_and_nothing_at_head(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     async def dry_run(scratch: Pool) -> str:
-        async with scratch.acquire() as conn:
-            name = await conn.fetchval("SELECT current_database()")
-        monkeypatch.setenv("DATABASE_URL", urlsplit(database_url)._replace(path=f"/{name}").geturl())
+        monkeypatch.setenv("DATABASE_URL", await _url_of(scratch, database_url))
         capsys.readouterr()  # what was printed before
         logging = structlog.get_config()  # main configures logging onto this test's captured stdout
         try:
@@ -227,3 +232,19 @@ async def test_migrate_dry_run_prints_the_missing_sql_and_nothing_at_head(
         assert "CREATE TABLE workflows" in await dry_run(fresh)
         await apply_schema(fresh)
         assert await dry_run(fresh) == ""
+
+
+async def test_a_start_told_not_to_migrate_refuses_a_database_that_lacks_a_migration(
+    new_database: Callable[[], contextlib.AbstractAsyncContextManager[Pool]], database_url: str
+) -> None:
+    async with new_database() as old:
+        await _create_0_1(old)
+        url = await _url_of(old, database_url)
+        with pytest.raises(MigrationError, match=r"lacks migrations \(0001_release_0_1, 0002_forget_fingerprint\)"):
+            async with connect(url, migrate=False):
+                pass
+        async with old.acquire() as conn:
+            assert await conn.fetchval("SELECT to_regclass('schema_migrations')") is None
+        await apply_schema(old)
+        async with connect(url, migrate=False, max_size=2) as pool, pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == len(known_migrations())
