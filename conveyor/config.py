@@ -84,6 +84,8 @@ class Settings:
     # How long finished executions and their rows are kept; None keeps them for ever (CONVEYOR_RETENTION=off).
     retention: timedelta | None = DEFAULT_RETENTION
     retention_batch_size: int = 1000
+    # Whether serve, web, worker and demo apply the migrations the database lacks at start (else they refuse).
+    migrate_on_start: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -135,6 +137,7 @@ class Settings:
             env_secrets=env_secrets(env),
             retention=_retention(env.get("CONVEYOR_RETENTION")),
             retention_batch_size=_int("CONVEYOR_RETENTION_BATCH_SIZE", 1000),
+            migrate_on_start=env.get("CONVEYOR_MIGRATE_ON_START", "").lower() not in ("0", "false", "no", "off"),
             email_rate=parse_rate(env["CONVEYOR_EMAIL_RATE"]) if env.get("CONVEYOR_EMAIL_RATE") else None,
         )
 

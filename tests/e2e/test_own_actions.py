@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.peers import Reply, WebhookPeer
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.errors import DefinitionError
 from conveyor.nodes.actions.loading import ENTRY_POINT_GROUP
 from conveyor.store import Pool
 from conveyor.store.history import list_steps
+from testkit.peers import Reply, WebhookPeer
 from tests.e2e.harness import SpawnWorker, workers_registered
 from tests.integration.conftest import wait_until_ended
 

@@ -1,3 +1,4 @@
+-- The action registry as data (actions, worker_actions) and the send_sms log.
 CREATE TABLE actions (
     key           text NOT NULL,
     version       text NOT NULL,
