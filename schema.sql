@@ -276,6 +276,23 @@ CREATE INDEX email_logs_status_idx ON email_logs (status, created_at DESC, id DE
 CREATE INDEX email_logs_template_idx ON email_logs (template, created_at DESC, id DESC);
 CREATE INDEX email_logs_recipient_idx ON email_logs (recipient, created_at DESC, id DESC);
 
+-- One row per send_sms step: keyed by its execution first, so it lives on its execution's shard on Citus.
+CREATE TABLE sms_logs (
+    execution_id    uuid NOT NULL,
+    idempotency_key text NOT NULL,
+    node            text NOT NULL,
+    recipient       text NOT NULL,
+    body            text NOT NULL,
+    transport       text NOT NULL,
+    status          text NOT NULL CHECK (status IN ('sending', 'sent', 'logged', 'failed')),
+    provider_id     text,
+    error           text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    sent_at         timestamptz,
+    PRIMARY KEY (execution_id, idempotency_key)
+);
+CREATE INDEX sms_logs_created_idx ON sms_logs (created_at DESC, idempotency_key DESC);
+
 CREATE TABLE webhook_logs (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     execution_id    uuid REFERENCES executions (id) ON DELETE SET NULL,
@@ -300,6 +317,32 @@ CREATE TABLE workers (
     started_at   timestamptz NOT NULL DEFAULT now(),
     heartbeat_at timestamptz NOT NULL DEFAULT now(),
     stopped_at   timestamptz
+);
+
+-- The action registry as data: each version of each action some process declared (the version is a hash of
+-- its schemas and secrets), and which worker provides which. The web process validates definitions against
+-- these rows and never imports the team's code. A small catalog: a reference table on Citus.
+CREATE TABLE actions (
+    key           text NOT NULL,
+    version       text NOT NULL,
+    display_name  text NOT NULL,
+    description   text NOT NULL,
+    category      text NOT NULL,
+    params_schema jsonb NOT NULL,
+    output_schema jsonb,
+    secrets       text[] NOT NULL DEFAULT '{}',
+    template_param text,
+    builtin       boolean NOT NULL DEFAULT false,
+    first_seen_at timestamptz NOT NULL DEFAULT now(),
+    last_seen_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (key, version)
+);
+
+CREATE TABLE worker_actions (
+    worker_id text NOT NULL,
+    key       text NOT NULL,
+    version   text NOT NULL,
+    PRIMARY KEY (worker_id, key)
 );
 
 -- The control channel: whatever cancels an execution a worker holds (one, a parent's descendants, a bulk

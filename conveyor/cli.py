@@ -132,6 +132,23 @@ def _demo(rows: int, seconds: float) -> Callable[[Pool], Coroutine[object, objec
     return functools.partial(demo.run, rows=rows, over_seconds=seconds)
 
 
+def _actions_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--actions",
+        type=lambda text: [m.strip() for m in text.split(",") if m.strip()],
+        default=[],
+        help="comma-separated modules of your own actions to load (besides CONVEYOR_ACTIONS and entry points)",
+    )
+
+
+def _load_actions(modules: list[str]) -> None:
+    from conveyor.nodes.actions.loading import load_actions
+
+    loaded = load_actions(modules)
+    if loaded:
+        log.info("actions_loaded", modules=loaded)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run."""
     parser = argparse.ArgumentParser(prog="conveyor", description="A durable workflow runtime on PostgreSQL.")
@@ -147,7 +164,9 @@ def main(argv: list[str] | None = None) -> None:
         if name == "demo":
             sub.add_argument("--rows", type=int, default=20, help="rows the demo inserts")
             sub.add_argument("--seconds", type=float, default=60.0, help="over how long it inserts them")
-    commands.add_parser("worker", help="a worker only: claims and runs executions")
+        if name != "web":
+            _actions_argument(sub)
+    _actions_argument(commands.add_parser("worker", help="a worker only: claims and runs executions"))
     migrate = commands.add_parser("migrate", help="apply the migrations the database lacks, and exit")
     migrate.add_argument("--dry-run", action="store_true", help="print their SQL instead; nothing when at head")
     add_commands(commands)
@@ -158,6 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     try:
+        if args.command in ("serve", "worker", "demo"):
+            _load_actions([*settings.action_modules, *args.actions])
         with database_url(settings) as dsn:
             if args.command == "migrate":
                 asyncio.run(_migrate(dsn, dry_run=args.dry_run))

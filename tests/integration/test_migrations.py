@@ -223,10 +223,8 @@ async def test_migrate_dry_run_prints_the_missing_sql_and_nothing_at_head(
 
     async with new_database() as old, new_database() as fresh:
         await _create_0_1(old)
-        assert await dry_run(old) == (
-            f"-- 0001_release_0_1\n{CREATE_TABLE.rstrip()}\n\n"
-            f"-- 0002_forget_fingerprint\n{known_migrations()[1].sql.rstrip()}\n\n"
-        )
+        after_0_1 = "".join(f"-- {m.name}\n{m.sql.rstrip()}\n\n" for m in known_migrations()[1:])
+        assert await dry_run(old) == f"-- 0001_release_0_1\n{CREATE_TABLE.rstrip()}\n\n{after_0_1}"
         await apply_schema(old)
         assert await dry_run(old) == ""
         assert "CREATE TABLE workflows" in await dry_run(fresh)
@@ -240,7 +238,8 @@ async def test_a_start_told_not_to_migrate_refuses_a_database_that_lacks_a_migra
     async with new_database() as old:
         await _create_0_1(old)
         url = await _url_of(old, database_url)
-        with pytest.raises(MigrationError, match=r"lacks migrations \(0001_release_0_1, 0002_forget_fingerprint\)"):
+        lacking = ", ".join(m.name for m in known_migrations())
+        with pytest.raises(MigrationError, match=rf"lacks migrations \({lacking}\)"):
             async with connect(url, migrate=False):
                 pass
         async with old.acquire() as conn:
