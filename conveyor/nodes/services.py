@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
+from conveyor.answers import AnswerLimits
 from conveyor.nodes.email_transports import EmailTransport
 from conveyor.rates import Rate
 from conveyor.store import Pool
@@ -24,3 +25,7 @@ class Services:
     vault: Vault
     # CONVEYOR_EMAIL_RATE: sends a second across all workers; none: unthrottled.
     email_rate: Rate | None = None
+    # CONVEYOR_MAX_ANSWER and CONVEYOR_ANSWER_SECONDS: how much of an HTTP answer's body is read, how long for.
+    answers: AnswerLimits = field(default_factory=AnswerLimits)
+    # CONVEYOR_MAX_FLOW_DEPTH: how deep shared flows may nest (a top-level execution is depth 0).
+    max_flow_depth: int = 10
