@@ -7,11 +7,9 @@ and never end), and counts the requests it got and the bytes it managed to send 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import gzip
 import io
-import itertools
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -39,7 +37,9 @@ class AnswerPeer:
     sent_bytes: int = 0
     url: str = ""
     _server: asyncio.Server | None = field(default=None, repr=False)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set, repr=False)
+    _handlers: set[asyncio.Task[object]] = field(default_factory=set, repr=False)
+    _done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     async def __aenter__(self) -> AnswerPeer:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -52,14 +52,17 @@ class AnswerPeer:
     ) -> None:
         assert self._server is not None
         self._server.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._done.set()
+        for writer in self._writers:
+            writer.transport.abort()  # the handlers see the connection go, and end
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=5)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+        self._writers.add(writer)
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             length = next(
@@ -76,9 +79,8 @@ class AnswerPeer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client hung up: what it took is counted
         finally:
-            self._tasks.discard(task)
-            with contextlib.suppress(Exception):
-                writer.close()
+            self._writers.discard(writer)
+            writer.close()
 
     async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         writer.write(data)
@@ -112,7 +114,7 @@ class AnswerPeer:
             await self._trickle(writer, b"1\r\na\r\n")
         elif shape == "short_body":
             await self._send(writer, status + b"Content-Length: %d\r\n\r\n[1," % size)
-            await asyncio.Event().wait()  # the rest never comes
+            await self._done.wait()  # the rest never comes
         elif shape == "gzip_bomb":
             bomb = _bomb()
             headers = b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(bomb)
@@ -130,6 +132,6 @@ class AnswerPeer:
             raise AssertionError(f"unknown shape {shape!r}")
 
     async def _trickle(self, writer: asyncio.StreamWriter, piece: bytes) -> None:
-        for _ in itertools.count():
+        while not self._done.is_set():
             await self._send(writer, piece)
             await asyncio.sleep(0.05)  # a peer that trickles, not a synchronisation
