@@ -151,23 +151,25 @@ class UnstorableResultError(CommitRefusedError):
     code = "unstorable_result"
 
 
-# SQLSTATE classes that say the database could not do it now, not that it will not: connection exceptions,
-# a read-only transaction (a failover under way), rollbacks (deadlock, serialization), insufficient resources,
-# a lock not available, an operator's intervention (shutdown, a cancelled statement), a system error (I/O).
-_TRANSIENT_CLASSES = frozenset({"08", "25", "40", "53", "55", "57", "58"})
+# SQLSTATE classes that say the database will not take what the commit holds, so the same commit would be refused
+# again: a data exception, an integrity violation, a program limit exceeded (a value past jsonb's limits), and what
+# a trigger or a function raised (plpgsql, triggered actions, external routines). Every other error (the
+# connection lost, a read-only failover, a deadlock, a lock or resources not available, a schema or permission
+# out of step with this code) is no verdict on the step's data: it passes as it is, and the step runs again.
+_REFUSED_CLASSES = frozenset({"09", "22", "23", "27", "2F", "38", "39", "44", "54", "P0"})
 
 
 @contextlib.contextmanager
 def refusals() -> Iterator[None]:
-    """Raise a commit the database refused as CommitRefusedError (UnstorableResultError for a result it can
-    never take); a lost or transient failure passes as it is, to be written again."""
+    """Raise a commit the database refused for what it holds as CommitRefusedError (UnstorableResultError for a
+    result it can never take); any other failure passes as it is, to be written again."""
     try:
         yield
     except (asyncpg.DataError, TypeError, ValueError, OverflowError) as exc:
         sqlstate = exc.sqlstate if isinstance(exc, asyncpg.DataError) else "encoding"
         raise UnstorableResultError(f"the step's result cannot be stored: {exc}", sqlstate=sqlstate) from exc
     except asyncpg.PostgresError as exc:
-        if str(exc.sqlstate)[:2] in _TRANSIENT_CLASSES:
+        if str(exc.sqlstate)[:2] not in _REFUSED_CLASSES:
             raise
         message = f"the database refused the step's commit: {exc.sqlstate} {type(exc).__name__}: {exc}"
         raise CommitRefusedError(message, sqlstate=str(exc.sqlstate)) from exc
