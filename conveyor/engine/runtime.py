@@ -38,9 +38,9 @@ async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Work
             http=http,
             webhook_allow_hosts=settings.webhook_allow_hosts,
             vault=Vault(pool, settings),
-            email_rate=settings.email_rate,
             answers=settings.answers,
             max_flow_depth=settings.max_flow_depth,
+            email_rate=settings.email_rate,
         )
         await services.vault.learn_all()
         yield Worker(pool, dsn, settings, services)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aiohttp
 
@@ -24,8 +24,8 @@ class Services:
     webhook_allow_hosts: frozenset[str]
     vault: Vault
     # CONVEYOR_EMAIL_RATE: sends a second across all workers; none: unthrottled.
-    email_rate: Rate | None = None
     # CONVEYOR_MAX_ANSWER and CONVEYOR_ANSWER_SECONDS: how much of an HTTP answer's body is read, how long for.
-    answers: AnswerLimits = field(default_factory=AnswerLimits)
+    answers: AnswerLimits
     # CONVEYOR_MAX_FLOW_DEPTH: how deep shared flows may nest (a top-level execution is depth 0).
-    max_flow_depth: int = 10
+    max_flow_depth: int
+    email_rate: Rate | None = None
