@@ -80,7 +80,7 @@ async def _send(node: WebhookNode, ctx: StepContext, target: URL) -> Outcome:
         error = f"{type(exc).__name__}: {exc}"
     except (AnswerTooLargeError, AnswerTooSlowError) as exc:
         timed_out, too_large = isinstance(exc, AnswerTooSlowError), isinstance(exc, AnswerTooLargeError)
-        error = exc.message
+        status, error = exc.details.get("status"), exc.message
     finally:
         if status is None and error is None:
             error = "cancelled: the step's timeout, a shutdown or a cancel of the execution ended the call"
@@ -101,8 +101,10 @@ async def _send(node: WebhookNode, ctx: StepContext, target: URL) -> Outcome:
         async with connection(ctx.services.pool) as conn:
             fail(Point.STEP_WRITE)
             await insert_webhook_call(conn, call)
+    if too_large and status is not None and not 200 <= status < 300:
+        raise StepError(f"webhook answered HTTP {status}; {error}", url=str(target), status=status)
     if too_large:
-        # The call was made and answered: calling again would only fetch the same answer.
+        # The call was made and succeeded: calling again would only fetch the same answer.
         raise PermanentStepError(f"webhook call failed: {error}", url=str(target), setting="CONVEYOR_MAX_ANSWER")
     if timed_out:
         raise StepTimeoutError(f"webhook call timed out: {error}", url=str(target))
@@ -130,7 +132,11 @@ async def _call(
         timeout=aiohttp.ClientTimeout(total=timeout),
         allow_redirects=False,
     ) as response:
-        return response.status, await read_text(response, limits)
+        try:
+            return response.status, await read_text(response, limits)
+        except (AnswerTooLargeError, AnswerTooSlowError) as exc:
+            exc.details["status"] = response.status  # a failed call's answer too large is retried as any failure
+            raise
 
 
 def _parse(text: str) -> JSONValue:

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bench.peers import Reply, WebhookPeer
 from bench.poll import poll_until
 from conveyor.answers import AnswerLimits
 from conveyor.config import Settings
@@ -123,3 +124,20 @@ async def test_a_url_poll_reads_a_list_longer_than_one_network_read(
         return bool(count == len(items))
 
     await poll_until(started, "an execution per item", timeout_seconds=30)
+
+
+async def test_a_failed_call_whose_answer_is_over_the_cap_is_retried_as_any_failure(
+    db: Pool, worker: Worker, webhook_peer: WebhookPeer
+) -> None:
+    webhook_peer.answer(Reply(503, '"' + "e" * (2 * MAX_ANSWER) + '"'))
+    retry = {"max_attempts": 2, "backoff": "fixed", "delay": "50ms", "jitter": False}
+    call = {"id": "call", "type": "webhook", "method": "GET", "url": webhook_peer.url, "retry": retry}
+    ex = await wait_until_ended(db, (await run_flow(db, flow(call))).id)
+    assert ex.state == "completed"
+    assert len(webhook_peer.received) == 2
+    async with db.acquire() as conn:
+        first = await conn.fetchrow(
+            "SELECT status_code, error FROM webhook_logs WHERE execution_id = $1 AND attempt = 1", ex.id
+        )
+    assert first["status_code"] == 503
+    assert "CONVEYOR_MAX_ANSWER" in first["error"]
