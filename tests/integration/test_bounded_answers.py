@@ -139,5 +139,6 @@ async def test_a_failed_call_whose_answer_is_over_the_cap_is_retried_as_any_fail
         first = await conn.fetchrow(
             "SELECT status_code, error FROM webhook_logs WHERE execution_id = $1 AND attempt = 1", ex.id
         )
+    assert first is not None
     assert first["status_code"] == 503
     assert "CONVEYOR_MAX_ANSWER" in first["error"]
