@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from conveyor.answers import AnswerLimits, AnswerTooLargeError, AnswerTooSlowError, read_text
 from conveyor.errors import ConveyorError
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -41,9 +42,11 @@ class ApiClient:
         async with aiohttp.ClientSession(headers=self._headers, timeout=_TIMEOUT) as session:
             try:
                 async with session.request(method, self.base_url + path, json=body, params=params or None) as response:
-                    text = await response.text()
+                    text = await read_text(response, AnswerLimits())
             except aiohttp.ClientError as exc:
                 raise ApiError(0, "unreachable", f"cannot reach {self.base_url}: {exc}") from exc
+            except (AnswerTooLargeError, AnswerTooSlowError) as exc:
+                raise ApiError(0, exc.code, f"{self.base_url}: {exc.message}") from exc
         try:
             answer = json.loads(text) if text else None
         except ValueError:

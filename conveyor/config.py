@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+from conveyor.answers import AnswerLimits
 from conveyor.durations import parse_duration
 from conveyor.rates import Rate, parse_rate
 
@@ -35,6 +36,16 @@ def _retention(raw: str | None) -> timedelta | None:
 
 
 DEFAULT_RETENTION = timedelta(days=30)
+
+
+def _positive_duration(name: str, default: timedelta) -> timedelta:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    duration = parse_duration(raw)
+    if duration <= timedelta(0):
+        raise ValueError(f"{name} must be a positive duration, not {raw!r}")
+    return duration
 
 
 def _hosts(raw: str) -> frozenset[str]:
@@ -86,6 +97,17 @@ class Settings:
     retention_batch_size: int = 1000
     # Whether serve, web, worker and demo apply the migrations the database lacks at start (else they refuse).
     migrate_on_start: bool = True
+    # How much of an HTTP answer's body a worker reads (CONVEYOR_MAX_ANSWER), and how long for
+    # (CONVEYOR_ANSWER_SECONDS).
+    answers: AnswerLimits = field(default_factory=AnswerLimits)
+    # The largest step result (its input, output and error, as JSON) stored: CONVEYOR_MAX_RESULT.
+    max_result_bytes: int = 1024 * 1024
+    # A step's timeout when its node sets none, and the most any node's may be (CONVEYOR_STEP_TIMEOUT and
+    # CONVEYOR_MAX_STEP_TIMEOUT): a step that hangs gives its slot back by then.
+    step_timeout: timedelta = timedelta(minutes=5)
+    max_step_timeout: timedelta = timedelta(minutes=15)
+    # How deep shared flows may nest: CONVEYOR_MAX_FLOW_DEPTH.
+    max_flow_depth: int = 10
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -138,6 +160,14 @@ class Settings:
             retention=_retention(env.get("CONVEYOR_RETENTION")),
             retention_batch_size=_int("CONVEYOR_RETENTION_BATCH_SIZE", 1000),
             migrate_on_start=env.get("CONVEYOR_MIGRATE_ON_START", "").lower() not in ("0", "false", "no", "off"),
+            answers=AnswerLimits(
+                max_bytes=_int("CONVEYOR_MAX_ANSWER", AnswerLimits().max_bytes),
+                read_seconds=_float("CONVEYOR_ANSWER_SECONDS", AnswerLimits().read_seconds),
+            ),
+            max_result_bytes=_int("CONVEYOR_MAX_RESULT", 1024 * 1024),
+            step_timeout=_positive_duration("CONVEYOR_STEP_TIMEOUT", timedelta(minutes=5)),
+            max_step_timeout=_positive_duration("CONVEYOR_MAX_STEP_TIMEOUT", timedelta(minutes=15)),
+            max_flow_depth=_int("CONVEYOR_MAX_FLOW_DEPTH", 10),
             email_rate=parse_rate(env["CONVEYOR_EMAIL_RATE"]) if env.get("CONVEYOR_EMAIL_RATE") else None,
         )
 

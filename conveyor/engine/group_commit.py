@@ -21,7 +21,7 @@ import structlog
 from conveyor.engine.metrics import COMMIT_GROUP_SIZE
 from conveyor.failpoints import Point, armed, fail
 from conveyor.store import Conn, Pool, connection
-from conveyor.store.steps import Committed, StepCommit, UnstorableResultError, commit_steps
+from conveyor.store.steps import CommitRefusedError, Committed, StepCommit, commit_steps
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +56,7 @@ class CommitGroup:
         """Write `commit` with whatever else is queued; return once it is durable (None: the lease was lost).
 
         Raises what the write raised: DatabaseUnavailableError for the whole group (whether it committed is
-        then unknown, as for any commit whose answer was lost), UnstorableResultError for this commit alone.
+        then unknown, as for any commit whose answer was lost), CommitRefusedError for this commit alone.
         """
         loop = asyncio.get_running_loop()
         queued = _Queued(commit, loop.create_future())
@@ -89,10 +89,10 @@ class CommitGroup:
             async with connection(self._pool) as conn:
                 try:
                     results = await _write(conn, [q.commit for q in group])
-                except UnstorableResultError:
+                except CommitRefusedError:
                     if len(group) == 1:
                         raise
-                    # One result cannot be stored and failed the statement: find it by writing one by one.
+                    # One commit was refused and failed the statement: find it by writing one by one.
                     for queued in group:
                         await _answer_alone(conn, queued)
                     return
@@ -128,7 +128,7 @@ async def _answer_alone(conn: Conn, queued: _Queued) -> None:
         return
     try:
         result = (await _write(conn, [queued.commit]))[0]
-    except UnstorableResultError as exc:
+    except CommitRefusedError as exc:
         queued.answer.set_exception(exc)
     else:
         queued.answer.set_result(result)

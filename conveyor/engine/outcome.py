@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from dataclasses import dataclass
 
 from conveyor.definitions import NodeModel
 from conveyor.engine.backoff import retry_delay_seconds
-from conveyor.errors import ConveyorError, RetryAfter, StepTimeoutError
+from conveyor.errors import ConveyorError, PermanentStepError, RetryAfter, StepTimeoutError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, Defer, Outcome, Sleep, SpawnChild, WaitForChild, WaitForEvent
 from conveyor.redaction import Redactor
@@ -26,6 +27,45 @@ class PlannedCommit:
     child: NewExecution | None = None
     waits_for: uuid.UUID | None = None
     wait: WaitForEvent | None = None
+
+
+class ResultTooLargeError(PermanentStepError):
+    """The step's result is larger than CONVEYOR_MAX_RESULT allows to store."""
+
+    code = "result_too_large"
+
+
+def oversized(planned: PlannedCommit, max_bytes: int) -> ResultTooLargeError | None:
+    """Why the step's result may not be stored, if a part of it (its input, its output, a child's input) is
+    larger than `max_bytes` as JSON; None when it fits."""
+    step, child = planned.commit.step, planned.child
+    parts = {
+        "input": step.input if step else None,
+        "output": step.output if step else None,
+        "error": step.error if step else None,
+        "child_input": child.input if child else None,
+    }
+    for name, value in parts.items():
+        size = _json_size(value)
+        if size > max_bytes:
+            return ResultTooLargeError(
+                f"the step's {name.replace('_', ' ')} is {size} bytes as JSON, more than CONVEYOR_MAX_RESULT"
+                f" ({max_bytes} bytes) allows to store",
+                field=name,
+                size_bytes=size,
+                setting="CONVEYOR_MAX_RESULT",
+                limit_bytes=max_bytes,
+            )
+    return None
+
+
+def _json_size(value: JSONValue) -> int:
+    if value is None:
+        return 0
+    try:
+        return len(json.dumps(value, ensure_ascii=False).encode())
+    except (TypeError, ValueError, RecursionError):
+        return 0  # not JSON at all: the commit refuses it as unstorable
 
 
 def error_document(exc: BaseException) -> JSONObject:

@@ -15,7 +15,14 @@ from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.event_waits import park_wait
 from conveyor.engine.group_commit import CommitGroup
 from conveyor.engine.metrics import SLEEPS_HELD, step_metrics
-from conveyor.engine.outcome import PlannedCommit, plan_failure, plan_finish_without_node, plan_success, redacted
+from conveyor.engine.outcome import (
+    PlannedCommit,
+    oversized,
+    plan_failure,
+    plan_finish_without_node,
+    plan_success,
+    redacted,
+)
 from conveyor.engine.routing import lacking_action, routed_action
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.failpoints import Point, fail
@@ -26,7 +33,16 @@ from conveyor.nodes.services import Services
 from conveyor.statemachines import DELAYED, RUNNING, TERMINAL_STATES
 from conveyor.store import Conn, Pool, connection
 from conveyor.store.executions import Execution, insert_execution
-from conveyor.store.steps import Committed, UnstorableResultError, Wake, child_has_ended, commit_step, wake_parent
+from conveyor.store.steps import (
+    CommitRefusedError,
+    Committed,
+    UnstorableResultError,
+    Wake,
+    child_has_ended,
+    commit_step,
+    refusals,
+    wake_parent,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -93,6 +109,25 @@ class Holds:
         return _with_wake(planned, dataclasses.replace(commit.wake, hold_seconds=self.seconds))
 
 
+# Refusals of one step's commit after which it fails, whatever their kinds (the same kind twice fails it sooner).
+_MAX_REFUSALS = 3
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StepLimits:
+    """What bounds a step: its timeout when its node sets none, the most any node's may be, the largest result
+    (its input, output and error as JSON) stored."""
+
+    timeout_seconds: float
+    max_timeout_seconds: float
+    max_result_bytes: int
+
+    def timeout(self, node: NodeModel) -> float:
+        """The node's timeout in seconds, or the default; never past the maximum."""
+        own = node.timeout.total_seconds() if node.timeout else self.timeout_seconds
+        return min(own, self.max_timeout_seconds)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class RunResult:
     """Where a run left the execution."""
@@ -118,7 +153,9 @@ class StepRunner:
         holds: Holds,
         leases: set[uuid.UUID],
         lease_seconds: float,
+        limits: StepLimits,
     ) -> None:
+        self._limits = limits
         self._stopping = stopping
         self._holds = holds
         self._leases = leases
@@ -143,13 +180,9 @@ class StepRunner:
             lacking = lacking_action(definition, ex.current_node)
             if lacking is not None:
                 return RunResult(None, False, route_to=lacking)
-            planned = await self._plan(ex, definition, bound)
-            try:
-                committed = await self._commit(planned, ex.parent_id)
-            except UnstorableResultError as exc:
-                bound.warning("step_result_unstorable", error=exc.message)
-                planned = plan_failure(ex, self._owner, definition.node(ex.current_node or ""), exc, None)
-                committed = await self._commit(planned, ex.parent_id)
+            node = None if ex.current_node is None else definition.node(ex.current_node)
+            planned = await self._plan(ex, definition, node, bound)
+            committed, planned = await self._commit_or_fail(ex, node, planned, bound)
             if committed is None:
                 bound.warning("lease_lost")
                 return RunResult(None, False, lease_lost=True)
@@ -177,14 +210,18 @@ class StepRunner:
             )
 
     async def _plan(
-        self, ex: Execution, definition: WorkflowDefinition, bound: structlog.stdlib.BoundLogger
+        self,
+        ex: Execution,
+        definition: WorkflowDefinition,
+        node: NodeModel | None,
+        bound: structlog.stdlib.BoundLogger,
     ) -> PlannedCommit:
         """Run the current node (or finish, past the last) and shape its commit: renewed after a held sleep, held
         when a short sleep, and naming the action the next node runs, which routes it to that action's workers."""
-        if ex.current_node is None:
+        if node is None:
             planned = plan_finish_without_node(ex, self._owner)
         else:
-            planned = await self._run_node(ex, definition.node(ex.current_node), bound)
+            planned = await self._run_node(ex, node, bound)
             fail(Point.AFTER_SIDE_EFFECT)
         if ex.state != RUNNING:
             # Woken from a held sleep: the row's wake_at was the sleep's; a step that goes on renews the lease.
@@ -225,7 +262,7 @@ class StepRunner:
             services=self._services,
             log=bound,
         )
-        timeout = node.timeout.total_seconds() if node.timeout else None
+        timeout = self._limits.timeout(node)
         metrics = step_metrics(node.type)
         started = time.perf_counter()
         try:
@@ -241,12 +278,22 @@ class StepRunner:
         except Exception as exc:  # noqa: BLE001 - any failure of user-facing work fails the step
             metrics.failed.inc()
             bound.warning("step_failed", error=ctx.redactor.text(str(exc)), error_type=type(exc).__name__)
-            return redacted(plan_failure(ex, self._owner, node, exc, ctx.rendered or None), ctx.redactor)
+            return self._capped(ex, node, ctx, plan_failure(ex, self._owner, node, exc, ctx.rendered or None))
         finally:
             metrics.seconds.observe(time.perf_counter() - started)
-        metrics.completed.inc()
-        planned = plan_success(ex, self._owner, node, outcome, ctx.rendered or None)
-        return redacted(planned, ctx.redactor)
+        planned = self._capped(ex, node, ctx, plan_success(ex, self._owner, node, outcome, ctx.rendered or None))
+        (metrics.failed if planned.commit.error is not None else metrics.completed).inc()
+        return planned
+
+    def _capped(self, ex: Execution, node: NodeModel, ctx: StepContext, planned: PlannedCommit) -> PlannedCommit:
+        """The commit redacted; the step's failure instead if its result is larger than may be stored."""
+        planned = redacted(planned, ctx.redactor)
+        too_large = oversized(planned, self._limits.max_result_bytes)
+        if too_large is None:
+            return planned
+        ctx.log.warning("step_result_too_large", error=too_large.message)
+        step_input = None if too_large.details["field"] == "input" else ctx.rendered or None
+        return redacted(plan_failure(ex, self._owner, node, too_large, step_input), ctx.redactor)
 
     def _secret_names(self, ex: Execution, node: NodeModel) -> frozenset[str]:
         """The secrets a node's templates name, found once per definition version."""
@@ -258,17 +305,38 @@ class StepRunner:
             names = self._secret_uses[key] = frozenset(ref.name for ref in node.secret_references())
         return names
 
+    async def _commit_or_fail(
+        self, ex: Execution, node: NodeModel | None, planned: PlannedCommit, bound: structlog.stdlib.BoundLogger
+    ) -> tuple[Committed | None, PlannedCommit]:
+        """Commit the step, and what was committed; a commit the database refuses the same way twice (or one it
+        can never store) fails the step instead: running it again would repeat its side effect for a commit
+        that cannot land. A commit lost on the way (the database gone) is not refused: it raises, as before."""
+        refused: list[str] = []
+        failed_instead = False
+        while True:
+            try:
+                return await self._commit(planned, ex.parent_id), planned
+            except CommitRefusedError as exc:
+                bound.warning("step_commit_refused", sqlstate=exc.sqlstate, error=exc.message)
+                if node is None or failed_instead:
+                    raise  # even the step's failure, stripped of its result, is refused: nothing more to try
+                determined = isinstance(exc, UnstorableResultError) or exc.sqlstate in refused
+                refused.append(exc.sqlstate)
+                if determined or len(refused) >= _MAX_REFUSALS:
+                    planned, failed_instead = plan_failure(ex, self._owner, node, exc, None), True
+
     async def _commit(self, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
         commit = planned.commit
         parent_to_wake = parent_id if commit.state in TERMINAL_STATES else None
         if planned.child is None and planned.waits_for is None and planned.wait is None and parent_to_wake is None:
             return await self._group.commit(commit)
         # A commit that writes more than the execution's own rows takes a transaction of its own.
-        async with connection(self._pool) as conn:
-            async with conn.transaction():
-                committed = await self._commit_alone(conn, planned, parent_to_wake)
-                fail(Point.IN_COMMIT)
-            fail(Point.AFTER_COMMIT)  # committed; were the answer lost, the worker could not know
+        with refusals():
+            async with connection(self._pool) as conn:
+                async with conn.transaction():
+                    committed = await self._commit_alone(conn, planned, parent_to_wake)
+                    fail(Point.IN_COMMIT)
+                fail(Point.AFTER_COMMIT)  # committed; were the answer lost, the worker could not know
         return committed
 
     async def _commit_alone(

@@ -55,6 +55,8 @@ async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Work
             http=http,
             webhook_allow_hosts=settings.webhook_allow_hosts,
             vault=Vault(pool, settings),
+            answers=settings.answers,
+            max_flow_depth=settings.max_flow_depth,
             email_rate=settings.email_rate,
             sms_transport=sms_transport(settings, http),
             sms_sender=settings.sms_from,

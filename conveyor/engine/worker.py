@@ -25,7 +25,7 @@ from conveyor.engine.poll_triggers import PollStage
 from conveyor.engine.recovery import recover, silence_limit_seconds
 from conveyor.engine.retention import RetentionStage
 from conveyor.engine.routing import provided_actions
-from conveyor.engine.runner import Holds, StepRunner, held_sleep_seconds
+from conveyor.engine.runner import Holds, StepLimits, StepRunner, held_sleep_seconds
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.nodes.services import Services
@@ -79,8 +79,19 @@ class Worker:
             room=lambda: self._free_slots() > 0,
             ring=self._alarm.ring,
         )
+        limits = StepLimits(
+            settings.step_timeout.total_seconds(), settings.max_step_timeout.total_seconds(), settings.max_result_bytes
+        )
         self._runner = StepRunner(
-            pool, services, definitions, self.id, self._stopping, self._holds, self._leases.held, settings.lease_seconds
+            pool,
+            services,
+            definitions,
+            self.id,
+            self._stopping,
+            self._holds,
+            self._leases.held,
+            settings.lease_seconds,
+            limits,
         )
         self._events = EventMatcher(pool, definitions)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}

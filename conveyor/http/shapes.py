@@ -15,7 +15,6 @@ from conveyor.http.resources import (
     ExecutionAnswer,
     HistoryAnswer,
     SlotWaitAnswer,
-    WorkerWaitAnswer,
     StepAnswer,
     TemplateAnswer,
     TransitionAnswer,
@@ -23,6 +22,7 @@ from conveyor.http.resources import (
     TriggerRows,
     VersionAnswer,
     WebhookCallAnswer,
+    WorkerWaitAnswer,
     WorkflowAnswer,
 )
 from conveyor.redaction import KNOWN

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from conveyor.answers import AnswerLimits
 from conveyor.nodes.email_transports import EmailTransport
 from conveyor.nodes.sms_transports import LogSmsTransport, SmsTransport
 from conveyor.rates import Rate
@@ -25,6 +26,10 @@ class Services:
     webhook_allow_hosts: frozenset[str]
     vault: Vault
     # CONVEYOR_EMAIL_RATE: sends a second across all workers; none: unthrottled.
+    # CONVEYOR_MAX_ANSWER and CONVEYOR_ANSWER_SECONDS: how much of an HTTP answer's body is read, how long for.
+    answers: AnswerLimits
+    # CONVEYOR_MAX_FLOW_DEPTH: how deep shared flows may nest (a top-level execution is depth 0).
+    max_flow_depth: int
     email_rate: Rate | None = None
     sms_transport: SmsTransport = field(default_factory=LogSmsTransport)
     sms_sender: str = "conveyor"

@@ -11,6 +11,7 @@ import aiohttp
 from pydantic import Field
 from yarl import URL
 
+from conveyor.answers import AnswerLimits, AnswerTooLargeError, AnswerTooSlowError, read_text
 from conveyor.definitions import NodeModel
 from conveyor.errors import PermanentStepError, StepError, StepTimeoutError
 from conveyor.failpoints import Point, fail
@@ -70,13 +71,16 @@ async def _send(node: WebhookNode, ctx: StepContext, target: URL) -> Outcome:
     headers.setdefault("Idempotency-Key", ctx.idempotency_key)
     body = await ctx.render("body", node.body)
     started = time.perf_counter()
-    status, text, error, timed_out = None, None, None, False
+    status, text, error, timed_out, too_large = None, None, None, False, False
     try:
-        status, text = await _call(ctx.services.http, node, target, headers, body)
+        status, text = await _call(ctx.services.http, node, target, headers, body, ctx.services.answers)
     except (aiohttp.ClientError, TimeoutError) as exc:
         # The node's timeout bounds both the call and the step: whichever fires first, it is a timeout.
         timed_out = isinstance(exc, TimeoutError)
         error = f"{type(exc).__name__}: {exc}"
+    except (AnswerTooLargeError, AnswerTooSlowError) as exc:
+        timed_out, too_large = isinstance(exc, AnswerTooSlowError), isinstance(exc, AnswerTooLargeError)
+        status, error = exc.details.get("status"), exc.message
     finally:
         if status is None and error is None:
             error = "cancelled: the step's timeout, a shutdown or a cancel of the execution ended the call"
@@ -97,6 +101,11 @@ async def _send(node: WebhookNode, ctx: StepContext, target: URL) -> Outcome:
         async with connection(ctx.services.pool) as conn:
             fail(Point.STEP_WRITE)
             await insert_webhook_call(conn, call)
+    if too_large and status is not None and not 200 <= status < 300:
+        raise StepError(f"webhook answered HTTP {status}; {error}", url=str(target), status=status)
+    if too_large:
+        # The call was made and succeeded: calling again would only fetch the same answer.
+        raise PermanentStepError(f"webhook call failed: {error}", url=str(target), setting="CONVEYOR_MAX_ANSWER")
     if timed_out:
         raise StepTimeoutError(f"webhook call timed out: {error}", url=str(target))
     if error is not None:
@@ -107,7 +116,12 @@ async def _send(node: WebhookNode, ctx: StepContext, target: URL) -> Outcome:
 
 
 async def _call(
-    http: aiohttp.ClientSession, node: WebhookNode, target: URL, headers: dict[str, str], body: JSONValue
+    http: aiohttp.ClientSession,
+    node: WebhookNode,
+    target: URL,
+    headers: dict[str, str],
+    body: JSONValue,
+    limits: AnswerLimits,
 ) -> tuple[int, str]:
     timeout = node.timeout.total_seconds() if node.timeout else _DEFAULT_TIMEOUT_SECONDS
     async with http.request(
@@ -118,7 +132,11 @@ async def _call(
         timeout=aiohttp.ClientTimeout(total=timeout),
         allow_redirects=False,
     ) as response:
-        return response.status, await response.text()
+        try:
+            return response.status, await read_text(response, limits)
+        except (AnswerTooLargeError, AnswerTooSlowError) as exc:
+            exc.details["status"] = response.status  # a failed call's answer too large is retried as any failure
+            raise
 
 
 def _parse(text: str) -> JSONValue:

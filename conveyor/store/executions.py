@@ -52,7 +52,6 @@ class Execution:
     # The team's action its current node runs, routing it to the workers that provide it (None: any worker).
     action: str | None = None
 
-
     @property
     def waiting_for_worker(self) -> bool:
         """Parked: due, but its next step's action is provided by no live worker (conveyor/store/routing.py)."""

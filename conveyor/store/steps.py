@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -136,19 +137,51 @@ class Committed:
     wake_in_seconds: float | None
 
 
-class UnstorableResultError(PermanentStepError):
-    """The step's result cannot be stored (not JSON, or out of the database's range)."""
+class CommitRefusedError(PermanentStepError):
+    """The database refused the step's commit: it answered with an error, so nothing of it was written."""
+
+    code = "commit_refused"
+
+    def __init__(self, message: str, *, sqlstate: str) -> None:
+        super().__init__(message, sqlstate=sqlstate)
+        self.sqlstate = sqlstate
+
+
+class UnstorableResultError(CommitRefusedError):
+    """The step's result cannot be stored (not JSON, or out of the database's range): refused every time."""
 
     code = "unstorable_result"
 
 
+# SQLSTATE classes that say the database will not take what the commit holds, so the same commit would be refused
+# again: a data exception, an integrity violation, a program limit exceeded (a value past jsonb's limits), and what
+# a trigger or a function raised (plpgsql, triggered actions, external routines). Every other error (the
+# connection lost, a read-only failover, a deadlock, a lock or resources not available, a schema or permission
+# out of step with this code) is no verdict on the step's data: it passes as it is, and the step runs again.
+_REFUSED_CLASSES = frozenset({"09", "22", "23", "27", "2F", "38", "39", "44", "54", "P0"})
+
+
+@contextlib.contextmanager
+def refusals() -> Iterator[None]:
+    """Raise a commit the database refused for what it holds as CommitRefusedError (UnstorableResultError for a
+    result it can never take); any other failure passes as it is, to be written again."""
+    try:
+        yield
+    except (asyncpg.DataError, TypeError, ValueError, OverflowError) as exc:
+        sqlstate = exc.sqlstate if isinstance(exc, asyncpg.DataError) else "encoding"
+        raise UnstorableResultError(f"the step's result cannot be stored: {exc}", sqlstate=sqlstate) from exc
+    except asyncpg.PostgresError as exc:
+        if str(exc.sqlstate)[:2] not in _REFUSED_CLASSES:
+            raise
+        message = f"the database refused the step's commit: {exc.sqlstate} {type(exc).__name__}: {exc}"
+        raise CommitRefusedError(message, sqlstate=str(exc.sqlstate)) from exc
+
+
 async def commit_steps(conn: Conn, commits: Sequence[StepCommit]) -> list[Committed | None]:
     """Write many executions' step outcomes in one statement; for each, None when its worker no longer holds
-    the lease. One unstorable result fails the statement: the caller learns which by committing one by one."""
-    try:
+    the lease. One refused commit fails the statement: the caller learns which by committing one by one."""
+    with refusals():
         rows = await conn.fetch(_COMMIT_STEPS.sql, *_commit_args(commits))
-    except (asyncpg.DataError, TypeError, ValueError, OverflowError) as exc:
-        raise UnstorableResultError(f"the step's result cannot be stored: {exc}") from exc
     by_position = {r["ord"]: Committed(r["version"], r["pause_requested"], r["wake_in"]) for r in rows}
     return [by_position.get(i) for i in range(1, len(commits) + 1)]
 

@@ -16,13 +16,13 @@ import aiohttp
 from pydantic import Field, field_validator
 from yarl import URL
 
+from conveyor.answers import AnswerTooLargeError, AnswerTooSlowError, read_answer
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.services import Services
 from conveyor.nodes.webhook_guard import ForbiddenTargetError, check_host
 from conveyor.triggers.base import Interval, Polled, PollFailedError, Tick, TriggerKind, TriggerModel
 
 SEEN_LIMIT = 10_000
-_MAX_ANSWER_BYTES = 10 * 1024 * 1024
 _TIMEOUT_SECONDS = 30.0
 
 # A dotted path into the JSON answer ("" for the answer itself).
@@ -86,11 +86,9 @@ async def _fetch(trigger: UrlPollTrigger, etag: str | None, services: Services) 
                 return None, etag
             if not 200 <= response.status < 300:
                 raise PollFailedError(f"{trigger.url} answered HTTP {response.status}", url=trigger.url)
-            raw = await response.content.read(_MAX_ANSWER_BYTES + 1)
-            if len(raw) > _MAX_ANSWER_BYTES:
-                raise PollFailedError(f"{trigger.url} answered more than {_MAX_ANSWER_BYTES} bytes", url=trigger.url)
+            raw = await read_answer(response, services.answers)
             return json.loads(raw), response.headers.get("ETag")
-    except ForbiddenTargetError as exc:
+    except (ForbiddenTargetError, AnswerTooLargeError, AnswerTooSlowError) as exc:
         raise PollFailedError(exc.message, url=trigger.url) from exc
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise PollFailedError(f"{trigger.url} could not be read: {type(exc).__name__}: {exc}", url=trigger.url) from exc

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conveyor.engine.outcome import plan_failure, plan_finish_without_node, plan_success
+from conveyor.engine.outcome import oversized, plan_failure, plan_finish_without_node, plan_success
+from conveyor.engine.runner import StepLimits
 from conveyor.errors import PermanentStepError, StepError
 from conveyor.nodes.base import Completed, Sleep, SpawnChild, WaitForChild
 from conveyor.nodes.kinds import parse_definition
@@ -147,3 +148,21 @@ def test_each_resting_state_has_its_claim_event(state: str, event: str) -> None:
 def test_no_other_state_can_be_claimed(state: str) -> None:
     with pytest.raises(KeyError):
         claim_event(state)
+
+
+def test_a_result_over_the_cap_is_named_by_its_part_and_the_setting() -> None:
+    planned = plan_success(running(), "w", DEFINITION.node("a"), Completed(output={"big": "x" * 2000}), {"n": 1})
+    assert oversized(planned, 4096) is None
+    too_large = oversized(planned, 1000)
+    assert too_large is not None
+    assert too_large.details["field"] == "output"
+    assert "CONVEYOR_MAX_RESULT (1000 bytes)" in too_large.message
+    assert not too_large.retryable
+
+
+def test_a_step_timeout_defaults_and_is_capped() -> None:
+    limits = StepLimits(timeout_seconds=300, max_timeout_seconds=900, max_result_bytes=1)
+    node = DEFINITION.node("a")
+    assert limits.timeout(node) == 300
+    assert limits.timeout(node.model_copy(update={"timeout": timedelta(seconds=10)})) == 10
+    assert limits.timeout(node.model_copy(update={"timeout": timedelta(hours=1)})) == 900
