@@ -88,7 +88,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         code = exc.reason.lower().replace(" ", "_")
-        return error_response(exc.status, code, exc.reason, {"path": request.path})
+        # The path is not echoed: what a caller sent is theirs already, and an echo could be redacted (below).
+        return error_response(exc.status, code, exc.reason)
     except Exception:
         log.exception("request_crashed", path=request.path, method=request.method)
         return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")

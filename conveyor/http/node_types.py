@@ -9,7 +9,7 @@ from conveyor.http.operation import operation
 from conveyor.http.resources import Answer
 from conveyor.http.shapes import respond
 from conveyor.jsonvalue import JSONObject
-from conveyor.nodes.actions import ACTIONS, TEMPLATE_PARAMS
+from conveyor.nodes.actions import ACTIONS
 from conveyor.nodes.kinds import KINDS
 
 routes = web.RouteTableDef()
@@ -24,11 +24,13 @@ class NodeTypeAnswer(Answer):
 
 
 class ActionAnswer(Answer):
-    """An action an action node runs; `template_param` names the parameter that must name a stored template."""
+    """An action an action node runs; `template_param` names the parameter that must name a stored template,
+    `credentials` the parameters it sends as credentials (the only ones a `{{ secrets.NAME }}` may be in)."""
 
     name: str
     description: str
     template_param: str | None
+    credentials: list[str]
 
 
 class NodeTypesAnswer(Answer):
@@ -50,7 +52,12 @@ async def get_node_types(request: web.Request) -> web.Response:
         for kind in KINDS
     ]
     actions = [
-        ActionAnswer(name=name, description=(action.__doc__ or "").strip(), template_param=TEMPLATE_PARAMS.get(name))
+        ActionAnswer(
+            name=name,
+            description=action.description,
+            template_param=action.template_param,
+            credentials=list(action.credentials),
+        )
         for name, action in sorted(ACTIONS.items())
     ]
     return respond(NodeTypesAnswer(items=kinds, actions=actions))
