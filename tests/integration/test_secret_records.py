@@ -190,6 +190,7 @@ async def test_an_echoed_secret_never_reaches_an_email_log_even_html_escaped(
 
 
 async def test_a_secret_in_an_email_param_is_refused_before_anything_is_stored(vault_api: ApiClient) -> None:
+    assert (await vault_api.put("/secrets/CRM", json={"value": f"v-{uuid.uuid4().hex}"})).status == 201
     node = {
         "id": "mail",
         "type": "action",
@@ -198,7 +199,9 @@ async def test_a_secret_in_an_email_param_is_refused_before_anything_is_stored(v
     }
     response = await vault_api.post("/workflows", json=flow(node))
     assert response.status == 422
-    assert (await response.json())["error"]["details"]["field"] == "/nodes/0/params/token"
+    error = (await response.json())["error"]
+    assert error["details"]["field"] == "/nodes/0/params/token"
+    assert "only where it is sent" in error["message"]
 
 
 async def test_a_trigger_error_never_echoes_its_secret(api: ApiClient) -> None:
