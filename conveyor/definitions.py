@@ -189,7 +189,17 @@ class DefinitionParser:
     tags: frozenset[str]
 
     def parse(self, raw: JSONValue) -> WorkflowDefinition:
-        """Validate a definition's shape and graph, raising DefinitionError naming each problem."""
+        """Validate a definition to be saved: its shape, its graph and where it uses secrets, raising
+        DefinitionError naming each problem."""
+        definition = self.load(raw)
+        errors = secret_errors(raw, definition)
+        if errors:
+            raise definition_error(errors)
+        return definition
+
+    def load(self, raw: JSONValue) -> WorkflowDefinition:
+        """Validate a definition's shape and graph, as a stored one is read back: a use of a secret that the
+        rules made since its save refuse fails the step that would make it (see `NodeModel.secret_uses`)."""
         try:
             definition = self.model.model_validate(raw)
         except PydanticValidationError as exc:
@@ -198,7 +208,7 @@ class DefinitionParser:
                 for e in exc.errors(include_url=False, include_context=False)
             ]
             raise definition_error(errors) from exc
-        errors = graph_errors(definition) + _stray_secrets(raw, definition)
+        errors = graph_errors(definition)
         if errors:
             raise definition_error(errors)
         return definition
@@ -272,12 +282,18 @@ def _node_errors(pointer: str, node: NodeModel, ids: dict[str, int]) -> list[JSO
     for name in node.templated:
         for at, message in template_errors(getattr(node, name), f"{pointer}/{name}"):
             errors.append({"pointer": at, "message": f"invalid template: {message}", "value": None})
-    for use in node.secret_uses():
-        if use.problem is not None:
-            errors.append(
-                {"pointer": pointer + use.pointer, "message": f"invalid template: {use.problem}", "value": None}
-            )
     return errors
+
+
+def secret_errors(raw: JSONValue, definition: WorkflowDefinition) -> list[JSONObject]:
+    """Each use of `secrets` a saved definition may not make: where no node sends it, or transformed."""
+    errors: list[JSONObject] = [
+        {"pointer": f"/nodes/{i}{use.pointer}", "message": f"invalid template: {use.problem}", "value": None}
+        for i, node in enumerate(definition.nodes)
+        for use in node.secret_uses()
+        if use.problem is not None
+    ]
+    return errors + _stray_secrets(raw, definition)
 
 
 def _stray_secrets(raw: JSONValue, definition: WorkflowDefinition) -> list[JSONObject]:

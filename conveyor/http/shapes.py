@@ -26,7 +26,7 @@ from conveyor.http.resources import (
     WebhookCallAnswer,
     WorkflowAnswer,
 )
-from conveyor.nodes.kinds import parse_definition
+from conveyor.nodes.kinds import load_definition
 from conveyor.redaction import KNOWN
 from conveyor.store.claims import SlotWait
 from conveyor.store.emails import EmailLog
@@ -78,7 +78,7 @@ def saved_workflow_shape(w: Workflow) -> SavedWorkflowAnswer:
     """A workflow as created or versioned: the resource, and a warning per literal credential in it."""
     warnings = [
         WarningAnswer(code="literal_credential", message=found.message, field=found.pointer)
-        for found in parse_definition(w.definition).warnings()
+        for found in load_definition(w.definition).warnings()
     ]
     return SavedWorkflowAnswer(**workflow_shape(w).model_dump(), warnings=warnings)
 

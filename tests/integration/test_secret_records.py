@@ -21,6 +21,8 @@ from conveyor.http.app import create_app
 from conveyor.redaction import marker
 from conveyor.secret_cipher import generate_key
 from conveyor.store import Pool
+from conveyor.store.workflows import insert_workflow
+from tests.corpus import corpus
 from tests.integration.conftest import ApiClient, flow, running_worker, wait_until_ended
 
 KEY = generate_key()
@@ -239,3 +241,30 @@ async def test_an_unknown_route_404_does_not_echo_the_path(api: ApiClient, path:
     response = await api.get(path.format(guess=guess))
     assert response.status in (404, 405)
     assert guess not in await response.text()
+
+
+@pytest.mark.parametrize("entry", corpus("secrets.json", "email_templates", "note"))
+async def test_an_email_template_naming_a_secret_is_refused(api: ApiClient, entry: dict[str, Any]) -> None:
+    body = {"subject": "s", "text_body": "t", entry["field"][1:]: entry["template"]}
+    response = await api.put(f"/templates/t-{uuid.uuid4().hex[:8]}", json=body)
+    assert response.status == 422
+    assert (await response.json())["error"]["details"]["field"] == entry["field"]
+
+
+async def test_a_stored_definition_with_a_misplaced_secret_fails_its_step_and_sends_nothing(
+    db: Pool, database_url: str, settings: Settings, vault_api: ApiClient, webhook_peer: WebhookPeer
+) -> None:
+    secret = f"stored-before-the-rule-{uuid.uuid4().hex}"
+    assert (await vault_api.put("/secrets/CRM", json={"value": secret})).status == 201
+    node = {"id": "call", "type": "webhook", "url": webhook_peer.url, "body": {"token": "{{ secrets.CRM|upper }}"}}
+    async with db.acquire() as conn:  # as a definition saved before the rule was
+        workflow = await insert_workflow(conn, f"old-{uuid.uuid4().hex[:8]}", None, flow(node))
+    started = await (await vault_api.post(f"/workflows/{workflow.id}/executions", json={"input": {}})).json()
+    async with running_worker(db, database_url, dataclasses.replace(settings, secret_key=KEY)):
+        ex = await wait_until_ended(db, uuid.UUID(started["id"]))
+    assert ex.state == "failed"
+    assert ex.error is not None
+    assert ex.error["code"] == "misplaced_secret"
+    assert ex.error["details"]["field"] == "/body/token"
+    assert webhook_peer.received == []
+    assert [t for t, text in (await _table_texts(db)).items() if secret.upper() in text or secret in text] == []
