@@ -235,12 +235,30 @@ async def test_a_hook_404_is_the_same_whatever_the_guess(db: Pool, vault_api: Ap
     assert all(guess not in text and "«secret" not in text for guess, (_, text) in zip(guesses, answers, strict=True))
 
 
-@pytest.mark.parametrize("path", ["/nowhere/{guess}", "/workflows/{guess}/nothing"])
-async def test_an_unknown_route_404_does_not_echo_the_path(api: ApiClient, path: str) -> None:
-    guess = f"guess-{uuid.uuid4().hex}"
-    response = await api.get(path.format(guess=guess))
-    assert response.status in (404, 405)
-    assert guess not in await response.text()
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nowhere/{guess}",
+        "/workflows/{guess}/nothing",
+        "/workflows/{guess}",
+        "/workflows/{guess}/versions",
+        "/templates/{guess}",
+        "/executions/{guess}",
+        "/triggers/{guess}",
+    ],
+)
+async def test_a_404_does_not_echo_the_path_and_is_the_same_for_a_secret(vault_api: ApiClient, path: str) -> None:
+    secret = f"guess-me-{uuid.uuid4().hex}"
+    assert (await vault_api.put("/secrets/CRM", json={"value": secret})).status == 201
+    answers = []
+    for guess in (secret, f"guess-{uuid.uuid4().hex}"):
+        response = await vault_api.get(path.format(guess=guess))
+        assert response.status in (404, 405)
+        text = await response.text()
+        assert guess not in text
+        assert "«secret" not in text
+        answers.append((response.status, text))
+    assert answers[0] == answers[1]
 
 
 @pytest.mark.parametrize("entry", corpus("secrets.json", "email_templates", "note"))
