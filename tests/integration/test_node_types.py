@@ -14,4 +14,5 @@ async def test_every_kind_is_listed_with_its_schema_and_every_action_too(api: Ap
     assert "url" in by_type["webhook"]["schema"]["required"]
     actions = {a["name"]: a for a in body["actions"]}
     assert actions["send_email"]["template_param"] == "template"
+    assert actions["send_email"]["credentials"] == []  # an email is stored: no secret is written in one
     assert "noop" in actions
