@@ -96,7 +96,8 @@ def _in_url(pointer: str, template: str) -> Iterator[LiteralCredential]:
 
 
 def restored(value: JSONValue, markers: Collection[str]) -> JSONValue:
-    """A record rendered with secrets' markers, each marker a sending filter encoded shown as itself again."""
+    """A record rendered with secrets' markers, each marker that a sending filter (`|urlencode`) encoded shown as
+    the marker again."""
     if isinstance(value, str):
         for text in markers:
             value = value.replace(do_urlencode(text), text)
