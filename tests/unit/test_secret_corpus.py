@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from conveyor.errors import DefinitionError
+from conveyor.nodes.actions import ACTIONS, ActionKind
+from conveyor.nodes.actions.noop import noop
 from conveyor.nodes.kinds import parse_definition
 from conveyor.nodes.webhook import WebhookNode
 from conveyor.redaction import marker
@@ -101,3 +103,23 @@ def test_a_url_record_is_rendered_with_markers_and_concealed(url: str, record: s
     markers = {"S": marker("S")}
     shown = restored(render_value(url, {"secrets": markers}), markers.values())
     assert conceal((Sendable("/url", "url"),), "url", shown) == record
+
+
+def test_an_action_declares_the_params_it_sends_as_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(ACTIONS, "crm_call", ActionKind(noop, credentials=("api_key",)))
+
+    def node(**params: str) -> dict[str, Any]:
+        return {"id": "n", "type": "action", "action": "crm_call", "params": {"to": "crm", **params}}
+
+    sent = parse_definition(flow(node(api_key="{{ secrets.CRM_TOKEN }}")))
+    assert [ref.name for _, ref in sent.references()] == ["CRM_TOKEN"]
+    assert sent.warnings() == []
+    assert _refused_at(flow(node(api_key="x", note="{{ secrets.CRM_TOKEN }}"))) == ["/nodes/0/params/note"]
+    literal = parse_definition(flow(node(api_key="sk-literal-abcdef")))
+    assert [w.pointer for w in literal.warnings()] == ["/nodes/0/params/api_key"]
+    sendable = literal.nodes[0].sendable_fields()
+    assert conceal(sendable, "params", {"to": "crm", "api_key": "sk-literal-abcdef"}) == {
+        "to": "crm",
+        "api_key": REDACTED,
+    }
+    assert conceal(sendable, "params", {"api_key": marker("CRM_TOKEN")}) == {"api_key": marker("CRM_TOKEN")}
