@@ -16,7 +16,9 @@ import pytest
 from jinja2.filters import do_urlencode
 
 from bench.peers import Reply, WebhookPeer
+from bench.poll import poll_until
 from conveyor.config import Settings
+from conveyor.engine.worker import Worker
 from conveyor.http.app import create_app
 from conveyor.redaction import marker
 from conveyor.secret_cipher import generate_key
@@ -286,3 +288,32 @@ async def test_a_stored_definition_with_a_misplaced_secret_fails_its_step_and_se
     assert ex.error["details"]["field"] == "/body/token"
     assert webhook_peer.received == []
     assert [t for t, text in (await _table_texts(db)).items() if secret.upper() in text or secret in text] == []
+
+
+async def test_a_poll_failure_conceals_the_credentials_in_its_url(
+    api: ApiClient, db: Pool, worker: Worker, webhook_peer: WebhookPeer, logs: list[MutableMapping[str, Any]]
+) -> None:
+    password, token = f"pw-literal-{uuid.uuid4().hex}", f"tok-literal-{uuid.uuid4().hex}"
+    workflow = await (await api.post("/workflows", json=flow({"id": "n", "type": "delay", "duration": 1}))).json()
+    url = webhook_peer.url.replace("http://", f"http://admin:{password}@") + f"?token={token}&page=1"
+    webhook_peer.answer(*[500] * 20)
+    definition = {"type": "poll", "url": url, "items": "data", "key": "id", "interval": "1s"}
+    created = await api.post(f"/workflows/{workflow['id']}/triggers", json=definition)
+    assert created.status == 201
+    trigger_id = (await created.json())["id"]
+
+    async def last_error() -> str | None:
+        error: str | None = (await (await api.get(f"/triggers/{trigger_id}")).json())["last_error"]
+        return error
+
+    error = await poll_until(last_error, "the poll to fail")
+    assert error is not None
+    assert webhook_peer.url.replace("http://", "http://admin:«redacted»@") + "?token=«redacted»&page=1" in error
+    tables = await _table_texts(db)
+    async with db.acquire() as conn:  # the trigger's row but its definition
+        tables["triggers"] = "\n".join(
+            r["row"] for r in await conn.fetch("SELECT (to_jsonb(t) - 'definition')::text AS row FROM triggers t")
+        )
+    for literal in (password, token):
+        assert [t for t, text in tables.items() if literal in text and t not in DEFINITION_TABLES] == []
+        assert [e for e in logs if literal in repr(e)] == []
