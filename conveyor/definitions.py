@@ -20,7 +20,8 @@ from conveyor.concurrency import Concurrency
 from conveyor.durations import parse_duration
 from conveyor.errors import DefinitionError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.secret_references import secret_uses
+from conveyor.secret_references import SecretUse, secret_uses
+from conveyor.sendable import LiteralCredential, Sendable, allowed, literal_credentials
 from conveyor.templating import template_errors
 
 _MAX_DURATION = timedelta(days=3660)
@@ -79,6 +80,8 @@ class NodeModel(BaseModel):
 
     # The fields whose strings are `{{ … }}` templates, rendered with the execution's data.
     templated: ClassVar[tuple[str, ...]] = ()
+    # The templated fields this kind sends as credentials: the only places a `{{ secrets.NAME }}` may be written.
+    sendable: ClassVar[tuple[Sendable, ...]] = ()
 
     @classmethod
     def type_name(cls) -> str:
@@ -102,14 +105,38 @@ class NodeModel(BaseModel):
         """What this node names outside the definition."""
         return []
 
-    def secret_references(self) -> list[Reference]:
-        """The secrets this node's templates name."""
+    def sendable_fields(self) -> tuple[Sendable, ...]:
+        """Where this node sends credentials (a kind whose fields depend on its content overrides it)."""
+        return self.sendable
+
+    def secret_uses(self) -> list[SecretUse]:
+        """Every use of `secrets` in this node's templates (pointers relative to the node), refused where the
+        node does not send it."""
+        sendables = self.sendable_fields()
         return [
-            Reference("secret", use.pointer, use.name)
+            use if use.problem or allowed(sendables, use.pointer) else _misplaced(use, sendables)
             for name in self.templated
             for use in secret_uses(getattr(self, name), f"/{name}")
-            if use.name is not None
         ]
+
+    def secret_references(self) -> list[Reference]:
+        """The secrets this node's templates name where it may."""
+        return [
+            Reference("secret", use.pointer, use.name)
+            for use in self.secret_uses()
+            if use.name is not None and use.problem is None
+        ]
+
+    def literal_credentials(self) -> list[LiteralCredential]:
+        """Credentials written literally in the fields this node sends them in."""
+        fields = {name: getattr(self, name) for name in self.templated}
+        return list(literal_credentials(self.sendable_fields(), fields))
+
+
+def _misplaced(use: SecretUse, sendables: tuple[Sendable, ...]) -> SecretUse:
+    where = ", ".join(s.pointer + ("/*" if s.shape == "headers" else "") for s in sendables) or "none in this node"
+    problem = f"a secret may be used only where it is sent as a credential ({where}), never stored or transformed"
+    return SecretUse(use.pointer, use.name, problem)
 
 
 class WorkflowDefinition(BaseModel):
@@ -139,6 +166,14 @@ class WorkflowDefinition(BaseModel):
         """Look a node up by id."""
         return self._index[node_id]
 
+    def warnings(self) -> list[LiteralCredential]:
+        """Credentials written literally in the nodes (pointers from the definition's root)."""
+        return [
+            LiteralCredential(f"/nodes/{i}{found.pointer}", found.what)
+            for i, node in enumerate(self.nodes)
+            for found in node.literal_credentials()
+        ]
+
     def references(self) -> Iterator[tuple[str, Reference]]:
         """Yield (JSON pointer, reference) for everything the nodes name outside the definition."""
         for i, node in enumerate(self.nodes):
@@ -154,7 +189,17 @@ class DefinitionParser:
     tags: frozenset[str]
 
     def parse(self, raw: JSONValue) -> WorkflowDefinition:
-        """Validate a definition's shape and graph, raising DefinitionError naming each problem."""
+        """Validate a definition to be saved: its shape, its graph and where it uses secrets, raising
+        DefinitionError naming each problem."""
+        definition = self.load(raw)
+        errors = secret_errors(raw, definition)
+        if errors:
+            raise definition_error(errors)
+        return definition
+
+    def load(self, raw: JSONValue) -> WorkflowDefinition:
+        """Validate a definition's shape and graph, as a stored one is read back: a use of a secret that the
+        rules made since its save refuse fails the step that would make it (see `NodeModel.secret_uses`)."""
         try:
             definition = self.model.model_validate(raw)
         except PydanticValidationError as exc:
@@ -237,10 +282,33 @@ def _node_errors(pointer: str, node: NodeModel, ids: dict[str, int]) -> list[JSO
     for name in node.templated:
         for at, message in template_errors(getattr(node, name), f"{pointer}/{name}"):
             errors.append({"pointer": at, "message": f"invalid template: {message}", "value": None})
-        for use in secret_uses(getattr(node, name), f"{pointer}/{name}"):
-            if use.problem is not None:
-                errors.append({"pointer": use.pointer, "message": f"invalid template: {use.problem}", "value": None})
     return errors
+
+
+def secret_errors(raw: JSONValue, definition: WorkflowDefinition) -> list[JSONObject]:
+    """Each use of `secrets` a saved definition may not make: where no node sends it, or transformed."""
+    errors: list[JSONObject] = [
+        {"pointer": f"/nodes/{i}{use.pointer}", "message": f"invalid template: {use.problem}", "value": None}
+        for i, node in enumerate(definition.nodes)
+        for use in node.secret_uses()
+        if use.problem is not None
+    ]
+    return errors + _stray_secrets(raw, definition)
+
+
+def _stray_secrets(raw: JSONValue, definition: WorkflowDefinition) -> list[JSONObject]:
+    """`secrets` named outside the nodes' templated fields (a key, a description, a rule): never rendered with
+    secrets, so never sent."""
+    if not isinstance(raw, dict):
+        return []
+    outside = {k: v for k, v in raw.items() if k != "nodes"}
+    outside["nodes"] = [
+        {k: v for k, v in node.items() if k not in model.templated}
+        for node, model in zip(raw.get("nodes") or [], definition.nodes, strict=False)
+        if isinstance(node, dict)
+    ]
+    message = "invalid template: a secret may be used only where a node sends it as a credential"
+    return [{"pointer": use.pointer, "message": message, "value": None} for use in secret_uses(outside)]
 
 
 def _reachable(definition: WorkflowDefinition) -> set[str]:

@@ -22,6 +22,12 @@ class NotFoundError(ConveyorError):
     code = "not_found"
 
 
+class HookNotFoundError(NotFoundError):
+    """No enabled webhook trigger answers at this path."""
+
+    # One answer for every unknown path: it never echoes the path, so it tells nothing about a guess.
+
+
 class ValidationError(ConveyorError):
     """The request is not valid."""
 

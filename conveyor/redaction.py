@@ -1,13 +1,16 @@
 """Redaction: every known secret value, in any form it is written in, becomes `«secret:NAME»`.
 
 One function for every place data leaves conveyor (a step's commit, a webhook log row, an error answer,
-a log line). A value is matched as written, percent-encoded (a URL query) and JSON-escaped (a body), so a
-secret is caught whichever of these ways it was carried.
+a log line). A value is matched as written, percent-encoded (a URL query), JSON-escaped (a body) and
+HTML-escaped (an email), so a secret is caught whichever of these ways it was carried. This is the second
+line: what conveyor itself renders with a secret is recorded with the secret's marker in its place (see
+conveyor/sendable.py); matching is for what comes back from outside (an answer that echoes a secret).
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import logging
 import re
@@ -16,6 +19,7 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from markupsafe import escape
 from yarl import URL
 
 from conveyor.jsonvalue import JSONValue
@@ -29,6 +33,7 @@ def marker(name: str) -> str:
 def _forms(value: str) -> set[str]:
     forms = {value, quote(value, safe=""), quote(value), quote_plus(value), json.dumps(value)[1:-1]}
     forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    forms |= {str(escape(value)), html.escape(value), html.escape(value, quote=False)}  # an HTML email's body
     forms |= _url_forms(value)
     return {f for f in forms if f}
 

@@ -11,7 +11,7 @@ import math
 
 import datalogic_py
 
-from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.jsonvalue import JSONObject, JSONValue, pointer_segment
 
 MAX_DEPTH = 64
 MAX_LOOP_NESTING = 2  # a loop inside a loop is the most a condition needs; a third multiplies the cost again
@@ -46,14 +46,10 @@ def _shape_error(rule: JSONValue) -> tuple[str, str] | None:
             inner = loops + sum(1 for k in value if k in _LOOPS)
             if inner > MAX_LOOP_NESTING:
                 return pointer, f"the rule nests more than {MAX_LOOP_NESTING} loops (map, filter, reduce, …)"
-            stack.extend((f"{pointer}/{_escape(k)}", v, depth + 1, inner) for k, v in value.items())
+            stack.extend((f"{pointer}/{pointer_segment(k)}", v, depth + 1, inner) for k, v in value.items())
         elif isinstance(value, list):
             stack.extend((f"{pointer}/{i}", v, depth + 1, loops) for i, v in enumerate(value))
     return None
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
 
 
 def rule_errors(rule: JSONValue, pointer: str) -> list[JSONObject]:

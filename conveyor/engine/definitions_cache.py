@@ -7,7 +7,7 @@ import uuid
 from collections import OrderedDict
 
 from conveyor.definitions import WorkflowDefinition
-from conveyor.nodes.kinds import parse_definition
+from conveyor.nodes.kinds import load_definition
 from conveyor.store import Pool, connection
 from conveyor.store.workflows import get_definition
 
@@ -40,7 +40,7 @@ class DefinitionCache:
 
     async def _load(self, key: _Key) -> WorkflowDefinition:
         async with connection(self._pool) as conn:
-            definition = parse_definition(await get_definition(conn, *key))
+            definition = load_definition(await get_definition(conn, *key))
         self._entries[key] = definition
         if len(self._entries) > self._max:
             self._entries.popitem(last=False)

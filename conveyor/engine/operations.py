@@ -15,7 +15,7 @@ from conveyor.engine.moves import Move, PauseRequest, plan_move
 from conveyor.engine.references import check_references
 from conveyor.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError, WorkflowInactiveError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.nodes.kinds import parse_definition
+from conveyor.nodes.kinds import load_definition, parse_definition
 from conveyor.statemachines import CANCELLED, RUNNING, STATES, TERMINAL_STATES, moves
 from conveyor.store import Conn, Pool, connection, transaction
 from conveyor.store.bulk import count_situations
@@ -156,7 +156,7 @@ async def operate(
 
 
 async def _check_node(conn: Conn, ex: Execution, node_id: str) -> None:
-    definition = parse_definition(await get_definition(conn, ex.workflow_id, ex.workflow_version))
+    definition = load_definition(await get_definition(conn, ex.workflow_id, ex.workflow_version))
     if node_id not in {node.id for node in definition.nodes}:
         raise ValidationError(
             f"version {ex.workflow_version} of the workflow has no node {node_id!r}", field="/from_node", value=node_id

@@ -30,6 +30,7 @@ from conveyor.jsonvalue import JSONObject
 from conveyor.nodes import kinds
 from conveyor.nodes.base import StepContext, execution_data
 from conveyor.nodes.services import Services
+from conveyor.secret_references import MisplacedSecretError, SecretUse
 from conveyor.statemachines import DELAYED, RUNNING, TERMINAL_STATES
 from conveyor.store import Conn, Pool, connection
 from conveyor.store.executions import Execution, insert_execution
@@ -165,7 +166,7 @@ class StepRunner:
         self._definitions = definitions
         self._owner = owner
         self._group = CommitGroup(pool)
-        self._secret_uses: dict[tuple[uuid.UUID, int, str], frozenset[str]] = {}
+        self._secret_uses: dict[tuple[uuid.UUID, int, str], tuple[SecretUse, ...]] = {}
 
     async def run(self, ex: Execution) -> RunResult:
         """Run steps until the execution waits, ends, or the lease is lost."""
@@ -261,6 +262,7 @@ class StepRunner:
             data=_data(ex),
             services=self._services,
             log=bound,
+            sendable=node.sendable_fields(),
         )
         timeout = self._limits.timeout(node)
         metrics = step_metrics(node.type)
@@ -296,14 +298,18 @@ class StepRunner:
         return redacted(plan_failure(ex, self._owner, node, too_large, step_input), ctx.redactor)
 
     def _secret_names(self, ex: Execution, node: NodeModel) -> frozenset[str]:
-        """The secrets a node's templates name, found once per definition version."""
+        """The secrets a node's templates name, found once per definition version; a use a definition saved
+        before the rules of conveyor/sendable.py makes could not be sent safely, so it fails the step."""
         key = (ex.workflow_id, ex.workflow_version, node.id)
-        names = self._secret_uses.get(key)
-        if names is None:
+        uses = self._secret_uses.get(key)
+        if uses is None:
             if len(self._secret_uses) > _MAX_REMEMBERED_NODES:
                 self._secret_uses.clear()
-            names = self._secret_uses[key] = frozenset(ref.name for ref in node.secret_references())
-        return names
+            uses = self._secret_uses[key] = tuple(node.secret_uses())
+        refused = next((use for use in uses if use.problem is not None), None)
+        if refused is not None:
+            raise MisplacedSecretError(f"at {refused.pointer}: {refused.problem}", field=refused.pointer)
+        return frozenset(use.name for use in uses if use.name is not None)
 
     async def _commit_or_fail(
         self, ex: Execution, node: NodeModel | None, planned: PlannedCommit, bound: structlog.stdlib.BoundLogger

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import structlog
 
-from conveyor.errors import ConflictError, NotFoundError, TriggerDefinitionError
+from conveyor.errors import ConflictError, HookNotFoundError, TriggerDefinitionError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.schedule import preview
 from conveyor.store import Conn, Pool, connection, transaction
@@ -123,7 +123,7 @@ async def find_hook(conn: Conn, path: str) -> tuple[Trigger, TriggerModel]:
     """The enabled webhook trigger answering at this path."""
     trigger = await get_trigger_by_path(conn, path)
     if trigger is None or not trigger.enabled:
-        raise NotFoundError(f"no enabled webhook trigger answers at /hooks/{path}", field="path", value=path)
+        raise HookNotFoundError(field="path")
     return trigger, parse_trigger(trigger.definition)
 
 

@@ -63,6 +63,11 @@ class BodyTooLargeError(ConveyorError):
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def _default_message(exc: ConveyorError) -> str:
+    """The error class's own message (its docstring), the same whatever was asked for."""
+    return (type(exc).__doc__ or exc.code).strip()
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer domain errors and aiohttp's own with the JSON error shape; never a bare 500."""
@@ -78,6 +83,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except RateLimitedError as exc:
         headers = {"Retry-After": str(exc.retry_after_seconds)}
         return error_response(429, exc.code, exc.message, exc.details, headers)
+    except NotFoundError as exc:
+        # What a caller looked for is in their path; echoed back (and redacted when it equals a secret's value),
+        # it would tell them whether a guess was right. A 404 says which resource, never which name.
+        field = exc.details.get("field")
+        return error_response(404, exc.code, _default_message(exc), {"field": field} if field else None)
     except ConveyorError as exc:
         status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
         if status == 500:
@@ -88,7 +98,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         code = exc.reason.lower().replace(" ", "_")
-        return error_response(exc.status, code, exc.reason, {"path": request.path})
+        # The path is not echoed: what a caller sent is theirs already, and an echo could be redacted (below).
+        return error_response(exc.status, code, exc.reason)
     except Exception:
         log.exception("request_crashed", path=request.path, method=request.method)
         return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")

@@ -8,7 +8,7 @@ from datetime import datetime
 from aiohttp import web
 
 from conveyor.engine.triggers import deliver_hook, find_hook
-from conveyor.errors import NotFoundError, PayloadTooLargeError, SignatureError, ValidationError
+from conveyor.errors import HookNotFoundError, PayloadTooLargeError, SignatureError, ValidationError
 from conveyor.http.bodies import json_body, storable_text
 from conveyor.http.errors import BadRequestError
 from conveyor.http.keys import POOL, THROTTLE
@@ -42,7 +42,7 @@ async def post_hook(request: web.Request) -> web.Response:
     """Store one delivery as an inbox row and answer 202 once it is committed; nothing is stored on a 4xx."""
     path = request.match_info["path"]
     if not is_hook_path(path):
-        raise NotFoundError(f"no webhook trigger answers at /hooks/{path[:100]}", field="path")
+        raise HookNotFoundError(field="path")
     timestamp = request.headers.get(_TIMESTAMP)
     async with connection(request.app[POOL]) as conn:
         trigger, model = await find_hook(conn, path)

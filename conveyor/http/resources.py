@@ -60,6 +60,20 @@ class WorkflowAnswer(Answer):
     updated_at: datetime
 
 
+class WarningAnswer(Answer):
+    """Something a saved resource does that works but should not: a stable code, a message, the field."""
+
+    code: str
+    message: str
+    field: str
+
+
+class SavedWorkflowAnswer(WorkflowAnswer):
+    """A workflow as created or versioned, with the warnings about its definition (empty when none)."""
+
+    warnings: list[WarningAnswer]
+
+
 class VersionAnswer(Answer):
     """One immutable version of a workflow's definition."""
 

@@ -14,6 +14,7 @@ from conveyor.http.resources import (
     EmailAnswer,
     ExecutionAnswer,
     HistoryAnswer,
+    SavedWorkflowAnswer,
     SlotWaitAnswer,
     StepAnswer,
     TemplateAnswer,
@@ -21,10 +22,12 @@ from conveyor.http.resources import (
     TriggerAnswer,
     TriggerRows,
     VersionAnswer,
+    WarningAnswer,
     WebhookCallAnswer,
     WorkerWaitAnswer,
     WorkflowAnswer,
 )
+from conveyor.nodes.kinds import load_definition
 from conveyor.redaction import KNOWN
 from conveyor.store.claims import SlotWait
 from conveyor.store.emails import EmailLog
@@ -70,6 +73,15 @@ def workflow_shape(w: Workflow) -> WorkflowAnswer:
         created_at=w.created_at,
         updated_at=w.updated_at,
     )
+
+
+def saved_workflow_shape(w: Workflow) -> SavedWorkflowAnswer:
+    """A workflow as created or versioned: the resource, and a warning per literal credential in it."""
+    warnings = [
+        WarningAnswer(code="literal_credential", message=found.message, field=found.pointer)
+        for found in load_definition(w.definition).warnings()
+    ]
+    return SavedWorkflowAnswer(**workflow_shape(w).model_dump(), warnings=warnings)
 
 
 def version_shape(v: WorkflowVersion) -> VersionAnswer:

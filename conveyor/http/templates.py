@@ -15,6 +15,7 @@ from conveyor.http.keys import POOL
 from conveyor.http.operation import operation
 from conveyor.http.resources import Page, TemplateAnswer
 from conveyor.http.shapes import respond, template_shape
+from conveyor.secret_references import secret_uses
 from conveyor.store import connection
 from conveyor.store.templates import EmailContent, get_email_template, list_templates, put_template
 from conveyor.templating import check_template
@@ -56,6 +57,13 @@ def _check(body: TemplateBody) -> None:
                 f"invalid template in /{field}{where}: {problem.message}",
                 field=f"/{field}",
                 line=problem.line,
+            )
+        if text is not None and next(secret_uses(text), None) is not None:
+            # An email is stored (email_logs) and read by its recipient: no secret is ever rendered into one.
+            raise ValidationError(
+                f"invalid template in /{field}: an email cannot use a secret; a secret may be used only where a "
+                "node sends it as a credential",
+                field=f"/{field}",
             )
 
 

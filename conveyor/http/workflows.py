@@ -15,10 +15,11 @@ from conveyor.http.resources import (
     DeactivatedAnswer,
     ExecutionAnswer,
     Page,
+    SavedWorkflowAnswer,
     VersionAnswer,
     WorkflowAnswer,
 )
-from conveyor.http.shapes import execution_shape, respond, version_shape, workflow_shape
+from conveyor.http.shapes import execution_shape, respond, saved_workflow_shape, version_shape, workflow_shape
 from conveyor.jsonvalue import JSONObject
 from conveyor.nodes.kinds import DEFINITION_MODEL
 from conveyor.store import connection
@@ -44,11 +45,11 @@ class DeactivateQuery(QueryModel):
 
 
 @routes.post("/workflows")
-@operation(WorkflowAnswer, status=201, body=DEFINITION_MODEL)
+@operation(SavedWorkflowAnswer, status=201, body=DEFINITION_MODEL)
 async def post_workflow(request: web.Request) -> web.Response:
-    """Create a workflow from a definition; 422 names what is wrong with it."""
+    """Create a workflow from a definition; 422 names what is wrong with it, `warnings` what should change."""
     workflow = await create_workflow(request.app[POOL], await json_body(request), request.app[VAULT].environment_names)
-    return respond(workflow_shape(workflow), status=201)
+    return respond(saved_workflow_shape(workflow), status=201)
 
 
 @routes.get("/workflows")
@@ -72,13 +73,14 @@ async def get_workflow_by_id(request: web.Request) -> web.Response:
 
 
 @routes.put("/workflows/{id}")
-@operation(WorkflowAnswer, body=DEFINITION_MODEL, errors=(404,))
+@operation(SavedWorkflowAnswer, body=DEFINITION_MODEL, errors=(404,))
 async def put_workflow(request: web.Request) -> web.Response:
-    """Store a new version of a workflow, validated as at creation; running executions keep theirs."""
+    """Store a new version of a workflow, validated as at creation (with its `warnings`); running executions
+    keep theirs."""
     workflow = await update_workflow(
         request.app[POOL], request.match_info["id"], await json_body(request), request.app[VAULT].environment_names
     )
-    return respond(workflow_shape(workflow))
+    return respond(saved_workflow_shape(workflow))
 
 
 @routes.delete("/workflows/{id}")

@@ -13,6 +13,7 @@ from conveyor.nodes.actions.invocation import invoke
 from conveyor.nodes.actions.registry import KEY, MAX_KEY_CHARS
 from conveyor.nodes.base import Completed, Defer, NodeKind, Outcome, StepContext
 from conveyor.nodes.throttle import ThrottledError
+from conveyor.sendable import Sendable
 
 
 class ActionNotProvidedError(StepError):
@@ -43,6 +44,11 @@ class ActionNode(NodeModel):
                 "message": "an action key is lower-case words of letters, digits and '_', joined by '.'",
             }
         ]
+
+    def sendable_fields(self) -> tuple[Sendable, ...]:
+        """None: an action receives its credentials as the secrets it declares (`ctx.secrets`), never through
+        its params, so no param may name a secret."""
+        return ()
 
     def references(self) -> list[Reference]:
         """The action it runs, checked against the published registry (with its params) when saved."""

@@ -15,8 +15,9 @@ from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.definitions import NodeModel
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.services import Services
-from conveyor.redaction import NO_SECRETS, Redactor
-from conveyor.secret_references import SECRETS
+from conveyor.redaction import NO_SECRETS, Redactor, marker
+from conveyor.secret_references import SECRETS, secret_names
+from conveyor.sendable import Sendable, conceal, restored
 from conveyor.templating import is_templated, render_value
 
 
@@ -46,8 +47,12 @@ class StepContext:
     services: Services
     log: structlog.stdlib.BoundLogger
     rendered: JSONObject = field(default_factory=dict)
+    # Every rendered field as records may hold it (kept or not): what a log row or an error names.
+    records: JSONObject = field(default_factory=dict)
     # The values of the secrets this node's templates name, read for this attempt; what its commit redacts.
     secrets: dict[str, str] = field(default_factory=dict)
+    # Where the node sends credentials: the fields whose records are concealed (see conveyor/sendable.py).
+    sendable: tuple[Sendable, ...] = ()
 
     @property
     def idempotency_key(self) -> str:
@@ -55,17 +60,26 @@ class StepContext:
         return f"{self.execution_id}:{self.node_id}:{self.visit}"
 
     async def render(self, name: str, value: JSONValue, *, keep: bool = True) -> JSONValue:
-        """Render a templated field with the execution's data and secrets, kept as the step's input unless not
-        `keep`; secrets are only ever reached from the definition's own templates, never from data.
+        """Render a templated field with the execution's data and secrets; unless not `keep`, its record is
+        kept as the step's input. Secrets are only ever reached from the definition's own templates.
+
+        The record of a field that names a secret is rendered again with each secret's marker in its place,
+        never derived from the value sent; a credential in a sendable field is concealed in it.
 
         A render runs in a thread of its own: it may hold the GIL for its whole budget, but never the event
         loop, so the API and the other executions of this process go on meanwhile."""
-        result = value
+        result = record = value
         if is_templated(value):
             context = {**self.data, SECRETS: self.secrets} if self.secrets else self.data
-            result = await asyncio.to_thread(render_value, value, context)
+            result = record = await asyncio.to_thread(render_value, value, context)
+            named = secret_names(value) if self.secrets else set()
+            if named:
+                markers = {n: marker(n) for n in named}
+                shown = await asyncio.to_thread(render_value, value, {**self.data, SECRETS: markers})
+                record = restored(shown, markers.values())
+        self.records[name] = conceal(self.sendable, name, record)
         if keep:
-            self.rendered[name] = result
+            self.rendered[name] = self.records[name]
         return result
 
     @property

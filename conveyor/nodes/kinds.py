@@ -25,8 +25,14 @@ DEFINITION_MODEL: type[WorkflowDefinition] = _PARSER.model
 
 
 def parse_definition(raw: JSONValue) -> WorkflowDefinition:
-    """Validate a definition's shape and graph, raising DefinitionError naming each problem."""
+    """Validate a definition to be saved (shape, graph, uses of secrets), raising DefinitionError naming each
+    problem."""
     return _PARSER.parse(raw)
+
+
+def load_definition(raw: JSONValue) -> WorkflowDefinition:
+    """Read a stored definition back: its shape and graph, as `parse_definition` checked them at its save."""
+    return _PARSER.load(raw)
 
 
 async def execute(node: NodeModel, ctx: StepContext) -> Outcome:

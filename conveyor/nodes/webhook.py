@@ -20,6 +20,7 @@ from conveyor.nodes.base import Completed, Defer, NodeKind, Outcome, StepContext
 from conveyor.nodes.throttle import ThrottledError, host_key, throttled
 from conveyor.nodes.webhook_guard import check_host
 from conveyor.rates import Rate
+from conveyor.sendable import Sendable
 from conveyor.store import connection
 from conveyor.store.webhooks import WebhookCall, insert_webhook_call
 
@@ -39,22 +40,25 @@ class WebhookNode(NodeModel):
     rate: float | None = Field(default=None, gt=0, le=100_000)
 
     templated: ClassVar[tuple[str, ...]] = ("url", "headers", "body")
+    sendable: ClassVar[tuple[Sendable, ...]] = (Sendable("/url", "url"), Sendable("/headers", "headers"))
 
 
-def _target(url: JSONValue, allowed: frozenset[str]) -> URL:
+def _target(url: JSONValue, allowed: frozenset[str], shown: str) -> URL:
+    """The URL to call; errors name it as `shown`, its record."""
     try:
         target = URL(str(url))
     except ValueError as exc:
-        raise PermanentStepError(f"invalid webhook URL {url!r}") from exc
+        raise PermanentStepError(f"invalid webhook URL {shown!r}") from exc
     if target.scheme not in ("http", "https") or not target.host:
-        raise PermanentStepError(f"webhook URL must be http(s) with a host, got {url!r}")
+        raise PermanentStepError(f"webhook URL must be http(s) with a host, got {shown!r}")
     check_host(target.host, allowed)
     return target
 
 
 async def execute(node: WebhookNode, ctx: StepContext) -> Outcome:
     """Call the URL, in its turn under the host's `rate`; a 2xx answer's JSON (or text) is the output."""
-    target = _target(await ctx.render("url", node.url), ctx.services.webhook_allow_hosts)
+    url = await ctx.render("url", node.url)
+    target = _target(url, ctx.services.webhook_allow_hosts, str(ctx.records["url"]))
     if node.rate is None:
         return await _send(node, ctx, target)
     try:
@@ -67,6 +71,7 @@ async def execute(node: WebhookNode, ctx: StepContext) -> Outcome:
 async def _send(node: WebhookNode, ctx: StepContext, target: URL) -> Outcome:
     """Call the URL once and log the attempt; anything but a 2xx answer fails it."""
     rendered_headers = await ctx.render("headers", node.headers, keep=False)  # not kept: credentials, often literal
+    shown = str(ctx.records["url"])  # the URL as every record of this call names it
     headers = {str(k): str(v) for k, v in rendered_headers.items()}
     headers.setdefault("Idempotency-Key", ctx.idempotency_key)
     body = await ctx.render("body", node.body)
@@ -77,7 +82,8 @@ async def _send(node: WebhookNode, ctx: StepContext, target: URL) -> Outcome:
     except (aiohttp.ClientError, TimeoutError) as exc:
         # The node's timeout bounds both the call and the step: whichever fires first, it is a timeout.
         timed_out = isinstance(exc, TimeoutError)
-        error = f"{type(exc).__name__}: {exc}"
+        # aiohttp names the URL it called in some errors: as yarl wrote it, with the secrets it carries.
+        error = f"{type(exc).__name__}: {exc}".replace(str(target), shown).replace(target.human_repr(), shown)
     except (AnswerTooLargeError, AnswerTooSlowError) as exc:
         timed_out, too_large = isinstance(exc, AnswerTooSlowError), isinstance(exc, AnswerTooLargeError)
         status, error = exc.details.get("status"), exc.message
@@ -91,7 +97,7 @@ async def _send(node: WebhookNode, ctx: StepContext, target: URL) -> Outcome:
             ctx.idempotency_key,
             ctx.attempt,
             node.method,
-            redact.text(str(target)),
+            shown,
             redact.value(body),
             status,
             redact.text(text[:_LOGGED_BODY_CHARS]) if text else text,
@@ -102,16 +108,16 @@ async def _send(node: WebhookNode, ctx: StepContext, target: URL) -> Outcome:
             fail(Point.STEP_WRITE)
             await insert_webhook_call(conn, call)
     if too_large and status is not None and not 200 <= status < 300:
-        raise StepError(f"webhook answered HTTP {status}; {error}", url=str(target), status=status)
+        raise StepError(f"webhook answered HTTP {status}; {error}", url=shown, status=status)
     if too_large:
         # The call was made and succeeded: calling again would only fetch the same answer.
-        raise PermanentStepError(f"webhook call failed: {error}", url=str(target), setting="CONVEYOR_MAX_ANSWER")
+        raise PermanentStepError(f"webhook call failed: {error}", url=shown, setting="CONVEYOR_MAX_ANSWER")
     if timed_out:
-        raise StepTimeoutError(f"webhook call timed out: {error}", url=str(target))
+        raise StepTimeoutError(f"webhook call timed out: {error}", url=shown)
     if error is not None:
-        raise StepError(f"webhook call failed: {error}", url=str(target))
+        raise StepError(f"webhook call failed: {error}", url=shown)
     if status is None or not 200 <= status < 300:
-        raise StepError(f"webhook answered HTTP {status}", url=str(target), status=status)
+        raise StepError(f"webhook answered HTTP {status}", url=shown, status=status)
     return Completed(output={"status": status, "body": _parse(text or "")})
 
 

@@ -10,6 +10,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from conveyor.errors import TriggerDefinitionError
 from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.secret_references import secret_uses
 from conveyor.triggers import event, manual, poll_table, poll_url, schedule, webhook
 from conveyor.triggers.base import TriggerKind, TriggerModel
 
@@ -74,15 +75,21 @@ def parse_trigger(raw: JSONValue) -> TriggerModel:
                 {
                     "pointer": "/type" if e["type"] == _UNKNOWN else _pointer(tuple(e["loc"])),
                     "message": e["msg"],
-                    "value": _jsonable(e.get("input")),
+                    "value": _shown(e.get("input"), tuple(e["loc"])),
                 }
                 for e in exc.errors(include_url=False, include_context=False)
             ]
         ) from exc
-    errors = trigger.content_errors()
+    errors = trigger.content_errors() + _secret_errors(raw)
     if errors:
         raise _error(errors)
     return trigger
+
+
+def _secret_errors(raw: JSONValue) -> list[JSONObject]:
+    """A trigger renders nothing with secrets, and sends nothing: `secrets` named anywhere in it is refused."""
+    message = "invalid template: a secret may be used only where a workflow's node sends it as a credential"
+    return [{"pointer": use.pointer, "message": message, "value": None} for use in secret_uses(raw)]
 
 
 def kind_of(trigger: TriggerModel) -> TriggerKind[Any]:
@@ -103,7 +110,15 @@ def _error(errors: list[JSONObject]) -> TriggerDefinitionError:
     )
 
 
-def _jsonable(value: object) -> JSONValue:
+# Write-only fields (a webhook's secret): an error never echoes what they hold.
+_WRITE_ONLY = frozenset(field for kind in KINDS for field in kind.model.secret_fields)
+
+
+def _shown(value: object, loc: tuple[int | str, ...]) -> JSONValue:
+    """The offending value as an error may echo it: a scalar outside the write-only fields, else nothing (an
+    object or list can hold a write-only field, so it is never echoed)."""
+    if _WRITE_ONLY.intersection(str(part) for part in loc):
+        return None
     if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)[:200]
+        return value if not isinstance(value, str) else value[:200]
+    return None

@@ -20,6 +20,7 @@ from conveyor.answers import AnswerTooLargeError, AnswerTooSlowError, read_answe
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.services import Services
 from conveyor.nodes.webhook_guard import ForbiddenTargetError, check_host
+from conveyor.sendable import Sendable, record
 from conveyor.triggers.base import Interval, Polled, PollFailedError, Tick, TriggerKind, TriggerModel
 
 SEEN_LIMIT = 10_000
@@ -27,6 +28,9 @@ _TIMEOUT_SECONDS = 30.0
 
 # A dotted path into the JSON answer ("" for the answer itself).
 JsonPath = Annotated[str, Field(pattern=r"^(?:[A-Za-z0-9_-]{1,100}(?:\.[A-Za-z0-9_-]{1,100}){0,9})?$")]
+
+# The URL a poll sends, credentials and all: its records conceal them (conveyor/sendable.py).
+_SENT_URL = Sendable("/url", "url")
 
 
 class UrlPollTrigger(TriggerModel):
@@ -97,7 +101,22 @@ async def _fetch(trigger: UrlPollTrigger, etag: str | None, services: Services) 
 
 
 async def poll(trigger: UrlPollTrigger, cursor: JSONValue, services: Services) -> Polled:
-    """Fetch the list; items with a key not seen before become rows."""
+    """Fetch the list; items with a key not seen before become rows. A failure names the URL as records may."""
+    try:
+        return await _poll(trigger, cursor, services)
+    except PollFailedError as exc:
+        raise _concealed(exc, trigger.url) from exc
+
+
+def _concealed(exc: PollFailedError, url: str) -> PollFailedError:
+    """The failure with a credential in its URL (a password, a token in the query) `«redacted»`: its message is
+    the trigger's `last_error`, shown and logged."""
+    shown = str(record(_SENT_URL, url))
+    message = exc.message.replace(url, shown).replace(str(URL(url)), shown)
+    return PollFailedError(message, **{**exc.details, "url": shown})
+
+
+async def _poll(trigger: UrlPollTrigger, cursor: JSONValue, services: Services) -> Polled:
     state: JSONObject = cursor if isinstance(cursor, dict) else {}
     answer, etag = await _fetch(trigger, state.get("etag"), services)
     if answer is None:

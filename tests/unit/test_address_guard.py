@@ -16,7 +16,7 @@ from tests.resolver import FixedResolver
 
 async def _resolved(url: str, answer: list[str]) -> list[str]:
     """Check the URL's host, then resolve it through the guard to `answer`."""
-    target = _target(url, frozenset())
+    target = _target(url, frozenset(), url)
     assert target.host is not None
     resolver = GuardedResolver(frozenset(), FixedResolver({target.host: [answer]}))
     return [r["host"] for r in await resolver.resolve(target.host, 80)]
@@ -72,6 +72,6 @@ async def test_an_allowed_name_skips_the_check_of_its_answers() -> None:
 
 def test_a_refusal_names_the_host_and_is_permanent() -> None:
     with pytest.raises(ForbiddenTargetError, match="not public") as caught:
-        _target(str(URL("http://0x7f.1/")), frozenset())
+        _target(str(URL("http://0x7f.1/")), frozenset(), "http://0x7f.1/")
     assert caught.value.details == {"host": "0x7f.1"}
     assert not caught.value.retryable

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
 from urllib.parse import quote, quote_plus
 
 import pytest
+from markupsafe import escape
 from yarl import URL
 
 from conveyor.redaction import KnownSecrets, Redactor, marker
@@ -24,6 +26,8 @@ REDACTOR = Redactor({"CRM": SECRET})
         quote_plus(SECRET),
         json.dumps(SECRET)[1:-1],
         json.dumps(SECRET, ensure_ascii=False)[1:-1],
+        html.escape(SECRET),
+        str(escape(SECRET)),
     ],
 )
 def test_each_written_form_is_replaced(written: str) -> None:
