@@ -74,8 +74,6 @@ CREATE TABLE executions (
 -- The claim query's index: only executions that will need a worker, in due order.
 CREATE INDEX executions_due_idx ON executions (wake_at)
     WHERE wake_at IS NOT NULL AND state <> 'paused';
--- Executions routed to the workers of one action: parked ones to wake when a provider starts, due ones to park.
-CREATE INDEX executions_action_idx ON executions (action) WHERE action IS NOT NULL;
 -- Listing executions newest first, a keyset page at a time (conveyor/store/selection.py): by workflow,
 -- by state, by parent, or unfiltered / by creation time alone.
 CREATE INDEX executions_workflow_idx ON executions (workflow_id, created_at DESC, id DESC);
@@ -112,6 +110,16 @@ CREATE TRIGGER executions_slot_freed AFTER UPDATE OF lease_owner ON executions F
     WHEN (OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL
           AND (OLD.slot_key IS NOT NULL OR OLD.total_limit IS NOT NULL))
     EXECUTE FUNCTION conveyor_slot_freed_notify();
+
+-- Executions parked because no live worker provides the action their next step runs (executions.action): not
+-- due (wake_at NULL) until a worker that provides it starts. A table of its own, not an index on executions,
+-- so that a step that moves an execution between actions stays a HOT update.
+CREATE TABLE parked_executions (
+    execution_id uuid PRIMARY KEY REFERENCES executions (id) ON DELETE CASCADE,
+    action       text NOT NULL,
+    parked_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX parked_executions_action_idx ON parked_executions (action);
 
 CREATE TABLE execution_history (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import api, chaos, delay, limit, lone, retention, scale, targets, throughput, trigger, wait
+from bench import actions, api, chaos, delay, limit, lone, retention, scale, targets, throughput, trigger, wait
 from bench.cluster import Cluster, own_cluster
 from bench.harness import Bench, ChaosOptions, truncate
 from conveyor.db import connect
@@ -37,6 +37,7 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {
     "limit": Scenario(limit.run, limit.TIME_LIMIT_SECONDS),
     "throughput": Scenario(throughput.run, throughput.TIME_LIMIT_SECONDS),
+    "actions": Scenario(actions.run, actions.TIME_LIMIT_SECONDS),
     "lone": Scenario(lone.run, lone.TIME_LIMIT_SECONDS),
     "delay": Scenario(delay.run, delay.TIME_LIMIT_SECONDS),
     "api": Scenario(api.run, api.TIME_LIMIT_SECONDS),

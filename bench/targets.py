@@ -25,6 +25,13 @@ class Target:
 
 TARGETS = (
     Target(
+        "the team's own async action: steps/s >= 0.9x noop's in the same run (1 worker)",
+        "actions.python_vs_noop",
+        0.9,
+        operator.ge,
+        ">=",
+    ),
+    Target(
         "step transitions/s >= 50% of the pgbench limit (1 worker)",
         "throughput.1w.transitions_vs_limit",
         0.5,

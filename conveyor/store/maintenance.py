@@ -13,6 +13,7 @@ RUNTIME_TABLES = (
     "worker_actions",
     "execution_steps",
     "execution_history",
+    "parked_executions",
     "executions",
     "workflow_versions",
     "workflows",

@@ -24,11 +24,16 @@ WITH routed AS (
     SET action = :action, lease_owner = NULL, version = e.version + 1, updated_at = now(),
         wake_at = CASE WHEN {_PROVIDED.format(action=":action")} THEN now() END
     WHERE e.id = :execution_id AND e.lease_owner = :owner
-    RETURNING e.wake_at
+    RETURNING e.id, e.action, e.wake_at
+), parked AS (
+    INSERT INTO parked_executions (execution_id, action)
+    SELECT id, action FROM routed WHERE wake_at IS NULL
+    ON CONFLICT (execution_id) DO UPDATE SET action = excluded.action, parked_at = now()
+    RETURNING 1
 ), notified AS (
     SELECT pg_notify('{WAKE_CHANNEL}', '') FROM routed WHERE wake_at IS NOT NULL
 )
-SELECT (SELECT wake_at IS NULL FROM routed) AS parked, (SELECT count(*) FROM notified) AS notified
+SELECT (SELECT count(*) FROM parked) > 0 AS parked, (SELECT count(*) FROM notified) AS notified
 """)
 
 
@@ -42,19 +47,29 @@ async def route_elsewhere(conn: Conn, owner: str, execution_id: uuid.UUID, actio
 
 _ENDED = sorted(TERMINAL_STATES)
 
-# Due executions whose action no live worker provides (its workers stopped or died since): park them.
+# Due executions whose action no live worker provides (its workers stopped or died since): park them. Read
+# through the due index, so it costs what is due, not what exists.
 _PARK = Statement(f"""
-UPDATE executions e SET wake_at = NULL, version = e.version + 1, updated_at = now()
-WHERE e.action IS NOT NULL AND e.wake_at <= now() AND e.state <> '{PAUSED}'
-  AND NOT {_PROVIDED.format(action="e.action")}
+WITH parked AS (
+    UPDATE executions e SET wake_at = NULL, version = e.version + 1, updated_at = now()
+    WHERE e.wake_at IS NOT NULL AND e.state <> '{PAUSED}' AND e.wake_at <= now() AND e.action IS NOT NULL
+      AND NOT {_PROVIDED.format(action="e.action")}
+    RETURNING e.id, e.action
+)
+INSERT INTO parked_executions (execution_id, action)
+SELECT id, action FROM parked
+ON CONFLICT (execution_id) DO UPDATE SET action = excluded.action, parked_at = now()
 """)
 
-# Parked executions of the actions a worker that starts provides: due now.
+# Parked executions of the actions a worker that starts provides: due now (those ended or paused meanwhile
+# are only let go).
 _WAKE = Statement(f"""
-WITH woken AS (
+WITH freed AS (
+    DELETE FROM parked_executions WHERE action = ANY(:actions::text[]) RETURNING execution_id
+), woken AS (
     UPDATE executions e SET wake_at = now(), version = e.version + 1, updated_at = now()
-    WHERE e.action = ANY(:actions::text[]) AND e.wake_at IS NULL AND e.state <> '{PAUSED}'
-      AND e.state <> ALL(:ended::text[])
+    FROM freed f
+    WHERE e.id = f.execution_id AND e.wake_at IS NULL AND e.state <> '{PAUSED}' AND e.state <> ALL(:ended::text[])
     RETURNING 1
 )
 SELECT count(*) AS n, pg_notify('{WAKE_CHANNEL}', '') FROM woken
@@ -74,9 +89,10 @@ async def wake_provided(conn: Conn, actions: Sequence[str]) -> int:
 
 
 _WAITING = Statement(f"""
-SELECT action, count(*) AS n FROM executions
-WHERE action IS NOT NULL AND wake_at IS NULL AND state <> '{PAUSED}' AND state <> ALL(:ended::text[])
-GROUP BY action ORDER BY action
+SELECT p.action, count(*) AS n
+FROM parked_executions p JOIN executions e ON e.id = p.execution_id
+WHERE e.wake_at IS NULL AND e.state <> '{PAUSED}' AND e.state <> ALL(:ended::text[])
+GROUP BY p.action ORDER BY p.action
 """)
 
 
