@@ -17,7 +17,7 @@ from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.services import Services
 from conveyor.redaction import NO_SECRETS, Redactor
 from conveyor.secret_references import SECRETS
-from conveyor.templating import is_templated, render_value
+from conveyor.templating import TemplateRenderError, is_templated, render_value
 
 
 def execution_data(
@@ -63,7 +63,10 @@ class StepContext:
         result = value
         if is_templated(value):
             context = {**self.data, SECRETS: self.secrets} if self.secrets else self.data
-            result = await asyncio.to_thread(render_value, value, context)
+            try:
+                result = await asyncio.to_thread(render_value, value, context)
+            except TemplateRenderError as exc:
+                raise exc.in_node(self.node_id) from exc
         if keep:
             self.rendered[name] = result
         return result
