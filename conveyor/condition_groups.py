@@ -18,7 +18,6 @@ from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.rules import rule_errors
 from conveyor.validation_messages import problems
 
-# Each operator with what it compiles to; `{f}` is the field's value, `{v}` the condition's.
 Operator = Literal[
     "equals",
     "not_equals",
@@ -35,7 +34,8 @@ Operator = Literal[
     "in",
     "not_in",
 ]
-_COMPARISONS = {"equals": "==", "not_equals": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+# equals compares JSON values exactly (18 is not "18"), so no payload of another type breaks the filter
+_COMPARISONS = {"equals": "===", "not_equals": "!==", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _TEXT = ("starts_with", "ends_with")
 _UNARY = ("exists", "not_exists")
 _LISTS = ("in", "not_in")
@@ -74,7 +74,7 @@ class Condition(BaseModel):
         if op in _TEXT:
             return {op: [field, self.value]}
         if op in _UNARY:
-            return {"!=" if op == "exists" else "==": [field, None]}
+            return {"!==" if op == "exists" else "===": [field, None]}
         member: JSONValue = {"in": [field, self.value]}
         return member if op == "in" else {"!": member}
 

@@ -125,6 +125,37 @@ async def _equals(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
 
 
+async def test_a_filter_written_as_a_group_of_conditions_starts_only_the_rows_it_accepts(
+    api: ApiClient, db: Pool
+) -> None:
+    # The shape form builders produce: compiled to the same JSON Logic evaluator as any filter.
+    group = {
+        "combinator": "or",
+        "conditions": [
+            {"field": "plan", "operator": "equals", "value": "pro"},
+            {
+                "combinator": "and",
+                "conditions": [
+                    {"field": "email", "operator": "ends_with", "value": "@example.com"},
+                    {"field": "seats", "operator": "gte", "value": 10},
+                ],
+            },
+        ],
+    }
+    created = await trigger(api, {"type": "event", "event": "sub", "filter": group})
+    assert created["definition"]["filter"] == group
+    payloads = [
+        {"plan": "pro"},
+        {"plan": "free", "email": "a@example.com", "seats": 12},
+        {"plan": "free", "email": "a@example.com", "seats": 2},
+        {"plan": "free", "email": "a@example.org", "seats": 50},
+    ]
+    for payload in payloads:
+        await api.post("/events", json={"type": "sub", "payload": payload})
+    assert await consume_inbox(db, TriggerCache(), 100) == 4
+    assert [o for o, _ in await outcomes(db)] == ["started", "started", "filtered", "filtered"]
+
+
 async def test_filters_start_filter_or_fail_each_row_without_blocking_the_rest(api: ApiClient, db: Pool) -> None:
     created = await trigger(api, {"type": "event", "event": "sub", "filter": {"==": [{"+": [{"var": "n"}, 1]}, 2]}})
     for n in (1, 5, "x", 1):
