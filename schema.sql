@@ -238,6 +238,11 @@ CREATE TABLE IF NOT EXISTS hook_deliveries (
     PRIMARY KEY (trigger_id, key)
 );
 CREATE INDEX IF NOT EXISTS hook_deliveries_expiry_idx ON hook_deliveries (trigger_id, expires_at);
+-- A webhook trigger with a secret is stored with its signature scheme; one stored without predates v1 signatures,
+-- and keeps the scheme its sender uses until an operator moves it.
+UPDATE triggers
+SET definition = definition || '{"signature": "legacy"}', version = version + 1, updated_at = now()
+WHERE type = 'webhook' AND definition ? 'secret' AND NOT definition ? 'signature';
 
 -- One open coalescing group per (trigger, key): when its first and last rows arrived, and when it is ripe
 -- (quiet elapsed since the last row, or max_wait since the first). Written with its rows in the inbox

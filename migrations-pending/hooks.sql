@@ -8,7 +8,8 @@ CREATE TABLE hook_deliveries (
 CREATE INDEX hook_deliveries_expiry_idx ON hook_deliveries (trigger_id, expires_at);
 
 -- Webhook triggers saved with a secret before signatures covered the timestamp and the delivery id keep the
--- scheme their senders use; an operator moves each to "v1" (the default for new triggers) when its sender does.
+-- scheme their senders use; an operator moves each to "v1" (written out on every trigger saved from now on)
+-- when its sender does.
 UPDATE triggers
 SET definition = definition || '{"signature": "legacy"}', version = version + 1, updated_at = now()
 WHERE type = 'webhook' AND definition ? 'secret' AND NOT definition ? 'signature';

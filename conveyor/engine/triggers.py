@@ -41,6 +41,7 @@ log = structlog.get_logger(__name__)
 async def _write(conn: Conn, raw: JSONValue, previous: TriggerModel | None = None) -> TriggerWrite:
     trigger = parse_trigger(raw)
     assert isinstance(raw, dict)
+    raw = trigger.stored(raw)
     prepare = kind_of(trigger).prepare
     fresh = previous is None or previous.source() != trigger.source()
     cursor = await prepare(trigger, conn) if prepare is not None and fresh else None

@@ -102,6 +102,10 @@ class TriggerModel(BaseModel):
         """An instant on this trigger's own wall clock, for kinds that have one."""
         return None
 
+    def stored(self, definition: JSONObject) -> JSONObject:
+        """The definition as it is stored: with any default that must not change under it written out."""
+        return definition
+
     def public(self, definition: JSONObject) -> JSONObject:
         """The stored definition without its write-only fields."""
         return {k: v for k, v in definition.items() if k not in self.secret_fields}

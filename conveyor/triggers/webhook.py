@@ -98,6 +98,12 @@ class WebhookTrigger(TriggerModel):
             )
         return errors
 
+    def stored(self, definition: JSONObject) -> JSONObject:
+        """With a secret, the signature scheme written out: triggers stored without one predate v1 (legacy)."""
+        if self.secret is None or "signature" in definition:
+            return definition
+        return {**definition, "signature": self.signature}
+
     def hook_path(self) -> str:
         """The path this trigger answers under /hooks/."""
         return self.path
