@@ -3,7 +3,10 @@ sign, and a synchronous answer with the execution's output."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -116,3 +119,15 @@ async def test_a_get_hooks_unstorable_query_is_a_400_naming_the_parameter(api: A
     # bytes that are not UTF-8 are read as U+FFFD, text that can be stored
     assert (await api.get("/hooks/ping?c=%ED%A0%80")).status == 202
     assert await payloads(db) == [{"c": "\ufffd" * 3}]
+
+
+async def test_a_signed_get_signs_its_raw_query_string(api: ApiClient, db: Pool) -> None:
+    secret = "0123456789abcdef"
+    await hook(api, {"type": "webhook", "path": "ping", "methods": ["GET"], "secret": secret})
+    query = "email=ada&plan=pro&tag=a&tag=b"
+    t = str(int(time.time()))
+    digest = hmac.new(secret.encode(), f"{t}\nd-1\n{query}".encode(), hashlib.sha256).hexdigest()
+    headers = {"X-Conveyor-Signature": f"t={t},v1={digest}", "X-Conveyor-Delivery": "d-1"}
+    assert (await api.get(f"/hooks/ping?{query.replace('pro', 'team')}", headers=headers)).status == 401
+    assert (await api.get(f"/hooks/ping?{query}", headers=headers)).status == 202
+    assert await payloads(db) == [{"email": "ada", "plan": "pro", "tag": ["a", "b"]}]
