@@ -1,6 +1,10 @@
--- conveyor's whole schema. Idempotent: safe to apply on every start.
+-- conveyor's schema at head: what a new database is created with, in one place. A database made by an
+-- earlier release reaches the same schema through the numbered files in migrations/ (README, "Schema and
+-- migrations"): a change to this file comes with the migration that makes it, and
+-- tests/integration/test_migrations.py fails when the two disagree. conveyor records the migrations a
+-- database has in schema_migrations (conveyor/store/migrations.py).
 
-CREATE TABLE IF NOT EXISTS workflows (
+CREATE TABLE workflows (
     id          uuid PRIMARY KEY,
     name        text NOT NULL,
     description text,
@@ -10,11 +14,9 @@ CREATE TABLE IF NOT EXISTS workflows (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
--- Dropped before 0.2 (never written); dropping it drops the old partial name index, recreated below.
-ALTER TABLE workflows DROP COLUMN IF EXISTS deleted_at;
-CREATE UNIQUE INDEX IF NOT EXISTS workflows_name_key ON workflows (name);
+CREATE UNIQUE INDEX workflows_name_key ON workflows (name);
 
-CREATE TABLE IF NOT EXISTS workflow_versions (
+CREATE TABLE workflow_versions (
     workflow_id uuid NOT NULL REFERENCES workflows (id),
     version     integer NOT NULL,
     definition  jsonb NOT NULL,
@@ -22,7 +24,10 @@ CREATE TABLE IF NOT EXISTS workflow_versions (
     PRIMARY KEY (workflow_id, version)
 );
 
-CREATE TABLE IF NOT EXISTS executions (
+-- The hot table: each execution's row is updated at every step. Free room on each page lets an update that
+-- changes no indexed column stay HOT (the new version on the same page, no index entry written, the old one
+-- pruned without a vacuum); small scale factors vacuum it after 2 % of its rows are dead, not the default 20 %.
+CREATE TABLE executions (
     id               uuid PRIMARY KEY,
     workflow_id      uuid NOT NULL REFERENCES workflows (id),
     workflow_version integer NOT NULL,
@@ -51,73 +56,59 @@ CREATE TABLE IF NOT EXISTS executions (
     started_at       timestamptz,
     finished_at      timestamptz,
     updated_at       timestamptz NOT NULL DEFAULT now(),
+    -- The trigger that started an execution (no foreign key: deleting a trigger keeps its executions' key space).
+    trigger_id       uuid,
+    -- Concurrency caps (conveyor/concurrency.py), fixed at creation: the rendered key with its limit, and the
+    -- workflow's total. The claim statement counts leased rows through two indexes below; no counter exists.
+    slot_key         text,
+    slot_limit       integer,
+    total_limit      integer,
     CONSTRAINT executions_state_check CHECK (state IN (
         'idle', 'running', 'stepCompleted', 'stepFailed', 'retrying',
         'delayed', 'paused', 'completed', 'failed', 'cancelled'))
-);
--- The hot table: each execution's row is updated at every step. Free room on each page lets an update that
--- changes no indexed column stay HOT (the new version on the same page, no index entry written, the old one
--- pruned without a vacuum); small scale factors vacuum it after 2 % of its rows are dead, not the default 20 %.
--- ALTER rather than CREATE ... WITH, so databases created before get it too (new pages only; no rewrite).
-ALTER TABLE executions SET (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.02,
+) WITH (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.02,
     autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_insert_scale_factor = 0.05);
--- Dropped before 0.2: while a worker holds an execution, wake_at is its lease's end.
-ALTER TABLE executions DROP COLUMN IF EXISTS lease_expires_at;
 -- The claim query's index: only executions that will need a worker, in due order.
-CREATE INDEX IF NOT EXISTS executions_due_idx ON executions (wake_at)
+CREATE INDEX executions_due_idx ON executions (wake_at)
     WHERE wake_at IS NOT NULL AND state <> 'paused';
 -- Listing executions newest first, a keyset page at a time (conveyor/store/selection.py): by workflow,
 -- by state, by parent, or unfiltered / by creation time alone.
-CREATE INDEX IF NOT EXISTS executions_workflow_idx ON executions (workflow_id, created_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS executions_state_idx ON executions (state, created_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS executions_parent_idx ON executions (parent_id, created_at DESC, id DESC)
+CREATE INDEX executions_workflow_idx ON executions (workflow_id, created_at DESC, id DESC);
+CREATE INDEX executions_state_idx ON executions (state, created_at DESC, id DESC);
+CREATE INDEX executions_parent_idx ON executions (parent_id, created_at DESC, id DESC)
     WHERE parent_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS executions_created_idx ON executions (created_at DESC, id DESC);
+CREATE INDEX executions_created_idx ON executions (created_at DESC, id DESC);
 -- The retention stage's read: finished top-level executions, oldest first (conveyor/store/retention.py).
-CREATE INDEX IF NOT EXISTS executions_finished_idx ON executions (finished_at)
+CREATE INDEX executions_finished_idx ON executions (finished_at)
     WHERE parent_id IS NULL AND finished_at IS NOT NULL;
--- The trigger that started an execution (no foreign key: deleting a trigger keeps its executions' key space).
-ALTER TABLE executions ADD COLUMN IF NOT EXISTS trigger_id uuid;
 -- Dedupe keys: callers' per workflow; a parent's children and a trigger's executions have their own spaces,
--- so no caller can take one. The first callers' index also held trigger executions: replaced once.
-DROP INDEX IF EXISTS executions_dedupe_key;
-CREATE UNIQUE INDEX IF NOT EXISTS executions_caller_key
+-- so no caller can take one.
+CREATE UNIQUE INDEX executions_caller_key
     ON executions (workflow_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND parent_id IS NULL AND trigger_id IS NULL;
-CREATE UNIQUE INDEX IF NOT EXISTS executions_trigger_key
+CREATE UNIQUE INDEX executions_trigger_key
     ON executions (trigger_id, dedupe_key) WHERE trigger_id IS NOT NULL;
-CREATE UNIQUE INDEX IF NOT EXISTS executions_child_key
+CREATE UNIQUE INDEX executions_child_key
     ON executions (parent_id, dedupe_key) WHERE parent_id IS NOT NULL;
--- Concurrency caps (conveyor/concurrency.py), fixed at creation: the rendered key with its limit, and the
--- workflow's total. The claim statement counts leased rows through these two indexes; no counter exists.
-ALTER TABLE executions ADD COLUMN IF NOT EXISTS slot_key text;
-ALTER TABLE executions ADD COLUMN IF NOT EXISTS slot_limit integer;
-ALTER TABLE executions ADD COLUMN IF NOT EXISTS total_limit integer;
-CREATE INDEX IF NOT EXISTS executions_slot_idx ON executions (slot_key, wake_at)
+-- The concurrency caps' counts of leased rows.
+CREATE INDEX executions_slot_idx ON executions (slot_key, wake_at)
     WHERE slot_key IS NOT NULL AND lease_owner IS NOT NULL;
-CREATE INDEX IF NOT EXISTS executions_leased_idx ON executions (workflow_id, wake_at)
+CREATE INDEX executions_leased_idx ON executions (workflow_id, wake_at)
     WHERE total_limit IS NOT NULL AND lease_owner IS NOT NULL;
 -- A capped execution whose lease ends (its step committed, it finished, it was cancelled or handed back) frees
 -- a slot that executions held back on any worker may be waiting for: wake them all, not only the worker that
 -- held it. The WHEN clause is checked per row without calling the function, so uncapped rows cost nothing.
-CREATE OR REPLACE FUNCTION conveyor_slot_freed_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION conveyor_slot_freed_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('conveyor_wake', '');
     RETURN NULL;
 END
 $$;
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'executions_slot_freed'
-                   AND tgrelid = 'executions'::regclass) THEN
-        CREATE TRIGGER executions_slot_freed AFTER UPDATE OF lease_owner ON executions FOR EACH ROW
-            WHEN (OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL
-                  AND (OLD.slot_key IS NOT NULL OR OLD.total_limit IS NOT NULL))
-            EXECUTE FUNCTION conveyor_slot_freed_notify();
-    END IF;
-END
-$$;
+CREATE TRIGGER executions_slot_freed AFTER UPDATE OF lease_owner ON executions FOR EACH ROW
+    WHEN (OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL
+          AND (OLD.slot_key IS NOT NULL OR OLD.total_limit IS NOT NULL))
+    EXECUTE FUNCTION conveyor_slot_freed_notify();
 
-CREATE TABLE IF NOT EXISTS execution_history (
+CREATE TABLE execution_history (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     execution_id uuid NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
     from_state   text NOT NULL,
@@ -128,9 +119,9 @@ CREATE TABLE IF NOT EXISTS execution_history (
     detail       jsonb,
     at           timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS execution_history_execution_idx ON execution_history (execution_id, id);
+CREATE INDEX execution_history_execution_idx ON execution_history (execution_id, id);
 
-CREATE TABLE IF NOT EXISTS execution_steps (
+CREATE TABLE execution_steps (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     execution_id uuid NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
     node         text NOT NULL,
@@ -143,12 +134,12 @@ CREATE TABLE IF NOT EXISTS execution_steps (
     started_at   timestamptz NOT NULL,
     finished_at  timestamptz
 );
-CREATE INDEX IF NOT EXISTS execution_steps_execution_idx ON execution_steps (execution_id, id);
+CREATE INDEX execution_steps_execution_idx ON execution_steps (execution_id, id);
 -- A shared-flow step waits as one row, completed in place when its child finishes.
-CREATE UNIQUE INDEX IF NOT EXISTS execution_steps_waiting_key
+CREATE UNIQUE INDEX execution_steps_waiting_key
     ON execution_steps (execution_id, visit, attempt) WHERE status = 'waiting';
 
-CREATE TABLE IF NOT EXISTS triggers (
+CREATE TABLE triggers (
     id            uuid PRIMARY KEY,
     workflow_id   uuid NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
     type          text NOT NULL,
@@ -173,82 +164,66 @@ CREATE TABLE IF NOT EXISTS triggers (
     CONSTRAINT triggers_status_check CHECK (status IN ('ok', 'error', 'disabled')),
     CONSTRAINT triggers_enabled_check CHECK (enabled = (status <> 'disabled'))
 );
-CREATE UNIQUE INDEX IF NOT EXISTS triggers_path_key ON triggers (path) WHERE path IS NOT NULL;
+CREATE UNIQUE INDEX triggers_path_key ON triggers (path) WHERE path IS NOT NULL;
 -- Disabled event triggers too: an event still leaves them a row, consumed as 'disabled' (nothing vanishes).
-DROP INDEX IF EXISTS triggers_event_idx;
-CREATE INDEX IF NOT EXISTS triggers_event_key_idx ON triggers (event) WHERE event IS NOT NULL;
-CREATE INDEX IF NOT EXISTS triggers_due_idx ON triggers (next_run_at) WHERE next_run_at IS NOT NULL AND enabled;
-CREATE INDEX IF NOT EXISTS triggers_workflow_idx ON triggers (workflow_id, created_at, id);
-CREATE INDEX IF NOT EXISTS triggers_list_idx ON triggers (created_at, id);
+CREATE INDEX triggers_event_key_idx ON triggers (event) WHERE event IS NOT NULL;
+CREATE INDEX triggers_due_idx ON triggers (next_run_at) WHERE next_run_at IS NOT NULL AND enabled;
+CREATE INDEX triggers_workflow_idx ON triggers (workflow_id, created_at, id);
+CREATE INDEX triggers_list_idx ON triggers (created_at, id);
 
 -- The inbox. Any application may INSERT here: a row names its trigger (trigger_id), or, without one, an event
 -- type that every enabled event trigger of that type receives. No foreign key to triggers: rows of a deleted
 -- trigger are consumed as 'disabled'.
-CREATE TABLE IF NOT EXISTS trigger_events (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    type        text NOT NULL,
-    payload     jsonb NOT NULL DEFAULT '{}',
-    dedupe_key  text,
-    created_at  timestamptz NOT NULL DEFAULT now(),
-    consumed_at timestamptz
-);
-ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS trigger_id uuid;
-ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS outcome text
+CREATE TABLE trigger_events (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    type         text NOT NULL,
+    payload      jsonb NOT NULL DEFAULT '{}',
+    dedupe_key   text,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    consumed_at  timestamptz,
+    trigger_id   uuid,
+    outcome      text,
+    execution_id uuid,
+    reason       text,
+    -- A row a coalescing trigger took: its group's rendered key. The row keeps outcome 'coalesced'; execution_id
+    -- is set when its group starts the execution it is folded into.
+    coalesce_key text,
+    -- The event a POST /events row carries, recorded once however many triggers receive it.
+    event_id     bigint,
     CONSTRAINT trigger_events_outcome_check
-    CHECK (outcome IN ('started', 'filtered', 'error', 'disabled', 'duplicate', 'routed', 'coalesced'));
--- 'coalesced' came later: a database made before gets the wider check (once; the test is on its text).
-DO $$
-BEGIN
-    IF pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'trigger_events_outcome_check'))
-       NOT LIKE '%coalesced%' THEN
-        ALTER TABLE trigger_events DROP CONSTRAINT trigger_events_outcome_check;
-        ALTER TABLE trigger_events ADD CONSTRAINT trigger_events_outcome_check
-            CHECK (outcome IN ('started', 'filtered', 'error', 'disabled', 'duplicate', 'routed', 'coalesced'));
-    END IF;
-END
-$$;
-ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS execution_id uuid;
-ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS reason text;
--- A row a coalescing trigger took: its group's rendered key. The row keeps outcome 'coalesced'; execution_id
--- is set when its group starts the execution it is folded into.
-ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS coalesce_key text;
+        CHECK (outcome IN ('started', 'filtered', 'error', 'disabled', 'duplicate', 'routed', 'coalesced'))
+);
 -- The inbox stage's read: pending rows in id order.
-CREATE INDEX IF NOT EXISTS trigger_events_pending_idx ON trigger_events (id) WHERE consumed_at IS NULL;
+CREATE INDEX trigger_events_pending_idx ON trigger_events (id) WHERE consumed_at IS NULL;
 -- A trigger's backlog (pending count, lag).
-CREATE INDEX IF NOT EXISTS trigger_events_trigger_pending_idx
+CREATE INDEX trigger_events_trigger_pending_idx
     ON trigger_events (trigger_id, created_at) WHERE consumed_at IS NULL;
 -- One row per (trigger, dedupe key): a retried delivery or a schedule tick fired twice adds nothing.
-CREATE UNIQUE INDEX IF NOT EXISTS trigger_events_dedupe_key ON trigger_events (trigger_id, dedupe_key);
+CREATE UNIQUE INDEX trigger_events_dedupe_key ON trigger_events (trigger_id, dedupe_key);
 -- GET /triggers/{id}/rows: a trigger's rows, newest first.
-CREATE INDEX IF NOT EXISTS trigger_events_trigger_idx ON trigger_events (trigger_id, id);
+CREATE INDEX trigger_events_trigger_idx ON trigger_events (trigger_id, id);
 -- Retention deletes an execution's inbox row with it.
-CREATE INDEX IF NOT EXISTS trigger_events_execution_idx ON trigger_events (execution_id)
+CREATE INDEX trigger_events_execution_idx ON trigger_events (execution_id)
     WHERE execution_id IS NOT NULL;
-
 -- A group's rows not yet folded into an execution.
-CREATE INDEX IF NOT EXISTS trigger_events_coalescing_idx ON trigger_events (trigger_id, coalesce_key, id)
+CREATE INDEX trigger_events_coalescing_idx ON trigger_events (trigger_id, coalesce_key, id)
     WHERE outcome = 'coalesced' AND execution_id IS NULL;
 
 -- Signed webhook deliveries remembered until their signature is stale (signed timestamp + tolerance), so a
 -- replay is refused however long the inbox keeps its row; the delivery statement prunes a trigger's stale keys.
-CREATE TABLE IF NOT EXISTS hook_deliveries (
+CREATE TABLE hook_deliveries (
     trigger_id uuid NOT NULL REFERENCES triggers (id) ON DELETE CASCADE,
     key        text NOT NULL,
     expires_at timestamptz NOT NULL,
     PRIMARY KEY (trigger_id, key)
 );
-CREATE INDEX IF NOT EXISTS hook_deliveries_expiry_idx ON hook_deliveries (trigger_id, expires_at);
--- A webhook trigger with a secret is stored with its signature scheme; one stored without predates v1 signatures,
--- and keeps the scheme its sender uses until an operator moves it.
-UPDATE triggers
-SET definition = definition || '{"signature": "legacy"}', version = version + 1, updated_at = now()
-WHERE type = 'webhook' AND definition ? 'secret' AND NOT definition ? 'signature';
+CREATE INDEX hook_deliveries_expiry_idx ON hook_deliveries (trigger_id, expires_at);
 
 -- One open coalescing group per (trigger, key): when its first and last rows arrived, and when it is ripe
 -- (quiet elapsed since the last row, or max_wait since the first). Written with its rows in the inbox
 -- stage's statement, deleted with the start of its execution in one transaction: derived from the rows,
 -- never a counter.
-CREATE TABLE IF NOT EXISTS coalesce_groups (
+CREATE TABLE coalesce_groups (
     trigger_id uuid NOT NULL,
     key        text NOT NULL,
     first_at   timestamptz NOT NULL,
@@ -258,10 +233,10 @@ CREATE TABLE IF NOT EXISTS coalesce_groups (
     due_at     timestamptz NOT NULL,
     PRIMARY KEY (trigger_id, key)
 );
-CREATE INDEX IF NOT EXISTS coalesce_groups_due_idx ON coalesce_groups (due_at);
+CREATE INDEX coalesce_groups_due_idx ON coalesce_groups (due_at);
 
 -- Every INSERT of pending rows wakes the workers, whoever inserts: the poll interval is only the safety net.
-CREATE OR REPLACE FUNCTION conveyor_inbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION conveyor_inbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM inserted WHERE consumed_at IS NULL) THEN
         PERFORM pg_notify('conveyor_wake', '');
@@ -269,17 +244,10 @@ BEGIN
     RETURN NULL;
 END
 $$;
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'trigger_events_notify'
-                   AND tgrelid = 'trigger_events'::regclass) THEN
-        CREATE TRIGGER trigger_events_notify AFTER INSERT ON trigger_events
-            REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION conveyor_inbox_notify();
-    END IF;
-END
-$$;
+CREATE TRIGGER trigger_events_notify AFTER INSERT ON trigger_events
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION conveyor_inbox_notify();
 
-CREATE TABLE IF NOT EXISTS email_templates (
+CREATE TABLE email_templates (
     name       text PRIMARY KEY,
     subject    text NOT NULL,
     text_body  text NOT NULL,
@@ -288,14 +256,14 @@ CREATE TABLE IF NOT EXISTS email_templates (
 );
 
 -- Named secrets, encrypted (Fernet, CONVEYOR_SECRET_KEY) by the process that stores them; no value in clear.
-CREATE TABLE IF NOT EXISTS secrets (
+CREATE TABLE secrets (
     name       text PRIMARY KEY,
     ciphertext bytea NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE TABLE IF NOT EXISTS email_logs (
+CREATE TABLE email_logs (
     id              uuid PRIMARY KEY,
     execution_id    uuid REFERENCES executions (id) ON DELETE SET NULL,
     node            text,
@@ -312,14 +280,30 @@ CREATE TABLE IF NOT EXISTS email_logs (
     sent_at         timestamptz
 );
 -- GET /emails pages newest first on (created_at, id); each filter has an index in that order.
-DROP INDEX IF EXISTS email_logs_execution_idx;
-CREATE INDEX IF NOT EXISTS email_logs_execution_page_idx ON email_logs (execution_id, created_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS email_logs_created_idx ON email_logs (created_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS email_logs_status_idx ON email_logs (status, created_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS email_logs_template_idx ON email_logs (template, created_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS email_logs_recipient_idx ON email_logs (recipient, created_at DESC, id DESC);
+CREATE INDEX email_logs_execution_page_idx ON email_logs (execution_id, created_at DESC, id DESC);
+CREATE INDEX email_logs_created_idx ON email_logs (created_at DESC, id DESC);
+CREATE INDEX email_logs_status_idx ON email_logs (status, created_at DESC, id DESC);
+CREATE INDEX email_logs_template_idx ON email_logs (template, created_at DESC, id DESC);
+CREATE INDEX email_logs_recipient_idx ON email_logs (recipient, created_at DESC, id DESC);
 
-CREATE TABLE IF NOT EXISTS webhook_logs (
+-- One row per send_sms step: keyed by its execution first, so it lives on its execution's shard on Citus.
+CREATE TABLE sms_logs (
+    execution_id    uuid NOT NULL,
+    idempotency_key text NOT NULL,
+    node            text NOT NULL,
+    recipient       text NOT NULL,
+    body            text NOT NULL,
+    transport       text NOT NULL,
+    status          text NOT NULL CHECK (status IN ('sending', 'sent', 'logged', 'failed')),
+    provider_id     text,
+    error           text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    sent_at         timestamptz,
+    PRIMARY KEY (execution_id, idempotency_key)
+);
+CREATE INDEX sms_logs_created_idx ON sms_logs (created_at DESC, idempotency_key DESC);
+
+CREATE TABLE webhook_logs (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     execution_id    uuid REFERENCES executions (id) ON DELETE SET NULL,
     node            text,
@@ -334,9 +318,9 @@ CREATE TABLE IF NOT EXISTS webhook_logs (
     duration_ms     double precision,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS webhook_logs_execution_idx ON webhook_logs (execution_id, id);
+CREATE INDEX webhook_logs_execution_idx ON webhook_logs (execution_id, id);
 
-CREATE TABLE IF NOT EXISTS workers (
+CREATE TABLE workers (
     id           text PRIMARY KEY,
     hostname     text NOT NULL,
     pid          integer NOT NULL,
@@ -345,15 +329,40 @@ CREATE TABLE IF NOT EXISTS workers (
     stopped_at   timestamptz
 );
 
+-- The action registry as data: each version of each action some process declared (the version is a hash of
+-- its schemas and secrets), and which worker provides which. The web process validates definitions against
+-- these rows and never imports the team's code. A small catalog: a reference table on Citus.
+CREATE TABLE actions (
+    key           text NOT NULL,
+    version       text NOT NULL,
+    display_name  text NOT NULL,
+    description   text NOT NULL,
+    category      text NOT NULL,
+    params_schema jsonb NOT NULL,
+    output_schema jsonb,
+    secrets       text[] NOT NULL DEFAULT '{}',
+    template_param text,
+    builtin       boolean NOT NULL DEFAULT false,
+    first_seen_at timestamptz NOT NULL DEFAULT now(),
+    last_seen_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (key, version)
+);
+
+CREATE TABLE worker_actions (
+    worker_id text NOT NULL,
+    key       text NOT NULL,
+    version   text NOT NULL,
+    PRIMARY KEY (worker_id, key)
+);
+
 -- The control channel: whatever cancels an execution a worker holds (one, a parent's descendants, a bulk
 -- action) tells that worker at commit, so it aborts the running step at once instead of at its end; and
 -- whatever takes a held sleep from its worker (a pause, a cancel) tells it, so it never runs the next step.
-CREATE OR REPLACE FUNCTION conveyor_notify_control() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION conveyor_notify_control() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('conveyor_control', NEW.id::text);
     RETURN NULL;
 END $$;
-DROP TRIGGER IF EXISTS executions_control_notify ON executions;
 CREATE TRIGGER executions_control_notify AFTER UPDATE OF state ON executions FOR EACH ROW
     WHEN ((NEW.state = 'cancelled' AND OLD.state <> 'cancelled' AND OLD.lease_owner IS NOT NULL)
           OR (OLD.state = 'delayed' AND OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL))
@@ -364,11 +373,11 @@ CREATE TRIGGER executions_control_notify AFTER UPDATE OF state ON executions FOR
 -- PostgreSQL serialises the commits of notifying transactions (one lock, held through the commit's WAL
 -- flush), which cut step commits ~4x in a measurement: so rows notify only while a web process's event hub
 -- listens, as its row here says (its backend pid; rows of dead backends are swept when a hub starts).
-CREATE UNLOGGED TABLE IF NOT EXISTS event_listeners (
+CREATE UNLOGGED TABLE event_listeners (
     pid   integer PRIMARY KEY,
     since timestamptz NOT NULL DEFAULT now()
 );
-CREATE OR REPLACE FUNCTION conveyor_notify_history() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION conveyor_notify_history() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM event_listeners) THEN
         RETURN NULL;
@@ -378,19 +387,14 @@ BEGIN
     GROUP BY chunk;
     RETURN NULL;
 END $$;
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger
-                   WHERE tgrelid = 'execution_history'::regclass AND tgname = 'execution_history_notify') THEN
-        CREATE TRIGGER execution_history_notify AFTER INSERT ON execution_history
-            REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT
-            EXECUTE FUNCTION conveyor_notify_history();
-    END IF;
-END $$;
+CREATE TRIGGER execution_history_notify AFTER INSERT ON execution_history
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT
+    EXECUTE FUNCTION conveyor_notify_history();
 
 -- Events, each recorded once: every POST /events, and every inbox row without a trigger_id (an application's
 -- event), whether or not a trigger takes it. Waiting executions match them (conveyor/store/event_waits.py);
 -- `matched_at` is when the match stage took an event, NULL until then.
-CREATE TABLE IF NOT EXISTS event_log (
+CREATE TABLE event_log (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     type       text NOT NULL,
     payload    jsonb NOT NULL DEFAULT '{}',
@@ -398,18 +402,16 @@ CREATE TABLE IF NOT EXISTS event_log (
     created_at timestamptz NOT NULL DEFAULT now(),
     matched_at timestamptz
 );
-CREATE UNIQUE INDEX IF NOT EXISTS event_log_dedupe_key ON event_log (type, dedupe_key);
-CREATE INDEX IF NOT EXISTS event_log_unmatched_idx ON event_log (id) WHERE matched_at IS NULL;
+CREATE UNIQUE INDEX event_log_dedupe_key ON event_log (type, dedupe_key);
+CREATE INDEX event_log_unmatched_idx ON event_log (id) WHERE matched_at IS NULL;
 -- A parking wait's look back: the events of its types since a time.
-CREATE INDEX IF NOT EXISTS event_log_type_idx ON event_log (type, created_at);
--- The event a POST /events row carries, recorded once however many triggers receive it.
-ALTER TABLE trigger_events ADD COLUMN IF NOT EXISTS event_id bigint;
+CREATE INDEX event_log_type_idx ON event_log (type, created_at);
 
 -- An execution waiting for an event (a wait_for_event node), one row per visit. Open while `closed_at` is
 -- NULL; closed once, by the first of: the match stage or the parking look back (with `event_id`), or the node
 -- deciding on its timeout. A `match` of the form event-path == value is also kept as (`match_path`,
 -- `match_value`), so an event finds its waits by index rather than by testing every wait of its type.
-CREATE TABLE IF NOT EXISTS event_waits (
+CREATE TABLE event_waits (
     execution_id uuid NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
     visit        integer NOT NULL,
     node         text NOT NULL,
@@ -423,19 +425,19 @@ CREATE TABLE IF NOT EXISTS event_waits (
     event_id     bigint,
     PRIMARY KEY (execution_id, visit)
 );
-CREATE INDEX IF NOT EXISTS event_waits_key_idx ON event_waits (match_path, match_value)
+CREATE INDEX event_waits_key_idx ON event_waits (match_path, match_value)
     WHERE closed_at IS NULL AND match_path IS NOT NULL;
-CREATE INDEX IF NOT EXISTS event_waits_types_idx ON event_waits USING gin (event_types)
+CREATE INDEX event_waits_types_idx ON event_waits USING gin (event_types)
     WHERE closed_at IS NULL AND match_path IS NULL;
 -- The event paths keyed waits look at, per event type: the match stage reads each event's key at each.
-CREATE TABLE IF NOT EXISTS event_match_paths (
+CREATE TABLE event_match_paths (
     event_type text NOT NULL,
     path       text[] NOT NULL,
     PRIMARY KEY (event_type, path)
 );
 
 -- Every INSERT of events wakes the workers' match stage, whoever inserts.
-CREATE OR REPLACE FUNCTION conveyor_event_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION conveyor_event_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM inserted WHERE matched_at IS NULL) THEN
         PERFORM pg_notify('conveyor_wake', '');
@@ -443,19 +445,15 @@ BEGIN
     RETURN NULL;
 END
 $$;
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'event_log_notify' AND tgrelid = 'event_log'::regclass) THEN
-        CREATE TRIGGER event_log_notify AFTER INSERT ON event_log
-            REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION conveyor_event_notify();
-    END IF;
-END $$;
+CREATE TRIGGER event_log_notify AFTER INSERT ON event_log
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION conveyor_event_notify();
 
 -- Send throttles (conveyor/store/throttles.py): a key's next free send time, and the slot each step was granted.
-CREATE TABLE IF NOT EXISTS throttles (
+CREATE TABLE throttles (
     key     text PRIMARY KEY,
     next_at timestamptz NOT NULL
 );
-CREATE TABLE IF NOT EXISTS throttle_grants (
+CREATE TABLE throttle_grants (
     step_key text PRIMARY KEY,
     key      text NOT NULL,
     slot_at  timestamptz NOT NULL

@@ -25,10 +25,10 @@ from bench.chaos_tally import Tally, tally_round
 from bench.chaos_watch import fired_since, watch, worker_log_marks
 from bench.crew import Crew, crew
 from bench.harness import Bench, ChaosOptions, percentile, truncate
-from bench.peers import WebhookPeer
-from bench.poll import poll_until
 from bench.seed import workflow
 from conveyor.statemachines import TERMINAL_STATES
+from testkit.peers import WebhookPeer
+from testkit.poll import poll_until
 
 TIME_LIMIT_SECONDS = 3600.0
 LEASE_SECONDS = 2.0

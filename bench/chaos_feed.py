@@ -7,7 +7,7 @@ import time
 
 import aiohttp
 
-from bench.peers import WebhookPeer
+from testkit.peers import WebhookPeer
 
 _POSTERS = 8
 RETRY_SECONDS = 60.0

@@ -19,8 +19,8 @@ import asyncpg
 from bench.cluster import Cluster
 from bench.crew import Crew
 from bench.harness import Bench
-from bench.poll import poll_until
 from conveyor.statemachines import DELAYED
+from testkit.poll import poll_until
 
 # What a query meets while the database is away or starting up.
 DATABASE_DOWN = (

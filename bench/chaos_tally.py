@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from bench.crew import Crew, Exit
 from bench.harness import Bench, percentile
-from bench.peers import WebhookPeer
 from conveyor.checker import Rule, check_history, doubled_keys
 from conveyor.statemachines import CLAIM_EVENTS, COMPLETED
+from testkit.peers import WebhookPeer
 
 _OUTCOME = f"""
 SELECT count(*) FILTER (WHERE state <> ALL($1::text[])) AS lost,

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 
 from bench import processes
 from bench.harness import Bench
-from bench.poll import poll_until
 from conveyor.failpoints import CRASH_EXIT_STATUS
 from conveyor.statemachines import RUNNING
 from conveyor.store import Pool
+from testkit.poll import poll_until
 
 _WORKER_ID = "SELECT id FROM workers WHERE pid = $1 ORDER BY started_at DESC LIMIT 1"
 _REGISTERED = "SELECT pid FROM workers WHERE pid = ANY($1::int[]) AND stopped_at IS NULL"

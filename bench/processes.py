@@ -13,8 +13,8 @@ from pathlib import Path
 import aiohttp
 
 from bench.harness import Bench, process_stat
-from bench.poll import poll_until
 from conveyor.store import Pool
+from testkit.poll import poll_until
 
 Process = asyncio.subprocess.Process
 

@@ -17,10 +17,10 @@ from datetime import datetime
 
 from bench import processes, tablestats
 from bench.harness import Bench, checkpoint, percentile
-from bench.poll import poll_until
 from bench.seed import noop_chain, start_many, workflow
 from conveyor.store import Pool
 from conveyor.store.claims import DUE, claim_uncapped
+from testkit.poll import poll_until
 
 TIME_LIMIT_SECONDS = 1800.0
 WORKER_ENV = {"CONVEYOR_CONCURRENCY": "50", "CONVEYOR_BATCH_SIZE": "100"}

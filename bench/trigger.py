@@ -17,13 +17,13 @@ import uuid
 
 from bench import processes
 from bench.harness import Bench, percentile, truncate
-from bench.poll import poll_until
 from bench.seed import noop_chain, workflow
 from conveyor.db import create_pool
 from conveyor.engine.inbox import consume_inbox
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.engine.triggers import create_trigger
 from conveyor.store import Pool
+from testkit.poll import poll_until
 
 TIME_LIMIT_SECONDS = 240.0
 WORKER_ENV = {"CONVEYOR_CONCURRENCY": "50", "CONVEYOR_BATCH_SIZE": "100"}

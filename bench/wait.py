@@ -14,10 +14,10 @@ import uuid
 
 from bench import processes
 from bench.harness import Bench, percentile
-from bench.poll import poll_until
 from bench.seed import workflow
 from conveyor.store import Pool
 from conveyor.store.executions import WAKE_CHANNEL
+from testkit.poll import poll_until
 
 TIME_LIMIT_SECONDS = 300.0
 WORKER_ENV = {"CONVEYOR_CONCURRENCY": "50", "CONVEYOR_BATCH_SIZE": "100"}

@@ -20,9 +20,12 @@ import structlog
 
 from conveyor.commands import add_commands, run_command
 from conveyor.config import Settings
-from conveyor.db import connect, embedded_postgres
+from conveyor.db import connect, create_pool, embedded_postgres
 from conveyor.errors import ConveyorError
 from conveyor.logging import configure_logging
+from conveyor.store import connection
+from conveyor.store.migrations import plan
+from conveyor.store.schema import apply_schema
 
 if TYPE_CHECKING:
     from conveyor.store import Pool
@@ -87,7 +90,10 @@ async def _run(
 ) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    async with connect(dsn, max_size=settings.db_pool_size) as pool, contextlib.AsyncExitStack() as stack:
+    async with (
+        connect(dsn, migrate=settings.migrate_on_start, max_size=settings.db_pool_size) as pool,
+        contextlib.AsyncExitStack() as stack,
+    ):
         if api is not None:
             await stack.enter_async_context(_web(pool, settings, *api))
         if not work:
@@ -106,15 +112,41 @@ async def _run(
         await task
 
 
-async def _migrate(dsn: str) -> None:
-    async with connect(dsn, max_size=2):
-        log.info("schema_applied")
+async def _migrate(dsn: str, *, dry_run: bool) -> None:
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        if not dry_run:
+            await apply_schema(pool)
+            log.info("schema_at_head")
+            return
+        async with connection(pool) as conn:
+            for step in await plan(conn):
+                print(f"-- {step.title}\n{step.sql.rstrip()}\n")
+    finally:
+        await pool.close()
 
 
 def _demo(rows: int, seconds: float) -> Callable[[Pool], Coroutine[object, object, None]]:
     from conveyor import demo
 
     return functools.partial(demo.run, rows=rows, over_seconds=seconds)
+
+
+def _actions_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--actions",
+        type=lambda text: [m.strip() for m in text.split(",") if m.strip()],
+        default=[],
+        help="comma-separated modules of your own actions to load (besides CONVEYOR_ACTIONS and entry points)",
+    )
+
+
+def _load_actions(modules: list[str]) -> None:
+    from conveyor.nodes.actions.loading import load_actions
+
+    loaded = load_actions(modules)
+    if loaded:
+        log.info("actions_loaded", modules=loaded)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -132,8 +164,11 @@ def main(argv: list[str] | None = None) -> None:
         if name == "demo":
             sub.add_argument("--rows", type=int, default=20, help="rows the demo inserts")
             sub.add_argument("--seconds", type=float, default=60.0, help="over how long it inserts them")
-    commands.add_parser("worker", help="a worker only: claims and runs executions")
-    commands.add_parser("migrate", help="apply schema.sql and exit")
+        if name != "web":
+            _actions_argument(sub)
+    _actions_argument(commands.add_parser("worker", help="a worker only: claims and runs executions"))
+    migrate = commands.add_parser("migrate", help="apply the migrations the database lacks, and exit")
+    migrate.add_argument("--dry-run", action="store_true", help="print their SQL instead; nothing when at head")
     add_commands(commands)
     args = parser.parse_args(argv)
     if args.command in ("executions", "workflows", "recover"):
@@ -142,9 +177,11 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     try:
+        if args.command in ("serve", "worker", "demo"):
+            _load_actions([*settings.action_modules, *args.actions])
         with database_url(settings) as dsn:
             if args.command == "migrate":
-                asyncio.run(_migrate(dsn))
+                asyncio.run(_migrate(dsn, dry_run=args.dry_run))
             else:
                 api = (args.host, args.port) if args.command in ("serve", "web", "demo") else None
                 also = _demo(args.rows, args.seconds) if args.command == "demo" else None

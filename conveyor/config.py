@@ -51,6 +51,10 @@ class Settings:
     batch_size: int = 100
     inbox_batch_size: int = 1000
     concurrency: int = 20
+    action_threads: int = 8
+    # Modules of the team's own actions a worker imports (CONVEYOR_ACTIONS), besides the `conveyor.actions`
+    # entry points of installed packages.
+    action_modules: tuple[str, ...] = ()
     db_pool_size: int = 20
     lease_seconds: float = 30.0
     shutdown_grace_seconds: float = 10.0
@@ -62,6 +66,11 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     smtp_starttls: bool = False
     webhook_allow_hosts: frozenset[str] = frozenset()
+    sms_transport: Literal["log", "http"] = "log"
+    sms_url: str | None = None
+    sms_from: str = "conveyor"
+    sms_username: str | None = None
+    sms_password: str | None = field(default=None, repr=False)
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     # Bearer tokens: unset leaves the API (or /metrics) open. Never logged, never shown in a repr.
@@ -77,6 +86,8 @@ class Settings:
     # How long finished executions and their rows are kept; None keeps them for ever (CONVEYOR_RETENTION=off).
     retention: timedelta | None = DEFAULT_RETENTION
     retention_batch_size: int = 1000
+    # Whether serve, web, worker and demo apply the migrations the database lacks at start (else they refuse).
+    migrate_on_start: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -85,6 +96,11 @@ class Settings:
         transport = env.get("CONVEYOR_EMAIL_TRANSPORT", "log")
         if transport not in ("log", "smtp"):
             raise ValueError(f"CONVEYOR_EMAIL_TRANSPORT must be 'log' or 'smtp', not {transport!r}")
+        sms = env.get("CONVEYOR_SMS_TRANSPORT", "log")
+        if sms not in ("log", "http"):
+            raise ValueError(f"CONVEYOR_SMS_TRANSPORT must be 'log' or 'http', not {sms!r}")
+        if sms == "http" and not env.get("CONVEYOR_SMS_URL"):
+            raise ValueError("CONVEYOR_SMS_TRANSPORT=http needs CONVEYOR_SMS_URL, the provider's messages endpoint")
         log_format = env.get("LOG_FORMAT", "console")
         if log_format not in ("console", "json"):
             raise ValueError(f"LOG_FORMAT must be 'console' or 'json', not {log_format!r}")
@@ -96,6 +112,8 @@ class Settings:
             batch_size=_int("CONVEYOR_BATCH_SIZE", 100),
             inbox_batch_size=_int("CONVEYOR_INBOX_BATCH_SIZE", 1000),
             concurrency=_int("CONVEYOR_CONCURRENCY", 20),
+            action_threads=_int("CONVEYOR_ACTION_THREADS", 8),
+            action_modules=tuple(m.strip() for m in env.get("CONVEYOR_ACTIONS", "").split(",") if m.strip()),
             db_pool_size=_int("CONVEYOR_DB_POOL_SIZE", 20),
             lease_seconds=_float("CONVEYOR_LEASE_SECONDS", 30.0),
             shutdown_grace_seconds=_float("CONVEYOR_SHUTDOWN_GRACE", 10.0),
@@ -107,6 +125,11 @@ class Settings:
             smtp_password=env.get("SMTP_PASSWORD") or None,
             smtp_starttls=env.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
             webhook_allow_hosts=_hosts(env.get("CONVEYOR_WEBHOOK_ALLOW_HOSTS", "")),
+            sms_transport="http" if sms == "http" else "log",
+            sms_url=env.get("CONVEYOR_SMS_URL") or None,
+            sms_from=env.get("CONVEYOR_SMS_FROM", "conveyor"),
+            sms_username=env.get("CONVEYOR_SMS_USERNAME") or None,
+            sms_password=env.get("CONVEYOR_SMS_PASSWORD") or None,
             log_format="json" if log_format == "json" else "console",
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             api_token=env.get("CONVEYOR_API_TOKEN") or None,
@@ -117,6 +140,7 @@ class Settings:
             env_secrets=env_secrets(env),
             retention=_retention(env.get("CONVEYOR_RETENTION")),
             retention_batch_size=_int("CONVEYOR_RETENTION_BATCH_SIZE", 1000),
+            migrate_on_start=env.get("CONVEYOR_MIGRATE_ON_START", "").lower() not in ("0", "false", "no", "off"),
             email_rate=parse_rate(env["CONVEYOR_EMAIL_RATE"]) if env.get("CONVEYOR_EMAIL_RATE") else None,
         )
 
@@ -124,6 +148,7 @@ class Settings:
         """The credentials the settings hold, by the name a redacted log shows."""
         return {
             "SMTP_PASSWORD": self.smtp_password,
+            "CONVEYOR_SMS_PASSWORD": self.sms_password,
             "CONVEYOR_API_TOKEN": self.api_token,
             "CONVEYOR_METRICS_TOKEN": self.metrics_token,
             SECRET_KEY_VARIABLE: self.secret_key,

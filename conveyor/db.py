@@ -15,6 +15,7 @@ import structlog
 
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.store import Pool
+from conveyor.store.migrations import require_head
 from conveyor.store.schema import apply_schema
 
 log = structlog.get_logger(__name__)
@@ -42,11 +43,14 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Poo
 
 @asynccontextmanager
 async def connect(dsn: str, *, migrate: bool = True, max_size: int = 10) -> AsyncIterator[Pool]:
-    """Open a pool for the lifetime of the block, applying the schema first."""
+    """Open a pool for the lifetime of the block, on a database at the schema's head: migrated first, or else
+    refused when it lacks a migration."""
     pool = await create_pool(dsn, max_size=max_size)
     try:
         if migrate:
             await apply_schema(pool)
+        else:
+            await require_head(pool)
         yield pool
     finally:
         await pool.close()

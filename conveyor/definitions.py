@@ -62,7 +62,7 @@ class RetryPolicy(BaseModel):
 class Reference:
     """Something outside the definition that a node names, checked to exist when the definition is saved."""
 
-    kind: Literal["workflow", "template", "secret"]
+    kind: Literal["workflow", "template", "secret", "action"]
     field: str
     name: str
 

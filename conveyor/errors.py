@@ -110,6 +110,33 @@ class PermanentStepError(StepError):
     retryable = False
 
 
+class NonRetryableError(PermanentStepError):
+    """The action failed in a way no retry can fix: the step fails without spending its other attempts."""
+
+    code = "non_retryable"
+
+
+class RetryAfter(StepError):  # noqa: N818 - read as an instruction, `raise RetryAfter(30)`
+    """The action asks to be tried again after a while: the next attempt, if the policy has one, waits that long."""
+
+    code = "retry_after"
+
+    def __init__(self, seconds: float, message: str | None = None, **details: Any) -> None:
+        if not 0 <= seconds <= MAX_RETRY_AFTER_SECONDS:
+            raise ValueError(f"RetryAfter takes 0 to {MAX_RETRY_AFTER_SECONDS} seconds, not {seconds!r}")
+        super().__init__(message or f"retry asked for in {seconds:g} s", retry_after_seconds=seconds, **details)
+        self.seconds = seconds
+
+
+MAX_RETRY_AFTER_SECONDS = 30 * 24 * 3600
+
+
+class ActionLoadError(ConveyorError):
+    """An actions module could not be loaded: the worker does not start with part of its actions."""
+
+    code = "action_load_failed"
+
+
 class DatabaseUnavailableError(ConveyorError):
     """The database cannot be reached."""
 

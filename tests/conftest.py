@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from bench.peers import WebhookPeer
 from conveyor.config import Settings
 from conveyor.db import create_pool, embedded_postgres
 from conveyor.store import Pool
 from conveyor.store.maintenance import truncate_runtime_tables
 from conveyor.store.schema import apply_schema
+from testkit.peers import WebhookPeer
 
 
 @pytest.fixture(scope="session")

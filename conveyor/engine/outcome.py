@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from conveyor.definitions import NodeModel
 from conveyor.engine.backoff import retry_delay_seconds
-from conveyor.errors import ConveyorError, StepTimeoutError
+from conveyor.errors import ConveyorError, RetryAfter, StepTimeoutError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, Defer, Outcome, Sleep, SpawnChild, WaitForChild, WaitForEvent
 from conveyor.redaction import Redactor
@@ -141,7 +141,7 @@ def plan_failure(
     error = error_document(exc)
     step = Step(node.id, ex.visit, ex.attempt, StepStatus.FAILED, step_input, None, error)
     if getattr(exc, "retryable", True) and ex.attempt < node.retry.max_attempts:
-        delay = retry_delay_seconds(node.retry, ex.attempt)
+        delay = exc.seconds if isinstance(exc, RetryAfter) else retry_delay_seconds(node.retry, ex.attempt)
         moved = _Moved(ex.current_node, ex.visit, ex.attempt + 1)
         detail = {"error": error, "retry_in_seconds": delay}
         wake = Wake(after_seconds=delay)

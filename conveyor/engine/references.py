@@ -1,11 +1,12 @@
-"""Check that what a definition names outside itself (shared flows, email templates, secrets) exists, a query a kind."""
+"""Check that what a definition names outside itself (shared flows, email templates, secrets, actions) exists, a
+query a kind."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
 
 from conveyor.definitions import WorkflowDefinition, definition_error
-from conveyor.jsonvalue import JSONObject
+from conveyor.engine.action_checks import action_problems
 from conveyor.store import Conn
 from conveyor.store.secrets import existing_secret_names
 from conveyor.store.templates import existing_template_names
@@ -26,10 +27,11 @@ async def check_references(
 
     `env_secrets` are the secrets this process's environment gives, which no table holds.
     """
+    errors, templates = await action_problems(conn, definition)
     by_kind: dict[str, list[tuple[str, str]]] = {}
-    for pointer, ref in definition.references():
-        by_kind.setdefault(ref.kind, []).append((pointer, ref.name))
-    errors: list[JSONObject] = []
+    for pointer, ref in [*definition.references(), *templates]:
+        if ref.kind != "action":  # checked, with its params, by action_problems
+            by_kind.setdefault(ref.kind, []).append((pointer, ref.name))
     for kind, refs in by_kind.items():
         lookup, message = _LOOKUPS[kind]
         found = await lookup(conn, sorted({name for _, name in refs}))

@@ -5,12 +5,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import aiohttp
+
 from conveyor.config import Settings
 from conveyor.engine.worker import Worker
+from conveyor.nodes.actions import REGISTRY
 from conveyor.nodes.email_transports import EmailTransport, LogTransport, SmtpTransport
-from conveyor.nodes.services import Services
+from conveyor.nodes.services import Services, action_thread_pool
+from conveyor.nodes.sms_transports import HttpSmsTransport, LogSmsTransport, SmsTransport
 from conveyor.nodes.webhook_guard import webhook_session
-from conveyor.store import Pool
+from conveyor.store import Pool, connection
+from conveyor.store.actions import publish_actions
 from conveyor.vault import Vault
 
 
@@ -27,9 +32,17 @@ def email_transport(settings: Settings) -> EmailTransport:
     return LogTransport()
 
 
+def sms_transport(settings: Settings, http: aiohttp.ClientSession) -> SmsTransport:
+    """The transport CONVEYOR_SMS_TRANSPORT names; the provider is reached through the webhooks' guarded session."""
+    if settings.sms_transport == "http" and settings.sms_url:
+        return HttpSmsTransport(settings.sms_url, http, settings.sms_username, settings.sms_password)
+    return LogSmsTransport()
+
+
 @contextlib.asynccontextmanager
 async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Worker]:
     """A worker with its HTTP session; closed when the block ends."""
+    threads = action_thread_pool(settings.action_threads)
     async with webhook_session(settings.webhook_allow_hosts) as http:
         services = Services(
             pool=pool,
@@ -39,6 +52,17 @@ async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Work
             webhook_allow_hosts=settings.webhook_allow_hosts,
             vault=Vault(pool, settings),
             email_rate=settings.email_rate,
+            sms_transport=sms_transport(settings, http),
+            sms_sender=settings.sms_from,
+            action_threads=threads,
         )
         await services.vault.learn_all()
-        yield Worker(pool, dsn, settings, services)
+        worker = Worker(pool, dsn, settings, services)
+        # Before it claims anything, so that a definition naming its actions can be saved once it is up.
+        async with connection(pool) as conn:
+            await publish_actions(conn, [spec.declared() for spec in REGISTRY], worker=worker.id)
+        try:
+            yield worker
+        finally:
+            # Threads of abandoned plain actions are not waited for: a thread cannot be stopped from outside.
+            threads.shutdown(wait=False, cancel_futures=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import structlog
 from aiohttp import web
 
 from conveyor.config import Settings
+from conveyor.errors import DatabaseUnavailableError
 from conveyor.http import (
+    actions,
     dashboard,
     docs,
     emails,
@@ -32,8 +35,12 @@ from conveyor.http.keys import CENSUS, POOL, SETTINGS, THROTTLE, VAULT, WAITS
 from conveyor.http.throttle import Throttle
 from conveyor.http.timing import timing_middleware
 from conveyor.http.waits import Waits
-from conveyor.store import Pool
+from conveyor.nodes.actions import BUILTINS
+from conveyor.store import Pool, connection
+from conveyor.store.actions import publish_actions
 from conveyor.vault import Vault
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
@@ -60,17 +67,28 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(templates.routes)
     app.add_routes(recovery.routes)
     app.add_routes(node_types.routes)
+    app.add_routes(actions.routes)
     app.add_routes(health.routes)
     app.add_routes(live.routes)
     app.add_routes(machine.routes)
     app.add_routes(tallies.routes)
     app.add_routes(secrets.routes)
     app.on_startup.append(learn_secrets)
+    app.on_startup.append(publish_builtin_actions)
     app.add_routes(dashboard.routes)
     app.add_routes(docs.routes)
     app.cleanup_ctx.append(event_hub)
     app.on_shutdown.append(end_feeds)
     return app
+
+
+async def publish_builtin_actions(app: web.Application) -> None:
+    """Put conveyor's own actions in the catalog, whether or not a worker has started yet."""
+    try:
+        async with connection(app[POOL]) as conn:
+            await publish_actions(conn, [spec.declared() for spec in BUILTINS])
+    except DatabaseUnavailableError as exc:
+        log.warning("builtin_actions_not_published", error=exc.message)  # the first worker publishes them
 
 
 async def learn_secrets(app: web.Application) -> None:

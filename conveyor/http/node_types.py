@@ -9,7 +9,7 @@ from conveyor.http.operation import operation
 from conveyor.http.resources import Answer
 from conveyor.http.shapes import respond
 from conveyor.jsonvalue import JSONObject
-from conveyor.nodes.actions import ACTIONS, TEMPLATE_PARAMS
+from conveyor.nodes.actions import BUILTINS
 from conveyor.nodes.kinds import KINDS
 
 routes = web.RouteTableDef()
@@ -24,7 +24,8 @@ class NodeTypeAnswer(Answer):
 
 
 class ActionAnswer(Answer):
-    """An action an action node runs; `template_param` names the parameter that must name a stored template."""
+    """A built-in action; `template_param` names the parameter that must name a stored template. GET /actions
+    lists every action, the team's own too."""
 
     name: str
     description: str
@@ -32,7 +33,7 @@ class ActionAnswer(Answer):
 
 
 class NodeTypesAnswer(Answer):
-    """Every node kind, and every action."""
+    """Every node kind, and the built-in actions."""
 
     items: list[NodeTypeAnswer]
     actions: list[ActionAnswer]
@@ -42,7 +43,7 @@ class NodeTypesAnswer(Answer):
 @routes.get("/node-types")
 @operation(NodeTypesAnswer, database=False)
 async def get_node_types(request: web.Request) -> web.Response:
-    """Every node kind with its JSON Schema (from its pydantic model), and every action an action node runs."""
+    """Every node kind with its JSON Schema (from its pydantic model), and the built-in actions."""
     kinds = [
         NodeTypeAnswer(
             type=kind.type, description=(kind.model.__doc__ or "").strip(), schema_=kind.model.model_json_schema()
@@ -50,7 +51,7 @@ async def get_node_types(request: web.Request) -> web.Response:
         for kind in KINDS
     ]
     actions = [
-        ActionAnswer(name=name, description=(action.__doc__ or "").strip(), template_param=TEMPLATE_PARAMS.get(name))
-        for name, action in sorted(ACTIONS.items())
+        ActionAnswer(name=spec.key, description=spec.description, template_param=spec.template_param)
+        for spec in BUILTINS
     ]
     return respond(NodeTypesAnswer(items=kinds, actions=actions))

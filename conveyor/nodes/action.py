@@ -1,52 +1,63 @@
-"""The action node: run a registered action, such as send_email, with templated params."""
+"""The action node: run a registered action (a built-in such as send_email, or the team's own) with templated
+params."""
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from conveyor.definitions import NodeModel, Reference
+from conveyor.definitions import Duration, NodeModel, Reference
+from conveyor.errors import StepError
 from conveyor.jsonvalue import JSONObject
-from conveyor.nodes.actions import ACTIONS, TEMPLATE_PARAMS
+from conveyor.nodes.actions import REGISTRY
+from conveyor.nodes.actions.invocation import invoke
+from conveyor.nodes.actions.registry import KEY, MAX_KEY_CHARS
 from conveyor.nodes.base import Completed, Defer, NodeKind, Outcome, StepContext
 from conveyor.nodes.throttle import ThrottledError
 
 
+class ActionNotProvidedError(StepError):
+    """This worker does not provide the action: it was not loaded here."""
+
+    code = "action_not_provided"
+
+
 class ActionNode(NodeModel):
-    """Run a registered action, such as send_email."""
+    """Run a registered action: a built-in (send_email, noop) or one of the team's own."""
 
     type: Literal["action"]
     action: str
     params: JSONObject = {}
+    # Fail an action that has not called ctx.heartbeat() for this long (unset: no such check).
+    heartbeat_timeout: Duration | None = None
 
     templated: ClassVar[tuple[str, ...]] = ("params",)
 
     def content_errors(self, pointer: str) -> list[JSONObject]:
-        """An action that is not registered."""
-        if self.action in ACTIONS:
+        """A name no action could have; whether one has it is checked against the published registry."""
+        if len(self.action) <= MAX_KEY_CHARS and KEY.fullmatch(self.action):
             return []
-        known = ", ".join(sorted(ACTIONS))
         return [
             {
                 "pointer": f"{pointer}/action",
-                "value": self.action,
-                "message": f"unknown action {self.action!r}; known: {known}",
+                "value": self.action[:200],
+                "message": "an action key is lower-case words of letters, digits and '_', joined by '.'",
             }
         ]
 
     def references(self) -> list[Reference]:
-        """The email template it sends, when named literally (a templated name is known only at run time)."""
-        param = TEMPLATE_PARAMS.get(self.action)
-        name = self.params.get(param) if param else None
-        if not isinstance(name, str) or "{{" in name or "{%" in name:
-            return []
-        return [Reference("template", f"/params/{param}", name)]
+        """The action it runs, checked against the published registry (with its params) when saved."""
+        return [Reference("action", "/action", self.action)]
 
 
 async def execute(node: ActionNode, ctx: StepContext) -> Outcome:
     """Render the params and run the action."""
+    spec = REGISTRY.get(node.action)
+    if spec is None:
+        raise ActionNotProvidedError(f"action {node.action!r} is not loaded on this worker", field="action")
     params = await ctx.render("params", node.params)
+    heartbeat = node.heartbeat_timeout.total_seconds() if node.heartbeat_timeout else None
     try:
-        return Completed(output=await ACTIONS[node.action](params, ctx))
+        return Completed(output=await invoke(spec, params, ctx, heartbeat))
     except ThrottledError as exc:
         return Defer(exc.slot_at, {"throttled": exc.key})
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import aiohttp
 
 from conveyor.nodes.email_transports import EmailTransport
+from conveyor.nodes.sms_transports import LogSmsTransport, SmsTransport
 from conveyor.rates import Rate
 from conveyor.store import Pool
 from conveyor.vault import Vault
@@ -24,3 +26,15 @@ class Services:
     vault: Vault
     # CONVEYOR_EMAIL_RATE: sends a second across all workers; none: unthrottled.
     email_rate: Rate | None = None
+    sms_transport: SmsTransport = field(default_factory=LogSmsTransport)
+    sms_sender: str = "conveyor"
+    # Where plain (non-async) actions run: a bounded pool, so that none runs on the event loop.
+    action_threads: Executor = field(default_factory=lambda: action_thread_pool(DEFAULT_ACTION_THREADS))
+
+
+DEFAULT_ACTION_THREADS = 8
+
+
+def action_thread_pool(size: int) -> ThreadPoolExecutor:
+    """The pool plain actions run in; a thread past its step's timeout is abandoned, so size it with room."""
+    return ThreadPoolExecutor(max_workers=size, thread_name_prefix="conveyor-action")

@@ -8,6 +8,9 @@ from conveyor.store import Conn
 RUNTIME_TABLES = (
     "webhook_logs",
     "email_logs",
+    "sms_logs",
+    "actions",
+    "worker_actions",
     "execution_steps",
     "execution_history",
     "executions",

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
-from bench.poll import poll_until
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
+from testkit.poll import poll_until
 
 # Every wait in these tests is bounded; nothing should need more than this.
 DEADLINE_SECONDS = 60.0

@@ -10,10 +10,10 @@ from collections import Counter
 from bench.chaos import AMBIGUOUS_FAILPOINTS
 from bench.chaos_feed import definitions
 from bench.chaos_tally import side_effects
-from bench.peers import WebhookPeer
 from conveyor.checker import Rule, check_history
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.store import Pool
+from testkit.peers import WebhookPeer
 from tests.e2e.harness import SpawnWorker, executions_in_state
 
 _EXECUTIONS = 40

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from bench.peers import WebhookPeer
-from bench.poll import poll_until
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.http.app import create_app
 from conveyor.store import Pool
+from testkit.peers import WebhookPeer
+from testkit.poll import poll_until
 from tests.e2e.harness import SpawnWorker, WorkerProcess
 from tests.integration.conftest import ApiClient
 

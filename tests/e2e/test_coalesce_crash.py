@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bench.poll import poll_until
 from conveyor.engine.operations import create_workflow
 from conveyor.engine.triggers import create_trigger, post_event
 from conveyor.failpoints import CRASH_EXIT_STATUS
 from conveyor.store import Pool
+from testkit.poll import poll_until
 from tests.e2e.harness import DEADLINE_SECONDS, SpawnWorker
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import signal
 
-from bench.peers import WebhookPeer
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.store import Pool
+from testkit.peers import WebhookPeer
 from tests.e2e.harness import SpawnWorker, executions_in_state
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import signal
 
-from bench.peers import WebhookPeer
-from bench.poll import poll_until
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.store import Pool
+from testkit.peers import WebhookPeer
+from testkit.poll import poll_until
 from tests.e2e.harness import SpawnWorker, executions_in_state
 
 

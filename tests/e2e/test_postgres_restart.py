@@ -17,8 +17,6 @@ import pytest
 from bench.chaos_feed import definitions
 from bench.chaos_tally import side_effects
 from bench.cluster import Cluster, own_cluster
-from bench.peers import WebhookPeer
-from bench.poll import poll_until
 from conveyor.checker import check_history
 from conveyor.config import Settings
 from conveyor.db import create_pool
@@ -28,6 +26,8 @@ from conveyor.http.app import create_app
 from conveyor.secret_cipher import generate_key
 from conveyor.store import Pool
 from conveyor.store.schema import apply_schema
+from testkit.peers import WebhookPeer
+from testkit.poll import poll_until
 from tests.e2e.harness import WorkerProcess, spawn_worker_process, stop_worker_process
 from tests.integration.conftest import ApiClient
 

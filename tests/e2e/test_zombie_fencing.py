@@ -6,11 +6,11 @@ from __future__ import annotations
 import signal
 import uuid
 
-from bench.peers import WebhookPeer
-from bench.poll import poll_until
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
+from testkit.peers import WebhookPeer
+from testkit.poll import poll_until
 from tests.e2e.harness import DEADLINE_SECONDS, SpawnWorker, WorkerProcess, executions_in_state
 
 

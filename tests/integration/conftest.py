@@ -13,7 +13,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bench.poll import poll_until
 from conveyor.config import Settings
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.engine.runtime import worker as make_worker
@@ -24,6 +23,7 @@ from conveyor.statemachines import TERMINAL_STATES
 from conveyor.store import Pool
 from conveyor.store.executions import Execution, get_execution
 from conveyor.store.history import list_history
+from testkit.poll import poll_until
 
 ApiClient: TypeAlias = "TestClient[web.Request, web.Application]"
 

@@ -7,11 +7,11 @@ from datetime import datetime
 
 import pytest
 
-from bench.peers import WebhookPeer
-from bench.poll import poll_until
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
+from testkit.peers import WebhookPeer
+from testkit.poll import poll_until
 from tests.examples import design_example
 from tests.integration.conftest import ApiClient, flow
 

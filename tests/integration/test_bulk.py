@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 import uuid
 
-from bench.peers import WebhookPeer
 from bench.seed import start_many
 from conveyor.engine.worker import Worker
 from conveyor.store import Pool
 from conveyor.store.executions import get_execution
+from testkit.peers import WebhookPeer
 from tests.integration.conftest import ApiClient, flow, wait_for, wait_until_ended
 
 

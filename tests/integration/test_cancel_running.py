@@ -9,11 +9,11 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from bench.peers import WebhookPeer
-from bench.poll import poll_until
 from conveyor.engine.operations import create_workflow
 from conveyor.engine.worker import Worker
 from conveyor.store import Pool
+from testkit.peers import WebhookPeer
+from testkit.poll import poll_until
 from tests.integration.conftest import ApiClient, flow
 
 CANCEL_WITHIN_SECONDS = 1.0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from bench.peers import WebhookPeer
 from conveyor.checker import Rule, check_history
 from conveyor.engine.worker import Worker
 from conveyor.store import Pool
+from testkit.peers import WebhookPeer
 from tests.integration.conftest import flow, run_flow, wait_until_ended
 
 

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from bench.poll import poll_until
 from conveyor import failpoints
 from conveyor.config import Settings
 from conveyor.engine.coalescing import start_ripe_groups
@@ -15,6 +14,7 @@ from conveyor.engine.inbox import consume_inbox
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Pool
+from testkit.poll import poll_until
 from tests.integration.conftest import ApiClient, running_worker
 
 _EVENT = (

@@ -8,7 +8,6 @@ import uuid
 
 import asyncpg
 
-from bench.poll import poll_until
 from conveyor.config import Settings
 from conveyor.engine.claim import claim_due
 from conveyor.engine.operations import create_workflow, start_execution
@@ -17,6 +16,7 @@ from conveyor.statemachines import COMPLETED
 from conveyor.store import Pool
 from conveyor.store.claims import _CLAIM, claim_args
 from conveyor.store.executions import Execution
+from testkit.poll import poll_until
 from tests.integration.conftest import ApiClient, flow, history_events, running_worker, wait_until_ended
 
 NOOP = {"id": "work", "type": "action", "action": "noop"}

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.peers import WebhookPeer
-from bench.poll import poll_until
 from conveyor.engine.worker import Worker
+from testkit.peers import WebhookPeer
+from testkit.poll import poll_until
 from tests.browser import Page, chromium, chromium_path
 from tests.integration.conftest import ApiClient, flow
 

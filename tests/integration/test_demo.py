@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bench.poll import poll_until
 from conveyor import demo
 from conveyor.config import Settings
 from conveyor.statemachines import CANCELLED, COMPLETED, TERMINAL_STATES
 from conveyor.store import Pool
+from testkit.poll import poll_until
 from tests.integration.conftest import running_worker
 
 # What each fate's user receives, and where their execution ends.

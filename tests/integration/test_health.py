@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bench.poll import poll_until
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
+from testkit.poll import poll_until
 from tests.integration.conftest import ApiClient
 
 

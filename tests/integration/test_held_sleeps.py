@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from bench.peers import WebhookPeer
 from conveyor.config import Settings
 from conveyor.engine.claim import claim_due
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
 from conveyor.store.executions import Execution
+from testkit.peers import WebhookPeer
 from tests.integration.conftest import ApiClient, flow, run_flow, running_worker, wait_for_event, wait_until_ended
 
 _ROW = "SELECT state, lease_owner, extract(epoch FROM wake_at - now())::float8 AS due_in FROM executions WHERE id = $1"

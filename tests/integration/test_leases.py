@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from bench.peers import WebhookPeer
-from bench.poll import poll_until
 from conveyor.engine.worker import Worker
 from conveyor.store import Pool
 from conveyor.store.history import list_steps
+from testkit.peers import WebhookPeer
+from testkit.poll import poll_until
 from tests.conftest import logged
 from tests.integration.conftest import flow, history_events, run_flow, wait_until_ended
 

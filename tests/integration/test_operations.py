@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from bench.peers import WebhookPeer
-from bench.poll import poll_until
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
+from testkit.peers import WebhookPeer
+from testkit.poll import poll_until
 from tests.integration.conftest import (
     ApiClient,
     database_now,

@@ -16,8 +16,6 @@ import structlog
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from bench.peers import Reply, WebhookPeer
-from bench.poll import poll_until
 from bench.processes import free_port
 from conveyor.config import Settings
 from conveyor.http.app import create_app
@@ -25,6 +23,8 @@ from conveyor.logging import processors
 from conveyor.redaction import marker
 from conveyor.secret_cipher import generate_key
 from conveyor.store import Pool
+from testkit.peers import Reply, WebhookPeer
+from testkit.poll import poll_until
 from tests.integration.conftest import ApiClient, flow, running_worker, wait_for_event, wait_until_ended
 
 PLANTED = f"planted-{uuid.uuid4().hex}"

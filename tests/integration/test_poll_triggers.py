@@ -10,11 +10,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bench.poll import poll_until
 from conveyor.config import Settings
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Pool
+from testkit.poll import poll_until
 from tests.integration.conftest import ApiClient, flow, run_flow, running_worker, wait_until_ended
 
 NOOP = flow({"id": "a", "type": "action", "action": "noop"})

@@ -9,13 +9,13 @@ from collections.abc import MutableMapping
 from datetime import timedelta
 from typing import Any
 
-from bench.poll import poll_until
 from conveyor.config import Settings
 from conveyor.engine.operations import create_workflow
 from conveyor.engine.retention import RetentionStage
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import COMPLETED, FAILED, RUNNING, TERMINAL_STATES
 from conveyor.store import Pool
+from testkit.poll import poll_until
 from tests.conftest import logged
 from tests.integration.conftest import running_worker
 

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from bench.peers import WebhookPeer
 from conveyor.config import Settings, env_secrets
 from conveyor.http.app import create_app
 from conveyor.secret_cipher import generate_key
 from conveyor.store import Pool
+from testkit.peers import WebhookPeer
 from tests.integration.conftest import ApiClient, flow, running_worker, wait_until_ended
 
 KEY = generate_key()

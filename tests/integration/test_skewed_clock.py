@@ -15,11 +15,11 @@ from datetime import datetime, timedelta, tzinfo
 
 import pytest
 
-from bench.peers import WebhookPeer
 from conveyor.config import Settings
 from conveyor.engine.claim import claim_due
 from conveyor.store import Pool
 from conveyor.store.workers import register_worker
+from testkit.peers import WebhookPeer
 from tests.integration.conftest import (
     database_now,
     flow,

@@ -12,10 +12,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from bench.poll import poll_until
 from bench.processes import free_port
 from conveyor.config import Settings
 from conveyor.store import Pool
+from testkit.poll import poll_until
 from tests.conftest import logged
 from tests.integration.conftest import flow, run_flow, running_worker, wait_until_ended
 

@@ -8,13 +8,13 @@ import uuid
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from bench.peers import WebhookPeer
 from conveyor import failpoints
 from conveyor.checker import check_history, doubled_keys
 from conveyor.config import Settings
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
+from testkit.peers import WebhookPeer
 from tests.conftest import logged
 from tests.integration.conftest import flow, running_worker, wait_until_ended
 

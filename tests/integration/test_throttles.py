@@ -6,12 +6,12 @@ import contextlib
 import dataclasses
 from datetime import datetime
 
-from bench.peers import WebhookPeer
 from conveyor.config import Settings
 from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.rates import Rate
 from conveyor.statemachines import COMPLETED
 from conveyor.store import Pool
+from testkit.peers import WebhookPeer
 from tests.integration.conftest import flow, history_events, running_worker, wait_until_ended
 
 EMAILS = 40

@@ -14,8 +14,6 @@ from datetime import datetime
 
 import pytest
 
-from bench.peers import WebhookPeer
-from bench.poll import poll_until
 from conveyor.config import Settings
 from conveyor.db import create_pool
 from conveyor.engine.clock_triggers import fire_due_triggers
@@ -26,6 +24,8 @@ from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
 from conveyor.store.schema import apply_schema
+from testkit.peers import WebhookPeer
+from testkit.poll import poll_until
 from tests.integration.conftest import ApiClient, flow, running_worker
 
 NOOP = flow({"id": "a", "type": "action", "action": "noop"})

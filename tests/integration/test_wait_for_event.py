@@ -8,7 +8,6 @@ import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
-from bench.poll import poll_until
 from conveyor.config import Settings
 from conveyor.db import create_pool
 from conveyor.engine.definitions_cache import DefinitionCache
@@ -20,6 +19,7 @@ from conveyor.statemachines import COMPLETED, RUNNING
 from conveyor.store import Pool
 from conveyor.store.event_log import LOCK_SPACE
 from conveyor.store.executions import Execution
+from testkit.poll import poll_until
 from tests.conftest import logged
 from tests.integration.conftest import ApiClient, running_worker, wait_until_ended
 

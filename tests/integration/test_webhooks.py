@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import uuid
 
-from bench.peers import WebhookPeer
-from bench.poll import poll_until
 from conveyor.config import Settings
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Pool
 from conveyor.store.history import list_history, list_steps
+from testkit.peers import WebhookPeer
+from testkit.poll import poll_until
 from tests.integration.conftest import ApiClient, flow, run_flow, running_worker, wait_until_ended
 
 

@@ -20,9 +20,9 @@ def test_states_are_the_design_strings() -> None:
 
 
 def test_schema_check_lists_exactly_the_machine_states() -> None:
-    from conveyor.store.schema import schema_sql
+    from conveyor.store.migrations import head_schema
 
-    check = schema_sql().split("executions_state_check CHECK (state IN (")[1].split("))")[0]
+    check = head_schema().split("executions_state_check CHECK (state IN (")[1].split("))")[0]
     assert {s.strip().strip("'") for s in check.replace("\n", " ").split(",")} == set(STATES)
 
 
@@ -70,8 +70,8 @@ def test_terminal_states_are_read_off_the_machine() -> None:
 def test_the_due_index_leaves_out_the_machines_paused_state() -> None:
     from conveyor.statemachines import PAUSED
     from conveyor.store.claims import _CLAIM
-    from conveyor.store.schema import schema_sql
+    from conveyor.store.migrations import head_schema
 
     predicate = f"WHERE wake_at IS NOT NULL AND state <> '{PAUSED}'"
-    assert predicate in schema_sql()
+    assert predicate in head_schema()
     assert predicate.removeprefix("WHERE ") in _CLAIM.sql

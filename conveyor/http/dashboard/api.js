@@ -23,12 +23,16 @@ function askToken() {
     asking = new Promise((resolve) => {
       const dialog = document.getElementById("token-dialog");
       const input = document.getElementById("token-input");
-      dialog.addEventListener("close", () => {
-        sessionStorage.setItem(TOKEN_KEY, input.value.trim());
-        input.value = "";
-        asking = null;
-        resolve();
-      }, { once: true });
+      dialog.addEventListener(
+        "close",
+        () => {
+          sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+          input.value = "";
+          asking = null;
+          resolve();
+        },
+        { once: true },
+      );
       dialog.showModal();
       input.focus();
     });
@@ -77,6 +81,23 @@ function parseEvent(block) {
   return event.data ? { ...event, data: JSON.parse(event.data) } : null;
 }
 
+// Hand each event of one connection's body to onEvent, in order, until the server ends it.
+async function readEvents(response, onEvent) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value.replaceAll("\r\n", "\n");
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const event = parseEvent(buffer.slice(0, end));
+      buffer = buffer.slice(end + 2);
+      if (event) onEvent(event);
+    }
+  }
+}
+
 /**
  * Follow a Server-Sent Events route (read with fetch, since EventSource cannot send the token).
  * Calls onEvent({event, data, id}) per event and onOpen() at each (re)connection; reconnects after a
@@ -99,21 +120,10 @@ export async function stream(path, { onEvent, onOpen = () => {}, signal, follow 
       setLive("live");
       pause = 500;
       onOpen();
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value.replaceAll("\r\n", "\n");
-        let end;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const event = parseEvent(buffer.slice(0, end));
-          buffer = buffer.slice(end + 2);
-          if (!event) continue;
-          if (event.id !== null) lastId = event.id;
-          onEvent(event);
-        }
-      }
+      await readEvents(response, (event) => {
+        if (event.id !== null) lastId = event.id;
+        onEvent(event);
+      });
       if (!follow) return;
     } catch (error) {
       if (signal.aborted) return;

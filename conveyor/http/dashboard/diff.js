@@ -6,24 +6,31 @@
  * side stays "removed" or "added".
  */
 export function lineDiff(a, b) {
-  const x = a.split("\n"), y = b.split("\n");
-  if (x.length * y.length > 4_000_000) return x.map((line, i) => [line, y[i] ?? null, line === y[i] ? "same" : "changed"]);
-  const n = x.length, m = y.length;
+  const x = a.split("\n"),
+    y = b.split("\n");
+  if (x.length * y.length > 4_000_000)
+    return x.map((line, i) => [line, y[i] ?? null, line === y[i] ? "same" : "changed"]);
+  const n = x.length,
+    m = y.length;
   const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
   for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+    for (let j = m - 1; j >= 0; j--)
+      lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
   }
   const rows = [];
-  let removed = [], added = [];
+  let removed = [],
+    added = [];
   const flush = () => {
     for (let k = 0; k < Math.max(removed.length, added.length); k++) {
-      const left = removed[k] ?? null, right = added[k] ?? null;
+      const left = removed[k] ?? null,
+        right = added[k] ?? null;
       rows.push([left, right, left === null ? "added" : right === null ? "removed" : "changed"]);
     }
     removed = [];
     added = [];
   };
-  let i = 0, j = 0;
+  let i = 0,
+    j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && x[i] === y[j]) {
       flush();

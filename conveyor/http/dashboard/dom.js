@@ -51,8 +51,16 @@ export function short(id) {
 
 // Marks that tell states apart without colour.
 const MARKS = {
-  idle: "○", running: "▶", stepCompleted: "✓", stepFailed: "!", retrying: "↻", delayed: "◷",
-  paused: "‖", completed: "✔", failed: "✗", cancelled: "⊘",
+  idle: "○",
+  running: "▶",
+  stepCompleted: "✓",
+  stepFailed: "!",
+  retrying: "↻",
+  delayed: "◷",
+  paused: "‖",
+  completed: "✔",
+  failed: "✗",
+  cancelled: "⊘",
 };
 
 /** A state as a badge: a mark and the name, coloured by a class. */
@@ -62,8 +70,24 @@ export function badge(state) {
 
 /** A table inside a scrolling wrapper, so narrow screens scroll it instead of the page. */
 export function table(head, rows, attrs = {}) {
-  return h("div", { class: "scroll" },
-    h("table", attrs, h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows)));
+  return h(
+    "div",
+    { class: "scroll" },
+    h(
+      "table",
+      attrs,
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          head.map((c) => h("th", { scope: "col" }, c)),
+        ),
+      ),
+      h("tbody", {}, rows),
+    ),
+  );
 }
 
 /** A message line in a section; `kind` is "error" or "note". */

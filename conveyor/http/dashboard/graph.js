@@ -2,14 +2,23 @@
 
 import { h, s, when } from "./dom.js";
 
-const W = 184, H = 62, GAP_X = 64, GAP_Y = 22, PAD = 16;
+const W = 184,
+  H = 62,
+  GAP_X = 64,
+  GAP_Y = 22,
+  PAD = 16;
 // Top to bottom: the gap between layers, and between nodes of one layer side by side.
-const GAP_DOWN = 44, GAP_SIDE = 28, SIDE_ROUTE = GAP_SIDE / 2 + 34;
+const GAP_DOWN = 44,
+  GAP_SIDE = 28,
+  SIDE_ROUTE = GAP_SIDE / 2 + 34;
 
 /** A node's outgoing edges: [target id, label]. */
 export function successors(node) {
   if (node.type === "condition") {
-    return [[node.then, "then"], [node.else, "else"]].filter(([target]) => target);
+    return [
+      [node.then, "then"],
+      [node.else, "else"],
+    ].filter(([target]) => target);
   }
   return node.next ? [[node.next, ""]] : [];
 }
@@ -20,9 +29,14 @@ export function successors(node) {
  */
 export function layout(definition, down = false) {
   const byId = new Map(definition.nodes.map((n) => [n.id, n]));
-  const targets = (id) => successors(byId.get(id) || {}).map(([t]) => t).filter((t) => byId.has(t));
+  const targets = (id) =>
+    successors(byId.get(id) || {})
+      .map(([t]) => t)
+      .filter((t) => byId.has(t));
   // Depth-first from the start: an edge to a node still on the stack closes a loop, and is left out of layering.
-  const order = [], state = new Map(), back = new Set();
+  const order = [],
+    state = new Map(),
+    back = new Set();
   const visit = (id) => {
     state.set(id, "open");
     for (const t of targets(id)) {
@@ -45,17 +59,30 @@ export function layout(definition, down = false) {
     const l = layer.get(id);
     rows[l] = (rows[l] || 0) + 1;
     const row = rows[l] - 1;
-    at.set(id, down
-      ? { layer: l, x: PAD + row * (W + GAP_SIDE), y: PAD + l * (H + GAP_DOWN) }
-      : { layer: l, x: PAD + l * (W + GAP_X), y: PAD + row * (H + GAP_Y) });
+    at.set(
+      id,
+      down
+        ? { layer: l, x: PAD + row * (W + GAP_SIDE), y: PAD + l * (H + GAP_DOWN) }
+        : { layer: l, x: PAD + l * (W + GAP_X), y: PAD + row * (H + GAP_Y) },
+    );
   }
-  const long = definition.nodes.some((n) => targets(n.id).some((t) => back.has(`${n.id}→${t}`) || layer.get(t) > layer.get(n.id) + 1));
+  const long = definition.nodes.some((n) =>
+    targets(n.id).some((t) => back.has(`${n.id}→${t}`) || layer.get(t) > layer.get(n.id) + 1),
+  );
   const across = Math.max(1, ...rows.filter(Boolean));
   if (down) {
-    return { at, width: PAD * 2 + across * (W + GAP_SIDE) - GAP_SIDE + (long ? SIDE_ROUTE : 0), height: PAD * 2 + (last + 1) * (H + GAP_DOWN) - GAP_DOWN };
+    return {
+      at,
+      width: PAD * 2 + across * (W + GAP_SIDE) - GAP_SIDE + (long ? SIDE_ROUTE : 0),
+      height: PAD * 2 + (last + 1) * (H + GAP_DOWN) - GAP_DOWN,
+    };
   }
   const loops = long ? GAP_Y + 12 : 0;
-  return { at, width: PAD * 2 + (last + 1) * (W + GAP_X) - GAP_X, height: PAD * 2 + across * (H + GAP_Y) - GAP_Y + loops };
+  return {
+    at,
+    width: PAD * 2 + (last + 1) * (W + GAP_X) - GAP_X,
+    height: PAD * 2 + across * (H + GAP_Y) - GAP_Y + loops,
+  };
 }
 
 function kindOf(node) {
@@ -69,7 +96,9 @@ function kindOf(node) {
 // A wake-up today is shown as its time; another day's with its date.
 function clock(iso) {
   const d = new Date(iso);
-  return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString(undefined, { hour12: false }) : when(iso);
+  return d.toDateString() === new Date().toDateString()
+    ? d.toLocaleTimeString(undefined, { hour12: false })
+    : when(iso);
 }
 
 function clip(text, n) {
@@ -78,10 +107,14 @@ function clip(text, n) {
 
 // An edge's path and where its label goes, left to right.
 function edgeAcross(a, b) {
-  const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2;
+  const x1 = a.x + W,
+    y1 = a.y + H / 2,
+    x2 = b.x,
+    y2 = b.y + H / 2;
   if (b.layer > a.layer + 1) {
     // Skipping layers: down into the gap, along under the row, and up, so it never runs through the boxes between.
-    const low = Math.max(a.y, b.y) + H + GAP_Y / 2, q = GAP_X / 2;
+    const low = Math.max(a.y, b.y) + H + GAP_Y / 2,
+      q = GAP_X / 2;
     return {
       d: `M${x1},${y1} C${x1 + q},${y1} ${x1 + q},${low} ${x1 + q + 12},${low} L${x2 - q - 12},${low} C${x2 - q},${low} ${x2 - q},${y2} ${x2},${y2}`,
       label: [x1 + q + 14, low + 12], // under its stretch below the row, clear of a sibling leaving the same point
@@ -94,16 +127,26 @@ function edgeAcross(a, b) {
   }
   // A step back (a loop): around underneath, so it never crosses the boxes it skips.
   const low = Math.max(a.y, b.y) + H + GAP_Y / 2 + 6;
-  return { d: `M${a.x + W / 2},${a.y + H} C${a.x + W / 2},${low} ${b.x + W / 2},${low} ${b.x + W / 2},${b.y + H}`, label };
+  return {
+    d: `M${a.x + W / 2},${a.y + H} C${a.x + W / 2},${low} ${b.x + W / 2},${low} ${b.x + W / 2},${b.y + H}`,
+    label,
+  };
 }
 
 // The same, top to bottom: a skip or a loop goes around the right of the boxes, into the target's right side.
 function edgeDown(a, b) {
   if (b.layer === a.layer + 1) {
-    const x1 = a.x + W / 2, y1 = a.y + H, x2 = b.x + W / 2, y2 = b.y, mid = (y1 + y2) / 2;
+    const x1 = a.x + W / 2,
+      y1 = a.y + H,
+      x2 = b.x + W / 2,
+      y2 = b.y,
+      mid = (y1 + y2) / 2;
     return { d: `M${x1},${y1} C${x1},${mid} ${x2},${mid} ${x2},${y2}`, label: [x1 + (x2 < x1 ? -34 : 6), y1 + 14] };
   }
-  const right = Math.max(a.x, b.x) + W + GAP_SIDE / 2, y1 = a.y + H / 2, y2 = b.y + H / 2, q = y2 > y1 ? 12 : -12;
+  const right = Math.max(a.x, b.x) + W + GAP_SIDE / 2,
+    y1 = a.y + H / 2,
+    y2 = b.y + H / 2,
+    q = y2 > y1 ? 12 : -12;
   return {
     d: `M${a.x + W},${y1} C${right},${y1} ${right},${y1} ${right},${y1 + q} L${right},${y2 - q} C${right},${y2} ${right},${y2} ${b.x + W},${y2}`,
     label: [right + 4, y1 + 2 * q],
@@ -122,12 +165,19 @@ function nodeOf(node, { x, y }, marks, visited) {
     else if (marks.state === "failed" && marks.error) note = `✗ ${marks.error}`;
     else note = `● ${marks.state}`;
   }
-  return s("g", { class: classes.join(" "), "data-node": node.id, transform: `translate(${x},${y})` },
+  return s(
+    "g",
+    { class: classes.join(" "), "data-node": node.id, transform: `translate(${x},${y})` },
     s("title", {}, [node.id, kindOf(node), note].filter(Boolean).join("\n")),
     s("rect", { width: W, height: H, rx: 6 }),
-    s("text", { x: 10, y: 19, class: "node-id" }, `${visited.has(node.id) && !current ? "✓ " : ""}${clip(node.id, 20)}`),
+    s(
+      "text",
+      { x: 10, y: 19, class: "node-id" },
+      `${visited.has(node.id) && !current ? "✓ " : ""}${clip(node.id, 20)}`,
+    ),
     s("text", { x: 10, y: 36, class: "node-type" }, clip(kindOf(node), 24)),
-    note ? s("text", { x: 10, y: 53, class: "node-note" }, clip(note, 22)) : null);
+    note ? s("text", { x: 10, y: 53, class: "node-note" }, clip(note, 22)) : null,
+  );
 }
 
 function svgOf(definition, marks, id, down) {
@@ -136,15 +186,39 @@ function svgOf(definition, marks, id, down) {
   const visited = new Set(path);
   const taken = new Set(path.slice(1).map((node, i) => `${path[i]}→${node}`));
   const arrow = `${id}-arrow`;
-  const svg = s("svg", {
-    class: "graph", viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
-    "aria-label": `Workflow graph of ${definition.name}: ${definition.nodes.length} nodes`,
-  },
-  s("defs", {}, s("marker", { id: arrow, viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" },
-    s("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }))));
+  const svg = s(
+    "svg",
+    {
+      class: "graph",
+      viewBox: `0 0 ${width} ${height}`,
+      width,
+      height,
+      role: "img",
+      "aria-label": `Workflow graph of ${definition.name}: ${definition.nodes.length} nodes`,
+    },
+    s(
+      "defs",
+      {},
+      s(
+        "marker",
+        {
+          id: arrow,
+          viewBox: "0 0 10 10",
+          refX: 10,
+          refY: 5,
+          markerWidth: 9,
+          markerHeight: 9,
+          markerUnits: "userSpaceOnUse",
+          orient: "auto-start-reverse",
+        },
+        s("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }),
+      ),
+    ),
+  );
   for (const node of definition.nodes) {
     for (const [target, label] of successors(node)) {
-      const a = at.get(node.id), b = at.get(target);
+      const a = at.get(node.id),
+        b = at.get(target);
       if (!b) continue;
       const edge = down ? edgeDown(a, b) : edgeAcross(a, b);
       const cls = taken.has(`${node.id}→${target}`) ? "edge taken" : "edge";
@@ -162,7 +236,10 @@ function svgOf(definition, marks, id, down) {
  * `state`, `wakeAt`, `error`.
  */
 export function drawGraph(definition, marks = {}, idPrefix = "g") {
-  return h("div", { class: "graph-wrap" },
+  return h(
+    "div",
+    { class: "graph-wrap" },
     h("div", { class: "scroll across" }, svgOf(definition, marks, `${idPrefix}-across`, false)),
-    h("div", { class: "scroll down" }, svgOf(definition, marks, `${idPrefix}-down`, true)));
+    h("div", { class: "scroll down" }, svgOf(definition, marks, `${idPrefix}-down`, true)),
+  );
 }

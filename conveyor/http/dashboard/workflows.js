@@ -14,45 +14,116 @@ export async function workflowsView(root) {
     items.push(...page.items);
     cursor = page.next_cursor;
   } while (cursor && items.length < 10000);
-  put(root, h("h1", {}, "Workflows"), items.length
-    ? table(["Name", "Version", "Active", "Nodes", "Updated", "Description"], items.map((w) => h("tr", {},
-      h("td", {}, h("a", { href: `#/workflows/${w.id}` }, w.name)), h("td", {}, `v${w.version}`),
-      h("td", {}, w.active ? "active" : "inactive"), h("td", {}, String(w.definition.nodes.length)),
-      h("td", {}, when(w.updated_at)), h("td", {}, w.description || ""))), { id: "workflows" })
-    : message("No workflows yet: POST one to /workflows."));
+  put(
+    root,
+    h("h1", {}, "Workflows"),
+    items.length
+      ? table(
+          ["Name", "Version", "Active", "Nodes", "Updated", "Description"],
+          items.map((w) =>
+            h(
+              "tr",
+              {},
+              h("td", {}, h("a", { href: `#/workflows/${w.id}` }, w.name)),
+              h("td", {}, `v${w.version}`),
+              h("td", {}, w.active ? "active" : "inactive"),
+              h("td", {}, String(w.definition.nodes.length)),
+              h("td", {}, when(w.updated_at)),
+              h("td", {}, w.description || ""),
+            ),
+          ),
+          { id: "workflows" },
+        )
+      : message("No workflows yet: POST one to /workflows."),
+  );
 }
 
 function versionSelect(versions, selected, label) {
-  return h("select", { "aria-label": label }, versions.map((v) => h("option", { value: String(v.version), selected: v.version === selected }, `v${v.version} · ${when(v.created_at)}`)));
+  return h(
+    "select",
+    { "aria-label": label },
+    versions.map((v) =>
+      h(
+        "option",
+        { value: String(v.version), selected: v.version === selected },
+        `v${v.version} · ${when(v.created_at)}`,
+      ),
+    ),
+  );
 }
 
 function compare(left, right) {
   const rows = lineDiff(pretty(left.definition), pretty(right.definition));
   const changed = rows.filter((r) => r[2] !== "same").length;
-  return h("div", {},
-    message(changed ? `${changed} ${changed === 1 ? "line differs" : "lines differ"} between v${left.version} and v${right.version}.` : "The two versions are the same."),
-    h("div", { class: "scroll" }, h("table", { class: "diff" },
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, `v${left.version}`), h("th", { scope: "col" }, `v${right.version}`))),
-      h("tbody", {}, rows.map(([a, b, kind]) => h("tr", { class: kind },
-        h("td", {}, h("code", {}, a === null ? "" : `${kind === "same" ? " " : "−"} ${a}`)),
-        h("td", {}, h("code", {}, b === null ? "" : `${kind === "same" ? " " : "+"} ${b}`))))))));
+  return h(
+    "div",
+    {},
+    message(
+      changed
+        ? `${changed} ${changed === 1 ? "line differs" : "lines differ"} between v${left.version} and v${right.version}.`
+        : "The two versions are the same.",
+    ),
+    h(
+      "div",
+      { class: "scroll" },
+      h(
+        "table",
+        { class: "diff" },
+        h(
+          "thead",
+          {},
+          h("tr", {}, h("th", { scope: "col" }, `v${left.version}`), h("th", { scope: "col" }, `v${right.version}`)),
+        ),
+        h(
+          "tbody",
+          {},
+          rows.map(([a, b, kind]) =>
+            h(
+              "tr",
+              { class: kind },
+              h("td", {}, h("code", {}, a === null ? "" : `${kind === "same" ? " " : "−"} ${a}`)),
+              h("td", {}, h("code", {}, b === null ? "" : `${kind === "same" ? " " : "+"} ${b}`)),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 function triggerRows(triggers) {
-  return triggers.map((t) => h("tr", { "data-trigger": t.id },
-    h("td", { class: "mono", title: t.id }, short(t.id)), h("td", {}, t.type),
-    h("td", {}, h("span", { class: `badge trigger-${t.status}` }, `${t.status === "ok" ? "✓" : t.status === "error" ? "✗" : "⊘"} ${t.status}`)),
-    h("td", {}, when(t.last_fired_at)), h("td", {}, t.next_run_local || when(t.next_run_at)),
-    h("td", {}, t.lag_seconds == null ? "" : `${Number(t.lag_seconds).toFixed(1)} s`), h("td", {}, String(t.pending ?? "")),
-    h("td", {}, `${t.rows.started} started · ${t.rows.filtered} filtered · ${t.rows.error} errors`),
-    h("td", { class: "error-text" }, t.last_error || "")));
+  return triggers.map((t) =>
+    h(
+      "tr",
+      { "data-trigger": t.id },
+      h("td", { class: "mono", title: t.id }, short(t.id)),
+      h("td", {}, t.type),
+      h(
+        "td",
+        {},
+        h(
+          "span",
+          { class: `badge trigger-${t.status}` },
+          `${t.status === "ok" ? "✓" : t.status === "error" ? "✗" : "⊘"} ${t.status}`,
+        ),
+      ),
+      h("td", {}, when(t.last_fired_at)),
+      h("td", {}, t.next_run_local || when(t.next_run_at)),
+      h("td", {}, t.lag_seconds == null ? "" : `${Number(t.lag_seconds).toFixed(1)} s`),
+      h("td", {}, String(t.pending ?? "")),
+      h("td", {}, `${t.rows.started} started · ${t.rows.filtered} filtered · ${t.rows.error} errors`),
+      h("td", { class: "error-text" }, t.last_error || ""),
+    ),
+  );
 }
 
 /** One workflow. */
 export async function workflowView(root, [ref]) {
   const workflow = await api(`/workflows/${encodeURIComponent(ref)}`);
   const [versions, stats, triggers] = await Promise.all([
-    api(`/workflows/${workflow.id}/versions`), api(`/workflows/${workflow.id}/statistics`), api(`/triggers?workflow=${workflow.id}&limit=1000`),
+    api(`/workflows/${workflow.id}/versions`),
+    api(`/workflows/${workflow.id}/statistics`),
+    api(`/triggers?workflow=${workflow.id}&limit=1000`),
   ]);
   const list = versions.items.slice().sort((a, b) => a.version - b.version);
   const byVersion = new Map(list.map((v) => [v.version, v]));
@@ -66,18 +137,49 @@ export async function workflowView(root, [ref]) {
   right.addEventListener("change", redraw);
   const counts = Object.entries(stats.executions_by_state);
 
-  put(root,
+  put(
+    root,
     h("p", { class: "crumbs" }, h("a", { href: "#/workflows" }, "Workflows")),
     h("h1", {}, workflow.name, " ", h("small", {}, `v${workflow.version}${workflow.active ? "" : " · inactive"}`)),
     workflow.description ? h("p", {}, workflow.description) : null,
-    h("section", {}, h("h2", {}, "Executions"),
-      h("ul", { class: "counts" }, counts.length ? counts.map(([st, n]) => h("li", {},
-        h("a", { class: "count", href: `#/executions?workflow=${workflow.id}&state=${st}` }, badge(st), h("strong", {}, String(n))))) : h("li", {}, "none yet")),
-      h("p", {}, h("a", { href: `#/executions?workflow=${workflow.id}` }, "All executions of this workflow →"))),
+    h(
+      "section",
+      {},
+      h("h2", {}, "Executions"),
+      h(
+        "ul",
+        { class: "counts" },
+        counts.length
+          ? counts.map(([st, n]) =>
+              h(
+                "li",
+                {},
+                h(
+                  "a",
+                  { class: "count", href: `#/executions?workflow=${workflow.id}&state=${st}` },
+                  badge(st),
+                  h("strong", {}, String(n)),
+                ),
+              ),
+            )
+          : h("li", {}, "none yet"),
+      ),
+      h("p", {}, h("a", { href: `#/executions?workflow=${workflow.id}` }, "All executions of this workflow →")),
+    ),
     h("section", {}, h("h2", {}, "Graph"), drawGraph(workflow.definition, {}, "wf")),
-    h("section", {}, h("h2", {}, "Triggers"), triggers.items.length
-      ? table(["Trigger", "Type", "Status", "Last fired", "Next run", "Lag", "Pending", "Rows", "Last error"], triggerRows(triggers.items), { id: "triggers" })
-      : message("Manual only: no triggers attached.")),
+    h(
+      "section",
+      {},
+      h("h2", {}, "Triggers"),
+      triggers.items.length
+        ? table(
+            ["Trigger", "Type", "Status", "Last fired", "Next run", "Lag", "Pending", "Rows", "Last error"],
+            triggerRows(triggers.items),
+            { id: "triggers" },
+          )
+        : message("Manual only: no triggers attached."),
+    ),
     h("section", {}, h("h2", {}, "Versions"), h("div", { class: "filters" }, left, " compared with ", right), diff),
-    h("section", {}, h("h2", {}, "Definition"), h("pre", { class: "definition" }, pretty(workflow.definition))));
+    h("section", {}, h("h2", {}, "Definition"), h("pre", { class: "definition" }, pretty(workflow.definition))),
+  );
 }

@@ -1,19 +1,12 @@
-"""Actions an action node can run, by name."""
+"""Actions an action node runs: the registry, and conveyor's own actions, declared through the same door as the
+team's (`@action`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from conveyor.nodes.actions import noop, send_email, send_sms
+from conveyor.nodes.actions.registry import REGISTRY, ActionSpec
 
-from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.nodes.actions.noop import noop
-from conveyor.nodes.actions.send_email import send_email
-from conveyor.nodes.base import StepContext
+BUILTINS: tuple[ActionSpec, ...] = tuple(spec for spec in REGISTRY if spec.builtin)
+"""conveyor's own actions, present in every process (the web process validates against them without a worker)."""
 
-Action = Callable[[JSONObject, StepContext], Awaitable[JSONValue]]
-
-ACTIONS: dict[str, Action] = {
-    "send_email": send_email,
-    "noop": noop,
-}
-# The param of each action that names an email template, checked to exist when a definition is saved.
-TEMPLATE_PARAMS: dict[str, str] = {"send_email": "template"}
+__all__ = ["BUILTINS", "REGISTRY", "noop", "send_email", "send_sms"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.nodes.base import StepContext
+from conveyor.nodes.actions.context import ActionContext
+from conveyor.nodes.actions.registry import action
 
 
-async def noop(params: JSONObject, ctx: StepContext) -> JSONValue:
+@action("noop", category="core")
+async def noop(params: JSONObject, ctx: ActionContext) -> JSONValue:
     """Return the params unchanged."""
     return params

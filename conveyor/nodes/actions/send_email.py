@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import uuid
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from conveyor.errors import PermanentStepError, StepError
 from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.nodes.base import StepContext
+from conveyor.nodes.actions.context import ActionContext
+from conveyor.nodes.actions.registry import action
 from conveyor.nodes.email_transports import Delivery
 from conveyor.nodes.throttle import email_key, throttled
 from conveyor.redaction import Redactor
@@ -19,13 +22,22 @@ from conveyor.store.templates import EmailContent, get_template
 from conveyor.templating import render_string
 
 
-async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
-    """Send `template` to `to`; a retry or crash re-run of the same step never sends twice once sent."""
-    to, template = params.get("to"), params.get("template")
-    if not isinstance(to, str) or "@" not in to:
-        raise PermanentStepError(f"send_email needs a valid 'to' address, got {to!r}", field="params.to")
-    if not isinstance(template, str):
-        raise PermanentStepError("send_email needs a 'template' name", field="params.template")
+class EmailParams(BaseModel):
+    """The recipient and the stored template; any other param is handed to the template as `params`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    to: str = Field(min_length=3, max_length=320, description="the recipient's address")
+    template: str = Field(min_length=1, max_length=100, description="the name of a stored email template")
+
+
+@action("send_email", params=EmailParams, category="messaging", template_param="template")
+async def send_email(message: EmailParams, ctx: ActionContext) -> JSONValue:
+    """Render a stored template and send it; a retry or crash re-run of the same step never sends twice."""
+    params: JSONObject = message.model_dump()
+    to, template = message.to, message.template
+    if "@" not in to:
+        raise PermanentStepError(f"send_email needs a valid 'to' address, got {to!r}", field="params/to")
     pool, transport = ctx.services.pool, ctx.services.email_transport
     async with connection(pool) as conn:
         stored = await get_template(conn, template)
@@ -33,8 +45,9 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
     content = await asyncio.to_thread(_render, stored, {**ctx.data, "params": params})
     async with connection(pool) as conn:
         # The log row is what stays: a secret carried in through the params is sent, never stored.
-        logged = _redacted(content, ctx.redactor)
-        recipient = ctx.redactor.text(to)
+        redactor = ctx.step.redactor
+        logged = _redacted(content, redactor)
+        recipient = redactor.text(to)
         email = OutgoingEmail(
             ctx.execution_id, ctx.node_id, ctx.idempotency_key, recipient, template, logged, transport.name
         )
@@ -60,7 +73,7 @@ async def send_email(params: JSONObject, ctx: StepContext) -> JSONValue:
     return {**result, "status": status}
 
 
-async def _deliver(ctx: StepContext, email_id: uuid.UUID, to: str, content: EmailContent) -> str:
+async def _deliver(ctx: ActionContext, email_id: uuid.UUID, to: str, content: EmailContent) -> str:
     pool, transport = ctx.services.pool, ctx.services.email_transport
     delivery = Delivery(
         message_id=f"<{ctx.idempotency_key.replace(':', '.')}@conveyor>",
@@ -72,7 +85,7 @@ async def _deliver(ctx: StepContext, email_id: uuid.UUID, to: str, content: Emai
         status = await transport.deliver(delivery)
     except Exception as exc:
         async with connection(pool) as conn:
-            await mark_email(conn, email_id, EmailStatus.FAILED, ctx.redactor.text(str(exc)))
+            await mark_email(conn, email_id, EmailStatus.FAILED, ctx.step.redactor.text(str(exc)))
         raise StepError(f"email delivery failed: {exc}") from exc
     async with connection(pool) as conn:
         fail(Point.STEP_WRITE)

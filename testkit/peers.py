@@ -10,8 +10,8 @@ from types import TracebackType
 
 from aiohttp import web
 
-from bench.poll import DEFAULT_TIMEOUT_SECONDS, poll_until
 from conveyor.jsonvalue import JSONValue
+from testkit.poll import DEFAULT_TIMEOUT_SECONDS, poll_until
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Test support shared by tests/ and bench/: a local webhook peer, and waiting on a fact with a deadline."""
