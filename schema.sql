@@ -63,6 +63,9 @@ CREATE TABLE executions (
     slot_key         text,
     slot_limit       integer,
     total_limit      integer,
+    -- The team's action (not a built-in) the current node runs: only a worker that provides it claims the row.
+    -- Due with no live worker providing it, the row is parked (wake_at NULL) until one starts.
+    action           text,
     CONSTRAINT executions_state_check CHECK (state IN (
         'idle', 'running', 'stepCompleted', 'stepFailed', 'retrying',
         'delayed', 'paused', 'completed', 'failed', 'cancelled'))
@@ -71,6 +74,8 @@ CREATE TABLE executions (
 -- The claim query's index: only executions that will need a worker, in due order.
 CREATE INDEX executions_due_idx ON executions (wake_at)
     WHERE wake_at IS NOT NULL AND state <> 'paused';
+-- Executions routed to the workers of one action: parked ones to wake when a provider starts, due ones to park.
+CREATE INDEX executions_action_idx ON executions (action) WHERE action IS NOT NULL;
 -- Listing executions newest first, a keyset page at a time (conveyor/store/selection.py): by workflow,
 -- by state, by parent, or unfiltered / by creation time alone.
 CREATE INDEX executions_workflow_idx ON executions (workflow_id, created_at DESC, id DESC);

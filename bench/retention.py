@@ -220,7 +220,7 @@ async def claim_times(pool: Pool) -> list[float]:
             tr = conn.transaction()
             await tr.start()
             t = time.perf_counter()
-            await claim_uncapped(conn, "bench-claimer", _CLAIM_BATCH, 30.0, ())
+            await claim_uncapped(conn, "bench-claimer", _CLAIM_BATCH, 30.0, (), ())
             times.append((time.perf_counter() - t) * 1000)
             await tr.rollback()
     return times

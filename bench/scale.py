@@ -60,7 +60,7 @@ async def _explain(bench: Bench, label: str) -> None:
     plans = {}
     async with bench.pool.acquire() as conn, _rolled_back(conn):
         queries: tuple[tuple[str, str, tuple[object, ...]], ...] = (
-            ("claim", _CLAIM.sql, tuple(claim_args("bench-poller", _BATCH, 30.0, []))),
+            ("claim", _CLAIM.sql, tuple(claim_args("bench-poller", _BATCH, 30.0, [], []))),
             ("next_due", _NEXT_DUE, ([],)),
         )
         for name, sql, args in queries:
@@ -85,7 +85,7 @@ async def _poller(bench: Bench, label: str) -> None:
 
     async def claim() -> None:
         async with pool.acquire() as conn, _rolled_back(conn):
-            await claim_uncapped(conn, "bench-poller", _BATCH, 30.0, ())
+            await claim_uncapped(conn, "bench-poller", _BATCH, 30.0, (), ())
 
     async def next_due() -> None:
         async with pool.acquire() as conn:

@@ -14,6 +14,7 @@ from conveyor.client import ApiClient, ApiError
 
 _EXECUTION_COLUMNS = ("id", "workflow_id", "state", "current_node", "attempt", "created_at")
 _WORKFLOW_COLUMNS = ("id", "name", "version", "active", "updated_at")
+_ACTION_COLUMNS = ("key", "category", "provided", "conflict", "workers", "description")
 _RECORD_COLUMNS = ("state", "current_node", "attempt", "pause_requested", "wake_at", "error", "finished_at")
 
 
@@ -36,6 +37,10 @@ def add_commands(commands: Any) -> None:
     _with_json(verbs.add_parser("show", help="one workflow, by id or name")).add_argument("id")
     push = _with_json(verbs.add_parser("push", help="create a workflow from a JSON file, or add a version"))
     push.add_argument("file", type=Path)
+    actions = commands.add_parser("actions", help="the catalog of actions the workers published")
+    verbs = actions.add_subparsers(dest="verb", required=True)
+    _with_json(verbs.add_parser("list", help="every action, with who provides it"))
+    _with_json(verbs.add_parser("show", help="one action, with its schemas")).add_argument("key")
     recover = _with_json(commands.add_parser("recover", help="release executions held by workers that are gone"))
     recover.add_argument("--worker")
     recover.add_argument("--older-than", help='a lease lapsed at least this long ago, e.g. "5m"')
@@ -68,6 +73,9 @@ async def _call(client: ApiClient, args: argparse.Namespace) -> Any:
     if args.command == "recover":
         body = {k: v for k, v in (("worker", args.worker), ("older_than", args.older_than)) if v is not None}
         return await client.request("POST", "/recovery/recover", body=body)
+    if args.command == "actions":
+        path = "/actions?limit=1000" if args.verb == "list" else f"/actions/{args.key}"
+        return await client.request("GET", path)
     if args.command == "workflows":
         if args.verb == "list":
             return await client.request("GET", "/workflows")
@@ -99,6 +107,8 @@ async def _push(client: ApiClient, definition: Any) -> Any:
 
 
 def _render(args: argparse.Namespace, answer: Any) -> str:
+    if args.command == "actions":
+        return table(_ACTION_COLUMNS, [_action_row(a) for a in answer.get("items", [answer])])
     if args.command == "workflows":
         if args.verb == "list":
             return table(_WORKFLOW_COLUMNS, answer.get("items", []))
@@ -108,6 +118,11 @@ def _render(args: argparse.Namespace, answer: Any) -> str:
     if args.verb == "list":
         return table(_EXECUTION_COLUMNS, answer.get("items", [])) + _more(answer)
     return table(("id", "workflow_id"), [answer]) + "\n\n" + table(_RECORD_COLUMNS, [answer])
+
+
+def _action_row(entry: Any) -> dict[str, Any]:
+    workers = sorted({w for v in entry.get("versions", []) for w in v.get("workers", [])})
+    return {**entry, "workers": ", ".join(workers) or "none live"}
 
 
 def _more(answer: Any) -> str:

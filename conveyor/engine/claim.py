@@ -19,15 +19,21 @@ def _claim(ex: Execution) -> Claim:
 
 
 async def claim_due(
-    pool: Pool, owner: str, limit: int, lease_seconds: float, in_flight: Sequence[uuid.UUID] = ()
+    pool: Pool,
+    owner: str,
+    limit: int,
+    lease_seconds: float,
+    in_flight: Sequence[uuid.UUID] = (),
+    provides: Sequence[str] = (),
 ) -> list[Execution]:
-    """Take up to `limit` due executions for `owner` (none it runs already), recording each take in history."""
+    """Take up to `limit` due executions for `owner` (none it runs already, none of an action it does not
+    provide), recording each take in history."""
     async with connection(pool) as conn:
-        first = await claim_uncapped(conn, owner, limit, lease_seconds, in_flight)
+        first = await claim_uncapped(conn, owner, limit, lease_seconds, in_flight, provides)
         claimed = first.claimed
         if first.capped:
             async with conn.transaction():
-                admitted = await admit(conn, await lock_capped(conn, first.capped))
+                admitted = await admit(conn, await lock_capped(conn, first.capped, provides))
                 if admitted:
                     claimed += await mark_claimed(conn, owner, lease_seconds, [_claim(ex) for ex in admitted])
         if claimed:

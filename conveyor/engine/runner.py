@@ -10,12 +10,13 @@ from collections.abc import Callable
 
 import structlog
 
-from conveyor.definitions import NodeModel
+from conveyor.definitions import NodeModel, WorkflowDefinition
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.event_waits import park_wait
 from conveyor.engine.group_commit import CommitGroup
 from conveyor.engine.metrics import SLEEPS_HELD, step_metrics
 from conveyor.engine.outcome import PlannedCommit, plan_failure, plan_finish_without_node, plan_success, redacted
+from conveyor.engine.routing import lacking_action, routed_action
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONObject
@@ -100,6 +101,8 @@ class RunResult:
     pause_requested: bool
     lease_lost: bool = False
     handed_back: bool = False
+    # The team's action the next step runs, which this worker does not provide: hand it to one that does.
+    route_to: str | None = None
 
 
 class StepRunner:
@@ -137,16 +140,10 @@ class StepRunner:
             bound = log.bind(
                 execution_id=str(ex.id), workflow=definition.name, node=ex.current_node, attempt=ex.attempt
             )
-            if ex.current_node is None:
-                planned = plan_finish_without_node(ex, self._owner)
-            else:
-                planned = await self._run_node(ex, definition.node(ex.current_node), bound)
-                fail(Point.AFTER_SIDE_EFFECT)
-            if ex.state != RUNNING:
-                # Woken from a held sleep: the row's wake_at was the sleep's; a step that goes on renews the lease.
-                planned = _renewing(planned, self._lease_seconds)
-            elif not self._stopping.is_set():
-                planned = self._holds.admit(planned)
+            lacking = lacking_action(definition, ex.current_node)
+            if lacking is not None:
+                return RunResult(None, False, route_to=lacking)
+            planned = await self._plan(ex, definition, bound)
             try:
                 committed = await self._commit(planned, ex.parent_id)
             except UnstorableResultError as exc:
@@ -178,6 +175,26 @@ class StepRunner:
                 context=context,
                 version=committed.version,
             )
+
+    async def _plan(
+        self, ex: Execution, definition: WorkflowDefinition, bound: structlog.stdlib.BoundLogger
+    ) -> PlannedCommit:
+        """Run the current node (or finish, past the last) and shape its commit: renewed after a held sleep, held
+        when a short sleep, and naming the action the next node runs, which routes it to that action's workers."""
+        if ex.current_node is None:
+            planned = plan_finish_without_node(ex, self._owner)
+        else:
+            planned = await self._run_node(ex, definition.node(ex.current_node), bound)
+            fail(Point.AFTER_SIDE_EFFECT)
+        if ex.state != RUNNING:
+            # Woken from a held sleep: the row's wake_at was the sleep's; a step that goes on renews the lease.
+            planned = _renewing(planned, self._lease_seconds)
+        elif not self._stopping.is_set():
+            planned = self._holds.admit(planned)
+        action = routed_action(definition, planned.commit.current_node)
+        if action is None:
+            return planned
+        return dataclasses.replace(planned, commit=dataclasses.replace(planned.commit, action=action))
 
     async def _hold(self, execution_id: uuid.UUID, seconds: float) -> bool:
         """Sleep out a held delay, then take a slot; False when no slot came (the execution is handed back).

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -16,6 +18,8 @@ from conveyor.nodes.sms_transports import HttpSmsTransport, LogSmsTransport, Sms
 from conveyor.nodes.webhook_guard import webhook_session
 from conveyor.store import Pool, connection
 from conveyor.store.actions import publish_actions
+from conveyor.store.routing import wake_provided
+from conveyor.store.workers import register_worker
 from conveyor.vault import Vault
 
 
@@ -61,6 +65,8 @@ async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Work
         # Before it claims anything, so that a definition naming its actions can be saved once it is up.
         async with connection(pool) as conn:
             await publish_actions(conn, [spec.declared() for spec in REGISTRY], worker=worker.id)
+            await register_worker(conn, worker.id, socket.gethostname(), os.getpid())
+            await wake_provided(conn, [spec.key for spec in REGISTRY])
         try:
             yield worker
         finally:

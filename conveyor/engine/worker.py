@@ -24,6 +24,7 @@ from conveyor.engine.operations import pause_after_step
 from conveyor.engine.poll_triggers import PollStage
 from conveyor.engine.recovery import recover, silence_limit_seconds
 from conveyor.engine.retention import RetentionStage
+from conveyor.engine.routing import provided_actions
 from conveyor.engine.runner import Holds, StepRunner, held_sleep_seconds
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import DatabaseUnavailableError
@@ -33,6 +34,7 @@ from conveyor.store.channels import CONTROL_CHANNEL, control_target
 from conveyor.store.claims import release_leases, seconds_until_next_due
 from conveyor.store.due_triggers import seconds_until_next_run
 from conveyor.store.executions import Execution
+from conveyor.store.routing import park_unprovided, route_elsewhere
 from conveyor.store.workers import register_worker, stop_worker
 
 log = structlog.get_logger(__name__)
@@ -92,6 +94,9 @@ class Worker:
         self._feed_at = 0.0
         # Executions cancelled while running here, with the loop time their control message came.
         self._aborting: dict[uuid.UUID, float] = {}
+        # The actions this worker runs: it claims no step of another of the team's actions.
+        self._provides = provided_actions()
+        self._park_at = 0.0
 
     def wake(self) -> None:
         """Look for due work now, the feed's included (this process made some)."""
@@ -138,11 +143,14 @@ class Worker:
         full_claim = False
         if free > 0:
             wanted = min(free, self._settings.batch_size)
-            claimed = await claim_due(self._pool, self.id, wanted, self._settings.lease_seconds, list(self._tasks))
+            claimed = await claim_due(
+                self._pool, self.id, wanted, self._settings.lease_seconds, list(self._tasks), self._provides
+            )
             for ex in claimed:
                 self._start(ex)
             full_claim = len(claimed) == wanted
         await self._retention.run_due()
+        await self._park_unprovided()
         loop = asyncio.get_running_loop()
         if self._alarm.take_notified() or self._feed_wanted or loop.time() >= self._feed_at:
             self._feed_wanted = True  # and so it stays if the database fails the feed: it runs again
@@ -160,7 +168,7 @@ class Worker:
         timeout = min(self._settings.poll_interval_seconds, self._feed_at - loop.time() + _DUE_SLACK_SECONDS)
         if self._free_slots() > 0:
             async with connection(self._pool) as conn:
-                due_in = await seconds_until_next_due(conn, list(self._tasks))
+                due_in = await seconds_until_next_due(conn, list(self._tasks), self._provides)
             if due_in is not None:
                 # Already due yet not claimed: another worker is taking it right now; look again shortly.
                 timeout = min(timeout, max(due_in, _BUSY_RECHECK_SECONDS) + _DUE_SLACK_SECONDS)
@@ -217,6 +225,8 @@ class Worker:
             if result.handed_back:
                 async with connection(self._pool) as conn:
                     await release_leases(conn, self.id, [ex.id])
+            if result.route_to is not None:
+                await self._route(ex, result.route_to)
             if result.wake_in_seconds is not None:
                 self._alarm.ring()  # a delay or retry may now be the nearest due time
         except asyncio.CancelledError:
@@ -243,6 +253,27 @@ class Worker:
                 self._holds.freed.set()
             IN_FLIGHT.set(len(self._tasks))
             self._alarm.ring()
+
+    async def _route(self, ex: Execution, action: str) -> None:
+        """Hand the execution to the workers of an action this one does not provide; parked if none is alive."""
+        async with connection(self._pool) as conn:
+            parked = await route_elsewhere(conn, self.id, ex.id, action, self._live_seconds)
+        log.info("execution_routed", execution_id=str(ex.id), action=action, waiting_for_worker=parked)
+
+    async def _park_unprovided(self) -> None:
+        """Once a poll interval: park due executions whose action no live worker provides any more."""
+        now = asyncio.get_running_loop().time()
+        if now < self._park_at:
+            return
+        self._park_at = now + self._settings.poll_interval_seconds
+        async with connection(self._pool) as conn:
+            parked = await park_unprovided(conn, self._live_seconds)
+        if parked:
+            log.warning("executions_waiting_for_worker", parked=parked)
+
+    @property
+    def _live_seconds(self) -> float:
+        return silence_limit_seconds(self._settings.lease_seconds)
 
     async def _hand_back_after_error(self, ex: Execution, after_seconds: float) -> None:
         # The step's outcome may not be recorded (the database failed us): let it run again soon,

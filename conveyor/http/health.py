@@ -18,6 +18,7 @@ from conveyor.http.resources import Answer
 from conveyor.http.shapes import respond
 from conveyor.store import connection
 from conveyor.store.recovery import backlog
+from conveyor.store.routing import waiting_for_workers
 from conveyor.store.schema import ping
 from conveyor.store.triggers import pending_lags
 from conveyor.store.workers import count_live_workers
@@ -43,6 +44,9 @@ class Readiness(Answer):
     claim_lag_seconds: float | None = Field(default=None, description="since the oldest due, unclaimed wake-up")
     live_workers: int | None = None
     pending_inbox_rows: int | None = None
+    waiting_for_worker: dict[str, int] | None = Field(
+        default=None, description="executions whose next step's action no live worker provides, by action"
+    )
 
 
 @routes.get("/health/live")
@@ -64,6 +68,7 @@ async def ready(request: web.Request) -> web.Response:
             round_trip_ms = (time.perf_counter() - started) * 1000
             workers = await count_live_workers(conn, silence_limit_seconds(request.app[SETTINGS].lease_seconds))
             behind = await backlog(conn, OVERDUE_GRACE_SECONDS)
+            waiting = await waiting_for_workers(conn)
     except Exception as exc:  # noqa: BLE001 - whatever the failure, the answer is "not ready"
         return respond(Readiness(status="unavailable", database=f"{type(exc).__name__}: {exc}"), status=503)
     return respond(
@@ -75,6 +80,7 @@ async def ready(request: web.Request) -> web.Response:
             claim_lag_seconds=behind.worst_lateness_seconds,
             live_workers=workers,
             pending_inbox_rows=behind.pending_events,
+            waiting_for_worker=waiting,
         )
     )
 

@@ -86,6 +86,12 @@ class SlotWaitAnswer(Answer):
     limit: int
 
 
+class WorkerWaitAnswer(Answer):
+    """Its next step runs one of the team's actions that no live worker provides: it runs once one starts."""
+
+    action: str
+
+
 class ExecutionAnswer(Answer):
     """One run of a workflow."""
 
@@ -107,6 +113,7 @@ class ExecutionAnswer(Answer):
     finished_at: datetime | None
     concurrency_key: str | None = None
     waiting_for_slot: SlotWaitAnswer | None = None
+    waiting_for_worker: WorkerWaitAnswer | None = None
 
 
 class HistoryAnswer(Answer):

@@ -15,6 +15,7 @@ from conveyor.http.resources import (
     ExecutionAnswer,
     HistoryAnswer,
     SlotWaitAnswer,
+    WorkerWaitAnswer,
     StepAnswer,
     TemplateAnswer,
     TransitionAnswer,
@@ -108,6 +109,7 @@ def execution_shape(e: Execution, waiting: SlotWait | None = None) -> ExecutionA
         finished_at=e.finished_at,
         concurrency_key=e.slot_key,
         waiting_for_slot=SlotWaitAnswer(key=waiting.key, limit=waiting.limit) if waiting else None,
+        waiting_for_worker=WorkerWaitAnswer(action=e.action) if e.waiting_for_worker else None,
     )
 
 

@@ -17,6 +17,9 @@ from conveyor.store.statement import Statement
 # predicate says the same in the same literal words, hence a literal rather than a parameter here.
 DUE = f"wake_at IS NOT NULL AND state <> '{PAUSED}'"
 
+# A row whose next step runs one of the team's actions is for the workers that provide that action.
+ROUTED = "(e.action IS NULL OR e.action = ANY({provides}::text[]))"
+
 # A slot is taken by a leased execution whose lease has not lapsed: a dead worker's rows stop counting when
 # their leases run out (and are then due themselves). Counted from rows through the partial slot indexes.
 _LEASED = "h.lease_owner IS NOT NULL AND h.wake_at > now()"
@@ -40,7 +43,8 @@ _CLAIM = Statement(f"""
 WITH locked AS (
     SELECT e.id, e.state, e.lease_owner, e.slot_key IS NULL AND e.total_limit IS NULL AS uncapped
     FROM executions e
-    WHERE {DUE} AND wake_at <= now() AND id <> ALL(:in_flight::uuid[]) AND NOT {HELD_BACK}
+    WHERE {DUE} AND wake_at <= now() AND id <> ALL(:in_flight::uuid[]) AND {ROUTED.format(provides=":provides")}
+      AND NOT {HELD_BACK}
     ORDER BY wake_at
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
@@ -64,10 +68,13 @@ SELECT l.id AS locked_id, l.uncapped, c.* FROM locked l LEFT JOIN claimed c ON c
 """)
 
 
-def claim_args(owner: str, limit: int, lease_seconds: float, in_flight: Sequence[uuid.UUID]) -> list[JSONValue]:
+def claim_args(
+    owner: str, limit: int, lease_seconds: float, in_flight: Sequence[uuid.UUID], provides: Sequence[str]
+) -> list[JSONValue]:
     """The claim statement's arguments."""
     return _CLAIM.args(
         in_flight=list(in_flight),
+        provides=list(provides),
         limit=limit,
         owner=owner,
         lease_seconds=lease_seconds,
@@ -86,25 +93,31 @@ class FirstPass:
 
 
 async def claim_uncapped(
-    conn: Conn, owner: str, limit: int, lease_seconds: float, in_flight: Sequence[uuid.UUID]
+    conn: Conn,
+    owner: str,
+    limit: int,
+    lease_seconds: float,
+    in_flight: Sequence[uuid.UUID],
+    provides: Sequence[str],
 ) -> FirstPass:
-    """Take up to `limit` due executions without caps for `owner` (none it runs already), in one statement."""
-    rows = await conn.fetch(_CLAIM.sql, *claim_args(owner, limit, lease_seconds, in_flight))
+    """Take up to `limit` due executions without caps for `owner` (none it runs already, none of an action it
+    does not provide), in one statement."""
+    rows = await conn.fetch(_CLAIM.sql, *claim_args(owner, limit, lease_seconds, in_flight, provides))
     claimed = [execution(r) for r in rows if r["id"] is not None]
     return FirstPass(claimed, [r["locked_id"] for r in rows if not r["uncapped"]])
 
 
 _LOCK_CAPPED = f"""
 SELECT {COLUMNS} FROM executions e
-WHERE id = ANY($1::uuid[]) AND {DUE} AND wake_at <= now() AND NOT {HELD_BACK}
+WHERE id = ANY($1::uuid[]) AND {DUE} AND wake_at <= now() AND {ROUTED.format(provides="$2")} AND NOT {HELD_BACK}
 ORDER BY wake_at
 FOR UPDATE SKIP LOCKED
 """
 
 
-async def lock_capped(conn: Conn, ids: Sequence[uuid.UUID]) -> list[Execution]:
+async def lock_capped(conn: Conn, ids: Sequence[uuid.UUID], provides: Sequence[str]) -> list[Execution]:
     """Lock again, in the claim's transaction, those of `ids` still due and not held by another worker."""
-    return [execution(r) for r in await conn.fetch(_LOCK_CAPPED, list(ids))]
+    return [execution(r) for r in await conn.fetch(_LOCK_CAPPED, list(ids), list(provides))]
 
 
 _LOCK_SLOTS = """
@@ -233,13 +246,17 @@ async def release_leases(conn: Conn, owner: str, ids: Sequence[uuid.UUID], after
 # time of its own) first.
 _NEXT_DUE = f"""
 SELECT extract(epoch FROM min(wake_at) - now())::float8
-FROM executions e WHERE {DUE} AND id <> ALL($1::uuid[]) AND NOT (wake_at <= now() AND {HELD_BACK})
+FROM executions e WHERE {DUE} AND id <> ALL($1::uuid[]) AND {ROUTED.format(provides="$2")}
+  AND NOT (wake_at <= now() AND {HELD_BACK})
 """
 
 
-async def seconds_until_next_due(conn: Conn, in_flight: Sequence[uuid.UUID] = ()) -> float | None:
-    """How long until the next execution (not one we run) needs a worker, by the database's clock."""
-    value: float | None = await conn.fetchval(_NEXT_DUE, list(in_flight))
+async def seconds_until_next_due(
+    conn: Conn, in_flight: Sequence[uuid.UUID] = (), provides: Sequence[str] = ()
+) -> float | None:
+    """How long until the next execution (not one we run, nor one of an action we do not provide) needs a
+    worker, by the database's clock."""
+    value: float | None = await conn.fetchval(_NEXT_DUE, list(in_flight), list(provides))
     return value
 
 

@@ -12,7 +12,7 @@ import asyncpg
 from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.errors import NotFoundError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.statemachines import INITIAL_STATE
+from conveyor.statemachines import INITIAL_STATE, PAUSED
 from conveyor.store import Conn
 
 WAKE_CHANNEL = "conveyor_wake"
@@ -49,6 +49,14 @@ class Execution:
     slot_key: str | None = None
     slot_limit: int | None = None
     total_limit: int | None = None
+    # The team's action its current node runs, routing it to the workers that provide it (None: any worker).
+    action: str | None = None
+
+
+    @property
+    def waiting_for_worker(self) -> bool:
+        """Parked: due, but its next step's action is provided by no live worker (conveyor/store/routing.py)."""
+        return self.action is not None and self.wake_at is None and self.finished_at is None and self.state != PAUSED
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Execution))

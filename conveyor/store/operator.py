@@ -20,6 +20,8 @@ WITH updated AS (
         current_node = coalesce(:restart_at, current_node),
         visit = visit + CASE WHEN :restart_at::text IS NULL THEN 0 ELSE 1 END,
         output = CASE WHEN :restart_at::text IS NULL THEN output END,
+        -- Run from another node: whichever worker takes it first routes it to that node's action's workers.
+        action = CASE WHEN :restart_at::text IS NULL THEN action END,
         wake_at = CASE :wake::text WHEN 'now' THEN now() WHEN 'clear' THEN NULL ELSE wake_at END,
         lease_owner = NULL,
         finished_at = CASE WHEN :finished THEN now() END,

@@ -64,6 +64,8 @@ class StepCommit:
     error: JSONValue = None
     wake: Wake = Wake()
     finished: bool = False
+    # The team's action the execution's next node runs (None: a built-in kind or action, any worker runs it).
+    action: str | None = None
 
 
 # Many executions' step commits in one statement. The group travels as one JSON array, an object per commit
@@ -79,11 +81,11 @@ WITH c AS (
         attempt int, context_patch jsonb, output jsonb, error jsonb, keep_lease bool, renew float8, hold float8,
         wake_at timestamptz, wake_after float8, finished bool, node text, history_attempt int,
         history_detail jsonb, transitions jsonb, step_node text, step_visit int, step_attempt int,
-        step_status text, step_input jsonb, step_output jsonb, step_error jsonb)
+        step_status text, step_input jsonb, step_output jsonb, step_error jsonb, action text)
 ), updated AS (
     UPDATE executions e
     SET state = c.state, resume_state = NULL, current_node = c.current_node, visit = c.visit,
-        attempt = c.attempt,
+        attempt = c.attempt, action = c.action,
         context = CASE WHEN c.context_patch IS NULL THEN e.context ELSE e.context || c.context_patch END,
         output = c.output, error = c.error,
         lease_owner = CASE WHEN c.keep_lease OR c.hold IS NOT NULL THEN e.lease_owner END,
@@ -191,6 +193,7 @@ def _commit_object(ord_: int, c: StepCommit) -> JSONObject:
         "step_input": s.input if s else None,
         "step_output": s.output if s else None,
         "step_error": s.error if s else None,
+        **({"action": c.action} if c.action else {}),
     }
 
 

@@ -13,9 +13,11 @@ from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.errors import DefinitionError
 from conveyor.nodes.actions.loading import ENTRY_POINT_GROUP
 from conveyor.store import Pool
+from conveyor.store.executions import get_execution
 from conveyor.store.history import list_steps
 from testkit.peers import Reply, WebhookPeer
-from tests.e2e.harness import SpawnWorker, workers_registered
+from testkit.poll import poll_until
+from tests.e2e.harness import SpawnWorker, stop_worker_process, workers_registered
 from tests.integration.conftest import wait_until_ended
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "actions"
@@ -105,3 +107,48 @@ async def test_a_module_that_fails_to_import_stops_the_worker_naming_it(spawn_wo
     [failed] = worker.events("startup_failed")
     assert failed["code"] == "action_load_failed"
     assert "no_such_actions_module" in failed["error"]
+
+
+async def test_steps_of_an_action_run_only_where_it_is_provided_and_wait_for_such_a_worker(
+    db: Pool, spawn_worker: SpawnWorker
+) -> None:
+    with_actions = {"PYTHONPATH": _example_path(), "CONVEYOR_ACTIONS": "example_actions"}
+    provider = spawn_worker("provider", **with_actions)
+    plain = spawn_worker("plain")
+    await workers_registered(db, 2)
+    workflow = await create_workflow(
+        db,
+        {
+            "name": "routed",
+            "start": "first",
+            "nodes": [
+                {"id": "first", "type": "action", "action": "noop", "next": "slug"},
+                {
+                    "id": "slug",
+                    "type": "action",
+                    "action": "text.slugify",
+                    "params": {"text": "{{ input.t }}"},
+                    "next": "last",
+                },
+                {"id": "last", "type": "action", "action": "noop"},
+            ],
+        },
+    )
+    started = [(await start_execution(db, str(workflow.id), {"t": f"Item {n}"}))[0].id for n in range(20)]
+    for execution_id in started:
+        assert (await wait_until_ended(db, execution_id, timeout=30)).state == "completed"
+    assert {e["node"] for e in plain.events("step_committed")} <= {"first", "last"}
+    assert any(e["node"] == "slug" for e in provider.events("step_committed"))
+
+    await stop_worker_process(provider)
+    waiting, _ = await start_execution(db, str(workflow.id), {"t": "Later"})
+
+    async def parked() -> bool:
+        async with db.acquire() as conn:
+            return (await get_execution(conn, waiting.id)).waiting_for_worker
+
+    await poll_until(parked, "the execution to wait for a worker with text.slugify", 30)
+    spawn_worker("provider-again", **with_actions)
+    ex = await wait_until_ended(db, waiting.id, timeout=30)
+    assert ex.state == "completed"
+    assert ex.output == {}

@@ -95,3 +95,17 @@ async def test_an_unreachable_api_is_an_error_not_a_traceback(
     monkeypatch.setenv("CONVEYOR_URL", "http://127.0.0.1:9")
     assert await conveyor_cli("workflows", "list") == 1
     assert capsys.readouterr().err.startswith("error: unreachable: cannot reach http://127.0.0.1:9")
+
+
+async def test_actions_list_shows_the_catalog_and_show_one_action(
+    conveyor_cli: Callable[..., Awaitable[int]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await conveyor_cli("actions", "list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["KEY", "CATEGORY", "PROVIDED", "CONFLICT"]
+    assert any(line.split()[:2] == ["send_sms", "messaging"] for line in lines[1:])
+    assert await conveyor_cli("actions", "show", "send_email", "--json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["versions"][0]["template_param"] == "template"
+    assert await conveyor_cli("actions", "show", "crm.nowhere") == 1
+    assert "not_found" in capsys.readouterr().err

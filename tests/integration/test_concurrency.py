@@ -149,7 +149,7 @@ async def test_the_claim_of_executions_without_caps_walks_the_due_index(db: Pool
         )
         await conn.execute("ANALYZE executions")
         plan = await conn.fetchval(
-            f"EXPLAIN (ANALYZE, FORMAT JSON) {_CLAIM.sql}", *claim_args("worker-a", 100, 30.0, [])
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {_CLAIM.sql}", *claim_args("worker-a", 100, 30.0, [], [])
         )
         assert await conn.fetchval("SELECT count(*) FROM executions WHERE lease_owner = 'worker-a'") == 100
     text = str(plan)
