@@ -220,7 +220,7 @@ def test_the_corpus_holds_forgeries_and_replays() -> None:
 
 
 async def test_a_trigger_saved_with_a_secret_is_stored_with_its_signature_scheme(db: Pool, api: ApiClient) -> None:
-    # migrations/0004 marks the ones stored without a scheme (saved before v1) as legacy
+    # migrations/0005 marks the ones stored without a scheme (saved before v1) as legacy
     await _hook(api, {}, legacy=False)
     async with db.acquire() as conn:
         assert await conn.fetchval("SELECT definition->>'signature' FROM triggers") == "v1"
