@@ -222,6 +222,16 @@ CREATE INDEX trigger_events_execution_idx ON trigger_events (execution_id)
 CREATE INDEX trigger_events_coalescing_idx ON trigger_events (trigger_id, coalesce_key, id)
     WHERE outcome = 'coalesced' AND execution_id IS NULL;
 
+-- Signed webhook deliveries remembered until their signature is stale (signed timestamp + tolerance), so a
+-- replay is refused however long the inbox keeps its row; the delivery statement prunes a trigger's stale keys.
+CREATE TABLE hook_deliveries (
+    trigger_id uuid NOT NULL REFERENCES triggers (id) ON DELETE CASCADE,
+    key        text NOT NULL,
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (trigger_id, key)
+);
+CREATE INDEX hook_deliveries_expiry_idx ON hook_deliveries (trigger_id, expires_at);
+
 -- One open coalescing group per (trigger, key): when its first and last rows arrived, and when it is ripe
 -- (quiet elapsed since the last row, or max_wait since the first). Written with its rows in the inbox
 -- stage's statement, deleted with the start of its execution in one transaction: derived from the rows,

@@ -88,6 +88,8 @@ class Settings:
     api_token: str | None = field(default=None, repr=False)
     metrics_token: str | None = field(default=None, repr=False)
     max_body_bytes: int = 1024 * 1024
+    # Requests of this API process that may wait at once for an execution to end (`wait`, synchronous hooks).
+    max_waits: int = 200
     # CONVEYOR_SECRET_KEY encrypts the secrets table; CONVEYOR_SECRET_<NAME> are secrets by name.
     secret_key: str | None = field(default=None, repr=False)
     env_secrets: dict[str, str] = field(default_factory=dict, repr=False)
@@ -155,6 +157,7 @@ class Settings:
             api_token=env.get("CONVEYOR_API_TOKEN") or None,
             metrics_token=env.get("CONVEYOR_METRICS_TOKEN") or None,
             max_body_bytes=_int("CONVEYOR_MAX_BODY", 1024 * 1024),
+            max_waits=_int("CONVEYOR_MAX_WAITS", 200),
             secret_key=env.get(SECRET_KEY_VARIABLE) or None,
             env_secrets=env_secrets(env),
             retention=_retention(env.get("CONVEYOR_RETENTION")),

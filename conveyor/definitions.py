@@ -23,6 +23,7 @@ from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.secret_references import SecretUse, secret_uses
 from conveyor.sendable import LiteralCredential, Sendable, allowed, literal_credentials
 from conveyor.templating import template_errors
+from conveyor.validation_messages import problems
 
 _MAX_DURATION = timedelta(days=3660)
 
@@ -203,19 +204,16 @@ class DefinitionParser:
         try:
             definition = self.model.model_validate(raw)
         except PydanticValidationError as exc:
-            errors = [
-                {"pointer": self._pointer(tuple(e["loc"])), "message": e["msg"], "value": e.get("input")}
-                for e in exc.errors(include_url=False, include_context=False)
-            ]
-            raise definition_error(errors) from exc
+            raise definition_error(problems(exc, self._pointer, self.model)) from exc
         errors = graph_errors(definition)
         if errors:
             raise definition_error(errors)
         return definition
 
     def _pointer(self, loc: tuple[int | str, ...]) -> str:
-        # pydantic puts the union tag into the location ("nodes", 0, "action", "next"); a pointer must not.
-        parts = [str(p) for p in loc if p not in self.tags]
+        # pydantic puts the union tag into the location ("nodes", 0, "action", "next"); a pointer must not. Only
+        # right after a node's index: a field may have a tag's name (an action node's "action").
+        parts = [str(p) for i, p in enumerate(loc) if not (p in self.tags and i > 0 and isinstance(loc[i - 1], int))]
         return "/" + "/".join(parts) if parts else ""
 
 

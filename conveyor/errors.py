@@ -64,6 +64,22 @@ class SignatureError(ConveyorError):
     code = "invalid_signature"
 
 
+class HookTokenError(SignatureError):
+    """The request does not carry the hook's token."""
+
+    code = "invalid_token"
+
+
+class MethodNotAllowedError(ConveyorError):
+    """This resource does not answer this method."""
+
+    code = "method_not_allowed"
+
+    def __init__(self, message: str | None = None, *, allowed: list[str], **details: Any) -> None:
+        super().__init__(message, allowed=allowed, **details)
+        self.allowed = allowed
+
+
 class PayloadTooLargeError(ConveyorError):
     """The request body is larger than allowed."""
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
 
 from conveyor.errors import PermanentStepError
@@ -37,6 +37,10 @@ class TemplateRenderError(PermanentStepError):
     """A template could not be rendered with the execution's context."""
 
     code = "template_error"
+
+    def in_node(self, node_id: str) -> TemplateRenderError:
+        """The same error, naming the node whose template it is."""
+        return TemplateRenderError(f"{self.message} in node {node_id}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +112,7 @@ def render_string(text: str, context: JSONObject, *, html: bool = False) -> str:
                     raise SecurityError(f"the rendered text would be longer than {MAX_VALUE_CHARS} characters")
                 parts.append(part)
     except _TEMPLATE_FAULTS as exc:
-        raise TemplateRenderError(f"cannot render {_excerpt(text)}: {_reason(exc)}") from exc
+        raise TemplateRenderError(f"cannot render {_excerpt(text)}: {_reason(exc, text, context)}") from exc
     return "".join(parts)
 
 
@@ -116,8 +120,67 @@ def _excerpt(text: str) -> str:
     return repr(text if len(text) <= 200 else text[:200] + "…")
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, source: str, context: JSONObject) -> str:
+    if isinstance(exc, UndefinedError):
+        missing = _missing_name(source, context)
+        if missing is not None:
+            return f"{missing} is not defined"
     return str(exc) if isinstance(exc, TemplateError) else f"{type(exc).__name__}: {exc}"
+
+
+def _missing_name(source: str, context: JSONObject) -> str | None:
+    """The first name the template reads that the context lacks, written as in the template (`input.name`):
+    Jinja's own message only knows the last step (`'dict object' has no attribute 'name'`)."""
+    try:
+        tree = _ENV.parse(source)
+    except TemplateError:
+        return None
+    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        path = _path(node)
+        if path is None or path[0] in local or (isinstance(node, nodes.Name) and node.ctx != "load"):
+            continue
+        missing = _first_missing(path, context)
+        if missing is not None:
+            return _written(path[: missing + 1])
+    return None
+
+
+def _path(node: nodes.Node) -> list[str | int] | None:
+    """`input.user["name"]` as ["input", "user", "name"]; None for anything but names, attributes and constants."""
+    if isinstance(node, nodes.Name):
+        return [node.name]
+    if isinstance(node, nodes.Getattr):
+        inner = _path(node.node)
+        return None if inner is None else [*inner, node.attr]
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        inner = _path(node.node)
+        key = node.arg.value
+        return None if inner is None or not isinstance(key, str | int) else [*inner, key]
+    return None
+
+
+def _first_missing(path: list[str | int], context: JSONObject) -> int | None:
+    """The index of the first step of `path` that the context does not have."""
+    value: JSONValue = context
+    for i, step in enumerate(path):
+        if not _has(value, step):
+            return i
+        value = value[step]
+    return None
+
+
+def _has(value: JSONValue, step: str | int) -> bool:
+    if isinstance(value, dict):
+        return isinstance(step, str) and step in value
+    return isinstance(value, list) and isinstance(step, int) and -len(value) <= step < len(value)
+
+
+def _written(path: list[str | int]) -> str:
+    text = str(path[0])
+    for step in path[1:]:
+        text += f".{step}" if isinstance(step, str) and step.isidentifier() else f"[{step!r}]"
+    return text
 
 
 def is_templated(value: JSONValue) -> bool:
@@ -142,9 +205,10 @@ def render_value(value: JSONValue, context: JSONObject) -> JSONValue:
                 with budgeted():
                     result = _expression(single.group("expr"))(**context)
             except _TEMPLATE_FAULTS as exc:
-                raise TemplateRenderError(f"cannot render {_excerpt(value)}: {_reason(exc)}") from exc
+                raise TemplateRenderError(f"cannot render {_excerpt(value)}: {_reason(exc, value, context)}") from exc
             if isinstance(result, Undefined):
-                raise TemplateRenderError(f"cannot render {value!r}: {single.group('expr').strip()} is undefined")
+                missing = _missing_name(value, context) or single.group("expr").strip()
+                raise TemplateRenderError(f"cannot render {_excerpt(value)}: {missing} is not defined")
             try:
                 json.dumps(result, allow_nan=False)
             except (TypeError, ValueError) as exc:

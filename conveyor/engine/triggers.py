@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
 
+from conveyor.engine.operations import wait_for_end
 from conveyor.errors import ConflictError, HookNotFoundError, TriggerDefinitionError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.schedule import preview
 from conveyor.store import Conn, Pool, connection, transaction
-from conveyor.store.inbox import insert_delivery, insert_event
+from conveyor.store.executions import Execution
+from conveyor.store.inbox import insert_delivery, insert_event, insert_signed_delivery
+from conveyor.store.trigger_rows import TriggerRow, get_trigger_row
 from conveyor.store.triggers import (
     Trigger,
     TriggerWrite,
@@ -26,6 +31,7 @@ from conveyor.store.triggers import (
 )
 from conveyor.store.workflows import get_workflow
 from conveyor.triggers.base import TriggerModel
+from conveyor.triggers.hook_signature import Proof
 from conveyor.triggers.kinds import kind_of, parse_trigger
 from conveyor.triggers.schedule import ScheduleTrigger
 
@@ -35,6 +41,7 @@ log = structlog.get_logger(__name__)
 async def _write(conn: Conn, raw: JSONValue, previous: TriggerModel | None = None) -> TriggerWrite:
     trigger = parse_trigger(raw)
     assert isinstance(raw, dict)
+    raw = trigger.stored(raw)
     prepare = kind_of(trigger).prepare
     fresh = previous is None or previous.source() != trigger.source()
     cursor = await prepare(trigger, conn) if prepare is not None and fresh else None
@@ -128,10 +135,42 @@ async def find_hook(conn: Conn, path: str) -> tuple[Trigger, TriggerModel]:
 
 
 async def deliver_hook(
-    pool: Pool, trigger_id: uuid.UUID, payload: JSONObject, delivery: str | None
-) -> tuple[int, bool]:
-    """Store a webhook delivery as one inbox row, committed on return; True when it is new."""
+    pool: Pool, trigger_id: uuid.UUID, payload: JSONObject, delivery: str | None, proof: Proof | None = None
+) -> tuple[int | None, bool]:
+    """Store a webhook delivery as one inbox row, committed on return; True when it is new.
+
+    A signed delivery is keyed by what its signature covers and remembered until the signature is stale, so a
+    replay of it writes nothing (its row id is told while the inbox keeps the row)."""
     async with connection(pool) as conn:
-        row_id, new = await insert_delivery(conn, trigger_id, "webhook", payload, delivery)
+        row_id: int | None
+        if proof is None:
+            row_id, new = await insert_delivery(conn, trigger_id, "webhook", payload, delivery)
+        else:
+            row_id, new = await insert_signed_delivery(conn, trigger_id, payload, proof.key, proof.until)
     log.info("hook_received", trigger_id=str(trigger_id), row_id=row_id, new=new)
     return row_id, new
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """What became of a delivery within a wait: its row (None once deleted), and its execution as it then was."""
+
+    row: TriggerRow | None
+    execution: Execution | None
+
+
+async def await_delivery(pool: Pool, row_id: int, timeout_seconds: float) -> Answered:
+    """Wait until the delivery's row has an outcome and any execution it started has ended, or the time is up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_seconds
+    while True:
+        async with connection(pool) as conn:
+            row = await get_trigger_row(conn, row_id)
+        # a coalesced row names its execution only once its group starts
+        settled = row is None or (row.consumed_at is not None and (row.outcome != "coalesced" or row.execution_id))
+        if settled or loop.time() >= deadline:
+            break
+        await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0)))
+    if row is None or row.execution_id is None:
+        return Answered(row, None)
+    return Answered(row, await wait_for_end(pool, row.execution_id, max(deadline - loop.time(), 0)))

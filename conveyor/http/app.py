@@ -31,9 +31,10 @@ from conveyor.http.census import Census
 from conveyor.http.errors import error_middleware
 from conveyor.http.headers import security_headers
 from conveyor.http.hub import end_feeds, event_hub
-from conveyor.http.keys import CENSUS, POOL, SETTINGS, THROTTLE, VAULT
+from conveyor.http.keys import CENSUS, POOL, SETTINGS, THROTTLE, VAULT, WAITS
 from conveyor.http.throttle import Throttle
 from conveyor.http.timing import timing_middleware
+from conveyor.http.waits import Waits
 from conveyor.nodes.actions import BUILTINS
 from conveyor.store import Pool, connection
 from conveyor.store.actions import publish_actions
@@ -55,6 +56,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app[CENSUS] = Census()
     app[THROTTLE] = Throttle()
     app[VAULT] = Vault(pool, settings)
+    app[WAITS] = Waits(settings.max_waits)
     app.add_routes(workflows.routes)
     app.add_routes(executions.routes)
     app.add_routes(executions.operator_routes)

@@ -14,6 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.http.errors import BadRequestError, BodyTooLargeError
 from conveyor.jsonvalue import JSONValue
+from conveyor.validation_messages import problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -102,16 +103,15 @@ async def model_body(request: web.Request, model: type[M]) -> M:
     try:
         return model.model_validate(body)
     except PydanticValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        pointer = "/" + "/".join(str(p) for p in first["loc"])
+        errors = problems(exc, _pointer, model)
+        first = errors[0]
         raise ValidationError(
-            f"invalid request body at {pointer}: {first['msg']}",
-            field=pointer,
-            errors=[
-                {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                for e in exc.errors(include_url=False)
-            ],
+            f"invalid request body at {first['pointer']}: {first['message']}", field=first["pointer"], errors=errors
         ) from exc
+
+
+def _pointer(loc: tuple[int | str, ...]) -> str:
+    return "/" + "/".join(str(p) for p in loc) if loc else ""
 
 
 def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:

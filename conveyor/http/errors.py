@@ -12,6 +12,7 @@ from conveyor.errors import (
     ConflictError,
     ConveyorError,
     DatabaseUnavailableError,
+    MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
     RateLimitedError,
@@ -80,6 +81,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except DatabaseUnavailableError as exc:
         log.warning("database_unavailable", error=exc.message, path=request.path)
         return error_response(503, exc.code, exc.message, exc.details, {"Retry-After": _RETRY_AFTER_SECONDS})
+    except MethodNotAllowedError as exc:
+        return error_response(405, exc.code, exc.message, exc.details, {"Allow": ", ".join(exc.allowed)})
     except RateLimitedError as exc:
         headers = {"Retry-After": str(exc.retry_after_seconds)}
         return error_response(429, exc.code, exc.message, exc.details, headers)

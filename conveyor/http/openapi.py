@@ -20,6 +20,7 @@ _ERRORS = {
     400: "The body is not JSON, or not JSON that can be stored",
     401: "No bearer token, or not the right one",
     404: "Nothing has this id or name",
+    405: "This resource does not answer this method; the Allow header lists those it does",
     409: "The resource's state does not allow this",
     413: "The body is larger than the limit",
     422: "A parameter or a body field is invalid; details.field names it",

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from conveyor.errors import ValidationError
+from conveyor.validation_messages import problems
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Q = TypeVar("Q", bound=BaseModel)
@@ -102,11 +103,11 @@ def parse_query(request: web.Request, model: type[Q]) -> Q:
     try:
         return model.model_validate(raw)
     except PydanticValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        name = str(first["loc"][0]) if first["loc"] else "query"
+        first = problems(exc, lambda loc: str(loc[0]) if loc else "query", model)[0]
+        name = str(first["pointer"])
         value = raw.get(name)
         raise ValidationError(
-            f"query parameter {name!r}: {first['msg']}",
+            f"query parameter {name!r} {first['message']}",
             field=name,
             value=value[:200] if isinstance(value, str) else None,
         ) from exc

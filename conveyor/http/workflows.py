@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from conveyor.engine.operations import create_workflow, deactivate, start_execution, update_workflow, wait_for_end
 from conveyor.http.bodies import json_body, model_body, path_int, query_bool, query_int
 from conveyor.http.cursor import PageQuery, name_cursor, page, page_of
-from conveyor.http.keys import POOL, VAULT
+from conveyor.http.keys import POOL, VAULT, WAITS
 from conveyor.http.operation import QueryModel, operation
 from conveyor.http.resources import (
     BulkAnswer,
@@ -122,5 +122,7 @@ async def post_execution(request: web.Request) -> web.Response:
     pool = request.app[POOL]
     execution, created = await start_execution(pool, request.match_info["id"], body.input, body.dedupe_key)
     if body.wait:
-        execution = await wait_for_end(pool, execution.id, body.wait)
+        with request.app[WAITS].slot() as free:
+            if free:
+                execution = await wait_for_end(pool, execution.id, body.wait)
     return respond(execution_shape(execution), status=201 if created else 200)

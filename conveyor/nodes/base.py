@@ -18,7 +18,7 @@ from conveyor.nodes.services import Services
 from conveyor.redaction import NO_SECRETS, Redactor, marker
 from conveyor.secret_references import SECRETS, secret_names
 from conveyor.sendable import Sendable, conceal, restored
-from conveyor.templating import is_templated, render_value
+from conveyor.templating import TemplateRenderError, is_templated, render_value
 
 
 def execution_data(
@@ -71,7 +71,10 @@ class StepContext:
         result = record = value
         if is_templated(value):
             context = {**self.data, SECRETS: self.secrets} if self.secrets else self.data
-            result = record = await asyncio.to_thread(render_value, value, context)
+            try:
+                result = record = await asyncio.to_thread(render_value, value, context)
+            except TemplateRenderError as exc:
+                raise exc.in_node(self.node_id) from exc
             named = secret_names(value) if self.secrets else set()
             if named:
                 markers = {n: marker(n) for n in named}

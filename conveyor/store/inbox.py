@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.jsonvalue import JSONObject
@@ -297,4 +298,40 @@ async def insert_delivery(
     args = _INSERT_DELIVERY.args(trigger_id=trigger_id, type=type_, payload=payload, dedupe_key=dedupe_key)
     row = await conn.fetchrow(_INSERT_DELIVERY.sql, *args)
     assert row is not None, "a conflicting dedupe key names a row"
+    return int(row["id"]), bool(row["new"])
+
+
+_INSERT_SIGNED_DELIVERY = Statement("""
+WITH pruned AS (
+    DELETE FROM hook_deliveries
+    WHERE trigger_id = :trigger_id AND expires_at < now() AND key <> :dedupe_key
+), remembered AS (
+    -- a key still remembered is a replay: it writes nothing, whether or not its inbox row is still there
+    INSERT INTO hook_deliveries AS d (trigger_id, key, expires_at) VALUES (:trigger_id, :dedupe_key, :expires_at)
+    ON CONFLICT (trigger_id, key) DO UPDATE SET expires_at = excluded.expires_at WHERE d.expires_at < now()
+    RETURNING 1
+), inserted AS (
+    INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key)
+    SELECT :trigger_id, :type, :payload, :dedupe_key WHERE EXISTS (SELECT 1 FROM remembered)
+    ON CONFLICT (trigger_id, dedupe_key) DO NOTHING
+    RETURNING id
+)
+SELECT id, true AS new FROM inserted
+UNION ALL
+SELECT id, false FROM trigger_events
+WHERE trigger_id = :trigger_id AND dedupe_key = :dedupe_key AND NOT EXISTS (SELECT 1 FROM inserted)
+""")
+
+
+async def insert_signed_delivery(
+    conn: Conn, trigger_id: uuid.UUID, payload: JSONObject, key: str, expires_at: datetime
+) -> tuple[int | None, bool]:
+    """One row for a signed delivery, its key remembered until `expires_at` (when its signature goes stale), so
+    a replay meanwhile writes nothing; True when new. A replay's row id, while the inbox still holds it."""
+    args = _INSERT_SIGNED_DELIVERY.args(
+        trigger_id=trigger_id, type="webhook", payload=payload, dedupe_key=key, expires_at=expires_at
+    )
+    row = await conn.fetchrow(_INSERT_SIGNED_DELIVERY.sql, *args)
+    if row is None:
+        return None, False
     return int(row["id"]), bool(row["new"])

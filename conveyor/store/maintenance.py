@@ -27,6 +27,7 @@ RUNTIME_TABLES = (
     "throttles",
     "throttle_grants",
     "coalesce_groups",
+    "hook_deliveries",
 )
 CONVEYOR_TABLES = frozenset({*RUNTIME_TABLES, "email_templates"})
 _TRUNCATE = f"TRUNCATE {', '.join(RUNTIME_TABLES)} RESTART IDENTITY CASCADE"

@@ -49,3 +49,15 @@ async def list_trigger_rows(
     a reason containing `reason` if given."""
     args = _LIST.args(trigger_id=trigger_id, before_id=before_id, outcome=outcome, reason=reason, limit=limit)
     return [TriggerRow(**dict(r)) for r in await conn.fetch(_LIST.sql, *args)]
+
+
+_GET = Statement("""
+SELECT id, outcome, reason, execution_id, dedupe_key, payload, created_at, consumed_at
+FROM trigger_events WHERE id = :id
+""")
+
+
+async def get_trigger_row(conn: Conn, row_id: int) -> TriggerRow | None:
+    """One inbox row, or None when retention has deleted it."""
+    row = await conn.fetchrow(_GET.sql, *_GET.args(id=row_id))
+    return None if row is None else TriggerRow(**dict(row))

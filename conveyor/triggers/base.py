@@ -11,6 +11,7 @@ from typing import Annotated, ClassVar, Generic, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, PrivateAttr
 
 from conveyor.concurrency import Concurrency
+from conveyor.condition_groups import as_rule, group_errors, is_group
 from conveyor.definitions import Duration
 from conveyor.errors import ConveyorError
 from conveyor.jsonvalue import JSONObject, JSONValue
@@ -36,7 +37,8 @@ class TriggerModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str
-    # JSON Logic over the payload: a row whose payload it does not accept starts nothing.
+    # JSON Logic over the payload, or a group of conditions (condition_groups.py): a row whose payload it does
+    # not accept starts nothing.
     filter: JSONValue = None
     # Rows with one rendered key start one execution (see coalesce.py).
     coalesce: Coalesce | None = None
@@ -64,14 +66,16 @@ class TriggerModel(BaseModel):
 
     def content_errors(self) -> list[JSONObject]:
         """Problems the model alone cannot see: a filter the rule compiler refuses."""
-        return [] if self.filter is None else rule_errors(self.filter, "/filter")
+        if self.filter is None:
+            return []
+        return group_errors(self.filter, "/filter") if is_group(self.filter) else rule_errors(self.filter, "/filter")
 
     def accepts(self, payload: JSONObject) -> bool:
         """Whether the filter lets this payload start an execution; a rule that breaks raises RuleError."""
         if self.filter is None:
             return True
         if self._compiled is None:
-            self._compiled = compile_rule(self.filter)
+            self._compiled = compile_rule(as_rule(self.filter))
         return is_truthy(self._compiled.evaluate(payload))
 
     def hook_path(self) -> str | None:
@@ -97,6 +101,10 @@ class TriggerModel(BaseModel):
     def local(self, instant: datetime) -> datetime | None:
         """An instant on this trigger's own wall clock, for kinds that have one."""
         return None
+
+    def stored(self, definition: JSONObject) -> JSONObject:
+        """The definition as it is stored: with any default that must not change under it written out."""
+        return definition
 
     def public(self, definition: JSONObject) -> JSONObject:
         """The stored definition without its write-only fields."""

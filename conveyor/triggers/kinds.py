@@ -13,6 +13,7 @@ from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.secret_references import secret_uses
 from conveyor.triggers import event, manual, poll_table, poll_url, schedule, webhook
 from conveyor.triggers.base import TriggerKind, TriggerModel
+from conveyor.validation_messages import problems
 
 KINDS: tuple[TriggerKind[Any], ...] = (
     manual.KIND,
@@ -35,6 +36,8 @@ POLL_TYPES: tuple[str, ...] = tuple(dict.fromkeys(k.model.type_name() for k in K
 """The `type`s whose triggers poll a source: the poll stage takes only these."""
 
 _UNKNOWN = "unknown_trigger_type"
+# Write-only fields of every kind: an error never echoes their values.
+_HIDDEN = frozenset(name for kind in KINDS for name in kind.model.secret_fields)
 _HELP = "use one of " + ", ".join(
     f"{name!r}" + (" (with " + " or ".join(repr(m.selector) for m in models) + ")" if len(models) > 1 else "")
     for name, models in _TYPES.items()
@@ -70,16 +73,7 @@ def parse_trigger(raw: JSONValue) -> TriggerModel:
     try:
         trigger = _ADAPTER.validate_python(raw)
     except PydanticValidationError as exc:
-        raise _error(
-            [
-                {
-                    "pointer": "/type" if e["type"] == _UNKNOWN else _pointer(tuple(e["loc"])),
-                    "message": e["msg"],
-                    "value": _shown(e.get("input"), tuple(e["loc"])),
-                }
-                for e in exc.errors(include_url=False, include_context=False)
-            ]
-        ) from exc
+        raise _error([_named_type(p, raw) for p in problems(exc, _pointer, _UNION, hidden=_HIDDEN)]) from exc
     errors = trigger.content_errors() + _secret_errors(raw)
     if errors:
         raise _error(errors)
@@ -92,15 +86,30 @@ def _secret_errors(raw: JSONValue) -> list[JSONObject]:
     return [{"pointer": use.pointer, "message": message, "value": None} for use in secret_uses(raw)]
 
 
+def _named_type(problem: JSONObject, raw: JSONValue) -> JSONObject:
+    """An unknown `type` named with its value, and what to write instead."""
+    if problem["pointer"] != "/type" or not isinstance(raw, dict):
+        return problem if isinstance(raw, dict) else {**problem, "pointer": "", "message": "must be an object"}
+    type_ = raw.get("type")
+    if type_ is None:
+        return {**problem, "message": f"is required: {_HELP}", "value": None}
+    if isinstance(type_, str) and type_ in _TYPES:
+        fields = " or ".join(repr(m.selector) for m in _TYPES[type_])
+        return {**problem, "message": f"a {type_!r} trigger needs {fields}", "value": type_}
+    shown = type_[:100] if isinstance(type_, str) else None
+    return {**problem, "message": f"{type_!r:.100} is not a trigger type: {_HELP}", "value": shown}
+
+
 def kind_of(trigger: TriggerModel) -> TriggerKind[Any]:
     """The declaration of this trigger's kind."""
     return _BY_TAG[trigger.tag()]
 
 
 def _pointer(loc: tuple[int | str, ...]) -> str:
-    # pydantic puts the union tag first in the location ("webhook", "path"); a pointer must not
+    # pydantic puts the union tag first in the location ("webhook", "path"); a pointer must not.
+    # An unknown `type` is reported at the root, where the discriminator looked.
     parts = [str(p) for p in (loc[1:] if loc and loc[0] in _BY_TAG else loc)]
-    return "/" + "/".join(parts) if parts else ""
+    return "/" + "/".join(parts) if parts else "/type"
 
 
 def _error(errors: list[JSONObject]) -> TriggerDefinitionError:
@@ -108,17 +117,3 @@ def _error(errors: list[JSONObject]) -> TriggerDefinitionError:
     return TriggerDefinitionError(
         f"invalid trigger at {first['pointer'] or '/'}: {first['message']}", field=first["pointer"], errors=errors
     )
-
-
-# Write-only fields (a webhook's secret): an error never echoes what they hold.
-_WRITE_ONLY = frozenset(field for kind in KINDS for field in kind.model.secret_fields)
-
-
-def _shown(value: object, loc: tuple[int | str, ...]) -> JSONValue:
-    """The offending value as an error may echo it: a scalar outside the write-only fields, else nothing (an
-    object or list can hold a write-only field, so it is never echoed)."""
-    if _WRITE_ONLY.intersection(str(part) for part in loc):
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return value if not isinstance(value, str) else value[:200]
-    return None

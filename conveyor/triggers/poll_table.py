@@ -54,7 +54,8 @@ async def prepare(trigger: TablePollTrigger, conn: Conn) -> JSONValue:
     try:
         table = await resolve_table(conn, trigger.table, trigger.cursor)
     except TableNotPollableError as exc:
-        raise TriggerDefinitionError(exc.message, field=exc.field, value=trigger.table) from exc
+        value = trigger.cursor if exc.field == "/cursor" else trigger.table
+        raise TriggerDefinitionError(exc.message, field=exc.field, value=value) from exc
     return await last_position(conn, table) if trigger.start == "new" else None
 
 

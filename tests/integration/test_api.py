@@ -49,7 +49,7 @@ async def test_definition_with_a_dangling_edge_is_422_naming_the_node(api: ApiCl
 @pytest.mark.parametrize(
     ("node", "pointer"),
     [
-        ({"id": "a", "type": "teleport"}, "/nodes/0"),
+        ({"id": "a", "type": "teleport"}, "/nodes/0/type"),
         ({"id": "a", "type": "delay", "duration": "soon"}, "/nodes/0/duration"),
         ({"id": "a", "type": "condition", "rule": {"nosuchop": [1]}}, "/nodes/0/rule"),
         ({"id": "a", "type": "action", "action": "launch_rocket"}, "/nodes/0/action"),

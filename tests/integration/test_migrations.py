@@ -247,3 +247,22 @@ async def test_a_start_told_not_to_migrate_refuses_a_database_that_lacks_a_migra
         await apply_schema(old)
         async with connect(url, migrate=False, max_size=2) as pool, pool.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == len(known_migrations())
+
+
+async def test_a_signed_webhook_trigger_of_0_1_keeps_its_senders_legacy_signature(
+    new_database: Callable[[], contextlib.AbstractAsyncContextManager[Pool]],
+) -> None:
+    async with new_database() as old:
+        await _create_0_1(old)
+        async with old.acquire() as conn:
+            await conn.execute(_ROWS_0_1)
+            await conn.execute(
+                "INSERT INTO triggers (id, workflow_id, type, definition, path) VALUES "
+                "('00000000-0000-0000-0000-0000000000a2', '00000000-0000-0000-0000-000000000001', 'webhook', "
+                """'{"type": "webhook", "path": "signed", "secret": "0123456789"}', 'signed')"""
+            )
+        await apply_schema(old)
+        async with old.acquire() as conn:
+            found = await conn.fetch("SELECT id, definition->>'signature' AS scheme, version FROM triggers ORDER BY id")
+    # the unsigned trigger is left alone; the signed one keeps the scheme its sender uses, as a new version
+    assert [(r["scheme"], r["version"]) for r in found] == [(None, 1), ("legacy", 2)]

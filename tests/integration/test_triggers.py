@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import hmac
 import io
+import time
 import uuid
 from collections.abc import Awaitable
 from datetime import datetime
@@ -55,8 +56,10 @@ async def executions_of(db: Pool, trigger_id: str) -> int:
     return n
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, body: bytes, delivery: str = "", at: int | None = None) -> str:
+    """X-Conveyor-Signature for a v1-signed delivery (tests/integration/test_forged_hooks.py tries the forgeries)."""
+    t = str(at if at is not None else int(time.time()))
+    return f"t={t},v1=" + hmac.new(secret.encode(), f"{t}\n{delivery}\n".encode() + body, hashlib.sha256).hexdigest()
 
 
 async def test_each_kind_is_created_and_shown_with_its_health(api: ApiClient, db: Pool) -> None:
@@ -122,6 +125,37 @@ async def _equals(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
 
 
+async def test_a_filter_written_as_a_group_of_conditions_starts_only_the_rows_it_accepts(
+    api: ApiClient, db: Pool
+) -> None:
+    # The shape form builders produce: compiled to the same JSON Logic evaluator as any filter.
+    group = {
+        "combinator": "or",
+        "conditions": [
+            {"field": "plan", "operator": "equals", "value": "pro"},
+            {
+                "combinator": "and",
+                "conditions": [
+                    {"field": "email", "operator": "ends_with", "value": "@example.com"},
+                    {"field": "seats", "operator": "gte", "value": 10},
+                ],
+            },
+        ],
+    }
+    created = await trigger(api, {"type": "event", "event": "sub", "filter": group})
+    assert created["definition"]["filter"] == group
+    payloads = [
+        {"plan": "pro"},
+        {"plan": "free", "email": "a@example.com", "seats": 12},
+        {"plan": "free", "email": "a@example.com", "seats": 2},
+        {"plan": "free", "email": "a@example.org", "seats": 50},
+    ]
+    for payload in payloads:
+        await api.post("/events", json={"type": "sub", "payload": payload})
+    assert await consume_inbox(db, TriggerCache(), 100) == 4
+    assert [o for o, _ in await outcomes(db)] == ["started", "started", "filtered", "filtered"]
+
+
 async def test_filters_start_filter_or_fail_each_row_without_blocking_the_rest(api: ApiClient, db: Pool) -> None:
     created = await trigger(api, {"type": "event", "event": "sub", "filter": {"==": [{"+": [{"var": "n"}, 1]}, 2]}})
     for n in (1, 5, "x", 1):
@@ -181,7 +215,7 @@ async def test_a_signed_webhook_starts_one_execution_and_its_retry_nothing_more(
     secret = "0123456789abcdef"
     created = await trigger(api, {"type": "webhook", "path": "signed", "secret": secret})
     body = b'{"email": "ada@example.com"}'
-    headers = {"X-Conveyor-Signature": sign(secret, body), "X-Conveyor-Delivery": "d-1"}
+    headers = {"X-Conveyor-Signature": sign(secret, body, "d-1"), "X-Conveyor-Delivery": "d-1"}
     first = await api.post("/hooks/signed", data=body, headers=headers)
     assert first.status == 202
     await poll_until(lambda: _equals(executions_of(db, created["id"]), 1), "one execution of the trigger")

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conveyor.errors import TriggerDefinitionError
+from conveyor.errors import SignatureError, TriggerDefinitionError
 from conveyor.jsonvalue import JSONObject
+from conveyor.triggers.hook_signature import verify
 from conveyor.triggers.kinds import CLOCK_TYPES, KINDS, kind_of, parse_trigger
 from conveyor.triggers.schedule import ScheduleTrigger, fire
 from conveyor.triggers.webhook import WebhookTrigger
@@ -38,14 +39,28 @@ def test_a_filter_is_checked_at_parse_time_with_its_pointer() -> None:
     assert caught.value.details["field"].startswith("/filter")
 
 
-def test_a_webhook_signature_is_an_hmac_of_the_body() -> None:
+def test_a_webhook_signature_covers_the_timestamp_the_delivery_id_and_the_body() -> None:
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    t = str(int(now.timestamp()))
+    good = f"t={t},v1=" + hmac.new(b"0123456789", f"{t}\nd-1\n{{}}".encode(), "sha256").hexdigest()
+    proof = verify("0123456789", good, "d-1", b"{}", now, timedelta(minutes=5))
+    assert (proof.key, proof.until) == ("d-1", now + timedelta(minutes=5))
+    for header, delivery, body in (
+        (good, "d-1", b"{} "),
+        (good, "d-2", b"{}"),
+        (good, "", b"{}"),
+        (None, "d-1", b"{}"),
+    ):
+        with pytest.raises(SignatureError):
+            verify("0123456789", header, delivery, body, now, timedelta(minutes=5))
+    with pytest.raises(SignatureError):
+        verify("0123456789", good, "d-1", b"{}", now + timedelta(minutes=6), timedelta(minutes=5))
+
+
+def test_a_webhook_with_a_secret_signs_v1_unless_saved_as_legacy() -> None:
     hook = parse_trigger({"type": "webhook", "path": "p", "secret": "0123456789"})
     assert isinstance(hook, WebhookTrigger)
-    good = "sha256=" + hmac.new(b"0123456789", b"{}", "sha256").hexdigest()
-    assert hook.signed(b"{}", good)
-    assert not hook.signed(b"{} ", good)
-    assert not hook.signed(b"{}", None)
-    assert not hook.signed(b"{}", "sha256=\u00e9")
+    assert (hook.signature, hook.tolerance, hook.methods) == ("v1", timedelta(minutes=5), ["POST"])
 
 
 def _schedule(**fields: object) -> ScheduleTrigger:
