@@ -41,6 +41,10 @@ def _hosts(raw: str) -> frozenset[str]:
     return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
 
 
+def _origins(raw: str) -> frozenset[str]:
+    return frozenset(o.strip().lower().rstrip("/") for o in raw.split(",") if o.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable about a conveyor process."""
@@ -68,6 +72,13 @@ class Settings:
     api_token: str | None = field(default=None, repr=False)
     metrics_token: str | None = field(default=None, repr=False)
     max_body_bytes: int = 1024 * 1024
+    # Host headers and origins answered besides this machine's loopback names and the address connected to.
+    allowed_hosts: frozenset[str] = frozenset()
+    allowed_origins: frozenset[str] = frozenset()
+    # A connection must send a request's headers this soon after opening, or after its previous answer.
+    header_timeout_seconds: float = 10.0
+    max_connections: int = 1000
+    max_waits: int = 100
     # CONVEYOR_SECRET_KEY encrypts the secrets table; CONVEYOR_SECRET_<NAME> are secrets by name.
     secret_key: str | None = field(default=None, repr=False)
     env_secrets: dict[str, str] = field(default_factory=dict, repr=False)
@@ -110,6 +121,11 @@ class Settings:
             api_token=env.get("CONVEYOR_API_TOKEN") or None,
             metrics_token=env.get("CONVEYOR_METRICS_TOKEN") or None,
             max_body_bytes=_int("CONVEYOR_MAX_BODY", 1024 * 1024),
+            allowed_hosts=_hosts(env.get("CONVEYOR_ALLOWED_HOSTS", "")),
+            allowed_origins=_origins(env.get("CONVEYOR_ALLOWED_ORIGINS", "")),
+            header_timeout_seconds=_float("CONVEYOR_HEADER_TIMEOUT", 10.0),
+            max_connections=_int("CONVEYOR_MAX_CONNECTIONS", 1000),
+            max_waits=_int("CONVEYOR_MAX_WAITS", 100),
             secret_key=env.get(SECRET_KEY_VARIABLE) or None,
             env_secrets=env_secrets(env),
             retention=_retention(env.get("CONVEYOR_RETENTION")),

@@ -12,11 +12,13 @@ from conveyor.errors import (
     ConflictError,
     ConveyorError,
     DatabaseUnavailableError,
+    ForbiddenError,
     NotFoundError,
     PayloadTooLargeError,
     RateLimitedError,
     SignatureError,
     UnauthorizedError,
+    UnsupportedMediaTypeError,
     ValidationError,
 )
 from conveyor.jsonvalue import JSONObject
@@ -34,6 +36,8 @@ _STATUS: tuple[tuple[type[ConveyorError], int], ...] = (
     (SignatureError, 401),
     (UnauthorizedError, 401),
     (PayloadTooLargeError, 413),
+    (ForbiddenError, 403),
+    (UnsupportedMediaTypeError, 415),
 )
 # Told with a 401, so a client knows which scheme to answer with.
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="conveyor"'}

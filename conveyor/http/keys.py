@@ -5,6 +5,7 @@ from aiohttp import web
 from conveyor.config import Settings
 from conveyor.http.census import Census
 from conveyor.http.throttle import Throttle
+from conveyor.http.waits import Waits
 from conveyor.store import Pool
 from conveyor.vault import Vault
 
@@ -13,3 +14,4 @@ SETTINGS = web.AppKey("settings", Settings)
 CENSUS = web.AppKey("census", Census)
 THROTTLE = web.AppKey("throttle", Throttle)
 VAULT = web.AppKey("vault", Vault)
+WAITS = web.AppKey("waits", Waits)

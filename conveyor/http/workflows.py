@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from conveyor.engine.operations import create_workflow, deactivate, start_execution, update_workflow, wait_for_end
 from conveyor.http.bodies import json_body, model_body, path_int, query_bool, query_int
 from conveyor.http.cursor import PageQuery, name_cursor, page, page_of
-from conveyor.http.keys import POOL, VAULT
+from conveyor.http.keys import POOL, VAULT, WAITS
 from conveyor.http.operation import QueryModel, operation
 from conveyor.http.resources import (
     BulkAnswer,
@@ -113,12 +115,14 @@ async def get_one_version(request: web.Request) -> web.Response:
 
 
 @routes.post("/workflows/{id}/executions")
-@operation(ExecutionAnswer, status=201, also={200: ExecutionAnswer}, body=StartExecution, errors=(404, 409))
+@operation(ExecutionAnswer, status=201, also={200: ExecutionAnswer}, body=StartExecution, errors=(404, 409, 429))
 async def post_execution(request: web.Request) -> web.Response:
-    """Start an execution; with `wait`, answer when it ends or the wait is over."""
+    """Start an execution; with `wait`, answer when it ends or the wait is over (429 when too many wait already)."""
     body = await model_body(request, StartExecution)
     pool = request.app[POOL]
-    execution, created = await start_execution(pool, request.match_info["id"], body.input, body.dedupe_key)
-    if body.wait:
-        execution = await wait_for_end(pool, execution.id, body.wait)
+    # A place among the waiters is taken first: when none is free, nothing has started.
+    with request.app[WAITS].held() if body.wait else contextlib.nullcontext():
+        execution, created = await start_execution(pool, request.match_info["id"], body.input, body.dedupe_key)
+        if body.wait:
+            execution = await wait_for_end(pool, execution.id, body.wait)
     return respond(execution_shape(execution), status=201 if created else 200)

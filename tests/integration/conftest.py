@@ -26,6 +26,8 @@ from conveyor.store.executions import Execution, get_execution
 from conveyor.store.history import list_history
 
 ApiClient: TypeAlias = "TestClient[web.Request, web.Application]"
+# The header a body sent with `data=` needs to be read as JSON (`json=` sets it itself).
+JSON = {"Content-Type": "application/json"}
 
 
 @contextlib.asynccontextmanager

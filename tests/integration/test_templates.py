@@ -46,7 +46,11 @@ async def test_hostile_template_requests_are_4xx(api: ApiClient) -> None:
     for body in ({}, {"subject": 1, "text_body": "x"}, {"subject": "", "text_body": "x"}, [1], "x"):
         response = await api.put(f"/templates/{name}", json=body)
         assert response.status == 422, body
-    response = await api.put(f"/templates/{name}", data='{"subject": "a\\u0000", "text_body": "x"}')
+    response = await api.put(
+        f"/templates/{name}",
+        data='{"subject": "a\\u0000", "text_body": "x"}',
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status == 400
     for bad in ("a%00b", "a b", "x" * 101):
         assert (await api.get(f"/templates/{bad}")).status == 422, bad

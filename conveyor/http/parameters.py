@@ -1,0 +1,35 @@
+"""Every path parameter, query parameter and header is text PostgreSQL can store, checked once before any route
+reads it: a NUL or a byte that is not UTF-8 is an error naming where it was, never a failed query or encode."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conveyor.errors import ValidationError
+from conveyor.http.bodies import storable_text
+from conveyor.http.errors import BadRequestError, Handler
+
+_WHY = "holds a NUL character or bytes that are not UTF-8"
+
+
+def check_parameters(request: web.Request) -> None:
+    """Raise naming the first path or query parameter (422) or header (400) that is not storable."""
+    for name, value in request.match_info.items():
+        if not storable_text(value):
+            raise ValidationError(f"path parameter {name!r} {_WHY}", field=name)
+    for name, value in request.query.items():
+        if not storable_text(name):
+            raise ValidationError(f"a query parameter's name {_WHY}", field="query")
+        if not storable_text(value):
+            raise ValidationError(f"query parameter {name!r} {_WHY}", field=name)
+    for name, value in request.headers.items():
+        if not (storable_text(name) and storable_text(value)):
+            # The value is not quoted back: the header may be a credential.
+            raise BadRequestError(f"the header {name!r} {_WHY}", field=name if storable_text(name) else "headers")
+
+
+@web.middleware
+async def parameters_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a request whose path, query or headers hold text that cannot be stored or compared."""
+    check_parameters(request)
+    return await handler(request)
