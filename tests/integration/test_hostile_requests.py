@@ -7,12 +7,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from conveyor.config import Settings
+from conveyor.http.app import create_app
 from conveyor.jsonvalue import JSONObject
+from conveyor.store import Pool
 from tests.corpus import corpus
 from tests.integration.conftest import ApiClient
 
@@ -21,6 +25,7 @@ _METHODS = ("get", "post", "put", "patch", "delete")
 # Each refusal of what a request holds names where: the body, a parameter or a header.
 _NAMES_A_FIELD = (400, 413, 415, 422)
 _TIMEOUT_SECONDS = 30.0
+_TOKEN = "hostile-requests-token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,14 +186,28 @@ async def test_a_hostile_path_parameter_is_never_a_5xx(api: ApiClient, entry: di
     await _run(api, requests)
 
 
+@pytest.mark.parametrize("token", [None, _TOKEN], ids=["open", "guarded"])
 @pytest.mark.parametrize("entry", corpus(_CORPUS, "headers", "note"))
-async def test_a_hostile_header_is_never_a_5xx(api: ApiClient, entry: dict[str, Any]) -> None:
+async def test_a_hostile_header_is_never_a_5xx(
+    api: ApiClient,
+    db: Pool,
+    aiohttp_client: Callable[..., Awaitable[ApiClient]],
+    entry: dict[str, Any],
+    token: str | None,
+) -> None:
     resources = await _resources(api)
+    # With a token set, every other header is sent with it, so that it reaches the route.
+    served = await aiohttp_client(create_app(db, Settings(api_token=token))) if token else api
+    line = _raw(entry["line"])
+    headers = [line] if not token or line.lower().startswith(b"authorization:") else [line, _bearer(token)]
     requests = [
-        (f"{o.method} {o.template}", o.method, _path(o, resources), [_raw(entry["line"])], None)
-        for o in await _operations(api)
+        (f"{o.method} {o.template}", o.method, _path(o, resources), headers, None) for o in await _operations(api)
     ]
-    await _run(api, requests)
+    await _run(served, requests)
+
+
+def _bearer(token: str) -> bytes:
+    return f"Authorization: Bearer {token}".encode()
 
 
 def _body(entry: dict[str, Any]) -> bytes:
