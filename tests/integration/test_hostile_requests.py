@@ -4,7 +4,6 @@ field. A raw socket, because a client library would not send a NUL, a byte that 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Awaitable, Callable
@@ -15,16 +14,15 @@ import pytest
 
 from conveyor.config import Settings
 from conveyor.http.app import create_app
-from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
 from tests.corpus import corpus
 from tests.integration.conftest import ApiClient
+from tests.raw_http import RawAnswer, send_raw
 
 _CORPUS = "hostile_requests.json"
 _METHODS = ("get", "post", "put", "patch", "delete")
 # Each refusal of what a request holds names where: the body, a parameter or a header.
 _NAMES_A_FIELD = (400, 413, 415, 422)
-_TIMEOUT_SECONDS = 30.0
 _TOKEN = "hostile-requests-token"
 
 
@@ -35,12 +33,6 @@ class _Operation:
     path_parameters: tuple[str, ...]
     query_parameters: tuple[str, ...]
     takes_body: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    error: JSONObject | None
 
 
 async def _resources(api: ApiClient) -> dict[str, str]:
@@ -106,30 +98,7 @@ def _raw(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-async def _send(port: int, method: str, target: str, headers: list[bytes], body: bytes | None = None) -> _Answer:
-    """Send one request over a fresh connection; its status, and the error its JSON answer holds."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        head = [f"{method} {target} HTTP/1.1".encode(), f"Host: 127.0.0.1:{port}".encode(), b"Connection: close"]
-        if body is not None or method != "GET":
-            head.append(f"Content-Length: {len(body or b'')}".encode())
-        writer.write(b"\r\n".join([*head, *headers]) + b"\r\n\r\n" + (body or b""))
-        async with asyncio.timeout(_TIMEOUT_SECONDS):
-            status = int((await reader.readline()).split()[1])
-            answer_headers: dict[str, str] = {}
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.decode("latin-1").partition(":")
-                answer_headers[name.strip().lower()] = value.strip()
-            if not answer_headers.get("content-type", "").startswith("application/json"):
-                return _Answer(status, None)  # a stream, a page or metrics: the status says it all
-            text = await reader.readexactly(int(answer_headers["content-length"]))
-    finally:
-        writer.close()
-    error = json.loads(text).get("error") if status >= 400 else None
-    return _Answer(status, error)
-
-
-def _problem(what: str, answer: _Answer) -> str | None:
+def _problem(what: str, answer: RawAnswer) -> str | None:
     """What is wrong with an answer to a hostile request, or None."""
     if answer.status >= 500:
         return f"{what}: {answer.status} {answer.error}"
@@ -143,7 +112,7 @@ async def _run(api: ApiClient, requests: list[tuple[str, str, str, list[bytes], 
     assert api.server.port is not None
     problems = []
     for label, method, target, headers, body in requests:
-        problem = _problem(label, await _send(api.server.port, method, target, headers, body))
+        problem = _problem(label, await send_raw(api.server.port, method, target, headers, body))
         if problem:
             problems.append(problem)
     assert not problems, "\n".join(problems)
