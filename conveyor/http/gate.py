@@ -62,6 +62,7 @@ class Gate:
         if len(self._open) >= self._max and self._sending_headers:
             oldest = next(iter(self._sending_headers))
             log.info("connection_evicted", reason="max_connections", open=len(self._open))
+            self.closed(oldest)  # counted out now: its transport reports the loss only on a later turn of the loop
             oldest.close()
         if len(self._open) >= self._max:
             log.warning("connection_refused", reason="max_connections", open=len(self._open))

@@ -74,3 +74,12 @@ async def test_a_body_over_the_limit_is_413(guarded: ApiClient) -> None:
     error = (await response.json())["error"]
     assert error["code"] == "body_too_large"
     assert error["details"] == {"field": "body", "max_bytes": 2048}
+
+
+async def test_metrics_need_the_api_token_when_they_have_none_of_their_own(db: Pool, aiohttp_client: Client) -> None:
+    api = await aiohttp_client(create_app(db, Settings(api_token=TOKEN)))
+    refused = await api.get("/metrics")
+    assert refused.status == 401
+    assert (await refused.json())["error"]["details"]["field"] == "Authorization"
+    assert (await api.get("/metrics", headers=bearer("wrong"))).status == 401
+    assert (await api.get("/metrics", headers=bearer(TOKEN))).status == 200
