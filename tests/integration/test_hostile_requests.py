@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,8 @@ from tests.integration.conftest import ApiClient
 from tests.raw_http import RawAnswer, send_raw
 
 _CORPUS = "hostile_requests.json"
+# A request to send: a label for the failure, the method, the target, the header lines and the body.
+_Request = tuple[str, str, str, list[bytes], bytes | None]
 _METHODS = ("get", "post", "put", "patch", "delete")
 # Each refusal of what a request holds names where: the body, a parameter or a header.
 _NAMES_A_FIELD = (400, 413, 415, 422)
@@ -107,7 +109,7 @@ def _problem(what: str, answer: RawAnswer) -> str | None:
     return None
 
 
-async def _run(api: ApiClient, requests: list[tuple[str, str, str, list[bytes], bytes | None]]) -> None:
+async def _run(api: ApiClient, requests: Sequence[_Request]) -> None:
     """Send each (label, method, target, headers, body); fail listing every answer that is a 5xx or names nothing."""
     assert api.server.port is not None
     problems = []
@@ -125,10 +127,10 @@ def _cursor(key: list[Any]) -> str:
 @pytest.mark.parametrize("entry", corpus(_CORPUS, "query", "note"))
 async def test_a_hostile_query_parameter_is_never_a_5xx(api: ApiClient, entry: dict[str, Any]) -> None:
     resources = await _resources(api)
-    requests = []
+    requests: list[_Request] = []
     for operation in await _operations(api):
         if "cursor" in entry:
-            names = ("cursor",) if "cursor" in operation.query_parameters else ()
+            names: tuple[str, ...] = ("cursor",) if "cursor" in operation.query_parameters else ()
             value = _cursor(entry["cursor"])
         else:
             names, value = operation.query_parameters or ("x",), entry["value"]
@@ -141,7 +143,7 @@ async def test_a_hostile_query_parameter_is_never_a_5xx(api: ApiClient, entry: d
 @pytest.mark.parametrize("entry", corpus(_CORPUS, "paths", "note"))
 async def test_a_hostile_path_parameter_is_never_a_5xx(api: ApiClient, entry: dict[str, Any]) -> None:
     resources = await _resources(api)
-    requests = [
+    requests: list[_Request] = [
         (
             f"{operation.method} {operation.template} {{{name}}}",
             operation.method,
@@ -169,7 +171,7 @@ async def test_a_hostile_header_is_never_a_5xx(
     served = await aiohttp_client(create_app(db, Settings(api_token=token))) if token else api
     line = _raw(entry["line"])
     headers = [line] if not token or line.lower().startswith(b"authorization:") else [line, _bearer(token)]
-    requests = [
+    requests: list[_Request] = [
         (f"{o.method} {o.template}", o.method, _path(o, resources), headers, None) for o in await _operations(api)
     ]
     await _run(served, requests)
@@ -193,7 +195,7 @@ async def test_a_hostile_body_is_never_a_5xx(api: ApiClient, entry: dict[str, An
     resources = await _resources(api)
     media = entry.get("content_type", "application/json")
     headers = [f"Content-Type: {media}".encode()] if media is not None else []
-    requests = [
+    requests: list[_Request] = [
         (f"{o.method} {o.template}", o.method, _path(o, resources), headers, _body(entry))
         for o in await _operations(api)
         if o.takes_body
