@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 
 from conveyor.config import Settings
+from conveyor.engine.metrics import CONNECTIONS_SHED
 
 log = structlog.get_logger(__name__)
 
@@ -61,11 +62,14 @@ class Gate:
         """Count a new connection in, making room by closing the oldest still sending headers; False when full."""
         if len(self._open) >= self._max and self._sending_headers:
             oldest = next(iter(self._sending_headers))
-            log.info("connection_evicted", reason="max_connections", open=len(self._open))
+            # A flood is counted, not logged line by line.
+            CONNECTIONS_SHED.labels(outcome="evicted").inc()
+            log.debug("connection_evicted", reason="max_connections", open=len(self._open))
             self.closed(oldest)  # counted out now: its transport reports the loss only on a later turn of the loop
             oldest.close()
         if len(self._open) >= self._max:
-            log.warning("connection_refused", reason="max_connections", open=len(self._open))
+            CONNECTIONS_SHED.labels(outcome="refused").inc()
+            log.debug("connection_refused", reason="max_connections", open=len(self._open))
             return False
         self._open.add(connection)
         self._sending_headers[connection] = None

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+from prometheus_client import REGISTRY
 
 from bench.poll import poll_until
 from conveyor.config import Settings
@@ -78,8 +79,13 @@ async def test_an_idle_kept_alive_connection_is_closed_after_the_header_timeout(
         writer.close()
 
 
+def _shed(outcome: str) -> float:
+    return REGISTRY.get_sample_value("conveyor_http_connections_shed_total", {"outcome": outcome}) or 0.0
+
+
 async def test_past_the_connection_cap_the_oldest_half_sent_request_gives_way(db: Pool) -> None:
     settings = Settings(max_connections=20, header_timeout_seconds=60)
+    evicted = _shed("evicted")
     async with _serving(db, settings) as site, _half_sent(site.port, 20) as first, _half_sent(site.port, 10):
         for reader, _ in first[:10]:
             assert await _closed_by_server(reader) == b""
@@ -87,10 +93,12 @@ async def test_past_the_connection_cap_the_oldest_half_sent_request_gives_way(db
         # The whole request took the place of the next oldest; the others are still held.
         assert await _closed_by_server(first[10][0]) == b""
         assert not any(reader.at_eof() for reader, _ in first[11:])
+        assert _shed("evicted") - evicted == 11
 
 
 async def test_past_the_connection_cap_with_none_half_sent_a_new_connection_is_refused(db: Pool) -> None:
     settings = Settings(max_connections=5, header_timeout_seconds=60)
+    refused = _shed("refused")
     async with _serving(db, settings) as site, aiohttp.ClientSession() as session:
         url = f"http://127.0.0.1:{site.port}/events/stream"
         streams = [await session.get(url) for _ in range(5)]
@@ -106,6 +114,7 @@ async def test_past_the_connection_cap_with_none_half_sent_a_new_connection_is_r
         assert head.startswith(b"HTTP/1.1 503")
         assert b"Retry-After: 1" in head
         assert json.loads(body)["error"]["code"] == "too_many_connections"
+        assert _shed("refused") - refused == 1
 
 
 async def test_waits_past_their_cap_are_429_with_retry_after_and_start_nothing(db: Pool) -> None:
