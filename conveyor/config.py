@@ -133,6 +133,15 @@ class Settings:
             email_rate=parse_rate(env["CONVEYOR_EMAIL_RATE"]) if env.get("CONVEYOR_EMAIL_RATE") else None,
         )
 
+    def __post_init__(self) -> None:
+        """Refuse edge bounds that would shut every client out, or never close a half-sent request."""
+        if self.max_connections < 1 or self.header_timeout_seconds <= 0 or self.max_waits < 0:
+            raise ValueError(
+                "CONVEYOR_MAX_CONNECTIONS must be at least 1, CONVEYOR_HEADER_TIMEOUT above 0 and "
+                f"CONVEYOR_MAX_WAITS at least 0, not {self.max_connections}, {self.header_timeout_seconds} "
+                f"and {self.max_waits}"
+            )
+
     def credentials(self) -> dict[str, str | None]:
         """The credentials the settings hold, by the name a redacted log shows."""
         return {
