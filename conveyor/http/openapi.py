@@ -117,7 +117,7 @@ def _operation(path: str, method: str, route: web.AbstractRoute, op: Operation, 
         elif op.media != JSON:
             answer["content"] = {op.media: {"schema": {"type": "string"}}}
         responses[str(status)] = answer
-    # Any route: a header that is not UTF-8 (400), a parameter that cannot be stored (422), another host (403).
+    # Any route: a header that is not UTF-8 (400), a query parameter that cannot be stored (422), another host (403).
     errors = set(op.errors) | {400, 422} | ({403} if same_origin_guarded(path) else set())
     errors |= ({401} if not op.public else set()) | ({503} if op.database else set())
     if op.body is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from conveyor.errors import ValidationError
+from conveyor.errors import NotFoundError, ValidationError
 from conveyor.http.bodies import storable_text
 from conveyor.http.errors import BadRequestError, Handler
 
@@ -13,10 +13,11 @@ _WHY = "holds a NUL character or bytes that are not UTF-8"
 
 
 def check_parameters(request: web.Request) -> None:
-    """Raise naming the first path or query parameter (422) or header (400) that is not storable."""
+    """Raise naming the first path parameter (404), query parameter (422) or header (400) that is not storable."""
     for name, value in request.match_info.items():
         if not storable_text(value):
-            raise ValidationError(f"path parameter {name!r} {_WHY}", field=name)
+            # What cannot be stored names nothing: the answer of a path that matches no resource.
+            raise NotFoundError(f"no resource has such a {name}: it {_WHY}", field=name)
     for name, value in request.query.items():
         if not storable_text(name):
             raise ValidationError(f"a query parameter's name {_WHY}", field="query")

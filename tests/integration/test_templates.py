@@ -52,8 +52,9 @@ async def test_hostile_template_requests_are_4xx(api: ApiClient) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert response.status == 400
-    for bad in ("a%00b", "a b", "x" * 101):
+    for bad in ("a b", "x" * 101):
         assert (await api.get(f"/templates/{bad}")).status == 422, bad
+    assert (await api.get("/templates/a%00b")).status == 404  # text that cannot be stored names nothing
     assert (await api.get(f"/templates/{unique_name()}")).status == 404
 
 
