@@ -65,19 +65,13 @@ def warn_if_open(host: str) -> None:
 
 @contextlib.asynccontextmanager
 async def _web(pool: Pool, settings: Settings, host: str, port: int) -> AsyncIterator[None]:
-    from aiohttp import web
-
     from conveyor.http.app import create_app
+    from conveyor.http.gate import listening
 
-    runner = web.AppRunner(create_app(pool, settings), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    log.info("api_listening", host=host, port=port)
-    warn_if_open(host)
-    try:
+    async with listening(create_app(pool, settings), settings, host, port):
+        log.info("api_listening", host=host, port=port)
+        warn_if_open(host)
         yield
-    finally:
-        await runner.cleanup()
 
 
 async def _run(

@@ -52,6 +52,10 @@ def _hosts(raw: str) -> frozenset[str]:
     return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
 
 
+def _origins(raw: str) -> frozenset[str]:
+    return frozenset(o.strip().lower().rstrip("/") for o in raw.split(",") if o.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable about a conveyor process."""
@@ -88,8 +92,13 @@ class Settings:
     api_token: str | None = field(default=None, repr=False)
     metrics_token: str | None = field(default=None, repr=False)
     max_body_bytes: int = 1024 * 1024
-    # Requests of this API process that may wait at once for an execution to end (`wait`, synchronous hooks).
-    max_waits: int = 200
+    # Host headers and origins answered besides this machine's loopback names and the address connected to.
+    allowed_hosts: frozenset[str] = frozenset()
+    allowed_origins: frozenset[str] = frozenset()
+    # A connection must send a request's headers this soon after opening, or after its previous answer.
+    header_timeout_seconds: float = 10.0
+    max_connections: int = 1000
+    max_waits: int = 100
     # CONVEYOR_SECRET_KEY encrypts the secrets table; CONVEYOR_SECRET_<NAME> are secrets by name.
     secret_key: str | None = field(default=None, repr=False)
     env_secrets: dict[str, str] = field(default_factory=dict, repr=False)
@@ -157,7 +166,11 @@ class Settings:
             api_token=env.get("CONVEYOR_API_TOKEN") or None,
             metrics_token=env.get("CONVEYOR_METRICS_TOKEN") or None,
             max_body_bytes=_int("CONVEYOR_MAX_BODY", 1024 * 1024),
-            max_waits=_int("CONVEYOR_MAX_WAITS", 200),
+            allowed_hosts=_hosts(env.get("CONVEYOR_ALLOWED_HOSTS", "")),
+            allowed_origins=_origins(env.get("CONVEYOR_ALLOWED_ORIGINS", "")),
+            header_timeout_seconds=_float("CONVEYOR_HEADER_TIMEOUT", 10.0),
+            max_connections=_int("CONVEYOR_MAX_CONNECTIONS", 1000),
+            max_waits=_int("CONVEYOR_MAX_WAITS", 100),
             secret_key=env.get(SECRET_KEY_VARIABLE) or None,
             env_secrets=env_secrets(env),
             retention=_retention(env.get("CONVEYOR_RETENTION")),
@@ -173,6 +186,15 @@ class Settings:
             max_flow_depth=_int("CONVEYOR_MAX_FLOW_DEPTH", 10),
             email_rate=parse_rate(env["CONVEYOR_EMAIL_RATE"]) if env.get("CONVEYOR_EMAIL_RATE") else None,
         )
+
+    def __post_init__(self) -> None:
+        """Refuse edge bounds that would shut every client out, or never close a half-sent request."""
+        if self.max_connections < 1 or self.header_timeout_seconds <= 0 or self.max_waits < 0:
+            raise ValueError(
+                "CONVEYOR_MAX_CONNECTIONS must be at least 1, CONVEYOR_HEADER_TIMEOUT above 0 and "
+                f"CONVEYOR_MAX_WAITS at least 0, not {self.max_connections}, {self.header_timeout_seconds} "
+                f"and {self.max_waits}"
+            )
 
     def credentials(self) -> dict[str, str | None]:
         """The credentials the settings hold, by the name a redacted log shows."""

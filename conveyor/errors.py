@@ -159,3 +159,15 @@ class WorkflowInactiveError(ConflictError):
     """The workflow is deactivated: it starts no new executions."""
 
     code = "workflow_inactive"
+
+
+class ForbiddenError(ConveyorError):
+    """This request may not be made from where it came."""
+
+    code = "forbidden"
+
+
+class UnsupportedMediaTypeError(ConveyorError):
+    """The request body must be JSON, sent as Content-Type: application/json."""
+
+    code = "unsupported_media_type"

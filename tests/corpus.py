@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-_DIR = Path(__file__).parent / "corpora"
+CORPORA = Path(__file__).parent / "corpora"
 
 
 def corpus(name: str, section: str, key: str) -> list[Any]:
     """The entries of one section of a corpus, as pytest params named by each entry's `key`."""
-    entries = json.loads((_DIR / name).read_text(encoding="utf-8"))[section]
+    entries = json.loads((CORPORA / name).read_text(encoding="utf-8"))[section]
     return [pytest.param(entry, id=str(entry[key])) for entry in entries]

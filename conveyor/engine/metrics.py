@@ -49,3 +49,10 @@ def step_metrics(node_type: str) -> StepMetrics:
         STEPS.labels(node_type=node_type, result=StepStatus.FAILED),
         STEP_SECONDS.labels(node_type=node_type),
     )
+
+
+CONNECTIONS_SHED = Counter(
+    "conveyor_http_connections_shed_total",
+    "Connections closed at CONVEYOR_MAX_CONNECTIONS: evicted (still sending headers) or refused",
+    ["outcome"],
+)

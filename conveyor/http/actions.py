@@ -10,20 +10,20 @@ from aiohttp import web
 from pydantic import Field
 
 from conveyor.engine.action_checks import LIVE_SECONDS
-from conveyor.errors import NotFoundError, ValidationError
+from conveyor.errors import NotFoundError
 from conveyor.http.cursor import PageQuery, name_cursor, page_of
 from conveyor.http.keys import POOL
 from conveyor.http.operation import operation, query_of
 from conveyor.http.resources import Answer, Page
 from conveyor.http.shapes import respond
 from conveyor.jsonvalue import JSONObject
-from conveyor.nodes.actions.registry import KEY, MAX_KEY_CHARS
+from conveyor.nodes.actions.registry import MAX_KEY_CHARS
 from conveyor.store import connection
 from conveyor.store.actions import PublishedAction, action_versions
 
 routes = web.RouteTableDef()
 
-_KEY_PARAMETER = {"key": Annotated[str, Field(pattern=f"^{KEY.pattern}$", max_length=MAX_KEY_CHARS)]}
+_KEY_PARAMETER = {"key": Annotated[str, Field(max_length=MAX_KEY_CHARS)]}
 
 
 class ActionVersionAnswer(Answer):
@@ -82,16 +82,11 @@ async def get_actions(request: web.Request) -> web.Response:
 
 
 @routes.get("/actions/{key}")
-@operation(ActionAnswer, path=_KEY_PARAMETER, errors=(404, 422))
+@operation(ActionAnswer, path=_KEY_PARAMETER, errors=(404,))
 async def get_action(request: web.Request) -> web.Response:
     """One action with each of its versions."""
-    key = request.match_info["key"]
-    if len(key) > MAX_KEY_CHARS or not KEY.fullmatch(key):
-        raise ValidationError(
-            "an action key is lower-case words of letters, digits and '_', joined by '.'", field="key"
-        )
     async with connection(request.app[POOL]) as conn:
-        found = await action_versions(conn, LIVE_SECONDS, keys=[key])
+        found = await action_versions(conn, LIVE_SECONDS, keys=[request.match_info["key"]])
     if not found:
         raise NotFoundError("no worker has published this action", field="key")
     return respond(_answer(found))

@@ -32,6 +32,8 @@ from conveyor.http.errors import error_middleware
 from conveyor.http.headers import security_headers
 from conveyor.http.hub import end_feeds, event_hub
 from conveyor.http.keys import CENSUS, POOL, SETTINGS, THROTTLE, VAULT, WAITS
+from conveyor.http.origin import origin_middleware
+from conveyor.http.parameters import parameters_middleware
 from conveyor.http.throttle import Throttle
 from conveyor.http.timing import timing_middleware
 from conveyor.http.waits import Waits
@@ -46,17 +48,19 @@ log = structlog.get_logger(__name__)
 def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     """The API, answering JSON on every route, errors included."""
     settings = settings or Settings()
-    # Outermost first: time every answer, errors included; turn errors into JSON; then check the token.
+    # Outermost first: time every answer, errors included; turn errors into JSON; refuse text that cannot be
+    # stored or compared, then a Host or Origin not this server's; then check the token.
     app = web.Application(
-        middlewares=[timing_middleware, error_middleware, auth_middleware], client_max_size=settings.max_body_bytes
+        middlewares=[timing_middleware, error_middleware, parameters_middleware, origin_middleware, auth_middleware],
+        client_max_size=settings.max_body_bytes,
     )
     app.on_response_prepare.append(security_headers)
     app[POOL] = pool
     app[SETTINGS] = settings
     app[CENSUS] = Census()
     app[THROTTLE] = Throttle()
-    app[VAULT] = Vault(pool, settings)
     app[WAITS] = Waits(settings.max_waits)
+    app[VAULT] = Vault(pool, settings)
     app.add_routes(workflows.routes)
     app.add_routes(executions.routes)
     app.add_routes(executions.operator_routes)

@@ -1,4 +1,5 @@
-"""Bearer-token authentication: CONVEYOR_API_TOKEN guards the API, CONVEYOR_METRICS_TOKEN /metrics."""
+"""Bearer-token authentication: CONVEYOR_API_TOKEN guards the API, CONVEYOR_METRICS_TOKEN /metrics (the API token
+when it is unset: metrics name workflows and triggers, so they are open only when the API is)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _token_for(path: str, settings: Settings) -> str | None:
     if path == "/" or path.startswith(ASSET_PREFIX):
         return None  # the dashboard's shell and assets hold no data; the page asks for the token itself
     if path == "/metrics":
-        return settings.metrics_token
+        return settings.metrics_token or settings.api_token
     return settings.api_token
 
 

@@ -11,19 +11,41 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from conveyor.errors import NotFoundError, ValidationError
+from conveyor.errors import NotFoundError, UnsupportedMediaTypeError, ValidationError
 from conveyor.http.errors import BadRequestError, BodyTooLargeError
 from conveyor.jsonvalue import JSONValue
 from conveyor.validation_messages import problems
 
 M = TypeVar("M", bound=BaseModel)
 
-# PostgreSQL's integer holds nine digits safely.
-_MAX_PATH_DIGITS = 9
+# PostgreSQL's integer.
+_MAX_PATH_NUMBER = 2**31 - 1
 
 
 # Far more than any real number needs; Python itself refuses to parse more than 4,300 digits.
 MAX_INTEGER_DIGITS = 1_000
+# Deeper than any definition needs (a rule may be 64 operators deep, two JSON levels each, an `if` chain 100), and
+# shallow enough that no recursive walk of the value (validation, templating, encoding) nears Python's recursion limit.
+MAX_JSON_DEPTH = 256
+
+
+def decimal(text: str, high: int) -> int | None:
+    """The number `text` writes in ASCII digits (no sign, space or `_`), if at most `high`; None otherwise."""
+    if not text or len(text) > len(str(high)) or not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if value <= high else None
+
+
+def _check_media_type(request: web.Request) -> None:
+    """Refuse a body not sent as JSON: a page on another origin can send text/plain or a form, never JSON."""
+    media = request.content_type  # application/octet-stream when the header is absent
+    json_type = media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    if not json_type or (request.charset or "utf-8").lower() not in ("utf-8", "utf8"):
+        raise UnsupportedMediaTypeError(
+            f"the body must be sent with Content-Type: application/json (UTF-8), not {media[:100]!r}",
+            field="Content-Type",
+        )
 
 
 def _reject_constant(name: str) -> None:
@@ -44,7 +66,8 @@ def _bounded_int(text: str) -> int:
 
 
 async def json_body(request: web.Request) -> JSONValue:
-    """The body as JSON that PostgreSQL can store, or a 400 saying why it is not."""
+    """The body as JSON that PostgreSQL can store, or a 4xx saying why it is not."""
+    _check_media_type(request)
     try:
         text = await request.text()
     except web.HTTPRequestEntityTooLarge as exc:
@@ -68,15 +91,20 @@ async def json_body(request: web.Request) -> JSONValue:
 
 
 def _check_storable(value: JSONValue) -> None:
-    """Refuse what PostgreSQL cannot store: NUL characters, lone surrogates, numbers too large for a double."""
-    stack: list[tuple[str, JSONValue]] = [("", value)]
+    """Refuse what PostgreSQL cannot store (NUL characters, lone surrogates, numbers too large for a double), and
+    nesting deeper than MAX_JSON_DEPTH."""
+    stack: list[tuple[str, JSONValue, int]] = [("", value, 0)]
     while stack:
-        pointer, item = stack.pop()
+        pointer, item, depth = stack.pop()
+        if isinstance(item, dict | list) and depth >= MAX_JSON_DEPTH:
+            raise BadRequestError(
+                f"the request body is nested deeper than {MAX_JSON_DEPTH} levels", field=pointer or "body"
+            )
         if isinstance(item, dict):
-            stack.extend((f"{pointer}/{k}", v) for k, v in item.items())
-            stack.extend((f"{pointer}/{k}", k) for k in item)
+            stack.extend((f"{pointer}/{k}", v, depth + 1) for k, v in item.items())
+            stack.extend((f"{pointer}/{k}", k, depth + 1) for k in item)
         elif isinstance(item, list):
-            stack.extend((f"{pointer}/{i}", v) for i, v in enumerate(item))
+            stack.extend((f"{pointer}/{i}", v, depth + 1) for i, v in enumerate(item))
         elif isinstance(item, str) and not storable_text(item):
             raise BadRequestError(
                 "the request body holds a NUL character or a lone surrogate, which cannot be stored",
@@ -111,7 +139,7 @@ async def model_body(request: web.Request, model: type[M]) -> M:
 
 
 def _pointer(loc: tuple[int | str, ...]) -> str:
-    return "/" + "/".join(str(p) for p in loc) if loc else ""
+    return "/" + "/".join(str(p) for p in loc)  # the whole body is "/", as the API has always named it
 
 
 def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
@@ -126,9 +154,10 @@ def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
 def path_int(request: web.Request, name: str) -> int:
     """A positive integer from the path; anything else cannot name a resource, so 404."""
     raw = request.match_info[name]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > _MAX_PATH_DIGITS or int(raw) < 1:
-        raise NotFoundError(f"no resource has the number {raw!r}", field=name, value=raw)
-    return int(raw)
+    number = decimal(raw, _MAX_PATH_NUMBER)
+    if number is None or number < 1:
+        raise NotFoundError(f"no resource has the number {raw[:100]!r}", field=name, value=raw[:100])
+    return number
 
 
 def query_uuid(request: web.Request, name: str) -> uuid.UUID | None:
@@ -147,12 +176,11 @@ def query_int(request: web.Request, name: str, default: int, *, low: int, high: 
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValidationError(f"query parameter {name!r} must be an integer", field=name, value=raw) from exc
-    if not low <= value <= high:
-        raise ValidationError(f"query parameter {name!r} must be between {low} and {high}", field=name, value=raw)
+    value = decimal(raw.strip(), high)
+    if value is None or value < low:
+        raise ValidationError(
+            f"query parameter {name!r} must be a whole number from {low} to {high}", field=name, value=raw[:100]
+        )
     return value
 
 

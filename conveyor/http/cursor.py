@@ -14,7 +14,8 @@ from aiohttp import web
 from pydantic import Field
 
 from conveyor.errors import ValidationError
-from conveyor.http.bodies import storable_text
+from conveyor.http.bodies import decimal, storable_text
+from conveyor.http.instant import parse_instant
 from conveyor.http.operation import QueryModel
 from conveyor.http.resources import Page, T
 
@@ -22,6 +23,8 @@ R = TypeVar("R")
 
 # A cursor longer than this was not made by us.
 _MAX_CURSOR_LENGTH = 512
+# PostgreSQL's bigint, the widest id a list is ordered by.
+_MAX_ROW_ID = 2**63 - 1
 
 
 def encode_cursor(*key: str) -> str:
@@ -62,9 +65,10 @@ def id_cursor(request: web.Request) -> int:
     key = _key(request, 1)
     if key is None:
         return 0
-    if not key[0].isdigit():
+    row_id = decimal(key[0], _MAX_ROW_ID)
+    if row_id is None:
         raise _malformed(request.query["cursor"])
-    return int(key[0])
+    return row_id
 
 
 def created_cursor(request: web.Request) -> tuple[datetime, uuid.UUID] | None:
@@ -73,12 +77,11 @@ def created_cursor(request: web.Request) -> tuple[datetime, uuid.UUID] | None:
     if key is None:
         return None
     try:
-        at, item_id = datetime.fromisoformat(key[0]), uuid.UUID(key[1])
+        if datetime.fromisoformat(key[0]).tzinfo is None:
+            raise ValueError("a cursor this API gave out carries its offset")
+        return parse_instant(key[0]), uuid.UUID(key[1])
     except ValueError as exc:
         raise _malformed(request.query["cursor"]) from exc
-    if at.tzinfo is None:
-        raise _malformed(request.query["cursor"])
-    return at, item_id
 
 
 class PageQuery(QueryModel):

@@ -7,9 +7,10 @@ from collections import Counter
 from datetime import date, datetime
 
 from aiohttp import web
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 
 from conveyor.http.cursor import created_cursor, page_of
+from conveyor.http.instant import Instant
 from conveyor.http.keys import POOL
 from conveyor.http.operation import QueryModel, operation, query_of
 from conveyor.http.resources import Answer, EmailAnswer, Page
@@ -34,8 +35,8 @@ class EmailQuery(QueryModel):
     )
     template: str | None = Field(default=None, min_length=1, max_length=200)
     to: str | None = Field(default=None, min_length=1, max_length=500, description="the recipient's address")
-    created_after: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
+    created_after: Instant | None = None
+    created_before: Instant | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = Field(default=None, description="next_cursor of the page before")
 

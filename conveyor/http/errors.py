@@ -12,12 +12,14 @@ from conveyor.errors import (
     ConflictError,
     ConveyorError,
     DatabaseUnavailableError,
+    ForbiddenError,
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
     RateLimitedError,
     SignatureError,
     UnauthorizedError,
+    UnsupportedMediaTypeError,
     ValidationError,
 )
 from conveyor.jsonvalue import JSONObject
@@ -35,6 +37,8 @@ _STATUS: tuple[tuple[type[ConveyorError], int], ...] = (
     (SignatureError, 401),
     (UnauthorizedError, 401),
     (PayloadTooLargeError, 413),
+    (ForbiddenError, 403),
+    (UnsupportedMediaTypeError, 415),
 )
 # Told with a 401, so a client knows which scheme to answer with.
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="conveyor"'}

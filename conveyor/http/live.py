@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import Field
 
 from conveyor.errors import NotFoundError, ValidationError
-from conveyor.http.bodies import path_uuid
+from conveyor.http.bodies import decimal, path_uuid
 from conveyor.http.hub import EVENT_HUB, Subscription, SubscriptionEndedError
 from conveyor.http.keys import POOL
 from conveyor.http.operation import EVENT_STREAM, QueryModel, operation
@@ -34,10 +34,10 @@ def last_event_id(request: web.Request) -> int | None:
     raw = request.headers.get("Last-Event-ID")
     if raw is None or not raw.strip():
         return None
-    value = raw.strip()
-    if not value.isdigit() or int(value) > _MAX_EVENT_ID:
-        raise ValidationError("Last-Event-ID must be an event id this API sent", field="Last-Event-ID", value=raw)
-    return int(value)
+    value = decimal(raw.strip(), _MAX_EVENT_ID)
+    if value is None:
+        raise ValidationError("Last-Event-ID must be an event id this API sent", field="Last-Event-ID", value=raw[:100])
+    return value
 
 
 class StreamQuery(QueryModel):

@@ -11,20 +11,23 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
 from conveyor.http.operation import JSON, Operation, declared_operation
+from conveyor.http.origin import same_origin_guarded
 from conveyor.http.resources import ErrorAnswer
 from conveyor.jsonvalue import JSONObject
 
 _REF = "#/components/schemas/{model}"
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
 _ERRORS = {
-    400: "The body is not JSON, or not JSON that can be stored",
+    400: "The body is not JSON, or not JSON that can be stored; or a header is not UTF-8 text",
     401: "No bearer token, or not the right one",
+    403: "The Host, or the Origin of a change, is not this server's; details.field names the header",
     404: "Nothing has this id or name",
     405: "This resource does not answer this method; the Allow header lists those it does",
     409: "The resource's state does not allow this",
     413: "The body is larger than the limit",
+    415: "The body is not sent as application/json",
     422: "A parameter or a body field is invalid; details.field names it",
-    429: "Too many deliveries; Retry-After says when to come back",
+    429: "Too many deliveries, or too many requests waiting; Retry-After says when to come back",
     503: "The database is unavailable; Retry-After says when to try again",
 }
 
@@ -115,9 +118,11 @@ def _operation(path: str, method: str, route: web.AbstractRoute, op: Operation, 
         elif op.media != JSON:
             answer["content"] = {op.media: {"schema": {"type": "string"}}}
         responses[str(status)] = answer
-    errors = set(op.errors) | ({401} if not op.public else set()) | ({503} if op.database else set())
+    # Any route: a header that is not UTF-8 (400), a query parameter that cannot be stored (422), another host (403).
+    errors = set(op.errors) | {400, 422} | ({403} if same_origin_guarded(path) else set())
+    errors |= ({401} if not op.public else set()) | ({503} if op.database else set())
     if op.body is not None:
-        errors |= {400, 413, 422}
+        errors |= {413, 415}
     error_schema = schemas.answer(ErrorAnswer)
     for status in sorted(errors):
         responses[str(status)] = {"description": _ERRORS[status], "content": {JSON: {"schema": error_schema}}}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.http.bodies import query_uuid
+from conveyor.http.instant import Instant, parse_instant
 from conveyor.statemachines import STATES
 from conveyor.store import Conn
 from conveyor.store.selection import Selection
@@ -53,14 +54,14 @@ def _query_time(request: web.Request, name: str) -> datetime | None:
         return None
     try:
         # An unencoded "+" of a UTC offset arrives as a space.
-        value = datetime.fromisoformat(raw.strip().replace(" ", "+") if "T" in raw else raw.strip())
+        return parse_instant(raw.strip().replace(" ", "+") if "T" in raw else raw.strip())
     except ValueError as exc:
         raise ValidationError(
-            f"query parameter {name!r} must be an ISO 8601 time, such as 2030-01-31T12:00:00Z",
+            f"query parameter {name!r} must be an ISO 8601 time between years 1 and 9999 in UTC, "
+            "such as 2030-01-31T12:00:00Z",
             field=name,
             value=raw[:200],
         ) from exc
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 async def query_selection(request: web.Request, conn: Conn) -> Selection:
@@ -82,8 +83,8 @@ class SelectionBody(BaseModel):
     ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=100_000)
     workflow: str | None = Field(default=None, min_length=1, max_length=500)
     state: list[str] | None = Field(default=None, min_length=1, max_length=_MAX_STATES)
-    created_after: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
+    created_after: Instant | None = None
+    created_before: Instant | None = None
     parent: uuid.UUID | None = None
 
     @field_validator("state", mode="before")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import json
 import uuid
 from datetime import datetime
 
@@ -21,7 +18,7 @@ from conveyor.engine.triggers import (
 )
 from conveyor.errors import ValidationError
 from conveyor.http.bodies import json_body, path_uuid, query_int, query_uuid
-from conveyor.http.cursor import encode_cursor, id_cursor
+from conveyor.http.cursor import created_cursor, encode_cursor, id_cursor, page_of
 from conveyor.http.keys import POOL
 from conveyor.http.operation import QueryModel, operation
 from conveyor.http.resources import Answer, Page, TriggerAnswer, TriggerRowAnswer
@@ -85,26 +82,10 @@ async def get_triggers(request: web.Request) -> web.Response:
     """Triggers in creation order, optionally of one workflow (?workflow=), a page at a time (?cursor=)."""
     workflow_id = query_uuid(request, "workflow")
     limit = query_int(request, "limit", 100, low=1, high=1000)
-    after = _cursor(request.query.get("cursor"))
+    after = created_cursor(request)
     async with connection(request.app[POOL]) as conn:
         triggers = await list_triggers(conn, workflow_id, after, limit + 1)
-    page = triggers[:limit]
-    next_cursor = _encode(page[-1].created_at, page[-1].id) if len(triggers) > limit else None
-    return respond({"items": [trigger_shape(t) for t in page], "next_cursor": next_cursor})
-
-
-def _encode(created_at: datetime, trigger_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created_at.isoformat(), str(trigger_id)]).encode()).decode()
-
-
-def _cursor(raw: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if raw is None:
-        return None
-    try:
-        created_at, trigger_id = json.loads(base64.urlsafe_b64decode(raw.encode()))
-        return datetime.fromisoformat(created_at), uuid.UUID(trigger_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeEncodeError) as exc:
-        raise ValidationError("query parameter 'cursor' is not a cursor this API gave", field="cursor") from exc
+    return respond(page_of(triggers, limit, trigger_shape, lambda t: (t.created_at.isoformat(), str(t.id))))
 
 
 @routes.get("/triggers/{id}")

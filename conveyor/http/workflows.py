@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
@@ -115,14 +117,14 @@ async def get_one_version(request: web.Request) -> web.Response:
 
 
 @routes.post("/workflows/{id}/executions")
-@operation(ExecutionAnswer, status=201, also={200: ExecutionAnswer}, body=StartExecution, errors=(404, 409))
+@operation(ExecutionAnswer, status=201, also={200: ExecutionAnswer}, body=StartExecution, errors=(404, 409, 429))
 async def post_execution(request: web.Request) -> web.Response:
-    """Start an execution; with `wait`, answer when it ends or the wait is over."""
+    """Start an execution; with `wait`, answer when it ends or the wait is over (429 when too many wait already)."""
     body = await model_body(request, StartExecution)
     pool = request.app[POOL]
-    execution, created = await start_execution(pool, request.match_info["id"], body.input, body.dedupe_key)
-    if body.wait:
-        with request.app[WAITS].slot() as free:
-            if free:
-                execution = await wait_for_end(pool, execution.id, body.wait)
+    # A place among the waiters is taken first: when none is free, nothing has started.
+    with request.app[WAITS].held() if body.wait else contextlib.nullcontext():
+        execution, created = await start_execution(pool, request.match_info["id"], body.input, body.dedupe_key)
+        if body.wait:
+            execution = await wait_for_end(pool, execution.id, body.wait)
     return respond(execution_shape(execution), status=201 if created else 200)

@@ -26,6 +26,8 @@ from conveyor.store.history import list_history
 from testkit.poll import poll_until
 
 ApiClient: TypeAlias = "TestClient[web.Request, web.Application]"
+# The header a body sent with `data=` needs to be read as JSON (`json=` sets it itself).
+JSON = {"Content-Type": "application/json"}
 
 
 @contextlib.asynccontextmanager

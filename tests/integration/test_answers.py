@@ -40,7 +40,9 @@ async def client(db: Pool, aiohttp_client: Callable[..., Awaitable[ApiClient]]) 
 async def test_every_answer_has_security_headers_and_errors_are_json(
     client: ApiClient, method: str, path: str, body: bytes | None, status: int
 ) -> None:
-    response = await client.request(method, path, data=io.BytesIO(body) if body else None)
+    response = await client.request(
+        method, path, data=io.BytesIO(body) if body else None, headers={"Content-Type": "application/json"}
+    )
     assert response.status == status
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"

@@ -27,13 +27,13 @@ def assert_error(body: dict[str, object], code: str) -> dict[str, object]:
 
 
 async def test_malformed_json_is_400(api: ApiClient) -> None:
-    response = await api.post("/workflows", data="{not json")
+    response = await api.post("/workflows", data="{not json", headers={"Content-Type": "application/json"})
     assert response.status == 400
     assert_error(await response.json(), "bad_request")
 
 
 async def test_empty_body_is_400(api: ApiClient) -> None:
-    response = await api.post("/workflows", data="")
+    response = await api.post("/workflows", data="", headers={"Content-Type": "application/json"})
     assert response.status == 400
 
 

@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 from conveyor.config import Settings
 from conveyor.http.app import create_app
 from conveyor.store import Pool
-from tests.integration.conftest import ApiClient
+from tests.integration.conftest import JSON, ApiClient
 
 TOKEN = "s3cret-token-value"
 Client = Callable[..., Awaitable[ApiClient]]
@@ -63,14 +63,23 @@ async def test_without_a_token_configured_the_api_is_open(api: ApiClient) -> Non
 async def test_the_token_is_never_logged(guarded: ApiClient) -> None:
     with capture_logs() as logs:
         await guarded.get("/emails", headers=bearer(TOKEN + "x"))
-        await guarded.post("/workflows", headers=bearer(TOKEN), data="{bad")
+        await guarded.post("/workflows", headers=bearer(TOKEN) | JSON, data="{bad")
     assert TOKEN not in repr(logs)
     assert TOKEN not in repr(Settings(api_token=TOKEN))
 
 
 async def test_a_body_over_the_limit_is_413(guarded: ApiClient) -> None:
-    response = await guarded.post("/workflows", headers=bearer(TOKEN), data="[" + "1," * 2000 + "1]")
+    response = await guarded.post("/workflows", headers=bearer(TOKEN) | JSON, data="[" + "1," * 2000 + "1]")
     assert response.status == 413
     error = (await response.json())["error"]
     assert error["code"] == "body_too_large"
     assert error["details"] == {"field": "body", "max_bytes": 2048}
+
+
+async def test_metrics_need_the_api_token_when_they_have_none_of_their_own(db: Pool, aiohttp_client: Client) -> None:
+    api = await aiohttp_client(create_app(db, Settings(api_token=TOKEN)))
+    refused = await api.get("/metrics")
+    assert refused.status == 401
+    assert (await refused.json())["error"]["details"]["field"] == "Authorization"
+    assert (await api.get("/metrics", headers=bearer("wrong"))).status == 401
+    assert (await api.get("/metrics", headers=bearer(TOKEN))).status == 200

@@ -73,4 +73,6 @@ async def test_an_unknown_node_is_422_and_a_running_execution_is_409(api: ApiCli
         assert (await response.json())["error"]["details"]["field"] == field
     response = await api.post(f"/executions/{execution_id}/retry", json={"from_node": "mail"})
     assert response.status == 409  # still idle: nothing to run again
-    assert (await api.post(f"/executions/{execution_id}/retry", data="[")).status == 400
+    assert (
+        await api.post(f"/executions/{execution_id}/retry", data="[", headers={"Content-Type": "application/json"})
+    ).status == 400

@@ -26,7 +26,7 @@ from conveyor.store import Pool
 from conveyor.store.schema import apply_schema
 from testkit.peers import WebhookPeer
 from testkit.poll import poll_until
-from tests.integration.conftest import ApiClient, flow, running_worker
+from tests.integration.conftest import JSON, ApiClient, flow, running_worker
 
 NOOP = flow({"id": "a", "type": "action", "action": "noop"})
 
@@ -202,7 +202,7 @@ async def test_a_bad_signature_is_401_and_stores_nothing(api: ApiClient, db: Poo
     await trigger(api, {"type": "webhook", "path": "signed", "secret": "0123456789abcdef"})
     body = b'{"email": "ada@example.com"}'
     for headers in ({}, {"X-Conveyor-Signature": "sha256=00"}, {"X-Conveyor-Signature": sign("wrong-secret", body)}):
-        response = await api.post("/hooks/signed", data=body, headers=headers)
+        response = await api.post("/hooks/signed", data=body, headers=headers | JSON)
         assert response.status == 401
         assert (await response.json())["error"]["code"] == "invalid_signature"
     async with db.acquire() as conn:
@@ -215,7 +215,7 @@ async def test_a_signed_webhook_starts_one_execution_and_its_retry_nothing_more(
     secret = "0123456789abcdef"
     created = await trigger(api, {"type": "webhook", "path": "signed", "secret": secret})
     body = b'{"email": "ada@example.com"}'
-    headers = {"X-Conveyor-Signature": sign(secret, body, "d-1"), "X-Conveyor-Delivery": "d-1"}
+    headers = {"X-Conveyor-Signature": sign(secret, body, "d-1"), "X-Conveyor-Delivery": "d-1"} | JSON
     first = await api.post("/hooks/signed", data=body, headers=headers)
     assert first.status == 202
     await poll_until(lambda: _equals(executions_of(db, created["id"]), 1), "one execution of the trigger")
@@ -237,7 +237,9 @@ async def test_a_webhook_past_its_rate_limit_is_429_with_retry_after(api: ApiCli
 
 async def test_a_webhook_body_over_the_limit_is_413(api: ApiClient) -> None:
     await trigger(api, {"type": "webhook", "path": "big"})
-    response = await api.post("/hooks/big", data=io.BytesIO(b'{"a": "' + b"x" * (2 * 1024 * 1024) + b'"}'))
+    response = await api.post(
+        "/hooks/big", data=io.BytesIO(b'{"a": "' + b"x" * (2 * 1024 * 1024) + b'"}'), headers=JSON
+    )
     assert response.status == 413
     assert (await response.json())["error"]["code"] == "payload_too_large"
 
