@@ -18,6 +18,9 @@ from jinja2.exceptions import SecurityError
 MAX_STEPS = 100_000  # loop iterations, calls, filters and operators in one render
 MAX_VALUE_CHARS = 1_000_000  # any one string or list built, and the rendered text
 MAX_BUILT_CHARS = 10_000_000  # all strings and lists built in one render together
+# Lists and objects a render's filters build as items: the collector walks each of them, all other threads waiting,
+# and walking 100,000 took 100 ms here.
+MAX_BUILT_CONTAINERS = 50_000
 MAX_SECONDS = 1.0  # wall time of one render, checked at every step
 MAX_NESTING = 40  # depth of a template's syntax tree
 
@@ -28,6 +31,8 @@ class Budget:
 
     steps: int = MAX_STEPS
     chars: int = MAX_BUILT_CHARS
+    output: int = MAX_VALUE_CHARS
+    containers: int = MAX_BUILT_CONTAINERS
     deadline: float = field(default_factory=lambda: time.monotonic() + MAX_SECONDS)
 
 
@@ -36,13 +41,26 @@ _BUDGET: ContextVar[Budget | None] = ContextVar("template_budget", default=None)
 
 @contextlib.contextmanager
 def budgeted() -> Iterator[Budget]:
-    """Run a render under a fresh budget."""
+    """Run a render under a fresh budget, or under the one of the render it is part of."""
+    current = _BUDGET.get()
+    if current is not None:
+        yield current
+        return
     budget = Budget()
     token = _BUDGET.set(budget)
     try:
         yield budget
     finally:
         _BUDGET.reset(token)
+
+
+def emitted(length: int) -> None:
+    """Charge rendered text to the current render's output, all fields of a value together."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.output -= length
+        if budget.output < 0:
+            raise SecurityError(f"the rendered text would be longer than {MAX_VALUE_CHARS} characters")
 
 
 def step() -> None:
@@ -86,8 +104,13 @@ def materialised(value: Any) -> Any:
     """A filter's lazy result as a list, so no generator object reaches the output."""
     if isinstance(value, Iterator):
         items = []
+        budget = _BUDGET.get()
         for item in counted(value):
             items.append(item)
             size(len(items), "list")
+            if budget is not None and isinstance(item, list | tuple | dict):
+                budget.containers -= 1
+                if budget.containers < 0:
+                    raise SecurityError(f"the template builds more than {MAX_BUILT_CONTAINERS} lists and objects")
         return items
     return value

@@ -27,6 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg, pass_eval_context
 from jinja2.visitor import NodeTransformer
 
+from conveyor.filter_costs import FILTER_COSTS, KILLABLE_FILTERS, MAX_SORTED_ITEMS, SORTING_FILTERS, TEXT_CAPS
 from conveyor.render_budget import (
     MAX_NESTING,
     built,
@@ -35,6 +36,7 @@ from conveyor.render_budget import (
     size,
     step,
 )
+from conveyor.render_process import in_child
 
 _MAX_COUNT = 10_000  # a filter's count argument: batch size, number of slices
 _MAX_WIDTH = 1_000  # a format width or precision, a JSON indent
@@ -65,6 +67,10 @@ def _format_arguments(right: Any) -> Any:
     if isinstance(right, tuple):
         return tuple(_as_text(v) for v in right)
     return _as_text(right)
+
+
+def _both_integers(left: Any, right: Any) -> bool:
+    return isinstance(left, int) and isinstance(right, int)
 
 
 def _text_size(value: Any) -> int:
@@ -103,10 +109,25 @@ def _as_text(value: Any) -> Any:
     return json_text(value) if isinstance(value, list | tuple | dict) else value
 
 
+def _check_cost(name: str, arguments: dict[str, Any]) -> None:
+    """Refuse an input too large for a filter that costs more than linear, or one that must run killable."""
+    if name in KILLABLE_FILTERS and not in_child():
+        raise SecurityError(f"|{name} runs only where it is written in the template itself, not named by data")
+    first = next(iter(arguments))
+    cap = TEXT_CAPS.get(name)
+    if cap is not None and _text_size(arguments[first]) > cap:
+        raise SecurityError(f"|{name} takes at most {cap} characters; this text has {_text_size(arguments[first])}")
+    if name in SORTING_FILTERS:
+        items = arguments[first] = materialised(arguments[first])
+        if len(items) > MAX_SORTED_ITEMS:
+            raise SecurityError(f"|{name} orders at most {MAX_SORTED_ITEMS} items; this value has {len(items)}")
+
+
 def _check_filter(name: str, arguments: dict[str, Any]) -> None:
     if name in _TEXT_FILTERS:
         first = next(iter(arguments))
         arguments[first] = _as_text(arguments[first])
+    _check_cost(name, arguments)
     if name == "join" and isinstance(arguments["value"], Iterator):
         arguments["value"] = materialised(arguments["value"])
     if name == "format":
@@ -220,9 +241,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         super().__init__(finalize=_finalize, **options)
         self.globals.clear()
-        self.filters.pop("pprint")
         self.filters["string"] = json_text
-        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items() if name in FILTER_COSTS}
         self.filters["conveyor_loop"] = _loop
         self.filters["conveyor_concat"] = _concat
 
@@ -270,7 +290,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Size repetitions, powers, concatenations and `%` formats before computing them."""
         step()
-        if operator == "*":
+        if operator == "*" and _both_integers(left, right):
+            if left.bit_length() + right.bit_length() > _MAX_POWER_BITS:
+                raise SecurityError("the product of these integers is too large")
+        elif operator == "*":
             for seq, times in ((left, right), (right, left)):
                 if isinstance(seq, str | list | tuple) and isinstance(times, int):
                     size(len(seq) * times, "repeated value")

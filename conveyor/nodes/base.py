@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from conveyor.definitions import NodeModel
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.services import Services
 from conveyor.redaction import NO_SECRETS, Redactor
+from conveyor.render_thread import off_loop
 from conveyor.secret_references import SECRETS
 from conveyor.templating import is_templated, render_value
 
@@ -58,12 +58,12 @@ class StepContext:
         """Render a templated field with the execution's data and secrets, kept as the step's input unless not
         `keep`; secrets are only ever reached from the definition's own templates, never from data.
 
-        A render runs in a thread of its own: it may hold the GIL for its whole budget, but never the event
-        loop, so the API and the other executions of this process go on meanwhile."""
+        A render runs on the render thread (conveyor/render_thread.py), never on the event loop, so the API and the
+        other executions of this process go on meanwhile."""
         result = value
         if is_templated(value):
             context = {**self.data, SECRETS: self.secrets} if self.secrets else self.data
-            result = await asyncio.to_thread(render_value, value, context)
+            result = await off_loop(render_value, value, context)
         if keep:
             self.rendered[name] = result
         return result
