@@ -88,11 +88,16 @@ class _Children:
                 child = self._idle.pop() if self._idle else None
             if child is None or not child.alive():
                 child = _Child()
-            child.conn.send((function, args))
-            if not child.conn.poll(seconds + _KILL_GRACE_SECONDS):
+            try:
+                child.conn.send((function, args))
+                answered = child.conn.poll(seconds + _KILL_GRACE_SECONDS)
+                status, value = child.conn.recv() if answered else ("timeout", None)
+            except (OSError, EOFError) as exc:  # the child died under the render (out of memory, killed)
+                child.kill()
+                raise RuntimeError("the render process died") from exc
+            if status == "timeout":
                 child.kill()
                 raise TimeoutError(f"took longer than {seconds} s")
-            status, value = child.conn.recv()
             with self._lock:
                 self._idle.append(child)
         if status != "ok":

@@ -6,7 +6,9 @@ template's names are data too (no globals), and `loop`, macros, `caller` and `se
 called or read for their documented attributes. Every step (a loop iteration, a call, a filter, an
 operator) is counted against a budget of steps, characters built and seconds, and each operation
 whose size depends on its arguments (`*`, `**`, `%`, `~`, `|center`, `|join`, …) is sized before it
-runs, so no single step, however hostile, takes long. Output that is not text renders as its JSON
+runs, so no single step, however hostile, takes long. Filters are those `filter_costs.py` classes by
+cost: inputs are capped before the costly ones, and those no bound is proven for run only in a render
+process that is killed on time (`render_process.py`). Output that is not text renders as its JSON
 text; a value with no JSON form (a function, a macro, `loop`) is an error, never a Python repr.
 """
 

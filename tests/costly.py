@@ -25,7 +25,7 @@ def built(spec: Any, most: int = 10**9) -> JSONValue:
         return {k: built(v, most) for k, v in spec.items()}
     if isinstance(spec, list):
         return [built(v, most) for v in spec]
-    return spec  # type: ignore[no-any-return]
+    return spec
 
 
 def longest_stall(work: Callable[[], object]) -> tuple[float, float, object]:
