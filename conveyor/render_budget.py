@@ -19,8 +19,8 @@ MAX_STEPS = 100_000  # loop iterations, calls, filters and operators in one rend
 MAX_VALUE_CHARS = 1_000_000  # any one string or list built, and the rendered text
 MAX_BUILT_CHARS = 10_000_000  # all strings and lists built in one render together
 # Lists and objects a render's filters build as items: the collector walks each of them, all other threads waiting,
-# and walking 100,000 took 100 ms here.
-MAX_BUILT_CONTAINERS = 50_000
+# and walking 100,000 took 100 ms here (with what the process already holds, which it walks too).
+MAX_BUILT_CONTAINERS = 20_000
 MAX_SECONDS = 1.0  # wall time of one render, checked at every step
 MAX_NESTING = 40  # depth of a template's syntax tree
 
@@ -79,6 +79,29 @@ def size(length: int, what: str = "value") -> None:
     """Refuse a value longer than any one value may be."""
     if length > MAX_VALUE_CHARS:
         raise SecurityError(f"the {what} would be too large ({length} > {MAX_VALUE_CHARS})")
+
+
+def json_size(value: Any) -> int:
+    """How long a value's JSON text can be at most, counted without building it (json.dumps is one C call that
+    holds the GIL for as long as its text takes); counting stops once past what any value may be."""
+    total, stack = 0, [value]
+    while stack and total <= MAX_VALUE_CHARS:
+        item = stack.pop()
+        if isinstance(item, str):
+            plain = item.isascii() and item.isprintable()
+            total += 2 + (len(item) + item.count('"') + item.count("\\") if plain else 6 * len(item))
+        elif isinstance(item, dict):
+            total += 2 + 4 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            total += 2 + 2 * len(item)
+            stack.extend(item)
+        elif isinstance(item, int):
+            total += item.bit_length() // 3 + 2
+        else:
+            total += 24
+    return total
 
 
 def built(value: Any) -> Any:

@@ -91,17 +91,18 @@ class _Children:
             try:
                 child.conn.send((function, args))
                 answered = child.conn.poll(seconds + _KILL_GRACE_SECONDS)
-                status, value = child.conn.recv() if answered else ("timeout", None)
+                answer: tuple[str, Any] = child.conn.recv() if answered else ("timeout", None)
             except (OSError, EOFError) as exc:  # the child died under the render (out of memory, killed)
                 child.kill()
                 raise RuntimeError("the render process died") from exc
+            status, value = answer
             if status == "timeout":
                 child.kill()
                 raise TimeoutError(f"took longer than {seconds} s")
             with self._lock:
                 self._idle.append(child)
         if status != "ok":
-            raise RuntimeError(value)
+            raise RuntimeError(str(value))
         result: T = value
         return result
 

@@ -34,6 +34,7 @@ from conveyor.render_budget import (
     MAX_NESTING,
     built,
     counted,
+    json_size,
     materialised,
     size,
     step,
@@ -96,6 +97,7 @@ _ESTIMATES: dict[str, Callable[[dict[str, Any]], int]] = {
         _text_size(a["s"])
         + (str(a["s"]).count(str(a["old"])) if a["old"] else _text_size(a["s"]) + 1) * _text_size(a["new"])
     ),
+    "tojson": lambda a: json_size(a["value"]),
     "join": lambda a: sum(_text_size(v) for v in a["value"]) + _text_size(a["d"]) * max(len(a["value"]) - 1, 0),
 }
 # Filters that treat their input as text: a list or an object becomes its JSON text first, not its repr.
@@ -183,6 +185,7 @@ def json_text(value: Any) -> str:
         return value
     if isinstance(value, Undefined):
         return str(value)  # StrictUndefined raises, naming what is missing
+    size(json_size(value), "JSON text")
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:

@@ -15,7 +15,7 @@ from jinja2.exceptions import SecurityError
 from conveyor.errors import PermanentStepError
 from conveyor.filter_costs import KILLABLE_FILTERS
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.render_budget import MAX_SECONDS, budgeted, emitted
+from conveyor.render_budget import MAX_SECONDS, budgeted, emitted, json_size
 from conveyor.render_process import in_child, run_killable
 from conveyor.sandbox import BoundedSandbox
 
@@ -197,15 +197,15 @@ def _render_parts(value: JSONValue, context: JSONObject) -> JSONValue:
             if isinstance(result, Undefined):
                 raise TemplateRenderError(f"cannot render {value!r}: {single.group('expr').strip()} is undefined")
             try:
-                text = json.dumps(result, allow_nan=False)
+                emitted(len(result) if isinstance(result, str) else json_size(result))
+            except SecurityError as exc:
+                raise TemplateRenderError(f"cannot render {_excerpt(value)}: {exc}") from exc
+            try:
+                json.dumps(result, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 raise TemplateRenderError(
                     f"{_excerpt(value)} gave a {type(result).__name__}, not a JSON value"
                 ) from exc
-            try:
-                emitted(len(result) if isinstance(result, str) else len(text))
-            except SecurityError as exc:
-                raise TemplateRenderError(f"cannot render {_excerpt(value)}: {exc}") from exc
             return result
         return _string_here(value, context, False)
     if isinstance(value, dict):
