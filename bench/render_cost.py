@@ -1,13 +1,13 @@
 """`python -m bench.render_cost`: what one render costs on the hot path of a step, in microseconds (no database).
 
-Each case renders a typical step's templated fields many times and reports the median of five runs per render,
-then the cost of handing a render to the render thread from the event loop and back.
+Each case renders a typical step's templated fields many times and reports the time per render,
+then the cost of handing a render to the render thread from the event loop and back. CPU time of this process, the best of seven runs:
+the machine's noise only ever adds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from collections.abc import Awaitable, Callable
 
@@ -28,18 +28,19 @@ CASES: dict[str, JSONValue] = {
     },
     "text with a loop": "Hi {{ input.name }}, {% for t in input.tags %}{{ t | upper }} {% endfor %}({{ input.n * 2 }})",
     "filters and a sort": "{{ input.tags | sort | join(', ') }} {{ input.plan | replace('p', 'P') | center(9) }}",
+    "urlize (a child)": "Hi {{ input.name }}, see {{ 'www.example.com/' ~ input.plan | urlize }}",
 }
-ROUNDS, RUNS = 2_000, 5
+ROUNDS, RUNS = 2_000, 7
 
 
 def _per_call_microseconds(call: Callable[[], object]) -> float:
     runs = []
     for _ in range(RUNS):
-        started = time.perf_counter()
+        started = time.process_time()
         for _ in range(ROUNDS):
             call()
-        runs.append((time.perf_counter() - started) / ROUNDS * 1e6)
-    return statistics.median(runs)
+        runs.append((time.process_time() - started) / ROUNDS * 1e6)
+    return min(runs)
 
 
 async def _handoff_microseconds() -> float:
@@ -51,10 +52,13 @@ async def _handoff_microseconds() -> float:
 
 
 async def _timed(call: Callable[[], Awaitable[JSONValue]]) -> float:
-    started = time.perf_counter()
-    for _ in range(ROUNDS):
-        await call()
-    return (time.perf_counter() - started) / ROUNDS * 1e6
+    runs = []
+    for _ in range(RUNS):
+        started = time.process_time()
+        for _ in range(ROUNDS):
+            await call()
+        runs.append((time.process_time() - started) / ROUNDS * 1e6)
+    return min(runs)
 
 
 def main() -> None:
