@@ -1,8 +1,8 @@
 """`python -m bench.render_cost`: what one render costs on the hot path of a step, in microseconds (no database).
 
-Each case renders a typical step's templated fields many times and reports the time per render,
-then the cost of handing a render to the render thread from the event loop and back. CPU time of this process, the best of seven runs:
-the machine's noise only ever adds.
+Each case renders a typical step's templated fields many times and reports the time per render, then the cost
+of handing a render to the render thread from the event loop and back: CPU time of this process (other processes
+on a shared machine do not count), the best of seven runs (noise only ever adds).
 """
 
 from __future__ import annotations
