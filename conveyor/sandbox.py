@@ -6,7 +6,9 @@ template's names are data too (no globals), and `loop`, macros, `caller` and `se
 called or read for their documented attributes. Every step (a loop iteration, a call, a filter, an
 operator) is counted against a budget of steps, characters built and seconds, and each operation
 whose size depends on its arguments (`*`, `**`, `%`, `~`, `|center`, `|join`, …) is sized before it
-runs, so no single step, however hostile, takes long. Output that is not text renders as its JSON
+runs, so no single step, however hostile, takes long. Filters are those `filter_costs.py` classes by
+cost: inputs are capped before the costly ones, and those no bound is proven for run only in a render
+process that is killed on time (`render_process.py`). Output that is not text renders as its JSON
 text; a value with no JSON form (a function, a macro, `loop`) is an error, never a Python repr.
 """
 
@@ -27,14 +29,17 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg, pass_eval_context
 from jinja2.visitor import NodeTransformer
 
+from conveyor.filter_costs import FILTER_COSTS, KILLABLE_FILTERS, MAX_SORTED_ITEMS, SORTING_FILTERS, TEXT_CAPS
 from conveyor.render_budget import (
     MAX_NESTING,
     built,
     counted,
+    json_size,
     materialised,
     size,
     step,
 )
+from conveyor.render_process import in_child
 
 _MAX_COUNT = 10_000  # a filter's count argument: batch size, number of slices
 _MAX_WIDTH = 1_000  # a format width or precision, a JSON indent
@@ -67,6 +72,10 @@ def _format_arguments(right: Any) -> Any:
     return _as_text(right)
 
 
+def _both_integers(left: Any, right: Any) -> bool:
+    return isinstance(left, int) and isinstance(right, int)
+
+
 def _text_size(value: Any) -> int:
     return len(value) if isinstance(value, str) else len(str(value))
 
@@ -88,6 +97,7 @@ _ESTIMATES: dict[str, Callable[[dict[str, Any]], int]] = {
         _text_size(a["s"])
         + (str(a["s"]).count(str(a["old"])) if a["old"] else _text_size(a["s"]) + 1) * _text_size(a["new"])
     ),
+    "tojson": lambda a: json_size(a["value"]),
     "join": lambda a: sum(_text_size(v) for v in a["value"]) + _text_size(a["d"]) * max(len(a["value"]) - 1, 0),
 }
 # Filters that treat their input as text: a list or an object becomes its JSON text first, not its repr.
@@ -103,10 +113,25 @@ def _as_text(value: Any) -> Any:
     return json_text(value) if isinstance(value, list | tuple | dict) else value
 
 
+def _check_cost(name: str, arguments: dict[str, Any]) -> None:
+    """Refuse an input too large for a filter that costs more than linear, or one that must run killable."""
+    if name in KILLABLE_FILTERS and not in_child():
+        raise SecurityError(f"|{name} runs only where it is written in the template itself, not named by data")
+    first = next(iter(arguments))
+    cap = TEXT_CAPS.get(name)
+    if cap is not None and _text_size(arguments[first]) > cap:
+        raise SecurityError(f"|{name} takes at most {cap} characters; this text has {_text_size(arguments[first])}")
+    if name in SORTING_FILTERS:
+        items = arguments[first] = materialised(arguments[first])
+        if len(items) > MAX_SORTED_ITEMS:
+            raise SecurityError(f"|{name} orders at most {MAX_SORTED_ITEMS} items; this value has {len(items)}")
+
+
 def _check_filter(name: str, arguments: dict[str, Any]) -> None:
     if name in _TEXT_FILTERS:
         first = next(iter(arguments))
         arguments[first] = _as_text(arguments[first])
+    _check_cost(name, arguments)
     if name == "join" and isinstance(arguments["value"], Iterator):
         arguments["value"] = materialised(arguments["value"])
     if name == "format":
@@ -160,6 +185,7 @@ def json_text(value: Any) -> str:
         return value
     if isinstance(value, Undefined):
         return str(value)  # StrictUndefined raises, naming what is missing
+    size(json_size(value), "JSON text")
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -220,9 +246,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         super().__init__(finalize=_finalize, **options)
         self.globals.clear()
-        self.filters.pop("pprint")
         self.filters["string"] = json_text
-        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items() if name in FILTER_COSTS}
         self.filters["conveyor_loop"] = _loop
         self.filters["conveyor_concat"] = _concat
 
@@ -270,7 +295,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Size repetitions, powers, concatenations and `%` formats before computing them."""
         step()
-        if operator == "*":
+        if operator == "*" and _both_integers(left, right):
+            if left.bit_length() + right.bit_length() > _MAX_POWER_BITS:
+                raise SecurityError("the product of these integers is too large")
+        elif operator == "*":
             for seq, times in ((left, right), (right, left)):
                 if isinstance(seq, str | list | tuple) and isinstance(times, int):
                     size(len(seq) * times, "repeated value")

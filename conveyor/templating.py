@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
 
 from conveyor.errors import PermanentStepError
+from conveyor.filter_costs import KILLABLE_FILTERS
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.render_budget import MAX_VALUE_CHARS, budgeted
+from conveyor.render_budget import MAX_SECONDS, budgeted, emitted, json_size
+from conveyor.render_process import in_child, run_killable
 from conveyor.sandbox import BoundedSandbox
 
 _SINGLE_PLACEHOLDER = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
@@ -28,6 +32,8 @@ _TEMPLATE_FAULTS = (
     SyntaxError,
     NameError,  # Jinja folds `{{ "nan"|float }}` into code that names `nan`
 )
+
+_T = TypeVar("_T")
 
 _ENV = BoundedSandbox(undefined=StrictUndefined, autoescape=False)
 _HTML_ENV = BoundedSandbox(undefined=StrictUndefined, autoescape=True)
@@ -102,18 +108,53 @@ def _template(source: str, html: bool):  # type: ignore[no-untyped-def]
 
 def render_string(text: str, context: JSONObject, *, html: bool = False) -> str:
     """Render a template to text (HTML-escaped when `html`), within the sandbox's budget."""
+    if _needs_killable(text):
+        return _killable(_string_here, (text, context, html), text)
+    return _string_here(text, context, html)
+
+
+def _string_here(text: str, context: JSONObject, html: bool) -> str:
     parts: list[str] = []
-    size = 0
     try:
         with budgeted():
             for part in _template(text, html).generate(context):
-                size += len(part)
-                if size > MAX_VALUE_CHARS:
-                    raise SecurityError(f"the rendered text would be longer than {MAX_VALUE_CHARS} characters")
+                emitted(len(part))
                 parts.append(part)
     except _TEMPLATE_FAULTS as exc:
         raise TemplateRenderError(f"cannot render {_excerpt(text)}: {_reason(exc, text, context)}") from exc
     return "".join(parts)
+
+
+def _needs_killable(value: JSONValue) -> bool:
+    """Whether a value's templates name a filter no bound is proven for (a plain substring test: cheap, and
+    wrong only the safe way, since a name written anywhere sends the render to a child)."""
+    if isinstance(value, str):
+        return not in_child() and any(name in value for name in KILLABLE_FILTERS)
+    if isinstance(value, dict):
+        return any(_needs_killable(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_needs_killable(v) for v in value)
+    return False
+
+
+def _killable(render: Callable[..., _T], args: tuple[Any, ...], value: JSONValue) -> _T:
+    """Run a render in a child process, killed when the render's time is up."""
+    try:
+        rendered, result = run_killable(_answer, (render, args), MAX_SECONDS)
+    except TimeoutError as exc:
+        message = f"cannot render {_excerpt(str(value))}: the template takes longer than {MAX_SECONDS} s to render"
+        raise TemplateRenderError(message) from exc
+    if not rendered:
+        raise TemplateRenderError(str(result))
+    return result  # type: ignore[return-value]
+
+
+def _answer(render: Callable[..., _T], args: tuple[Any, ...]) -> tuple[bool, _T | str]:
+    """In a child: the render's result, or the message of the TemplateRenderError it raised."""
+    try:
+        return True, render(*args)
+    except TemplateRenderError as exc:
+        return False, exc.message
 
 
 def _excerpt(text: str) -> str:
@@ -195,20 +236,34 @@ def is_templated(value: JSONValue) -> bool:
 
 
 def render_value(value: JSONValue, context: JSONObject) -> JSONValue:
-    """Render every string in a JSON value; a lone `{{ x }}` keeps x's JSON type."""
+    """Render every string in a JSON value under one budget; a lone `{{ x }}` keeps x's JSON type."""
+    if _needs_killable(value):
+        return _killable(_value_here, (value, context), value)
+    return _value_here(value, context)
+
+
+def _value_here(value: JSONValue, context: JSONObject) -> JSONValue:
+    with budgeted():
+        return _render_parts(value, context)
+
+
+def _render_parts(value: JSONValue, context: JSONObject) -> JSONValue:
     if isinstance(value, str):
         if "{{" not in value and "{%" not in value:
             return value
         single = _SINGLE_PLACEHOLDER.match(value)
         if single:
             try:
-                with budgeted():
-                    result = _expression(single.group("expr"))(**context)
+                result = _expression(single.group("expr"))(**context)
             except _TEMPLATE_FAULTS as exc:
                 raise TemplateRenderError(f"cannot render {_excerpt(value)}: {_reason(exc, value, context)}") from exc
             if isinstance(result, Undefined):
                 missing = _missing_name(value, context) or single.group("expr").strip()
                 raise TemplateRenderError(f"cannot render {_excerpt(value)}: {missing} is not defined")
+            try:
+                emitted(len(result) if isinstance(result, str) else json_size(result))
+            except SecurityError as exc:
+                raise TemplateRenderError(f"cannot render {_excerpt(value)}: {exc}") from exc
             try:
                 json.dumps(result, allow_nan=False)
             except (TypeError, ValueError) as exc:
@@ -216,9 +271,9 @@ def render_value(value: JSONValue, context: JSONObject) -> JSONValue:
                     f"{_excerpt(value)} gave a {type(result).__name__}, not a JSON value"
                 ) from exc
             return result
-        return render_string(value, context)
+        return _string_here(value, context, False)
     if isinstance(value, dict):
-        return {k: render_value(v, context) for k, v in value.items()}
+        return {k: _render_parts(v, context) for k, v in value.items()}
     if isinstance(value, list):
-        return [render_value(v, context) for v in value]
+        return [_render_parts(v, context) for v in value]
     return value

@@ -20,6 +20,7 @@ from conveyor.engine.metrics import COALESCED_GROUPS
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import ValidationError
 from conveyor.jsonvalue import JSONObject
+from conveyor.render_thread import off_loop
 from conveyor.statemachines import INITIAL_STATE
 from conveyor.store import Pool, transaction
 from conveyor.store.coalesce_groups import GroupStart, RipeGroup, lock_ripe, read_groups, start_groups
@@ -34,7 +35,8 @@ async def start_ripe_groups(pool: Pool, cache: TriggerCache, limit: int) -> int:
         locked = await lock_ripe(conn, limit)
         if not locked:
             return 0
-        starts = [_decide(group, cache) for group in await read_groups(conn, locked)]
+        groups = await read_groups(conn, locked)
+        starts = await off_loop(lambda: [_decide(group, cache) for group in groups])  # keys: off the loop
         started, folded = await start_groups(conn, INITIAL_STATE, starts)
         failpoints.fail(failpoints.Point.IN_COALESCE)
     for start in starts:

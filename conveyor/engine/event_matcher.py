@@ -18,16 +18,19 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
+from collections.abc import Sequence
 
 import structlog
 
+from conveyor.cancellation import CancelOn
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.nodes.base import execution_data
 from conveyor.nodes.wait_for_event import WaitForEventNode
+from conveyor.render_thread import off_loop
 from conveyor.statemachines import moves
 from conveyor.store import Conn, Pool, transaction
 from conveyor.store.descendants import cancel_descendants
-from conveyor.store.event_cancels import cancel_on_events, find_cancel_candidates
+from conveyor.store.event_cancels import CancelCandidate, cancel_on_events, find_cancel_candidates
 from conveyor.store.event_log import Event, lock_unmatched
 from conveyor.store.event_waits import Candidate, Delivery, deliver, find_candidates
 
@@ -67,23 +70,22 @@ class EventMatcher:
 
     async def _cancel(self, conn: Conn, events: list[Event]) -> list[uuid.UUID]:
         by_id = {e.id: e for e in events}
-        cancels: list[tuple[uuid.UUID, int]] = []
+        groups = []
         for execution_id, group in itertools.groupby(
             await find_cancel_candidates(conn, events), lambda c: c.execution_id
         ):
             pairs = list(group)
             definition = await self._definitions.get(pairs[0].workflow_id, pairs[0].workflow_version)
-            taken = next(
-                (
-                    c
-                    for c in pairs
-                    for rule in definition.cancel_on
-                    if rule.event == by_id[c.event_id].type and rule.accepts(by_id[c.event_id].document(), c.input)
-                ),
-                None,
-            )
-            if taken is not None:
-                cancels.append((execution_id, taken.event_id))
+            groups.append((execution_id, definition.cancel_on, pairs))
+
+        def taken() -> list[tuple[uuid.UUID, int]]:
+            return [
+                (execution_id, event_id)
+                for execution_id, rules, pairs in groups
+                if (event_id := _cancelling_event(rules, pairs, by_id)) is not None
+            ]
+
+        cancels = await off_loop(taken)  # the rules: off the event loop
         if not cancels:
             return []
         cancelled = await cancel_on_events(conn, cancels, _CANCEL_MOVES)
@@ -94,17 +96,35 @@ class EventMatcher:
 
     async def _choose(self, events: list[Event], candidates: list[Candidate]) -> list[Delivery]:
         by_id = {e.id: e for e in events}
-        chosen: list[Delivery] = []
+        waits = []
         # candidates come ordered by wait, then event: each wait takes its oldest accepted event
         for (execution_id, visit), group in itertools.groupby(candidates, lambda c: (c.execution_id, c.visit)):
             pairs = list(group)
             first = pairs[0]
             definition = await self._definitions.get(first.workflow_id, first.workflow_version)
             node = definition.node(first.node)
-            if not isinstance(node, WaitForEventNode):
-                continue
-            data = execution_data(execution_id, first.workflow_id, first.attempt, visit, first.input, first.context)
-            taken = next((c for c in pairs if node.accepts(by_id[c.event_id].document(), data)), None)
-            if taken is not None:
-                chosen.append(Delivery(execution_id, visit, taken.event_id))
-        return chosen
+            if isinstance(node, WaitForEventNode):
+                data = execution_data(execution_id, first.workflow_id, first.attempt, visit, first.input, first.context)
+                waits.append((execution_id, visit, node, data, pairs))
+
+        def chosen() -> list[Delivery]:
+            return [
+                Delivery(execution_id, visit, taken.event_id)
+                for execution_id, visit, node, data, pairs in waits
+                if (taken := next((c for c in pairs if node.accepts(by_id[c.event_id].document(), data)), None))
+            ]
+
+        return await off_loop(chosen)  # the rules: off the event loop
+
+
+def _cancelling_event(rules: Sequence[CancelOn], pairs: list[CancelCandidate], by_id: dict[int, Event]) -> int | None:
+    """The first event among an execution's candidates that one of its cancel rules accepts."""
+    return next(
+        (
+            c.event_id
+            for c in pairs
+            for rule in rules
+            if rule.event == by_id[c.event_id].type and rule.accepts(by_id[c.event_id].document(), c.input)
+        ),
+        None,
+    )

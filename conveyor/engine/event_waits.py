@@ -12,6 +12,7 @@ import dataclasses
 import structlog
 
 from conveyor.nodes.base import WaitForEvent
+from conveyor.render_thread import off_loop
 from conveyor.store import Conn
 from conveyor.store.event_log import lock_types_shared
 from conveyor.store.event_waits import Delivery, ParkedWait, deliver, park
@@ -42,7 +43,7 @@ async def park_wait(conn: Conn, commit: StepCommit, wait: WaitForEvent) -> Commi
         # woken early and parked again, but an event closed the wait meanwhile: take it now
         await deliver(conn, [], wake_ids=[execution_id])
         return dataclasses.replace(committed, wake_in_seconds=0.0)
-    taken = next((e for e in recorded if wait.accepts(e.document())), None)
+    taken = await off_loop(lambda: next((e for e in recorded if wait.accepts(e.document())), None))
     if taken is None:
         return committed
     await deliver(conn, [Delivery(execution_id, commit.visit, taken.id)])

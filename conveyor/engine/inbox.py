@@ -30,6 +30,7 @@ from conveyor.concurrency import NO_SLOTS, describe, slots_with
 from conveyor.engine.metrics import TRIGGER_ROWS
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import ValidationError
+from conveyor.render_thread import off_loop
 from conveyor.rules import RuleError
 from conveyor.statemachines import INITIAL_STATE
 from conveyor.store import Pool, transaction
@@ -48,7 +49,8 @@ async def consume_inbox(pool: Pool, cache: TriggerCache, limit: int) -> int:
         pending = await lock_pending(conn, limit)
         if not pending:
             return 0
-        verdicts = list(_verdicts(pending, cache))
+        # Filters and keys are evaluated off the event loop: each is bounded, but a batch of them adds up.
+        verdicts = await off_loop(lambda: list(_verdicts(pending, cache)))
         done = await consume(conn, INITIAL_STATE, verdicts)
     for trigger_id, outcome, count in done.outcomes:
         TRIGGER_ROWS.labels(trigger=str(trigger_id) if trigger_id else "", outcome=outcome).inc(count)

@@ -16,6 +16,7 @@ from conveyor.engine.references import check_references
 from conveyor.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError, WorkflowInactiveError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.kinds import load_definition, parse_definition
+from conveyor.render_thread import off_loop
 from conveyor.statemachines import CANCELLED, RUNNING, STATES, TERMINAL_STATES, moves
 from conveyor.store import Conn, Pool, connection, transaction
 from conveyor.store.bulk import count_situations
@@ -106,7 +107,7 @@ async def start_execution(
                 workflow.start_node,
                 input_,
                 dedupe_key=dedupe_key,
-                slots=slots_for(workflow.definition, input_),
+                slots=await off_loop(slots_for, workflow.definition, input_),  # a key render: off the loop
             ),
         )
     if created:

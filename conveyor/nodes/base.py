@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from conveyor.definitions import NodeModel
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.services import Services
 from conveyor.redaction import NO_SECRETS, Redactor, marker
+from conveyor.render_thread import off_loop
 from conveyor.secret_references import SECRETS, secret_names
 from conveyor.sendable import Sendable, conceal, restored
 from conveyor.templating import TemplateRenderError, is_templated, render_value
@@ -66,19 +66,19 @@ class StepContext:
         The record of a field that names a secret is rendered again with each secret's marker in its place,
         never derived from the value sent; a credential in a sendable field is concealed in it.
 
-        A render runs in a thread of its own: it may hold the GIL for its whole budget, but never the event
-        loop, so the API and the other executions of this process go on meanwhile."""
+        A render runs on the render thread (conveyor/render_thread.py), never on the event loop, so the API and the
+        other executions of this process go on meanwhile."""
         result = record = value
         if is_templated(value):
             context = {**self.data, SECRETS: self.secrets} if self.secrets else self.data
             try:
-                result = record = await asyncio.to_thread(render_value, value, context)
+                result = record = await off_loop(render_value, value, context)
             except TemplateRenderError as exc:
                 raise exc.in_node(self.node_id) from exc
             named = secret_names(value) if self.secrets else set()
             if named:
                 markers = {n: marker(n) for n in named}
-                shown = await asyncio.to_thread(render_value, value, {**self.data, SECRETS: markers})
+                shown = await off_loop(render_value, value, {**self.data, SECRETS: markers})
                 record = restored(shown, markers.values())
         self.records[name] = conceal(self.sendable, name, record)
         if keep:

@@ -10,6 +10,7 @@ from conveyor.definitions import NodeId, NodeModel
 from conveyor.errors import PermanentStepError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, NodeKind, Outcome, StepContext
+from conveyor.render_thread import off_loop
 from conveyor.rules import Rule, RuleError, compile_rule, is_truthy, rule_errors
 
 
@@ -48,7 +49,7 @@ class ConditionNode(NodeModel):
 async def execute(node: ConditionNode, ctx: StepContext) -> Outcome:
     """Evaluate the rule against the execution's data and branch."""
     try:
-        result = node.compiled().evaluate(ctx.data)
+        result = await off_loop(node.compiled().evaluate, ctx.data)  # native, GIL held: off the loop
     except RuleError as exc:
         raise PermanentStepError(f"rule failed: {exc}") from exc
     matched = is_truthy(result)

@@ -9,6 +9,7 @@ from conveyor.definitions import NodeModel, Reference
 from conveyor.errors import PermanentStepError, StepError
 from conveyor.jsonvalue import JSONObject
 from conveyor.nodes.base import Completed, NodeKind, Outcome, SpawnChild, StepContext, WaitForChild
+from conveyor.render_thread import off_loop
 from conveyor.statemachines import COMPLETED, TERMINAL_STATES
 from conveyor.store import connection
 from conveyor.store.descendants import flow_depth
@@ -59,7 +60,7 @@ async def execute(node: SharedFlowNode, ctx: StepContext) -> Outcome:
             start_node=flow.start_node,
             input=child_input,
             dedupe_key=key,
-            slots=slots_for(flow.definition, child_input),
+            slots=await off_loop(slots_for, flow.definition, child_input),  # a key render: off the loop
         )
     assert child is not None
     if child.state == COMPLETED:

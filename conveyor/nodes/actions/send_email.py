@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 
@@ -16,6 +15,7 @@ from conveyor.nodes.actions.registry import action
 from conveyor.nodes.email_transports import Delivery
 from conveyor.nodes.throttle import email_key, throttled
 from conveyor.redaction import Redactor
+from conveyor.render_thread import off_loop
 from conveyor.store import connection
 from conveyor.store.emails import DELIVERED, EmailStatus, OutgoingEmail, mark_email, reserve_email
 from conveyor.store.templates import EmailContent, get_template
@@ -42,7 +42,7 @@ async def send_email(message: EmailParams, ctx: ActionContext) -> JSONValue:
     async with connection(pool) as conn:
         stored = await get_template(conn, template)
     # Off the event loop, like every render: see StepContext.render.
-    content = await asyncio.to_thread(_render, stored, {**ctx.data, "params": params})
+    content = await off_loop(_render, stored, {**ctx.data, "params": params})
     async with connection(pool) as conn:
         # The log row is what stays: a secret carried in through the params is sent, never stored.
         redactor = ctx.step.redactor
