@@ -65,6 +65,7 @@ async def subscriptions(db: Pool) -> str:
             f"CREATE TABLE {name} (id bigserial PRIMARY KEY, email text NOT NULL, product text NOT NULL,"
             " created_at timestamptz NOT NULL DEFAULT '2026-01-01T00:00:00Z', doc json)"
         )
+        await conn.execute(f"GRANT SELECT ON {name} TO conveyor_poll")
     return name
 
 
@@ -263,3 +264,50 @@ async def test_a_url_on_a_private_address_is_refused_before_any_request(
         return body["status"] == "error" and "not allowed" in error
 
     await poll_until(refused_address, "the guard to refuse the private address")
+
+
+async def _started(db: Pool, trigger_id: str, emails: set[str]) -> bool:
+    return {i["email"] for i in await inputs(db, trigger_id)} >= emails
+
+
+@pytest.mark.parametrize(
+    ("cursor", "write_first"),
+    [("id", True), ("created_at", True), ("created_at", False), ("stamped", True)],
+    ids=["sequence", "now", "now-taken-before-the-first-write", "clock_timestamp"],
+)
+async def test_a_row_committed_after_the_cursor_passed_its_value_is_taken_once(
+    api: ApiClient, db: Pool, worker: Worker, cursor: str, write_first: bool
+) -> None:
+    # The case: A takes a low value and holds its transaction open, B takes a higher one and commits, the
+    # poll takes B's row and moves past A's value; A then commits. A's row must start once, and B's before that.
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    async with db.acquire() as conn:
+        await conn.execute(
+            f"CREATE TABLE {table} (id bigserial PRIMARY KEY, email text NOT NULL,"
+            " created_at timestamptz NOT NULL DEFAULT now(), stamped timestamptz NOT NULL DEFAULT clock_timestamp());"
+            f" CREATE INDEX ON {table} (created_at, id); CREATE INDEX ON {table} (stamped, id);"
+            f" GRANT SELECT ON {table} TO conveyor_poll"
+        )
+    created = await create_trigger(api, {"type": "poll", "table": table, "cursor": cursor, "interval": "1s"})
+    async with db.acquire() as a, db.acquire() as b:
+        holding = a.transaction()
+        await holding.start()
+        if write_first:
+            await a.execute(f"INSERT INTO {table} (email) VALUES ('a@example.com')")
+        else:  # now() is the transaction's start; the transaction has no id until it writes
+            await a.fetchval("SELECT now()")
+        await b.execute(f"INSERT INTO {table} (email) VALUES ('b@example.com')")
+        await poll_until(lambda: _started(db, created["id"], {"b@example.com"}), "B's row while A is open")
+        if not write_first:
+            await a.execute(f"INSERT INTO {table} (email) VALUES ('a@example.com')")
+        await b.execute(f"INSERT INTO {table} (email) VALUES ('c@example.com')")
+        await poll_until(lambda: _started(db, created["id"], {"c@example.com"}), "rows after A's are not held up")
+        assert (await shown(api, created["id"]))["held_seconds"] > 0
+        await holding.commit()
+    await poll_until(lambda: _started(db, created["id"], {"a@example.com"}), "A's row once A commits")
+    await poll_until(lambda: _rows(api, created["id"], started=3), "three rows started", timeout_seconds=10)
+    assert sorted(i["email"] for i in await inputs(db, created["id"])) == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
