@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -311,3 +313,63 @@ async def test_a_row_committed_after_the_cursor_passed_its_value_is_taken_once(
         "b@example.com",
         "c@example.com",
     ]
+
+
+async def _write_in_random_transactions(db: Pool, table: str, writer: int, rows: int, seed: int) -> None:
+    """Insert `rows` rows in transactions of random size and length, some idle before their first write."""
+    rng = random.Random(seed)
+    done = 0
+    async with db.acquire() as conn:
+        while done < rows:
+            size = min(rows - done, rng.randint(1, 40))
+            async with conn.transaction():
+                await conn.fetchval("SELECT now()")
+                if rng.random() < 0.5:
+                    await asyncio.sleep(rng.uniform(0, 0.3))
+                await conn.executemany(
+                    f"INSERT INTO {table} (email) VALUES ($1)",
+                    [(f"w{writer}-{done + i}@example.com",) for i in range(size)],
+                )
+                await asyncio.sleep(rng.uniform(0, 0.3) if rng.random() < 0.95 else rng.uniform(1, 3))
+            done += size
+
+
+async def _started_rows(db: Pool, trigger_id: str) -> int:
+    async with db.acquire() as conn:
+        n: int = await conn.fetchval(
+            "SELECT count(*) FROM trigger_events WHERE trigger_id = $1 AND outcome = 'started'", uuid.UUID(trigger_id)
+        )
+    return n
+
+
+@pytest.mark.parametrize("cursor", ["id", "created_at"])
+async def test_concurrent_writers_with_random_transaction_lengths_start_every_row_exactly_once(
+    api: ApiClient, db: Pool, worker: Worker, cursor: str
+) -> None:
+    table = f"w_{uuid.uuid4().hex[:8]}"
+    async with db.acquire() as conn:
+        await conn.execute(
+            f"CREATE TABLE {table} (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE,"
+            f" created_at timestamptz NOT NULL DEFAULT now()); CREATE INDEX ON {table} (created_at, id);"
+            f" GRANT SELECT ON {table} TO conveyor_poll"
+        )
+    created = await create_trigger(
+        api, {"type": "poll", "table": table, "cursor": cursor, "interval": "1s", "batch": 500}
+    )
+    writers, total = 8, 10_000
+    await asyncio.gather(
+        *(_write_in_random_transactions(db, table, w, total // writers, seed=w) for w in range(writers))
+    )
+
+    async def all_started() -> bool:
+        return await _started_rows(db, created["id"]) == total
+
+    await poll_until(all_started, "every row started", timeout_seconds=120)
+    async with db.acquire() as conn:
+        started = await conn.fetch(
+            "SELECT input->>'email' AS email, count(*) AS n FROM executions WHERE trigger_id = $1 GROUP BY 1",
+            uuid.UUID(created["id"]),
+        )
+        assert await conn.fetchval(f"SELECT count(*) FROM {table}") == total
+    assert len(started) == total
+    assert all(r["n"] == 1 for r in started)

@@ -68,3 +68,13 @@ def test_catch_up_all_fires_at_most_max_catch_up_oldest_first() -> None:
     firing = fire(_schedule(catch_up="all", max_catch_up=2), "t", tick - timedelta(hours=3), tick)
     assert [t.dedupe_key[-9:] for t in firing.ticks] == ["11:00:00Z", "12:00:00Z"]
     assert firing.skipped == 2
+
+
+def test_every_table_the_schema_creates_is_one_table_polls_refuse() -> None:
+    import re
+
+    from conveyor.store.maintenance import CONVEYOR_TABLES
+    from conveyor.store.schema import schema_sql
+
+    created = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", schema_sql()))
+    assert created <= CONVEYOR_TABLES
