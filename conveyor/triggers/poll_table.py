@@ -58,7 +58,7 @@ class TablePollTrigger(TriggerModel):
         return f"{self.table}:{self.cursor}"
 
 
-async def prepare(trigger: TablePollTrigger, conn: Conn) -> JSONValue:
+async def prepare(trigger: TablePollTrigger, conn: Conn, allow_hosts: frozenset[str]) -> JSONValue:
     """Check the table, the grant and the cursor in the catalog; start after the last row, or before the first."""
     try:
         table = await resolve_table(conn, trigger.table, trigger.cursor)

@@ -253,19 +253,14 @@ async def test_a_failing_url_shows_its_error_backs_off_and_recovers(
     await poll_until(lambda: count_executions(db, created["id"], 1), "the item after recovery")
 
 
-async def test_a_url_on_a_private_address_is_refused_before_any_request(
-    api: ApiClient, db: Pool, worker: Worker
-) -> None:
-    created = await create_trigger(
-        api, {"type": "poll", "url": "http://10.1.2.3/items", "items": "data", "key": "id", "interval": "1s"}
-    )
-
-    async def refused_address() -> bool:
-        body = await shown(api, created["id"])
-        error: str = body["last_error"] or ""
-        return body["status"] == "error" and "not allowed" in error
-
-    await poll_until(refused_address, "the guard to refuse the private address")
+@pytest.mark.parametrize(
+    "url", ["http://10.1.2.3/items", "http://169.254.169.254/latest", "http://[::ffff:127.0.0.2]/", "http://0x7f.1/x"]
+)
+async def test_a_url_the_guard_refuses_is_a_422_at_save_naming_the_url(api: ApiClient, url: str) -> None:
+    definition: JSONObject = {"type": "poll", "url": url, "items": "data", "key": "id", "interval": "1s"}
+    error = await refused(api, definition)
+    assert error["details"] == {"field": "/url", "value": url}
+    assert "not allowed" in error["message"]
 
 
 async def _started(db: Pool, trigger_id: str, emails: set[str]) -> bool:
