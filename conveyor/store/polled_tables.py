@@ -59,6 +59,12 @@ WHERE c.oid = to_regclass(CASE WHEN $1::text IS NULL THEN quote_ident($2)
                                ELSE quote_ident($1) || '.' || quote_ident($2) END)
 """
 
+# The snapshot's oldest running transaction and next one, and the transactions open just after it was taken.
+_FACTS = """
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS floor,
+       pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax, ({open}) AS open, statement_timestamp() AS at
+"""
+
 # The transactions open now in this database, but this one: any of them may still commit rows below the cursor.
 # pg_stat_activity keeps one copy per transaction, so this runs in a transaction of its own before the read.
 _OPEN = """
@@ -69,6 +75,7 @@ WHERE l.locktype = 'virtualxid' AND l.pid <> pg_backend_pid()
 """
 _PREPARED = "SELECT 'prepared:' || transaction::text FROM pg_prepared_xacts WHERE database = current_database()"
 _OPEN_NOW = f"SELECT ({_OPEN}) || ARRAY({_PREPARED})"
+_FACTS = _FACTS.format(open=_OPEN_NOW)
 
 
 class TableNotPollableError(Exception):
@@ -100,33 +107,35 @@ class PolledTable:
     def _typed(self, param: int) -> str:
         return "(" + ", ".join(f"(${param}::text[])[{i + 1}]::{c.type}" for i, c in enumerate(self.order)) + ")"
 
-    def select(self) -> str:
-        """The statement reading, under one snapshot, up to $6 rows not yet taken, and the snapshot's facts.
+    def rows(self, *, from_low: bool) -> str:
+        """The statement reading up to $5 rows not yet taken, in order, with their inserting transaction.
 
-        $1 low (rows at or below are all taken; NULL: none), $2 high and $3 floor (rows at or below high whose
-        transaction is older than floor are taken), $4 rows taken besides (their identity), $5 the pending low,
-        for the flag comparing each row with it. A read that finds no row still answers one row, with the facts.
+        $1 low (rows at or below are all taken; left out when there is none), $2 high and $3 floor (rows at or
+        below high whose transaction is older than floor are taken), $4 the other rows taken at or below high
+        (their identity), $6 the snapshot's xmax, against which a row's 32-bit `xmin` is widened.
         """
         cols = ", ".join(f"t.{_quote(c.name)}" for c in self.order)
         ident = f"ARRAY[{', '.join(f't.{_quote(c.name)}::text' for c in self.order)}]::text"
+        xmin, epoch = "t.xmin::text::bigint", "(($6::bigint >> 32) << 32)"
         xid = (
-            "CASE WHEN t.xmin::text::bigint < 3 THEN 0 ELSE ((s.xmax >> 32) << 32) + t.xmin::text::bigint"
-            " - CASE WHEN ((s.xmax >> 32) << 32) + t.xmin::text::bigint > s.xmax THEN 4294967296 ELSE 0 END END"
+            f"CASE WHEN {xmin} < 3 THEN 0 WHEN {epoch} + {xmin} > $6::bigint THEN {epoch} + {xmin} - 4294967296"
+            f" ELSE {epoch} + {xmin} END"
         )
         return (
-            "WITH s AS MATERIALIZED (SELECT pg_snapshot_xmin(c)::text::bigint AS floor,"
-            " pg_snapshot_xmax(c)::text::bigint AS xmax FROM pg_current_snapshot() c) "
-            f"SELECT s.floor, ({_OPEN_NOW}) AS open, statement_timestamp() AS at, r.* FROM s LEFT JOIN LATERAL ("
             f"SELECT to_jsonb(t) AS payload, ARRAY[{', '.join(f't.{_quote(c.name)}::text' for c in self.order)}]"
-            f" AS position, {ident} AS ident, x.xid,"
-            f" coalesce(({cols}) < {self._typed(2)}, false) AS below_high,"
-            f" coalesce(({cols}) < {self._typed(5)}, false) AS below_pending,"
-            f" row_number() OVER (ORDER BY {cols}) AS n "
-            f"FROM {_quote(self.schema)}.{_quote(self.name)} t CROSS JOIN LATERAL (SELECT {xid} AS xid) x "
-            f"WHERE ($1::text[] IS NULL OR ({cols}) > {self._typed(1)}) "
-            f"AND NOT coalesce(({cols}) <= {self._typed(2)} AND x.xid < $3::bigint, false) "
-            f"AND NOT EXISTS (SELECT 1 FROM unnest($4::text[]) AS k(ident) WHERE k.ident = {ident}) "
-            f"ORDER BY {cols} LIMIT $6) r ON true ORDER BY r.n"
+            f" AS position, {ident} AS ident, {xid} AS xid "
+            f"FROM {_quote(self.schema)}.{_quote(self.name)} t "
+            f"WHERE {f'({cols}) > {self._typed(1)}' if from_low else '$1::text[] IS NULL'} "
+            f"AND NOT coalesce(({cols}) <= {self._typed(2)} AND ({xid} < $3::bigint"
+            f" OR EXISTS (SELECT 1 FROM unnest($4::text[]) AS k(ident) WHERE k.ident = {ident})), false) "
+            f"ORDER BY {cols} LIMIT $5"
+        )
+
+    def below(self) -> str:
+        """The statement saying whether a position ($1) sorts below the high mark ($2) and the pending low ($3)."""
+        return (
+            f"SELECT coalesce({self._typed(1)} < {self._typed(2)}, false) AS below_high, "
+            f"coalesce({self._typed(1)} < {self._typed(3)}, false) AS below_pending"
         )
 
     def last(self) -> str:
@@ -186,25 +195,26 @@ async def resolve_table(conn: Conn, table: str, cursor: str) -> PolledTable:
 
 @dataclass(frozen=True, slots=True)
 class PolledRow:
-    """A row not yet taken: the row as JSON, its position (cursor, then key values, as text), and its identity
-    and inserting transaction; whether it sorts below the high mark and below the pending low."""
+    """A row not yet taken: the row as JSON, its position (cursor, then key values, as text), its identity and
+    the transaction that inserted it."""
 
     payload: JSONObject
     position: list[str]
     ident: str
     xid: int
-    below_high: bool
-    below_pending: bool
 
 
 @dataclass(frozen=True, slots=True)
 class PolledBatch:
-    """One read: its rows in order, and under its snapshot the oldest running transaction and those open."""
+    """One read: its rows in order; under its snapshot the oldest running transaction, and those open after it;
+    whether its last row sorts below the high mark and below the pending low."""
 
     rows: list[PolledRow]
     floor: int
     open: list[str]
     at: datetime
+    last_below_high: bool = False
+    last_below_pending: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,11 +235,19 @@ async def open_transactions(conn: Conn) -> list[str]:
 
 
 async def read_batch(conn: Conn, table: PolledTable, taken: Taken, limit: int) -> PolledBatch:
-    """Up to `limit` rows not yet taken, in order, read as the poll role in a transaction of their own."""
+    """Up to `limit` rows not yet taken, in order, read as the poll role in one snapshot of their own.
+
+    The snapshot is taken by the first statement, which reads its facts; the open transactions are read after.
+    """
     try:
-        rows = await _as_poll_role(
-            conn, table.select(), taken.low, taken.high, taken.floor, list(taken.recent), taken.pending, limit
-        )
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            await conn.execute(f"SET LOCAL ROLE {POLL_ROLE}")
+            facts = await conn.fetchrow(_FACTS)
+            assert facts is not None
+            args = (taken.high, taken.floor, list(taken.recent), limit, facts["xmax"])
+            found = await conn.fetch(table.rows(from_low=taken.low is not None), taken.low, *args)
+            last = list(found[-1]["position"]) if found else None
+            below = await conn.fetchrow(table.below(), last, taken.high, taken.pending) if last else None
     except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError, asyncpg.InvalidSchemaNameError) as exc:
         raise TableNotPollableError("/table", f"table {table.schema}.{table.name} cannot be read: {exc}", "") from exc
     except asyncpg.InsufficientPrivilegeError as exc:
@@ -237,12 +255,9 @@ async def read_batch(conn: Conn, table: PolledTable, taken: Taken, limit: int) -
         raise TableNotPollableError(
             "/table", f"table polls may no longer read {name}: `{grant_hint(name)}` grants it", ""
         ) from exc
-    polled = [
-        PolledRow(r["payload"], list(r["position"]), r["ident"], r["xid"], r["below_high"], r["below_pending"])
-        for r in rows
-        if r["position"] is not None
-    ]
-    return PolledBatch(polled, rows[0]["floor"], list(rows[0]["open"]), rows[0]["at"])
+    rows = [PolledRow(r["payload"], list(r["position"]), r["ident"], r["xid"]) for r in found]
+    flags = (below["below_high"], below["below_pending"]) if below else (False, False)
+    return PolledBatch(rows, facts["floor"], list(facts["open"]), facts["at"], *flags)
 
 
 async def last_position(conn: Conn, table: PolledTable) -> list[str] | None:

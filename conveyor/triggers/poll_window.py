@@ -100,8 +100,8 @@ class Window:
         complete = len(rows) < limit
         recent = {**(self.recent or {}), **{r.ident: r.xid for r in rows}}
         window = replace(self, recent=recent)
-        if complete or (last is not None and not last.below_high):
-            high = last.position if last is not None and not last.below_high else self.high
+        if complete or (last is not None and not batch.last_below_high):
+            high = last.position if last is not None and not batch.last_below_high else self.high
             kept = {ident: xid for ident, xid in recent.items() if xid >= batch.floor}
             window = replace(window, high=high, floor=batch.floor, recent=kept)
         at = batch.at.isoformat()
@@ -109,7 +109,7 @@ class Window:
             return replace(window, pending=Pending(window.high, batch.open, at))
         if set(self.pending.open) & set(open_before):
             return window
-        if complete or (last is not None and not last.below_pending):
+        if complete or (last is not None and not batch.last_below_pending):
             low = self.pending.high if self.pending.high is not None else self.low
             return replace(window, low=low, pending=Pending(window.high, batch.open, at))
         assert last is not None

@@ -10,12 +10,18 @@ from conveyor.triggers.poll_window import Pending, Window
 AT = datetime(2026, 12, 7, 12, tzinfo=UTC)
 
 
-def row(n: int, xid: int, *, below_high: bool = False, below_pending: bool = False) -> PolledRow:
-    return PolledRow({"id": n}, [str(n)], "{" + str(n) + "}", xid, below_high, below_pending)
+def row(n: int, xid: int) -> PolledRow:
+    return PolledRow({"id": n}, [str(n)], "{" + str(n) + "}", xid)
 
 
-def batch(*rows: PolledRow, floor: int = 100, open_: tuple[str, ...] = ()) -> PolledBatch:
-    return PolledBatch(list(rows), floor, list(open_), AT)
+def batch(
+    *rows: PolledRow,
+    floor: int = 100,
+    open_: tuple[str, ...] = (),
+    below_high: bool = False,
+    below_pending: bool = False,
+) -> PolledBatch:
+    return PolledBatch(list(rows), floor, list(open_), AT, below_high, below_pending)
 
 
 def test_a_complete_read_moves_high_and_floor_and_keeps_only_rows_the_floor_does_not_cover() -> None:
@@ -37,15 +43,14 @@ def test_low_moves_to_the_pending_high_only_once_its_open_transactions_have_ende
 
 def test_a_full_batch_inside_the_window_keeps_high_and_remembers_what_it_took() -> None:
     window = Window(low=["1"], high=["9"], floor=100, recent={"{8}": 150}, pending=Pending(["9"], ["3/7"], "t"))
-    after = window.after(["3/7"], batch(row(2, 140, below_high=True), row(3, 141, below_high=True)), limit=2)
+    after = window.after(["3/7"], batch(row(2, 140), row(3, 141), below_high=True), limit=2)
     assert (after.high, after.floor) == (["9"], 100)
     assert after.recent == {"{8}": 150, "{2}": 140, "{3}": 141}
 
 
 def test_a_full_batch_cleared_below_the_pending_high_moves_low_to_its_last_row() -> None:
     window = Window(low=["1"], high=["9"], floor=100, recent={}, pending=Pending(["9"], ["3/7"], "t"))
-    rows = (row(2, 140, below_high=True, below_pending=True), row(3, 141, below_high=True, below_pending=True))
-    after = window.after([], batch(*rows), limit=2)
+    after = window.after([], batch(row(2, 140), row(3, 141), below_high=True, below_pending=True), limit=2)
     assert after.low == ["3"]
     assert after.pending == window.pending
 
