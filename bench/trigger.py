@@ -41,7 +41,8 @@ SELECT $1, jsonb_build_object('n', g, 'group', g % $3) FROM generate_series(1, $
 """
 _TABLE = """
 DROP TABLE IF EXISTS bench_signups;
-CREATE TABLE bench_signups (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL)
+CREATE TABLE bench_signups (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL);
+GRANT SELECT ON bench_signups TO conveyor_poll
 """
 _INSERT_ROWS = "INSERT INTO bench_signups (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, $1) g"
 # From the first inbox row written to the last execution the inbox stage created, by the database's clock.

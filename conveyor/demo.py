@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS newsletters (
     name       text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+-- What an operator does to let table polls read a table: grant it to the role they read as.
+GRANT SELECT ON subscriptions, newsletters TO conveyor_poll;
 """
 _SUBSCRIBE = "INSERT INTO subscriptions (email, name, product) VALUES ($1, $2, $3)"
 _SIGN_UP = "INSERT INTO newsletters (email, name) VALUES ($1, $2)"

@@ -33,6 +33,7 @@ class Point(enum.StrEnum):
     IN_COMMIT = "in_commit"  # the step's statement ran inside its transaction; COMMIT not yet sent
     AFTER_COMMIT = "after_commit"  # committed; the worker has not learned it
     IN_COALESCE = "in_coalesce"  # ripe groups' executions inserted and rows folded; COMMIT not yet sent
+    IN_POLL = "in_poll"  # a poll's inbox rows and cursor written inside its transaction; COMMIT not yet sent
 
 
 class Action(enum.StrEnum):

@@ -50,9 +50,9 @@ def _fire(due: DueTrigger, cache: TriggerCache) -> tuple[Advance, list[tuple[uui
         trigger = cache.get(due.id, due.version, due.definition)
         fire = kind_of(trigger).fire
         assert fire is not None, "only clock-driven kinds are locked as due"
-        firing = fire(trigger, str(due.id), due.next_run_at, due.now)
+        firing = fire(trigger, str(due.id), due.next_run_at, due.now, due.fired)
     except (ValidationError, ValueError) as exc:
         # the trigger stays in error, unscheduled, until an operator updates or re-enables it
         return Advance(due.id, None, 0, f"{type(exc).__name__}: {exc}"[:1000]), []
     ticks = [(due.id, trigger.type, t.payload, t.dedupe_key) for t in firing.ticks]
-    return Advance(due.id, firing.next_run_at, firing.skipped, None), ticks
+    return Advance(due.id, firing.next_run_at, firing.skipped, None, len(ticks)), ticks

@@ -19,6 +19,7 @@ import structlog
 from conveyor.engine.metrics import LOOP_ERRORS
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import DatabaseUnavailableError
+from conveyor.failpoints import Point, fail
 from conveyor.nodes.services import Services
 from conveyor.store import Pool, transaction
 from conveyor.store.due_triggers import ClaimedPoll, PollResult, claim_due_polls, record_poll
@@ -86,6 +87,7 @@ class PollStage:
                 result = PollResult([], due.cursor, backoff.total_seconds(), exc.message[:1000])
             async with transaction(self._pool) as conn:
                 recorded = await record_poll(conn, due, trigger.type, result)
+                fail(Point.IN_POLL)
         except DatabaseUnavailableError as exc:
             bound.warning("database_unavailable", error=exc.message)
             return

@@ -38,36 +38,42 @@ from conveyor.triggers.schedule import ScheduleTrigger
 log = structlog.get_logger(__name__)
 
 
-async def _write(conn: Conn, raw: JSONValue, previous: TriggerModel | None = None) -> TriggerWrite:
+async def _write(
+    conn: Conn, raw: JSONValue, allow_hosts: frozenset[str], previous: TriggerModel | None = None
+) -> TriggerWrite:
     trigger = parse_trigger(raw)
     assert isinstance(raw, dict)
     raw = trigger.stored(raw)
     prepare = kind_of(trigger).prepare
     fresh = previous is None or previous.source() != trigger.source()
-    cursor = await prepare(trigger, conn) if prepare is not None and fresh else None
+    cursor = await prepare(trigger, conn, allow_hosts) if prepare is not None and fresh else None
     first_run = trigger.first_run(await database_now(conn))
     return TriggerWrite(trigger.type, raw, trigger.hook_path(), trigger.event_type(), first_run, cursor, fresh)
 
 
-async def create_trigger(pool: Pool, workflow_ref: str, raw: JSONValue) -> Trigger:
-    """Validate a trigger and attach it, enabled, to the workflow."""
+async def create_trigger(
+    pool: Pool, workflow_ref: str, raw: JSONValue, allow_hosts: frozenset[str] = frozenset()
+) -> Trigger:
+    """Validate a trigger and attach it, enabled, to the workflow; `allow_hosts` as CONVEYOR_WEBHOOK_ALLOW_HOSTS."""
     async with transaction(pool) as conn:
         workflow = await get_workflow(conn, workflow_ref)
-        trigger_id = await insert_trigger(conn, workflow.id, await _write(conn, raw))
+        trigger_id = await insert_trigger(conn, workflow.id, await _write(conn, raw, allow_hosts))
         await wake_workers(conn)
         trigger = await get_trigger(conn, trigger_id)
     log.info("trigger_created", trigger_id=str(trigger.id), workflow=workflow.name, type=trigger.type)
     return trigger
 
 
-async def patch_trigger(pool: Pool, trigger_id: uuid.UUID, patch: JSONValue) -> Trigger:
+async def patch_trigger(
+    pool: Pool, trigger_id: uuid.UUID, patch: JSONValue, allow_hosts: frozenset[str] = frozenset()
+) -> Trigger:
     """Merge a JSON merge patch (RFC 7386) into the definition and store the result as a new version."""
     if not isinstance(patch, dict):
         raise TriggerDefinitionError("a trigger patch must be a JSON object", field="")
     async with transaction(pool) as conn:
         current = await get_trigger(conn, trigger_id)
         merged = _merge(current.definition, patch)
-        write = await _write(conn, merged, parse_trigger(current.definition))
+        write = await _write(conn, merged, allow_hosts, parse_trigger(current.definition))
         await update_trigger(conn, trigger_id, write)
         await wake_workers(conn)
         trigger = await get_trigger(conn, trigger_id)

@@ -204,6 +204,8 @@ class TriggerAnswer(Answer):
     cursor: JSONValue
     pending: int
     lag_seconds: float | None
+    # A table poll: how long the cursor's low mark has waited for open transactions (an interval or so normally).
+    held_seconds: float | None
     rows: TriggerRows
     skipped: int
     last_error: str | None

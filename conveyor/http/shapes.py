@@ -169,6 +169,7 @@ def trigger_shape(t: Trigger) -> TriggerAnswer:
         cursor=t.cursor,
         pending=t.pending,
         lag_seconds=t.lag_seconds,
+        held_seconds=t.held_seconds,
         rows=TriggerRows(started=t.started_rows, filtered=t.filtered_rows, error=t.error_rows),
         skipped=t.skipped,
         last_error=t.last_error,

@@ -19,7 +19,7 @@ from conveyor.engine.triggers import (
 from conveyor.errors import ValidationError
 from conveyor.http.bodies import json_body, path_uuid, query_int, query_uuid
 from conveyor.http.cursor import created_cursor, encode_cursor, id_cursor, page_of
-from conveyor.http.keys import POOL
+from conveyor.http.keys import POOL, SETTINGS
 from conveyor.http.operation import QueryModel, operation
 from conveyor.http.resources import Answer, Page, TriggerAnswer, TriggerRowAnswer
 from conveyor.http.shapes import respond, trigger_shape
@@ -72,7 +72,8 @@ _ID = {"id": uuid.UUID}
 @operation(TriggerAnswer, status=201, body=TRIGGER_DEFINITION, errors=(404, 409))
 async def post_trigger(request: web.Request) -> web.Response:
     """Attach a trigger to a workflow; 422 names what is wrong with it."""
-    trigger = await create_trigger(request.app[POOL], request.match_info["id"], await json_body(request))
+    allow_hosts = request.app[SETTINGS].webhook_allow_hosts
+    trigger = await create_trigger(request.app[POOL], request.match_info["id"], await json_body(request), allow_hosts)
     return respond(trigger_shape(trigger), status=201)
 
 
@@ -101,7 +102,8 @@ async def get_one(request: web.Request) -> web.Response:
 @operation(TriggerAnswer, path=_ID, body=JSONObject, errors=(404, 409))
 async def patch_one(request: web.Request) -> web.Response:
     """Change a trigger with a JSON merge patch of its definition; the result is validated as a new one."""
-    trigger = await patch_trigger(request.app[POOL], path_uuid(request), await json_body(request))
+    allow_hosts = request.app[SETTINGS].webhook_allow_hosts
+    trigger = await patch_trigger(request.app[POOL], path_uuid(request), await json_body(request), allow_hosts)
     return respond(trigger_shape(trigger))
 
 

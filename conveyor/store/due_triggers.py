@@ -14,17 +14,20 @@ from conveyor.store.statement import Statement
 
 @dataclass(frozen=True, slots=True)
 class DueTrigger:
-    """A clock-driven trigger whose time has come, locked, with the database's now."""
+    """A clock-driven trigger whose time has come, locked, with the database's now and how often it fired."""
 
     id: uuid.UUID
     version: int
     definition: str
     next_run_at: datetime
     now: datetime
+    fired: int
 
 
 _LOCK_DUE = Statement("""
-SELECT id, version, definition::text AS definition, next_run_at, now() AS now FROM triggers
+SELECT id, version, definition::text AS definition, next_run_at, now() AS now,
+       coalesce((cursor->>'fired')::bigint, 0) AS fired
+FROM triggers
 WHERE next_run_at IS NOT NULL AND enabled AND next_run_at <= now() AND type = ANY(:types::text[])
 ORDER BY next_run_at
 LIMIT :limit
@@ -40,12 +43,13 @@ async def lock_due_triggers(conn: Conn, types: Sequence[str], limit: int) -> lis
 
 @dataclass(frozen=True, slots=True)
 class Advance:
-    """Where a due trigger goes next: its next due time, ticks skipped, or the error that stopped it."""
+    """Where a due trigger goes next: its next due time, ticks skipped, or the error that stopped it; ticks fired."""
 
     trigger_id: uuid.UUID
     next_run_at: datetime | None
     skipped: int
     error: str | None
+    fired: int = 0
 
 
 _FIRE = Statement("""
@@ -59,9 +63,11 @@ WITH fired AS (
     SET next_run_at = a.next_run_at, skipped = t.skipped + a.skipped, updated_at = now(),
         status = CASE WHEN a.error IS NULL THEN t.status ELSE 'error' END,
         last_error = coalesce(a.error, t.last_error),
-        error_since = CASE WHEN a.error IS NULL THEN t.error_since ELSE coalesce(t.error_since, now()) END
-    FROM unnest(:ids::uuid[], :next_runs::timestamptz[], :skipped::bigint[], :errors::text[])
-        AS a(id, next_run_at, skipped, error)
+        error_since = CASE WHEN a.error IS NULL THEN t.error_since ELSE coalesce(t.error_since, now()) END,
+        cursor = CASE WHEN a.fired = 0 THEN t.cursor
+                      ELSE jsonb_build_object('fired', coalesce((t.cursor->>'fired')::bigint, 0) + a.fired) END
+    FROM unnest(:ids::uuid[], :next_runs::timestamptz[], :skipped::bigint[], :errors::text[], :fired::bigint[])
+        AS a(id, next_run_at, skipped, error, fired)
     WHERE t.id = a.id
 )
 SELECT count(*) FROM fired
@@ -81,6 +87,7 @@ async def fire_ticks(
         next_runs=[a.next_run_at for a in advances],
         skipped=[a.skipped for a in advances],
         errors=[a.error for a in advances],
+        fired=[a.fired for a in advances],
     )
     written: int = await conn.fetchval(_FIRE.sql, *args)
     return written

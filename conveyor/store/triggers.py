@@ -39,6 +39,7 @@ class Trigger:
     updated_at: datetime
     pending: int
     lag_seconds: float | None
+    held_seconds: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,8 @@ class TriggerWrite:
 _SELECT = """
 SELECT t.id, t.workflow_id, t.type, t.definition, t.enabled, t.version, t.status, t.last_fired_at,
        t.next_run_at, t.cursor, t.last_error, t.error_since, t.skipped, t.started_rows, t.filtered_rows,
-       t.error_rows, t.created_at, t.updated_at, b.pending, b.lag_seconds
+       t.error_rows, t.created_at, t.updated_at, b.pending, b.lag_seconds,
+       extract(epoch FROM now() - (t.cursor->>'held_since')::timestamptz)::float8 AS held_seconds
 FROM triggers t
 CROSS JOIN LATERAL (
     SELECT count(*) AS pending, extract(epoch FROM now() - min(e.created_at))::float8 AS lag_seconds

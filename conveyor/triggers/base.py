@@ -150,16 +150,18 @@ T = TypeVar("T", bound=TriggerModel)
 class TriggerKind(Generic[T]):
     """One kind of trigger, declared once: its model, and for clock-driven kinds how it fires when due.
 
-    `fire(trigger, trigger_id, due_at, now)` is given the time the trigger was due and the database's now.
-    `poll(trigger, cursor, services)` reads the trigger's source past its cursor, and `prepare(trigger, conn)`
-    checks that source when the trigger is saved, returning the cursor it starts from.
+    `fire(trigger, trigger_id, due_at, now, fired)` is given the time the trigger was due, the database's now, and
+    how many ticks it fired before.
+    `poll(trigger, cursor, services)` reads the trigger's source past its cursor, and `prepare(trigger, conn,
+    allow_hosts)` checks that source when the trigger is saved (a refusal is a TriggerDefinitionError naming the
+    field), returning the cursor it starts from; `allow_hosts` are the hosts the outbound guard lets through.
     Kinds with neither are fed from outside (the API, /hooks/, an application's INSERT).
     """
 
     model: type[T]
-    fire: Callable[[T, str, datetime, datetime], Firing] | None = None
+    fire: Callable[[T, str, datetime, datetime, int], Firing] | None = None
     poll: Callable[[T, JSONValue, Services], Awaitable[Polled]] | None = None
-    prepare: Callable[[T, Conn], Awaitable[JSONValue]] | None = None
+    prepare: Callable[[T, Conn, frozenset[str]], Awaitable[JSONValue]] | None = None
 
     @property
     def tag(self) -> str:

@@ -1,8 +1,10 @@
-"""The table poll trigger: new rows of an application's table, found by a cursor column that only grows.
+"""The table poll trigger: new rows of an application's table, found by a cursor column, each taken exactly once.
 
-The cursor (the last row's cursor and key values) is stored with the inbox rows it produced, in one
-transaction, so after a crash or restart no row is polled twice and none is skipped. With `start: "new"`
-(the default) the cursor starts at the table's last row when the trigger is saved; with `"all"`, before its first.
+Rows are taken even when they commit out of cursor order (conveyor.triggers.poll_window): what was taken is
+stored as the trigger's cursor with the inbox rows it produced, in one statement, so after a crash or restart no
+row is polled twice and none is skipped. The table is read as the `conveyor_poll` role, so only tables an
+operator granted to it can be polled (conveyor.store.polled_tables). With `start: "new"` (the default) the
+cursor starts at the table's last row when the trigger is saved; with `"all"`, before its first.
 """
 
 from __future__ import annotations
@@ -16,8 +18,15 @@ from conveyor.errors import TriggerDefinitionError
 from conveyor.jsonvalue import JSONValue
 from conveyor.nodes.services import Services
 from conveyor.store import Conn, connection
-from conveyor.store.polled_tables import TableNotPollableError, last_position, resolve_table, rows_after
+from conveyor.store.polled_tables import (
+    TableNotPollableError,
+    last_position,
+    open_transactions,
+    read_batch,
+    resolve_table,
+)
 from conveyor.triggers.base import Interval, Polled, PollFailedError, Tick, TriggerKind, TriggerModel
+from conveyor.triggers.poll_window import Window
 
 # Plain identifiers only (optionally schema-qualified); the catalog is asked for them, then they are quoted.
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
@@ -49,26 +58,29 @@ class TablePollTrigger(TriggerModel):
         return f"{self.table}:{self.cursor}"
 
 
-async def prepare(trigger: TablePollTrigger, conn: Conn) -> JSONValue:
-    """Check the table and cursor in the catalog; start after the last row, or before the first."""
+async def prepare(trigger: TablePollTrigger, conn: Conn, allow_hosts: frozenset[str]) -> JSONValue:
+    """Check the table, the grant and the cursor in the catalog; start after the last row, or before the first."""
     try:
         table = await resolve_table(conn, trigger.table, trigger.cursor)
     except TableNotPollableError as exc:
-        value = trigger.cursor if exc.field == "/cursor" else trigger.table
-        raise TriggerDefinitionError(exc.message, field=exc.field, value=value) from exc
-    return await last_position(conn, table) if trigger.start == "new" else None
+        raise TriggerDefinitionError(exc.message, field=exc.field, value=exc.value) from exc
+    if trigger.start == "all":
+        return None
+    return Window.starting_after(await last_position(conn, table)).dump()
 
 
 async def poll(trigger: TablePollTrigger, cursor: JSONValue, services: Services) -> Polled:
-    """Read up to `batch` rows after the cursor; a full batch says more may wait."""
+    """Read up to `batch` rows not yet taken; a full batch says more may wait."""
+    window = Window.load(cursor)
     try:
         async with connection(services.pool) as conn:
             table = await resolve_table(conn, trigger.table, trigger.cursor)
-            rows = await rows_after(conn, table, cursor, trigger.batch)
+            open_before = await open_transactions(conn)
+            batch = await read_batch(conn, table, window.taken(), trigger.batch)
     except TableNotPollableError as exc:
         raise PollFailedError(exc.message, field=exc.field) from exc
-    ticks = [Tick("row:" + ":".join(r.position[1:] or r.position), r.payload) for r in rows]
-    return Polled(ticks, rows[-1].position if rows else cursor, more=len(rows) == trigger.batch)
+    ticks = [Tick("row:" + ":".join(r.position[1:] or r.position), r.payload) for r in batch.rows]
+    return Polled(ticks, window.after(open_before, batch, trigger.batch).dump(), more=len(ticks) == trigger.batch)
 
 
 KIND = TriggerKind(TablePollTrigger, poll=poll, prepare=prepare)

@@ -3,7 +3,9 @@
 Each poll sends the last answer's `ETag` as `If-None-Match`, so an unchanged list costs a 304. Items whose key
 was not seen before become inbox rows keyed `url:<key>`; the memory of seen keys is bounded (the most recent
 SEEN_LIMIT), and the inbox's unique (trigger, dedupe key) stops a key from starting twice while its row is kept.
-The URL passes the same address guard as the webhook node; redirects are not followed.
+The URL passes the same address guard as the webhook node: when the trigger is saved (an address it refuses
+is a 422 naming `/url`), and at every connection, since what a name resolves to may change; redirects are not
+followed.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from pydantic import Field, field_validator
 from yarl import URL
 
 from conveyor.answers import AnswerTooLargeError, AnswerTooSlowError, read_answer
+from conveyor.errors import TriggerDefinitionError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.services import Services
 from conveyor.nodes.webhook_guard import ForbiddenTargetError, check_host
 from conveyor.sendable import Sendable, record
+from conveyor.store import Conn
 from conveyor.triggers.base import Interval, Polled, PollFailedError, Tick, TriggerKind, TriggerModel
 
 SEEN_LIMIT = 10_000
@@ -100,6 +104,15 @@ async def _fetch(trigger: UrlPollTrigger, etag: str | None, services: Services) 
         raise PollFailedError(f"{trigger.url} did not answer JSON: {exc}", url=trigger.url) from exc
 
 
+async def prepare(trigger: UrlPollTrigger, conn: Conn, allow_hosts: frozenset[str]) -> JSONValue:
+    """Refuse a URL the address guard would refuse at the first poll; start with nothing seen."""
+    try:
+        check_host(URL(trigger.url).host or "", allow_hosts)
+    except ForbiddenTargetError as exc:
+        raise TriggerDefinitionError(exc.message, field="/url", value=trigger.url) from exc
+    return None
+
+
 async def poll(trigger: UrlPollTrigger, cursor: JSONValue, services: Services) -> Polled:
     """Fetch the list; items with a key not seen before become rows. A failure names the URL as records may."""
     try:
@@ -137,4 +150,4 @@ async def _poll(trigger: UrlPollTrigger, cursor: JSONValue, services: Services) 
     return Polled(ticks, {"etag": etag, "seen": seen[-SEEN_LIMIT:]})
 
 
-KIND = TriggerKind(UrlPollTrigger, poll=poll)
+KIND = TriggerKind(UrlPollTrigger, poll=poll, prepare=prepare)

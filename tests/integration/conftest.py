@@ -50,9 +50,9 @@ async def worker(db: Pool, database_url: str, settings: Settings) -> AsyncIterat
 
 
 @pytest.fixture
-async def api(db: Pool, aiohttp_client: Callable[..., Awaitable[ApiClient]]) -> ApiClient:
-    """An HTTP client for the API on the test database."""
-    return await aiohttp_client(create_app(db))
+async def api(db: Pool, settings: Settings, aiohttp_client: Callable[..., Awaitable[ApiClient]]) -> ApiClient:
+    """An HTTP client for the API on the test database, with the workers' settings (127.0.0.1 reachable)."""
+    return await aiohttp_client(create_app(db, settings))
 
 
 async def wait_for(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -65,6 +67,7 @@ async def subscriptions(db: Pool) -> str:
             f"CREATE TABLE {name} (id bigserial PRIMARY KEY, email text NOT NULL, product text NOT NULL,"
             " created_at timestamptz NOT NULL DEFAULT '2026-01-01T00:00:00Z', doc json)"
         )
+        await conn.execute(f"GRANT SELECT ON {name} TO conveyor_poll")
     return name
 
 
@@ -250,16 +253,118 @@ async def test_a_failing_url_shows_its_error_backs_off_and_recovers(
     await poll_until(lambda: count_executions(db, created["id"], 1), "the item after recovery")
 
 
-async def test_a_url_on_a_private_address_is_refused_before_any_request(
-    api: ApiClient, db: Pool, worker: Worker
+@pytest.mark.parametrize(
+    "url", ["http://10.1.2.3/items", "http://169.254.169.254/latest", "http://[::ffff:127.0.0.2]/", "http://0x7f.1/x"]
+)
+async def test_a_url_the_guard_refuses_is_a_422_at_save_naming_the_url(api: ApiClient, url: str) -> None:
+    definition: JSONObject = {"type": "poll", "url": url, "items": "data", "key": "id", "interval": "1s"}
+    error = await refused(api, definition)
+    assert error["details"] == {"field": "/url", "value": url}
+    assert "not allowed" in error["message"]
+
+
+async def _started(db: Pool, trigger_id: str, emails: set[str]) -> bool:
+    return {i["email"] for i in await inputs(db, trigger_id)} >= emails
+
+
+@pytest.mark.parametrize(
+    ("cursor", "write_first"),
+    [("id", True), ("created_at", True), ("created_at", False), ("stamped", True)],
+    ids=["sequence", "now", "now-taken-before-the-first-write", "clock_timestamp"],
+)
+async def test_a_row_committed_after_the_cursor_passed_its_value_is_taken_once(
+    api: ApiClient, db: Pool, worker: Worker, cursor: str, write_first: bool
 ) -> None:
+    # The issue's case: A takes a low value and holds its transaction open, B takes a higher one and commits, the
+    # poll takes B's row and moves past A's value; A then commits. A's row must start once, and B's before that.
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    async with db.acquire() as conn:
+        await conn.execute(
+            f"CREATE TABLE {table} (id bigserial PRIMARY KEY, email text NOT NULL,"
+            " created_at timestamptz NOT NULL DEFAULT now(), stamped timestamptz NOT NULL DEFAULT clock_timestamp());"
+            f" CREATE INDEX ON {table} (created_at, id); CREATE INDEX ON {table} (stamped, id);"
+            f" GRANT SELECT ON {table} TO conveyor_poll"
+        )
+    created = await create_trigger(api, {"type": "poll", "table": table, "cursor": cursor, "interval": "1s"})
+    async with db.acquire() as a, db.acquire() as b:
+        holding = a.transaction()
+        await holding.start()
+        if write_first:
+            await a.execute(f"INSERT INTO {table} (email) VALUES ('a@example.com')")
+        else:  # now() is the transaction's start; the transaction has no id until it writes
+            await a.fetchval("SELECT now()")
+        await b.execute(f"INSERT INTO {table} (email) VALUES ('b@example.com')")
+        await poll_until(lambda: _started(db, created["id"], {"b@example.com"}), "B's row while A is open")
+        if not write_first:
+            await a.execute(f"INSERT INTO {table} (email) VALUES ('a@example.com')")
+        await b.execute(f"INSERT INTO {table} (email) VALUES ('c@example.com')")
+        await poll_until(lambda: _started(db, created["id"], {"c@example.com"}), "rows after A's are not held up")
+        assert (await shown(api, created["id"]))["held_seconds"] > 0
+        await holding.commit()
+    await poll_until(lambda: _started(db, created["id"], {"a@example.com"}), "A's row once A commits")
+    await poll_until(lambda: _rows(api, created["id"], started=3), "three rows started", timeout_seconds=10)
+    assert sorted(i["email"] for i in await inputs(db, created["id"])) == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
+
+
+async def _write_in_random_transactions(db: Pool, table: str, writer: int, rows: int, seed: int) -> None:
+    """Insert `rows` rows in transactions of random size and length, some idle before their first write."""
+    rng = random.Random(seed)
+    done = 0
+    async with db.acquire() as conn:
+        while done < rows:
+            size = min(rows - done, rng.randint(1, 40))
+            async with conn.transaction():
+                await conn.fetchval("SELECT now()")
+                if rng.random() < 0.5:
+                    await asyncio.sleep(rng.uniform(0, 0.3))
+                await conn.executemany(
+                    f"INSERT INTO {table} (email) VALUES ($1)",
+                    [(f"w{writer}-{done + i}@example.com",) for i in range(size)],
+                )
+                await asyncio.sleep(rng.uniform(0, 0.3) if rng.random() < 0.95 else rng.uniform(1, 3))
+            done += size
+
+
+async def _started_rows(db: Pool, trigger_id: str) -> int:
+    async with db.acquire() as conn:
+        n: int = await conn.fetchval(
+            "SELECT count(*) FROM trigger_events WHERE trigger_id = $1 AND outcome = 'started'", uuid.UUID(trigger_id)
+        )
+    return n
+
+
+@pytest.mark.parametrize("cursor", ["id", "created_at"])
+async def test_concurrent_writers_with_random_transaction_lengths_start_every_row_exactly_once(
+    api: ApiClient, db: Pool, worker: Worker, cursor: str
+) -> None:
+    table = f"w_{uuid.uuid4().hex[:8]}"
+    async with db.acquire() as conn:
+        await conn.execute(
+            f"CREATE TABLE {table} (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE,"
+            f" created_at timestamptz NOT NULL DEFAULT now()); CREATE INDEX ON {table} (created_at, id);"
+            f" GRANT SELECT ON {table} TO conveyor_poll"
+        )
     created = await create_trigger(
-        api, {"type": "poll", "url": "http://10.1.2.3/items", "items": "data", "key": "id", "interval": "1s"}
+        api, {"type": "poll", "table": table, "cursor": cursor, "interval": "1s", "batch": 500}
+    )
+    writers, total = 8, 10_000
+    await asyncio.gather(
+        *(_write_in_random_transactions(db, table, w, total // writers, seed=w) for w in range(writers))
     )
 
-    async def refused_address() -> bool:
-        body = await shown(api, created["id"])
-        error: str = body["last_error"] or ""
-        return body["status"] == "error" and "not allowed" in error
+    async def all_started() -> bool:
+        return await _started_rows(db, created["id"]) == total
 
-    await poll_until(refused_address, "the guard to refuse the private address")
+    await poll_until(all_started, "every row started", timeout_seconds=120)
+    async with db.acquire() as conn:
+        started = await conn.fetch(
+            "SELECT input->>'email' AS email, count(*) AS n FROM executions WHERE trigger_id = $1 GROUP BY 1",
+            uuid.UUID(created["id"]),
+        )
+        assert await conn.fetchval(f"SELECT count(*) FROM {table}") == total
+    assert len(started) == total
+    assert all(r["n"] == 1 for r in started)

@@ -65,6 +65,7 @@ def sign(secret: str, body: bytes, delivery: str = "", at: int | None = None) ->
 async def test_each_kind_is_created_and_shown_with_its_health(api: ApiClient, db: Pool) -> None:
     async with db.acquire() as conn:
         await conn.execute("CREATE TABLE IF NOT EXISTS subscriptions (id bigserial PRIMARY KEY, email text)")
+        await conn.execute("GRANT SELECT ON subscriptions TO conveyor_poll")
     wf = await workflow(api)
     kinds: list[JSONObject] = [
         {"type": "manual"},

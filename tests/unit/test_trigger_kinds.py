@@ -83,3 +83,33 @@ def test_catch_up_all_fires_at_most_max_catch_up_oldest_first() -> None:
     firing = fire(_schedule(catch_up="all", max_catch_up=2), "t", tick - timedelta(hours=3), tick)
     assert [t.dedupe_key[-9:] for t in firing.ticks] == ["11:00:00Z", "12:00:00Z"]
     assert firing.skipped == 2
+
+
+def test_every_table_the_schema_creates_is_one_table_polls_refuse() -> None:
+    import re
+
+    from conveyor.store.maintenance import CONVEYOR_TABLES
+    from conveyor.store.migrations import head_schema
+
+    created = set(re.findall(r"CREATE TABLE (\w+)", head_schema()))
+    assert created
+    assert created <= CONVEYOR_TABLES
+
+
+def test_a_schedule_with_max_executions_fires_only_the_rest_then_is_due_no_more() -> None:
+    tick = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    schedule = _schedule(catch_up="all", max_catch_up=5, max_executions=4)
+    firing = fire(schedule, "t", tick - timedelta(hours=3), tick, 1)
+    assert [t.dedupe_key[-9:] for t in firing.ticks] == ["09:00:00Z", "10:00:00Z", "11:00:00Z"]
+    assert (firing.next_run_at, firing.skipped) == (None, 1)
+    assert fire(schedule, "t", tick, tick, 2).next_run_at == tick + timedelta(hours=1)
+
+
+def test_a_schedule_fires_no_tick_after_end_at_and_is_due_no_more() -> None:
+    tick = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    schedule = _schedule(catch_up="all", max_catch_up=5, end_at="2026-06-01T10:30:00Z")
+    firing = fire(schedule, "t", tick - timedelta(hours=3), tick)
+    assert [t.dedupe_key[-9:] for t in firing.ticks] == ["09:00:00Z", "10:00:00Z"]
+    assert firing.next_run_at is None
+    assert schedule.first_run(tick - timedelta(hours=3)) == tick - timedelta(hours=2)
+    assert schedule.first_run(tick - timedelta(hours=2)) is None
