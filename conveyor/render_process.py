@@ -11,6 +11,7 @@ render that finds them all busy waits in its own thread, never on the event loop
 
 from __future__ import annotations
 
+import atexit
 import socket
 import subprocess
 import sys
@@ -106,8 +107,16 @@ class _Children:
         result: T = value
         return result
 
+    def close(self) -> None:
+        """End the idle children: at exit, so none outlives its parent or is reaped as a warning."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for child in idle:
+            child.kill()
+
 
 _CHILDREN = _Children()
+atexit.register(_CHILDREN.close)
 
 
 def run_killable(function: Callable[..., T], args: tuple[Any, ...], seconds: float) -> T:
