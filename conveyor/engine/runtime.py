@@ -11,6 +11,7 @@ from conveyor.nodes.email_transports import EmailTransport, LogTransport, SmtpTr
 from conveyor.nodes.services import Services
 from conveyor.nodes.webhook_guard import webhook_session
 from conveyor.store import Pool
+from conveyor.store.wait_reads import WaitReads
 from conveyor.vault import Vault
 
 
@@ -38,6 +39,7 @@ async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Work
             http=http,
             webhook_allow_hosts=settings.webhook_allow_hosts,
             vault=Vault(pool, settings),
+            wait_reads=WaitReads(pool),
             email_rate=settings.email_rate,
         )
         await services.vault.learn_all()
