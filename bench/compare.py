@@ -23,10 +23,10 @@ QUICK_BASELINE = Path(__file__).resolve().parent / "baseline-quick.json"
 # Units of a rate: compared against the pgbench limit of the same run, and more is better.
 _RATES = frozenset({"tx/s", "exec/s", "transitions/s", "steps/s", "rows/s", "events/s", "executions/s", "req/s"})
 # Figures where less is better, by unit, and the few ratios where less is better too.
-_LESS_IS_BETTER_UNITS = frozenset({"ms", "B", "rows", "MB", "statements", "s"})
+_LESS_IS_BETTER_UNITS = frozenset({"ms", "s", "B", "MiB", "rows", "statements", "round_trips"})
 _LESS_IS_BETTER = frozenset({"scale.batch_large_vs_small"})
 # What only describes the run, not the code (cores busy follow the rate): printed, never marked.
-_UNJUDGED_UNITS = frozenset({"cores"})
+_UNJUDGED_UNITS = frozenset({"cores", "claims"})
 _UNJUDGED = frozenset({LIMIT, "limit.latency_avg", "delay.wake_claims", "delay.spread.wake_claims"})
 
 
@@ -71,7 +71,12 @@ def compare(current: Mapping[str, Figure], baseline: Mapping[str, Figure]) -> li
         compared = _normalised(figure, limit)
         compared_base = _normalised(base, base_limit) if base is not None else None
         worse = None
-        if compared is not None and compared_base is not None and name not in _UNJUDGED and figure.unit not in _UNJUDGED_UNITS:
+        if (
+            compared is not None
+            and compared_base is not None
+            and name not in _UNJUDGED
+            and figure.unit not in _UNJUDGED_UNITS
+        ):
             worse = _worse_by(name, figure.unit, compared, compared_base)
         rows.append(Row(name, figure.unit, figure.value, base.value if base else None, compared, compared_base, worse))
     return rows
