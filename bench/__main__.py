@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import actions, api, chaos, delay, limit, lone, retention, scale, targets, throughput, trigger, wait
+from bench import actions, api, chaos, compare, delay, limit, lone, retention, scale, targets, throughput, trigger, wait
 from bench.cluster import Cluster, own_cluster
 from bench.harness import Bench, ChaosOptions, truncate
 from conveyor.db import connect
@@ -65,6 +65,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="shrink counts and durations for a smoke run")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON results")
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of spawned conveyor processes")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="BASELINE.json",
+        help="print each figure beside this earlier run's (rates per pgbench tx/s), marking drops past 20 %%",
+    )
+    parser.add_argument(
+        "--refresh-baseline",
+        action="store_true",
+        help=f"also write the run to {compare.BASELINE.name} ({compare.QUICK_BASELINE.name} under --quick)",
+    )
     chaos_options = parser.add_argument_group("chaos")
     chaos_options.add_argument("--rounds", type=int, help="rounds (default 10, 1 under --quick)")
     chaos_options.add_argument(
@@ -170,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(document, indent=2, default=str) + "\n")
     print(f"# wrote {args.output}", flush=True)
+    if args.compare:
+        compare.report(compare.load(args.output), args.compare)
+    if args.refresh_baseline:
+        baseline = compare.QUICK_BASELINE if args.quick else compare.BASELINE
+        baseline.write_text(args.output.read_text())
+        print(f"# wrote {baseline}", flush=True)
     return 1 if document["errors"] else 0
 
 

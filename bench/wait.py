@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 
-from bench import processes
+from bench import processes, throughput
 from bench.harness import Bench, percentile
 from bench.seed import workflow
 from conveyor.store import Pool
@@ -20,7 +20,8 @@ from conveyor.store.executions import WAKE_CHANNEL
 from testkit.poll import poll_until
 
 TIME_LIMIT_SECONDS = 300.0
-WORKER_ENV = {"CONVEYOR_CONCURRENCY": "50", "CONVEYOR_BATCH_SIZE": "100"}
+# The worker the throughput drain starts executions with: a resumed wait is judged against that start rate.
+WORKER_ENV = throughput.WORKER_ENV
 _PARK_TIMEOUT_SECONDS = 150.0
 _DRAIN_TIMEOUT_SECONDS = 120.0
 _EVENT = "bench.engaged"
@@ -100,7 +101,11 @@ async def run(bench: Bench) -> None:
     bench.note("waiting_executions", total)
     bench.note("worker_env", WORKER_ENV)
     bench.record("wait.events_matched_per_s", total / max(r["matched_s"] for r in rows), "events/s")
-    bench.record("wait.resumed_per_s", total / max(r["resumed_s"] for r in rows), "executions/s")
+    resumed_per_s = total / max(r["resumed_s"] for r in rows)
+    bench.record("wait.resumed_per_s", resumed_per_s, "executions/s")
+    started_per_s = bench.value("throughput.1w.executions_per_s")
+    if started_per_s:
+        bench.record("wait.resumed_vs_started", resumed_per_s / started_per_s, "ratio")
     late = [r["late_ms"] for r in rows]
     bench.record("wait.lateness_p50", percentile(late, 50), "ms")
     bench.record("wait.lateness_p99", percentile(late, 99), "ms")

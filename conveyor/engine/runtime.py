@@ -19,6 +19,7 @@ from conveyor.nodes.webhook_guard import webhook_session
 from conveyor.store import Pool, connection
 from conveyor.store.actions import publish_actions
 from conveyor.store.routing import wake_provided
+from conveyor.store.wait_reads import WaitReads
 from conveyor.store.workers import register_worker
 from conveyor.vault import Vault
 
@@ -57,6 +58,7 @@ async def worker(pool: Pool, dsn: str, settings: Settings) -> AsyncIterator[Work
             vault=Vault(pool, settings),
             answers=settings.answers,
             max_flow_depth=settings.max_flow_depth,
+            wait_reads=WaitReads(pool),
             email_rate=settings.email_rate,
             sms_transport=sms_transport(settings, http),
             sms_sender=settings.sms_from,

@@ -12,6 +12,7 @@ from conveyor.nodes.email_transports import EmailTransport
 from conveyor.nodes.sms_transports import LogSmsTransport, SmsTransport
 from conveyor.rates import Rate
 from conveyor.store import Pool
+from conveyor.store.wait_reads import WaitReads
 from conveyor.vault import Vault
 
 
@@ -25,6 +26,8 @@ class Services:
     http: aiohttp.ClientSession
     webhook_allow_hosts: frozenset[str]
     vault: Vault
+    # How a wait_for_event node reads its wait: the reads of one loop turn share one statement.
+    wait_reads: WaitReads
     # CONVEYOR_EMAIL_RATE: sends a second across all workers; none: unthrottled.
     # CONVEYOR_MAX_ANSWER and CONVEYOR_ANSWER_SECONDS: how much of an HTTP answer's body is read, how long for.
     answers: AnswerLimits

@@ -19,7 +19,7 @@ from conveyor.nodes.base import Completed, NodeKind, Outcome, StepContext, WaitF
 from conveyor.nodes.delay import timestamp
 from conveyor.rules import Rule, RuleError, compile_rule, is_truthy, rule_errors
 from conveyor.store import connection
-from conveyor.store.event_waits import close_on_timeout, find_wait
+from conveyor.store.event_waits import close_on_timeout
 
 _EVENT_PREFIX = "event."
 
@@ -120,9 +120,9 @@ def _mentions_event(value: JSONValue) -> bool:
 
 async def execute(node: WaitForEventNode, ctx: StepContext) -> Outcome:
     """Park the wait on the first run; afterwards take the event, take the timeout, or wait on."""
-    async with connection(ctx.services.pool) as conn:
-        wait = await find_wait(conn, ctx.execution_id, ctx.visit)
-        if wait is not None and not wait.closed and wait.due:
+    wait = await ctx.services.wait_reads.find(ctx.execution_id, ctx.visit)
+    if wait is not None and not wait.closed and wait.due:
+        async with connection(ctx.services.pool) as conn:
             wait = await close_on_timeout(conn, ctx.execution_id, ctx.visit)
     if wait is None:
         return await _park(node, ctx)

@@ -45,6 +45,26 @@ async def find_wait(conn: Conn, execution_id: uuid.UUID, visit: int) -> WaitStat
     return None if row is None else WaitState(**dict(row))
 
 
+_FIND_MANY = Statement("""
+SELECT k.execution_id, k.visit, w.closed_at IS NOT NULL AS closed, w.event_id, ev.payload, w.deadline,
+       coalesce(w.deadline <= now(), false) AS due
+FROM unnest(:execution_ids::uuid[], :visits::integer[]) AS k(execution_id, visit)
+JOIN event_waits w ON w.execution_id = k.execution_id AND w.visit = k.visit
+LEFT JOIN event_log ev ON ev.id = w.event_id
+""")
+
+
+async def find_waits(conn: Conn, keys: Sequence[tuple[uuid.UUID, int]]) -> dict[tuple[uuid.UUID, int], WaitState]:
+    """The waits of these (execution, visit) pairs that were parked, by pair; one statement."""
+    args = _FIND_MANY.args(execution_ids=[k[0] for k in keys], visits=[k[1] for k in keys])
+    found = {}
+    for r in await conn.fetch(_FIND_MANY.sql, *args):
+        found[(r["execution_id"], r["visit"])] = WaitState(
+            r["closed"], r["event_id"], r["payload"], r["deadline"], r["due"]
+        )
+    return found
+
+
 _CLOSE = Statement("""
 UPDATE event_waits SET closed_at = now()
 WHERE execution_id = :execution_id AND visit = :visit AND closed_at IS NULL

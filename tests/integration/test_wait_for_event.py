@@ -19,6 +19,7 @@ from conveyor.statemachines import COMPLETED, RUNNING
 from conveyor.store import Pool
 from conveyor.store.event_log import LOCK_SPACE
 from conveyor.store.executions import Execution
+from conveyor.store.wait_reads import WaitReads
 from testkit.poll import poll_until
 from tests.conftest import logged
 from tests.integration.conftest import ApiClient, running_worker, wait_until_ended
@@ -250,3 +251,26 @@ async def test_one_event_resumes_a_thousand_waits_in_one_batch_of_four_statement
     async with running_worker(db, database_url, dataclasses.replace(settings, concurrency=50)):
         ended = [await wait_until_ended(db, ex.id, timeout=60) for ex in executions]
     assert {ex.state for ex in ended} == {COMPLETED}
+
+
+async def test_the_waits_read_on_one_loop_turn_go_out_as_one_statement(
+    db: Pool, database_url: str, settings: Settings
+) -> None:
+    executions = await start(db, waiting(), [f"u{i}" for i in range(50)])
+    async with running_worker(db, database_url, settings):
+        await parked(db, len(executions))
+    queries: list[str] = []
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        reads = WaitReads(pool)
+        assert await reads.find(uuid.uuid4(), 1) is None  # a first read lets asyncpg introspect the statement once
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda q: queries.append(q.query))
+        # a claimed batch of resumed waits: each node asks for its own, on the same turn
+        found = await asyncio.gather(*(reads.find(ex.id, 1) for ex in executions), reads.find(uuid.uuid4(), 1))
+    finally:
+        await pool.close()
+    assert len(queries) == 1, [q[:60] for q in queries]
+    *waits, unknown = found
+    assert unknown is None
+    assert all(w is not None and not w.closed and w.event_id is None and not w.due for w in waits)
