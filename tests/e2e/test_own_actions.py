@@ -4,6 +4,7 @@ entry point, publishes them, and runs them; a module that fails to import stops 
 from __future__ import annotations
 
 import os
+import signal
 import tomllib
 from pathlib import Path
 
@@ -17,10 +18,12 @@ from conveyor.store.executions import get_execution
 from conveyor.store.history import list_steps
 from testkit.peers import Reply, WebhookPeer
 from testkit.poll import poll_until
+from tests.e2e import killable_actions
 from tests.e2e.harness import SpawnWorker, stop_worker_process, workers_registered
 from tests.integration.conftest import wait_until_ended
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "actions"
+_REPOSITORY = str(Path(__file__).resolve().parents[2])
+EXAMPLE = Path(_REPOSITORY) / "examples" / "actions"
 SOURCE = str(EXAMPLE / "src")
 
 
@@ -112,9 +115,10 @@ async def test_a_module_that_fails_to_import_stops_the_worker_naming_it(spawn_wo
 async def test_steps_of_an_action_run_only_where_it_is_provided_and_wait_for_such_a_worker(
     db: Pool, spawn_worker: SpawnWorker
 ) -> None:
-    with_actions = {"PYTHONPATH": _example_path(), "CONVEYOR_ACTIONS": "example_actions"}
+    # step_committed, which names the node each step ran, is a debug line.
+    with_actions = {"PYTHONPATH": _example_path(), "CONVEYOR_ACTIONS": "example_actions", "LOG_LEVEL": "DEBUG"}
     provider = spawn_worker("provider", **with_actions)
-    plain = spawn_worker("plain")
+    plain = spawn_worker("plain", LOG_LEVEL="DEBUG")
     await workers_registered(db, 2)
     workflow = await create_workflow(
         db,
@@ -152,3 +156,49 @@ async def test_steps_of_an_action_run_only_where_it_is_provided_and_wait_for_suc
     ex = await wait_until_ended(db, waiting.id, timeout=30)
     assert ex.state == "completed"
     assert ex.output == {}
+
+
+async def test_a_worker_killed_inside_an_action_loses_and_doubles_nothing(db: Pool, spawn_worker: SpawnWorker) -> None:
+    async with db.acquire() as conn:
+        await conn.execute(killable_actions.CALLS)
+        await conn.execute(killable_actions.EFFECTS)
+        await conn.execute("TRUNCATE killable_calls, killable_effects")
+    env = {"PYTHONPATH": _REPOSITORY, "CONVEYOR_ACTIONS": "tests.e2e.killable_actions"}
+    doomed = spawn_worker("doomed", **env)
+    await workers_registered(db, 1)
+    workflow = await create_workflow(
+        db,
+        {
+            "name": "killed-inside",
+            "start": "effect",
+            "nodes": [
+                {
+                    "id": "effect",
+                    "type": "action",
+                    "action": "chaos.slow_effect",
+                    "params": {"seconds": 30},
+                    "next": "after",
+                },
+                {"id": "after", "type": "action", "action": "noop"},
+            ],
+        },
+    )
+    started = [(await start_execution(db, str(workflow.id), {"n": n}))[0].id for n in range(10)]
+
+    async def all_inside() -> bool:
+        async with db.acquire() as conn:
+            return bool(await conn.fetchval("SELECT count(DISTINCT key) FROM killable_calls") == len(started))
+
+    await poll_until(all_inside, "every execution inside its action", 30)
+    doomed.signal(signal.SIGKILL)
+    assert await doomed.wait() == -signal.SIGKILL
+    spawn_worker("survivor", **env)
+    for execution_id in started:
+        assert (await wait_until_ended(db, execution_id, timeout=120)).state == "completed"
+    async with db.acquire() as conn:
+        calls = await conn.fetch("SELECT key, count(*) AS n FROM killable_calls GROUP BY key")
+        effects = [r["key"] for r in await conn.fetch("SELECT key FROM killable_effects")]
+    expected = {f"{execution_id}:effect:1" for execution_id in started}
+    assert {r["key"] for r in calls} == expected  # the re-run came under the same key
+    assert all(r["n"] == 2 for r in calls)  # killed once, run once more
+    assert sorted(effects) == sorted(expected)  # one effect per key
