@@ -314,3 +314,27 @@ async def test_the_line_diff_pairs_a_changed_line_and_keeps_the_surplus_apart(ap
         ["d", "d", "same"],
         [None, "e", "added"],
     ]
+
+
+async def test_the_actions_page_lists_the_catalog_and_an_execution_describes_its_action_steps(
+    api: ApiClient, worker: Worker, page: Page
+) -> None:
+    await page.goto(str(api.make_url("/#/actions")))
+    await page.wait_for("!!document.querySelector('#actions tr[data-key=\"send_sms\"]')", "send_sms in the catalog")
+    row = await page.evaluate("document.querySelector('#actions tr[data-key=\"send_email\"]').textContent")
+    assert "built-in" in row
+    assert "Render a stored template" in row
+    assert worker.id in row  # the live worker that provides it
+    await _shoot(page, "actions-desktop.png")
+    await page.resize(*PHONE, mobile=True)
+    await _shoot(page, "actions-phone.png")
+    await page.resize(1280, 800)
+
+    definition = flow({"id": "hello", "type": "action", "action": "noop"}, name="dashboard-actions")
+    workflow = await (await api.post("/workflows", json=definition)).json()
+    execution_id = await _start(api, workflow["id"])
+    assert await _ended(api, execution_id) == "completed"
+    await page.goto(str(api.make_url(f"/#/executions/{execution_id}")))
+    note = "document.querySelector('#steps tr[data-node=\"hello\"] .action-note')?.textContent"
+    await page.wait_for(f"!!{note}", "the action's description beside its step")
+    assert await page.evaluate(note) == "noop Return the params unchanged."

@@ -1,5 +1,6 @@
 // The dashboard's router: the hash names the page; each page renders into <main> and stops its streams on leaving.
 
+import { actionsView } from "./actions.js";
 import { h, message, put } from "./dom.js";
 import { executionView } from "./execution.js";
 import { executionsView } from "./executions.js";
@@ -10,6 +11,7 @@ const PAGES = [
   [/^\/executions\/([0-9a-f-]{36})$/, executionView, "executions"],
   [/^\/workflows\/([^/]+)$/, workflowView, "workflows"],
   [/^\/workflows$/, workflowsView, "workflows"],
+  [/^\/actions$/, actionsView, "actions"],
   [/^\/system$/, systemView, "system"],
   [/^(?:\/executions)?\/?$/, executionsView, "executions"],
 ];

@@ -206,13 +206,24 @@ async function refreshDetails(page, latest = () => true) {
     api(`/emails?execution=${id}`),
     api(`/executions/${id}/webhooks?limit=1000`),
   ]);
+  page.catalog ??= await api("/actions?limit=1000");
   if (!latest()) return;
-  put(page.steps, stepsTable(stepList.items));
+  put(page.steps, stepsTable(stepList.items, actionOf(page)));
   put(page.emails, emailList.items.length ? emailsTable(emailList.items) : message("No emails."));
   put(page.webhooks, callList.items.length ? callsTable(callList.items) : message("No webhook calls."));
 }
 
-function stepsTable(items) {
+// A node's action, as the catalog describes it (`undefined` for a node of another kind).
+function actionOf(page) {
+  const byKey = new Map(page.catalog.items.map((a) => [a.key, a]));
+  const byNode = new Map(page.definition.nodes.filter((n) => n.type === "action").map((n) => [n.id, n.action]));
+  return (node) => {
+    const key = byNode.get(node);
+    return key && { key, description: byKey.get(key)?.description ?? "not in the catalog" };
+  };
+}
+
+function stepsTable(items, actionOf) {
   const head = ["Node", "Visit", "Attempt", "Status", "Started", "Finished", "Input", "Output", "Error"];
   return table(
     head,
@@ -220,7 +231,7 @@ function stepsTable(items) {
       h(
         "tr",
         { "data-node": st.node, "data-visit": st.visit, "data-status": st.status },
-        h("td", {}, st.node),
+        h("td", {}, st.node, actionCell(actionOf(st.node))),
         h("td", {}, String(st.visit)),
         h("td", {}, String(st.attempt)),
         h("td", {}, st.status),
@@ -231,6 +242,16 @@ function stepsTable(items) {
         h("td", { class: "error-text" }, jsonCell(st.error)),
       ),
     ),
+  );
+}
+
+function actionCell(action) {
+  if (!action) return null;
+  return h(
+    "p",
+    { class: "action-note", title: action.description },
+    h("code", {}, action.key),
+    ` ${action.description}`,
   );
 }
 
