@@ -4,7 +4,7 @@ template its params name exists. Templated params are checked after rendering, b
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from jsonschema import Draft202012Validator
@@ -16,6 +16,7 @@ from conveyor.nodes.action import ActionNode
 from conveyor.nodes.actions import BUILTINS
 from conveyor.store import Conn
 from conveyor.store.actions import action_versions
+from conveyor.store.secrets import existing_secret_names
 from conveyor.templating import is_templated
 
 # A worker silent this long no longer defines which versions of an action count (two default leases).
@@ -59,6 +60,42 @@ async def action_problems(
             if isinstance(name, str) and not is_templated(name):
                 templates.append((f"{pointer}/params/{param}", Reference("template", f"/params/{param}", name)))
     return errors, templates
+
+
+@dataclass(frozen=True, slots=True)
+class MissingSecret:
+    """A secret an action node's action declares that does not exist: saved, but its steps fail until it does."""
+
+    pointer: str
+    action: str
+    secret: str
+
+    @property
+    def message(self) -> str:
+        """What the warning at save says."""
+        return (
+            f"action {self.action!r} needs the secret {self.secret!r}, which does not exist yet: its steps fail "
+            f"until it does (PUT /secrets/{self.secret} or CONVEYOR_SECRET_{self.secret})"
+        )
+
+
+async def missing_secrets(
+    conn: Conn, definition: WorkflowDefinition, env_secrets: Collection[str]
+) -> list[MissingSecret]:
+    """The secrets the definition's actions declare (as live workers published them) that do not exist."""
+    nodes = [(i, node) for i, node in enumerate(definition.nodes) if isinstance(node, ActionNode)]
+    keys = sorted({node.action for _, node in nodes})
+    declared: dict[str, set[str]] = {}
+    if keys:
+        for published in await action_versions(conn, LIVE_SECONDS, keys=keys):
+            declared.setdefault(published.key, set()).update(published.secrets)
+    wanted = sorted(set().union(*declared.values())) if declared else []
+    found = (await existing_secret_names(conn, wanted) if wanted else set()) | set(env_secrets)
+    return [
+        MissingSecret(f"/nodes/{i}/action", node.action, secret)
+        for i, node in nodes
+        for secret in sorted(declared.get(node.action, set()) - found)
+    ]
 
 
 async def _versions(conn: Conn, keys: Sequence[str]) -> dict[str, list[_Version]]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
 
+from conveyor.engine.action_checks import MissingSecret
 from conveyor.http.resources import (
     EmailAnswer,
     ExecutionAnswer,
@@ -75,12 +77,14 @@ def workflow_shape(w: Workflow) -> WorkflowAnswer:
     )
 
 
-def saved_workflow_shape(w: Workflow) -> SavedWorkflowAnswer:
-    """A workflow as created or versioned: the resource, and a warning per literal credential in it."""
+def saved_workflow_shape(w: Workflow, missing: Sequence[MissingSecret] = ()) -> SavedWorkflowAnswer:
+    """A workflow as created or versioned: the resource, and a warning per literal credential in it and per
+    secret one of its actions declares that does not exist."""
     warnings = [
         WarningAnswer(code="literal_credential", message=found.message, field=found.pointer)
         for found in load_definition(w.definition).warnings()
     ]
+    warnings += [WarningAnswer(code="missing_secret", message=m.message, field=m.pointer) for m in missing]
     return SavedWorkflowAnswer(**workflow_shape(w).model_dump(), warnings=warnings)
 
 

@@ -7,6 +7,7 @@ import contextlib
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from conveyor.engine.action_checks import MissingSecret, missing_secrets
 from conveyor.engine.operations import create_workflow, deactivate, start_execution, update_workflow, wait_for_end
 from conveyor.http.bodies import json_body, model_body, path_int, query_bool, query_int
 from conveyor.http.cursor import PageQuery, name_cursor, page, page_of
@@ -23,9 +24,9 @@ from conveyor.http.resources import (
 )
 from conveyor.http.shapes import execution_shape, respond, saved_workflow_shape, version_shape, workflow_shape
 from conveyor.jsonvalue import JSONObject
-from conveyor.nodes.kinds import DEFINITION_MODEL
+from conveyor.nodes.kinds import DEFINITION_MODEL, load_definition
 from conveyor.store import connection
-from conveyor.store.workflows import get_version, get_workflow, list_versions, list_workflows
+from conveyor.store.workflows import Workflow, get_version, get_workflow, list_versions, list_workflows
 
 routes = web.RouteTableDef()
 
@@ -51,7 +52,7 @@ class DeactivateQuery(QueryModel):
 async def post_workflow(request: web.Request) -> web.Response:
     """Create a workflow from a definition; 422 names what is wrong with it, `warnings` what should change."""
     workflow = await create_workflow(request.app[POOL], await json_body(request), request.app[VAULT].environment_names)
-    return respond(saved_workflow_shape(workflow), status=201)
+    return respond(saved_workflow_shape(workflow, await _missing_secrets(request, workflow)), status=201)
 
 
 @routes.get("/workflows")
@@ -82,7 +83,13 @@ async def put_workflow(request: web.Request) -> web.Response:
     workflow = await update_workflow(
         request.app[POOL], request.match_info["id"], await json_body(request), request.app[VAULT].environment_names
     )
-    return respond(saved_workflow_shape(workflow))
+    return respond(saved_workflow_shape(workflow, await _missing_secrets(request, workflow)))
+
+
+async def _missing_secrets(request: web.Request, workflow: Workflow) -> list[MissingSecret]:
+    """The secrets the saved definition's actions declare that do not exist: a warning, not a refusal."""
+    async with connection(request.app[POOL]) as conn:
+        return await missing_secrets(conn, load_definition(workflow.definition), request.app[VAULT].environment_names)
 
 
 @routes.delete("/workflows/{id}")

@@ -233,3 +233,13 @@ async def test_two_schemas_of_one_key_are_a_conflict_and_a_definition_meets_both
 
 def _with(declared: Declared, params_schema: JSONObject) -> Declared:
     return dataclasses.replace(declared, params_schema=params_schema, version=uuid.uuid4().hex[:16])
+
+
+async def test_a_declared_secret_that_does_not_exist_is_a_warning_not_a_refusal(db: Pool, api: ApiClient) -> None:
+    await _published(db)
+    definition = flow(_node("s", "test.uses_secret"), name="needs-a-secret")
+    answer = await api.post("/workflows", json=definition)
+    assert answer.status == 201, await answer.text()
+    [warning] = (await answer.json())["warnings"]
+    assert (warning["code"], warning["field"]) == ("missing_secret", "/nodes/0/action")
+    assert "ACTION_TOKEN" in warning["message"]
