@@ -100,9 +100,6 @@ class Registry:
     def __iter__(self) -> Iterator[ActionSpec]:
         return iter(sorted(self._specs.values(), key=lambda s: s.key))
 
-    def __len__(self) -> int:
-        return len(self._specs)
-
 
 REGISTRY = Registry()
 """The actions of this process: the built-ins, and those of the modules a worker loaded."""
