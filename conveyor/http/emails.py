@@ -16,11 +16,12 @@ from conveyor.http.operation import QueryModel, operation, query_of
 from conveyor.http.resources import Answer, EmailAnswer, Page
 from conveyor.http.shapes import email_shape, respond
 from conveyor.store import connection
-from conveyor.store.emails import EmailCount, EmailFilter, EmailStatus, count_emails, list_emails
+from conveyor.store.delivery import DeliveryStatus
+from conveyor.store.emails import EmailCount, EmailFilter, count_emails, list_emails
 
 routes = web.RouteTableDef()
 
-_STATUSES = [s.value for s in EmailStatus]
+_STATUSES = [s.value for s in DeliveryStatus]
 _MAX_DAYS = 366
 
 

@@ -11,13 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.statemachines import STATES
-from conveyor.store.emails import EmailStatus
+from conveyor.store.delivery import DeliveryStatus
 
 T = TypeVar("T", bound=BaseModel)
 
 # The sets come from their one declaration (the machine, the email status enum); the schema lists them.
 State = Annotated[str, Field(json_schema_extra={"enum": list(STATES)})]
-EmailStatusName = Annotated[str, Field(json_schema_extra={"enum": [s.value for s in EmailStatus]})]
+EmailStatusName = Annotated[str, Field(json_schema_extra={"enum": [s.value for s in DeliveryStatus]})]
 
 
 class Answer(BaseModel):

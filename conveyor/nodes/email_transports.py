@@ -8,7 +8,7 @@ from typing import Protocol
 
 import aiosmtplib
 
-from conveyor.store.emails import EmailStatus
+from conveyor.store.delivery import DeliveryStatus
 from conveyor.store.templates import EmailContent
 
 
@@ -27,7 +27,7 @@ class EmailTransport(Protocol):
 
     name: str
 
-    async def deliver(self, delivery: Delivery) -> EmailStatus:
+    async def deliver(self, delivery: Delivery) -> DeliveryStatus:
         """Send the email; return the status to record."""
         ...
 
@@ -37,9 +37,9 @@ class LogTransport:
 
     name = "log"
 
-    async def deliver(self, delivery: Delivery) -> EmailStatus:
+    async def deliver(self, delivery: Delivery) -> DeliveryStatus:
         """Deliver nothing: the caller's log line and email_logs row record the email."""
-        return EmailStatus.LOGGED
+        return DeliveryStatus.LOGGED
 
 
 class SmtpTransport:
@@ -61,7 +61,7 @@ class SmtpTransport:
         self._username, self._password = username, password
         self._starttls, self._timeout = starttls, timeout_seconds
 
-    async def deliver(self, delivery: Delivery) -> EmailStatus:
+    async def deliver(self, delivery: Delivery) -> DeliveryStatus:
         """Send the email; the Message-ID is the step's key, so receivers can drop a crash re-send."""
         message = EmailMessage()
         message["From"] = delivery.sender
@@ -80,4 +80,4 @@ class SmtpTransport:
             start_tls=self._starttls,
             timeout=self._timeout,
         )
-        return EmailStatus.SENT
+        return DeliveryStatus.SENT

@@ -9,7 +9,7 @@ from typing import Protocol
 import aiohttp
 
 from conveyor.errors import PermanentStepError, StepError
-from conveyor.store.sms import SmsStatus
+from conveyor.store.delivery import DeliveryStatus
 
 # A provider's answer is a small JSON document; more than this is not one.
 _MAX_ANSWER_BYTES = 64 * 1024
@@ -30,7 +30,7 @@ class SmsTransport(Protocol):
 
     name: str
 
-    async def deliver(self, message: TextMessage) -> tuple[SmsStatus, str | None]:
+    async def deliver(self, message: TextMessage) -> tuple[DeliveryStatus, str | None]:
         """Send the message; return the status to record and the provider's message id."""
         ...
 
@@ -40,9 +40,9 @@ class LogSmsTransport:
 
     name = "log"
 
-    async def deliver(self, message: TextMessage) -> tuple[SmsStatus, str | None]:
+    async def deliver(self, message: TextMessage) -> tuple[DeliveryStatus, str | None]:
         """Deliver nothing: the caller's log line and sms_logs row record the message."""
-        return SmsStatus.LOGGED, None
+        return DeliveryStatus.LOGGED, None
 
 
 class HttpSmsTransport:
@@ -63,7 +63,7 @@ class HttpSmsTransport:
         self.url, self.session, self.timeout_seconds = url, session, timeout_seconds
         self.username, self._password = username, password
 
-    async def deliver(self, message: TextMessage) -> tuple[SmsStatus, str | None]:
+    async def deliver(self, message: TextMessage) -> tuple[DeliveryStatus, str | None]:
         """Send; a 4xx is the step's permanent failure, a 429 or 5xx a retryable one."""
         headers = {"Idempotency-Key": message.key, "Accept": "application/json"}
         if self.username:
@@ -82,7 +82,7 @@ class HttpSmsTransport:
                 raise PermanentStepError(
                     f"the SMS provider refused the message: HTTP {answer.status}: {text[:200]}", status=answer.status
                 )
-        return SmsStatus.SENT, _message_id(text)
+        return DeliveryStatus.SENT, _message_id(text)
 
 
 def _message_id(text: str) -> str | None:

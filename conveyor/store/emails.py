@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from conveyor.jsonvalue import JSONValue
 from conveyor.store import Conn
+from conveyor.store.delivery import DELIVERED, DeliveryStatus
 from conveyor.store.statement import Statement
 from conveyor.store.templates import EmailContent
-
-
-class EmailStatus(enum.StrEnum):
-    """Where an email's delivery stands (the email_logs CHECK lists the same)."""
-
-    SENDING = "sending"
-    SENT = "sent"
-    LOGGED = "logged"  # the log transport's "delivered": recorded, not sent
-    FAILED = "failed"
-
-
-DELIVERED = frozenset({EmailStatus.SENT, EmailStatus.LOGGED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +50,7 @@ class OutgoingEmail:
 _RESERVE = f"""
 INSERT INTO email_logs (id, execution_id, node, idempotency_key, recipient, subject, template,
                         text_body, html_body, transport, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '{EmailStatus.SENDING}')
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '{DeliveryStatus.SENDING}')
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING {_COLUMNS}
 """

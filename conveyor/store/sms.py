@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from conveyor.store import Conn
+from conveyor.store.delivery import DELIVERED, DeliveryStatus
 from conveyor.store.statement import Statement
-
-
-class SmsStatus(enum.StrEnum):
-    """Where a message's delivery stands (the sms_logs CHECK lists the same)."""
-
-    SENDING = "sending"
-    SENT = "sent"
-    LOGGED = "logged"  # the log transport's "delivered": recorded, not sent
-    FAILED = "failed"
-
-
-SMS_DELIVERED = frozenset({SmsStatus.SENT, SmsStatus.LOGGED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +32,7 @@ _COLUMNS = ", ".join(SmsLog.__slots__)
 
 _RESERVE = Statement(f"""
 INSERT INTO sms_logs (execution_id, idempotency_key, node, recipient, body, transport, status)
-VALUES (:execution_id, :idempotency_key, :node, :recipient, :body, :transport, '{SmsStatus.SENDING}')
+VALUES (:execution_id, :idempotency_key, :node, :recipient, :body, :transport, '{DeliveryStatus.SENDING}')
 ON CONFLICT (execution_id, idempotency_key) DO NOTHING
 RETURNING {_COLUMNS}
 """)
@@ -82,7 +70,7 @@ WHERE execution_id = :execution_id AND idempotency_key = :key
 
 
 async def mark_sms(
-    conn: Conn, log: SmsLog, status: SmsStatus, provider_id: str | None = None, error: str | None = None
+    conn: Conn, log: SmsLog, status: DeliveryStatus, provider_id: str | None = None, error: str | None = None
 ) -> None:
     """Record how delivery went."""
     args = _MARK.args(
@@ -91,7 +79,7 @@ async def mark_sms(
         status=str(status),
         provider_id=provider_id,
         error=error,
-        delivered=sorted(SMS_DELIVERED),
+        delivered=sorted(DELIVERED),
     )
     await conn.execute(_MARK.sql, *args)
 

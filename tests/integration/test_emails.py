@@ -9,14 +9,15 @@ from urllib.parse import quote
 import pytest
 
 from conveyor.store import Pool
-from conveyor.store.emails import EmailFilter, EmailStatus, OutgoingEmail, email_list_query, mark_email, reserve_email
+from conveyor.store.delivery import DeliveryStatus
+from conveyor.store.emails import EmailFilter, OutgoingEmail, email_list_query, mark_email, reserve_email
 from conveyor.store.templates import EmailContent
 from tests.integration.conftest import ApiClient, flow, run_flow
 from tests.pages import all_ids
 from tests.plans import index_names_in_page_order
 
 
-async def _send(db: Pool, execution_id: uuid.UUID, to: str, template: str, status: EmailStatus) -> uuid.UUID:
+async def _send(db: Pool, execution_id: uuid.UUID, to: str, template: str, status: DeliveryStatus) -> uuid.UUID:
     email = OutgoingEmail(
         execution_id=execution_id,
         node="mail",
@@ -28,8 +29,8 @@ async def _send(db: Pool, execution_id: uuid.UUID, to: str, template: str, statu
     )
     async with db.acquire() as conn:
         row = await reserve_email(conn, email)
-        if status != EmailStatus.SENDING:
-            await mark_email(conn, row.id, status, "refused" if status == EmailStatus.FAILED else None)
+        if status != DeliveryStatus.SENDING:
+            await mark_email(conn, row.id, status, "refused" if status == DeliveryStatus.FAILED else None)
     return row.id
 
 
@@ -43,7 +44,7 @@ async def _ids(api: ApiClient, query: str, limit: int = 100) -> list[str]:
 
 async def test_pages_cover_every_email_once_newest_first(api: ApiClient, db: Pool) -> None:
     execution = await _execution(db)
-    sent = [str(await _send(db, execution, f"u{i}@example.com", "welcome", EmailStatus.LOGGED)) for i in range(16)]
+    sent = [str(await _send(db, execution, f"u{i}@example.com", "welcome", DeliveryStatus.LOGGED)) for i in range(16)]
     assert await _ids(api, "", limit=5) == sent[::-1]
     first = await (await api.get("/emails?limit=5")).json()
     assert [e["to"] for e in first["items"]] == [f"u{i}@example.com" for i in range(15, 10, -1)]
@@ -52,9 +53,9 @@ async def test_pages_cover_every_email_once_newest_first(api: ApiClient, db: Poo
 
 async def test_filters_narrow_the_list(api: ApiClient, db: Pool) -> None:
     one, other = await _execution(db), await _execution(db)
-    welcome = await _send(db, one, "ada@example.com", "welcome", EmailStatus.SENT)
-    failed = await _send(db, one, "ada@example.com", "nudge", EmailStatus.FAILED)
-    sending = await _send(db, other, "lin@example.com", "welcome", EmailStatus.SENDING)
+    welcome = await _send(db, one, "ada@example.com", "welcome", DeliveryStatus.SENT)
+    failed = await _send(db, one, "ada@example.com", "nudge", DeliveryStatus.FAILED)
+    sending = await _send(db, other, "lin@example.com", "welcome", DeliveryStatus.SENDING)
     assert await _ids(api, f"execution={one}") == [str(failed), str(welcome)]
     assert await _ids(api, "status=failed") == [str(failed)]
     assert await _ids(api, "status=failed,sending") == [str(sending), str(failed)]
@@ -111,11 +112,11 @@ async def test_each_filter_is_served_by_an_index_in_page_order(db: Pool, chosen:
 
 async def test_statistics_count_by_status_template_and_day_within_the_window(api: ApiClient, db: Pool) -> None:
     execution = await _execution(db)
-    for status in (EmailStatus.SENT, EmailStatus.SENT, EmailStatus.FAILED):
+    for status in (DeliveryStatus.SENT, DeliveryStatus.SENT, DeliveryStatus.FAILED):
         await _send(db, execution, "ada@example.com", "welcome", status)
-    await _send(db, execution, "ada@example.com", "nudge", EmailStatus.LOGGED)
-    yesterday = await _send(db, execution, "ada@example.com", "nudge", EmailStatus.SENT)
-    too_old = await _send(db, execution, "ada@example.com", "nudge", EmailStatus.SENT)
+    await _send(db, execution, "ada@example.com", "nudge", DeliveryStatus.LOGGED)
+    yesterday = await _send(db, execution, "ada@example.com", "nudge", DeliveryStatus.SENT)
+    too_old = await _send(db, execution, "ada@example.com", "nudge", DeliveryStatus.SENT)
     async with db.acquire() as conn:
         await conn.execute("UPDATE email_logs SET created_at = now() - interval '1 day' WHERE id = $1", yesterday)
         await conn.execute("UPDATE email_logs SET created_at = now() - interval '3 days' WHERE id = $1", too_old)

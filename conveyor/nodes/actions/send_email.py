@@ -17,7 +17,8 @@ from conveyor.nodes.throttle import email_key, throttled
 from conveyor.redaction import Redactor
 from conveyor.render_thread import off_loop
 from conveyor.store import connection
-from conveyor.store.emails import DELIVERED, EmailStatus, OutgoingEmail, mark_email, reserve_email
+from conveyor.store.delivery import DELIVERED, DeliveryStatus
+from conveyor.store.emails import OutgoingEmail, mark_email, reserve_email
 from conveyor.store.templates import EmailContent, get_template
 from conveyor.templating import render_string
 
@@ -85,7 +86,7 @@ async def _deliver(ctx: ActionContext, email_id: uuid.UUID, to: str, content: Em
         status = await transport.deliver(delivery)
     except Exception as exc:
         async with connection(pool) as conn:
-            await mark_email(conn, email_id, EmailStatus.FAILED, ctx.step.redactor.text(str(exc)))
+            await mark_email(conn, email_id, DeliveryStatus.FAILED, ctx.step.redactor.text(str(exc)))
         raise StepError(f"email delivery failed: {exc}") from exc
     async with connection(pool) as conn:
         fail(Point.STEP_WRITE)

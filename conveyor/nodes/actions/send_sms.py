@@ -11,7 +11,8 @@ from conveyor.nodes.actions.context import ActionContext
 from conveyor.nodes.actions.registry import action
 from conveyor.nodes.sms_transports import TextMessage
 from conveyor.store import connection
-from conveyor.store.sms import SMS_DELIVERED, SmsStatus, mark_sms, reserve_sms
+from conveyor.store.delivery import DELIVERED, DeliveryStatus
+from conveyor.store.sms import mark_sms, reserve_sms
 
 
 class SmsParams(BaseModel):
@@ -36,7 +37,7 @@ async def send_sms(message: SmsParams, ctx: ActionContext) -> JSONValue:
             redactor.text(message.body),
             transport.name,
         )
-    if log.status in SMS_DELIVERED:
+    if log.status in DELIVERED:
         ctx.log.info("sms_already_sent", provider_id=log.provider_id)
         return {"to": message.to, "status": log.status, "provider_id": log.provider_id}
     outgoing = TextMessage(ctx.idempotency_key, ctx.services.sms_sender, message.to, message.body)
@@ -44,7 +45,7 @@ async def send_sms(message: SmsParams, ctx: ActionContext) -> JSONValue:
         status, provider_id = await transport.deliver(outgoing)
     except Exception as exc:
         async with connection(pool) as conn:
-            await mark_sms(conn, log, SmsStatus.FAILED, error=redactor.text(str(exc))[:1000])
+            await mark_sms(conn, log, DeliveryStatus.FAILED, error=redactor.text(str(exc))[:1000])
         if isinstance(exc, StepError):
             raise
         raise StepError(f"sms delivery failed: {exc}") from exc
