@@ -158,38 +158,3 @@ def path_int(request: web.Request, name: str) -> int:
     if number is None or number < 1:
         raise NotFoundError(f"no resource has the number {raw[:100]!r}", field=name, value=raw[:100])
     return number
-
-
-def query_uuid(request: web.Request, name: str) -> uuid.UUID | None:
-    """An optional UUID query parameter, or a 422 naming it."""
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        return uuid.UUID(raw)
-    except ValueError as exc:
-        raise ValidationError(f"query parameter {name!r} must be a UUID", field=name, value=raw) from exc
-
-
-def query_int(request: web.Request, name: str, default: int, *, low: int, high: int) -> int:
-    """An integer query parameter within bounds, or a 422 naming it."""
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    value = decimal(raw.strip(), high)
-    if value is None or value < low:
-        raise ValidationError(
-            f"query parameter {name!r} must be a whole number from {low} to {high}", field=name, value=raw[:100]
-        )
-    return value
-
-
-_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
-
-
-def query_bool(request: web.Request, name: str) -> bool:
-    """A true/false query parameter (absent: false), or a 422 naming it."""
-    raw = request.query.get(name, "false")
-    if raw.lower() not in _BOOLEANS:
-        raise ValidationError(f"query parameter {name!r} must be true or false", field=name, value=raw[:100])
-    return _BOOLEANS[raw.lower()]

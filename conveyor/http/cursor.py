@@ -16,7 +16,7 @@ from pydantic import Field
 from conveyor.errors import ValidationError
 from conveyor.http.bodies import decimal, storable_text
 from conveyor.http.instant import parse_instant
-from conveyor.http.operation import QueryModel
+from conveyor.http.operation import Count, QueryModel
 from conveyor.http.resources import Page, T
 
 R = TypeVar("R")
@@ -85,9 +85,9 @@ def created_cursor(request: web.Request) -> tuple[datetime, uuid.UUID] | None:
 
 
 class PageQuery(QueryModel):
-    """A page of a list ordered by name."""
+    """A page of a list: how many items, and the cursor to continue after; the one declaration of page bounds."""
 
-    limit: int = Field(default=100, ge=1, le=1000)
+    limit: Count = Field(default=100, ge=1, le=1000)
     cursor: str | None = Field(default=None, description="next_cursor of the page before")
 
 

@@ -9,10 +9,10 @@ from datetime import date, datetime
 from aiohttp import web
 from pydantic import Field, field_validator
 
-from conveyor.http.cursor import created_cursor, page_of
+from conveyor.http.cursor import PageQuery, created_cursor, page_of
 from conveyor.http.instant import Instant
 from conveyor.http.keys import POOL
-from conveyor.http.operation import QueryModel, operation, query_of
+from conveyor.http.operation import Count, QueryModel, operation, query_of
 from conveyor.http.resources import Answer, EmailAnswer, Page
 from conveyor.http.shapes import email_shape, respond
 from conveyor.store import connection
@@ -25,7 +25,7 @@ _STATUSES = [s.value for s in DeliveryStatus]
 _MAX_DAYS = 366
 
 
-class EmailQuery(QueryModel):
+class EmailQuery(PageQuery):
     """The filters of GET /emails: each given one narrows the list."""
 
     execution: uuid.UUID | None = Field(default=None, description="the execution that sent them")
@@ -38,8 +38,6 @@ class EmailQuery(QueryModel):
     to: str | None = Field(default=None, min_length=1, max_length=500, description="the recipient's address")
     created_after: Instant | None = None
     created_before: Instant | None = None
-    limit: int = Field(default=100, ge=1, le=1000)
-    cursor: str | None = Field(default=None, description="next_cursor of the page before")
 
     @field_validator("status")
     @classmethod
@@ -85,7 +83,7 @@ async def get_emails(request: web.Request) -> web.Response:
 class StatisticsQuery(QueryModel):
     """The window of GET /emails/statistics."""
 
-    days: int = Field(default=30, ge=1, le=_MAX_DAYS, description="whole UTC days, today's included")
+    days: Count = Field(default=30, ge=1, le=_MAX_DAYS, description="whole UTC days, today's included")
 
 
 class StatusCounts(Answer):

@@ -12,12 +12,12 @@ from conveyor.definitions import NodeId
 from conveyor.engine.bulk import BULK_EVENTS, bulk_operate
 from conveyor.engine.operations import operate
 from conveyor.errors import NotFoundError
-from conveyor.http.bodies import model_body, path_uuid, query_int
-from conveyor.http.cursor import created_cursor, id_cursor, page, page_of
+from conveyor.http.bodies import model_body, path_uuid
+from conveyor.http.cursor import PageQuery, created_cursor, id_cursor, page, page_of
 from conveyor.http.keys import POOL
-from conveyor.http.operation import QueryModel, operation
+from conveyor.http.operation import operation, query_of
 from conveyor.http.resources import BulkAnswer, ExecutionAnswer, HistoryAnswer, Page, StepAnswer, WebhookCallAnswer
-from conveyor.http.selection import SelectionBody, query_selection
+from conveyor.http.selection import SelectionBody, SelectionQuery
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape, webhook_call_shape
 from conveyor.store import connection
 from conveyor.store.claims import slot_waits
@@ -31,26 +31,19 @@ routes = web.RouteTableDef()
 BulkEvent = Annotated[str, Field(json_schema_extra={"enum": list(BULK_EVENTS)})]
 
 
-class ExecutionQuery(QueryModel):
-    """The filters of GET /executions: each given one narrows the list."""
-
-    workflow: str | None = Field(default=None, description="a workflow's id or name")
-    state: str | None = Field(default=None, description="one state or several separated by commas")
-    created_after: str | None = Field(default=None, description="an ISO 8601 time")
-    created_before: str | None = Field(default=None, description="an ISO 8601 time")
-    parent: uuid.UUID | None = Field(default=None, description="the parent execution of a shared flow")
-    limit: int = Field(default=100, ge=1, le=1000)
-    cursor: str | None = Field(default=None, description="next_cursor of the page before")
+class ExecutionQuery(SelectionQuery, PageQuery):
+    """The filters and page of GET /executions."""
 
 
 @routes.get("/executions")
 @operation(Page[ExecutionAnswer], query=ExecutionQuery, errors=(422,))
 async def get_many(request: web.Request) -> web.Response:
     """Executions newest first, filtered by workflow, state, creation time and parent, a page at a time."""
-    limit = query_int(request, "limit", 100, low=1, high=1000)
+    query = query_of(request, ExecutionQuery)
+    limit = query.limit
     after = created_cursor(request)
     async with connection(request.app[POOL]) as conn:
-        selection = await query_selection(request, conn)
+        selection = await query.selection(conn)
         found = await list_executions(conn, selection, after, limit + 1)
         waits = await slot_waits(conn, [e.id for e in found[:limit]])
     shown = found[:limit]
@@ -95,19 +88,12 @@ async def get_steps(request: web.Request) -> web.Response:
     return respond(page([step_shape(s) for s in steps], None))
 
 
-class WebhookCallsQuery(QueryModel):
-    """The paging of GET /executions/{id}/webhooks."""
-
-    limit: int = Field(default=100, ge=1, le=1000)
-    cursor: str | None = Field(default=None, description="next_cursor of the page before")
-
-
 @routes.get("/executions/{id}/webhooks")
-@operation(Page[WebhookCallAnswer], path={"id": uuid.UUID}, query=WebhookCallsQuery, errors=(404, 422))
+@operation(Page[WebhookCallAnswer], path={"id": uuid.UUID}, query=PageQuery, errors=(404, 422))
 async def get_webhook_calls(request: web.Request) -> web.Response:
     """An execution's webhook call attempts, oldest first, a page at a time."""
     execution_id = path_uuid(request)
-    limit = query_int(request, "limit", 100, low=1, high=1000)
+    limit = query_of(request, PageQuery).limit
     after = id_cursor(request)
     async with connection(request.app[POOL]) as conn:
         await get_execution(conn, execution_id)

@@ -12,7 +12,7 @@ from conveyor.errors import NotFoundError, ValidationError
 from conveyor.http.bodies import decimal, path_uuid
 from conveyor.http.hub import EVENT_HUB, Subscription, SubscriptionEndedError
 from conveyor.http.keys import POOL
-from conveyor.http.operation import EVENT_STREAM, QueryModel, operation
+from conveyor.http.operation import EVENT_STREAM, QueryModel, operation, query_of
 from conveyor.http.shapes import execution_shape, transition_shape
 from conveyor.http.sse import EventStream
 from conveyor.statemachines import TERMINAL_STATES
@@ -77,9 +77,10 @@ async def execution_events(request: web.Request) -> web.StreamResponse:
 async def event_stream(request: web.Request) -> web.StreamResponse:
     """Every transition from now on, of one workflow (`?workflow=` id or name) or of all."""
     workflow_id: uuid.UUID | None = None
-    if "workflow" in request.query:
+    workflow = query_of(request, StreamQuery).workflow
+    if workflow is not None:
         async with connection(request.app[POOL]) as conn:
-            workflow_id = (await get_workflow(conn, request.query["workflow"])).id
+            workflow_id = (await get_workflow(conn, workflow)).id
     async with request.app[EVENT_HUB].subscribe(workflow_id=workflow_id) as subscription:
         stream = await EventStream.open(request)
         try:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from conveyor.errors import ValidationError
@@ -23,6 +23,28 @@ EVENT_STREAM = "text/event-stream"
 
 _QUERY = web.RequestKey("query", BaseModel)
 _ATTRIBUTE = "__conveyor_operation__"
+
+
+_FLAGS = ("true", "1", "false", "0")
+
+
+def _digits(value: object) -> object:
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("must be a whole number")
+    return value
+
+
+def _flag(value: object) -> object:
+    if isinstance(value, str) and value.lower() not in _FLAGS:
+        raise ValueError("must be true or false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_digits)]
+"""A whole number in a query: ASCII digits only (no sign, space, `_` or fraction)."""
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+"""A yes/no in a query: true, false, 1 or 0 (any case); not pydantic's wider yes/on/t."""
 
 
 class QueryModel(BaseModel):

@@ -1,16 +1,15 @@
-"""Reading which executions a request means, from query parameters or a bulk body, with 422 naming the field."""
+"""Which executions a request means, from its declared query or a bulk body, with 422 naming the field."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from conveyor.errors import NotFoundError, ValidationError
-from conveyor.http.bodies import query_uuid
 from conveyor.http.instant import Instant, parse_instant
+from conveyor.http.operation import QueryModel
 from conveyor.statemachines import STATES
 from conveyor.store import Conn
 from conveyor.store.selection import Selection
@@ -33,46 +32,48 @@ async def _workflow_id(conn: Conn, ref: str | None, field: str) -> uuid.UUID | N
         raise ValidationError(f"{field!r} names no workflow", field=field, value=ref[:200]) from exc
 
 
-def _query_states(request: web.Request) -> tuple[str, ...]:
-    raw = request.query.get("state")
-    if raw is None:
-        return ()
-    states = [s.strip() for s in raw.split(",") if s.strip()]
-    unknown = _unknown_states(states)
-    if not states or unknown:
-        raise ValidationError(
-            f"query parameter 'state' takes states separated by commas, of: {_KNOWN_STATES}",
-            field="state",
-            value=raw[:200],
+_TIME = "must be an ISO 8601 time between years 1 and 9999 in UTC, such as 2030-01-31T12:00:00Z"
+
+
+class SelectionQuery(QueryModel):
+    """The filters of GET /executions: each given one narrows the list."""
+
+    workflow: str | None = Field(default=None, description="a workflow's id or name")
+    state: str | None = Field(default=None, description="one state or several separated by commas")
+    created_after: datetime | None = Field(default=None, description="an ISO 8601 time")
+    created_before: datetime | None = Field(default=None, description="an ISO 8601 time")
+    parent: uuid.UUID | None = Field(default=None, description="the parent execution of a shared flow")
+
+    @field_validator("state")
+    @classmethod
+    def _known(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        states = [s.strip() for s in value.split(",") if s.strip()]
+        if not states or _unknown_states(states):
+            raise ValueError(f"takes states separated by commas, of: {_KNOWN_STATES}")
+        return ",".join(dict.fromkeys(states))
+
+    @field_validator("created_after", "created_before", mode="before")
+    @classmethod
+    def _instant(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            # An unencoded "+" of a UTC offset arrives as a space.
+            return parse_instant(value.strip().replace(" ", "+") if "T" in value else value.strip())
+        except ValueError as exc:
+            raise ValueError(_TIME) from exc
+
+    async def selection(self, conn: Conn) -> Selection:
+        """The selection these filters name."""
+        return Selection(
+            workflow_id=await _workflow_id(conn, self.workflow, "workflow"),
+            states=tuple(self.state.split(",")) if self.state else (),
+            created_after=self.created_after,
+            created_before=self.created_before,
+            parent_id=self.parent,
         )
-    return tuple(dict.fromkeys(states))
-
-
-def _query_time(request: web.Request, name: str) -> datetime | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        # An unencoded "+" of a UTC offset arrives as a space.
-        return parse_instant(raw.strip().replace(" ", "+") if "T" in raw else raw.strip())
-    except ValueError as exc:
-        raise ValidationError(
-            f"query parameter {name!r} must be an ISO 8601 time between years 1 and 9999 in UTC, "
-            "such as 2030-01-31T12:00:00Z",
-            field=name,
-            value=raw[:200],
-        ) from exc
-
-
-async def query_selection(request: web.Request, conn: Conn) -> Selection:
-    """The selection ?workflow=&state=&created_after=&created_before=&parent= names."""
-    return Selection(
-        workflow_id=await _workflow_id(conn, request.query.get("workflow"), "workflow"),
-        states=_query_states(request),
-        created_after=_query_time(request, "created_after"),
-        created_before=_query_time(request, "created_before"),
-        parent_id=query_uuid(request, "parent"),
-    )
 
 
 class SelectionBody(BaseModel):

@@ -9,10 +9,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.errors import ValidationError
-from conveyor.http.bodies import model_body, query_int
+from conveyor.http.bodies import model_body
 from conveyor.http.cursor import PageQuery, name_cursor, page_of
 from conveyor.http.keys import POOL
-from conveyor.http.operation import operation
+from conveyor.http.operation import operation, query_of
 from conveyor.http.resources import Page, TemplateAnswer
 from conveyor.http.shapes import respond, template_shape
 from conveyor.secret_references import secret_uses
@@ -71,7 +71,7 @@ def _check(body: TemplateBody) -> None:
 @operation(Page[TemplateAnswer], query=PageQuery, errors=(422,))
 async def get_templates(request: web.Request) -> web.Response:
     """Templates in name order, a page at a time."""
-    limit = query_int(request, "limit", 100, low=1, high=1000)
+    limit = query_of(request, PageQuery).limit
     after = name_cursor(request)
     async with connection(request.app[POOL]) as conn:
         templates = await list_templates(conn, after, limit + 1)

@@ -16,46 +16,41 @@ from conveyor.engine.triggers import (
     remove_trigger,
     switch_trigger,
 )
-from conveyor.errors import ValidationError
-from conveyor.http.bodies import json_body, path_uuid, query_int, query_uuid
-from conveyor.http.cursor import created_cursor, encode_cursor, id_cursor, page_of
+from conveyor.http.bodies import json_body, path_uuid
+from conveyor.http.cursor import PageQuery, created_cursor, encode_cursor, id_cursor, page_of
 from conveyor.http.keys import POOL, SETTINGS
-from conveyor.http.operation import QueryModel, operation
+from conveyor.http.operation import Count, QueryModel, operation, query_of
 from conveyor.http.resources import Answer, Page, TriggerAnswer, TriggerRowAnswer
 from conveyor.http.shapes import respond, trigger_shape
 from conveyor.jsonvalue import JSONObject
 from conveyor.schedule import MAX_TICKS
 from conveyor.store import connection
-from conveyor.store.trigger_rows import NO_CURSOR, OUTCOMES, Outcome, list_trigger_rows
+from conveyor.store.trigger_rows import NO_CURSOR, Outcome, list_trigger_rows
 from conveyor.store.triggers import get_trigger, list_triggers
 from conveyor.triggers.kinds import TRIGGER_DEFINITION
 
 routes = web.RouteTableDef()
 
 
-class TriggerQuery(QueryModel):
+class TriggerQuery(PageQuery):
     """The filter and page of GET /triggers."""
 
     workflow: uuid.UUID | None = Field(default=None, description="the workflow's id")
-    limit: int = Field(default=100, ge=1, le=1000)
-    cursor: str | None = Field(default=None, description="next_cursor of the page before")
 
 
 class PreviewQuery(QueryModel):
     """How many fires GET /triggers/{id}/preview lists."""
 
-    count: int = Field(default=10, ge=1, le=MAX_TICKS)
+    count: Count = Field(default=10, ge=1, le=MAX_TICKS)
 
 
-class TriggerRowsQuery(QueryModel):
+class TriggerRowsQuery(PageQuery):
     """The filter and page of GET /triggers/{id}/rows."""
 
     outcome: Outcome | None = Field(default=None, description="only rows consumed with this outcome")
     reason: str | None = Field(
         default=None, min_length=1, max_length=200, description="only rows whose reason contains this text"
     )
-    limit: int = Field(default=100, ge=1, le=1000)
-    cursor: str | None = Field(default=None, description="next_cursor of the page before")
 
 
 class FireAnswer(Answer):
@@ -81,12 +76,11 @@ async def post_trigger(request: web.Request) -> web.Response:
 @operation(Page[TriggerAnswer], query=TriggerQuery, errors=(422,))
 async def get_triggers(request: web.Request) -> web.Response:
     """Triggers in creation order, optionally of one workflow (?workflow=), a page at a time (?cursor=)."""
-    workflow_id = query_uuid(request, "workflow")
-    limit = query_int(request, "limit", 100, low=1, high=1000)
+    query = query_of(request, TriggerQuery)
     after = created_cursor(request)
     async with connection(request.app[POOL]) as conn:
-        triggers = await list_triggers(conn, workflow_id, after, limit + 1)
-    return respond(page_of(triggers, limit, trigger_shape, lambda t: (t.created_at.isoformat(), str(t.id))))
+        triggers = await list_triggers(conn, query.workflow, after, query.limit + 1)
+    return respond(page_of(triggers, query.limit, trigger_shape, lambda t: (t.created_at.isoformat(), str(t.id))))
 
 
 @routes.get("/triggers/{id}")
@@ -134,7 +128,7 @@ async def disable(request: web.Request) -> web.Response:
 @operation(Page[FireAnswer], path=_ID, query=PreviewQuery, errors=(404, 409, 422))
 async def get_preview(request: web.Request) -> web.Response:
     """The next ?count= fires of a schedule (at most 500): each in UTC and on the schedule's wall clock."""
-    count = query_int(request, "count", 10, low=1, high=MAX_TICKS)
+    count = query_of(request, PreviewQuery).count
     fires = await preview_trigger(request.app[POOL], path_uuid(request), count)
     return respond(Page(items=[FireAnswer(at=at, local=local) for at, local in fires]))
 
@@ -145,17 +139,12 @@ async def get_rows(request: web.Request) -> web.Response:
     """The trigger's inbox rows, newest first, each with its outcome and reason (?outcome=, ?reason=, ?limit=,
     ?cursor=)."""
     trigger_id = path_uuid(request)
-    outcome = request.query.get("outcome")
-    if outcome is not None and outcome not in OUTCOMES:
-        raise ValidationError(f"query parameter 'outcome' must be one of {', '.join(OUTCOMES)}", field="outcome")
-    reason = request.query.get("reason")
-    if reason is not None and not (0 < len(reason) <= 200 and "\x00" not in reason):
-        raise ValidationError("query parameter 'reason' must be 1 to 200 characters of text", field="reason")
-    limit = query_int(request, "limit", 100, low=1, high=1000)
+    query = query_of(request, TriggerRowsQuery)
+    limit = query.limit
     before = id_cursor(request) or NO_CURSOR
     async with connection(request.app[POOL]) as conn:
         await get_trigger(conn, trigger_id)  # 404 for an unknown trigger, not an empty page
-        rows = await list_trigger_rows(conn, trigger_id, outcome, reason, before, limit + 1)
+        rows = await list_trigger_rows(conn, trigger_id, query.outcome, query.reason, before, limit + 1)
     items = [TriggerRowAnswer(**dataclasses.asdict(r)) for r in rows[:limit]]
     next_cursor = encode_cursor(str(items[-1].id)) if len(rows) > limit else None
     return respond(Page(items=items, next_cursor=next_cursor))

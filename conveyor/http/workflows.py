@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from conveyor.engine.action_checks import MissingSecret, missing_secrets
 from conveyor.engine.operations import create_workflow, deactivate, start_execution, update_workflow, wait_for_end
-from conveyor.http.bodies import json_body, model_body, path_int, query_bool, query_int
+from conveyor.http.bodies import json_body, model_body, path_int
 from conveyor.http.cursor import PageQuery, name_cursor, page, page_of
 from conveyor.http.keys import POOL, VAULT, WAITS
-from conveyor.http.operation import QueryModel, operation
+from conveyor.http.operation import Flag, QueryModel, operation, query_of
 from conveyor.http.resources import (
     BulkAnswer,
     DeactivatedAnswer,
@@ -44,7 +44,7 @@ class StartExecution(BaseModel):
 class DeactivateQuery(QueryModel):
     """The options of DELETE /workflows/{id}."""
 
-    cancel_running: bool = Field(default=False, description="cancel the executions that have not ended")
+    cancel_running: Flag = Field(default=False, description="cancel the executions that have not ended")
 
 
 @routes.post("/workflows")
@@ -59,7 +59,7 @@ async def post_workflow(request: web.Request) -> web.Response:
 @operation(Page[WorkflowAnswer], query=PageQuery, errors=(422,))
 async def get_workflows(request: web.Request) -> web.Response:
     """Workflows in name order, a page at a time."""
-    limit = query_int(request, "limit", 100, low=1, high=1000)
+    limit = query_of(request, PageQuery).limit
     after = name_cursor(request)
     async with connection(request.app[POOL]) as conn:
         workflows = await list_workflows(conn, after, limit + 1)
@@ -96,7 +96,7 @@ async def _missing_secrets(request: web.Request, workflow: Workflow) -> list[Mis
 @operation(DeactivatedAnswer, query=DeactivateQuery, errors=(404, 409, 422))
 async def delete_workflow(request: web.Request) -> web.Response:
     """Deactivate a workflow; 409 while executions have not ended, unless ?cancel_running=true cancels them."""
-    cancel_running = query_bool(request, "cancel_running")
+    cancel_running = query_of(request, DeactivateQuery).cancel_running
     workflow, cancelled = await deactivate(request.app[POOL], request.match_info["id"], cancel_running=cancel_running)
     outcome = BulkAnswer.model_validate(cancelled.as_json()) if cancelled else None
     return respond(DeactivatedAnswer(**workflow_shape(workflow).model_dump(), cancelled=outcome))
