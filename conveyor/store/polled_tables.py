@@ -22,6 +22,7 @@ import asyncpg
 
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Conn
+from conveyor.store.statement import Statement
 from conveyor.store.maintenance import CONVEYOR_TABLES
 
 POLL_ROLE = "conveyor_poll"
@@ -31,14 +32,14 @@ POLL_ROLE = "conveyor_poll"
 # there): the relation, an unqualified name found as PostgreSQL would find it, along the search path; whether
 # the poll role may read it; the cursor column and whether its type has a default btree order; the primary key's
 # columns in key order; and whether a unique index on the cursor column alone exists.
-_CATALOG = """
+_CATALOG = Statement("""
 SELECT c.oid, n.nspname, c.relname, c.relkind::text AS relkind,
-       has_schema_privilege($4, n.oid, 'USAGE') AND has_table_privilege($4, c.oid, 'SELECT') AS granted,
+       has_schema_privilege(:role, n.oid, 'USAGE') AND has_table_privilege(:role, c.oid, 'SELECT') AS granted,
        col.attname, col.type, col.ordered,
        coalesce(pk.names, '{}') AS key_names, coalesce(pk.types, '{}') AS key_types,
        EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                WHERE i.indrelid = c.oid AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL
-                 AND a.attname = $3) AS unique_on_cursor
+                 AND a.attname = :cursor) AS unique_on_cursor
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN LATERAL (
     SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type,
@@ -46,7 +47,7 @@ LEFT JOIN LATERAL (
                    WHERE m.amname = 'btree' AND o.opcdefault
                      AND o.opcintype = coalesce(nullif(t.typbasetype, 0), a.atttypid)) AS ordered
     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-    WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE a.attrelid = c.oid AND a.attname = :cursor AND a.attnum > 0 AND NOT a.attisdropped
 ) col ON true
 LEFT JOIN LATERAL (
     SELECT array_agg(a.attname ORDER BY k.n) AS names,
@@ -55,9 +56,9 @@ LEFT JOIN LATERAL (
     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
     WHERE i.indrelid = c.oid AND i.indisprimary
 ) pk ON true
-WHERE c.oid = to_regclass(CASE WHEN $1::text IS NULL THEN quote_ident($2)
-                               ELSE quote_ident($1) || '.' || quote_ident($2) END)
-"""
+WHERE c.oid = to_regclass(CASE WHEN :schema::text IS NULL THEN quote_ident(:name)
+                               ELSE quote_ident(:schema) || '.' || quote_ident(:name) END)
+""")
 
 # The snapshot's oldest running transaction and next one, and the transactions open just after it was taken.
 _FACTS = """
@@ -159,7 +160,9 @@ def grant_hint(table: str) -> str:
 async def resolve_table(conn: Conn, table: str, cursor: str) -> PolledTable:
     """Find the table and its cursor column in the catalog, and what orders rows that share a cursor value."""
     schema, _, name = table.rpartition(".")
-    relation = await conn.fetchrow(_CATALOG, schema or None, name, cursor, POLL_ROLE)
+    relation = await conn.fetchrow(
+        _CATALOG.sql, *_CATALOG.args(role=POLL_ROLE, cursor=cursor, schema=schema or None, name=name)
+    )
     if relation is None:
         raise TableNotPollableError("/table", f"table {table!r} does not exist", table)
     if relation["relname"] in CONVEYOR_TABLES:
