@@ -61,7 +61,7 @@ async def _explain(bench: Bench, label: str) -> None:
     async with bench.pool.acquire() as conn, _rolled_back(conn):
         queries: tuple[tuple[str, str, tuple[object, ...]], ...] = (
             ("claim", _CLAIM.sql, tuple(claim_args("bench-poller", _BATCH, 30.0, [], []))),
-            ("next_due", _NEXT_DUE, ([], [])),
+            ("next_due", _NEXT_DUE.sql, tuple(_NEXT_DUE.args(in_flight=[], provides=[]))),
         )
         for name, sql, args in queries:
             plan = (await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", *args))[0]

@@ -22,6 +22,7 @@ from conveyor.engine.triggers import create_trigger
 from conveyor.errors import ConflictError
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool, connection
+from conveyor.store.statement import Statement
 from conveyor.store.triggers import list_triggers
 from conveyor.store.workflows import get_workflow
 
@@ -44,10 +45,10 @@ CREATE TABLE IF NOT EXISTS newsletters (
 -- What an operator does to let table polls read a table: grant it to the role they read as.
 GRANT SELECT ON subscriptions, newsletters TO conveyor_poll;
 """
-_SUBSCRIBE = "INSERT INTO subscriptions (email, name, product) VALUES ($1, $2, $3)"
-_SIGN_UP = "INSERT INTO newsletters (email, name) VALUES ($1, $2)"
+_SUBSCRIBE = Statement("INSERT INTO subscriptions (email, name, product) VALUES (:email, :name, :product)")
+_SIGN_UP = Statement("INSERT INTO newsletters (email, name) VALUES (:email, :name)")
 # An application's event: a row without trigger_id, seen by waits and cancel_on whether or not a trigger takes it.
-_SEND_EVENT = "INSERT INTO trigger_events (type, payload) VALUES ($1, $2)"
+_SEND_EVENT = Statement("INSERT INTO trigger_events (type, payload) VALUES (:type, :payload)")
 
 PRODUCTS = ("united", "podcast", "magazine")
 _NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Linus")
@@ -167,11 +168,13 @@ async def insert_rows(
             email = f"{name.lower()}.{rng.randrange(1_000_000)}@example.com"
             async with connection(pool) as conn:
                 if i % 4 == 3:
-                    await conn.execute(_SIGN_UP, email, name)
+                    await conn.execute(_SIGN_UP.sql, *_SIGN_UP.args(email=email, name=name))
                     log.info("demo_newsletter_sign_up", email=email)
                 else:
                     subscriber = Subscriber(email, rng.choice(PRODUCTS), FATES[len(subscribers) % len(FATES)])
-                    await conn.execute(_SUBSCRIBE, email, name, subscriber.product)
+                    await conn.execute(
+                        _SUBSCRIBE.sql, *_SUBSCRIBE.args(email=email, name=name, product=subscriber.product)
+                    )
                     log.info("demo_subscription", email=email, product=subscriber.product, fate=subscriber.fate)
                     subscribers.append(subscriber)
                     follow_ups.create_task(_follow_up(pool, subscriber, follow_up_seconds))
@@ -186,7 +189,7 @@ async def _follow_up(pool: Pool, subscriber: Subscriber, after_seconds: float) -
         return
     await asyncio.sleep(after_seconds)
     async with connection(pool) as conn:
-        await conn.execute(_SEND_EVENT, event, {"email": subscriber.email})
+        await conn.execute(_SEND_EVENT.sql, *_SEND_EVENT.args(type=event, payload={"email": subscriber.email}))
     log.info("demo_event", type=event, email=subscriber.email)
 
 

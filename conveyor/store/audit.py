@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from conveyor.statemachines import Transition
 from conveyor.store import Conn
+from conveyor.store.statement import Statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,7 @@ class Walk:
     transitions: Sequence[Transition]
 
 
-_WALKS = """
+_WALKS = Statement("""
 SELECT e.id, e.state, e.resume_state, e.finished_at IS NOT NULL AS finished, e.lease_owner IS NOT NULL AS leased,
        coalesce(h.ids, '{}') AS ids, coalesce(h.sources, '{}') AS sources,
        coalesce(h.targets, '{}') AS targets, coalesce(h.events, '{}') AS events
@@ -33,15 +34,15 @@ LEFT JOIN LATERAL (
            array_agg(to_state ORDER BY id) AS targets, array_agg(event ORDER BY id) AS events
     FROM execution_history WHERE execution_id = e.id
 ) h ON true
-WHERE e.id > $1
+WHERE e.id > :after
 ORDER BY e.id
-LIMIT $2
-"""
+LIMIT :limit
+""")
 
 
 async def read_walks(conn: Conn, after: uuid.UUID | None, limit: int) -> list[Walk]:
     """Up to `limit` executions (ids past `after`, in id order) with their histories."""
-    rows = await conn.fetch(_WALKS, after or uuid.UUID(int=0), limit)
+    rows = await conn.fetch(_WALKS.sql, *_WALKS.args(after=after or uuid.UUID(int=0), limit=limit))
     return [
         Walk(
             r["id"],
@@ -70,21 +71,24 @@ class DoubledStep:
 
 # An operator's restart (retry, rerun) gives the failed step a fresh attempt budget under the same visit, so
 # each restart may store one more commit of a step attempt; anything beyond is a double.
-_DOUBLED_STEPS = """
+_DOUBLED_STEPS = Statement("""
 WITH restarts AS (
-    SELECT execution_id, count(*) AS n FROM execution_history WHERE event = ANY($1::text[]) GROUP BY execution_id
+    SELECT execution_id, count(*) AS n FROM execution_history WHERE event = ANY(:events::text[]) GROUP BY execution_id
 )
 SELECT s.execution_id, s.node, s.visit, s.attempt, count(*) AS commits, coalesce(r.n, 0) AS restarts
 FROM execution_steps s LEFT JOIN restarts r ON r.execution_id = s.execution_id
 GROUP BY s.execution_id, s.node, s.visit, s.attempt, r.n
 HAVING count(*) > 1 + coalesce(r.n, 0)
 ORDER BY s.execution_id, s.visit, s.attempt
-"""
+""")
 
 
 async def doubled_steps(conn: Conn, restart_events: Sequence[str]) -> list[DoubledStep]:
     """Step attempts stored more often than once plus once per restart: a commit without the lease, a replay."""
-    return [DoubledStep(**dict(r)) for r in await conn.fetch(_DOUBLED_STEPS, list(restart_events))]
+    return [
+        DoubledStep(**dict(r))
+        for r in await conn.fetch(_DOUBLED_STEPS.sql, *_DOUBLED_STEPS.args(events=list(restart_events)))
+    ]
 
 
 @dataclass(frozen=True, slots=True)

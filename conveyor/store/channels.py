@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 from conveyor.store import Conn, Pool, connection
+from conveyor.store.statement import Statement
 
 # Payload: the id of an execution its worker must let go of (cancelled while it ran, or paused while held).
 CONTROL_CHANNEL = "conveyor_control"
@@ -28,7 +29,7 @@ def history_ids(payload: str) -> list[int]:
     return [int(part) for part in payload.split(",") if part.isdigit()]
 
 
-_NAME_SESSION = "SELECT set_config('application_name', $1, false)"
+_NAME_SESSION = Statement("SELECT set_config('application_name', :name, false)")
 _REGISTER = """
 WITH swept AS (
     DELETE FROM event_listeners WHERE pid NOT IN (SELECT pid FROM pg_stat_activity)
@@ -73,7 +74,7 @@ async def listening(
     lost = asyncio.Event()
     callback = payload_listener(handler)
     async with connection(pool) as conn:
-        await conn.execute(_NAME_SESSION, name)
+        await conn.execute(_NAME_SESSION.sql, *_NAME_SESSION.args(name=name))
         await conn.add_listener(channel, callback)
         conn.add_termination_listener(lambda *_: lost.set())
         try:

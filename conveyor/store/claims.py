@@ -107,29 +107,33 @@ async def claim_uncapped(
     return FirstPass(claimed, [r["locked_id"] for r in rows if not r["uncapped"]])
 
 
-_LOCK_CAPPED = f"""
+_LOCK_CAPPED = Statement(f"""
 SELECT {COLUMNS} FROM executions e
-WHERE id = ANY($1::uuid[]) AND {DUE} AND wake_at <= now() AND {ROUTED.format(provides="$2")} AND NOT {HELD_BACK}
+WHERE id = ANY(:ids::uuid[]) AND {DUE} AND wake_at <= now() AND {ROUTED.format(provides=":provides")}
+  AND NOT {HELD_BACK}
 ORDER BY wake_at
 FOR UPDATE SKIP LOCKED
-"""
+""")
 
 
 async def lock_capped(conn: Conn, ids: Sequence[uuid.UUID], provides: Sequence[str]) -> list[Execution]:
     """Lock again, in the claim's transaction, those of `ids` still due and not held by another worker."""
-    return [execution(r) for r in await conn.fetch(_LOCK_CAPPED, list(ids), list(provides))]
+    return [
+        execution(r)
+        for r in await conn.fetch(_LOCK_CAPPED.sql, *_LOCK_CAPPED.args(ids=list(ids), provides=list(provides)))
+    ]
 
 
-_LOCK_SLOTS = """
-SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT unnest($1::bigint[]) AS k ORDER BY k) keys
-"""
+_LOCK_SLOTS = Statement("""
+SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT unnest(:locks::bigint[]) AS k ORDER BY k) keys
+""")
 # Run after `_LOCK_SLOTS`, so its snapshot holds every claim committed by a worker that held the same slots.
-_ADMIT = f"""
+_ADMIT = Statement(f"""
 WITH candidate AS (
     SELECT e.id, e.wake_at, e.slot_key, e.slot_limit, e.total_limit, e.workflow_id,
            CASE WHEN e.slot_key IS NULL THEN 0 ELSE ({_KEY_HOLDERS}) END AS key_held,
            CASE WHEN e.total_limit IS NULL THEN 0 ELSE ({_TOTAL_HOLDERS}) END AS total_held
-    FROM executions e WHERE e.id = ANY($1::uuid[])
+    FROM executions e WHERE e.id = ANY(:ids::uuid[])
 ), ranked AS (
     SELECT c.*,
            row_number() OVER (PARTITION BY c.slot_key ORDER BY c.wake_at, c.id) AS key_rank,
@@ -140,7 +144,7 @@ WITH candidate AS (
 SELECT id FROM ranked
 WHERE (slot_key IS NULL OR key_held + key_rank <= slot_limit)
   AND (total_limit IS NULL OR total_held + total_rank <= total_limit)
-"""
+""")
 
 
 def _slot_locks(ex: Execution) -> list[int]:
@@ -166,8 +170,8 @@ async def admit(conn: Conn, locked: Sequence[Execution]) -> list[Execution]:
     locks = [lock for ex in locked for lock in _slot_locks(ex)]
     if not locks:
         return list(locked)
-    await conn.execute(_LOCK_SLOTS, locks)
-    admitted = {r["id"] for r in await conn.fetch(_ADMIT, [ex.id for ex in locked])}
+    await conn.execute(_LOCK_SLOTS.sql, *_LOCK_SLOTS.args(locks=locks))
+    admitted = {r["id"] for r in await conn.fetch(_ADMIT.sql, *_ADMIT.args(ids=[ex.id for ex in locked]))}
     return [ex for ex in locked if ex.id in admitted]
 
 
@@ -179,76 +183,82 @@ class Claim:
     transition: Transition
 
 
-_MARK_CLAIMED = f"""
+_MARK_CLAIMED = Statement(f"""
 WITH claimed AS (
     UPDATE executions e
-    SET state = c.target, lease_owner = $2, wake_at = now() + make_interval(secs => $3),
+    SET state = c.target, lease_owner = :owner, wake_at = now() + make_interval(secs => :lease_seconds),
         version = e.version + 1, started_at = coalesce(e.started_at, now()), step_started_at = now(),
         updated_at = now()
-    FROM unnest($1::uuid[], $4::text[]) AS c(id, target)
+    FROM unnest(:ids::uuid[], :targets::text[]) AS c(id, target)
     WHERE e.id = c.id
     RETURNING {_E_COLUMNS}
 ), history AS (
     INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
     SELECT h.id, h.source, h.target, h.event, e.current_node, e.attempt, h.detail
-    FROM unnest($1::uuid[], $4::text[], $5::text[], $6::text[], $7::jsonb[]) AS h(id, target, source, event, detail)
+    FROM unnest(:ids::uuid[], :targets::text[], :sources::text[], :events::text[], :details::jsonb[])
+         AS h(id, target, source, event, detail)
     JOIN claimed e ON e.id = h.id
 )
 SELECT * FROM claimed
-"""
+""")
 
 
 async def mark_claimed(conn: Conn, owner: str, lease_seconds: float, claims: Sequence[Claim]) -> list[Execution]:
     """Give the locked executions to `owner` and record the transition that took each one."""
     rows = await conn.fetch(
-        _MARK_CLAIMED,
-        [c.execution.id for c in claims],
-        owner,
-        lease_seconds,
-        [c.transition.target for c in claims],
-        [c.transition.source for c in claims],
-        [c.transition.event for c in claims],
-        [{"worker": owner, "previous_owner": c.execution.lease_owner} for c in claims],
+        _MARK_CLAIMED.sql,
+        *_MARK_CLAIMED.args(
+            ids=[c.execution.id for c in claims],
+            owner=owner,
+            lease_seconds=lease_seconds,
+            targets=[c.transition.target for c in claims],
+            sources=[c.transition.source for c in claims],
+            events=[c.transition.event for c in claims],
+            details=[{"worker": owner, "previous_owner": c.execution.lease_owner} for c in claims],
+        ),
     )
     return [execution(r) for r in rows]
 
 
-_RENEW = """
-UPDATE executions SET wake_at = now() + make_interval(secs => $3)
-WHERE id = ANY($1::uuid[]) AND lease_owner = $2
+_RENEW = Statement("""
+UPDATE executions SET wake_at = now() + make_interval(secs => :lease_seconds)
+WHERE id = ANY(:ids::uuid[]) AND lease_owner = :owner
 RETURNING id
-"""
+""")
 
 
 async def renew_leases(conn: Conn, owner: str, ids: Sequence[uuid.UUID], lease_seconds: float) -> set[uuid.UUID]:
     """Extend the leases `owner` still holds; return the ids it still holds."""
-    return {r["id"] for r in await conn.fetch(_RENEW, list(ids), owner, lease_seconds)}
+    return {
+        r["id"]
+        for r in await conn.fetch(_RENEW.sql, *_RENEW.args(lease_seconds=lease_seconds, ids=list(ids), owner=owner))
+    }
 
 
-_RELEASE = f"""
+_RELEASE = Statement(f"""
 WITH released AS (
     UPDATE executions
-    SET lease_owner = NULL, wake_at = now() + make_interval(secs => $3), version = version + 1
-    WHERE id = ANY($1::uuid[]) AND lease_owner = $2
+    SET lease_owner = NULL, wake_at = now() + make_interval(secs => :after_seconds), version = version + 1
+    WHERE id = ANY(:ids::uuid[]) AND lease_owner = :owner
     RETURNING id
 )
 SELECT count(*) AS n, pg_notify('{WAKE_CHANNEL}', '') FROM released
-"""
+""")
 
 
 async def release_leases(conn: Conn, owner: str, ids: Sequence[uuid.UUID], after_seconds: float = 0.0) -> int:
     """Hand executions back so another worker takes them (after `after_seconds`) without waiting out the lease."""
-    row = await conn.fetchrow(_RELEASE, list(ids), owner, after_seconds)
+    row = await conn.fetchrow(_RELEASE.sql, *_RELEASE.args(after_seconds=after_seconds, ids=list(ids), owner=owner))
     return int(row["n"]) if row else 0
 
 
 # An execution waiting for a slot is not due: the slot's holder ends its step or lets its lease lapse (a due
 # time of its own) first.
-_NEXT_DUE = f"""
+_NEXT_DUE = Statement(f"""
 SELECT extract(epoch FROM min(wake_at) - now())::float8
-FROM executions e WHERE {DUE} AND id <> ALL($1::uuid[]) AND {ROUTED.format(provides="$2")}
+FROM executions e WHERE {DUE} AND id <> ALL(:in_flight::uuid[]) AND {ROUTED.format(provides=":provides")}
   AND NOT (wake_at <= now() AND {HELD_BACK})
-"""
+""")
 
 
 async def seconds_until_next_due(
@@ -256,7 +266,9 @@ async def seconds_until_next_due(
 ) -> float | None:
     """How long until the next execution (not one we run, nor one of an action we do not provide) needs a
     worker, by the database's clock."""
-    value: float | None = await conn.fetchval(_NEXT_DUE, list(in_flight), list(provides))
+    value: float | None = await conn.fetchval(
+        _NEXT_DUE.sql, *_NEXT_DUE.args(in_flight=list(in_flight), provides=list(provides))
+    )
     return value
 
 
@@ -268,18 +280,18 @@ class SlotWait:
     limit: int
 
 
-_SLOT_WAITS = f"""
+_SLOT_WAITS = Statement(f"""
 SELECT e.id, e.slot_key, e.slot_limit, e.total_limit,
        e.slot_key IS NOT NULL AND ({_KEY_HOLDERS}) >= e.slot_limit AS key_full
 FROM executions e
-WHERE e.id = ANY($1::uuid[]) AND {DUE} AND wake_at <= now() AND {HELD_BACK}
-"""
+WHERE e.id = ANY(:ids::uuid[]) AND {DUE} AND wake_at <= now() AND {HELD_BACK}
+""")
 
 
 async def slot_waits(conn: Conn, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SlotWait]:
     """Of these executions, the ones due but held back by a concurrency cap, with the cap that holds each."""
     waits = {}
-    for r in await conn.fetch(_SLOT_WAITS, list(ids)):
+    for r in await conn.fetch(_SLOT_WAITS.sql, *_SLOT_WAITS.args(ids=list(ids))):
         full_key = bool(r["key_full"])
         waits[r["id"]] = SlotWait(r["slot_key"] if full_key else None, r["slot_limit" if full_key else "total_limit"])
     return waits

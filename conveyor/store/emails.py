@@ -47,48 +47,52 @@ class OutgoingEmail:
     transport: str
 
 
-_RESERVE = f"""
+_RESERVE = Statement(f"""
 INSERT INTO email_logs (id, execution_id, node, idempotency_key, recipient, subject, template,
                         text_body, html_body, transport, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '{DeliveryStatus.SENDING}')
+VALUES (:id, :execution_id, :node, :idempotency_key, :recipient, :subject, :template,
+        :text_body, :html_body, :transport, '{DeliveryStatus.SENDING}')
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING {_COLUMNS}
-"""
+""")
 # A separate statement on purpose: one that waited on a concurrent insert of the same key must see
 # that row, which the snapshot of the INSERT's own statement does not.
-_BY_KEY = f"SELECT {_COLUMNS} FROM email_logs WHERE idempotency_key = $1"
+_BY_KEY = Statement(f"SELECT {_COLUMNS} FROM email_logs WHERE idempotency_key = :key")
 
 
 async def reserve_email(conn: Conn, email: OutgoingEmail) -> EmailLog:
     """Record the email as being sent, or return the row an earlier attempt left for this key."""
     row = await conn.fetchrow(
-        _RESERVE,
-        uuid.uuid4(),
-        email.execution_id,
-        email.node,
-        email.idempotency_key,
-        email.recipient,
-        email.content.subject,
-        email.template,
-        email.content.text_body,
-        email.content.html_body,
-        email.transport,
+        _RESERVE.sql,
+        *_RESERVE.args(
+            id=uuid.uuid4(),
+            execution_id=email.execution_id,
+            node=email.node,
+            idempotency_key=email.idempotency_key,
+            recipient=email.recipient,
+            subject=email.content.subject,
+            template=email.template,
+            text_body=email.content.text_body,
+            html_body=email.content.html_body,
+            transport=email.transport,
+        ),
     )
     if row is None:
-        row = await conn.fetchrow(_BY_KEY, email.idempotency_key)
+        row = await conn.fetchrow(_BY_KEY.sql, *_BY_KEY.args(key=email.idempotency_key))
         assert row is not None, "the conflicting row is committed"
     return EmailLog(**dict(row))
 
 
-_MARK = """
-UPDATE email_logs SET status = $2, error = $3, sent_at = CASE WHEN $2 = ANY($4::text[]) THEN now() END
-WHERE id = $1
-"""
+_MARK = Statement("""
+UPDATE email_logs
+SET status = :status, error = :error, sent_at = CASE WHEN :status = ANY(:delivered::text[]) THEN now() END
+WHERE id = :id
+""")
 
 
 async def mark_email(conn: Conn, email_id: uuid.UUID, status: str, error: str | None = None) -> None:
     """Record how delivery went."""
-    await conn.execute(_MARK, email_id, status, error, sorted(DELIVERED))
+    await conn.execute(_MARK.sql, *_MARK.args(status=status, error=error, delivered=sorted(DELIVERED), id=email_id))
 
 
 @dataclass(frozen=True, slots=True)

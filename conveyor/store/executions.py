@@ -14,6 +14,7 @@ from conveyor.errors import NotFoundError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.statemachines import INITIAL_STATE, PAUSED
 from conveyor.store import Conn
+from conveyor.store.statement import Statement
 
 WAKE_CHANNEL = "conveyor_wake"
 
@@ -71,7 +72,8 @@ _INSERT = """
 WITH inserted AS (
     INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
                             wake_at, parent_id, parent_node, dedupe_key, slot_key, slot_limit, total_limit)
-    VALUES ($1, $2, $3, $4, $5, 1, 1, $6, now(), $7, $8, $9, $10, $11, $12)
+    VALUES (:id, :workflow_id, :workflow_version, :state, :current_node, 1, 1, :input, now(), :parent_id,
+            :parent_node, :dedupe_key, :slot_key, :slot_limit, :total_limit)
     ON CONFLICT {target} DO NOTHING
     RETURNING {columns}
 ), notified AS (
@@ -79,19 +81,21 @@ WITH inserted AS (
 )
 SELECT {columns} FROM inserted, notified
 """
-_INSERT_TOP = _INSERT.format(
-    target="(workflow_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND parent_id IS NULL AND trigger_id IS NULL",
-    columns=COLUMNS,
-    channel=WAKE_CHANNEL,
+_INSERT_TOP = Statement(
+    _INSERT.format(
+        target="(workflow_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND parent_id IS NULL AND trigger_id IS NULL",
+        columns=COLUMNS,
+        channel=WAKE_CHANNEL,
+    )
 )
-_INSERT_CHILD = _INSERT.format(
-    target="(parent_id, dedupe_key) WHERE parent_id IS NOT NULL", columns=COLUMNS, channel=WAKE_CHANNEL
+_INSERT_CHILD = Statement(
+    _INSERT.format(target="(parent_id, dedupe_key) WHERE parent_id IS NOT NULL", columns=COLUMNS, channel=WAKE_CHANNEL)
 )
-_BY_DEDUPE_KEY = f"""
+_BY_DEDUPE_KEY = Statement(f"""
 SELECT {COLUMNS} FROM executions
-WHERE workflow_id = $1 AND dedupe_key = $2 AND parent_id IS NULL AND trigger_id IS NULL
-"""
-_CHILD_BY_KEY = f"SELECT {COLUMNS} FROM executions WHERE parent_id = $1 AND dedupe_key = $2"
+WHERE workflow_id = :workflow_id AND dedupe_key = :dedupe_key AND parent_id IS NULL AND trigger_id IS NULL
+""")
+_CHILD_BY_KEY = Statement(f"SELECT {COLUMNS} FROM executions WHERE parent_id = :parent_id AND dedupe_key = :dedupe_key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,38 +115,47 @@ class NewExecution:
 
 async def insert_execution(conn: Conn, new: NewExecution) -> tuple[Execution, bool]:
     """Create an execution due now; with a known dedupe key, return the existing one instead. True when new."""
+    insert = _INSERT_TOP if new.parent_id is None else _INSERT_CHILD
     row = await conn.fetchrow(
-        _INSERT_TOP if new.parent_id is None else _INSERT_CHILD,
-        new.id,
-        new.workflow_id,
-        new.workflow_version,
-        INITIAL_STATE,
-        new.start_node,
-        new.input,
-        new.parent_id,
-        new.parent_node,
-        new.dedupe_key,
-        new.slots.key,
-        new.slots.key_limit,
-        new.slots.total_limit,
+        insert.sql,
+        *insert.args(
+            id=new.id,
+            workflow_id=new.workflow_id,
+            workflow_version=new.workflow_version,
+            state=INITIAL_STATE,
+            current_node=new.start_node,
+            input=new.input,
+            parent_id=new.parent_id,
+            parent_node=new.parent_node,
+            dedupe_key=new.dedupe_key,
+            slot_key=new.slots.key,
+            slot_limit=new.slots.key_limit,
+            total_limit=new.slots.total_limit,
+        ),
     )
     if row is not None:
         return execution(row), True
     if new.parent_id is None:
-        row = await conn.fetchrow(_BY_DEDUPE_KEY, new.workflow_id, new.dedupe_key)
+        row = await conn.fetchrow(
+            _BY_DEDUPE_KEY.sql, *_BY_DEDUPE_KEY.args(workflow_id=new.workflow_id, dedupe_key=new.dedupe_key)
+        )
     else:
-        row = await conn.fetchrow(_CHILD_BY_KEY, new.parent_id, new.dedupe_key)
+        row = await conn.fetchrow(
+            _CHILD_BY_KEY.sql, *_CHILD_BY_KEY.args(parent_id=new.parent_id, dedupe_key=new.dedupe_key)
+        )
     assert row is not None, "a conflicting dedupe key names an execution"
     return execution(row), False
 
 
-_GET = f"SELECT {COLUMNS} FROM executions WHERE id = $1"
-_GET_FOR_UPDATE = _GET + " FOR UPDATE"
+_GET_SQL = f"SELECT {COLUMNS} FROM executions WHERE id = :id"
+_GET = Statement(_GET_SQL)
+_GET_FOR_UPDATE = Statement(_GET_SQL + " FOR UPDATE")
 
 
 async def get_execution(conn: Conn, execution_id: uuid.UUID, *, for_update: bool = False) -> Execution:
     """Load an execution, optionally locking its row for the rest of the transaction."""
-    row = await conn.fetchrow(_GET_FOR_UPDATE if for_update else _GET, execution_id)
+    get = _GET_FOR_UPDATE if for_update else _GET
+    row = await conn.fetchrow(get.sql, *get.args(id=execution_id))
     if row is None:
         raise NotFoundError(f"execution {execution_id} not found", field="id", value=str(execution_id))
     return execution(row)
@@ -150,5 +163,5 @@ async def get_execution(conn: Conn, execution_id: uuid.UUID, *, for_update: bool
 
 async def find_child(conn: Conn, parent_id: uuid.UUID, dedupe_key: str) -> Execution | None:
     """The child execution a parent started under this key, if any."""
-    row = await conn.fetchrow(_CHILD_BY_KEY, parent_id, dedupe_key)
+    row = await conn.fetchrow(_CHILD_BY_KEY.sql, *_CHILD_BY_KEY.args(parent_id=parent_id, dedupe_key=dedupe_key))
     return execution(row) if row else None

@@ -10,6 +10,7 @@ import asyncpg
 from conveyor.store import Conn
 from conveyor.store.executions import COLUMNS, Execution, execution
 from conveyor.store.history import HistoryEntry
+from conveyor.store.statement import Statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +34,18 @@ class Snapshot:
 _EVENT_COLUMNS = """
 h.id, h.execution_id, e.workflow_id, h.from_state, h.to_state, h.event, h.node, h.attempt, h.detail, h.at
 """
-_BY_IDS = f"""
+_BY_IDS = Statement(f"""
 SELECT {_EVENT_COLUMNS} FROM execution_history h JOIN executions e ON e.id = h.execution_id
-WHERE h.id = ANY($1::bigint[]) ORDER BY h.id
-"""
-_OF_EXECUTION_BETWEEN = f"""
+WHERE h.id = ANY(:ids::bigint[]) ORDER BY h.id
+""")
+_OF_EXECUTION_BETWEEN = Statement(f"""
 SELECT {_EVENT_COLUMNS} FROM execution_history h JOIN executions e ON e.id = h.execution_id
-WHERE h.execution_id = $1 AND h.id > $2 AND h.id <= $3 ORDER BY h.id
-"""
-_SNAPSHOT = f"""
-SELECT {COLUMNS}, (SELECT max(id) FROM execution_history WHERE execution_id = $1) AS last_history_id
-FROM executions WHERE id = $1
-"""
+WHERE h.execution_id = :execution_id AND h.id > :after AND h.id <= :through ORDER BY h.id
+""")
+_SNAPSHOT = Statement(f"""
+SELECT {COLUMNS}, (SELECT max(id) FROM execution_history WHERE execution_id = :id) AS last_history_id
+FROM executions WHERE id = :id
+""")
 
 
 def _event(row: asyncpg.Record) -> HistoryEvent:
@@ -56,15 +57,21 @@ def _event(row: asyncpg.Record) -> HistoryEvent:
 
 async def history_events(conn: Conn, ids: list[int]) -> list[HistoryEvent]:
     """The history rows with these ids (rows since deleted are left out), oldest first."""
-    return [_event(r) for r in await conn.fetch(_BY_IDS, ids)]
+    return [_event(r) for r in await conn.fetch(_BY_IDS.sql, *_BY_IDS.args(ids=ids))]
 
 
 async def history_events_between(conn: Conn, execution_id: uuid.UUID, after: int, through: int) -> list[HistoryEvent]:
     """The execution's history rows with ids in (after, through], oldest first."""
-    return [_event(r) for r in await conn.fetch(_OF_EXECUTION_BETWEEN, execution_id, after, through)]
+    return [
+        _event(r)
+        for r in await conn.fetch(
+            _OF_EXECUTION_BETWEEN.sql,
+            *_OF_EXECUTION_BETWEEN.args(execution_id=execution_id, after=after, through=through),
+        )
+    ]
 
 
 async def snapshot(conn: Conn, execution_id: uuid.UUID) -> Snapshot | None:
     """The execution and its last history row id, read together; None when there is no such execution."""
-    row = await conn.fetchrow(_SNAPSHOT, execution_id)
+    row = await conn.fetchrow(_SNAPSHOT.sql, *_SNAPSHOT.args(id=execution_id))
     return Snapshot(execution(row), row["last_history_id"]) if row else None

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Conn
+from conveyor.store.statement import Statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,21 +48,21 @@ class Step:
     finished_at: datetime | None = None
 
 
-_HISTORY = """
+_HISTORY = Statement("""
 SELECT from_state, to_state, event, node, attempt, detail, at
-FROM execution_history WHERE execution_id = $1 ORDER BY id
-"""
-_STEPS = """
+FROM execution_history WHERE execution_id = :execution_id ORDER BY id
+""")
+_STEPS = Statement("""
 SELECT node, visit, attempt, status, input, output, error, started_at, finished_at
-FROM execution_steps WHERE execution_id = $1 ORDER BY id
-"""
+FROM execution_steps WHERE execution_id = :execution_id ORDER BY id
+""")
 
 
 async def list_history(conn: Conn, execution_id: uuid.UUID) -> list[HistoryEntry]:
     """Every transition of the execution, in order."""
-    return [HistoryEntry(**dict(r)) for r in await conn.fetch(_HISTORY, execution_id)]
+    return [HistoryEntry(**dict(r)) for r in await conn.fetch(_HISTORY.sql, *_HISTORY.args(execution_id=execution_id))]
 
 
 async def list_steps(conn: Conn, execution_id: uuid.UUID) -> list[Step]:
     """Every step attempt of the execution, in order."""
-    return [Step(**dict(r)) for r in await conn.fetch(_STEPS, execution_id)]
+    return [Step(**dict(r)) for r in await conn.fetch(_STEPS.sql, *_STEPS.args(execution_id=execution_id))]

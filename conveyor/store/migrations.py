@@ -23,6 +23,8 @@ log = structlog.get_logger(__name__)
 
 # Any constant will do, as long as nothing else takes this advisory lock.
 _LOCK = 7193501
+_ACQUIRE = Statement("SELECT pg_advisory_lock(:key)")
+_RELEASE = Statement("SELECT pg_advisory_unlock(:key)")
 
 # What 0.1's start-up wrote on `executions` once it had applied its schema.sql (migrations/0001_*.sql).
 RELEASE_0_1_FINGERPRINT = "conveyor schema sha256:55c97127dc26f8de52d05307190ba00aed1283278499013805939dc6031f7ff0"
@@ -128,7 +130,7 @@ async def migrate(pool: Pool) -> tuple[Step, ...]:
     async with connection(pool) as conn:
         if not await plan(conn):
             return ()
-        await conn.execute("SELECT pg_advisory_lock($1)", _LOCK)
+        await conn.execute(_ACQUIRE.sql, *_ACQUIRE.args(key=_LOCK))
         try:
             steps = await plan(conn)  # another process may have applied them while we waited
             for step in steps:
@@ -141,7 +143,7 @@ async def migrate(pool: Pool) -> tuple[Step, ...]:
                 log.info("migration_applied", migration=step.title, records=versions)
             return steps
         finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK)
+            await conn.execute(_RELEASE.sql, *_RELEASE.args(key=_LOCK))
 
 
 async def require_head(pool: Pool) -> None:

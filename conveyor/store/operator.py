@@ -80,9 +80,9 @@ async def apply_operator_change(conn: Conn, change: OperatorChange) -> None:
     )
 
 
-_FLAG_PAUSE = "UPDATE executions SET pause_requested = $2, updated_at = now() WHERE id = $1"
+_FLAG_PAUSE = Statement("UPDATE executions SET pause_requested = :requested, updated_at = now() WHERE id = :id")
 
 
 async def set_pause_requested(conn: Conn, execution_id: uuid.UUID, requested: bool) -> None:
     """Ask the worker running a step to pause after it, or withdraw that request."""
-    await conn.execute(_FLAG_PAUSE, execution_id, requested)
+    await conn.execute(_FLAG_PAUSE.sql, *_FLAG_PAUSE.args(requested=requested, id=execution_id))

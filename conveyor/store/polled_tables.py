@@ -23,6 +23,7 @@ import asyncpg
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Conn
 from conveyor.store.maintenance import CONVEYOR_TABLES
+from conveyor.store.statement import Statement
 
 POLL_ROLE = "conveyor_poll"
 """The PostgreSQL role every table poll reads as; schema.sql creates it, an operator grants it tables."""
@@ -31,14 +32,14 @@ POLL_ROLE = "conveyor_poll"
 # there): the relation, an unqualified name found as PostgreSQL would find it, along the search path; whether
 # the poll role may read it; the cursor column and whether its type has a default btree order; the primary key's
 # columns in key order; and whether a unique index on the cursor column alone exists.
-_CATALOG = """
+_CATALOG = Statement("""
 SELECT c.oid, n.nspname, c.relname, c.relkind::text AS relkind,
-       has_schema_privilege($4, n.oid, 'USAGE') AND has_table_privilege($4, c.oid, 'SELECT') AS granted,
+       has_schema_privilege(:role, n.oid, 'USAGE') AND has_table_privilege(:role, c.oid, 'SELECT') AS granted,
        col.attname, col.type, col.ordered,
        coalesce(pk.names, '{}') AS key_names, coalesce(pk.types, '{}') AS key_types,
        EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                WHERE i.indrelid = c.oid AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL
-                 AND a.attname = $3) AS unique_on_cursor
+                 AND a.attname = :cursor) AS unique_on_cursor
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN LATERAL (
     SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type,
@@ -46,7 +47,7 @@ LEFT JOIN LATERAL (
                    WHERE m.amname = 'btree' AND o.opcdefault
                      AND o.opcintype = coalesce(nullif(t.typbasetype, 0), a.atttypid)) AS ordered
     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-    WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE a.attrelid = c.oid AND a.attname = :cursor AND a.attnum > 0 AND NOT a.attisdropped
 ) col ON true
 LEFT JOIN LATERAL (
     SELECT array_agg(a.attname ORDER BY k.n) AS names,
@@ -55,9 +56,9 @@ LEFT JOIN LATERAL (
     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
     WHERE i.indrelid = c.oid AND i.indisprimary
 ) pk ON true
-WHERE c.oid = to_regclass(CASE WHEN $1::text IS NULL THEN quote_ident($2)
-                               ELSE quote_ident($1) || '.' || quote_ident($2) END)
-"""
+WHERE c.oid = to_regclass(CASE WHEN :schema::text IS NULL THEN quote_ident(:name)
+                               ELSE quote_ident(:schema) || '.' || quote_ident(:name) END)
+""")
 
 # The snapshot's oldest running transaction and next one, and the transactions open just after it was taken.
 _FACTS = """
@@ -104,38 +105,48 @@ class PolledTable:
     name: str
     order: tuple[Column, ...]
 
-    def _typed(self, param: int) -> str:
-        return "(" + ", ".join(f"(${param}::text[])[{i + 1}]::{c.type}" for i, c in enumerate(self.order)) + ")"
+    def _typed(self, name: str) -> str:
+        # A position bound as text, each element cast to its column's type (spliced in by `_statement`).
+        return "(" + ", ".join(f"(:{name}::text[])[{i + 1}]::{{type{i}}}" for i in range(len(self.order))) + ")"
 
-    def rows(self, *, from_low: bool) -> str:
-        """The statement reading up to $5 rows not yet taken, in order, with their inserting transaction.
+    def _statement(self, template: str) -> Statement:
+        # The catalog's names go in after the parameters are named: a quoted identifier may hold `:word`.
+        text = {"table": f"{_quote(self.schema)}.{_quote(self.name)}"}
+        for i, c in enumerate(self.order):
+            text |= {f"column{i}": _quote(c.name), f"type{i}": c.type}
+        return Statement(template).spliced(**text)
 
-        $1 low (rows at or below are all taken; left out when there is none), $2 high and $3 floor (rows at or
-        below high whose transaction is older than floor are taken), $4 the other rows taken at or below high
-        (their identity), $6 the snapshot's xmax, against which a row's 32-bit `xmin` is widened.
+    def rows(self, *, from_low: bool) -> Statement:
+        """The statement reading up to `limit` rows not yet taken, in order, with their inserting transaction.
+
+        `low` (rows at or below are all taken; left out when there is none), `high` and `floor` (rows at or
+        below high whose transaction is older than floor are taken), `recent` the other rows taken at or below
+        high (their identity), `xmax` the snapshot's xmax, against which a row's 32-bit `xmin` is widened.
         """
-        cols = ", ".join(f"t.{_quote(c.name)}" for c in self.order)
-        ident = f"ARRAY[{', '.join(f't.{_quote(c.name)}::text' for c in self.order)}]::text"
-        xmin, epoch = "t.xmin::text::bigint", "(($6::bigint >> 32) << 32)"
+        columns = [f"t.{{column{i}}}" for i in range(len(self.order))]
+        cols = ", ".join(columns)
+        ident = f"ARRAY[{', '.join(f'{c}::text' for c in columns)}]::text"
+        xmin, epoch = "t.xmin::text::bigint", "((:xmax::bigint >> 32) << 32)"
         xid = (
-            f"CASE WHEN {xmin} < 3 THEN 0 WHEN {epoch} + {xmin} > $6::bigint THEN {epoch} + {xmin} - 4294967296"
+            f"CASE WHEN {xmin} < 3 THEN 0 WHEN {epoch} + {xmin} > :xmax::bigint THEN {epoch} + {xmin} - 4294967296"
             f" ELSE {epoch} + {xmin} END"
         )
-        return (
-            f"SELECT to_jsonb(t) AS payload, ARRAY[{', '.join(f't.{_quote(c.name)}::text' for c in self.order)}]"
+        after_low = f"({cols}) > {self._typed('low')}" if from_low else ":low::text[] IS NULL"
+        return self._statement(
+            f"SELECT to_jsonb(t) AS payload, ARRAY[{', '.join(f'{c}::text' for c in columns)}]"
             f" AS position, {ident} AS ident, {xid} AS xid "
-            f"FROM {_quote(self.schema)}.{_quote(self.name)} t "
-            f"WHERE {f'({cols}) > {self._typed(1)}' if from_low else '$1::text[] IS NULL'} "
-            f"AND NOT coalesce(({cols}) <= {self._typed(2)} AND ({xid} < $3::bigint"
-            f" OR EXISTS (SELECT 1 FROM unnest($4::text[]) AS k(ident) WHERE k.ident = {ident})), false) "
-            f"ORDER BY {cols} LIMIT $5"
+            "FROM {table} t "
+            f"WHERE {after_low} "
+            f"AND NOT coalesce(({cols}) <= {self._typed('high')} AND ({xid} < :floor::bigint"
+            f" OR EXISTS (SELECT 1 FROM unnest(:recent::text[]) AS k(ident) WHERE k.ident = {ident})), false) "
+            f"ORDER BY {cols} LIMIT :limit"
         )
 
-    def below(self) -> str:
-        """The statement saying whether a position ($1) sorts below the high mark ($2) and the pending low ($3)."""
-        return (
-            f"SELECT coalesce({self._typed(1)} < {self._typed(2)}, false) AS below_high, "
-            f"coalesce({self._typed(1)} < {self._typed(3)}, false) AS below_pending"
+    def below(self) -> Statement:
+        """The statement saying whether a `position` sorts below the `high` mark and the `pending` low."""
+        return self._statement(
+            f"SELECT coalesce({self._typed('position')} < {self._typed('high')}, false) AS below_high, "
+            f"coalesce({self._typed('position')} < {self._typed('pending')}, false) AS below_pending"
         )
 
     def last(self) -> str:
@@ -159,7 +170,9 @@ def grant_hint(table: str) -> str:
 async def resolve_table(conn: Conn, table: str, cursor: str) -> PolledTable:
     """Find the table and its cursor column in the catalog, and what orders rows that share a cursor value."""
     schema, _, name = table.rpartition(".")
-    relation = await conn.fetchrow(_CATALOG, schema or None, name, cursor, POLL_ROLE)
+    relation = await conn.fetchrow(
+        _CATALOG.sql, *_CATALOG.args(role=POLL_ROLE, cursor=cursor, schema=schema or None, name=name)
+    )
     if relation is None:
         raise TableNotPollableError("/table", f"table {table!r} does not exist", table)
     if relation["relname"] in CONVEYOR_TABLES:
@@ -244,10 +257,20 @@ async def read_batch(conn: Conn, table: PolledTable, taken: Taken, limit: int) -
             await conn.execute(f"SET LOCAL ROLE {POLL_ROLE}")
             facts = await conn.fetchrow(_FACTS)
             assert facts is not None
-            args = (taken.high, taken.floor, list(taken.recent), limit, facts["xmax"])
-            found = await conn.fetch(table.rows(from_low=taken.low is not None), taken.low, *args)
+            rows = table.rows(from_low=taken.low is not None)
+            args = rows.args(
+                low=taken.low,
+                high=taken.high,
+                floor=taken.floor,
+                recent=list(taken.recent),
+                limit=limit,
+                xmax=facts["xmax"],
+            )
+            found = await conn.fetch(rows.sql, *args)
             last = list(found[-1]["position"]) if found else None
-            below = await conn.fetchrow(table.below(), last, taken.high, taken.pending) if last else None
+            below = table.below()
+            below_args = below.args(position=last, high=taken.high, pending=taken.pending)
+            flagged = await conn.fetchrow(below.sql, *below_args) if last else None
     except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError, asyncpg.InvalidSchemaNameError) as exc:
         raise TableNotPollableError("/table", f"table {table.schema}.{table.name} cannot be read: {exc}", "") from exc
     except asyncpg.InsufficientPrivilegeError as exc:
@@ -255,9 +278,9 @@ async def read_batch(conn: Conn, table: PolledTable, taken: Taken, limit: int) -
         raise TableNotPollableError(
             "/table", f"table polls may no longer read {name}: `{grant_hint(name)}` grants it", ""
         ) from exc
-    rows = [PolledRow(r["payload"], list(r["position"]), r["ident"], r["xid"]) for r in found]
-    flags = (below["below_high"], below["below_pending"]) if below else (False, False)
-    return PolledBatch(rows, facts["floor"], list(facts["open"]), facts["at"], *flags)
+    polled = [PolledRow(r["payload"], list(r["position"]), r["ident"], r["xid"]) for r in found]
+    flags = (flagged["below_high"], flagged["below_pending"]) if flagged else (False, False)
+    return PolledBatch(polled, facts["floor"], list(facts["open"]), facts["at"], *flags)
 
 
 async def last_position(conn: Conn, table: PolledTable) -> list[str] | None:

@@ -92,19 +92,22 @@ class LiveWorker:
     in_flight: int
 
 
-_LIVE_WORKERS = f"""
+_LIVE_WORKERS = Statement(f"""
 SELECT w.id, w.hostname, w.pid, w.started_at, w.heartbeat_at, count(e.id) AS in_flight
 FROM workers w
 LEFT JOIN executions e ON e.lease_owner = w.id AND e.state = '{RUNNING}'
-WHERE w.stopped_at IS NULL AND w.heartbeat_at > now() - make_interval(secs => $1)
+WHERE w.stopped_at IS NULL AND w.heartbeat_at > now() - make_interval(secs => :silent_seconds)
 GROUP BY w.id
 ORDER BY w.id
-"""
+""")
 
 
 async def live_workers(conn: Conn, silent_seconds: float) -> list[LiveWorker]:
     """Workers alive by their heartbeat, each with its in-flight count."""
-    return [LiveWorker(**dict(r)) for r in await conn.fetch(_LIVE_WORKERS, silent_seconds)]
+    return [
+        LiveWorker(**dict(r))
+        for r in await conn.fetch(_LIVE_WORKERS.sql, *_LIVE_WORKERS.args(silent_seconds=silent_seconds))
+    ]
 
 
 _COUNTS = """

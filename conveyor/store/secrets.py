@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conveyor.store import Conn
+from conveyor.store.statement import Statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,34 +18,39 @@ class StoredSecret:
     updated_at: datetime
 
 
-_PUT = """
-INSERT INTO secrets (name, ciphertext) VALUES ($1, $2)
+_PUT = Statement("""
+INSERT INTO secrets (name, ciphertext) VALUES (:name, :ciphertext)
 ON CONFLICT (name) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = now()
 RETURNING updated_at, (xmax = 0) AS created
-"""
+""")
 
 
 async def put_secret(conn: Conn, name: str, ciphertext: bytes) -> tuple[datetime, bool]:
     """Store a secret's encrypted value; when it was stored, and True when it is new."""
-    row = await conn.fetchrow(_PUT, name, ciphertext)
+    row = await conn.fetchrow(_PUT.sql, *_PUT.args(name=name, ciphertext=ciphertext))
     assert row is not None
     return row["updated_at"], bool(row["created"])
 
 
-_DELETE = "DELETE FROM secrets WHERE name = $1"
+_DELETE = Statement("DELETE FROM secrets WHERE name = :name")
 
 
 async def delete_secret(conn: Conn, name: str) -> bool:
     """Delete a secret; False when there was none."""
-    return str(await conn.execute(_DELETE, name)) != "DELETE 0"
+    return str(await conn.execute(_DELETE.sql, *_DELETE.args(name=name))) != "DELETE 0"
 
 
-_FETCH = "SELECT name, ciphertext, updated_at FROM secrets WHERE $1::text[] IS NULL OR name = ANY($1::text[])"
+_FETCH = Statement(
+    "SELECT name, ciphertext, updated_at FROM secrets WHERE :names::text[] IS NULL OR name = ANY(:names::text[])"
+)
 
 
 async def fetch_secrets(conn: Conn, names: list[str] | None = None) -> list[StoredSecret]:
     """The stored secrets of these names (all of them when None)."""
-    return [StoredSecret(r["name"], bytes(r["ciphertext"]), r["updated_at"]) for r in await conn.fetch(_FETCH, names)]
+    return [
+        StoredSecret(r["name"], bytes(r["ciphertext"]), r["updated_at"])
+        for r in await conn.fetch(_FETCH.sql, *_FETCH.args(names=names))
+    ]
 
 
 _NAMES = "SELECT name, updated_at FROM secrets ORDER BY name"
@@ -55,9 +61,9 @@ async def secret_names(conn: Conn) -> list[tuple[str, datetime]]:
     return [(r["name"], r["updated_at"]) for r in await conn.fetch(_NAMES)]
 
 
-_EXISTING = "SELECT name FROM secrets WHERE name = ANY($1::text[])"
+_EXISTING = Statement("SELECT name FROM secrets WHERE name = ANY(:names::text[])")
 
 
 async def existing_secret_names(conn: Conn, names: list[str]) -> set[str]:
     """Which of these names name a stored secret."""
-    return {r["name"] for r in await conn.fetch(_EXISTING, names)}
+    return {r["name"] for r in await conn.fetch(_EXISTING.sql, *_EXISTING.args(names=names))}

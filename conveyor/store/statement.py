@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 from conveyor.jsonvalue import JSONValue
@@ -24,3 +25,10 @@ class Statement:
             missing, extra = set(self.names) - values.keys(), values.keys() - set(self.names)
             raise TypeError(f"statement parameters: missing {sorted(missing)}, unknown {sorted(extra)}")
         return [values[name] for name in self.names]
+
+    def spliced(self, **text: str) -> Statement:
+        """This statement with trusted text (quoted identifiers, type names) put into its `{field}`s only after its
+        parameters are named, so that a `:word` inside that text is never taken for a parameter."""
+        spliced = copy.copy(self)
+        spliced.sql = self.sql.format(**text)
+        return spliced

@@ -237,27 +237,27 @@ def _timestamp(at: datetime | None) -> str | None:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).isoformat()
 
 
-_WAKE_PARENT = f"""
+_WAKE_PARENT = Statement(f"""
 WITH woken AS (
     UPDATE executions p SET wake_at = now(), updated_at = now()
-    WHERE p.id = $1 AND (p.state = '{DELAYED}' OR (p.state = '{PAUSED}' AND p.resume_state = '{DELAYED}'))
+    WHERE p.id = :parent_id AND (p.state = '{DELAYED}' OR (p.state = '{PAUSED}' AND p.resume_state = '{DELAYED}'))
       AND EXISTS (SELECT 1 FROM execution_steps s
                   WHERE s.execution_id = p.id AND s.status = '{StepStatus.WAITING}'
-                    AND s.output->>'child_id' = $2::text)
+                    AND s.output->>'child_id' = :child_id::text)
     RETURNING p.id
 )
 SELECT pg_notify('{WAKE_CHANNEL}', '') FROM woken
-"""
+""")
 
 
 async def wake_parent(conn: Conn, parent_id: uuid.UUID, child_id: uuid.UUID) -> None:
     """Make a parent due now if it waits on this child (a paused one runs as soon as it resumes)."""
-    await conn.execute(_WAKE_PARENT, parent_id, str(child_id))
+    await conn.execute(_WAKE_PARENT.sql, *_WAKE_PARENT.args(parent_id=parent_id, child_id=str(child_id)))
 
 
-_CHILD_ENDED = "SELECT state = ANY($2::text[]) FROM executions WHERE id = $1 FOR SHARE"
+_CHILD_ENDED = Statement("SELECT state = ANY(:ended::text[]) FROM executions WHERE id = :id FOR SHARE")
 
 
 async def child_has_ended(conn: Conn, child_id: uuid.UUID) -> bool:
     """Whether the child has ended, holding its row until the transaction ends so it cannot end unseen."""
-    return bool(await conn.fetchval(_CHILD_ENDED, child_id, sorted(TERMINAL_STATES)))
+    return bool(await conn.fetchval(_CHILD_ENDED.sql, *_CHILD_ENDED.args(ended=sorted(TERMINAL_STATES), id=child_id)))

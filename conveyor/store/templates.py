@@ -7,6 +7,7 @@ from datetime import datetime
 
 from conveyor.errors import NotFoundError, PermanentStepError
 from conveyor.store import Conn
+from conveyor.store.statement import Statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,30 +34,32 @@ SEED_TEMPLATES = {
     "value_highlight": _seed("Get more out of your account", "Here are three features our users love most."),
 }
 
-_SEED = """
+_SEED = Statement("""
 INSERT INTO email_templates (name, subject, text_body, html_body)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+SELECT * FROM unnest(:names::text[], :subjects::text[], :text_bodies::text[], :html_bodies::text[])
 ON CONFLICT (name) DO NOTHING
-"""
+""")
 
 
 async def seed_templates(conn: Conn) -> None:
     """Add the standard templates that are missing; never overwrite an edited one."""
     await conn.execute(
-        _SEED,
-        list(SEED_TEMPLATES),
-        [t.subject for t in SEED_TEMPLATES.values()],
-        [t.text_body for t in SEED_TEMPLATES.values()],
-        [t.html_body for t in SEED_TEMPLATES.values()],
+        _SEED.sql,
+        *_SEED.args(
+            names=list(SEED_TEMPLATES),
+            subjects=[t.subject for t in SEED_TEMPLATES.values()],
+            text_bodies=[t.text_body for t in SEED_TEMPLATES.values()],
+            html_bodies=[t.html_body for t in SEED_TEMPLATES.values()],
+        ),
     )
 
 
-_GET = "SELECT subject, text_body, html_body FROM email_templates WHERE name = $1"
+_GET = Statement("SELECT subject, text_body, html_body FROM email_templates WHERE name = :name")
 
 
 async def get_template(conn: Conn, name: str) -> EmailContent:
     """Find a template by name; a missing one fails the step for good."""
-    row = await conn.fetchrow(_GET, name)
+    row = await conn.fetchrow(_GET.sql, *_GET.args(name=name))
     if row is None:
         raise PermanentStepError(f"email template {name!r} does not exist", template=name)
     return EmailContent(**dict(row))
@@ -74,50 +77,53 @@ class EmailTemplate:
 
 
 _TEMPLATE_COLUMNS = "name, subject, text_body, html_body, updated_at"
-_LIST = f"""
+_LIST = Statement(f"""
 SELECT {_TEMPLATE_COLUMNS} FROM email_templates
-WHERE $1::text IS NULL OR name > $1
+WHERE :after::text IS NULL OR name > :after
 ORDER BY name
-LIMIT $2
-"""
+LIMIT :limit
+""")
 
 
 async def list_templates(conn: Conn, after: str | None, limit: int) -> list[EmailTemplate]:
     """Templates in name order, after the name `after` when given."""
-    return [EmailTemplate(**dict(r)) for r in await conn.fetch(_LIST, after, limit)]
+    return [EmailTemplate(**dict(r)) for r in await conn.fetch(_LIST.sql, *_LIST.args(after=after, limit=limit))]
 
 
-_BY_NAME = f"SELECT {_TEMPLATE_COLUMNS} FROM email_templates WHERE name = $1"
+_BY_NAME = Statement(f"SELECT {_TEMPLATE_COLUMNS} FROM email_templates WHERE name = :name")
 
 
 async def get_email_template(conn: Conn, name: str) -> EmailTemplate:
     """One template by name; NotFoundError when there is none."""
-    row = await conn.fetchrow(_BY_NAME, name)
+    row = await conn.fetchrow(_BY_NAME.sql, *_BY_NAME.args(name=name))
     if row is None:
         raise NotFoundError(f"email template {name!r} not found", field="name", value=name)
     return EmailTemplate(**dict(row))
 
 
-_PUT = f"""
-INSERT INTO email_templates (name, subject, text_body, html_body) VALUES ($1, $2, $3, $4)
+_PUT = Statement(f"""
+INSERT INTO email_templates (name, subject, text_body, html_body) VALUES (:name, :subject, :text_body, :html_body)
 ON CONFLICT (name) DO UPDATE
 SET subject = excluded.subject, text_body = excluded.text_body, html_body = excluded.html_body, updated_at = now()
 RETURNING {_TEMPLATE_COLUMNS}, (xmax = 0) AS created
-"""
+""")
 
 
 async def put_template(conn: Conn, name: str, content: EmailContent) -> tuple[EmailTemplate, bool]:
     """Create or replace a template; True when it is new."""
-    row = await conn.fetchrow(_PUT, name, content.subject, content.text_body, content.html_body)
+    row = await conn.fetchrow(
+        _PUT.sql,
+        *_PUT.args(name=name, subject=content.subject, text_body=content.text_body, html_body=content.html_body),
+    )
     assert row is not None
     record = dict(row)
     created = bool(record.pop("created"))
     return EmailTemplate(**record), created
 
 
-_EXISTING = "SELECT name FROM email_templates WHERE name = ANY($1::text[])"
+_EXISTING = Statement("SELECT name FROM email_templates WHERE name = ANY(:names::text[])")
 
 
 async def existing_template_names(conn: Conn, names: list[str]) -> set[str]:
     """Which of these names name a stored template."""
-    return {r["name"] for r in await conn.fetch(_EXISTING, names)}
+    return {r["name"] for r in await conn.fetch(_EXISTING.sql, *_EXISTING.args(names=names))}

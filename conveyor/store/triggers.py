@@ -185,12 +185,12 @@ async def set_enabled(conn: Conn, trigger_id: uuid.UUID, enabled: bool, next_run
         raise NotFoundError(f"trigger {trigger_id} not found", field="id", value=str(trigger_id))
 
 
-_DELETE = "DELETE FROM triggers WHERE id = $1"
+_DELETE = Statement("DELETE FROM triggers WHERE id = :id")
 
 
 async def delete_trigger(conn: Conn, trigger_id: uuid.UUID) -> None:
     """Delete a trigger; its rows still in the inbox are consumed as 'disabled'."""
-    if await conn.execute(_DELETE, trigger_id) == "DELETE 0":
+    if await conn.execute(_DELETE.sql, *_DELETE.args(id=trigger_id)) == "DELETE 0":
         raise NotFoundError(f"trigger {trigger_id} not found", field="id", value=str(trigger_id))
 
 

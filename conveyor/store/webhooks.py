@@ -8,6 +8,7 @@ from datetime import datetime
 
 from conveyor.jsonvalue import JSONValue
 from conveyor.store import Conn
+from conveyor.store.statement import Statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,28 +28,31 @@ class WebhookCall:
     duration_ms: float
 
 
-_INSERT = """
+_INSERT = Statement("""
 INSERT INTO webhook_logs (execution_id, node, idempotency_key, attempt, method, url, request_body,
                           status_code, response_body, error, duration_ms)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-"""
+VALUES (:execution_id, :node, :idempotency_key, :attempt, :method, :url, :request_body,
+        :status_code, :response_body, :error, :duration_ms)
+""")
 
 
 async def insert_webhook_call(conn: Conn, call: WebhookCall) -> None:
     """Record one call attempt."""
     await conn.execute(
-        _INSERT,
-        call.execution_id,
-        call.node,
-        call.idempotency_key,
-        call.attempt,
-        call.method,
-        call.url,
-        call.request_body,
-        call.status_code,
-        call.response_body,
-        call.error,
-        call.duration_ms,
+        _INSERT.sql,
+        *_INSERT.args(
+            execution_id=call.execution_id,
+            node=call.node,
+            idempotency_key=call.idempotency_key,
+            attempt=call.attempt,
+            method=call.method,
+            url=call.url,
+            request_body=call.request_body,
+            status_code=call.status_code,
+            response_body=call.response_body,
+            error=call.error,
+            duration_ms=call.duration_ms,
+        ),
     )
 
 
@@ -69,15 +73,18 @@ class LoggedWebhookCall:
     created_at: datetime
 
 
-_LIST = """
+_LIST = Statement("""
 SELECT id, node, idempotency_key, attempt, method, url, status_code, response_body, error, duration_ms, created_at
 FROM webhook_logs
-WHERE execution_id = $1 AND id > $2
+WHERE execution_id = :execution_id AND id > :after_id
 ORDER BY id
-LIMIT $3
-"""
+LIMIT :limit
+""")
 
 
 async def list_webhook_calls(conn: Conn, execution_id: uuid.UUID, after_id: int, limit: int) -> list[LoggedWebhookCall]:
     """The execution's call attempts after row `after_id`, oldest first, at most `limit`."""
-    return [LoggedWebhookCall(**dict(r)) for r in await conn.fetch(_LIST, execution_id, after_id, limit)]
+    return [
+        LoggedWebhookCall(**dict(r))
+        for r in await conn.fetch(_LIST.sql, *_LIST.args(execution_id=execution_id, after_id=after_id, limit=limit))
+    ]

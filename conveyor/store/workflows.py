@@ -11,6 +11,7 @@ import asyncpg
 from conveyor.errors import ConflictError, NotFoundError
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Conn
+from conveyor.store.statement import Statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,44 +35,46 @@ class Workflow:
 
 _COLUMNS = "id, name, description, version, active, definition, created_at, updated_at"
 
-_INSERT = f"""
+_INSERT = Statement(f"""
 WITH w AS (
-    INSERT INTO workflows (id, name, description, definition) VALUES ($1, $2, $3, $4)
+    INSERT INTO workflows (id, name, description, definition) VALUES (:id, :name, :description, :definition)
     RETURNING {_COLUMNS}
 ), v AS (
     INSERT INTO workflow_versions (workflow_id, version, definition) SELECT id, version, definition FROM w
 )
 SELECT {_COLUMNS} FROM w
-"""
+""")
 
 
 async def insert_workflow(conn: Conn, name: str, description: str | None, definition: JSONObject) -> Workflow:
     """Create a workflow at version 1."""
     try:
-        row = await conn.fetchrow(_INSERT, uuid.uuid4(), name, description, definition)
+        row = await conn.fetchrow(
+            _INSERT.sql, *_INSERT.args(id=uuid.uuid4(), name=name, description=description, definition=definition)
+        )
     except asyncpg.UniqueViolationError as exc:
         raise ConflictError(f"a workflow named {name!r} already exists", field="/name", value=name) from exc
     assert row is not None
     return Workflow(**dict(row))
 
 
-_BY_ID = f"SELECT {_COLUMNS} FROM workflows WHERE id = $1"
-_BY_NAME = f"SELECT {_COLUMNS} FROM workflows WHERE name = $1"
+_BY_ID = Statement(f"SELECT {_COLUMNS} FROM workflows WHERE id = :id")
+_BY_NAME = Statement(f"SELECT {_COLUMNS} FROM workflows WHERE name = :name")
 
 
 async def get_workflow(conn: Conn, ref: str | uuid.UUID) -> Workflow:
     """Find a workflow by id, or by name when ref is not a UUID."""
     row = None
     if isinstance(ref, uuid.UUID):
-        row = await conn.fetchrow(_BY_ID, ref)
+        row = await conn.fetchrow(_BY_ID.sql, *_BY_ID.args(id=ref))
     else:
         try:
-            row = await conn.fetchrow(_BY_ID, uuid.UUID(ref))
+            row = await conn.fetchrow(_BY_ID.sql, *_BY_ID.args(id=uuid.UUID(ref)))
         except ValueError:
             row = None
         if row is None:
             try:
-                row = await conn.fetchrow(_BY_NAME, ref)
+                row = await conn.fetchrow(_BY_NAME.sql, *_BY_NAME.args(name=ref))
             except asyncpg.DataError:
                 row = None  # a name PostgreSQL cannot even hold names no workflow
     if row is None:
@@ -79,31 +82,32 @@ async def get_workflow(conn: Conn, ref: str | uuid.UUID) -> Workflow:
     return Workflow(**dict(row))
 
 
-_LIST = f"""
+_LIST = Statement(f"""
 SELECT {_COLUMNS} FROM workflows
-WHERE $1::text IS NULL OR name > $1
+WHERE :after::text IS NULL OR name > :after
 ORDER BY name
-LIMIT $2
-"""
+LIMIT :limit
+""")
 
 
 async def list_workflows(conn: Conn, after: str | None, limit: int) -> list[Workflow]:
     """Workflows in name order (the unique name index serves it), after the name `after` when given."""
-    return [Workflow(**dict(r)) for r in await conn.fetch(_LIST, after, limit)]
+    return [Workflow(**dict(r)) for r in await conn.fetch(_LIST.sql, *_LIST.args(after=after, limit=limit))]
 
 
 # A new version also reactivates: storing one says the workflow is meant to run.
-_NEW_VERSION = f"""
+_NEW_VERSION = Statement(f"""
 WITH w AS (
     UPDATE workflows
-    SET name = $2, description = $3, definition = $4, version = version + 1, active = true, updated_at = now()
-    WHERE id = $1
+    SET name = :name, description = :description, definition = :definition, version = version + 1, active = true,
+        updated_at = now()
+    WHERE id = :id
     RETURNING {_COLUMNS}
 ), v AS (
     INSERT INTO workflow_versions (workflow_id, version, definition) SELECT id, version, definition FROM w
 )
 SELECT {_COLUMNS} FROM w
-"""
+""")
 
 
 async def insert_version(
@@ -111,7 +115,10 @@ async def insert_version(
 ) -> Workflow:
     """Store a new current version of a workflow; earlier versions stay as they were."""
     try:
-        row = await conn.fetchrow(_NEW_VERSION, workflow_id, name, description, definition)
+        row = await conn.fetchrow(
+            _NEW_VERSION.sql,
+            *_NEW_VERSION.args(name=name, description=description, definition=definition, id=workflow_id),
+        )
     except asyncpg.UniqueViolationError as exc:
         raise ConflictError(f"a workflow named {name!r} already exists", field="/name", value=name) from exc
     if row is None:
@@ -130,54 +137,62 @@ class WorkflowVersion:
 
 
 _VERSION_COLUMNS = "workflow_id, version, definition, created_at"
-_VERSIONS = f"SELECT {_VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = $1 ORDER BY version DESC"
-_ONE_VERSION = f"SELECT {_VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = $1 AND version = $2"
+_VERSIONS = Statement(
+    f"SELECT {_VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = :workflow_id ORDER BY version DESC"
+)
+_ONE_VERSION = Statement(
+    f"SELECT {_VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = :workflow_id AND version = :version"
+)
 
 
 async def list_versions(conn: Conn, workflow_id: uuid.UUID) -> list[WorkflowVersion]:
     """Every version of a workflow, newest first."""
-    return [WorkflowVersion(**dict(r)) for r in await conn.fetch(_VERSIONS, workflow_id)]
+    return [
+        WorkflowVersion(**dict(r)) for r in await conn.fetch(_VERSIONS.sql, *_VERSIONS.args(workflow_id=workflow_id))
+    ]
 
 
 async def get_version(conn: Conn, workflow_id: uuid.UUID, version: int) -> WorkflowVersion:
     """One version of a workflow; NotFoundError when it has no such version."""
-    row = await conn.fetchrow(_ONE_VERSION, workflow_id, version)
+    row = await conn.fetchrow(_ONE_VERSION.sql, *_ONE_VERSION.args(workflow_id=workflow_id, version=version))
     if row is None:
         raise NotFoundError(f"workflow {workflow_id} has no version {version}", field="version", value=version)
     return WorkflowVersion(**dict(row))
 
 
-_DEACTIVATE = f"UPDATE workflows SET active = false, updated_at = now() WHERE id = $1 RETURNING {_COLUMNS}"
+_DEACTIVATE = Statement(f"UPDATE workflows SET active = false, updated_at = now() WHERE id = :id RETURNING {_COLUMNS}")
 
 
 async def deactivate_workflow(conn: Conn, workflow_id: uuid.UUID) -> Workflow:
     """Stop new executions of a workflow; its history and versions stay."""
-    row = await conn.fetchrow(_DEACTIVATE, workflow_id)
+    row = await conn.fetchrow(_DEACTIVATE.sql, *_DEACTIVATE.args(id=workflow_id))
     if row is None:
         raise NotFoundError(f"workflow {workflow_id} not found", field="workflow", value=str(workflow_id))
     return Workflow(**dict(row))
 
 
-_VERSION = "SELECT definition FROM workflow_versions WHERE workflow_id = $1 AND version = $2"
+_VERSION = Statement("SELECT definition FROM workflow_versions WHERE workflow_id = :workflow_id AND version = :version")
 
 
 async def get_definition(conn: Conn, workflow_id: uuid.UUID, version: int) -> JSONObject:
     """The definition of one version of a workflow."""
-    definition: JSONObject | None = await conn.fetchval(_VERSION, workflow_id, version)
+    definition: JSONObject | None = await conn.fetchval(
+        _VERSION.sql, *_VERSION.args(workflow_id=workflow_id, version=version)
+    )
     if definition is None:
         raise NotFoundError(f"workflow {workflow_id} has no version {version}")
     return definition
 
 
-_EXISTING = """
-SELECT name, id::text AS id FROM workflows WHERE name = ANY($1) OR id::text = ANY($1)
-"""
+_EXISTING = Statement("""
+SELECT name, id::text AS id FROM workflows WHERE name = ANY(:refs) OR id::text = ANY(:refs)
+""")
 
 
 async def existing_workflow_refs(conn: Conn, refs: list[str]) -> set[str]:
     """Which of these names or ids name an existing workflow (returned as given)."""
     normal = {ref: _normal_ref(ref) for ref in refs}
-    rows = await conn.fetch(_EXISTING, list(normal.values()))
+    rows = await conn.fetch(_EXISTING.sql, *_EXISTING.args(refs=list(normal.values())))
     found = {r["name"] for r in rows} | {r["id"] for r in rows}
     return {ref for ref, key in normal.items() if key in found}
 
