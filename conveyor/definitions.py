@@ -6,13 +6,14 @@ is built from those declarations by `definition_parser`.
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 
 from conveyor.cancellation import CancelOn
@@ -157,15 +158,14 @@ class WorkflowDefinition(BaseModel):
     # How long this workflow's finished executions are kept, instead of CONVEYOR_RETENTION.
     retention: Retention | None = None
 
-    _index: dict[str, NodeModel] = PrivateAttr(default_factory=dict)
-
-    def model_post_init(self, context: object, /) -> None:
-        """Index the nodes by id."""
-        self._index = {n.id: n for n in self.nodes}
+    @functools.cached_property
+    def nodes_by_id(self) -> dict[str, NodeModel]:
+        """The nodes by id, built once per definition: a step looks its node up in it a few times."""
+        return {n.id: n for n in self.nodes}
 
     def node(self, node_id: str) -> NodeModel:
         """Look a node up by id."""
-        return self._index[node_id]
+        return self.nodes_by_id[node_id]
 
     def warnings(self) -> list[LiteralCredential]:
         """Credentials written literally in the nodes (pointers from the definition's root)."""

@@ -4,7 +4,7 @@ takes only rows whose action this worker provides."""
 
 from __future__ import annotations
 
-from conveyor.definitions import WorkflowDefinition
+from conveyor.definitions import NodeModel, WorkflowDefinition
 from conveyor.nodes.action import ActionNode
 from conveyor.nodes.actions import BUILTINS, REGISTRY
 
@@ -17,17 +17,16 @@ def provided_actions() -> list[str]:
 
 
 def routed_action(definition: WorkflowDefinition, node_id: str | None) -> str | None:
-    """The team's action the node runs, which routes its execution; None when any worker runs it."""
-    if node_id is None:
-        return None
-    node = definition.node(node_id)
-    if isinstance(node, ActionNode) and node.action not in _BUILTIN_KEYS:
-        return node.action
-    return None
+    """The team's action the node `node_id` runs, which routes its execution; None when any worker runs it."""
+    return _routing(definition.node(node_id)) if node_id is not None else None
 
 
-def lacking_action(definition: WorkflowDefinition, node_id: str | None) -> str | None:
+def lacking_action(node: NodeModel | None) -> str | None:
     """The team's action the node runs that this process does not provide: the execution goes to a worker
     that does."""
-    action = routed_action(definition, node_id)
+    action = _routing(node) if node is not None else None
     return action if action is not None and REGISTRY.get(action) is None else None
+
+
+def _routing(node: NodeModel) -> str | None:
+    return node.action if isinstance(node, ActionNode) and node.action not in _BUILTIN_KEYS else None

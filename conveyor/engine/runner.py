@@ -178,10 +178,10 @@ class StepRunner:
             bound = log.bind(
                 execution_id=str(ex.id), workflow=definition.name, node=ex.current_node, attempt=ex.attempt
             )
-            lacking = lacking_action(definition, ex.current_node)
+            node = None if ex.current_node is None else definition.node(ex.current_node)
+            lacking = lacking_action(node)
             if lacking is not None:
                 return RunResult(None, False, route_to=lacking)
-            node = None if ex.current_node is None else definition.node(ex.current_node)
             planned = await self._plan(ex, definition, node, bound)
             committed, planned = await self._commit_or_fail(ex, node, planned, bound)
             if committed is None:
