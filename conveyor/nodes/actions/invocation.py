@@ -8,7 +8,7 @@ import contextvars
 import json
 import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from types import MappingProxyType
 from typing import Any
 
@@ -20,6 +20,7 @@ from conveyor.jsonvalue import JSONValue
 from conveyor.nodes.actions.context import ActionContext
 from conveyor.nodes.actions.registry import ActionSpec
 from conveyor.nodes.base import StepContext
+from conveyor.validation_messages import problems
 
 
 class ActionParamsError(PermanentStepError):
@@ -96,12 +97,15 @@ def _checked_params(spec: ActionSpec, params: JSONValue) -> Any:
     try:
         return spec.params.model_validate(params)
     except PydanticValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = "/".join(str(part) for part in first["loc"])
+        first = problems(exc, _under("params"), spec.params)[0]
         raise ActionParamsError(
-            f"param {where or '(all)'} of action {spec.key!r}: {first['msg']}",
-            field=f"params/{where}" if where else "params",
+            f"{first['pointer']} of action {spec.key!r} {first['message']}", field=first["pointer"]
         ) from exc
+
+
+def _under(root: str) -> Callable[[tuple[int | str, ...]], str]:
+    """A pointer maker for pydantic's error locations, below `root` (the params, the output)."""
+    return lambda loc: "/".join([root, *(str(part) for part in loc)])
 
 
 def _json_result(spec: ActionSpec, result: Any) -> JSONValue:
@@ -111,10 +115,9 @@ def _json_result(spec: ActionSpec, result: Any) -> JSONValue:
         try:
             result = spec.output.model_validate(result).model_dump(mode="json")
         except PydanticValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            where = "/".join(str(part) for part in first["loc"])
+            first = problems(exc, _under("output"), spec.output)[0]
             raise ActionResultError(
-                f"action {spec.key!r} returned {where or 'a value'} that {first['msg'].lower()}"
+                f"action {spec.key!r} returned {first['pointer']} that breaks its output model: {first['message']}"
             ) from exc
     try:
         json.dumps(result, allow_nan=False)
