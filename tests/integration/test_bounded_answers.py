@@ -53,12 +53,12 @@ async def test_a_hostile_answer_fails_the_step_at_its_limit_after_one_call(
         ex = await wait_until_ended(db, (await run_flow(db, flow(call))).id, timeout=15)
     assert ex.state == "failed", ex.output
     assert isinstance(ex.error, dict)
-    assert case["error"] in str(ex.error["message"])
+    assert case["error"].lower() in str(ex.error["message"]).lower()
     assert peer.requests == 1
     assert _peak_rss_bytes() - before < MAX_GROWTH_BYTES
     async with db.acquire() as conn:
         logged = await conn.fetchval("SELECT error FROM webhook_logs WHERE execution_id = $1", ex.id)
-    assert case["error"] in logged
+    assert case["error"].lower() in logged.lower()
 
 
 def test_the_corpus_holds_every_shape_of_the_class() -> None:
