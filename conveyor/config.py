@@ -119,6 +119,11 @@ class Settings:
     max_step_timeout: timedelta = timedelta(minutes=15)
     # How deep shared flows may nest: CONVEYOR_MAX_FLOW_DEPTH.
     max_flow_depth: int = 10
+    # Guards of a workflow that sets none: steps an execution takes, visits to one node, a deadline from its start
+    # (CONVEYOR_MAX_STEPS, CONVEYOR_MAX_VISITS, CONVEYOR_EXECUTION_TIMEOUT; unset: none).
+    max_steps: int = 1000
+    max_visits: int = 100
+    execution_timeout: timedelta | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -184,6 +189,13 @@ class Settings:
             step_timeout=_positive_duration("CONVEYOR_STEP_TIMEOUT", timedelta(minutes=5)),
             max_step_timeout=_positive_duration("CONVEYOR_MAX_STEP_TIMEOUT", timedelta(minutes=15)),
             max_flow_depth=_int("CONVEYOR_MAX_FLOW_DEPTH", 10),
+            max_steps=_int("CONVEYOR_MAX_STEPS", 1000),
+            max_visits=_int("CONVEYOR_MAX_VISITS", 100),
+            execution_timeout=(
+                _positive_duration("CONVEYOR_EXECUTION_TIMEOUT", timedelta(0))
+                if env.get("CONVEYOR_EXECUTION_TIMEOUT")
+                else None
+            ),
             email_rate=parse_rate(env["CONVEYOR_EMAIL_RATE"]) if env.get("CONVEYOR_EMAIL_RATE") else None,
         )
 

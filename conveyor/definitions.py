@@ -61,6 +61,16 @@ class RetryPolicy(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class Edge:
+    """One outgoing edge of a node: where the node holds it (a JSON pointer from the node), where it leads (None:
+    the execution ends that way) and its kind, which the API's graph and the dashboard draw by."""
+
+    pointer: str
+    target: str | None
+    kind: Literal["next", "then", "else", "on_event", "on_timeout", "on_error", "branch", "join", "item"]
+
+
+@dataclass(frozen=True, slots=True)
 class Reference:
     """Something outside the definition that a node names, checked to exist when the definition is saved."""
 
@@ -79,11 +89,15 @@ class NodeModel(BaseModel):
     next: NodeId | None = None
     retry: RetryPolicy = RetryPolicy()
     timeout: Duration | None = None
+    # Where the execution goes when this node's retries are spent, with `steps.<id>.error`, instead of failing.
+    on_error: NodeId | None = None
 
     # The fields whose strings are `{{ … }}` templates, rendered with the execution's data.
     templated: ClassVar[tuple[str, ...]] = ()
     # The templated fields this kind sends as credentials: the only places a `{{ secrets.NAME }}` may be written.
     sendable: ClassVar[tuple[Sendable, ...]] = ()
+    # Whether the node waits (a delay, a wait for an event): a cycle through one is paced, not a runaway.
+    pacing: ClassVar[bool] = False
 
     @classmethod
     def type_name(cls) -> str:
@@ -91,13 +105,18 @@ class NodeModel(BaseModel):
         [name] = typing.get_args(cls.model_fields["type"].annotation)
         return str(name)
 
-    def edges(self) -> dict[str, str | None]:
-        """Each outgoing edge by the JSON field that holds it."""
-        return {"next": self.next}
+    def outgoing(self) -> list[Edge]:
+        """The edges this kind goes on by (a kind with other fields than `next` overrides it)."""
+        return [Edge("/next", self.next, "next")]
+
+    def edges(self) -> list[Edge]:
+        """Every outgoing edge: the kind's own, and the error path when there is one."""
+        error = [Edge("/on_error", self.on_error, "on_error")] if self.on_error is not None else []
+        return [*self.outgoing(), *error]
 
     def successors(self) -> list[str]:
         """The node ids this node can lead to."""
-        return [target for target in self.edges().values() if target]
+        return [edge.target for edge in self.edges() if edge.target]
 
     def content_errors(self, pointer: str) -> list[JSONObject]:
         """Problems in this kind's own fields that its model alone cannot see."""
@@ -141,6 +160,14 @@ def _misplaced(use: SecretUse, sendables: tuple[Sendable, ...]) -> SecretUse:
     return SecretUse(use.pointer, use.name, problem)
 
 
+class OnFailure(BaseModel):
+    """The workflow started, once per failure, when an execution of this one fails: an alert path."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    flow: str = Field(min_length=1, max_length=200)
+
+
 class WorkflowDefinition(BaseModel):
     """A workflow: named nodes and the edges between them."""
 
@@ -157,6 +184,12 @@ class WorkflowDefinition(BaseModel):
     limit: int | None = Field(default=None, ge=1, le=100_000)
     # How long this workflow's finished executions are kept, instead of CONVEYOR_RETENTION.
     retention: Retention | None = None
+    # Guards against a runaway: steps an execution takes and visits to one node (unset: CONVEYOR_MAX_STEPS and
+    # CONVEYOR_MAX_VISITS), and a deadline from its start, past which it is cancelled even while it waits.
+    max_steps: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_visits: int | None = Field(default=None, ge=1, le=1_000_000)
+    timeout: Annotated[Duration, Field(gt=timedelta(0))] | None = None
+    on_failure: OnFailure | None = None
 
     @functools.cached_property
     def nodes_by_id(self) -> dict[str, NodeModel]:
@@ -180,6 +213,8 @@ class WorkflowDefinition(BaseModel):
         for i, node in enumerate(self.nodes):
             for ref in [*node.references(), *node.secret_references()]:
                 yield f"/nodes/{i}{ref.field}", ref
+        if self.on_failure is not None:
+            yield "/on_failure/flow", Reference("workflow", "/flow", self.on_failure.flow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,14 +302,16 @@ def graph_errors(definition: WorkflowDefinition) -> list[JSONObject]:
             for node_id, i in ids.items()
             if node_id not in reachable
         )
+    if not errors:
+        errors.extend(_runaway_errors(definition, ids))
     return errors
 
 
 def _node_errors(pointer: str, node: NodeModel, ids: dict[str, int]) -> list[JSONObject]:
     errors: list[JSONObject] = [
-        {"pointer": f"{pointer}/{name}", "message": f"node {target!r} does not exist", "value": target}
-        for name, target in node.edges().items()
-        if target is not None and target not in ids
+        {"pointer": f"{pointer}{edge.pointer}", "message": f"node {edge.target!r} does not exist", "value": edge.target}
+        for edge in node.edges()
+        if edge.target is not None and edge.target not in ids
     ]
     errors.extend(node.content_errors(pointer))
     for name in node.templated:
@@ -320,3 +357,59 @@ def _reachable(definition: WorkflowDefinition) -> set[str]:
         seen.add(node_id)
         stack.extend(by_id[node_id].successors())
     return seen
+
+
+def _runaway_errors(definition: WorkflowDefinition, ids: dict[str, int]) -> list[JSONObject]:
+    """A cycle that nothing leaves or paces: no node in it waits, and no edge of it (a condition's branch, an
+    error path, an end) leads out. It would run until a guard trips, so it is refused at save."""
+    errors: list[JSONObject] = []
+    for cycle in _cycles(definition):
+        nodes = [definition.node(node_id) for node_id in cycle]
+        paced = any(n.pacing for n in nodes)
+        leaves = any(e.target is None or e.target not in cycle for n in nodes for e in n.edges())
+        if not paced and not leaves:
+            names = sorted(cycle, key=ids.__getitem__)
+            errors.append(
+                {
+                    "pointer": f"/nodes/{ids[names[0]]}",
+                    "message": f"nodes {', '.join(map(repr, names))} form a cycle that no delay, wait, condition"
+                    " or error path leaves: it would run until a guard stopped it",
+                    "value": names,
+                }
+            )
+    return errors
+
+
+def _cycles(definition: WorkflowDefinition) -> list[set[str]]:
+    """The strongly connected components that hold a cycle (Tarjan's, without recursion: a definition may be long)."""
+    successors = {n.id: [t for t in n.successors() if t in definition.nodes_by_id] for n in definition.nodes}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[set[str]] = []
+    for root in successors:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node_id, child = work.pop()
+            if child == 0:
+                index[node_id] = low[node_id] = len(index)
+                stack.append(node_id)
+            targets = successors[node_id]
+            if child < len(targets):
+                work.append((node_id, child + 1))
+                target = targets[child]
+                if target not in index:
+                    work.append((target, 0))
+                elif target in stack:
+                    low[node_id] = min(low[node_id], index[target])
+                continue
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node_id])
+            if low[node_id] == index[node_id]:
+                component = set(stack[stack.index(node_id) :])
+                del stack[stack.index(node_id) :]
+                if len(component) > 1 or node_id in successors[node_id]:
+                    found.append(component)
+    return found

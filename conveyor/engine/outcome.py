@@ -8,7 +8,9 @@ import uuid
 from dataclasses import dataclass
 
 from conveyor.definitions import NodeModel
+from conveyor.engine.alerts import FailureAlert
 from conveyor.engine.backoff import retry_delay_seconds
+from conveyor.engine.guards import TIMEOUT_GUARD, GuardTrip, visits
 from conveyor.errors import ConveyorError, PermanentStepError, RetryAfter, StepTimeoutError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, Defer, Outcome, Sleep, SpawnChild, WaitForChild, WaitForEvent
@@ -27,6 +29,10 @@ class PlannedCommit:
     child: NewExecution | None = None
     waits_for: uuid.UUID | None = None
     wait: WaitForEvent | None = None
+    # A guard cancelled the execution: its descendants are cancelled in the same transaction.
+    cancels_descendants: bool = False
+    # The execution failed and its workflow has an alert path: started in the same transaction, once.
+    alert: FailureAlert | None = None
 
 
 class ResultTooLargeError(PermanentStepError):
@@ -101,15 +107,21 @@ def _commit(
     wake: Wake = _NO_WAKE,
     output: JSONValue = None,
     error: JSONValue = None,
+    entry: JSONObject | None = None,
 ) -> StepCommit:
     """Move the machine by `end`'s events; unless `moved`, the execution stays at its node and attempt.
+
+    A step that ends its visit (it completed, or took its error path) leaves `steps.<node>`: its `output` (or
+    `entry`) and how many `visits` the node has had, which the `max_visits` guard reads.
 
     An execution still resting (its worker held it through a short sleep) is first taken, as a claim would."""
     model = ExecutionModel(ex.state)
     taken = () if ex.state == RUNNING else (claim_event(ex.state),)
     transitions = apply_events(model, *taken, *end.value)
     at = moved or _Moved(ex.current_node, ex.visit, ex.attempt)
-    completed = step is not None and step.status == StepStatus.COMPLETED
+    if entry is None and step is not None and step.status == StepStatus.COMPLETED:
+        entry = {"output": step.output}
+    patch = None if entry is None or step is None else {step.node: {**entry, "visits": visits(ex, step.node) + 1}}
     return StepCommit(
         lease=Lease(ex.id, owner, ex.version),
         state=model.state,
@@ -120,7 +132,7 @@ def _commit(
         node=node.id if node else None,
         history_detail=detail,
         step=step,
-        context_patch={step.node: {"output": step.output}} if step is not None and completed else None,
+        context_patch=patch,
         output=output,
         error=error,
         wake=wake,
@@ -187,7 +199,36 @@ def plan_failure(
         wake = Wake(after_seconds=delay)
         commit = _commit(ex, owner, node, StepEnd.RETRY, moved=moved, step=step, detail=detail, wake=wake, error=error)
         return PlannedCommit(commit)
+    if node.on_error is not None:
+        # Retries spent: on by the error path, the failure kept for templates and rules as `steps.<node>.error`.
+        moved = _Moved(node.on_error, ex.visit + 1, 1)
+        entry: JSONObject = {"error": {"type": error["code"], "message": error["message"], "attempts": ex.attempt}}
+        detail = {"error": error, "next": node.on_error}
+        commit = _commit(
+            ex,
+            owner,
+            node,
+            StepEnd.DIVERT,
+            moved=moved,
+            step=step,
+            detail=detail,
+            wake=Wake(keep_lease=True),
+            entry=entry,
+        )
+        return PlannedCommit(commit)
     return PlannedCommit(_commit(ex, owner, node, StepEnd.GIVE_UP, step=step, detail={"error": error}, error=error))
+
+
+def plan_guard(ex: Execution, owner: str, node: NodeModel | None, trip: GuardTrip) -> PlannedCommit:
+    """The commit for an execution a guard stops before its next step: failed past `max_steps` or `max_visits`,
+    cancelled past its `timeout` (its descendants with it); the history row names the guard."""
+    error = error_document(trip.error)
+    detail: JSONObject = {"guard": trip.guard, "limit": trip.limit, "error": error}
+    if trip.guard == TIMEOUT_GUARD:
+        detail["reason"] = "timeout"
+        commit = _commit(ex, owner, node, StepEnd.TIME_OUT, detail=detail, error=error)
+        return PlannedCommit(commit, cancels_descendants=True)
+    return PlannedCommit(_commit(ex, owner, node, StepEnd.GIVE_UP, detail=detail, error=error))
 
 
 def plan_finish_without_node(ex: Execution, owner: str) -> PlannedCommit:

@@ -11,15 +11,18 @@ from collections.abc import Callable
 import structlog
 
 from conveyor.definitions import NodeModel, WorkflowDefinition
+from conveyor.engine.alerts import failure_alert, start_alert
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.event_waits import park_wait
 from conveyor.engine.group_commit import CommitGroup
+from conveyor.engine.guards import Deadline, GuardDefaults, deadline, tripped
 from conveyor.engine.metrics import SLEEPS_HELD, step_metrics
 from conveyor.engine.outcome import (
     PlannedCommit,
     oversized,
     plan_failure,
     plan_finish_without_node,
+    plan_guard,
     plan_success,
     redacted,
 )
@@ -31,8 +34,9 @@ from conveyor.nodes import kinds
 from conveyor.nodes.base import StepContext, execution_data
 from conveyor.nodes.services import Services
 from conveyor.secret_references import MisplacedSecretError, SecretUse
-from conveyor.statemachines import DELAYED, RUNNING, TERMINAL_STATES
+from conveyor.statemachines import DELAYED, RUNNING, TERMINAL_STATES, moves
 from conveyor.store import Conn, Pool, connection
+from conveyor.store.descendants import cancel_descendants
 from conveyor.store.executions import Execution, insert_execution
 from conveyor.store.steps import (
     CommitRefusedError,
@@ -48,6 +52,7 @@ from conveyor.store.steps import (
 log = structlog.get_logger(__name__)
 
 _MAX_REMEMBERED_NODES = 10_000
+_CANCEL_MOVES = moves("cancel")
 
 
 # The longest delay a worker holds in memory, and so how late past its due time a dead holder's one runs.
@@ -155,8 +160,10 @@ class StepRunner:
         leases: set[uuid.UUID],
         lease_seconds: float,
         limits: StepLimits,
+        guards: GuardDefaults,
     ) -> None:
         self._limits = limits
+        self._guards = guards
         self._stopping = stopping
         self._holds = holds
         self._leases = leases
@@ -173,17 +180,23 @@ class StepRunner:
         if ex.pause_requested:
             # Asked to pause while a step ran, and that worker died before pausing it: pause before any step.
             return RunResult(None, True)
+        definition = await self._definitions.get(ex.workflow_id, ex.workflow_version)
+        until = deadline(ex, definition, self._guards, self._lease_seconds)
         while True:
-            definition = await self._definitions.get(ex.workflow_id, ex.workflow_version)
             bound = log.bind(
                 execution_id=str(ex.id), workflow=definition.name, node=ex.current_node, attempt=ex.attempt
             )
             node = None if ex.current_node is None else definition.node(ex.current_node)
-            lacking = lacking_action(node)
-            if lacking is not None:
-                return RunResult(None, False, route_to=lacking)
-            planned = await self._plan(ex, definition, node, bound)
-            committed, planned = await self._commit_or_fail(ex, node, planned, bound)
+            trip = tripped(ex, definition, self._guards, until)
+            if trip is not None:
+                bound.warning("guard_tripped", guard=trip.guard, limit=trip.limit)
+                planned = plan_guard(ex, self._owner, node, trip)
+            else:
+                lacking = lacking_action(node)
+                if lacking is not None:
+                    return RunResult(None, False, route_to=lacking)
+                planned = await self._plan(ex, definition, node, bound, held=until is None)
+            committed, planned = await self._commit_or_fail(ex, node, planned, bound, Ending(ex, definition, until))
             if committed is None:
                 bound.warning("lease_lost")
                 return RunResult(None, False, lease_lost=True)
@@ -217,9 +230,12 @@ class StepRunner:
         definition: WorkflowDefinition,
         node: NodeModel | None,
         bound: structlog.stdlib.BoundLogger,
+        *,
+        held: bool,
     ) -> PlannedCommit:
         """Run the current node (or finish, past the last) and shape its commit: renewed after a held sleep, held
-        when a short sleep, and naming the action the next node runs, which routes it to that action's workers."""
+        when a short sleep (unless not `held`: a timed execution's sleep is a row, due by its deadline), and
+        naming the action the next node runs, which routes it to that action's workers."""
         if node is None:
             planned = plan_finish_without_node(ex, self._owner)
         else:
@@ -228,7 +244,7 @@ class StepRunner:
         if ex.state != RUNNING:
             # Woken from a held sleep: the row's wake_at was the sleep's; a step that goes on renews the lease.
             planned = _renewing(planned, self._lease_seconds)
-        elif not self._stopping.is_set():
+        elif held and not self._stopping.is_set():
             planned = self._holds.admit(planned)
         action = routed_action(definition, planned.commit.current_node)
         if action is None:
@@ -313,7 +329,12 @@ class StepRunner:
         return frozenset(use.name for use in uses if use.name is not None)
 
     async def _commit_or_fail(
-        self, ex: Execution, node: NodeModel | None, planned: PlannedCommit, bound: structlog.stdlib.BoundLogger
+        self,
+        ex: Execution,
+        node: NodeModel | None,
+        planned: PlannedCommit,
+        bound: structlog.stdlib.BoundLogger,
+        ending: Ending,
     ) -> tuple[Committed | None, PlannedCommit]:
         """Commit the step, and what was committed; a commit the database refuses the same way twice (or one it
         can never store) fails the step instead: running it again would repeat its side effect for a commit
@@ -322,6 +343,7 @@ class StepRunner:
         failed_instead = False
         while True:
             try:
+                planned = ending.shaped(planned)
                 return await self._commit(planned, ex.parent_id), planned
             except CommitRefusedError as exc:
                 bound.warning("step_commit_refused", sqlstate=exc.sqlstate, error=exc.message)
@@ -335,7 +357,8 @@ class StepRunner:
     async def _commit(self, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
         commit = planned.commit
         parent_to_wake = parent_id if commit.state in TERMINAL_STATES else None
-        if planned.child is None and planned.waits_for is None and planned.wait is None and parent_to_wake is None:
+        alone = planned.child is not None or planned.waits_for is not None or planned.wait is not None
+        if not alone and parent_to_wake is None and planned.alert is None and not planned.cancels_descendants:
             return await self._group.commit(commit)
         # A commit that writes more than the execution's own rows takes a transaction of its own.
         with refusals():
@@ -359,9 +382,30 @@ class StepRunner:
             return None
         if planned.child is not None:
             await insert_execution(conn, planned.child)
+        if planned.cancels_descendants:
+            await cancel_descendants(conn, [commit.lease.execution_id], _CANCEL_MOVES, commit.history_detail or {})
+        if planned.alert is not None:
+            await start_alert(conn, planned.alert)
         if parent_to_wake is not None:
             await wake_parent(conn, parent_to_wake, commit.lease.execution_id)
         return committed
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ending:
+    """What a commit adds from the execution as a whole: its deadline, and the alert its failure starts."""
+
+    ex: Execution
+    definition: WorkflowDefinition
+    until: Deadline | None
+
+    def shaped(self, planned: PlannedCommit) -> PlannedCommit:
+        """The commit due by the deadline at the latest, and starting the alert if it fails the execution."""
+        commit = planned.commit
+        if self.until is not None and not commit.finished:
+            planned = dataclasses.replace(planned, commit=dataclasses.replace(commit, deadline=self.until.at))
+        alert = failure_alert(self.ex, self.definition, commit)
+        return planned if alert is None else dataclasses.replace(planned, alert=alert)
 
 
 def _renewing(planned: PlannedCommit, lease_seconds: float) -> PlannedCommit:

@@ -17,6 +17,7 @@ from conveyor.engine.clock_triggers import fire_due_triggers
 from conveyor.engine.coalescing import start_ripe_groups
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.event_matcher import EventMatcher
+from conveyor.engine.guards import GuardDefaults
 from conveyor.engine.inbox import consume_inbox
 from conveyor.engine.lease import LeaseKeeper
 from conveyor.engine.metrics import CLAIMED, DATABASE_UNAVAILABLE, IN_FLIGHT, LOOP_ERRORS
@@ -92,6 +93,7 @@ class Worker:
             self._leases.held,
             settings.lease_seconds,
             limits,
+            GuardDefaults(settings.max_steps, settings.max_visits, settings.execution_timeout),
         )
         self._events = EventMatcher(pool, definitions)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}

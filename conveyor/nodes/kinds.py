@@ -6,7 +6,7 @@ from typing import Any
 
 from conveyor.definitions import DefinitionParser, NodeModel, WorkflowDefinition, definition_parser
 from conveyor.jsonvalue import JSONValue
-from conveyor.nodes import action, condition, delay, shared_flow, wait_for_event, webhook
+from conveyor.nodes import action, condition, delay, shared_flow, transform, wait_for_event, webhook
 from conveyor.nodes.base import NodeKind, Outcome, StepContext
 
 KINDS: tuple[NodeKind[Any], ...] = (
@@ -16,6 +16,7 @@ KINDS: tuple[NodeKind[Any], ...] = (
     shared_flow.KIND,
     webhook.KIND,
     wait_for_event.KIND,
+    transform.KIND,
 )
 
 _BY_TYPE: dict[str, NodeKind[Any]] = {kind.type: kind for kind in KINDS}
