@@ -234,7 +234,7 @@ async def test_on_failure_starts_the_alert_flow_once_with_what_failed(db: Pool, 
         "bad",
         {"who": "ada"},
     )
-    assert got["error"]["message"] == ex.error["message"]  # type: ignore[index]
+    assert got["error"]["message"] == ex.error["message"]
 
 
 async def test_a_definition_naming_a_missing_alert_flow_is_refused(api: ApiClient) -> None:
