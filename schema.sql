@@ -66,6 +66,10 @@ CREATE TABLE executions (
     -- The team's action (not a built-in) the current node runs: only a worker that provides it claims the row.
     -- Due with no live worker providing it, the row is parked (wake_at NULL) until one starts.
     action           text,
+    -- A parallel branch's join: the branch ends where it would go on there (conveyor/store/children.py).
+    stop_node        text,
+    -- A foreach item's place among its siblings; not due (wake_at NULL) until a running sibling releases it.
+    item_index       integer,
     CONSTRAINT executions_state_check CHECK (state IN (
         'idle', 'running', 'stepCompleted', 'stepFailed', 'retrying',
         'delayed', 'paused', 'completed', 'failed', 'cancelled'))
@@ -92,6 +96,9 @@ CREATE UNIQUE INDEX executions_trigger_key
     ON executions (trigger_id, dedupe_key) WHERE trigger_id IS NOT NULL;
 CREATE UNIQUE INDEX executions_child_key
     ON executions (parent_id, dedupe_key) WHERE parent_id IS NOT NULL;
+-- A foreach's items waiting for a sibling to end, in item order: the next to release is the first entry.
+CREATE INDEX executions_pending_item_idx ON executions (parent_id, item_index)
+    WHERE item_index IS NOT NULL AND wake_at IS NULL AND state = 'idle';
 -- The concurrency caps' counts of leased rows.
 CREATE INDEX executions_slot_idx ON executions (slot_key, wake_at)
     WHERE slot_key IS NOT NULL AND lease_owner IS NOT NULL;

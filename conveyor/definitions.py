@@ -122,6 +122,10 @@ class NodeModel(BaseModel):
         """Problems in this kind's own fields that its model alone cannot see."""
         return []
 
+    def graph_errors(self, pointer: str, nodes: dict[str, NodeModel]) -> list[JSONObject]:
+        """Problems in how this node sits in the graph (a join no branch reaches), once every edge leads somewhere."""
+        return []
+
     def references(self) -> list[Reference]:
         """What this node names outside the definition."""
         return []
@@ -302,6 +306,9 @@ def graph_errors(definition: WorkflowDefinition) -> list[JSONObject]:
             for node_id, i in ids.items()
             if node_id not in reachable
         )
+    if not errors:
+        for i, node in enumerate(definition.nodes):
+            errors.extend(node.graph_errors(f"/nodes/{i}", definition.nodes_by_id))
     if not errors:
         errors.extend(_runaway_errors(definition, ids))
     return errors

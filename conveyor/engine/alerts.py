@@ -32,8 +32,9 @@ class FailureAlert:
 
 
 def failure_alert(ex: Execution, definition: WorkflowDefinition, commit: StepCommit) -> FailureAlert | None:
-    """The alert this commit starts: when it fails the execution and the workflow names an alert path."""
-    if commit.state != FAILED or definition.on_failure is None:
+    """The alert this commit starts: when it fails a top-level execution and the workflow names an alert path. A
+    child's failure fails its parent's step, so the top-level execution alerts, once, on its own path."""
+    if commit.state != FAILED or definition.on_failure is None or ex.parent_id is not None:
         return None
     alert_input: JSONObject = {
         "execution_id": str(ex.id),

@@ -13,9 +13,20 @@ from conveyor.engine.backoff import retry_delay_seconds
 from conveyor.engine.guards import TIMEOUT_GUARD, GuardTrip, visits
 from conveyor.errors import ConveyorError, PermanentStepError, RetryAfter, StepTimeoutError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.nodes.base import Completed, Defer, Outcome, Sleep, SpawnChild, WaitForChild, WaitForEvent
+from conveyor.nodes.base import (
+    Completed,
+    Defer,
+    Outcome,
+    Sleep,
+    SpawnChild,
+    SpawnGroup,
+    WaitForChild,
+    WaitForEvent,
+    WaitForGroup,
+)
 from conveyor.redaction import Redactor
 from conveyor.statemachines import RUNNING, TERMINAL_STATES, ExecutionModel, StepEnd, apply_events, claim_event
+from conveyor.store.children import ChildGroup
 from conveyor.store.executions import Execution, NewExecution
 from conveyor.store.history import Step, StepStatus
 from conveyor.store.steps import Lease, StepCommit, Wake
@@ -29,6 +40,9 @@ class PlannedCommit:
     child: NewExecution | None = None
     waits_for: uuid.UUID | None = None
     wait: WaitForEvent | None = None
+    # A group of children it starts; the group it waits on, with how many of its children had ended.
+    group: ChildGroup | None = None
+    waits_for_group: tuple[str, int] | None = None
     # A guard cancelled the execution: its descendants are cancelled in the same transaction.
     cancels_descendants: bool = False
     # The execution failed and its workflow has an alert path: started in the same transaction, once.
@@ -156,6 +170,15 @@ def plan_success(ex: Execution, owner: str, node: NodeModel, outcome: Outcome, s
         wake = Wake(at=outcome.until, after_seconds=outcome.seconds)
         commit = _commit(ex, owner, node, StepEnd.SLEEP, detail=detail, step=step, wake=wake)
         return PlannedCommit(commit, wait=outcome)
+    if isinstance(outcome, SpawnGroup):
+        group = outcome.children
+        detail = {"group": group.group, "children": len(group.inputs)}
+        step = Step(node.id, ex.visit, ex.attempt, StepStatus.WAITING, step_input, detail, None)
+        return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, detail=detail, step=step), group=group)
+    if isinstance(outcome, WaitForGroup):
+        detail = {"group": outcome.group, "ended": outcome.ended}
+        commit = _commit(ex, owner, node, StepEnd.SLEEP, detail=detail)
+        return PlannedCommit(commit, waits_for_group=(outcome.group, outcome.ended))
     if isinstance(outcome, SpawnChild):
         detail = {"child_id": str(outcome.child_id)}
         step = Step(node.id, ex.visit, ex.attempt, StepStatus.WAITING, step_input, detail, None)
@@ -172,6 +195,8 @@ def plan_success(ex: Execution, owner: str, node: NodeModel, outcome: Outcome, s
         )
         return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, detail=detail, step=step), child)
     next_node = outcome.branch if isinstance(outcome, Completed) and outcome.branched else node.next
+    if next_node is not None and next_node == ex.stop_node:
+        next_node = None  # a parallel branch ends where it would go on to its join: the parent runs the join
     step = Step(node.id, ex.visit, ex.attempt, StepStatus.COMPLETED, step_input, outcome.output, None)
     moved = _Moved(next_node, ex.visit + 1 if next_node else ex.visit, 1)
     if isinstance(outcome, Sleep):

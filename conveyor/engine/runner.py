@@ -36,6 +36,7 @@ from conveyor.nodes.services import Services
 from conveyor.secret_references import MisplacedSecretError, SecretUse
 from conveyor.statemachines import DELAYED, RUNNING, TERMINAL_STATES, moves
 from conveyor.store import Conn, Pool, connection
+from conveyor.store.children import group_child_ended, lock_and_count, spawn_group
 from conveyor.store.descendants import cancel_descendants
 from conveyor.store.executions import Execution, insert_execution
 from conveyor.store.steps import (
@@ -344,7 +345,7 @@ class StepRunner:
         while True:
             try:
                 planned = ending.shaped(planned)
-                return await self._commit(planned, ex.parent_id), planned
+                return await self._commit(planned, ex), planned
             except CommitRefusedError as exc:
                 bound.warning("step_commit_refused", sqlstate=exc.sqlstate, error=exc.message)
                 if node is None or failed_instead:
@@ -354,40 +355,50 @@ class StepRunner:
                 if determined or len(refused) >= _MAX_REFUSALS:
                     planned, failed_instead = plan_failure(ex, self._owner, node, exc, None), True
 
-    async def _commit(self, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
+    async def _commit(self, planned: PlannedCommit, ex: Execution) -> Committed | None:
         commit = planned.commit
-        parent_to_wake = parent_id if commit.state in TERMINAL_STATES else None
+        ends_child = ex.parent_id is not None and commit.state in TERMINAL_STATES
         alone = planned.child is not None or planned.waits_for is not None or planned.wait is not None
-        if not alone and parent_to_wake is None and planned.alert is None and not planned.cancels_descendants:
+        alone = alone or planned.group is not None or planned.waits_for_group is not None
+        if not alone and not ends_child and planned.alert is None and not planned.cancels_descendants:
             return await self._group.commit(commit)
         # A commit that writes more than the execution's own rows takes a transaction of its own.
         with refusals():
             async with connection(self._pool) as conn:
                 async with conn.transaction():
-                    committed = await self._commit_alone(conn, planned, parent_to_wake)
+                    committed = await self._commit_alone(conn, planned, ex if ends_child else None)
                     fail(Point.IN_COMMIT)
                 fail(Point.AFTER_COMMIT)  # committed; were the answer lost, the worker could not know
         return committed
 
     async def _commit_alone(
-        self, conn: Conn, planned: PlannedCommit, parent_to_wake: uuid.UUID | None
+        self, conn: Conn, planned: PlannedCommit, ended_child: Execution | None
     ) -> Committed | None:
         commit = planned.commit
         if planned.wait is not None:
             return await park_wait(conn, commit, planned.wait)
         if planned.waits_for is not None and await child_has_ended(conn, planned.waits_for):
             commit = dataclasses.replace(commit, wake=Wake(after_seconds=0.0))  # it ended as we looked away
+        if planned.waits_for_group is not None:
+            group, ended = planned.waits_for_group
+            if await lock_and_count(conn, commit.lease.execution_id, commit.node or "", group) != ended:
+                commit = dataclasses.replace(commit, wake=Wake(after_seconds=0.0))  # one ended as we looked away
         committed = await commit_step(conn, commit)
         if committed is None:
             return None
         if planned.child is not None:
             await insert_execution(conn, planned.child)
+        if planned.group is not None:
+            await spawn_group(conn, commit.lease.execution_id, commit.node or "", planned.group)
         if planned.cancels_descendants:
             await cancel_descendants(conn, [commit.lease.execution_id], _CANCEL_MOVES, commit.history_detail or {})
         if planned.alert is not None:
             await start_alert(conn, planned.alert)
-        if parent_to_wake is not None:
-            await wake_parent(conn, parent_to_wake, commit.lease.execution_id)
+        if ended_child is not None and ended_child.parent_id is not None:
+            if ended_child.item_index is not None:
+                await group_child_ended(conn, ended_child, commit.state)
+            else:
+                await wake_parent(conn, ended_child.parent_id, ended_child.id)
         return committed
 
 

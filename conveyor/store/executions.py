@@ -52,6 +52,9 @@ class Execution:
     total_limit: int | None = None
     # The team's action its current node runs, routing it to the workers that provide it (None: any worker).
     action: str | None = None
+    # A parallel branch's join, where it ends; a foreach item's place (conveyor/store/children.py).
+    stop_node: str | None = None
+    item_index: int | None = None
 
     @property
     def waiting_for_worker(self) -> bool:

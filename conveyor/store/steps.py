@@ -249,15 +249,26 @@ WITH woken AS (
     WHERE p.id = :parent_id AND (p.state = '{DELAYED}' OR (p.state = '{PAUSED}' AND p.resume_state = '{DELAYED}'))
       AND EXISTS (SELECT 1 FROM execution_steps s
                   WHERE s.execution_id = p.id AND s.status = '{StepStatus.WAITING}'
-                    AND s.output->>'child_id' = :child_id::text)
+                    AND (s.output->>'child_id' = :child_id::text OR s.output ? 'group'))
     RETURNING p.id
 )
 SELECT pg_notify('{WAKE_CHANNEL}', '') FROM woken
 """)
 
 
+_LOCK_PARENT = Statement("SELECT 1 FROM executions WHERE id = :id FOR UPDATE")
+
+
+async def lock_parent(conn: Conn, parent_id: uuid.UUID) -> None:
+    """Hold the parent's row to the end of the transaction. A parent that waits on a group locks its row before
+    it counts the group: so either it counts this child's end, or this child's wake finds it waiting."""
+    await conn.execute(_LOCK_PARENT.sql, *_LOCK_PARENT.args(id=parent_id))
+
+
 async def wake_parent(conn: Conn, parent_id: uuid.UUID, child_id: uuid.UUID) -> None:
-    """Make a parent due now if it waits on this child (a paused one runs as soon as it resumes)."""
+    """In the transaction that ends a child: make its parent due now if it waits on this child, or on a group of
+    children (a paused one runs as soon as it resumes)."""
+    await lock_parent(conn, parent_id)
     await conn.execute(_WAKE_PARENT.sql, *_WAKE_PARENT.args(parent_id=parent_id, child_id=str(child_id)))
 
 
