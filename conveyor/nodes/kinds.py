@@ -6,7 +6,17 @@ from typing import Any
 
 from conveyor.definitions import DefinitionParser, NodeModel, WorkflowDefinition, definition_parser
 from conveyor.jsonvalue import JSONValue
-from conveyor.nodes import action, condition, delay, parallel, shared_flow, transform, wait_for_event, webhook
+from conveyor.nodes import (
+    action,
+    condition,
+    delay,
+    foreach,
+    parallel,
+    shared_flow,
+    transform,
+    wait_for_event,
+    webhook,
+)
 from conveyor.nodes.base import NodeKind, Outcome, StepContext
 
 KINDS: tuple[NodeKind[Any], ...] = (
@@ -18,6 +28,7 @@ KINDS: tuple[NodeKind[Any], ...] = (
     wait_for_event.KIND,
     transform.KIND,
     parallel.KIND,
+    foreach.KIND,
 )
 
 _BY_TYPE: dict[str, NodeKind[Any]] = {kind.type: kind for kind in KINDS}

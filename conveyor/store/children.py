@@ -177,7 +177,8 @@ WHERE {_IN_GROUP} AND NOT state = ANY(:ended::text[]) AND (wake_at IS NOT NULL O
 
 async def top_up(conn: Conn, parent_id: uuid.UUID, parent_node: str, group: str, concurrency: int) -> int:
     """Release waiting items until `concurrency` are unended: after a sibling ended without releasing one (an
-    operator cancelled it)."""
+    operator cancelled it). In the caller's transaction, under the parent's row lock, as the items' own releases."""
+    await lock_parent(conn, parent_id)
     args = _RUNNING_ITEMS.args(
         parent_id=parent_id, parent_node=parent_node, group=group, ended=_ENDED, idle=INITIAL_STATE
     )
@@ -196,18 +197,18 @@ async def group_child_ended(conn: Conn, child: Execution, state: str) -> None:
     """In the commit that ends a child of a group: release the next item, and wake the parent when it has
     something to decide (a branch ended; an item did not complete; the last item ended).
 
-    Two last items ending at once must not both see the other unended: each locks the parent's row first, so the
-    second counts after the first commits."""
+    Each item locks the parent's row first: two last items ending at once must not both see the other unended
+    (the second counts after the first commits), and a parent topping its items up counts what they released."""
     assert child.parent_id is not None
-    if child.item_index is not None:
-        released = await release_items(conn, child.parent_id, 1)
-        if state == COMPLETED and released:
-            return  # a sibling runs on: the parent has nothing to decide yet
+    if child.item_index is not None and state == COMPLETED:
         await lock_parent(conn, child.parent_id)
-        if state == COMPLETED:
-            args = _UNENDED_SIBLING.args(parent_id=child.parent_id, id=child.id, ended=_ENDED)
-            if await conn.fetchval(_UNENDED_SIBLING.sql, *args):
-                return
+        if await release_items(conn, child.parent_id, 1):
+            return  # a sibling runs on: the parent has nothing to decide yet
+        args = _UNENDED_SIBLING.args(parent_id=child.parent_id, id=child.id, ended=_ENDED)
+        if await conn.fetchval(_UNENDED_SIBLING.sql, *args):
+            return
+    # A branch ended, an item did not complete (the parent cancels the rest, or releases the next itself), or
+    # the last item ended.
     await wake_parent(conn, child.parent_id, child.id)
 
 
