@@ -19,7 +19,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import actions, api, chaos, compare, delay, limit, lone, retention, scale, targets, throughput, trigger, wait
+from bench import (
+    actions,
+    api,
+    chaos,
+    compare,
+    delay,
+    flow,
+    limit,
+    lone,
+    retention,
+    scale,
+    targets,
+    throughput,
+    trigger,
+    wait,
+)
 from bench.cluster import Cluster, own_cluster
 from bench.harness import Bench, ChaosOptions, truncate
 from conveyor.db import connect
@@ -44,6 +59,7 @@ SCENARIOS: dict[str, Scenario] = {
     "scale": Scenario(scale.run, scale.TIME_LIMIT_SECONDS),
     "trigger": Scenario(trigger.run, trigger.TIME_LIMIT_SECONDS),
     "wait": Scenario(wait.run, wait.TIME_LIMIT_SECONDS),
+    "flow": Scenario(flow.run, flow.TIME_LIMIT_SECONDS),
     "chaos": Scenario(chaos.run, chaos.TIME_LIMIT_SECONDS),
     "retention": Scenario(retention.run, retention.TIME_LIMIT_SECONDS),
 }

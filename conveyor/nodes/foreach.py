@@ -111,8 +111,7 @@ async def execute(node: ForeachNode, ctx: StepContext) -> Outcome:
             results = await group_outputs(conn, ctx.execution_id, node.id, key)
             failed = tally.total - tally.completed
             return Completed(output={"results": results, "completed": tally.completed, "failed": failed})
-        async with conn.transaction():
-            await top_up(conn, ctx.execution_id, node.id, key, node.concurrency)
+        await top_up(conn, ctx.execution_id, node.id, key, node.concurrency)
     return WaitForGroup(key, tally.ended)
 
 

@@ -177,8 +177,7 @@ WHERE {_IN_GROUP} AND NOT state = ANY(:ended::text[]) AND (wake_at IS NOT NULL O
 
 async def top_up(conn: Conn, parent_id: uuid.UUID, parent_node: str, group: str, concurrency: int) -> int:
     """Release waiting items until `concurrency` are unended: after a sibling ended without releasing one (an
-    operator cancelled it). In the caller's transaction, under the parent's row lock, as the items' own releases."""
-    await lock_parent(conn, parent_id)
+    operator cancelled it). An item ending meanwhile releases one as it ends: the two cancel out in the count."""
     args = _RUNNING_ITEMS.args(
         parent_id=parent_id, parent_node=parent_node, group=group, ended=_ENDED, idle=INITIAL_STATE
     )
@@ -197,13 +196,15 @@ async def group_child_ended(conn: Conn, child: Execution, state: str) -> None:
     """In the commit that ends a child of a group: release the next item, and wake the parent when it has
     something to decide (a branch ended; an item did not complete; the last item ended).
 
-    Each item locks the parent's row first: two last items ending at once must not both see the other unended
-    (the second counts after the first commits), and a parent topping its items up counts what they released."""
+    An item that releases the next keeps the count of unended items as it was (one ends, one starts), so it needs
+    no lock: a parent topping up counts it either way and its release skips the row the item holds. The last
+    items lock the parent's row before they look for an unended sibling: two ending at once must not both see the
+    other unended (the second counts after the first commits)."""
     assert child.parent_id is not None
     if child.item_index is not None and state == COMPLETED:
-        await lock_parent(conn, child.parent_id)
         if await release_items(conn, child.parent_id, 1):
             return  # a sibling runs on: the parent has nothing to decide yet
+        await lock_parent(conn, child.parent_id)
         args = _UNENDED_SIBLING.args(parent_id=child.parent_id, id=child.id, ended=_ENDED)
         if await conn.fetchval(_UNENDED_SIBLING.sql, *args):
             return
