@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from bench.harness import checkpoint
-from conveyor.engine.operations import create_workflow
+from conveyor.commands.operations import create_workflow
 from conveyor.store import Pool
 from conveyor.store.executions import WAKE_CHANNEL
 

@@ -8,9 +8,9 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from conveyor.commands.bulk import BULK_EVENTS, bulk_operate
+from conveyor.commands.operations import operate
 from conveyor.definitions import NodeId
-from conveyor.engine.bulk import BULK_EVENTS, bulk_operate
-from conveyor.engine.operations import operate
 from conveyor.errors import NotFoundError
 from conveyor.http.bodies import model_body, path_uuid
 from conveyor.http.cursor import PageQuery, created_cursor, id_cursor, page, page_of

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from conveyor.engine.triggers import Answered, await_delivery, deliver_hook, find_hook
+from conveyor.commands.triggers import Answered, await_delivery, deliver_hook, find_hook
 from conveyor.errors import (
     HookNotFoundError,
     HookTokenError,

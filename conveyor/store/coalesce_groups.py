@@ -18,7 +18,6 @@ from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Conn
 from conveyor.store.executions import WAKE_CHANNEL
 from conveyor.store.statement import Statement
-from conveyor.triggers.coalesce import MAX_PAYLOADS
 
 _LOCK_RIPE = Statement("""
 SELECT trigger_id, key FROM coalesce_groups
@@ -44,7 +43,7 @@ class RipeGroup:
     row_ids: list[int]
     first: JSONValue
     last: JSONValue
-    # The first MAX_PAYLOADS payloads, in arrival order.
+    # The first `max_payloads` payloads, in arrival order.
     head: list[JSONValue]
     trigger_version: int | None
     enabled: bool
@@ -55,7 +54,7 @@ class RipeGroup:
     caps: str | None
 
 
-_READ = Statement(f"""
+_READ = Statement("""
 SELECT g.trigger_id, g.key, m.row_ids, m.first, m.last, m.head,
        t.version AS trigger_version, coalesce(t.enabled, false) AS enabled, t.definition::text AS definition,
        t.workflow_id, w.version AS workflow_version, w.definition->>'start' AS start_node,
@@ -67,7 +66,7 @@ CROSS JOIN LATERAL (
     SELECT array_agg(r.id ORDER BY r.id) AS row_ids,
            (array_agg(r.payload ORDER BY r.id) FILTER (WHERE r.n = 1))[1] AS first,
            (array_agg(r.payload ORDER BY r.id DESC))[1] AS last,
-           coalesce(jsonb_agg(r.payload ORDER BY r.id) FILTER (WHERE r.n <= {MAX_PAYLOADS}), '[]') AS head
+           coalesce(jsonb_agg(r.payload ORDER BY r.id) FILTER (WHERE r.n <= :max_payloads::int), '[]') AS head
     FROM (
         SELECT id, payload, row_number() OVER (ORDER BY id) AS n FROM trigger_events
         WHERE trigger_id = g.trigger_id AND coalesce_key = g.key AND outcome = 'coalesced' AND execution_id IS NULL
@@ -78,9 +77,9 @@ LEFT JOIN workflows w ON w.id = t.workflow_id
 """)
 
 
-async def read_groups(conn: Conn, groups: Sequence[tuple[uuid.UUID, str]]) -> list[RipeGroup]:
-    """The locked groups' rows, triggers and workflows."""
-    args = _READ.args(trigger_ids=[g[0] for g in groups], keys=[g[1] for g in groups])
+async def read_groups(conn: Conn, groups: Sequence[tuple[uuid.UUID, str]], max_payloads: int) -> list[RipeGroup]:
+    """The locked groups' rows, triggers and workflows, with at most `max_payloads` payloads of each group."""
+    args = _READ.args(trigger_ids=[g[0] for g in groups], keys=[g[1] for g in groups], max_payloads=max_payloads)
     return [
         RipeGroup(**{**dict(r), "row_ids": list(r["row_ids"] or []), "head": list(r["head"])})
         for r in await conn.fetch(_READ.sql, *args)

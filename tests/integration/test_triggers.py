@@ -14,11 +14,11 @@ from datetime import datetime
 
 import pytest
 
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.config import Settings
 from conveyor.db import create_pool
 from conveyor.engine.clock_triggers import fire_due_triggers
 from conveyor.engine.inbox import consume_inbox
-from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from conveyor.engine.moves import Move, PauseRequest, plan_move
 from conveyor.errors import IllegalTransitionError
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import CANCELLED
 from conveyor.statemachines import moves as moves_of
+from conveyor.statemachines.operator_moves import Move, PauseRequest, plan_move
 from conveyor.store import Pool, connection, transaction
 from conveyor.store.bulk import BatchMove, Situation, apply_batch, count_situations, lock_batch
 from conveyor.store.descendants import cancel_descendants
