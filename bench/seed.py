@@ -7,7 +7,7 @@ import uuid
 from bench.harness import checkpoint
 from conveyor.commands.operations import create_workflow
 from conveyor.store import Pool
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.channels import WAKE_CHANNEL
 
 
 def noop_chain(name: str, steps: int) -> dict[str, object]:

@@ -19,7 +19,6 @@ from conveyor.store.selection import Key, Selection, page_keys
 
 log = structlog.get_logger(__name__)
 
-BULK_EVENTS = ("pause", "resume", "cancel", "retry")
 # Rows per statement: big enough to amortise a round trip, small enough to hold few locks for long.
 BATCH_SIZE = 1000
 

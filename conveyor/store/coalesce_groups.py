@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Conn
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.channels import WAKE_CHANNEL
+from conveyor.store.executions import insert_executions
 from conveyor.store.statement import Statement
 
 _LOCK_RIPE = Statement("""
@@ -104,6 +105,12 @@ class GroupStart:
     slots: Slots = NO_SLOTS
 
 
+# The executions the batch starts.
+_START_EXECUTIONS = insert_executions(
+    "d.execution_id, d.workflow_id, d.workflow_version, :initial_state, d.start_node, d.input, NULL, NULL,"
+    " d.trigger_id, d.execution_key, d.slot_key, d.slot_limit, d.total_limit",
+    "decided d WHERE d.outcome = 'started'",
+)
 _START = Statement(f"""
 WITH decided AS (
     SELECT * FROM unnest(:trigger_ids::uuid[], :keys::text[], :outcomes::text[], :reasons::text[],
@@ -115,12 +122,7 @@ WITH decided AS (
 ), members AS (
     SELECT * FROM unnest(:member_ids::bigint[], :member_groups::integer[]) AS m(row_id, ordinal)
 ), started AS (
-    INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
-                            wake_at, trigger_id, dedupe_key, slot_key, slot_limit, total_limit)
-    SELECT d.execution_id, d.workflow_id, d.workflow_version, :initial_state, d.start_node, 1, 1, d.input,
-           now(), d.trigger_id, d.execution_key, d.slot_key, d.slot_limit, d.total_limit
-    FROM decided d
-    WHERE d.outcome = 'started'
+    {_START_EXECUTIONS}
     ON CONFLICT (trigger_id, dedupe_key) WHERE trigger_id IS NOT NULL DO NOTHING
     RETURNING id
 ), placed AS (

@@ -242,7 +242,7 @@ async def test_a_webhook_body_over_the_limit_is_413(api: ApiClient) -> None:
         "/hooks/big", data=io.BytesIO(b'{"a": "' + b"x" * (2 * 1024 * 1024) + b'"}'), headers=JSON
     )
     assert response.status == 413
-    assert (await response.json())["error"]["code"] == "payload_too_large"
+    assert (await response.json())["error"]["code"] == "body_too_large"
 
 
 async def test_a_due_schedule_fires_through_the_worker(api: ApiClient, db: Pool, worker: Worker) -> None:
