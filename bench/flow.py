@@ -12,7 +12,7 @@ from __future__ import annotations
 from bench import processes, throughput
 from bench.harness import Bench, truncate
 from bench.seed import start_many, workflow
-from conveyor.engine.operations import start_execution
+from conveyor.commands.operations import start_execution
 
 TIME_LIMIT_SECONDS = 240.0
 WORKER_ENV = throughput.WORKER_ENV

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.statemachines import COMPLETED, INITIAL_STATE, TERMINAL_STATES
 from conveyor.store import Conn
-from conveyor.store.executions import WAKE_CHANNEL, Execution
+from conveyor.store.channels import WAKE_CHANNEL
+from conveyor.store.executions import Execution
 from conveyor.store.statement import Statement
 from conveyor.store.steps import lock_parent, wake_parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conveyor.engine.operations import create_workflow, start_execution
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.failpoints import CRASH_EXIT_STATUS
 from conveyor.store import Pool
 from tests.e2e.harness import SpawnWorker, executions_in_state

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from conveyor.engine.operations import create_workflow
+from conveyor.commands.operations import create_workflow
 from conveyor.engine.worker import Worker
 from conveyor.errors import DefinitionError
 from conveyor.jsonvalue import JSONObject

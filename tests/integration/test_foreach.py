@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conveyor.engine.operations import create_workflow
+from conveyor.commands.operations import create_workflow
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
