@@ -226,7 +226,9 @@ def plan_failure(
         return PlannedCommit(commit)
     if node.on_error is not None:
         # Retries spent: on by the error path, the failure kept for templates and rules as `steps.<node>.error`.
-        moved = _Moved(node.on_error, ex.visit + 1, 1)
+        # A parallel branch whose error path is its join ends there, as it would by going on to it.
+        onward = None if node.on_error == ex.stop_node else node.on_error
+        moved = _Moved(onward, ex.visit + 1, 1)
         entry: JSONObject = {"error": {"type": error["code"], "message": error["message"], "attempts": ex.attempt}}
         detail = {"error": error, "next": node.on_error}
         commit = _commit(

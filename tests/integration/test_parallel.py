@@ -122,3 +122,25 @@ async def test_a_branch_that_leads_back_to_its_fork_is_refused(api: ApiClient) -
     response = await api.post("/workflows", json=definition)
     assert response.status == 422
     assert (await response.json())["error"]["details"]["field"] == "/nodes/0/branches/0"
+
+
+async def test_a_branch_whose_error_path_is_the_join_ends_there_and_the_join_runs_once(
+    db: Pool, worker: Worker
+) -> None:
+    bad: JSONObject = {"id": "bad", "type": "transform", "set": {"x": {"rule": {"throw": "no"}}}, "on_error": "join"}
+    definition = flow(
+        {"id": "fork", "type": "parallel", "branches": ["ok", "bad"], "join": "join", "next": None},
+        _noop("ok", "join", v=1),
+        {**bad, "next": "join"},
+        _noop("join", None, got="{{ steps.fork.output.branches }}"),
+    )
+    ex = await wait_until_ended(db, (await run_flow(db, definition)).id)
+    assert ex.state == "completed"
+    assert ex.output == {"got": {"ok": {"v": 1}, "bad": None}}
+    async with db.acquire() as conn:
+        joins = await conn.fetchval(
+            "SELECT count(*) FROM execution_steps s JOIN executions e ON e.id = s.execution_id"
+            " WHERE (e.id = $1 OR e.parent_id = $1) AND s.node = 'join'",
+            ex.id,
+        )
+    assert joins == 1
