@@ -21,6 +21,7 @@ from conveyor.concurrency import Concurrency
 from conveyor.durations import parse_duration
 from conveyor.errors import DefinitionError
 from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.runaway import runaway_errors
 from conveyor.secret_references import SecretUse, secret_uses
 from conveyor.sendable import LiteralCredential, Sendable, allowed, literal_credentials
 from conveyor.templating import template_errors
@@ -310,7 +311,7 @@ def graph_errors(definition: WorkflowDefinition) -> list[JSONObject]:
         for i, node in enumerate(definition.nodes):
             errors.extend(node.graph_errors(f"/nodes/{i}", definition.nodes_by_id))
     if not errors:
-        errors.extend(_runaway_errors(definition, ids))
+        errors.extend(runaway_errors(definition.nodes, ids))
     return errors
 
 
@@ -364,59 +365,3 @@ def _reachable(definition: WorkflowDefinition) -> set[str]:
         seen.add(node_id)
         stack.extend(by_id[node_id].successors())
     return seen
-
-
-def _runaway_errors(definition: WorkflowDefinition, ids: dict[str, int]) -> list[JSONObject]:
-    """A cycle that nothing leaves or paces: no node in it waits, and no edge of it (a condition's branch, an
-    error path, an end) leads out. It would run until a guard trips, so it is refused at save."""
-    errors: list[JSONObject] = []
-    for cycle in _cycles(definition):
-        nodes = [definition.node(node_id) for node_id in cycle]
-        paced = any(n.pacing for n in nodes)
-        leaves = any(e.target is None or e.target not in cycle for n in nodes for e in n.edges())
-        if not paced and not leaves:
-            names = sorted(cycle, key=ids.__getitem__)
-            errors.append(
-                {
-                    "pointer": f"/nodes/{ids[names[0]]}",
-                    "message": f"nodes {', '.join(map(repr, names))} form a cycle that no delay, wait, condition"
-                    " or error path leaves: it would run until a guard stopped it",
-                    "value": names,
-                }
-            )
-    return errors
-
-
-def _cycles(definition: WorkflowDefinition) -> list[set[str]]:
-    """The strongly connected components that hold a cycle (Tarjan's, without recursion: a definition may be long)."""
-    successors = {n.id: [t for t in n.successors() if t in definition.nodes_by_id] for n in definition.nodes}
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found: list[set[str]] = []
-    for root in successors:
-        if root in index:
-            continue
-        work = [(root, 0)]
-        while work:
-            node_id, child = work.pop()
-            if child == 0:
-                index[node_id] = low[node_id] = len(index)
-                stack.append(node_id)
-            targets = successors[node_id]
-            if child < len(targets):
-                work.append((node_id, child + 1))
-                target = targets[child]
-                if target not in index:
-                    work.append((target, 0))
-                elif target in stack:
-                    low[node_id] = min(low[node_id], index[target])
-                continue
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node_id])
-            if low[node_id] == index[node_id]:
-                component = set(stack[stack.index(node_id) :])
-                del stack[stack.index(node_id) :]
-                if len(component) > 1 or node_id in successors[node_id]:
-                    found.append(component)
-    return found

@@ -7,10 +7,10 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from conveyor.definitions import NodeModel
-from conveyor.engine.alerts import FailureAlert
+from conveyor.definitions import NodeModel, WorkflowDefinition
+from conveyor.engine.alerts import FailureAlert, failure_alert
 from conveyor.engine.backoff import retry_delay_seconds
-from conveyor.engine.guards import TIMEOUT_GUARD, GuardTrip, visits
+from conveyor.engine.guards import TIMEOUT_GUARD, Deadline, GuardTrip, visits
 from conveyor.errors import ConveyorError, PermanentStepError, RetryAfter, StepTimeoutError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import (
@@ -284,3 +284,20 @@ def redacted(planned: PlannedCommit, redactor: Redactor) -> PlannedCommit:
     if child is not None:
         child = dataclasses.replace(child, input=redactor.value(child.input))
     return dataclasses.replace(planned, commit=commit, child=child)
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """What a commit adds from the execution as a whole: its deadline, and the alert its failure starts."""
+
+    ex: Execution
+    definition: WorkflowDefinition
+    until: Deadline | None
+
+    def shaped(self, planned: PlannedCommit) -> PlannedCommit:
+        """The commit due by the deadline at the latest, and starting the alert if it fails the execution."""
+        commit = planned.commit
+        if self.until is not None and not commit.finished:
+            planned = dataclasses.replace(planned, commit=dataclasses.replace(commit, deadline=self.until.at))
+        alert = failure_alert(self.ex, self.definition, commit)
+        return planned if alert is None else dataclasses.replace(planned, alert=alert)

@@ -11,13 +11,14 @@ from collections.abc import Callable
 import structlog
 
 from conveyor.definitions import NodeModel, WorkflowDefinition
-from conveyor.engine.alerts import failure_alert, start_alert
+from conveyor.engine.alerts import start_alert
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.event_waits import park_wait
 from conveyor.engine.group_commit import CommitGroup
-from conveyor.engine.guards import Deadline, GuardDefaults, deadline, tripped
+from conveyor.engine.guards import GuardDefaults, deadline, tripped
 from conveyor.engine.metrics import SLEEPS_HELD, step_metrics
 from conveyor.engine.outcome import (
+    Ending,
     PlannedCommit,
     oversized,
     plan_failure,
@@ -400,23 +401,6 @@ class StepRunner:
             else:
                 await wake_parent(conn, ended_child.parent_id, ended_child.id)
         return committed
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Ending:
-    """What a commit adds from the execution as a whole: its deadline, and the alert its failure starts."""
-
-    ex: Execution
-    definition: WorkflowDefinition
-    until: Deadline | None
-
-    def shaped(self, planned: PlannedCommit) -> PlannedCommit:
-        """The commit due by the deadline at the latest, and starting the alert if it fails the execution."""
-        commit = planned.commit
-        if self.until is not None and not commit.finished:
-            planned = dataclasses.replace(planned, commit=dataclasses.replace(commit, deadline=self.until.at))
-        alert = failure_alert(self.ex, self.definition, commit)
-        return planned if alert is None else dataclasses.replace(planned, alert=alert)
 
 
 def _renewing(planned: PlannedCommit, lease_seconds: float) -> PlannedCommit:
