@@ -70,6 +70,9 @@ CREATE TABLE executions (
     stop_node        text,
     -- A foreach item's place among its siblings; not due (wake_at NULL) until a running sibling releases it.
     item_index       integer,
+    -- A start's priority, -10 to 10 (conveyor/store/claims.py); a foreach item or a branch inherits its parent's.
+    priority         smallint NOT NULL DEFAULT 0
+        CONSTRAINT executions_priority_check CHECK (priority BETWEEN -10 AND 10),
     CONSTRAINT executions_state_check CHECK (state IN (
         'idle', 'running', 'stepCompleted', 'stepFailed', 'retrying',
         'delayed', 'paused', 'completed', 'failed', 'cancelled'))
@@ -99,6 +102,9 @@ CREATE UNIQUE INDEX executions_child_key
 -- A foreach's items waiting for a sibling to end, in item order: the next to release is the first entry.
 CREATE INDEX executions_pending_item_idx ON executions (parent_id, item_index)
     WHERE item_index IS NOT NULL AND wake_at IS NULL AND state = 'idle';
+-- The due rows above priority 0, which the claim takes first: empty while nothing is urgent.
+CREATE INDEX executions_urgent_idx ON executions (priority DESC, wake_at)
+    WHERE wake_at IS NOT NULL AND state <> 'paused' AND priority > 0;
 -- The concurrency caps' counts of leased rows.
 CREATE INDEX executions_slot_idx ON executions (slot_key, wake_at)
     WHERE slot_key IS NOT NULL AND lease_owner IS NOT NULL;

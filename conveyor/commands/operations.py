@@ -84,7 +84,7 @@ async def deactivate(pool: Pool, workflow_ref: str, *, cancel_running: bool) -> 
 
 
 async def start_execution(
-    pool: Pool, workflow_ref: str, input_: JSONObject, dedupe_key: str | None = None
+    pool: Pool, workflow_ref: str, input_: JSONObject, dedupe_key: str | None = None, *, priority: int = 0
 ) -> tuple[Execution, bool]:
     """Create an execution of the workflow's current version; True when it is new."""
     async with connection(pool) as conn:
@@ -104,6 +104,7 @@ async def start_execution(
                 input_,
                 dedupe_key=dedupe_key,
                 slots=await off_loop(slots_for, workflow.definition, input_),  # a key render: off the loop
+                priority=priority,
             ),
         )
     if created:

@@ -38,18 +38,39 @@ HELD_BACK = f"""(
 _CLAIM_MOVES: tuple[Transition, ...] = tuple(move for event in CLAIM_EVENTS for move in moves(event))
 _E_COLUMNS = ", ".join("e." + c for c in COLUMNS.split(", "))
 
-# A claim in one statement: lock the earliest due rows others do not hold, take the ones without caps and record
-# each take in history. A row with caps is locked and named but not taken: its cap is counted only after the
-# caps' advisory locks are held, which takes a transaction (`admit`).
+# Priorities: a start's `priority` (-10 to 10) orders what is due, and waiting raises it: every AGING_SECONDS a row
+# has been due counts as one level more, so a steady stream of priority 10 cannot starve a priority 0 row for more
+# than 10 such spans (5 minutes), nor a priority -10 one for more than 20.
+AGING_SECONDS = 30.0
+_CANDIDATE = (
+    "e.id, e.state, e.lease_owner, e.slot_key IS NULL AND e.total_limit IS NULL AS uncapped, e.priority, e.wake_at"
+)
+_TAKEABLE = f"id <> ALL(:in_flight::uuid[]) AND {ROUTED.format(provides=':provides')} AND NOT {HELD_BACK}"
+
+# A claim in one statement: lock the due rows others do not hold, take the ones without caps and record each take
+# in history. The candidates are the earliest due rows (the due index) and the most urgent ones above priority 0
+# (their own partial index, empty while nothing is urgent); of those, the highest priority once aged goes first.
+# A row with caps is locked and named but not taken: its cap is counted only after the caps' advisory locks are
+# held, which takes a transaction (`admit`).
 _CLAIM = Statement(f"""
-WITH locked AS (
-    SELECT e.id, e.state, e.lease_owner, e.slot_key IS NULL AND e.total_limit IS NULL AS uncapped
+WITH urgent AS (
+    SELECT {_CANDIDATE}
     FROM executions e
-    WHERE {DUE} AND wake_at <= now() AND id <> ALL(:in_flight::uuid[]) AND {ROUTED.format(provides=":provides")}
-      AND NOT {HELD_BACK}
+    WHERE {DUE} AND priority > 0 AND wake_at <= now() AND {_TAKEABLE}
+    ORDER BY priority DESC, wake_at
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+), earliest AS (
+    SELECT {_CANDIDATE}
+    FROM executions e
+    WHERE {DUE} AND wake_at <= now() AND {_TAKEABLE}
     ORDER BY wake_at
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
+), locked AS (
+    SELECT * FROM (SELECT * FROM urgent UNION SELECT * FROM earliest) c
+    ORDER BY c.priority + floor(extract(epoch FROM now() - c.wake_at) / :aging_seconds) DESC, c.wake_at
+    LIMIT :limit
 ), move AS (
     SELECT * FROM unnest(:sources::text[], :events::text[], :targets::text[]) AS m(source, event, target)
 ), claimed AS (
@@ -83,6 +104,7 @@ def claim_args(
         sources=[m.source for m in _CLAIM_MOVES],
         events=[m.event for m in _CLAIM_MOVES],
         targets=[m.target for m in _CLAIM_MOVES],
+        aging_seconds=AGING_SECONDS,
     )
 
 

@@ -108,7 +108,7 @@ class GroupStart:
 # The executions the batch starts.
 _START_EXECUTIONS = insert_executions(
     "d.execution_id, d.workflow_id, d.workflow_version, :initial_state, d.start_node, d.input, NULL, NULL,"
-    " d.trigger_id, d.execution_key, d.slot_key, d.slot_limit, d.total_limit",
+    " d.trigger_id, d.execution_key, d.slot_key, d.slot_limit, d.total_limit, 0",
     "decided d WHERE d.outcome = 'started'",
 )
 _START = Statement(f"""
