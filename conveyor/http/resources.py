@@ -74,12 +74,37 @@ class SavedWorkflowAnswer(WorkflowAnswer):
     warnings: list[WarningAnswer]
 
 
+class GraphNodeAnswer(Answer):
+    """A node of a definition's graph: its id and kind."""
+
+    id: str
+    type: str
+
+
+class GraphEdgeAnswer(Answer):
+    """An edge of a definition's graph; `kind` is the node's field that holds it (next, then, else, on_event,
+    on_timeout, ...), as the node kind declares its edges."""
+
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    kind: str
+
+
+class GraphAnswer(Answer):
+    """A definition as a graph: where it starts, its nodes, and every edge between them."""
+
+    start: str
+    nodes: list[GraphNodeAnswer]
+    edges: list[GraphEdgeAnswer]
+
+
 class VersionAnswer(Answer):
-    """One immutable version of a workflow's definition."""
+    """One immutable version of a workflow's definition, and its graph."""
 
     workflow_id: uuid.UUID
     version: int
     definition: JSONObject
+    graph: GraphAnswer
     created_at: datetime
 
 

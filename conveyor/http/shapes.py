@@ -11,10 +11,15 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from conveyor.definitions import WorkflowDefinition
 from conveyor.engine.action_checks import MissingSecret
+from conveyor.graph import definition_edges
 from conveyor.http.resources import (
     EmailAnswer,
     ExecutionAnswer,
+    GraphAnswer,
+    GraphEdgeAnswer,
+    GraphNodeAnswer,
     HistoryAnswer,
     SavedWorkflowAnswer,
     SlotWaitAnswer,
@@ -89,8 +94,23 @@ def saved_workflow_shape(w: Workflow, missing: Sequence[MissingSecret] = ()) -> 
 
 
 def version_shape(v: WorkflowVersion) -> VersionAnswer:
-    """One version of a workflow."""
-    return VersionAnswer(workflow_id=v.workflow_id, version=v.version, definition=v.definition, created_at=v.created_at)
+    """One version of a workflow, with its graph."""
+    return VersionAnswer(
+        workflow_id=v.workflow_id,
+        version=v.version,
+        definition=v.definition,
+        graph=graph_shape(load_definition(v.definition)),
+        created_at=v.created_at,
+    )
+
+
+def graph_shape(definition: WorkflowDefinition) -> GraphAnswer:
+    """A definition's graph, its edges as the node kinds declare them."""
+    return GraphAnswer(
+        start=definition.start,
+        nodes=[GraphNodeAnswer(id=n.id, type=n.type) for n in definition.nodes],
+        edges=[GraphEdgeAnswer(source=e.source, target=e.target, kind=e.kind) for e in definition_edges(definition)],
+    )
 
 
 def template_shape(t: EmailTemplate) -> TemplateAnswer:

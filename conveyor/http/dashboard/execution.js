@@ -67,6 +67,7 @@ async function openPage(id, signal) {
     machine,
     execution,
     workflow,
+    version,
     definition: version.definition,
     stepEnds: new Set(byMachine.filter((t) => t.from === "running" && t.to !== "running").map((t) => t.event)),
     sleeps: new Set(byMachine.filter((t) => t.to === "delayed").map((t) => t.event)),
@@ -163,7 +164,7 @@ function renderGraph(page) {
   const slept = history.findLast((entry) => page.sleeps.has(entry.event));
   const current = execution.state === "delayed" && slept ? slept.node : execution.current_node;
   const where = { path: path(page), current, state: execution.state, wakeAt: execution.wake_at, error };
-  put(page.graph, drawGraph(page.definition, where, "exec"));
+  put(page.graph, drawGraph(page.version, where, "exec"));
 }
 
 function path(page) {

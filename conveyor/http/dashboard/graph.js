@@ -1,4 +1,5 @@
 // A workflow drawn as a graph: layers by distance from the start, left to right (or top to bottom on a phone), as SVG.
+// The edges are the server's (a version's `graph`, from each node kind's own declaration), never restated here.
 
 import { h, s, when } from "./dom.js";
 
@@ -12,27 +13,15 @@ const GAP_DOWN = 44,
   GAP_SIDE = 28,
   SIDE_ROUTE = GAP_SIDE / 2 + 34;
 
-/** A node's outgoing edges: [target id, label]. */
-export function successors(node) {
-  if (node.type === "condition") {
-    return [
-      [node.then, "then"],
-      [node.else, "else"],
-    ].filter(([target]) => target);
-  }
-  return node.next ? [[node.next, ""]] : [];
-}
-
 /**
- * Each node's layer (the longest path to it from the start, loops ignored) and its place in the layer; layers run
- * left to right, or top to bottom when `down`.
+ * Each node's layer (its rank: the longest path to it from the start, loops ignored) and its place in the layer;
+ * layers run left to right, or top to bottom when `down`. `graph`: {start, nodes, edges} as the API gives it.
  */
-export function layout(definition, down = false) {
-  const byId = new Map(definition.nodes.map((n) => [n.id, n]));
-  const targets = (id) =>
-    successors(byId.get(id) || {})
-      .map(([t]) => t)
-      .filter((t) => byId.has(t));
+export function layout(graph, down = false) {
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const out = new Map(graph.nodes.map((n) => [n.id, []]));
+  for (const e of graph.edges) if (byId.has(e.to)) out.get(e.from)?.push(e.to);
+  const targets = (id) => out.get(id) || [];
   // Depth-first from the start: an edge to a node still on the stack closes a loop, and is left out of layering.
   const order = [],
     state = new Map(),
@@ -46,8 +35,8 @@ export function layout(definition, down = false) {
     state.set(id, "done");
     order.push(id);
   };
-  visit(definition.start);
-  for (const n of definition.nodes) if (!state.has(n.id)) visit(n.id);
+  visit(graph.start);
+  for (const n of graph.nodes) if (!state.has(n.id)) visit(n.id);
   const layer = new Map(order.map((id) => [id, 0]));
   for (const id of order.reverse()) {
     for (const t of targets(id)) if (!back.has(`${id}→${t}`)) layer.set(t, Math.max(layer.get(t), layer.get(id) + 1));
@@ -66,7 +55,7 @@ export function layout(definition, down = false) {
         : { layer: l, x: PAD + l * (W + GAP_X), y: PAD + row * (H + GAP_Y) },
     );
   }
-  const long = definition.nodes.some((n) =>
+  const long = graph.nodes.some((n) =>
     targets(n.id).some((t) => back.has(`${n.id}→${t}`) || layer.get(t) > layer.get(n.id) + 1),
   );
   const across = Math.max(1, ...rows.filter(Boolean));
@@ -180,8 +169,8 @@ function nodeOf(node, { x, y }, marks, visited) {
   );
 }
 
-function svgOf(definition, marks, id, down) {
-  const { at, width, height } = layout(definition, down);
+function svgOf(definition, graph, marks, id, down) {
+  const { at, width, height } = layout(graph, down);
   const path = marks.path || [];
   const visited = new Set(path);
   const taken = new Set(path.slice(1).map((node, i) => `${path[i]}→${node}`));
@@ -215,31 +204,32 @@ function svgOf(definition, marks, id, down) {
       ),
     ),
   );
-  for (const node of definition.nodes) {
-    for (const [target, label] of successors(node)) {
-      const a = at.get(node.id),
-        b = at.get(target);
-      if (!b) continue;
-      const edge = down ? edgeDown(a, b) : edgeAcross(a, b);
-      const cls = taken.has(`${node.id}→${target}`) ? "edge taken" : "edge";
-      svg.append(s("path", { d: edge.d, class: cls, "marker-end": `url(#${arrow})` }));
-      if (label) svg.append(s("text", { x: edge.label[0], y: edge.label[1], class: "edge-label" }, label));
-    }
+  for (const { from, to, kind } of graph.edges) {
+    const a = at.get(from),
+      b = at.get(to);
+    if (!a || !b) continue;
+    const edge = down ? edgeDown(a, b) : edgeAcross(a, b);
+    const cls = `edge kind-${kind}${taken.has(`${from}→${to}`) ? " taken" : ""}`;
+    const attrs = { d: edge.d, class: cls, "marker-end": `url(#${arrow})` };
+    svg.append(s("path", { ...attrs, "data-from": from, "data-to": to, "data-kind": kind }));
+    // `next` is the plain way on; every other kind is named on its edge.
+    const label = kind === "next" ? "" : kind.replaceAll("_", " ");
+    if (label) svg.append(s("text", { x: edge.label[0], y: edge.label[1], class: `edge-label kind-${kind}` }, label));
   }
   for (const node of definition.nodes) svg.append(nodeOf(node, at.get(node.id), marks, visited));
   return svg;
 }
 
 /**
- * The definition as an SVG graph, drawn both ways: left to right, and top to bottom for a phone (the stylesheet
- * shows the one that fits). `marks` (optional): `path` (node ids in the order visited), `current` (the node now),
- * `state`, `wakeAt`, `error`.
+ * A version's definition as an SVG graph of its `graph` (from the API), drawn both ways: left to right, and top to
+ * bottom for a phone (the stylesheet shows the one that fits). `marks` (optional): `path` (node ids in the order
+ * visited), `current` (the node now), `state`, `wakeAt`, `error`.
  */
-export function drawGraph(definition, marks = {}, idPrefix = "g") {
+export function drawGraph({ definition, graph }, marks = {}, idPrefix = "g") {
   return h(
     "div",
     { class: "graph-wrap" },
-    h("div", { class: "scroll across" }, svgOf(definition, marks, `${idPrefix}-across`, false)),
-    h("div", { class: "scroll down" }, svgOf(definition, marks, `${idPrefix}-down`, true)),
+    h("div", { class: "scroll across" }, svgOf(definition, graph, marks, `${idPrefix}-across`, false)),
+    h("div", { class: "scroll down" }, svgOf(definition, graph, marks, `${idPrefix}-down`, true)),
   );
 }

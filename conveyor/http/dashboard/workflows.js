@@ -166,7 +166,7 @@ export async function workflowView(root, [ref]) {
       ),
       h("p", {}, h("a", { href: `#/executions?workflow=${workflow.id}` }, "All executions of this workflow →")),
     ),
-    h("section", {}, h("h2", {}, "Graph"), drawGraph(workflow.definition, {}, "wf")),
+    h("section", {}, h("h2", {}, "Graph"), drawGraph(byVersion.get(workflow.version) || newest, {}, "wf")),
     h(
       "section",
       {},
