@@ -131,6 +131,24 @@ class WorkerWaitAnswer(Answer):
     action: str
 
 
+class WaitingAnswer(Answer):
+    """What a resting execution waits for, in words (`text`) and as data: `kind` is event (with `events`,
+    `match`, `until`, `on_event`, `on_timeout`), sleep, child, throttle (`key`, `until`), slot (`key`, `limit`),
+    worker (`action`) or retry (`until`)."""
+
+    kind: str
+    text: str
+    node: str | None = None
+    events: list[str] = []
+    match: JSONValue = None
+    until: datetime | None = None
+    on_event: str | None = None
+    on_timeout: str | None = None
+    key: str | None = None
+    limit: int | None = None
+    action: str | None = None
+
+
 class ExecutionAnswer(Answer):
     """One run of a workflow."""
 
@@ -153,10 +171,11 @@ class ExecutionAnswer(Answer):
     concurrency_key: str | None = None
     waiting_for_slot: SlotWaitAnswer | None = None
     waiting_for_worker: WorkerWaitAnswer | None = None
+    waiting: WaitingAnswer | None = None
 
 
 class HistoryAnswer(Answer):
-    """One transition of an execution."""
+    """One transition of an execution: the machine's `event`, and what it means in `words`."""
 
     from_state: State = Field(alias="from")
     to_state: State = Field(alias="to")
@@ -165,6 +184,7 @@ class HistoryAnswer(Answer):
     attempt: int
     detail: JSONObject | None
     at: datetime
+    words: str = ""
 
 
 class TransitionAnswer(HistoryAnswer):

@@ -29,6 +29,7 @@ from conveyor.http.resources import (
     TriggerAnswer,
     TriggerRows,
     VersionAnswer,
+    WaitingAnswer,
     WarningAnswer,
     WebhookCallAnswer,
     WorkerWaitAnswer,
@@ -46,6 +47,7 @@ from conveyor.store.triggers import Trigger
 from conveyor.store.webhooks import LoggedWebhookCall
 from conveyor.store.workflows import Workflow, WorkflowVersion
 from conveyor.triggers.kinds import parse_trigger
+from conveyor.wording import Waiting, history_words
 
 
 def json_default(value: Any) -> Any:
@@ -124,8 +126,9 @@ def template_shape(t: EmailTemplate) -> TemplateAnswer:
     )
 
 
-def execution_shape(e: Execution, waiting: SlotWait | None = None) -> ExecutionAnswer:
-    """An execution resource; `waiting`: the concurrency cap it is due but held back by."""
+def execution_shape(e: Execution, waiting: SlotWait | None = None, rest: Waiting | None = None) -> ExecutionAnswer:
+    """An execution resource; `waiting`: the concurrency cap it is due but held back by; `rest`: what it waits
+    for, in words (read for one execution, not for lists)."""
     return ExecutionAnswer(
         id=e.id,
         workflow_id=e.workflow_id,
@@ -146,12 +149,14 @@ def execution_shape(e: Execution, waiting: SlotWait | None = None) -> ExecutionA
         concurrency_key=e.slot_key,
         waiting_for_slot=SlotWaitAnswer(key=waiting.key, limit=waiting.limit) if waiting else None,
         waiting_for_worker=WorkerWaitAnswer(action=e.action) if e.waiting_for_worker else None,
+        waiting=WaitingAnswer.model_validate(rest, from_attributes=True) if rest else None,
     )
 
 
 def history_shape(h: HistoryEntry) -> HistoryAnswer:
-    """A history entry: its fields, by name."""
-    return HistoryAnswer.model_validate(h, from_attributes=True)
+    """A history entry: its fields, by name, and in words."""
+    words = history_words(h.event, h.node, h.detail)
+    return HistoryAnswer.model_validate(h, from_attributes=True).model_copy(update={"words": words})
 
 
 def step_shape(s: Step) -> StepAnswer:

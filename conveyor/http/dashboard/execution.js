@@ -146,6 +146,7 @@ function renderSummary(summary, execution) {
     summary,
     item("State", [badge(execution.state), execution.pause_requested ? " pause requested" : ""], { id: "state" }),
     item("Node", execution.current_node || "—"),
+    execution.waiting ? item("Waiting", waitingText(execution.waiting), { id: "waiting" }) : null,
     item("Attempt", String(execution.attempt)),
     item("Created", when(execution.created_at)),
     execution.wake_at ? item("Wakes", when(execution.wake_at)) : null,
@@ -154,6 +155,12 @@ function renderSummary(summary, execution) {
     item("Input", jsonCell(execution.input)),
     execution.output ? item("Output", jsonCell(execution.output)) : null,
   );
+}
+
+// The server's words for the wait, its times in the reader's own zone.
+function waitingText(waiting) {
+  const local = waiting.until ? ` (${when(waiting.until)} here)` : "";
+  return h("span", { "data-kind": waiting.kind }, waiting.text, h("span", { class: "note" }, local));
 }
 
 // The graph, with the path taken so far and where the execution is now.
@@ -183,7 +190,8 @@ function addHistory(page, entry) {
   if (page.seen.has(key)) return false;
   page.seen.add(key);
   page.history.push(entry);
-  const what = `${entry.event}${entry.node ? ` at ${entry.node}` : ""}${entry.attempt ? ` (attempt ${entry.attempt})` : ""}`;
+  // In words; the machine's event name stays beside them, for whoever reads the machine.
+  const what = `${entry.words || entry.event}${entry.attempt > 1 ? ` (attempt ${entry.attempt})` : ""}`;
   page.timeline.append(
     h(
       "li",
@@ -192,7 +200,9 @@ function addHistory(page, entry) {
       " ",
       badge(entry.to),
       " ",
-      h("span", {}, what),
+      h("span", { class: "words" }, what),
+      " ",
+      h("code", { class: "tag", title: "the state machine's event" }, entry.event),
       entry.detail ? h("details", {}, h("summary", {}, "detail"), h("pre", {}, pretty(entry.detail))) : null,
     ),
   );

@@ -11,7 +11,7 @@ const W = 184,
 // Top to bottom: the gap between layers, and between nodes of one layer side by side.
 const GAP_DOWN = 44,
   GAP_SIDE = 28,
-  SIDE_ROUTE = GAP_SIDE / 2 + 34;
+  SIDE_ROUTE = GAP_SIDE / 2 + 76; // room for a label beside the route
 
 /**
  * Each node's layer (its rank: the longest path to it from the start, loops ignored) and its place in the layer;
