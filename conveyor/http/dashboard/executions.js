@@ -6,7 +6,21 @@ import { badge, confirmDialog, h, message, put, short, when } from "./dom.js";
 
 const PAGE = 50;
 const BULK = ["pause", "resume", "cancel", "retry"];
-const COLUMNS = ["Execution", "Workflow", "State", "Node", "Attempt", "Created", "Finished"];
+const COLUMNS = ["Execution", "Workflow", "State", "Node", "Attempt", "Created", "Duration", "Error"];
+// Time presets: a window ending now, kept in the URL by name so that a shared link keeps meaning "recent".
+const PRESETS = [
+  ["", "any time"],
+  ["15m", "last 15 min", 15 * 60e3],
+  ["1h", "last hour", 3600e3],
+  ["1d", "last day", 86400e3],
+  ["7d", "last 7 days", 7 * 86400e3],
+];
+// The search fields: the query parameter each is sent as, and what it finds.
+const SEARCHES = [
+  ["id", "Id starts with", "3f2a9c"],
+  ["input", "Input", "email=ada@example.com"],
+  ["error", "Error contains", "timeout"],
+];
 
 function query(params) {
   const q = new URLSearchParams();
@@ -25,6 +39,21 @@ function localOrEmpty(iso) {
   if (!d || Number.isNaN(d.getTime())) return "";
   const pad = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** How long an execution ran (or has been running): "850 ms", "12.4 s", "3 min", "2 h". */
+export function duration(e, now = Date.now()) {
+  if (!e.started_at) return "";
+  const ms = (e.finished_at ? new Date(e.finished_at) : now) - new Date(e.started_at);
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  if (ms < 60e3) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 3600e3) return `${Math.round(ms / 60e3)} min`;
+  return `${(ms / 3600e3).toFixed(1)} h`;
+}
+
+function errorText(error) {
+  if (!error) return "";
+  return typeof error === "object" ? error.message || error.code || JSON.stringify(error) : String(error);
 }
 
 function capitalised(word) {
@@ -52,11 +81,16 @@ export async function executionsView(root, params, signal) {
 async function openPage(params, signal) {
   const machine = await stateMachine();
   const workflows = (await api("/workflows?limit=1000")).items;
+  // A workflow named in the URL by its name is shown, and filtered, as that workflow.
+  const named = params.get("workflow") || "";
+  const workflow = workflows.find((w) => w.id === named || w.name === named)?.id || named;
   const filters = {
-    workflow: params.get("workflow") || "",
+    workflow,
     state: params.get("state") || "",
     after: localOrEmpty(params.get("after")),
     before: localOrEmpty(params.get("before")),
+    since: params.get("since") || "",
+    ...Object.fromEntries(SEARCHES.map(([key]) => [key, params.get(key) || ""])),
   };
   return {
     machine,
@@ -115,14 +149,24 @@ function filtersPart(page) {
   );
   const after = h("input", { type: "datetime-local", id: "f-after", name: "after", value: filters.after });
   const before = h("input", { type: "datetime-local", id: "f-before", name: "before", value: filters.before });
+  const since = h(
+    "select",
+    { name: "since", id: "f-since" },
+    PRESETS.map(([key, label]) => h("option", { value: key, selected: key === filters.since }, label)),
+  );
+  const searches = SEARCHES.map(([key, , example]) =>
+    h("input", { type: "search", id: `f-${key}`, name: key, value: filters[key], placeholder: example, size: 18 }),
+  );
   const field = (id, label, input) => h("span", { class: "field" }, h("label", { for: id }, label), input);
   const form = h(
     "form",
     { class: "filters", "aria-label": "Filters" },
     field("f-workflow", "Workflow", workflowSelect),
     field("f-state", "State", page.stateSelect),
-    field("f-after", "Created after", after),
+    field("f-since", "Created", since),
+    field("f-after", "after", after),
     field("f-before", "before", before),
+    SEARCHES.map(([key, label], i) => field(`f-${key}`, label, searches[i])),
     h("button", { type: "submit" }, "Apply"),
   );
   form.addEventListener("submit", (ev) => {
@@ -132,6 +176,8 @@ function filtersPart(page) {
       state: page.stateSelect.value,
       after: after.value,
       before: before.value,
+      since: since.value,
+      ...Object.fromEntries(SEARCHES.map(([key], i) => [key, searches[i].value.trim()])),
     };
     Object.assign(filters, chosen);
     remember(page);
@@ -148,28 +194,44 @@ function remember(page) {
   const shared = query({
     workflow: filters.workflow,
     state: filters.state,
+    since: filters.since,
     after: isoOrEmpty(filters.after),
     before: isoOrEmpty(filters.before),
+    ...Object.fromEntries(SEARCHES.map(([key]) => [key, filters[key]])),
   });
   history.replaceState(history.state, "", `#/executions${shared}`);
+}
+
+// The start of the window: the later of the preset's (from now) and the chosen time.
+function windowStart(filters) {
+  const preset = PRESETS.find(([key]) => key === filters.since && key);
+  const times = [preset && Date.now() - preset[2], filters.after && new Date(filters.after).getTime()];
+  const start = Math.max(...times.filter(Boolean));
+  return Number.isFinite(start) ? new Date(start).toISOString() : "";
 }
 
 function filterQuery(filters, extra = {}) {
   return query({
     workflow: filters.workflow,
     state: filters.state,
-    created_after: isoOrEmpty(filters.after),
+    created_after: windowStart(filters),
     created_before: isoOrEmpty(filters.before),
+    ...Object.fromEntries(SEARCHES.map(([key]) => [key, filters[key]])),
     ...extra,
   });
 }
 
 function matches(filters, e) {
+  const start = windowStart(filters);
   return (
     (!filters.workflow || e.workflow_id === filters.workflow) &&
     (!filters.state || e.state === filters.state) &&
-    (!filters.after || new Date(e.created_at) >= new Date(filters.after)) &&
-    (!filters.before || new Date(e.created_at) < new Date(filters.before))
+    (!start || new Date(e.created_at) >= new Date(start)) &&
+    (!filters.before || new Date(e.created_at) < new Date(filters.before)) &&
+    (!filters.id || e.id.replaceAll("-", "").startsWith(filters.id.replaceAll("-", "").toLowerCase())) &&
+    // An input or error search is the server's to answer: a new execution joins on the next read.
+    !filters.input &&
+    !filters.error
   );
 }
 
@@ -285,7 +347,8 @@ function row(page, e) {
     h("td", { class: "node" }, e.current_node || ""),
     h("td", {}, String(e.attempt)),
     h("td", {}, when(e.created_at)),
-    h("td", {}, when(e.finished_at)),
+    h("td", { class: "duration" }, duration(e)),
+    h("td", { class: "error-text" }, h("span", { class: "clip", title: errorText(e.error) }, errorText(e.error))),
   );
 }
 
@@ -293,7 +356,9 @@ function show(page, items) {
   page.view.rows = new Map(items.map((e) => [e.id, e]));
   put(
     page.tbody,
-    items.length ? items.map((e) => row(page, e)) : h("tr", {}, h("td", { colspan: 8 }, "No executions match.")),
+    items.length
+      ? items.map((e) => row(page, e))
+      : h("tr", {}, h("td", { colspan: COLUMNS.length + 1 }, "No executions match.")),
   );
   updateBulk(page);
 }

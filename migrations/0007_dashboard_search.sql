@@ -1,0 +1,3 @@
+-- Finding executions by a field of their input (GET /executions?input=email=ada@example.com): a containment
+-- index. The input is written once, at the start, so a step's update of the row stays HOT.
+CREATE INDEX executions_input_idx ON executions USING gin (input jsonb_path_ops);
