@@ -23,6 +23,7 @@ from conveyor.http import (
     secrets,
     tallies,
     templates,
+    trends,
     triggers,
     workflows,
 )
@@ -76,6 +77,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(live.routes)
     app.add_routes(machine.routes)
     app.add_routes(tallies.routes)
+    app.add_routes(trends.routes)
     app.add_routes(secrets.routes)
     app.on_startup.append(learn_secrets)
     app.on_startup.append(publish_builtin_actions)

@@ -3,6 +3,7 @@
 
 import { api, stateMachine, stream } from "./api.js";
 import { badge, h, message, pretty, put, short, table, when } from "./dom.js";
+import { stepTimeline } from "./charts.js";
 import { drawGraph } from "./graph.js";
 
 // Each button and the machine event that decides whether the state allows it.
@@ -42,6 +43,7 @@ export async function executionView(root, [id], signal) {
       h("section", {}, h("h2", {}, "History"), page.timeline),
       h("section", {}, h("h2", {}, "Steps"), page.steps),
     ),
+    h("section", {}, h("h2", {}, "Step timeline"), page.stepTimes),
     h("section", {}, h("h2", {}, "Emails"), page.emails),
     h("section", {}, h("h2", {}, "Webhook calls"), page.webhooks),
   );
@@ -78,6 +80,7 @@ async function openPage(id, signal) {
     graph: h("div", { id: "graph" }),
     timeline: h("ol", { class: "timeline", id: "timeline" }),
     steps: h("div", { id: "steps" }),
+    stepTimes: h("div", { id: "step-timeline" }),
     emails: h("div", { id: "emails" }),
     webhooks: h("div", { id: "webhooks" }),
     feed: null,
@@ -220,6 +223,7 @@ async function refreshDetails(page, latest = () => true) {
   page.catalog ??= await api("/actions?limit=1000");
   if (!latest()) return;
   put(page.steps, stepsTable(stepList.items, actionOf(page)));
+  put(page.stepTimes, stepTimeline(stepList.items));
   put(page.emails, emailList.items.length ? emailsTable(emailList.items) : message("No emails."));
   put(page.webhooks, callList.items.length ? callsTable(callList.items) : message("No webhook calls."));
 }

@@ -1,6 +1,7 @@
 // Workflows: the list with versions, and one workflow's graph, definition, versions compared, counts and triggers.
 
 import { api } from "./api.js";
+import { trendsPart } from "./charts.js";
 import { badge, h, message, pretty, put, short, table, when } from "./dom.js";
 import { lineDiff } from "./diff.js";
 import { drawGraph } from "./graph.js";
@@ -166,6 +167,7 @@ export async function workflowView(root, [ref]) {
       ),
       h("p", {}, h("a", { href: `#/executions?workflow=${workflow.id}` }, "All executions of this workflow →")),
     ),
+    trendsPart(workflow.id),
     h("section", {}, h("h2", {}, "Graph"), drawGraph(byVersion.get(workflow.version) || newest, {}, "wf")),
     h(
       "section",
