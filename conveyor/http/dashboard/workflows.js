@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { trendsPart } from "./charts.js";
 import { badge, h, message, pretty, put, short, table, when } from "./dom.js";
-import { lineDiff } from "./diff.js";
+import { definitionDiff, lineDiff } from "./diff.js";
 import { drawGraph } from "./graph.js";
 
 /** Every workflow, by name. */
@@ -53,7 +53,29 @@ function versionSelect(versions, selected, label) {
   );
 }
 
+// What changed, node by node, above the two texts side by side.
+function changesList(left, right) {
+  const changes = definitionDiff(left.definition, right.definition);
+  if (!changes.length) return null;
+  const sign = { added: "+", removed: "−", changed: "~" };
+  return h(
+    "ul",
+    { class: "changes", id: "changes" },
+    changes.map((c) =>
+      h(
+        "li",
+        { class: `change-${c.change}`, "data-change": c.change, "data-where": c.where },
+        `${sign[c.change]} `,
+        h("code", {}, c.where),
+        ` ${c.change}`,
+        c.fields.length ? `: ${c.fields.join(", ")}` : "",
+      ),
+    ),
+  );
+}
+
 function compare(left, right) {
+  if (left.version === right.version) return message(`Choose two different versions to compare.`);
   const rows = lineDiff(pretty(left.definition), pretty(right.definition));
   const changed = rows.filter((r) => r[2] !== "same").length;
   return h(
@@ -64,6 +86,7 @@ function compare(left, right) {
         ? `${changed} ${changed === 1 ? "line differs" : "lines differ"} between v${left.version} and v${right.version}.`
         : "The two versions are the same.",
     ),
+    changesList(left, right),
     h(
       "div",
       { class: "scroll" },
@@ -181,7 +204,14 @@ export async function workflowView(root, [ref]) {
           )
         : message("Manual only: no triggers attached."),
     ),
-    h("section", {}, h("h2", {}, "Versions"), h("div", { class: "filters" }, left, " compared with ", right), diff),
+    h(
+      "section",
+      {},
+      h("h2", {}, "Versions"),
+      list.length > 1
+        ? [h("div", { class: "filters" }, left, " compared with ", right), diff]
+        : message(`Only v${newest.version} so far: a new version (PUT /workflows/{id}) can be compared with it.`),
+    ),
     h("section", {}, h("h2", {}, "Definition"), h("pre", { class: "definition" }, pretty(workflow.definition))),
   );
 }
