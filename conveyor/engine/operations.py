@@ -14,6 +14,7 @@ from conveyor.engine.bulk import BulkOutcome, bulk_operate
 from conveyor.engine.moves import Move, PauseRequest, plan_move
 from conveyor.engine.references import check_references
 from conveyor.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError, WorkflowInactiveError
+from conveyor.input_schema import check_input
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.kinds import load_definition, parse_definition
 from conveyor.render_thread import off_loop
@@ -99,6 +100,9 @@ async def start_execution(
                 field="workflow",
                 value=workflow_ref,
             )
+        declared = workflow.definition.get("input_schema")
+        if isinstance(declared, dict):
+            check_input(declared, input_)
         execution, created = await insert_execution(
             conn,
             NewExecution(

@@ -21,6 +21,7 @@ from conveyor.http import (
     node_types,
     recovery,
     secrets,
+    sms,
     tallies,
     templates,
     trends,
@@ -79,6 +80,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(tallies.routes)
     app.add_routes(trends.routes)
     app.add_routes(secrets.routes)
+    app.add_routes(sms.routes)
     app.on_startup.append(learn_secrets)
     app.on_startup.append(publish_builtin_actions)
     app.add_routes(dashboard.routes)

@@ -4,13 +4,17 @@ import { actionsView } from "./actions.js";
 import { h, message, put } from "./dom.js";
 import { executionView } from "./execution.js";
 import { executionsView } from "./executions.js";
+import { messagesView } from "./messages.js";
 import { systemView } from "./system.js";
+import { triggersView } from "./triggers.js";
 import { workflowView, workflowsView } from "./workflows.js";
 
 const PAGES = [
   [/^\/executions\/([0-9a-f-]{36})$/, executionView, "executions"],
   [/^\/workflows\/([^/]+)$/, workflowView, "workflows"],
   [/^\/workflows$/, workflowsView, "workflows"],
+  [/^\/triggers$/, triggersView, "triggers"],
+  [/^\/messages$/, messagesView, "messages"],
   [/^\/actions$/, actionsView, "actions"],
   [/^\/system$/, systemView, "system"],
   [/^(?:\/executions)?\/?$/, executionsView, "executions"],

@@ -2,9 +2,11 @@
 
 import { api } from "./api.js";
 import { trendsPart } from "./charts.js";
-import { badge, h, message, pretty, put, short, table, when } from "./dom.js";
+import { badge, h, message, pretty, put, table, when } from "./dom.js";
 import { definitionDiff, lineDiff } from "./diff.js";
 import { drawGraph } from "./graph.js";
+import { startPart } from "./start.js";
+import { triggersTable } from "./triggers.js";
 
 /** Every workflow, by name. */
 export async function workflowsView(root) {
@@ -115,32 +117,6 @@ function compare(left, right) {
   );
 }
 
-function triggerRows(triggers) {
-  return triggers.map((t) =>
-    h(
-      "tr",
-      { "data-trigger": t.id },
-      h("td", { class: "mono", title: t.id }, short(t.id)),
-      h("td", {}, t.type),
-      h(
-        "td",
-        {},
-        h(
-          "span",
-          { class: `badge trigger-${t.status}` },
-          `${t.status === "ok" ? "✓" : t.status === "error" ? "✗" : "⊘"} ${t.status}`,
-        ),
-      ),
-      h("td", {}, when(t.last_fired_at)),
-      h("td", {}, t.next_run_local || when(t.next_run_at)),
-      h("td", {}, t.lag_seconds == null ? "" : `${Number(t.lag_seconds).toFixed(1)} s`),
-      h("td", {}, String(t.pending ?? "")),
-      h("td", {}, `${t.rows.started} started · ${t.rows.filtered} filtered · ${t.rows.error} errors`),
-      h("td", { class: "error-text" }, t.last_error || ""),
-    ),
-  );
-}
-
 /** One workflow. */
 export async function workflowView(root, [ref]) {
   const workflow = await api(`/workflows/${encodeURIComponent(ref)}`);
@@ -160,6 +136,7 @@ export async function workflowView(root, [ref]) {
   left.addEventListener("change", redraw);
   right.addEventListener("change", redraw);
   const counts = Object.entries(stats.executions_by_state);
+  const triggerNotice = h("div", { "aria-live": "polite" });
 
   put(
     root,
@@ -190,6 +167,7 @@ export async function workflowView(root, [ref]) {
       ),
       h("p", {}, h("a", { href: `#/executions?workflow=${workflow.id}` }, "All executions of this workflow →")),
     ),
+    workflow.active ? startPart(workflow) : null,
     trendsPart(workflow.id),
     h("section", {}, h("h2", {}, "Graph"), drawGraph(byVersion.get(workflow.version) || newest, {}, "wf")),
     h(
@@ -197,12 +175,9 @@ export async function workflowView(root, [ref]) {
       {},
       h("h2", {}, "Triggers"),
       triggers.items.length
-        ? table(
-            ["Trigger", "Type", "Status", "Last fired", "Next run", "Lag", "Pending", "Rows", "Last error"],
-            triggerRows(triggers.items),
-            { id: "triggers" },
-          )
+        ? triggersTable(triggers.items, triggerNotice)
         : message("Manual only: no triggers attached."),
+      triggerNotice,
     ),
     h(
       "section",
