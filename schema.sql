@@ -21,6 +21,8 @@ CREATE TABLE workflow_versions (
     version     integer NOT NULL,
     definition  jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
+    -- A draft is used by no execution until published (conveyor/store/drafts.py).
+    draft       boolean NOT NULL DEFAULT false,
     PRIMARY KEY (workflow_id, version)
 );
 

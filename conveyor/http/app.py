@@ -11,6 +11,7 @@ from conveyor.http import (
     actions,
     dashboard,
     docs,
+    drafts,
     emails,
     events,
     executions,
@@ -64,6 +65,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app[WAITS] = Waits(settings.max_waits)
     app[VAULT] = Vault(pool, settings)
     app.add_routes(workflows.routes)
+    app.add_routes(drafts.routes)
     app.add_routes(executions.routes)
     app.add_routes(executions.operator_routes)
     app.add_routes(triggers.routes)

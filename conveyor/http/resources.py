@@ -99,13 +99,22 @@ class GraphAnswer(Answer):
 
 
 class VersionAnswer(Answer):
-    """One immutable version of a workflow's definition, and its graph."""
+    """One immutable version of a workflow's definition, and its graph; a `draft` is used by no execution until
+    published."""
 
     workflow_id: uuid.UUID
     version: int
     definition: JSONObject
     graph: GraphAnswer
+    draft: bool
     created_at: datetime
+
+
+class CheckedAnswer(Answer):
+    """A definition that would be saved as it is: its graph, and what should change in it (`warnings`)."""
+
+    graph: GraphAnswer
+    warnings: list[WarningAnswer]
 
 
 class TemplateAnswer(Answer):

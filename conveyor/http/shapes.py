@@ -102,6 +102,7 @@ def version_shape(v: WorkflowVersion) -> VersionAnswer:
         version=v.version,
         definition=v.definition,
         graph=graph_shape(load_definition(v.definition)),
+        draft=v.draft,
         created_at=v.created_at,
     )
 
