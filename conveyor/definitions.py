@@ -46,7 +46,8 @@ def _duration(value: object) -> object:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 # A workflow's own retention of its finished executions: a positive duration.
 Retention = Annotated[Duration, Field(gt=timedelta(0))]
-NodeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")]
+NODE_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
+NodeId = Annotated[str, Field(pattern=NODE_ID_PATTERN)]
 
 
 class RetryPolicy(BaseModel):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
-from conveyor.definitions import WorkflowDefinition
+from conveyor.definitions import NODE_ID_PATTERN, NodeModel, WorkflowDefinition
 
 # An edge's field, as `edges()` names it: a plain field (`on_timeout`), or one place of a list field
 # (`branches/0`), whose kind is the list's name.
 _FIELD = re.compile(r"[A-Za-z_]+")
+_PROBE = "probe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +37,17 @@ def definition_edges(definition: WorkflowDefinition) -> list[Edge]:
         for field, target in node.edges().items()
         if target
     ]
+
+
+def edge_fields(model: type[NodeModel]) -> list[str]:
+    """The JSON fields a node kind leads on by, in its `edges()` order: of its fields that hold node ids, those
+    its `edges()` reports when every one of them is set (a field of a list of ids is named once)."""
+    props = model.model_json_schema(by_alias=True).get("properties", {})
+    probe: dict[str, object] = {}
+    for name, spec in model.model_fields.items():
+        shown = spec.alias or name
+        schema = json.dumps(props.get(shown, {}))
+        if shown != "id" and json.dumps(NODE_ID_PATTERN)[1:-1] in schema:
+            probe[name] = [_PROBE] if '"array"' in schema else _PROBE
+    found = model.model_construct(**probe).edges()  # type: ignore[arg-type]
+    return list(dict.fromkeys(edge_kind(field) for field, target in found.items() if target))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conveyor.graph import definition_edges, edge_kind
+from conveyor.graph import definition_edges, edge_fields, edge_kind
 from conveyor.jsonvalue import JSONValue
 from conveyor.nodes.kinds import KINDS, parse_definition
 from tests.every_kind import EXAMPLES, every_kind_definition
@@ -35,3 +35,12 @@ def test_every_field_naming_a_node_is_an_edge_of_its_kind() -> None:
 def test_an_edge_in_a_list_field_takes_the_list_name_as_its_kind() -> None:
     assert edge_kind("branches/0") == "branches"
     assert edge_kind("on_timeout") == "on_timeout"
+
+
+def test_each_kind_names_the_fields_it_leads_on_by() -> None:
+    fields = {kind.type: edge_fields(kind.model) for kind in KINDS}
+    types = {str(node["id"]): str(node["type"]) for node in EXAMPLES.values()}
+    for edge in definition_edges(parse_definition(every_kind_definition())):
+        assert edge.kind in fields[types[edge.source]], edge
+    assert fields["condition"] == ["then", "else"]
+    assert fields["wait_for_event"] == ["on_event", "on_timeout"]
