@@ -148,6 +148,13 @@ function nodeOf(node, { x, y }, marks, visited) {
   const classes = ["node", `type-${node.type}`];
   let note = "";
   if (visited.has(node.id)) classes.push("visited");
+  // The editor's marks: the node being edited, and a node the API refused (its first problem as the note).
+  if (node.id === marks.selected) classes.push("selected");
+  const problem = marks.invalid?.get(node.id);
+  if (problem) {
+    classes.push("invalid");
+    note = `✗ ${problem}`;
+  }
   if (current) {
     classes.push("current", `state-${marks.state}`);
     if (marks.state === "delayed" && marks.wakeAt) note = `◷ wakes ${clock(marks.wakeAt)}`;
@@ -216,7 +223,7 @@ function svgOf(definition, graph, marks, id, down) {
     const label = kind === "next" ? "" : kind.replaceAll("_", " ");
     if (label) svg.append(s("text", { x: edge.label[0], y: edge.label[1], class: `edge-label kind-${kind}` }, label));
   }
-  for (const node of definition.nodes) svg.append(nodeOf(node, at.get(node.id), marks, visited));
+  for (const node of definition.nodes) if (at.has(node.id)) svg.append(nodeOf(node, at.get(node.id), marks, visited));
   return svg;
 }
 

@@ -70,7 +70,7 @@ export function schemaForm(root, value = {}, { skip = [], prefix = "f" } = {}) {
     const id = `${prefix}-${name}`;
     const el = input(id, schema, value[name]);
     const note = h("span", { class: "field-error", role: "alert" });
-    const help = schema.description || raw.description || schema.title || "";
+    const help = schema.description || raw.description || "";
     const label = h("label", { for: id }, name, required.has(name) ? " *" : "");
     return {
       name,

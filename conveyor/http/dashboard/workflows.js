@@ -20,6 +20,7 @@ export async function workflowsView(root) {
   put(
     root,
     h("h1", {}, "Workflows"),
+    h("p", {}, h("a", { href: "#/editor", id: "new-workflow" }, "+ New workflow")),
     items.length
       ? table(
           ["Name", "Version", "Active", "Nodes", "Updated", "Description"],
@@ -117,6 +118,39 @@ function compare(left, right) {
   );
 }
 
+// Drafts newer than the current version, each with a button that publishes it.
+function draftsPart(workflow, versions) {
+  const drafts = versions.filter((v) => v.draft && v.version > workflow.version);
+  if (!drafts.length) return null;
+  const notice = h("div", { "aria-live": "polite" });
+  const publish = (v) => async () => {
+    try {
+      await api(`/workflows/${workflow.id}/versions/${v.version}/publish`, { method: "POST" });
+      location.reload();
+    } catch (error) {
+      put(notice, message(error.message, "error"));
+    }
+  };
+  return h(
+    "section",
+    { id: "drafts" },
+    h("h2", {}, "Drafts"),
+    h(
+      "ul",
+      {},
+      drafts.map((v) =>
+        h(
+          "li",
+          {},
+          `v${v.version} · ${when(v.created_at)} `,
+          h("button", { type: "button", "data-publish": v.version, onclick: publish(v) }, "Publish"),
+        ),
+      ),
+    ),
+    notice,
+  );
+}
+
 /** One workflow. */
 export async function workflowView(root, [ref]) {
   const workflow = await api(`/workflows/${encodeURIComponent(ref)}`);
@@ -142,6 +176,8 @@ export async function workflowView(root, [ref]) {
     root,
     h("p", { class: "crumbs" }, h("a", { href: "#/workflows" }, "Workflows")),
     h("h1", {}, workflow.name, " ", h("small", {}, `v${workflow.version}${workflow.active ? "" : " · inactive"}`)),
+    h("p", {}, h("a", { href: `#/editor/${workflow.id}` }, "Edit in the editor →")),
+    draftsPart(workflow, list),
     workflow.description ? h("p", {}, workflow.description) : null,
     h(
       "section",
