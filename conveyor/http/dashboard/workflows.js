@@ -126,7 +126,7 @@ function draftsPart(workflow, versions) {
   const publish = (v) => async () => {
     try {
       await api(`/workflows/${workflow.id}/versions/${v.version}/publish`, { method: "POST" });
-      location.reload();
+      window.dispatchEvent(new HashChangeEvent("hashchange")); // the page again, as it now stands
     } catch (error) {
       put(notice, message(error.message, "error"));
     }
