@@ -25,7 +25,8 @@ _OVERFLOW = """[...document.querySelectorAll('body *')]
 
 async def shoot(page: Page, name: str) -> None:
     """Check that nothing outside a scroll box is wider than the screen, and write a screenshot."""
-    assert await page.evaluate(_OVERFLOW) == [], f"{name}: wider than the screen"
+    wide = await page.evaluate(_OVERFLOW)
+    assert wide == [], f"{name}: wider than the screen: {wide[:8]}"
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{name}: scrolls sideways"
     await page.screenshot(SHOTS / name)
 

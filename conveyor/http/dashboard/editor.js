@@ -23,6 +23,7 @@ export async function editorView(root, [ref]) {
     savePart(ed),
   );
   redraw(ed);
+  showPanel(ed);
   await check(ed);
 }
 

@@ -130,7 +130,9 @@ function edgeDown(a, b) {
       x2 = b.x + W / 2,
       y2 = b.y,
       mid = (y1 + y2) / 2;
-    return { d: `M${x1},${y1} C${x1},${mid} ${x2},${mid} ${x2},${y2}`, label: [x1 + (x2 < x1 ? -34 : 6), y1 + 14] };
+    // A straight edge is named just below its start; a bending one halfway, where it is apart from its siblings.
+    const label = x2 === x1 ? [x1 + 6, y1 + 14] : [(x1 + x2) / 2 + (x2 < x1 ? -40 : 6), mid - 4];
+    return { d: `M${x1},${y1} C${x1},${mid} ${x2},${mid} ${x2},${y2}`, label };
   }
   const right = Math.max(a.x, b.x) + W + GAP_SIDE / 2,
     y1 = a.y + H / 2,
