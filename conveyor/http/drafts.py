@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import PositiveInt
 
-from conveyor.engine.drafts import check_definition, publish, save_draft
+from conveyor.commands.drafts import check_definition, publish, save_draft
 from conveyor.http.bodies import json_body, path_int
 from conveyor.http.keys import POOL, VAULT
 from conveyor.http.operation import operation

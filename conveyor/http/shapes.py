@@ -11,8 +11,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from conveyor.commands.action_checks import MissingSecret
 from conveyor.definitions import WorkflowDefinition
-from conveyor.engine.action_checks import MissingSecret
 from conveyor.graph import definition_edges
 from conveyor.http.resources import (
     EmailAnswer,

@@ -6,8 +6,8 @@ from collections.abc import Collection
 
 import structlog
 
+from conveyor.commands.references import check_references
 from conveyor.definitions import WorkflowDefinition
-from conveyor.engine.references import check_references
 from conveyor.errors import NotFoundError
 from conveyor.jsonvalue import JSONValue
 from conveyor.nodes.kinds import parse_definition
