@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from conveyor.statemachines.chart import transitions
-from conveyor.wording import WORDED_EVENTS, event_wait, history_words, slot_wait
+from conveyor.wording import WORDED_EVENTS, event_wait, history_words, resting, retry_wait, slot_wait, worker_wait
 
 
 def test_every_event_of_the_machine_has_words() -> None:
@@ -42,3 +42,19 @@ def test_an_event_wait_names_its_event_match_deadline_and_timeout_edge() -> None
 def test_a_held_back_execution_names_its_cap() -> None:
     assert slot_wait("acct-1", 2).text == "held back: 2 running at once already under its concurrency key 'acct-1'"
     assert slot_wait(None, 5).text == "held back: 5 running at once already under its workflow's limit"
+
+
+def test_a_throttled_child_waiting_worker_waiting_or_retrying_execution_says_so() -> None:
+    until = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    throttled = resting("send", {"throttled": "smtp:example.com", "until": until.isoformat()}, until)
+    assert throttled is not None
+    assert (throttled.kind, throttled.key) == ("throttle", "smtp:example.com")
+    assert throttled.text == "held back by send rate 'smtp:example.com' until 2026-12-08 09:00:00 UTC"
+    child = resting("sub", {"child_id": "c0ffee"}, None)
+    assert child is not None
+    assert child.text == "waiting for child execution c0ffee"
+    assert worker_wait("crm.create_task").text == "waiting for a worker that provides action 'crm.create_task'"
+    error = {"error": {"message": "POST answered 503"}}
+    assert (
+        retry_wait("notify", error, until).text == "retrying notify at 2026-12-08 09:00:00 UTC after POST answered 503"
+    )
