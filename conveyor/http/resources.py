@@ -105,7 +105,7 @@ class VersionAnswer(Answer):
     workflow_id: uuid.UUID
     version: int
     definition: JSONObject
-    graph: GraphAnswer
+    graph: GraphAnswer | None  # null for a version today's node kinds no longer read
     draft: bool
     created_at: datetime
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from conveyor.commands.action_checks import MissingSecret
 from conveyor.definitions import WorkflowDefinition
+from conveyor.errors import DefinitionError
 from conveyor.graph import definition_edges
 from conveyor.http.resources import (
     EmailAnswer,
@@ -35,6 +36,7 @@ from conveyor.http.resources import (
     WorkerWaitAnswer,
     WorkflowAnswer,
 )
+from conveyor.jsonvalue import JSONObject
 from conveyor.nodes.kinds import load_definition
 from conveyor.redaction import KNOWN
 from conveyor.store.claims import SlotWait
@@ -101,10 +103,18 @@ def version_shape(v: WorkflowVersion) -> VersionAnswer:
         workflow_id=v.workflow_id,
         version=v.version,
         definition=v.definition,
-        graph=graph_shape(load_definition(v.definition)),
+        graph=_stored_graph(v.definition),
         draft=v.draft,
         created_at=v.created_at,
     )
+
+
+def _stored_graph(definition: JSONObject) -> GraphAnswer | None:
+    """A stored version's graph; None for one that today's kinds no longer read (saved under older rules)."""
+    try:
+        return graph_shape(load_definition(definition))
+    except DefinitionError:
+        return None
 
 
 def graph_shape(definition: WorkflowDefinition) -> GraphAnswer:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject
+from conveyor.store import Pool
 from tests.browser import Page
 from tests.dashboard import STATE, shoot_both, start
 from tests.every_kind import child_definition, every_kind_definition
@@ -70,3 +73,17 @@ async def test_an_execution_page_marks_the_path_taken_and_the_wait_it_is_in(
     assert taken == ["check>wait"]
     assert await page.evaluate(_DRAWN.replace("SCOPE", "graph")) == _edges(await _graph(api, workflow))
     await shoot_both(page, "graph-execution")
+
+
+async def test_a_stored_version_todays_kinds_no_longer_read_answers_no_graph(api: ApiClient, db: Pool) -> None:
+    workflow = await _every_kind_workflow(api)
+    old = {"name": "every-kind", "start": "a", "nodes": [{"id": "a", "type": "teleport"}]}
+    async with db.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO workflow_versions (workflow_id, version, definition) VALUES ($1, 2, $2)",
+            uuid.UUID(str(workflow["id"])),
+            old,
+        )
+    versions = await api.get(f"/workflows/{workflow['id']}/versions")
+    assert versions.status == 200
+    assert [v["graph"] is None for v in (await versions.json())["items"]] == [True, False]
