@@ -3,6 +3,8 @@ requests (conveyor/http/waits.py)."""
 
 from __future__ import annotations
 
+from conveyor.definitions import NodeModel
+from conveyor.errors import DefinitionError
 from conveyor.nodes.kinds import load_definition
 from conveyor.nodes.wait_for_event import WaitForEventNode
 from conveyor.statemachines import DELAYED, RETRYING
@@ -26,9 +28,17 @@ async def waiting_of(conn: Conn, execution: Execution, slot: SlotWait | None) ->
     if execution.state == RETRYING:
         return retry_wait(execution.current_node, rest.detail, execution.wake_at)
     if rest.wait_node is not None:
-        definition = load_definition(await get_definition(conn, execution.workflow_id, execution.workflow_version))
-        node = definition.nodes_by_id.get(rest.wait_node)
+        node = await _node(conn, execution, rest.wait_node)
         if isinstance(node, WaitForEventNode):
             events = rest.event_types or list(node.events)
             return event_wait(node.id, events, node.match, rest.deadline, node.on_event, node.on_timeout)
     return resting(rest.node, rest.detail, execution.wake_at)
+
+
+async def _node(conn: Conn, execution: Execution, node_id: str) -> NodeModel | None:
+    """The node of the execution's version, or None when today's kinds no longer read that version."""
+    try:
+        definition = load_definition(await get_definition(conn, execution.workflow_id, execution.workflow_version))
+    except DefinitionError:
+        return None
+    return definition.nodes_by_id.get(node_id)
