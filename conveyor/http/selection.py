@@ -41,7 +41,8 @@ _TIME = "must be an ISO 8601 time between years 1 and 9999 in UTC, such as 2030-
 
 _HEX = frozenset("0123456789abcdef")
 _MAX_INPUT_DEPTH = 8
-_FIELD_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
+# A field name: any text without a dot (the path's separator), an `=`, white space or a control character.
+_FIELD_NAME = re.compile(r"^[^.=\s\x00-\x1f\x7f]{1,100}$")
 
 
 def id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -60,7 +61,7 @@ def input_docs(condition: str) -> tuple[JSONObject, ...]:
     if not equals or not all(_FIELD_NAME.match(n) for n in names) or len(names) > _MAX_INPUT_DEPTH:
         raise ValueError(
             "must be field=value, such as email=ada@example.com or user.plan=pro "
-            f"(field names of letters, digits, '_' and '-', at most {_MAX_INPUT_DEPTH} deep)"
+            f"(field names without '.', '=' or spaces, at most {_MAX_INPUT_DEPTH} deep)"
         )
     value = value.strip()
     docs: list[JSONValue] = [value]

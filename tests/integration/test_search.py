@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 
@@ -49,6 +50,16 @@ async def test_an_input_field_finds_its_execution_among_ten_thousand(api: ApiCli
     assert await all_ids(api, "/executions", "input=email=nobody@example.com", 50) == []
 
 
+async def test_an_input_field_may_be_named_in_any_script_and_its_value_hold_anything(api: ApiClient, db: Pool) -> None:
+    workflow = await _workflow(api, "unicode-input")
+    started = await api.post(
+        f"/workflows/{workflow['id']}/executions", json={"input": {"prénom": "Zoë = 1 & 2", "数": {"深": "é"}}}
+    )
+    execution_id = (await started.json())["id"]
+    for query in ("prénom=Zoë = 1 & 2", "数.深=é", "input.数.深=é"):
+        assert await all_ids(api, "/executions", f"input={quote(query)}", 50) == [execution_id], query
+
+
 async def test_an_input_search_is_served_by_the_input_index(db: Pool) -> None:
     async with db.acquire() as conn:
         selection = await SelectionQuery(input="email=ada@example.com").selection(conn)
@@ -83,6 +94,7 @@ async def test_an_id_prefix_and_error_text_find_executions(api: ApiClient, worke
         ("input=a..b=1", "input"),
         ("input=" + "a." * 9 + "a=1", "input"),
         ("input=na%20me=1", "input"),
+        ("input=a%01b=1", "input"),
         ("error=", "error"),
         ("error=" + "x" * 201, "error"),
     ],
