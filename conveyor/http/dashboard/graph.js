@@ -14,15 +14,15 @@ const GAP_DOWN = 44,
   SIDE_ROUTE = GAP_SIDE / 2 + 76; // room for a label beside the route
 
 /**
- * Each node's layer (its rank: the longest path to it from the start, loops ignored) and its place in the layer;
- * layers run left to right, or top to bottom when `down`. `graph`: {start, nodes, edges} as the API gives it.
+ * Each node's rank (the longest path to it from the start, loops ignored), the edges that close a loop, and the
+ * order to place nodes in: what the start reaches first, a node not (yet) connected after.
  */
-export function layout(graph, down = false) {
-  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+function ranks(graph) {
+  const ids = new Set(graph.nodes.map((n) => n.id));
   const out = new Map(graph.nodes.map((n) => [n.id, []]));
-  for (const e of graph.edges) if (byId.has(e.to)) out.get(e.from)?.push(e.to);
+  for (const e of graph.edges) if (ids.has(e.to)) out.get(e.from)?.push(e.to);
   const targets = (id) => out.get(id) || [];
-  // Depth-first from the start: an edge to a node still on the stack closes a loop, and is left out of layering.
+  // Depth-first from the start: an edge to a node still on the stack closes a loop, and is left out of ranking.
   const order = [],
     state = new Map(),
     back = new Set();
@@ -36,15 +36,26 @@ export function layout(graph, down = false) {
     order.push(id);
   };
   visit(graph.start);
+  const reached = new Set(order);
   for (const n of graph.nodes) if (!state.has(n.id)) visit(n.id);
   const layer = new Map(order.map((id) => [id, 0]));
   for (const id of order.reverse()) {
     for (const t of targets(id)) if (!back.has(`${id}→${t}`)) layer.set(t, Math.max(layer.get(t), layer.get(id) + 1));
   }
+  const placing = [...order.filter((x) => reached.has(x)), ...order.filter((x) => !reached.has(x))];
+  return { layer, back, targets, placing };
+}
+
+/**
+ * Each node's layer (its rank) and its place in the layer; layers run left to right, or top to bottom when
+ * `down`. `graph`: {start, nodes, edges} as the API gives it.
+ */
+export function layout(graph, down = false) {
+  const { layer, back, targets, placing } = ranks(graph);
   const last = Math.max(0, ...layer.values());
   const rows = [];
   const at = new Map();
-  for (const id of order) {
+  for (const id of placing) {
     const l = layer.get(id);
     rows[l] = (rows[l] || 0) + 1;
     const row = rows[l] - 1;
