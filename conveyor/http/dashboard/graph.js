@@ -5,7 +5,7 @@ import { h, s, when } from "./dom.js";
 
 const W = 184,
   H = 62,
-  GAP_X = 64,
+  GAP_X = 86, // room for an edge label such as "on timeout"
   GAP_Y = 22,
   PAD = 16;
 // Top to bottom: the gap between layers, and between nodes of one layer side by side.
