@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from conveyor import demo
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
@@ -87,3 +88,23 @@ async def test_a_stored_version_todays_kinds_no_longer_read_answers_no_graph(api
     versions = await api.get(f"/workflows/{workflow['id']}/versions")
     assert versions.status == 200
     assert [v["graph"] is None for v in (await versions.json())["items"]] == [True, False]
+
+
+async def test_the_demo_workflows_are_drawn_with_every_edge_and_no_node_floats(
+    api: ApiClient, db: Pool, page: Page
+) -> None:
+    drop = "DROP TABLE IF EXISTS subscriptions, newsletters"  # the demo's own tables, which truncation leaves
+    async with db.acquire() as conn:
+        await conn.execute(drop)
+    try:
+        await demo.set_up(db)
+        for item in (await (await api.get("/workflows")).json())["items"]:
+            graph = await _graph(api, item)
+            await page.goto(str(api.make_url(f"/#/workflows/{item['id']}")))
+            assert await page.evaluate(_DRAWN.replace("SCOPE", "view")) == _edges(graph), item["name"]
+            # Only the start has no edge into it: the rest are connected, none drawn as a first node.
+            entered = {e["to"] for e in graph["edges"]}
+            assert {n["id"] for n in graph["nodes"]} - entered == {graph["start"]}, item["name"]
+    finally:
+        async with db.acquire() as conn:
+            await conn.execute(drop)
