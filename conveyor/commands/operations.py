@@ -92,7 +92,8 @@ async def start_execution(
         workflow = await get_workflow(conn, workflow_ref)
         if not workflow.active:
             raise WorkflowInactiveError(
-                f"workflow {workflow.name!r} is deactivated; PUT a new version to use it again",
+                f"workflow {workflow.name!r} is not active (deactivated, or a draft not yet published); PUT a new"
+                " version or publish a draft to use it",
                 field="workflow",
                 value=workflow_ref,
             )
