@@ -82,6 +82,15 @@ async def test_the_workflow_chart_shows_the_failures_of_a_peer_answering_500(
     assert all(u.startswith((origin, "data:")) for u in await page.evaluate(sources))
     await shoot_both(page, "workflow-trends")
 
+    # The executions of the run, with how long each took and why it failed.
+    await page.goto(str(api.make_url(f"/#/executions?workflow={workflow['name']}&error=500")))
+    rows = "[...document.querySelectorAll('#executions tr[data-id]')]"
+    await page.wait_for(f"{rows}.length === 4", "the four failed executions found by their error")
+    cells = await page.evaluate(
+        f"{rows}.map(r => [r.querySelector('td.duration').textContent, r.querySelector('td.error-text').textContent])"
+    )
+    assert all(took.endswith((" ms", " s")) and "500" in error for took, error in cells), cells
+
     await page.goto(str(api.make_url("/#/system")))
     await page.wait_for("document.getElementById('charts')?.dataset.ready === '60'", "the overall charts")
     assert await page.evaluate(failed) == "4"
