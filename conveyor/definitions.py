@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from conveyor.cancellation import CancelOn
 from conveyor.concurrency import Concurrency
 from conveyor.durations import parse_duration
 from conveyor.errors import DefinitionError
+from conveyor.input_schema import schema_problem
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.runaway import runaway_errors
 from conveyor.secret_references import SecretUse, secret_uses
@@ -46,7 +47,8 @@ def _duration(value: object) -> object:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 # A workflow's own retention of its finished executions: a positive duration.
 Retention = Annotated[Duration, Field(gt=timedelta(0))]
-NodeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")]
+NODE_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
+NodeId = Annotated[str, Field(pattern=NODE_ID_PATTERN)]
 
 
 class RetryPolicy(BaseModel):
@@ -64,11 +66,12 @@ class RetryPolicy(BaseModel):
 @dataclass(frozen=True, slots=True)
 class Edge:
     """One outgoing edge of a node: where the node holds it (a JSON pointer from the node), where it leads (None:
-    the execution ends that way) and its kind, which the API's graph and the dashboard draw by."""
+    the execution ends that way) and its kind, the field that holds it, which the API's graph and the dashboard
+    draw by."""
 
     pointer: str
     target: str | None
-    kind: Literal["next", "then", "else", "on_event", "on_timeout", "on_error", "branch", "join", "item"]
+    kind: Literal["next", "then", "else", "on_event", "on_timeout", "on_error", "branches", "join", "branch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +198,16 @@ class WorkflowDefinition(BaseModel):
     max_visits: int | None = Field(default=None, ge=1, le=1_000_000)
     timeout: Annotated[Duration, Field(gt=timedelta(0))] | None = None
     on_failure: OnFailure | None = None
+    # The input it takes, as a JSON Schema: a start through the API is checked against it (conveyor/input_schema.py).
+    input_schema: JSONObject | None = None
+
+    @field_validator("input_schema")
+    @classmethod
+    def _usable_schema(cls, schema: JSONObject | None) -> JSONObject | None:
+        problem = None if schema is None else schema_problem(schema)
+        if problem:
+            raise ValueError(problem)
+        return schema
 
     @functools.cached_property
     def nodes_by_id(self) -> dict[str, NodeModel]:

@@ -51,7 +51,7 @@ class ForeachNode(NodeModel):
 
     def outgoing(self) -> list[Edge]:
         """`next`, and the branch each item runs."""
-        item = [Edge("/branch", self.branch, "item")] if self.branch is not None else []
+        item = [Edge("/branch", self.branch, "branch")] if self.branch is not None else []
         return [*super().outgoing(), *item]
 
     def content_errors(self, pointer: str) -> list[JSONObject]:

@@ -69,7 +69,7 @@ class ParallelNode(NodeModel):
 
     def outgoing(self) -> list[Edge]:
         """Each branch, and the join."""
-        branches = [Edge(f"/branches/{i}", branch, "branch") for i, branch in enumerate(self.branches)]
+        branches = [Edge(f"/branches/{i}", branch, "branches") for i, branch in enumerate(self.branches)]
         return [*branches, Edge("/join", self.join, "join")]
 
     def graph_errors(self, pointer: str, nodes: dict[str, NodeModel]) -> list[JSONObject]:

@@ -35,9 +35,9 @@ def test_every_kind_declares_its_edges_with_a_known_kind_and_a_pointer_into_itse
         )
     )
     edges = {node.id: [(e.pointer, e.target, e.kind) for e in node.edges()] for node in definition.nodes}
-    assert edges["p"] == [("/branches/0", "a", "branch"), ("/branches/1", "b", "branch"), ("/join", "j", "join")]
+    assert edges["p"] == [("/branches/0", "a", "branches"), ("/branches/1", "b", "branches"), ("/join", "j", "join")]
     assert edges["a"] == [("/then", "j", "then"), ("/else", "j", "else"), ("/on_error", "j", "on_error")]
-    assert edges["b"] == [("/next", "w", "next"), ("/branch", "t", "item")]
+    assert edges["b"] == [("/next", "w", "next"), ("/branch", "t", "branch")]
     assert edges["w"] == [("/on_event", "j", "on_event"), ("/on_timeout", None, "on_timeout")]
     assert {e.kind for n in definition.nodes for e in n.edges()} <= EDGE_KINDS
     assert {kind.type for kind in KINDS} >= {"parallel", "foreach", "transform"}
