@@ -472,6 +472,49 @@ CREATE TABLE throttle_grants (
     slot_at  timestamptz NOT NULL
 );
 
+-- API keys (conveyor/store/api_keys.py): only each key's HMAC under CONVEYOR_KEY_SECRET is stored (key_digest.py).
+-- Few rows, read by every web process: a reference table on Citus.
+CREATE TABLE api_keys (
+    id         uuid PRIMARY KEY,
+    namespace  text NOT NULL,
+    role       text NOT NULL,
+    label      text,
+    digest     bytea NOT NULL,
+    created_by text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz,
+    revoked_at timestamptz
+);
+CREATE UNIQUE INDEX api_keys_digest_key ON api_keys (digest);
+CREATE INDEX api_keys_namespace_idx ON api_keys (namespace, created_at, id);
+
+-- The audit trail (conveyor/store/audit_trail.py): who changed what, when, from where; one row per request that
+-- changes something, and one per execution an operator action changed (execution_id set). Append-only: a
+-- trigger refuses UPDATE and DELETE. Distributed by namespace on Citus.
+CREATE TABLE audit_log (
+    id           bigint GENERATED ALWAYS AS IDENTITY,
+    namespace    text NOT NULL,
+    at           timestamptz NOT NULL DEFAULT now(),
+    actor        text NOT NULL,
+    action       text NOT NULL,
+    target       jsonb,
+    execution_id uuid,
+    status       integer,
+    remote       text,
+    request_id   text,
+    PRIMARY KEY (namespace, id)
+);
+CREATE INDEX audit_log_execution_idx ON audit_log (namespace, execution_id, id) WHERE execution_id IS NOT NULL;
+CREATE INDEX audit_log_actor_idx ON audit_log (namespace, actor, id);
+
+CREATE FUNCTION conveyor_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit trail is append-only' USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION conveyor_audit_append_only();
+
 -- Table polls read as this role (conveyor/store/polled_tables.py): only what an operator grants it, e.g.
 -- GRANT USAGE ON SCHEMA app TO conveyor_poll; GRANT SELECT ON app.signups TO conveyor_poll;
 -- Roles are per cluster: databases on one cluster share it, grants stay per table. The user conveyor connects as

@@ -91,6 +91,9 @@ class Settings:
     # Bearer tokens: unset leaves the API (or /metrics) open. Never logged, never shown in a repr.
     api_token: str | None = field(default=None, repr=False)
     metrics_token: str | None = field(default=None, repr=False)
+    # The HMAC key API keys are stored under (CONVEYOR_KEY_SECRET): the same on every web process; without it
+    # keys can be neither made nor checked. Changing it invalidates every key.
+    key_secret: str | None = field(default=None, repr=False)
     max_body_bytes: int = 1024 * 1024
     # Host headers and origins answered besides this machine's loopback names and the address connected to.
     allowed_hosts: frozenset[str] = frozenset()
@@ -165,6 +168,7 @@ class Settings:
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             api_token=env.get("CONVEYOR_API_TOKEN") or None,
             metrics_token=env.get("CONVEYOR_METRICS_TOKEN") or None,
+            key_secret=env.get("CONVEYOR_KEY_SECRET") or None,
             max_body_bytes=_int("CONVEYOR_MAX_BODY", 1024 * 1024),
             allowed_hosts=_hosts(env.get("CONVEYOR_ALLOWED_HOSTS", "")),
             allowed_origins=_origins(env.get("CONVEYOR_ALLOWED_ORIGINS", "")),
@@ -203,6 +207,7 @@ class Settings:
             "CONVEYOR_SMS_PASSWORD": self.sms_password,
             "CONVEYOR_API_TOKEN": self.api_token,
             "CONVEYOR_METRICS_TOKEN": self.metrics_token,
+            "CONVEYOR_KEY_SECRET": self.key_secret,
             SECRET_KEY_VARIABLE: self.secret_key,
         }
 

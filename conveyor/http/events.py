@@ -12,6 +12,7 @@ from conveyor.http.operation import operation
 from conveyor.http.resources import Answer
 from conveyor.http.shapes import respond
 from conveyor.jsonvalue import JSONObject
+from conveyor.roles import Role
 from conveyor.triggers.event import EventType
 
 routes = web.RouteTableDef()
@@ -34,7 +35,7 @@ class EventAccepted(Answer):
 
 
 @routes.post("/events")
-@operation(EventAccepted, status=202, body=PostEvent)
+@operation(EventAccepted, status=202, body=PostEvent, role=Role.OPERATOR)
 async def post(request: web.Request) -> web.Response:
     """Accept an event: 202 with the inbox rows written (the same dedupe key again: the same rows)."""
     body = await model_body(request, PostEvent)

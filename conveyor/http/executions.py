@@ -19,6 +19,7 @@ from conveyor.http.operation import operation, query_of
 from conveyor.http.resources import BulkAnswer, ExecutionAnswer, HistoryAnswer, Page, StepAnswer, WebhookCallAnswer
 from conveyor.http.selection import SelectionBody, SelectionQuery
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape, webhook_call_shape
+from conveyor.roles import Role
 from conveyor.store import connection
 from conveyor.store.claims import slot_waits
 from conveyor.store.executions import get_execution
@@ -107,7 +108,7 @@ def _operator(event: str) -> web.RouteDef:
         return respond(execution_shape(execution))
 
     handler.__doc__ = f"{event.capitalize()} an execution; 409 when its state does not allow it."
-    declared = operation(ExecutionAnswer, path={"id": uuid.UUID}, errors=(404, 409))(handler)
+    declared = operation(ExecutionAnswer, path={"id": uuid.UUID}, errors=(404, 409), role=Role.OPERATOR)(handler)
     return web.post(f"/executions/{{id}}/{event}", declared)
 
 
@@ -119,7 +120,9 @@ class RetryBody(BaseModel):
     from_node: NodeId | None = None
 
 
-@operation(ExecutionAnswer, path={"id": uuid.UUID}, body=RetryBody, body_required=False, errors=(404, 409))
+@operation(
+    ExecutionAnswer, path={"id": uuid.UUID}, body=RetryBody, body_required=False, errors=(404, 409), role=Role.OPERATOR
+)
 async def retry(request: web.Request) -> web.Response:
     """Retry a failed execution's failed step; with `from_node`, run a failed or completed one again from there."""
     from_node = (await model_body(request, RetryBody)).from_node if request.body_exists else None
@@ -140,7 +143,7 @@ class BulkBody(SelectionBody):
 
 
 @routes.post("/executions/bulk/{event}")
-@operation(BulkAnswer, path={"event": BulkEvent}, body=BulkBody, errors=(404,))
+@operation(BulkAnswer, path={"event": BulkEvent}, body=BulkBody, errors=(404,), role=Role.OPERATOR)
 async def bulk(request: web.Request) -> web.Response:
     """Pause, resume, cancel or retry every selected execution its state allows; count changed and skipped."""
     event = request.match_info["event"]

@@ -10,6 +10,7 @@ from conveyor.http.keys import VAULT
 from conveyor.http.operation import operation
 from conveyor.http.resources import Page, SecretAnswer
 from conveyor.http.shapes import respond
+from conveyor.roles import Role
 from conveyor.vault import MAX_VALUE_CHARS, SecretEntry, check_name
 
 routes = web.RouteTableDef()
@@ -37,7 +38,7 @@ async def get_secrets(request: web.Request) -> web.Response:
 
 
 @routes.put("/secrets/{secret}")
-@operation(SecretAnswer, also={201: SecretAnswer}, body=SecretBody, errors=(409, 422))
+@operation(SecretAnswer, also={201: SecretAnswer}, body=SecretBody, errors=(409, 422), role=Role.ADMIN)
 async def put_one(request: web.Request) -> web.Response:
     """Store a secret, encrypted; 201 when new. 409 without CONVEYOR_SECRET_KEY."""
     name = check_name(request.match_info["secret"])
@@ -47,7 +48,7 @@ async def put_one(request: web.Request) -> web.Response:
 
 
 @routes.delete("/secrets/{secret}")
-@operation(None, status=204, errors=(404, 409, 422))
+@operation(None, status=204, errors=(404, 409, 422), role=Role.ADMIN)
 async def delete_one(request: web.Request) -> web.Response:
     """Delete a stored secret."""
     await request.app[VAULT].delete(request.match_info["secret"])

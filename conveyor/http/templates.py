@@ -15,6 +15,7 @@ from conveyor.http.keys import POOL
 from conveyor.http.operation import operation, query_of
 from conveyor.http.resources import Page, TemplateAnswer
 from conveyor.http.shapes import respond, template_shape
+from conveyor.roles import Role
 from conveyor.secret_references import secret_uses
 from conveyor.store import connection
 from conveyor.store.templates import EmailContent, get_email_template, list_templates, put_template
@@ -88,7 +89,7 @@ async def get_one(request: web.Request) -> web.Response:
 
 
 @routes.put("/templates/{name}")
-@operation(TemplateAnswer, also={201: TemplateAnswer}, path=_NAME_PARAMETER, body=TemplateBody)
+@operation(TemplateAnswer, also={201: TemplateAnswer}, path=_NAME_PARAMETER, body=TemplateBody, role=Role.EDITOR)
 async def put_one(request: web.Request) -> web.Response:
     """Create or replace a template once it compiles in the sandbox; 201 when new."""
     name = _name(request)

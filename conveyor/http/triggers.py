@@ -23,6 +23,7 @@ from conveyor.http.operation import Count, QueryModel, operation, query_of
 from conveyor.http.resources import Answer, Page, TriggerAnswer, TriggerRowAnswer
 from conveyor.http.shapes import respond, trigger_shape
 from conveyor.jsonvalue import JSONObject
+from conveyor.roles import Role
 from conveyor.schedule import MAX_TICKS
 from conveyor.store import connection
 from conveyor.store.trigger_rows import NO_CURSOR, Outcome, list_trigger_rows
@@ -64,7 +65,7 @@ _ID = {"id": uuid.UUID}
 
 
 @routes.post("/workflows/{id}/triggers")
-@operation(TriggerAnswer, status=201, body=TRIGGER_DEFINITION, errors=(404, 409))
+@operation(TriggerAnswer, status=201, body=TRIGGER_DEFINITION, errors=(404, 409), role=Role.EDITOR)
 async def post_trigger(request: web.Request) -> web.Response:
     """Attach a trigger to a workflow; 422 names what is wrong with it."""
     allow_hosts = request.app[SETTINGS].webhook_allow_hosts
@@ -93,7 +94,7 @@ async def get_one(request: web.Request) -> web.Response:
 
 
 @routes.patch("/triggers/{id}")
-@operation(TriggerAnswer, path=_ID, body=JSONObject, errors=(404, 409))
+@operation(TriggerAnswer, path=_ID, body=JSONObject, errors=(404, 409), role=Role.EDITOR)
 async def patch_one(request: web.Request) -> web.Response:
     """Change a trigger with a JSON merge patch of its definition; the result is validated as a new one."""
     allow_hosts = request.app[SETTINGS].webhook_allow_hosts
@@ -102,7 +103,7 @@ async def patch_one(request: web.Request) -> web.Response:
 
 
 @routes.delete("/triggers/{id}")
-@operation(None, status=204, path=_ID, errors=(404,))
+@operation(None, status=204, path=_ID, errors=(404,), role=Role.EDITOR)
 async def delete_one(request: web.Request) -> web.Response:
     """Delete a trigger; its executions stay, its pending rows are consumed as 'disabled'."""
     await remove_trigger(request.app[POOL], path_uuid(request))
@@ -110,14 +111,14 @@ async def delete_one(request: web.Request) -> web.Response:
 
 
 @routes.post("/triggers/{id}/enable")
-@operation(TriggerAnswer, path=_ID, errors=(404, 409))
+@operation(TriggerAnswer, path=_ID, errors=(404, 409), role=Role.EDITOR)
 async def enable(request: web.Request) -> web.Response:
     """Enable a trigger; a schedule is next due at its first tick from now."""
     return respond(trigger_shape(await switch_trigger(request.app[POOL], path_uuid(request), enabled=True)))
 
 
 @routes.post("/triggers/{id}/disable")
-@operation(TriggerAnswer, path=_ID, errors=(404,))
+@operation(TriggerAnswer, path=_ID, errors=(404,), role=Role.EDITOR)
 async def disable(request: web.Request) -> web.Response:
     """Disable a trigger: it starts nothing; its rows (waiting ones, and an event trigger's new ones) are
     consumed as 'disabled'. A schedule stops firing, a poll stops polling, a webhook answers 404."""

@@ -25,6 +25,7 @@ from conveyor.http.resources import (
 from conveyor.http.shapes import execution_shape, respond, saved_workflow_shape, version_shape, workflow_shape
 from conveyor.jsonvalue import JSONObject
 from conveyor.nodes.kinds import DEFINITION_MODEL, load_definition
+from conveyor.roles import Role
 from conveyor.store import connection
 from conveyor.store.workflows import Workflow, get_version, get_workflow, list_versions, list_workflows
 
@@ -48,7 +49,7 @@ class DeactivateQuery(QueryModel):
 
 
 @routes.post("/workflows")
-@operation(SavedWorkflowAnswer, status=201, body=DEFINITION_MODEL)
+@operation(SavedWorkflowAnswer, status=201, body=DEFINITION_MODEL, role=Role.EDITOR)
 async def post_workflow(request: web.Request) -> web.Response:
     """Create a workflow from a definition; 422 names what is wrong with it, `warnings` what should change."""
     workflow = await create_workflow(request.app[POOL], await json_body(request), request.app[VAULT].environment_names)
@@ -76,7 +77,7 @@ async def get_workflow_by_id(request: web.Request) -> web.Response:
 
 
 @routes.put("/workflows/{id}")
-@operation(SavedWorkflowAnswer, body=DEFINITION_MODEL, errors=(404,))
+@operation(SavedWorkflowAnswer, body=DEFINITION_MODEL, errors=(404,), role=Role.EDITOR)
 async def put_workflow(request: web.Request) -> web.Response:
     """Store a new version of a workflow, validated as at creation (with its `warnings`); running executions
     keep theirs."""
@@ -93,7 +94,7 @@ async def _missing_secrets(request: web.Request, workflow: Workflow) -> list[Mis
 
 
 @routes.delete("/workflows/{id}")
-@operation(DeactivatedAnswer, query=DeactivateQuery, errors=(404, 409, 422))
+@operation(DeactivatedAnswer, query=DeactivateQuery, errors=(404, 409, 422), role=Role.EDITOR)
 async def delete_workflow(request: web.Request) -> web.Response:
     """Deactivate a workflow; 409 while executions have not ended, unless ?cancel_running=true cancels them."""
     cancel_running = query_of(request, DeactivateQuery).cancel_running
@@ -124,7 +125,14 @@ async def get_one_version(request: web.Request) -> web.Response:
 
 
 @routes.post("/workflows/{id}/executions")
-@operation(ExecutionAnswer, status=201, also={200: ExecutionAnswer}, body=StartExecution, errors=(404, 409, 429))
+@operation(
+    ExecutionAnswer,
+    status=201,
+    also={200: ExecutionAnswer},
+    body=StartExecution,
+    errors=(404, 409, 429),
+    role=Role.OPERATOR,
+)
 async def post_execution(request: web.Request) -> web.Response:
     """Start an execution; with `wait`, answer when it ends or the wait is over (429 when too many wait already)."""
     body = await model_body(request, StartExecution)

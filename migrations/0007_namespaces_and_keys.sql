@@ -1,0 +1,39 @@
+-- API keys with roles, and the audit trail (issue 26).
+
+CREATE TABLE api_keys (
+    id         uuid PRIMARY KEY,
+    namespace  text NOT NULL,
+    role       text NOT NULL,
+    label      text,
+    digest     bytea NOT NULL,
+    created_by text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz,
+    revoked_at timestamptz
+);
+CREATE UNIQUE INDEX api_keys_digest_key ON api_keys (digest);
+CREATE INDEX api_keys_namespace_idx ON api_keys (namespace, created_at, id);
+
+CREATE TABLE audit_log (
+    id           bigint GENERATED ALWAYS AS IDENTITY,
+    namespace    text NOT NULL,
+    at           timestamptz NOT NULL DEFAULT now(),
+    actor        text NOT NULL,
+    action       text NOT NULL,
+    target       jsonb,
+    execution_id uuid,
+    status       integer,
+    remote       text,
+    request_id   text,
+    PRIMARY KEY (namespace, id)
+);
+CREATE INDEX audit_log_execution_idx ON audit_log (namespace, execution_id, id) WHERE execution_id IS NOT NULL;
+CREATE INDEX audit_log_actor_idx ON audit_log (namespace, actor, id);
+
+CREATE FUNCTION conveyor_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit trail is append-only' USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION conveyor_audit_append_only();
