@@ -19,6 +19,7 @@ from conveyor.nodes.kinds import load_definition, parse_definition
 from conveyor.render_thread import off_loop
 from conveyor.statemachines import CANCELLED, RUNNING, STATES, TERMINAL_STATES, moves
 from conveyor.store import Conn, Pool, connection, transaction
+from conveyor.store.audit_trail import Actor, record_executions
 from conveyor.store.bulk import count_situations
 from conveyor.store.descendants import cancel_descendants
 from conveyor.store.executions import Execution, NewExecution, get_execution, insert_execution
@@ -67,7 +68,9 @@ async def update_workflow(
 _UNFINISHED = tuple(sorted(set(STATES) - TERMINAL_STATES))
 
 
-async def deactivate(pool: Pool, workflow_ref: str, *, cancel_running: bool) -> tuple[Workflow, BulkOutcome | None]:
+async def deactivate(
+    pool: Pool, workflow_ref: str, *, cancel_running: bool, actor: Actor | None = None
+) -> tuple[Workflow, BulkOutcome | None]:
     """Stop a workflow starting executions; 409 while some have not ended, unless told to cancel them."""
     async with transaction(pool) as conn:
         workflow = await get_workflow(conn, workflow_ref)
@@ -82,7 +85,7 @@ async def deactivate(pool: Pool, workflow_ref: str, *, cancel_running: bool) -> 
                     unfinished=count,
                 )
         deactivated = await deactivate_workflow(conn, workflow.id)
-    cancelled = await bulk_operate(pool, "cancel", unfinished) if cancel_running else None
+    cancelled = await bulk_operate(pool, "cancel", unfinished, actor=actor) if cancel_running else None
     log.info("workflow_deactivated", workflow=workflow.name, workflow_id=str(workflow.id))
     return deactivated, cancelled
 
@@ -131,13 +134,20 @@ _CANCEL_MOVES = moves("cancel")
 
 
 async def operate(
-    pool: Pool, execution_id: uuid.UUID, event: str, *, after_step: bool = False, from_node: str | None = None
+    pool: Pool,
+    execution_id: uuid.UUID,
+    event: str,
+    *,
+    after_step: bool = False,
+    from_node: str | None = None,
+    actor: Actor | None = None,
 ) -> Execution:
     """Pause, resume, cancel or retry an execution; an illegal event raises IllegalTransitionError.
 
     Pausing a running step only flags it: the step finishes first and the worker then pauses it;
     resuming before that withdraws the request. A retry `from_node` runs a failed or completed execution
-    again from that node, as a new visit (`rerun`: a new idempotency key, since the re-run is meant).
+    again from that node, as a new visit (`rerun`: a new idempotency key, since the re-run is meant). The
+    `actor` is named in the history and, with the execution, in the audit trail.
     """
     if from_node is not None:
         event = "rerun"
@@ -150,7 +160,9 @@ async def operate(
         if isinstance(plan, PauseRequest):
             await set_pause_requested(conn, ex.id, plan.requested)
         else:
-            await _apply(conn, ex, plan, from_node)
+            await _apply(conn, ex, plan, from_node, actor)
+        if actor is not None:
+            await record_executions(conn, actor, event, [ex.id])
         updated = await get_execution(conn, execution_id)
     log.info("execution_operated", execution_id=str(execution_id), operation=event, state=updated.state)
     return updated
@@ -164,7 +176,8 @@ async def _check_node(conn: Conn, ex: Execution, node_id: str) -> None:
         )
 
 
-async def _apply(conn: Conn, ex: Execution, move: Move, restart_at: str | None) -> None:
+async def _apply(conn: Conn, ex: Execution, move: Move, restart_at: str | None, actor: Actor | None) -> None:
+    by: JSONObject = actor.detail() if actor is not None else {"by": "operator"}
     change = OperatorChange(
         ex.id,
         move.state,
@@ -172,13 +185,13 @@ async def _apply(conn: Conn, ex: Execution, move: Move, restart_at: str | None) 
         attempt=1 if move.restart else ex.attempt,
         wake=move.wake,
         transitions=move.transitions,
-        detail={"by": "operator"} if restart_at is None else {"by": "operator", "from_node": restart_at},
+        detail=by if restart_at is None else by | {"from_node": restart_at},
         new_generation=move.restart,
         restart_at=restart_at,
     )
     await apply_operator_change(conn, change)
     if move.state == CANCELLED:
-        detail: JSONObject = {"by": "operator", "cancelled_with": str(ex.id)}
+        detail: JSONObject = by | {"cancelled_with": str(ex.id)}
         children = await cancel_descendants(conn, [ex.id], _CANCEL_MOVES, detail)
         if children:
             log.info("descendants_cancelled", execution_id=str(ex.id), count=len(children))

@@ -31,7 +31,7 @@ routes = web.RouteTableDef()
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 # What of a created or changed resource's answer names it in the trail.
-_NAMING_FIELDS = ("id", "name", "key", "event")
+_NAMING_FIELDS = ("id", "name")  # never "key": a made API key is in its answer
 
 
 def actor_of(request: web.Request) -> Actor:

@@ -12,6 +12,7 @@ from conveyor.definitions import NodeId
 from conveyor.engine.bulk import BULK_EVENTS, bulk_operate
 from conveyor.engine.operations import operate
 from conveyor.errors import NotFoundError
+from conveyor.http.audit import actor_of
 from conveyor.http.bodies import model_body, path_uuid
 from conveyor.http.cursor import PageQuery, created_cursor, id_cursor, page, page_of
 from conveyor.http.keys import POOL
@@ -104,7 +105,7 @@ async def get_webhook_calls(request: web.Request) -> web.Response:
 
 def _operator(event: str) -> web.RouteDef:
     async def handler(request: web.Request) -> web.Response:
-        execution = await operate(request.app[POOL], path_uuid(request), event)
+        execution = await operate(request.app[POOL], path_uuid(request), event, actor=actor_of(request))
         return respond(execution_shape(execution))
 
     handler.__doc__ = f"{event.capitalize()} an execution; 409 when its state does not allow it."
@@ -126,7 +127,9 @@ class RetryBody(BaseModel):
 async def retry(request: web.Request) -> web.Response:
     """Retry a failed execution's failed step; with `from_node`, run a failed or completed one again from there."""
     from_node = (await model_body(request, RetryBody)).from_node if request.body_exists else None
-    execution = await operate(request.app[POOL], path_uuid(request), "retry", from_node=from_node)
+    execution = await operate(
+        request.app[POOL], path_uuid(request), "retry", from_node=from_node, actor=actor_of(request)
+    )
     return respond(execution_shape(execution))
 
 
@@ -153,5 +156,5 @@ async def bulk(request: web.Request) -> web.Response:
     pool = request.app[POOL]
     async with connection(pool) as conn:
         selection = await body.selection(conn)
-    outcome = await bulk_operate(pool, event, selection, dry_run=body.dry_run)
+    outcome = await bulk_operate(pool, event, selection, dry_run=body.dry_run, actor=actor_of(request))
     return respond(BulkAnswer.model_validate(outcome.as_json()))

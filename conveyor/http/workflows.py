@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from conveyor.engine.action_checks import MissingSecret, missing_secrets
 from conveyor.engine.operations import create_workflow, deactivate, start_execution, update_workflow, wait_for_end
+from conveyor.http.audit import actor_of
 from conveyor.http.bodies import json_body, model_body, path_int
 from conveyor.http.cursor import PageQuery, name_cursor, page, page_of
 from conveyor.http.keys import POOL, VAULT, WAITS
@@ -98,7 +99,9 @@ async def _missing_secrets(request: web.Request, workflow: Workflow) -> list[Mis
 async def delete_workflow(request: web.Request) -> web.Response:
     """Deactivate a workflow; 409 while executions have not ended, unless ?cancel_running=true cancels them."""
     cancel_running = query_of(request, DeactivateQuery).cancel_running
-    workflow, cancelled = await deactivate(request.app[POOL], request.match_info["id"], cancel_running=cancel_running)
+    workflow, cancelled = await deactivate(
+        request.app[POOL], request.match_info["id"], cancel_running=cancel_running, actor=actor_of(request)
+    )
     outcome = BulkAnswer.model_validate(cancelled.as_json()) if cancelled else None
     return respond(DeactivatedAnswer(**workflow_shape(workflow).model_dump(), cancelled=outcome))
 
