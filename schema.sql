@@ -6,6 +6,7 @@
 
 CREATE TABLE workflows (
     id          uuid PRIMARY KEY,
+    namespace   text NOT NULL DEFAULT 'default',
     name        text NOT NULL,
     description text,
     version     integer NOT NULL DEFAULT 1,
@@ -14,11 +15,12 @@ CREATE TABLE workflows (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
-CREATE UNIQUE INDEX workflows_name_key ON workflows (name);
+CREATE UNIQUE INDEX workflows_name_key ON workflows (namespace, name);
 
 CREATE TABLE workflow_versions (
     workflow_id uuid NOT NULL REFERENCES workflows (id),
     version     integer NOT NULL,
+    namespace   text NOT NULL DEFAULT 'default',
     definition  jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (workflow_id, version)
@@ -31,6 +33,8 @@ CREATE TABLE executions (
     id               uuid PRIMARY KEY,
     workflow_id      uuid NOT NULL REFERENCES workflows (id),
     workflow_version integer NOT NULL,
+    -- The workflow's namespace, carried so that no read of an execution needs its workflow.
+    namespace        text NOT NULL DEFAULT 'default',
     state            text NOT NULL,
     resume_state     text,
     current_node     text,
@@ -81,6 +85,7 @@ CREATE INDEX executions_state_idx ON executions (state, created_at DESC, id DESC
 CREATE INDEX executions_parent_idx ON executions (parent_id, created_at DESC, id DESC)
     WHERE parent_id IS NOT NULL;
 CREATE INDEX executions_created_idx ON executions (created_at DESC, id DESC);
+CREATE INDEX executions_namespace_idx ON executions (namespace, created_at DESC, id DESC);
 -- The retention stage's read: finished top-level executions, oldest first (conveyor/store/retention.py).
 CREATE INDEX executions_finished_idx ON executions (finished_at)
     WHERE parent_id IS NULL AND finished_at IS NOT NULL;
@@ -155,6 +160,7 @@ CREATE UNIQUE INDEX execution_steps_waiting_key
 CREATE TABLE triggers (
     id            uuid PRIMARY KEY,
     workflow_id   uuid NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+    namespace     text NOT NULL DEFAULT 'default',
     type          text NOT NULL,
     definition    jsonb NOT NULL,
     -- Copied out of the definition for the lookups that need an index: a webhook's path, an event's type.
@@ -179,7 +185,7 @@ CREATE TABLE triggers (
 );
 CREATE UNIQUE INDEX triggers_path_key ON triggers (path) WHERE path IS NOT NULL;
 -- Disabled event triggers too: an event still leaves them a row, consumed as 'disabled' (nothing vanishes).
-CREATE INDEX triggers_event_key_idx ON triggers (event) WHERE event IS NOT NULL;
+CREATE INDEX triggers_event_key_idx ON triggers (namespace, event) WHERE event IS NOT NULL;
 CREATE INDEX triggers_due_idx ON triggers (next_run_at) WHERE next_run_at IS NOT NULL AND enabled;
 CREATE INDEX triggers_workflow_idx ON triggers (workflow_id, created_at, id);
 CREATE INDEX triggers_list_idx ON triggers (created_at, id);
@@ -190,6 +196,8 @@ CREATE INDEX triggers_list_idx ON triggers (created_at, id);
 CREATE TABLE trigger_events (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     type         text NOT NULL,
+    -- An application's event (no trigger_id) reaches the event triggers and waits of this namespace only.
+    namespace    text NOT NULL DEFAULT 'default',
     payload      jsonb NOT NULL DEFAULT '{}',
     dedupe_key   text,
     created_at   timestamptz NOT NULL DEFAULT now(),
@@ -410,12 +418,13 @@ CREATE TRIGGER execution_history_notify AFTER INSERT ON execution_history
 CREATE TABLE event_log (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     type       text NOT NULL,
+    namespace  text NOT NULL DEFAULT 'default',
     payload    jsonb NOT NULL DEFAULT '{}',
     dedupe_key text,
     created_at timestamptz NOT NULL DEFAULT now(),
     matched_at timestamptz
 );
-CREATE UNIQUE INDEX event_log_dedupe_key ON event_log (type, dedupe_key);
+CREATE UNIQUE INDEX event_log_dedupe_key ON event_log (namespace, type, dedupe_key);
 CREATE INDEX event_log_unmatched_idx ON event_log (id) WHERE matched_at IS NULL;
 -- A parking wait's look back: the events of its types since a time.
 CREATE INDEX event_log_type_idx ON event_log (type, created_at);
@@ -428,6 +437,7 @@ CREATE TABLE event_waits (
     execution_id uuid NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
     visit        integer NOT NULL,
     node         text NOT NULL,
+    namespace    text NOT NULL DEFAULT 'default',
     event_types  text[] NOT NULL,
     match_path   text[],
     match_value  text,

@@ -37,3 +37,20 @@ END
 $$;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION conveyor_audit_append_only();
+
+-- Namespaces: every workflow, version, trigger, execution, event and wait belongs to one;
+-- what exists today is the default namespace's. Names are unique within a namespace.
+ALTER TABLE workflows ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+DROP INDEX workflows_name_key;
+CREATE UNIQUE INDEX workflows_name_key ON workflows (namespace, name);
+ALTER TABLE workflow_versions ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+ALTER TABLE executions ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+CREATE INDEX executions_namespace_idx ON executions (namespace, created_at DESC, id DESC);
+ALTER TABLE triggers ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+DROP INDEX triggers_event_key_idx;
+CREATE INDEX triggers_event_key_idx ON triggers (namespace, event) WHERE event IS NOT NULL;
+ALTER TABLE trigger_events ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+ALTER TABLE event_log ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+DROP INDEX event_log_dedupe_key;
+CREATE UNIQUE INDEX event_log_dedupe_key ON event_log (namespace, type, dedupe_key);
+ALTER TABLE event_waits ADD COLUMN namespace text NOT NULL DEFAULT 'default';

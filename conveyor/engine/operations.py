@@ -16,6 +16,7 @@ from conveyor.engine.references import check_references
 from conveyor.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError, WorkflowInactiveError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.kinds import load_definition, parse_definition
+from conveyor.principal import DEFAULT_NAMESPACE
 from conveyor.render_thread import off_loop
 from conveyor.statemachines import CANCELLED, RUNNING, STATES, TERMINAL_STATES, moves
 from conveyor.store import Conn, Pool, connection, transaction
@@ -38,18 +39,24 @@ from conveyor.store.workflows import (
 log = structlog.get_logger(__name__)
 
 
-async def create_workflow(pool: Pool, raw: JSONValue, env_secrets: Collection[str] = frozenset()) -> Workflow:
-    """Validate a definition fully (shape, graph, references), then store it as version 1."""
+async def create_workflow(
+    pool: Pool, raw: JSONValue, env_secrets: Collection[str] = frozenset(), namespace: str = DEFAULT_NAMESPACE
+) -> Workflow:
+    """Validate a definition fully (shape, graph, references), then store it as version 1 in the namespace."""
     definition = parse_definition(raw)
     async with connection(pool) as conn:
-        await check_references(conn, definition, env_secrets)
-        workflow = await insert_workflow(conn, definition.name, definition.description, raw)
+        await check_references(conn, definition, env_secrets, namespace)
+        workflow = await insert_workflow(conn, namespace, definition.name, definition.description, raw)
     log.info("workflow_created", workflow=workflow.name, workflow_id=str(workflow.id))
     return workflow
 
 
 async def update_workflow(
-    pool: Pool, workflow_ref: str, raw: JSONValue, env_secrets: Collection[str] = frozenset()
+    pool: Pool,
+    workflow_ref: str,
+    raw: JSONValue,
+    env_secrets: Collection[str] = frozenset(),
+    namespace: str = DEFAULT_NAMESPACE,
 ) -> Workflow:
     """Validate a definition exactly as `create_workflow` does, then store it as the workflow's next version.
 
@@ -57,8 +64,8 @@ async def update_workflow(
     """
     definition = parse_definition(raw)
     async with transaction(pool) as conn:
-        workflow = await get_workflow(conn, workflow_ref)
-        await check_references(conn, definition, env_secrets)
+        workflow = await get_workflow(conn, workflow_ref, namespace)
+        await check_references(conn, definition, env_secrets, namespace)
         updated = await insert_version(conn, workflow.id, definition.name, definition.description, raw)
     log.info("workflow_versioned", workflow=updated.name, workflow_id=str(updated.id), version=updated.version)
     return updated
@@ -69,12 +76,17 @@ _UNFINISHED = tuple(sorted(set(STATES) - TERMINAL_STATES))
 
 
 async def deactivate(
-    pool: Pool, workflow_ref: str, *, cancel_running: bool, actor: Actor | None = None
+    pool: Pool,
+    workflow_ref: str,
+    *,
+    cancel_running: bool,
+    actor: Actor | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
 ) -> tuple[Workflow, BulkOutcome | None]:
     """Stop a workflow starting executions; 409 while some have not ended, unless told to cancel them."""
     async with transaction(pool) as conn:
-        workflow = await get_workflow(conn, workflow_ref)
-        unfinished = Selection(workflow_id=workflow.id, states=_UNFINISHED)
+        workflow = await get_workflow(conn, workflow_ref, namespace)
+        unfinished = Selection(workflow_id=workflow.id, states=_UNFINISHED, namespace=namespace)
         if not cancel_running:
             count = sum((await count_situations(conn, unfinished)).values())
             if count:
@@ -91,11 +103,15 @@ async def deactivate(
 
 
 async def start_execution(
-    pool: Pool, workflow_ref: str, input_: JSONObject, dedupe_key: str | None = None
+    pool: Pool,
+    workflow_ref: str,
+    input_: JSONObject,
+    dedupe_key: str | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
 ) -> tuple[Execution, bool]:
-    """Create an execution of the workflow's current version; True when it is new."""
+    """Create an execution of the namespace's workflow's current version; True when it is new."""
     async with connection(pool) as conn:
-        workflow = await get_workflow(conn, workflow_ref)
+        workflow = await get_workflow(conn, workflow_ref, namespace)
         if not workflow.active:
             raise WorkflowInactiveError(
                 f"workflow {workflow.name!r} is deactivated; PUT a new version to use it again",
@@ -111,6 +127,7 @@ async def start_execution(
                 input_,
                 dedupe_key=dedupe_key,
                 slots=await off_loop(slots_for, workflow.definition, input_),  # a key render: off the loop
+                namespace=workflow.namespace,
             ),
         )
     if created:

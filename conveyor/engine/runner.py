@@ -264,6 +264,7 @@ class StepRunner:
             services=self._services,
             log=bound,
             sendable=node.sendable_fields(),
+            namespace=ex.namespace,
         )
         timeout = self._limits.timeout(node)
         metrics = step_metrics(node.type)

@@ -18,12 +18,12 @@ from conveyor.http.cursor import PageQuery, created_cursor, id_cursor, page, pag
 from conveyor.http.keys import POOL
 from conveyor.http.operation import operation, query_of
 from conveyor.http.resources import BulkAnswer, ExecutionAnswer, HistoryAnswer, Page, StepAnswer, WebhookCallAnswer
+from conveyor.http.scoping import namespace_of, owned_execution
 from conveyor.http.selection import SelectionBody, SelectionQuery
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape, webhook_call_shape
 from conveyor.roles import Role
 from conveyor.store import connection
 from conveyor.store.claims import slot_waits
-from conveyor.store.executions import get_execution
 from conveyor.store.history import list_history, list_steps
 from conveyor.store.selection import list_executions
 from conveyor.store.webhooks import list_webhook_calls
@@ -45,7 +45,7 @@ async def get_many(request: web.Request) -> web.Response:
     limit = query.limit
     after = created_cursor(request)
     async with connection(request.app[POOL]) as conn:
-        selection = await query.selection(conn)
+        selection = await query.selection(conn, namespace_of(request))
         found = await list_executions(conn, selection, after, limit + 1)
         waits = await slot_waits(conn, [e.id for e in found[:limit]])
     shown = found[:limit]
@@ -63,7 +63,7 @@ async def get_many(request: web.Request) -> web.Response:
 async def get_one(request: web.Request) -> web.Response:
     """One execution."""
     async with connection(request.app[POOL]) as conn:
-        execution = await get_execution(conn, path_uuid(request))
+        execution = await owned_execution(conn, request)
         waits = await slot_waits(conn, [execution.id])
     return respond(execution_shape(execution, waits.get(execution.id)))
 
@@ -74,7 +74,7 @@ async def get_history(request: web.Request) -> web.Response:
     """Every transition of an execution, oldest first."""
     execution_id = path_uuid(request)
     async with connection(request.app[POOL]) as conn:
-        await get_execution(conn, execution_id)
+        await owned_execution(conn, request)
         entries = await list_history(conn, execution_id)
     return respond(page([history_shape(h) for h in entries], None))
 
@@ -85,7 +85,7 @@ async def get_steps(request: web.Request) -> web.Response:
     """Every step attempt of an execution, oldest first."""
     execution_id = path_uuid(request)
     async with connection(request.app[POOL]) as conn:
-        await get_execution(conn, execution_id)
+        await owned_execution(conn, request)
         steps = await list_steps(conn, execution_id)
     return respond(page([step_shape(s) for s in steps], None))
 
@@ -98,13 +98,20 @@ async def get_webhook_calls(request: web.Request) -> web.Response:
     limit = query_of(request, PageQuery).limit
     after = id_cursor(request)
     async with connection(request.app[POOL]) as conn:
-        await get_execution(conn, execution_id)
+        await owned_execution(conn, request)
         found = await list_webhook_calls(conn, execution_id, after, limit + 1)
     return respond(page_of(found, limit, webhook_call_shape, lambda c: (str(c.id),)))
 
 
+async def _owned(request: web.Request) -> None:
+    """404 unless the execution the path names is in the caller's namespace."""
+    async with connection(request.app[POOL]) as conn:
+        await owned_execution(conn, request)
+
+
 def _operator(event: str) -> web.RouteDef:
     async def handler(request: web.Request) -> web.Response:
+        await _owned(request)
         execution = await operate(request.app[POOL], path_uuid(request), event, actor=actor_of(request))
         return respond(execution_shape(execution))
 
@@ -127,6 +134,7 @@ class RetryBody(BaseModel):
 async def retry(request: web.Request) -> web.Response:
     """Retry a failed execution's failed step; with `from_node`, run a failed or completed one again from there."""
     from_node = (await model_body(request, RetryBody)).from_node if request.body_exists else None
+    await _owned(request)
     execution = await operate(
         request.app[POOL], path_uuid(request), "retry", from_node=from_node, actor=actor_of(request)
     )
@@ -155,6 +163,6 @@ async def bulk(request: web.Request) -> web.Response:
     body = await model_body(request, BulkBody)
     pool = request.app[POOL]
     async with connection(pool) as conn:
-        selection = await body.selection(conn)
+        selection = await body.selection(conn, namespace_of(request))
     outcome = await bulk_operate(pool, event, selection, dry_run=body.dry_run, actor=actor_of(request))
     return respond(BulkAnswer.model_validate(outcome.as_json()))

@@ -23,6 +23,7 @@ from conveyor.http.resources import (
     VersionAnswer,
     WorkflowAnswer,
 )
+from conveyor.http.scoping import namespace_of
 from conveyor.http.shapes import execution_shape, respond, saved_workflow_shape, version_shape, workflow_shape
 from conveyor.jsonvalue import JSONObject
 from conveyor.nodes.kinds import DEFINITION_MODEL, load_definition
@@ -53,7 +54,9 @@ class DeactivateQuery(QueryModel):
 @operation(SavedWorkflowAnswer, status=201, body=DEFINITION_MODEL, role=Role.EDITOR)
 async def post_workflow(request: web.Request) -> web.Response:
     """Create a workflow from a definition; 422 names what is wrong with it, `warnings` what should change."""
-    workflow = await create_workflow(request.app[POOL], await json_body(request), request.app[VAULT].environment_names)
+    workflow = await create_workflow(
+        request.app[POOL], await json_body(request), request.app[VAULT].environment_names, namespace_of(request)
+    )
     return respond(saved_workflow_shape(workflow, await _missing_secrets(request, workflow)), status=201)
 
 
@@ -64,7 +67,7 @@ async def get_workflows(request: web.Request) -> web.Response:
     limit = query_of(request, PageQuery).limit
     after = name_cursor(request)
     async with connection(request.app[POOL]) as conn:
-        workflows = await list_workflows(conn, after, limit + 1)
+        workflows = await list_workflows(conn, namespace_of(request), after, limit + 1)
     return respond(page_of(workflows, limit, workflow_shape, lambda w: (w.name,)))
 
 
@@ -73,7 +76,7 @@ async def get_workflows(request: web.Request) -> web.Response:
 async def get_workflow_by_id(request: web.Request) -> web.Response:
     """One workflow, by id or name."""
     async with connection(request.app[POOL]) as conn:
-        workflow = await get_workflow(conn, request.match_info["id"])
+        workflow = await get_workflow(conn, request.match_info["id"], namespace_of(request))
     return respond(workflow_shape(workflow))
 
 
@@ -83,7 +86,11 @@ async def put_workflow(request: web.Request) -> web.Response:
     """Store a new version of a workflow, validated as at creation (with its `warnings`); running executions
     keep theirs."""
     workflow = await update_workflow(
-        request.app[POOL], request.match_info["id"], await json_body(request), request.app[VAULT].environment_names
+        request.app[POOL],
+        request.match_info["id"],
+        await json_body(request),
+        request.app[VAULT].environment_names,
+        namespace_of(request),
     )
     return respond(saved_workflow_shape(workflow, await _missing_secrets(request, workflow)))
 
@@ -100,7 +107,11 @@ async def delete_workflow(request: web.Request) -> web.Response:
     """Deactivate a workflow; 409 while executions have not ended, unless ?cancel_running=true cancels them."""
     cancel_running = query_of(request, DeactivateQuery).cancel_running
     workflow, cancelled = await deactivate(
-        request.app[POOL], request.match_info["id"], cancel_running=cancel_running, actor=actor_of(request)
+        request.app[POOL],
+        request.match_info["id"],
+        cancel_running=cancel_running,
+        actor=actor_of(request),
+        namespace=namespace_of(request),
     )
     outcome = BulkAnswer.model_validate(cancelled.as_json()) if cancelled else None
     return respond(DeactivatedAnswer(**workflow_shape(workflow).model_dump(), cancelled=outcome))
@@ -111,7 +122,7 @@ async def delete_workflow(request: web.Request) -> web.Response:
 async def get_versions(request: web.Request) -> web.Response:
     """Every version of a workflow, newest first."""
     async with connection(request.app[POOL]) as conn:
-        workflow = await get_workflow(conn, request.match_info["id"])
+        workflow = await get_workflow(conn, request.match_info["id"], namespace_of(request))
         versions = await list_versions(conn, workflow.id)
     return respond(page([version_shape(v) for v in versions], None))
 
@@ -122,7 +133,7 @@ async def get_one_version(request: web.Request) -> web.Response:
     """One version of a workflow."""
     number = path_int(request, "version")
     async with connection(request.app[POOL]) as conn:
-        workflow = await get_workflow(conn, request.match_info["id"])
+        workflow = await get_workflow(conn, request.match_info["id"], namespace_of(request))
         version = await get_version(conn, workflow.id, number)
     return respond(version_shape(version))
 
@@ -142,7 +153,9 @@ async def post_execution(request: web.Request) -> web.Response:
     pool = request.app[POOL]
     # A place among the waiters is taken first: when none is free, nothing has started.
     with request.app[WAITS].held() if body.wait else contextlib.nullcontext():
-        execution, created = await start_execution(pool, request.match_info["id"], body.input, body.dedupe_key)
+        execution, created = await start_execution(
+            pool, request.match_info["id"], body.input, body.dedupe_key, namespace_of(request)
+        )
         if body.wait:
             execution = await wait_for_end(pool, execution.id, body.wait)
     return respond(execution_shape(execution), status=201 if created else 200)

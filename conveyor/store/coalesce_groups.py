@@ -116,11 +116,11 @@ WITH decided AS (
 ), members AS (
     SELECT * FROM unnest(:member_ids::bigint[], :member_groups::integer[]) AS m(row_id, ordinal)
 ), started AS (
-    INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
-                            wake_at, trigger_id, dedupe_key, slot_key, slot_limit, total_limit)
-    SELECT d.execution_id, d.workflow_id, d.workflow_version, :initial_state, d.start_node, 1, 1, d.input,
-           now(), d.trigger_id, d.execution_key, d.slot_key, d.slot_limit, d.total_limit
-    FROM decided d
+    INSERT INTO executions (id, workflow_id, workflow_version, namespace, state, current_node, visit, attempt,
+                            input, wake_at, trigger_id, dedupe_key, slot_key, slot_limit, total_limit)
+    SELECT d.execution_id, d.workflow_id, d.workflow_version, w.namespace, :initial_state, d.start_node, 1, 1,
+           d.input, now(), d.trigger_id, d.execution_key, d.slot_key, d.slot_limit, d.total_limit
+    FROM decided d JOIN workflows w ON w.id = d.workflow_id
     WHERE d.outcome = 'started'
     ON CONFLICT (trigger_id, dedupe_key) WHERE trigger_id IS NOT NULL DO NOTHING
     RETURNING id

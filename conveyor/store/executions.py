@@ -12,6 +12,7 @@ import asyncpg
 from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.errors import NotFoundError
 from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.principal import DEFAULT_NAMESPACE
 from conveyor.statemachines import INITIAL_STATE, PAUSED
 from conveyor.store import Conn
 from conveyor.store.statement import Statement
@@ -52,6 +53,7 @@ class Execution:
     total_limit: int | None = None
     # The team's action its current node runs, routing it to the workers that provide it (None: any worker).
     action: str | None = None
+    namespace: str = DEFAULT_NAMESPACE
 
     @property
     def waiting_for_worker(self) -> bool:
@@ -70,10 +72,10 @@ def execution(row: asyncpg.Record) -> Execution:
 
 _INSERT = """
 WITH inserted AS (
-    INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
-                            wake_at, parent_id, parent_node, dedupe_key, slot_key, slot_limit, total_limit)
-    VALUES (:id, :workflow_id, :workflow_version, :state, :current_node, 1, 1, :input, now(), :parent_id,
-            :parent_node, :dedupe_key, :slot_key, :slot_limit, :total_limit)
+    INSERT INTO executions (id, workflow_id, workflow_version, namespace, state, current_node, visit, attempt,
+                            input, wake_at, parent_id, parent_node, dedupe_key, slot_key, slot_limit, total_limit)
+    VALUES (:id, :workflow_id, :workflow_version, :namespace, :state, :current_node, 1, 1, :input, now(),
+            :parent_id, :parent_node, :dedupe_key, :slot_key, :slot_limit, :total_limit)
     ON CONFLICT {target} DO NOTHING
     RETURNING {columns}
 ), notified AS (
@@ -111,6 +113,7 @@ class NewExecution:
     parent_node: str | None = None
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     slots: Slots = NO_SLOTS
+    namespace: str = DEFAULT_NAMESPACE
 
 
 async def insert_execution(conn: Conn, new: NewExecution) -> tuple[Execution, bool]:
@@ -122,6 +125,7 @@ async def insert_execution(conn: Conn, new: NewExecution) -> tuple[Execution, bo
             id=new.id,
             workflow_id=new.workflow_id,
             workflow_version=new.workflow_version,
+            namespace=new.namespace,
             state=INITIAL_STATE,
             current_node=new.start_node,
             input=new.input,

@@ -22,13 +22,15 @@ class Selection:
     created_before: datetime | None = None
     parent_id: uuid.UUID | None = None
     ids: tuple[uuid.UUID, ...] = ()
+    namespace: str | None = None  # the API always names one; None matches every namespace
 
 
 # (created_at, id) of an item: lists run newest first on it, and a page continues strictly after it.
 Key = tuple[datetime, uuid.UUID]
 
 # Each filter's condition. Indexes (schema.sql): workflow → executions_workflow_idx, one state →
-# executions_state_idx, parent → executions_parent_idx, none of these → executions_created_idx; each
+# executions_state_idx, parent → executions_parent_idx, namespace alone → executions_namespace_idx, none of
+# these → executions_created_idx; each
 # is on (…, created_at DESC, id DESC), so a page is an index range read in order, with no sort.
 _WORKFLOW = "workflow_id = :workflow_id"
 _ONE_STATE = "state = :state"
@@ -37,6 +39,7 @@ _AFTER = "created_at > :created_after"
 _BEFORE = "created_at < :created_before"
 _PARENT = "parent_id = :parent_id"
 _IDS = "id = ANY(:ids::uuid[])"
+_NAMESPACE = "namespace = :namespace"
 _KEYSET = "(created_at, id) < (:after_at, :after_id)"
 
 
@@ -63,6 +66,8 @@ def where(selection: Selection, after: Key | None = None) -> tuple[str, dict[str
         add(_PARENT, parent_id=selection.parent_id)
     if selection.ids:
         add(_IDS, ids=list(selection.ids))
+    if selection.namespace is not None:
+        add(_NAMESPACE, namespace=selection.namespace)
     if after is not None:
         add(_KEYSET, after_at=after[0], after_id=after[1])
     return " AND ".join(conditions) or "true", values
