@@ -13,10 +13,10 @@ from conveyor.engine.worker import Worker
 from conveyor.http.app import create_app
 from conveyor.statemachines import COMPLETED, DELAYED
 from conveyor.store import Pool
+from testkit.poll import poll_until
 from tests.integration.conftest import ApiClient, flow, wait_for, wait_until_ended
 from tests.integration.test_roles import ADMIN, Client, access_settings, bearer, make_key
 from tests.integration.test_wait_for_event import waiting
-from testkit.poll import poll_until
 
 
 @pytest.fixture
