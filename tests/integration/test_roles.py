@@ -204,7 +204,7 @@ async def test_another_namespaces_objects_answer_404_and_are_in_no_list(guarded:
     w = await world(guarded)
     other = await make_key(guarded, "admin", namespace="elsewhere")
     ours = [w.workflow["id"], w.workflow["name"], w.execution, w.trigger, w.schedule]
-    wrong = []
+    wrong: list[tuple[str, str, int | str]] = []
     for path, methods in spec["paths"].items():
         for method, op in methods.items():
             if "x-conveyor-role" not in op or path == "/metrics" or path in _SHARED:
