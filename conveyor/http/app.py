@@ -35,10 +35,11 @@ from conveyor.http.errors import error_middleware
 from conveyor.http.headers import security_headers
 from conveyor.http.hub import end_feeds, event_hub
 from conveyor.http.key_cache import KeyCache
-from conveyor.http.keys import CENSUS, KEY_CACHE, POOL, SETTINGS, THROTTLE, VAULT, WAITS
+from conveyor.http.keys import CENSUS, JWT_VERIFIER, KEY_CACHE, POOL, SETTINGS, THROTTLE, VAULT, WAITS
 from conveyor.http.origin import origin_middleware
 from conveyor.http.parameters import parameters_middleware
 from conveyor.http.request_id import echo_request_id, request_id_middleware
+from conveyor.http.sso import JwtVerifier
 from conveyor.http.throttle import Throttle
 from conveyor.http.timing import timing_middleware
 from conveyor.http.waits import Waits
@@ -76,6 +77,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app[THROTTLE] = Throttle()
     app[WAITS] = Waits(settings.max_waits)
     app[KEY_CACHE] = KeyCache()
+    app[JWT_VERIFIER] = JwtVerifier(settings)
     app[VAULT] = Vault(pool, settings)
     app.add_routes(workflows.routes)
     app.add_routes(executions.routes)

@@ -2,8 +2,9 @@
 
 A request presents `Authorization: Bearer <credential>`: CONVEYOR_API_TOKEN (the bootstrap admin), an API key
 (`conveyor keys create`), or a JWT from the configured identity provider. Each route declares the least role it
-needs (`operation(role=...)`); a caller below it gets 403. Without CONVEYOR_API_TOKEN the API is open, as an
-admin of the default namespace, to anyone who can reach it; a credential presented is still checked.
+needs (`operation(role=...)`); a caller below it gets 403. Without CONVEYOR_API_TOKEN (and single sign-on)
+the API is open, as an admin of the default namespace, to anyone who can reach it; a credential presented is
+still checked.
 CONVEYOR_METRICS_TOKEN guards /metrics (the API token when it is unset: metrics name workflows and triggers, so
 they are open only when the API is).
 """
@@ -18,8 +19,9 @@ from conveyor.config import Settings
 from conveyor.errors import ForbiddenError, UnauthorizedError
 from conveyor.http.dashboard import ASSET_PREFIX
 from conveyor.http.errors import Handler
-from conveyor.http.keys import KEY_CACHE, POOL, SETTINGS
+from conveyor.http.keys import JWT_VERIFIER, KEY_CACHE, POOL, SETTINGS
 from conveyor.http.operation import declared_operation
+from conveyor.http.sso import looks_like_jwt
 from conveyor.key_digest import KEY_PREFIX, key_digest
 from conveyor.principal import ANONYMOUS, DEFAULT_NAMESPACE, Principal, is_namespace
 from conveyor.roles import Role
@@ -77,11 +79,13 @@ def _bootstrap(request: web.Request) -> Principal:
 async def _principal(request: web.Request, settings: Settings) -> Principal:
     presented = _bearer(request)
     if presented is None:
-        if settings.api_token is None:
+        if settings.api_token is None and not settings.single_sign_on:
             return ANONYMOUS
         raise _unauthorized()
     if settings.api_token is not None and _is(presented, settings.api_token):
         return _bootstrap(request)
+    if settings.single_sign_on and looks_like_jwt(presented):
+        return await request.app[JWT_VERIFIER].principal(presented)
     if presented.startswith(KEY_PREFIX) and settings.key_secret:
         key = await request.app[KEY_CACHE].find(request.app[POOL], key_digest(settings.key_secret, presented))
         if key is not None:
