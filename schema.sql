@@ -86,6 +86,8 @@ CREATE INDEX executions_parent_idx ON executions (parent_id, created_at DESC, id
     WHERE parent_id IS NOT NULL;
 CREATE INDEX executions_created_idx ON executions (created_at DESC, id DESC);
 CREATE INDEX executions_namespace_idx ON executions (namespace, created_at DESC, id DESC);
+-- A namespace's executions not yet ended, counted against its quota (conveyor/store/quotas.py).
+CREATE INDEX executions_alive_idx ON executions (namespace) WHERE finished_at IS NULL;
 -- The retention stage's read: finished top-level executions, oldest first (conveyor/store/retention.py).
 CREATE INDEX executions_finished_idx ON executions (finished_at)
     WHERE parent_id IS NULL AND finished_at IS NOT NULL;

@@ -103,6 +103,10 @@ class Settings:
     jwt_algorithms: tuple[str, ...] = ("RS256", "ES256")
     jwt_role_claim: str = "conveyor_role"
     jwt_namespace_claim: str = "conveyor_namespace"
+    # Each namespace's quotas (None: none): executions the API starts per minute, and executions not yet ended
+    # (CONVEYOR_QUOTA_STARTS_PER_MINUTE, CONVEYOR_QUOTA_ALIVE); past one, a start is refused with 429.
+    quota_starts_per_minute: int | None = None
+    quota_alive: int | None = None
     max_body_bytes: int = 1024 * 1024
     # Host headers and origins answered besides this machine's loopback names and the address connected to.
     allowed_hosts: frozenset[str] = frozenset()
@@ -187,6 +191,8 @@ class Settings:
             ),
             jwt_role_claim=env.get("CONVEYOR_JWT_ROLE_CLAIM", "conveyor_role"),
             jwt_namespace_claim=env.get("CONVEYOR_JWT_NAMESPACE_CLAIM", "conveyor_namespace"),
+            quota_starts_per_minute=_int("CONVEYOR_QUOTA_STARTS_PER_MINUTE", 0) or None,
+            quota_alive=_int("CONVEYOR_QUOTA_ALIVE", 0) or None,
             max_body_bytes=_int("CONVEYOR_MAX_BODY", 1024 * 1024),
             allowed_hosts=_hosts(env.get("CONVEYOR_ALLOWED_HOSTS", "")),
             allowed_origins=_origins(env.get("CONVEYOR_ALLOWED_ORIGINS", "")),

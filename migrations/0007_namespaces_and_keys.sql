@@ -46,6 +46,7 @@ CREATE UNIQUE INDEX workflows_name_key ON workflows (namespace, name);
 ALTER TABLE workflow_versions ADD COLUMN namespace text NOT NULL DEFAULT 'default';
 ALTER TABLE executions ADD COLUMN namespace text NOT NULL DEFAULT 'default';
 CREATE INDEX executions_namespace_idx ON executions (namespace, created_at DESC, id DESC);
+CREATE INDEX executions_alive_idx ON executions (namespace) WHERE finished_at IS NULL;
 ALTER TABLE triggers ADD COLUMN namespace text NOT NULL DEFAULT 'default';
 DROP INDEX triggers_event_key_idx;
 CREATE INDEX triggers_event_key_idx ON triggers (namespace, event) WHERE event IS NOT NULL;

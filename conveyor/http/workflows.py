@@ -12,8 +12,9 @@ from conveyor.engine.operations import create_workflow, deactivate, start_execut
 from conveyor.http.audit import actor_of
 from conveyor.http.bodies import json_body, model_body, path_int
 from conveyor.http.cursor import PageQuery, name_cursor, page, page_of
-from conveyor.http.keys import POOL, VAULT, WAITS
+from conveyor.http.keys import POOL, SETTINGS, VAULT, WAITS
 from conveyor.http.operation import Flag, QueryModel, operation, query_of
+from conveyor.http.quotas import check_start_quota
 from conveyor.http.resources import (
     BulkAnswer,
     DeactivatedAnswer,
@@ -148,9 +149,11 @@ async def get_one_version(request: web.Request) -> web.Response:
     role=Role.OPERATOR,
 )
 async def post_execution(request: web.Request) -> web.Response:
-    """Start an execution; with `wait`, answer when it ends or the wait is over (429 when too many wait already)."""
+    """Start an execution; with `wait`, answer when it ends or the wait is over (429 when too many wait already,
+    or the namespace is at a quota)."""
     body = await model_body(request, StartExecution)
     pool = request.app[POOL]
+    await check_start_quota(pool, namespace_of(request), request.app[SETTINGS])
     # A place among the waiters is taken first: when none is free, nothing has started.
     with request.app[WAITS].held() if body.wait else contextlib.nullcontext():
         execution, created = await start_execution(
