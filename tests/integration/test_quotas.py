@@ -11,8 +11,11 @@ from tests.integration.conftest import ApiClient, flow
 from tests.integration.test_roles import Client, access_settings, bearer, make_key
 
 
-async def _setup(db: Pool, aiohttp_client: Client, **quotas: int) -> tuple[ApiClient, dict[str, str], dict[str, str]]:
-    api = await aiohttp_client(create_app(db, dataclasses.replace(access_settings(), **quotas)))
+async def _setup(
+    db: Pool, aiohttp_client: Client, starts: int | None = None, alive: int | None = None
+) -> tuple[ApiClient, dict[str, str], dict[str, str]]:
+    settings = dataclasses.replace(access_settings(), quota_starts_per_minute=starts, quota_alive=alive)
+    api = await aiohttp_client(create_app(db, settings))
     keys, workflows = {}, {}
     for ns in ("team-a", "team-b"):
         keys[ns] = await make_key(api, "editor", ns)
@@ -23,7 +26,7 @@ async def _setup(db: Pool, aiohttp_client: Client, **quotas: int) -> tuple[ApiCl
 
 
 async def test_past_its_starts_per_minute_a_namespace_is_429_with_retry_after(db: Pool, aiohttp_client: Client) -> None:
-    api, keys, workflows = await _setup(db, aiohttp_client, quota_starts_per_minute=3)
+    api, keys, workflows = await _setup(db, aiohttp_client, starts=3)
     start = {ns: f"/workflows/{workflows[ns]}/executions" for ns in keys}
     for _ in range(3):
         assert (await api.post(start["team-a"], json={}, headers=bearer(keys["team-a"]))).status == 201
@@ -42,7 +45,7 @@ async def test_past_its_starts_per_minute_a_namespace_is_429_with_retry_after(db
 
 
 async def test_past_its_executions_alive_a_namespace_is_429_until_one_ends(db: Pool, aiohttp_client: Client) -> None:
-    api, keys, workflows = await _setup(db, aiohttp_client, quota_alive=2)
+    api, keys, workflows = await _setup(db, aiohttp_client, alive=2)
     start, key = f"/workflows/{workflows['team-a']}/executions", bearer(keys["team-a"])
     first = await (await api.post(start, json={}, headers=key)).json()
     assert (await api.post(start, json={}, headers=key)).status == 201
