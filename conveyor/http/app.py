@@ -23,6 +23,7 @@ from conveyor.http import (
     node_types,
     recovery,
     secrets,
+    session,
     tallies,
     templates,
     triggers,
@@ -97,6 +98,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(secrets.routes)
     app.add_routes(api_keys.routes)
     app.add_routes(audit.routes)
+    app.add_routes(session.routes)
     app.on_startup.append(learn_secrets)
     app.on_startup.append(publish_builtin_actions)
     app.add_routes(dashboard.routes)

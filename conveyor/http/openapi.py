@@ -34,6 +34,21 @@ _ERRORS = {
 }
 
 
+def operation_id(path: str, method: str) -> str:
+    """A route's operationId: its method and path's parts, e.g. `post_executions_id_pause`."""
+    return f"{method}_{'_'.join(p.strip('{}') for p in path.split('/') if p) or 'root'}"
+
+
+def allowed_operations(app: web.Application, role: Role) -> list[str]:
+    """The operationIds of every route a caller of `role` may call (public ones left out), in path order."""
+    found = []
+    for path, method, route in _routes(app):
+        op = declared_operation(route.handler)
+        if op is not None and not op.public and op.role <= role:
+            found.append(operation_id(path, method))
+    return sorted(found)
+
+
 def _routes(app: web.Application) -> Iterator[tuple[str, str, web.AbstractRoute]]:
     """(path template, lower-case method, route) of every route but the HEADs aiohttp adds to GETs."""
     for route in app.router.routes():
@@ -129,7 +144,7 @@ def _operation(path: str, method: str, route: web.AbstractRoute, op: Operation, 
     for status in sorted(errors):
         responses[str(status)] = {"description": _ERRORS[status], "content": {JSON: {"schema": error_schema}}}
     found: JSONObject = {
-        "operationId": f"{method}_{'_'.join(p.strip('{}') for p in path.split('/') if p) or 'root'}",
+        "operationId": operation_id(path, method),
         "tags": [path.split("/")[1] or "root"],
         "summary": summary,
         "parameters": parameters,

@@ -1,6 +1,7 @@
 // The dashboard's router: the hash names the page; each page renders into <main> and stops its streams on leaving.
 
 import { actionsView } from "./actions.js";
+import { session } from "./api.js";
 import { h, message, put } from "./dom.js";
 import { executionView } from "./execution.js";
 import { executionsView } from "./executions.js";
@@ -46,5 +47,14 @@ async function show() {
   document.body.dataset.ready = path || "/";
 }
 
-window.addEventListener("hashchange", show);
-show();
+// Signed in first (a 401 asks for a key), so each page knows what the role may do before it draws its buttons.
+async function start() {
+  const me = await session();
+  const badge = document.getElementById("who");
+  badge.textContent = `${me.namespace} · ${me.role}`;
+  badge.title = me.actor;
+  window.addEventListener("hashchange", show);
+  await show();
+}
+
+start();

@@ -1,7 +1,7 @@
 // One execution: its graph with the path taken, the live history, steps, emails, webhook calls, and the operator's buttons.
 // Each part of the view is built by its own function; they share the page's state (`page`, from openPage).
 
-import { api, stateMachine, stream } from "./api.js";
+import { allowed, api, stateMachine, stream } from "./api.js";
 import { badge, h, message, pretty, put, short, table, when } from "./dom.js";
 import { drawGraph } from "./graph.js";
 
@@ -90,7 +90,13 @@ function actionsPart(page) {
   page.buttons = ACTIONS.map(([action, event]) =>
     h(
       "button",
-      { type: "button", "data-action": action, "data-event": event, onclick: () => act(page, action) },
+      {
+        type: "button",
+        "data-action": action,
+        "data-event": event,
+        hidden: !allowed(`post_executions_id_${action}`),
+        onclick: () => act(page, action),
+      },
       action[0].toUpperCase() + action.slice(1),
     ),
   );
@@ -105,6 +111,7 @@ function actionsPart(page) {
       type: "button",
       "data-action": "rerun",
       "data-event": "rerun",
+      hidden: !allowed("post_executions_id_retry"),
       onclick: () => act(page, "retry", { from_node: page.fromNode.value }),
     },
     "Retry from node",
