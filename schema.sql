@@ -271,19 +271,23 @@ CREATE TRIGGER trigger_events_notify AFTER INSERT ON trigger_events
     REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION conveyor_inbox_notify();
 
 CREATE TABLE email_templates (
-    name       text PRIMARY KEY,
+    namespace  text NOT NULL DEFAULT 'default',
+    name       text NOT NULL,
     subject    text NOT NULL,
     text_body  text NOT NULL,
     html_body  text,
-    updated_at timestamptz NOT NULL DEFAULT now()
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (namespace, name)
 );
 
 -- Named secrets, encrypted (Fernet, CONVEYOR_SECRET_KEY) by the process that stores them; no value in clear.
 CREATE TABLE secrets (
-    name       text PRIMARY KEY,
+    namespace  text NOT NULL DEFAULT 'default',
+    name       text NOT NULL,
     ciphertext bytea NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now()
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (namespace, name)
 );
 
 CREATE TABLE email_logs (

@@ -38,7 +38,7 @@ $$;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION conveyor_audit_append_only();
 
--- Namespaces: every workflow, version, trigger, execution, event and wait belongs to one;
+-- Namespaces: every workflow, version, trigger, execution, event, wait, template and secret belongs to one;
 -- what exists today is the default namespace's. Names are unique within a namespace.
 ALTER TABLE workflows ADD COLUMN namespace text NOT NULL DEFAULT 'default';
 DROP INDEX workflows_name_key;
@@ -55,3 +55,7 @@ ALTER TABLE event_log ADD COLUMN namespace text NOT NULL DEFAULT 'default';
 DROP INDEX event_log_dedupe_key;
 CREATE UNIQUE INDEX event_log_dedupe_key ON event_log (namespace, type, dedupe_key);
 ALTER TABLE event_waits ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+ALTER TABLE email_templates ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+ALTER TABLE email_templates DROP CONSTRAINT email_templates_pkey, ADD PRIMARY KEY (namespace, name);
+ALTER TABLE secrets ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+ALTER TABLE secrets DROP CONSTRAINT secrets_pkey, ADD PRIMARY KEY (namespace, name);

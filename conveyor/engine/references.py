@@ -24,9 +24,12 @@ def _lookups(namespace: str) -> dict[str, tuple[Lookup, str]]:
             functools.partial(existing_workflow_refs, namespace=namespace),
             "shared flow {name!r} does not exist",
         ),
-        "template": (existing_template_names, "email template {name!r} does not exist"),
+        "template": (
+            functools.partial(existing_template_names, namespace=namespace),
+            "email template {name!r} does not exist",
+        ),
         "secret": (
-            existing_secret_names,
+            functools.partial(existing_secret_names, namespace=namespace),
             "secret {name!r} does not exist (PUT /secrets/{name} or CONVEYOR_SECRET_{name})",
         ),
     }
@@ -38,8 +41,8 @@ async def check_references(
     env_secrets: Collection[str] = frozenset(),
     namespace: str = DEFAULT_NAMESPACE,
 ) -> None:
-    """Raise DefinitionError naming every reference to something that does not exist (a shared flow: in the
-    namespace).
+    """Raise DefinitionError naming every reference to something that does not exist in the namespace (the
+    environment's secrets are every namespace's).
 
     `env_secrets` are the secrets this process's environment gives, which no table holds.
     """

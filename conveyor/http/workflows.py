@@ -99,7 +99,8 @@ async def put_workflow(request: web.Request) -> web.Response:
 async def _missing_secrets(request: web.Request, workflow: Workflow) -> list[MissingSecret]:
     """The secrets the saved definition's actions declare that do not exist: a warning, not a refusal."""
     async with connection(request.app[POOL]) as conn:
-        return await missing_secrets(conn, load_definition(workflow.definition), request.app[VAULT].environment_names)
+        definition = load_definition(workflow.definition)
+        return await missing_secrets(conn, definition, request.app[VAULT].environment_names, workflow.namespace)
 
 
 @routes.delete("/workflows/{id}")

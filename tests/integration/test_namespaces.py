@@ -141,3 +141,28 @@ async def test_what_existed_before_namespaces_is_the_default_namespaces(db: Pool
     guarded = await aiohttp_client(create_app(db, access_settings()))
     viewer = await make_key(guarded, "viewer")
     assert [w["name"] for w in (await _json(guarded, "GET", "/workflows", viewer))["items"]] == ["old"]
+
+
+async def test_templates_and_secrets_of_one_name_are_each_namespaces_own(
+    guarded: ApiClient, db: Pool, worker: Worker
+) -> None:
+    for ns in ("team-a", "team-b"):
+        key = await make_key(guarded, "admin", ns)
+        template = {"subject": f"Hello from {ns}", "text_body": "Hi {{ params.to }}"}
+        await _json(guarded, "PUT", "/templates/hello", key, 201, json=template)
+        await _json(guarded, "PUT", "/secrets/CRM", key, 201, json={"value": f"secret-of-{ns}"})
+        assert [s["name"] for s in (await _json(guarded, "GET", "/secrets", key))["items"]] == ["CRM"]
+        mail = {
+            "id": "mail",
+            "type": "action",
+            "action": "send_email",
+            "params": {"to": "a@example.test", "template": "hello"},
+        }
+        workflow = await _json(guarded, "POST", "/workflows", key, 201, json=flow(mail, name="mail"))
+        execution = await _json(guarded, "POST", f"/workflows/{workflow['id']}/executions", key, 201, json={})
+        assert (await wait_until_ended(db, uuid.UUID(execution["id"]))).state == COMPLETED
+        [email] = (await _json(guarded, "GET", "/emails", key))["items"]
+        assert email["subject"] == f"Hello from {ns}"
+    # The default namespace has the seed templates, but no "hello" and no secret CRM.
+    await _json(guarded, "GET", "/templates/hello", ADMIN["Authorization"][7:], 404)
+    assert (await _json(guarded, "GET", "/secrets", ADMIN["Authorization"][7:]))["items"] == []
