@@ -8,9 +8,9 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from conveyor.commands.bulk import bulk_operate
+from conveyor.commands.operations import operate
 from conveyor.definitions import NodeId
-from conveyor.engine.bulk import BULK_EVENTS, bulk_operate
-from conveyor.engine.operations import operate
 from conveyor.errors import NotFoundError
 from conveyor.http.audit import actor_of
 from conveyor.http.bodies import model_body, path_uuid
@@ -22,6 +22,7 @@ from conveyor.http.scoping import namespace_of, owned_execution
 from conveyor.http.selection import SelectionBody, SelectionQuery
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape, webhook_call_shape
 from conveyor.roles import Role
+from conveyor.statemachines import OPERATOR_VERBS
 from conveyor.store import connection
 from conveyor.store.claims import slot_waits
 from conveyor.store.history import list_history, list_steps
@@ -30,7 +31,7 @@ from conveyor.store.webhooks import list_webhook_calls
 
 routes = web.RouteTableDef()
 
-BulkEvent = Annotated[str, Field(json_schema_extra={"enum": list(BULK_EVENTS)})]
+BulkEvent = Annotated[str, Field(json_schema_extra={"enum": list(OPERATOR_VERBS)})]
 
 
 class ExecutionQuery(SelectionQuery, PageQuery):
@@ -142,8 +143,7 @@ async def retry(request: web.Request) -> web.Response:
 
 
 operator_routes = [
-    *(_operator(event) for event in ("pause", "resume", "cancel")),
-    web.post("/executions/{id}/retry", retry),
+    web.post("/executions/{id}/retry", retry) if event == "retry" else _operator(event) for event in OPERATOR_VERBS
 ]
 
 
@@ -158,8 +158,8 @@ class BulkBody(SelectionBody):
 async def bulk(request: web.Request) -> web.Response:
     """Pause, resume, cancel or retry every selected execution its state allows; count changed and skipped."""
     event = request.match_info["event"]
-    if event not in BULK_EVENTS:
-        raise NotFoundError(f"no bulk operation {event[:50]!r}; known: {', '.join(BULK_EVENTS)}", field="event")
+    if event not in OPERATOR_VERBS:
+        raise NotFoundError(f"no bulk operation {event[:50]!r}; known: {', '.join(OPERATOR_VERBS)}", field="event")
     body = await model_body(request, BulkBody)
     pool = request.app[POOL]
     async with connection(pool) as conn:
