@@ -135,3 +135,25 @@ async def test_a_static_key_verifies_without_a_jwks(db: Pool, aiohttp_client: Cl
 def test_sso_without_issuer_or_audience_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="CONVEYOR_JWT_ISSUER"):
         Settings(jwt_jwks_url="https://id.example.test/jwks.json")
+
+
+async def test_forged_key_ids_do_not_make_the_jwks_be_fetched_again_and_again(
+    db: Pool, aiohttp_client: Client, aiohttp_server: Callable[..., Awaitable[TestServer]]
+) -> None:
+    fetches = 0
+
+    async def jwks(_: web.Request) -> web.Response:
+        nonlocal fetches
+        fetches += 1
+        return web.json_response(_jwks())
+
+    provider = web.Application()
+    provider.router.add_get("/jwks.json", jwks)
+    server = await aiohttp_server(provider, host="127.0.0.1")
+    settings = Settings(jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwt_jwks_url=str(server.make_url("/jwks.json")))
+    api = await aiohttp_client(create_app(db, settings))
+    assert (await api.get("/workflows", headers=bearer(token()))).status == 200
+    for n in range(20):
+        assert (await api.get("/workflows", headers=bearer(token(key=STRANGER, kid=f"forged-{n}")))).status == 401
+    assert fetches <= 2  # the first read, and one more for an unknown key id (PyJWKClient's cooldown, 30 s)
+    assert (await api.get("/workflows", headers=bearer(token(kid="ec-1", key=EC_KEY, algorithm="ES256")))).status == 200
