@@ -16,7 +16,7 @@ import hmac
 from aiohttp import web
 
 from conveyor.config import Settings
-from conveyor.errors import ForbiddenError, UnauthorizedError
+from conveyor.errors import ForbiddenError, UnauthorizedError, ValidationError
 from conveyor.http.dashboard import ASSET_PREFIX
 from conveyor.http.errors import Handler
 from conveyor.http.keys import JWT_VERIFIER, KEY_CACHE, POOL, SETTINGS
@@ -69,8 +69,8 @@ def _bootstrap(request: web.Request) -> Principal:
     """The bootstrap admin, in the namespace the request names (the default one when none)."""
     namespace = request.headers.get(NAMESPACE_HEADER, DEFAULT_NAMESPACE)
     if not is_namespace(namespace):
-        raise UnauthorizedError(
-            f"header {NAMESPACE_HEADER} must name a namespace: lower-case letters, digits, '_', '.', '-'",
+        raise ValidationError(
+            f"header {NAMESPACE_HEADER} must name a namespace: 1 to 63 lower-case letters, digits, '_', '.' or '-'",
             field=NAMESPACE_HEADER,
         )
     return Principal("token", Role.ADMIN, namespace, spans_namespaces=True)

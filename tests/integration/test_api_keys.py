@@ -111,3 +111,17 @@ async def test_hostile_key_bodies_are_422(db: Pool, aiohttp_client: Client) -> N
         response = await api.post("/keys", json=body, headers=ADMIN)
         assert response.status == 422, body
         assert (await response.json())["error"]["details"]["field"] == field, body
+
+
+async def test_the_bootstrap_token_acts_in_the_namespace_its_header_names(db: Pool, aiohttp_client: Client) -> None:
+    api = await aiohttp_client(create_app(db, access_settings()))
+    team = await make_key(api, "editor", namespace="team-a")
+    definition = {"name": "theirs", "start": "a", "nodes": [{"id": "a", "type": "action", "action": "noop"}]}
+    assert (await api.post("/workflows", json=definition, headers=bearer(team))).status == 201
+    assert (await (await api.get("/workflows", headers=ADMIN)).json())["items"] == []
+    there = await api.get("/workflows", headers=ADMIN | {"Conveyor-Namespace": "team-a"})
+    assert [w["name"] for w in (await there.json())["items"]] == ["theirs"]
+    for bad in ("Team-A", "", "a" * 64, "../etc"):
+        refused = await api.get("/workflows", headers=ADMIN | {"Conveyor-Namespace": bad})
+        assert refused.status == 422, bad
+        assert (await refused.json())["error"]["details"]["field"] == "Conveyor-Namespace"
