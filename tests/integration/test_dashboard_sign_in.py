@@ -49,3 +49,24 @@ async def test_a_key_signs_in_and_sees_only_the_buttons_its_role_may_use(
     assert await page.evaluate("document.getElementById('who').textContent") == f"default · {role}"
     await page.wait_for("!!document.querySelector('.actions button[data-action=pause]')", "the execution page")
     assert await page.evaluate(_BUTTONS) == shown
+
+
+async def test_an_admin_reads_the_audit_trail_and_an_operators_actions_name_it(
+    db: Pool, aiohttp_client: Client, page: Page
+) -> None:
+    api = await aiohttp_client(create_app(db, access_settings()))
+    definition = flow({"id": "wait", "type": "delay", "duration": "1h"}, name="audited")
+    workflow = await (await api.post("/workflows", json=definition, headers=ADMIN)).json()
+    execution = await (await api.post(f"/workflows/{workflow['id']}/executions", json={}, headers=ADMIN)).json()
+    assert (await api.post(f"/executions/{execution['id']}/pause", headers=ADMIN)).status == 200
+    admin = await make_key(api, "admin")
+    await _sign_in(page, api, "/audit", admin)
+    await page.wait_for("document.querySelectorAll('#audit tbody tr').length >= 4", "the audit trail")
+    assert not await page.evaluate("document.querySelector('nav a[data-section=audit]').hidden")
+    actions = await page.evaluate(
+        "[...document.querySelectorAll('#audit tbody tr td:nth-child(3)')].map(c => c.textContent)"
+    )
+    assert actions[:3] == ["POST /keys", "POST /executions/{id}/pause", "pause"]
+    await page.goto(str(api.make_url(f"/#/executions/{execution['id']}")))
+    timeline = "[...document.querySelectorAll('li[data-event=pause]')].map(li => li.textContent).join(' ')"
+    await page.wait_for(f"{timeline}.includes('by token')", "the history naming who paused it")

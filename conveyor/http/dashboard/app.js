@@ -1,7 +1,8 @@
 // The dashboard's router: the hash names the page; each page renders into <main> and stops its streams on leaving.
 
 import { actionsView } from "./actions.js";
-import { session } from "./api.js";
+import { allowed, session } from "./api.js";
+import { auditView } from "./audit.js";
 import { h, message, put } from "./dom.js";
 import { executionView } from "./execution.js";
 import { executionsView } from "./executions.js";
@@ -14,6 +15,7 @@ const PAGES = [
   [/^\/workflows$/, workflowsView, "workflows"],
   [/^\/actions$/, actionsView, "actions"],
   [/^\/system$/, systemView, "system"],
+  [/^\/audit$/, auditView, "audit"],
   [/^(?:\/executions)?\/?$/, executionsView, "executions"],
 ];
 
@@ -53,6 +55,7 @@ async function start() {
   const badge = document.getElementById("who");
   badge.textContent = `${me.namespace} · ${me.role}`;
   badge.title = me.actor;
+  document.querySelector('nav a[data-section="audit"]').hidden = !allowed("get_audit");
   window.addEventListener("hashchange", show);
   await show();
 }

@@ -182,7 +182,8 @@ function addHistory(page, entry) {
   if (page.seen.has(key)) return false;
   page.seen.add(key);
   page.history.push(entry);
-  const what = `${entry.event}${entry.node ? ` at ${entry.node}` : ""}${entry.attempt ? ` (attempt ${entry.attempt})` : ""}`;
+  const by = entry.detail?.actor ? ` by ${entry.detail.actor}` : "";
+  const what = `${entry.event}${entry.node ? ` at ${entry.node}` : ""}${entry.attempt ? ` (attempt ${entry.attempt})` : ""}${by}`;
   page.timeline.append(
     h(
       "li",
