@@ -13,9 +13,12 @@ import jwt
 
 from conveyor.config import Settings
 from conveyor.errors import UnauthorizedError
+from conveyor.http.bodies import storable_text
 from conveyor.principal import DEFAULT_NAMESPACE, Principal, is_namespace
 from conveyor.roles import Role
 
+# The longest subject taken: the audit trail records it in full.
+_MAX_SUBJECT = 255
 # Clocks of the provider and of this server may differ by this much.
 _LEEWAY_SECONDS = 30
 # How long fetched signing keys are trusted before the JWKS is read again.
@@ -82,4 +85,9 @@ def _principal(claims: dict[str, object], s: Settings) -> Principal:
         raise InvalidTokenError(
             f"the bearer JWT's claim {s.jwt_namespace_claim!r} names no namespace", field="Authorization"
         )
-    return Principal(f"jwt:{str(claims['sub'])[:200]}", granted, namespace)
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject or len(subject) > _MAX_SUBJECT or not storable_text(subject):
+        raise InvalidTokenError(
+            f"the bearer JWT's subject must be text of 1 to {_MAX_SUBJECT} characters", field="Authorization"
+        )
+    return Principal(f"jwt:{subject}", granted, namespace)

@@ -102,6 +102,9 @@ async def test_a_signed_token_acts_with_its_role_in_its_namespace(sso: ApiClient
         (lambda: token(conveyor_role="root"), "conveyor_role"),
         (lambda: token(conveyor_role=None), "conveyor_role"),
         (lambda: token(conveyor_namespace="Not A Namespace"), "conveyor_namespace"),
+        (lambda: token(sub="nul\u0000byte"), "sub"),
+        (lambda: token(sub="x" * 256), "sub"),
+        (lambda: token(sub=42), "sub"),
         (
             lambda: jwt.encode(
                 {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(time.time()) + 60, "conveyor_role": "admin"},
