@@ -3,8 +3,8 @@
 A request presents `Authorization: Bearer <credential>`: CONVEYOR_API_TOKEN (the bootstrap admin), an API key
 (`conveyor keys create`), or a JWT from the configured identity provider. Each route declares the least role it
 needs (`operation(role=...)`); a caller below it gets 403. Without CONVEYOR_API_TOKEN (and single sign-on)
-the API is open, as an admin of the default namespace, to anyone who can reach it; a credential presented is
-still checked.
+the API is open, as an admin of the default namespace, to anyone who can reach it; a live key presented still
+acts as itself there (its namespace and role).
 CONVEYOR_METRICS_TOKEN guards /metrics (the API token when it is unset: metrics name workflows and triggers, so
 they are open only when the API is).
 """
@@ -78,8 +78,9 @@ def _bootstrap(request: web.Request) -> Principal:
 
 async def _principal(request: web.Request, settings: Settings) -> Principal:
     presented = _bearer(request)
+    guarded = settings.api_token is not None or settings.single_sign_on
     if presented is None:
-        if settings.api_token is None and not settings.single_sign_on:
+        if not guarded:
             return ANONYMOUS
         raise _unauthorized()
     if settings.api_token is not None and _is(presented, settings.api_token):
@@ -90,6 +91,8 @@ async def _principal(request: web.Request, settings: Settings) -> Principal:
         key = await request.app[KEY_CACHE].find(request.app[POOL], key_digest(settings.key_secret, presented))
         if key is not None:
             return Principal(f"key:{key.id}", key.role, key.namespace, key.id)
+    if not guarded:
+        return ANONYMOUS  # an open API lets anyone in: a credential it does not know narrows nothing
     raise _unauthorized()
 
 
