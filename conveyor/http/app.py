@@ -13,6 +13,7 @@ from conveyor.http import (
     audit,
     dashboard,
     docs,
+    drafts,
     emails,
     events,
     executions,
@@ -24,8 +25,10 @@ from conveyor.http import (
     recovery,
     secrets,
     session,
+    sms,
     tallies,
     templates,
+    trends,
     triggers,
     workflows,
 )
@@ -81,6 +84,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app[JWT_VERIFIER] = JwtVerifier(settings)
     app[VAULT] = Vault(pool, settings)
     app.add_routes(workflows.routes)
+    app.add_routes(drafts.routes)
     app.add_routes(executions.routes)
     app.add_routes(executions.operator_routes)
     app.add_routes(triggers.routes)
@@ -95,10 +99,12 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(live.routes)
     app.add_routes(machine.routes)
     app.add_routes(tallies.routes)
+    app.add_routes(trends.routes)
     app.add_routes(secrets.routes)
     app.add_routes(api_keys.routes)
     app.add_routes(audit.routes)
     app.add_routes(session.routes)
+    app.add_routes(sms.routes)
     app.on_startup.append(learn_secrets)
     app.on_startup.append(publish_builtin_actions)
     app.add_routes(dashboard.routes)

@@ -21,6 +21,7 @@ from conveyor.http.resources import BulkAnswer, ExecutionAnswer, HistoryAnswer, 
 from conveyor.http.scoping import namespace_of, owned_execution
 from conveyor.http.selection import SelectionBody, SelectionQuery
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape, webhook_call_shape
+from conveyor.http.waiting import waiting_of
 from conveyor.roles import Role
 from conveyor.statemachines import OPERATOR_VERBS
 from conveyor.store import connection
@@ -65,8 +66,9 @@ async def get_one(request: web.Request) -> web.Response:
     """One execution."""
     async with connection(request.app[POOL]) as conn:
         execution = await owned_execution(conn, request)
-        waits = await slot_waits(conn, [execution.id])
-    return respond(execution_shape(execution, waits.get(execution.id)))
+        slot = (await slot_waits(conn, [execution.id])).get(execution.id)
+        rest = await waiting_of(conn, execution, slot)
+    return respond(execution_shape(execution, slot, rest))
 
 
 @routes.get("/executions/{id}/history")

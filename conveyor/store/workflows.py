@@ -34,18 +34,18 @@ class Workflow:
         return str(self.definition["start"])
 
 
-_COLUMNS = "id, name, description, version, active, definition, created_at, updated_at, namespace"
+WORKFLOW_COLUMNS = "id, name, description, version, active, definition, created_at, updated_at, namespace"
 
 _INSERT = Statement(f"""
 WITH w AS (
     INSERT INTO workflows (id, namespace, name, description, definition)
     VALUES (:id, :namespace, :name, :description, :definition)
-    RETURNING {_COLUMNS}
+    RETURNING {WORKFLOW_COLUMNS}
 ), v AS (
     INSERT INTO workflow_versions (workflow_id, version, namespace, definition)
     SELECT id, version, namespace, definition FROM w
 )
-SELECT {_COLUMNS} FROM w
+SELECT {WORKFLOW_COLUMNS} FROM w
 """)
 
 
@@ -66,8 +66,8 @@ async def insert_workflow(
     return Workflow(**dict(row))
 
 
-_BY_ID = Statement(f"SELECT {_COLUMNS} FROM workflows WHERE id = :id AND namespace = :namespace")
-_BY_NAME = Statement(f"SELECT {_COLUMNS} FROM workflows WHERE namespace = :namespace AND name = :name")
+_BY_ID = Statement(f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = :id AND namespace = :namespace")
+_BY_NAME = Statement(f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE namespace = :namespace AND name = :name")
 
 
 async def get_workflow(conn: Conn, ref: str | uuid.UUID, namespace: str) -> Workflow:
@@ -91,7 +91,7 @@ async def get_workflow(conn: Conn, ref: str | uuid.UUID, namespace: str) -> Work
 
 
 _LIST = Statement(f"""
-SELECT {_COLUMNS} FROM workflows
+SELECT {WORKFLOW_COLUMNS} FROM workflows
 WHERE namespace = :namespace AND (:after::text IS NULL OR name > :after)
 ORDER BY name
 LIMIT :limit
@@ -104,19 +104,21 @@ async def list_workflows(conn: Conn, namespace: str, after: str | None, limit: i
     return [Workflow(**dict(r)) for r in await conn.fetch(_LIST.sql, *args)]
 
 
-# A new version also reactivates: storing one says the workflow is meant to run.
+# A new version also reactivates: storing one says the workflow is meant to run. Its number follows the current
+# one and any draft stored after it (conveyor/store/drafts.py); `version + 1` is read again from the row when a
+# concurrent PUT changed it first.
 _NEW_VERSION = Statement(f"""
 WITH w AS (
     UPDATE workflows
-    SET name = :name, description = :description, definition = :definition, version = version + 1, active = true,
-        updated_at = now()
+    SET name = :name, description = :description, definition = :definition, active = true, updated_at = now(),
+        version = greatest(version + 1, (SELECT max(version) + 1 FROM workflow_versions WHERE workflow_id = :id))
     WHERE id = :id
-    RETURNING {_COLUMNS}
+    RETURNING {WORKFLOW_COLUMNS}
 ), v AS (
     INSERT INTO workflow_versions (workflow_id, version, namespace, definition)
     SELECT id, version, namespace, definition FROM w
 )
-SELECT {_COLUMNS} FROM w
+SELECT {WORKFLOW_COLUMNS} FROM w
 """)
 
 
@@ -138,20 +140,21 @@ async def insert_version(
 
 @dataclass(frozen=True, slots=True)
 class WorkflowVersion:
-    """One immutable version of a workflow's definition."""
+    """One immutable version of a workflow's definition; a `draft` is not used by executions until published."""
 
     workflow_id: uuid.UUID
     version: int
     definition: JSONObject
     created_at: datetime
+    draft: bool = False
 
 
-_VERSION_COLUMNS = "workflow_id, version, definition, created_at"
+VERSION_COLUMNS = "workflow_id, version, definition, created_at, draft"
 _VERSIONS = Statement(
-    f"SELECT {_VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = :workflow_id ORDER BY version DESC"
+    f"SELECT {VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = :workflow_id ORDER BY version DESC"
 )
 _ONE_VERSION = Statement(
-    f"SELECT {_VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = :workflow_id AND version = :version"
+    f"SELECT {VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = :workflow_id AND version = :version"
 )
 
 
@@ -170,7 +173,9 @@ async def get_version(conn: Conn, workflow_id: uuid.UUID, version: int) -> Workf
     return WorkflowVersion(**dict(row))
 
 
-_DEACTIVATE = Statement(f"UPDATE workflows SET active = false, updated_at = now() WHERE id = :id RETURNING {_COLUMNS}")
+_DEACTIVATE = Statement(
+    f"UPDATE workflows SET active = false, updated_at = now() WHERE id = :id RETURNING {WORKFLOW_COLUMNS}"
+)
 
 
 async def deactivate_workflow(conn: Conn, workflow_id: uuid.UUID) -> Workflow:
