@@ -57,7 +57,9 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Record each successful change a caller made (public routes, such as inbound hooks, are no caller's)."""
     response = await handler(request)
     declared = declared_operation(request.match_info.route.handler)
-    if request.method in _READS or declared is None or declared.public or response.status >= 400:
+    # A viewer's route changes nothing, even one sent as a POST (a definition's check).
+    changes = declared is not None and not declared.public and declared.role > Role.VIEWER
+    if request.method in _READS or not changes or response.status >= 400:
         return response
     action = f"{request.method} {request.match_info.route.resource.canonical}"  # type: ignore[union-attr]
     try:

@@ -42,6 +42,8 @@ _VALID = {
     ("POST", "/events"): {"type": "signup", "payload": {}},
     ("PUT", "/secrets/{secret}"): {"value": "a value long enough"},
     ("POST", "/keys"): {"role": "viewer"},
+    ("POST", "/drafts"): _DEFINITION,
+    ("POST", "/definitions/check"): _DEFINITION,
 }
 # Path parameters that are not ids, by name: a value each accepts.
 _PARAMETERS = {"version": "1", "event": "cancel", "secret": "CRM_TOKEN"}
