@@ -45,8 +45,9 @@ DROP INDEX workflows_name_key;
 CREATE UNIQUE INDEX workflows_name_key ON workflows (namespace, name);
 ALTER TABLE workflow_versions ADD COLUMN namespace text NOT NULL DEFAULT 'default';
 ALTER TABLE executions ADD COLUMN namespace text NOT NULL DEFAULT 'default';
-CREATE INDEX executions_namespace_idx ON executions (namespace, created_at DESC, id DESC);
-CREATE INDEX executions_alive_idx ON executions (namespace) WHERE finished_at IS NULL;
+CREATE INDEX executions_namespace_idx ON executions (namespace, created_at DESC, id DESC)
+    WHERE namespace <> 'default';
+CREATE INDEX executions_alive_idx ON executions (namespace) WHERE finished_at IS NULL AND namespace <> 'default';
 ALTER TABLE triggers ADD COLUMN namespace text NOT NULL DEFAULT 'default';
 DROP INDEX triggers_event_key_idx;
 CREATE INDEX triggers_event_key_idx ON triggers (namespace, event) WHERE event IS NOT NULL;

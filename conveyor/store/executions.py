@@ -66,6 +66,14 @@ def in_delay(alias: str) -> str:
     return f"({alias}.state = '{DELAYED}' OR ({alias}.state = '{PAUSED}' AND {alias}.resume_state = '{DELAYED}'))"
 
 
+def in_namespace(namespace: str) -> str:
+    """The condition on `namespace` that lets another namespace's read use the partial namespace indexes (their
+    predicate proven by the literal, custom plan or generic); the default namespace's has no such index."""
+    if namespace == DEFAULT_NAMESPACE:
+        return "namespace = :namespace"
+    return f"namespace = :namespace AND namespace <> '{DEFAULT_NAMESPACE}'"
+
+
 FIELDS = tuple(f.name for f in dataclasses.fields(Execution))
 COLUMNS = ", ".join(FIELDS)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Conn
-from conveyor.store.executions import COLUMNS, Execution, execution
+from conveyor.store.executions import COLUMNS, Execution, execution, in_namespace
 from conveyor.store.statement import Statement
 
 
@@ -35,10 +35,10 @@ class Selection:
 Key = tuple[datetime, uuid.UUID]
 
 # Each filter's condition. Indexes (schema.sql): workflow → executions_workflow_idx, one state →
-# executions_state_idx, parent → executions_parent_idx, namespace alone → executions_namespace_idx, none of
-# these → executions_created_idx; each is on (…, created_at DESC, id DESC), so a page is an index range read in
-# order, with no sort. An id prefix is a range of the primary key; an input field's value is found through
-# executions_input_idx (GIN, jsonb_path_ops): both few rows, sorted after.
+# executions_state_idx, parent → executions_parent_idx, another namespace than the default alone →
+# executions_namespace_idx, none of these → executions_created_idx; each is on (…, created_at DESC, id DESC),
+# so a page is an index range read in order, with no sort. An id prefix is a range of the primary key; an input
+# field's value is found through executions_input_idx (GIN, jsonb_path_ops): both few rows, sorted after.
 _WORKFLOW = "workflow_id = :workflow_id"
 _ONE_STATE = "state = :state"
 _STATES = "state = ANY(:states::text[])"
@@ -46,7 +46,6 @@ _AFTER = "created_at > :created_after"
 _BEFORE = "created_at < :created_before"
 _PARENT = "parent_id = :parent_id"
 _IDS = "id = ANY(:ids::uuid[])"
-_NAMESPACE = "namespace = :namespace"
 _ID_RANGE = "id BETWEEN :id_low AND :id_high"
 _INPUT = "input @> :input_doc::jsonb"
 _INPUT_EITHER = "(input @> :input_doc::jsonb OR input @> :input_typed::jsonb)"
@@ -78,7 +77,7 @@ def where(selection: Selection, after: Key | None = None) -> tuple[str, dict[str
     if selection.ids:
         add(_IDS, ids=list(selection.ids))
     if selection.namespace is not None:
-        add(_NAMESPACE, namespace=selection.namespace)
+        add(in_namespace(selection.namespace), namespace=selection.namespace)
     for condition, named in _searches(selection):
         add(condition, **named)
     if after is not None:

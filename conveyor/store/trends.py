@@ -14,6 +14,7 @@ from datetime import datetime
 from conveyor.principal import DEFAULT_NAMESPACE
 from conveyor.statemachines import COMPLETED, FAILED
 from conveyor.store import Conn
+from conveyor.store.executions import in_namespace
 from conveyor.store.statement import Statement
 
 
@@ -73,8 +74,6 @@ FROM span LEFT JOIN (
 ) busy ON true
 ORDER BY busy.minute
 """
-_ALL = Statement(_TREND.format(scope="namespace = :namespace AND"))
-_ONE_WORKFLOW = Statement(_TREND.format(scope="namespace = :namespace AND workflow_id = :workflow_id AND"))
 
 
 async def trend(
@@ -83,10 +82,13 @@ async def trend(
     """The busy minutes of the last `minutes` (now's included) of the newest `cap` executions of a namespace
     created in them (of one workflow, when given)."""
     named = {"minutes": minutes, "cap": cap, "completed": COMPLETED, "failed": FAILED, "namespace": namespace}
+    scope = in_namespace(namespace) + " AND "
     if workflow_id is None:
-        rows = await conn.fetch(_ALL.sql, *_ALL.args(**named))
+        statement = Statement(_TREND.format(scope=scope))
+        rows = await conn.fetch(statement.sql, *statement.args(**named))
     else:
-        rows = await conn.fetch(_ONE_WORKFLOW.sql, *_ONE_WORKFLOW.args(**named, workflow_id=workflow_id))
+        statement = Statement(_TREND.format(scope=scope + "workflow_id = :workflow_id AND"))
+        rows = await conn.fetch(statement.sql, *statement.args(**named, workflow_id=workflow_id))
     busy = [
         Minute(**{k: v for k, v in dict(r).items() if k not in ("since", "considered")})
         for r in rows

@@ -7,6 +7,8 @@ import dataclasses
 
 from conveyor.http.app import create_app
 from conveyor.store import Pool
+from conveyor.store.executions import in_namespace
+from conveyor.store.selection import Selection, list_query
 from tests.integration.conftest import ApiClient, flow
 from tests.integration.test_roles import Client, access_settings, bearer, make_key
 
@@ -56,3 +58,21 @@ async def test_past_its_executions_alive_a_namespace_is_429_until_one_ends(db: P
     operator = await make_key(api, "operator", "team-a")
     assert (await api.post(f"/executions/{first['id']}/cancel", headers=bearer(operator))).status == 200
     assert (await api.post(start, json={}, headers=key)).status == 201
+
+
+async def test_another_namespaces_reads_use_its_partial_indexes(db: Pool) -> None:
+    """The default namespace's executions are in no namespace index; another's list and quota reads use them."""
+    async with db.acquire() as conn:
+        selection = Selection(namespace="team-a")
+        sql, args = list_query(selection, None, 51)
+        async with conn.transaction():
+            await conn.execute("SET LOCAL enable_seqscan = off")
+            listed = await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args)
+            used = await conn.fetchval(
+                "EXPLAIN (FORMAT JSON) SELECT 1 FROM executions WHERE "
+                + in_namespace("team-a").replace(":namespace", "$1")
+                + " AND finished_at IS NULL",
+                "team-a",
+            )
+    assert "executions_namespace_idx" in str(listed)
+    assert "executions_alive_idx" in str(used) or "executions_namespace_idx" in str(used)
