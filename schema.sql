@@ -93,9 +93,9 @@ CREATE INDEX executions_created_idx ON executions (created_at DESC, id DESC);
 CREATE INDEX executions_namespace_idx ON executions (namespace, created_at DESC, id DESC)
     WHERE namespace <> 'default';
 CREATE INDEX executions_alive_idx ON executions (namespace) WHERE finished_at IS NULL AND namespace <> 'default';
--- Finding executions by a field of their input (?input=email=ada@example.com): a containment index. The input
--- is written once, at the start, so a step's update of the row stays HOT.
-CREATE INDEX executions_input_idx ON executions USING gin (input jsonb_path_ops);
+-- Finding executions by their input's email (?input=email=ada@example.com, conveyor/store/selection.py): a
+-- B-tree on that one field, not a GIN index on the whole input, whose entries every non-HOT step update writes.
+CREATE INDEX executions_input_email_idx ON executions ((input->>'email')) WHERE (input->>'email') IS NOT NULL;
 -- The retention stage's read: finished top-level executions, oldest first (conveyor/store/retention.py).
 CREATE INDEX executions_finished_idx ON executions (finished_at)
     WHERE parent_id IS NULL AND finished_at IS NOT NULL;
