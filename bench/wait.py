@@ -11,6 +11,9 @@ matches and resumes them all. Figures, by the database's clock, from the first e
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+
+import asyncpg
 
 from bench import processes, throughput
 from bench.harness import Bench, percentile
@@ -91,9 +94,11 @@ async def run(bench: Bench) -> None:
         async with bench.pool.acquire() as conn:
             await conn.fetchrow(_START_WAITING, workflow_id, total)
         await _parked(bench.pool, total)
+        cpu_before = processes.cpu_seconds(proc.pid)
         async with bench.pool.acquire() as conn:
             await conn.execute(_SEND_EVENTS, _EVENT, total)
         await processes.wait_until_finished(bench.pool, total, [proc], _DRAIN_TIMEOUT_SECONDS)
+        cpu = processes.cpu_seconds(proc.pid) - cpu_before
     async with bench.pool.acquire() as conn:
         rows = await conn.fetch(_TIMES)
     if len(rows) != total:
@@ -106,6 +111,20 @@ async def run(bench: Bench) -> None:
     started_per_s = bench.value("throughput.1w.executions_per_s")
     if started_per_s:
         bench.record("wait.resumed_vs_started", resumed_per_s / started_per_s, "ratio")
+    # the worker's CPU from the events' insert to the last execution's end (the inbox, matching and resuming)
+    bench.record("wait.worker_cpu_per_resume", cpu / total * 1000, "ms")
+    bench.note("timeline", _timeline(rows))
     late = [r["late_ms"] for r in rows]
     bench.record("wait.lateness_p50", percentile(late, 50), "ms")
     bench.record("wait.lateness_p99", percentile(late, 99), "ms")
+
+
+def _timeline(rows: Sequence[asyncpg.Record]) -> list[tuple[float, int, int]]:
+    """Per half second from the first event: the waits closed by their events, and the executions woken."""
+    end = max(max(r["matched_s"], r["resumed_s"]) for r in rows)
+    matched = [0] * (int(end * 2) + 1)
+    woken = [0] * len(matched)
+    for r in rows:
+        matched[int(r["matched_s"] * 2)] += 1
+        woken[int(r["resumed_s"] * 2)] += 1
+    return [(i / 2, m, w) for i, (m, w) in enumerate(zip(matched, woken, strict=True))]
