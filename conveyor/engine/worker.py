@@ -31,7 +31,7 @@ from conveyor.errors import DatabaseUnavailableError
 from conveyor.nodes.services import Services
 from conveyor.store import Pool, connection
 from conveyor.store.channels import CONTROL_CHANNEL, control_target
-from conveyor.store.claims import release_leases, seconds_until_next_due
+from conveyor.store.claims import ClaimFor, release_leases, seconds_until_next_due
 from conveyor.store.due_triggers import seconds_until_next_run
 from conveyor.store.executions import Execution
 from conveyor.store.routing import park_unprovided, route_elsewhere
@@ -93,7 +93,7 @@ class Worker:
             settings.lease_seconds,
             limits,
         )
-        self._events = EventMatcher(pool, definitions)
+        self._events = EventMatcher(pool, definitions, services.wait_reads)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._triggers = TriggerCache()
         self._retention = RetentionStage(pool, settings.retention, settings.retention_batch_size)
@@ -104,6 +104,7 @@ class Worker:
         self._feed_wanted = True
         self._feed_at = 0.0
         self._feeding: asyncio.Task[None] | None = None
+        self._reserved = 0
         # Executions cancelled while running here, with the loop time their control message came.
         self._aborting: dict[uuid.UUID, float] = {}
         # The actions this worker runs: it claims no step of another of the team's actions.
@@ -213,8 +214,8 @@ class Worker:
             self._alarm.ring()
 
     def _free_slots(self) -> int:
-        # A held sleep runs nothing, so it takes no slot.
-        return self._settings.concurrency - (len(self._tasks) - len(self._holds.held))
+        # A held sleep runs nothing, so it takes no slot; slots set aside for a match batch's claims are taken.
+        return self._settings.concurrency - (len(self._tasks) - len(self._holds.held)) - self._reserved
 
     async def _feed(self) -> bool:
         """Fire due schedules into the inbox and consume it; True when a full batch says more is waiting."""
@@ -224,7 +225,7 @@ class Worker:
             await self._polls.start_due()
             consumed = await consume_inbox(self._pool, self._triggers, limit)
             ripened = await start_ripe_groups(self._pool, self._triggers, limit)
-            matched = await self._events.match(limit)
+            matched = await self._match(limit)
         except DatabaseUnavailableError:
             raise
         except Exception:
@@ -233,6 +234,20 @@ class Worker:
             log.exception("trigger_stage_failed")
             return False
         return fired >= limit or consumed >= limit or ripened >= limit or matched >= limit
+
+    async def _match(self, limit: int) -> int:
+        """Match new events to waits; run at once the executions they woke that this worker had room for."""
+        # The slots are set aside while the batch runs: the claim loop, running meanwhile, does not fill them.
+        room = max(0, min(self._free_slots(), self._settings.batch_size))
+        self._reserved += room
+        try:
+            claim = ClaimFor(self.id, room, self._settings.lease_seconds, self._provides)
+            matched = await self._events.match(limit, claim)
+        finally:
+            self._reserved -= room
+        for ex in matched.claimed:
+            self._start(ex)
+        return matched.events
 
     def _want_feed(self) -> None:
         self._feed_wanted = True

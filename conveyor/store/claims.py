@@ -68,6 +68,33 @@ SELECT l.id AS locked_id, l.uncapped, c.* FROM locked l LEFT JOIN claimed c ON c
 """)
 
 
+def claim_move_args() -> dict[str, JSONValue]:
+    """The claim moves as three parallel arrays (`sources`, `events`, `targets`) for a statement's `move` table."""
+    return {
+        "sources": [m.source for m in _CLAIM_MOVES],
+        "events": [m.event for m in _CLAIM_MOVES],
+        "targets": [m.target for m in _CLAIM_MOVES],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimFor:
+    """Who claims what another statement makes due, and how much of it: `room` executions at most, each
+    leased for `lease_seconds`, none of an action `owner` does not provide."""
+
+    owner: str
+    room: int
+    lease_seconds: float
+    provides: Sequence[str]
+
+
+# Claim nothing: what the statement makes due is left to the claim loops.
+NO_CLAIM = ClaimFor(owner="", room=0, lease_seconds=0.0, provides=())
+
+# Columns of a claimed execution, for a statement that claims rows as a claim does (its RETURNING).
+CLAIMED_COLUMNS = _E_COLUMNS
+
+
 def claim_args(
     owner: str, limit: int, lease_seconds: float, in_flight: Sequence[uuid.UUID], provides: Sequence[str]
 ) -> list[JSONValue]:
@@ -78,9 +105,7 @@ def claim_args(
         limit=limit,
         owner=owner,
         lease_seconds=lease_seconds,
-        sources=[m.source for m in _CLAIM_MOVES],
-        events=[m.event for m in _CLAIM_MOVES],
-        targets=[m.target for m in _CLAIM_MOVES],
+        **claim_move_args(),
     )
 
 

@@ -15,8 +15,9 @@ from datetime import datetime
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import DELAYED, PAUSED, TERMINAL_STATES
 from conveyor.store import Conn
+from conveyor.store.claims import CLAIMED_COLUMNS, NO_CLAIM, ROUTED, ClaimFor, claim_move_args
 from conveyor.store.event_log import Event, event
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.executions import WAKE_CHANNEL, Execution, execution
 from conveyor.store.statement import Statement
 
 
@@ -212,12 +213,16 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
-    """How many waits an event closed, and how many executions that made due now."""
+    """How many waits an event closed, how many executions that made due now, and those of them claimed."""
 
     closed: int
     woken: int
+    claimed: list[Execution]
 
 
+# The woken executions that `claim` may take at once are claimed as a claim would take them (the same move, lease
+# and history row), the rest are made due now: a claim by this statement spares the worker's claim statement its
+# second write of each row, and the execution runs as soon as the match commits.
 _DELIVER = Statement(f"""
 WITH delivery AS (
     SELECT * FROM unnest(:execution_ids::uuid[], :visits::integer[], :event_ids::bigint[])
@@ -227,17 +232,43 @@ WITH delivery AS (
     FROM delivery d
     WHERE w.execution_id = d.execution_id AND w.visit = d.visit AND w.closed_at IS NULL
     RETURNING w.execution_id
+), target AS (
+    SELECT e.id, e.state, e.lease_owner,
+           e.state = '{DELAYED}' AND e.lease_owner IS NULL AND e.slot_key IS NULL AND e.total_limit IS NULL
+           AND {ROUTED.format(provides=":provides")} AS claimable
+    FROM executions e
+    WHERE e.id IN (SELECT execution_id FROM closed UNION SELECT unnest(:wake_ids::uuid[]))
+      AND (e.state = '{DELAYED}' OR (e.state = '{PAUSED}' AND e.resume_state = '{DELAYED}'))
+), taken AS (
+    SELECT id, state, lease_owner FROM target WHERE claimable ORDER BY id LIMIT :room
+), move AS (
+    SELECT * FROM unnest(:sources::text[], :events::text[], :targets::text[]) AS m(source, event, target)
+), claimed AS (
+    UPDATE executions e
+    SET state = m.target, lease_owner = :owner, wake_at = now() + make_interval(secs => :lease_seconds),
+        version = e.version + 1, started_at = coalesce(e.started_at, now()), step_started_at = now(),
+        updated_at = now()
+    FROM taken t JOIN move m ON m.source = t.state
+    WHERE e.id = t.id AND e.state = t.state AND e.lease_owner IS NULL
+    RETURNING {CLAIMED_COLUMNS}, m.source AS claimed_from, m.event AS claimed_by, t.lease_owner AS previous_owner
+), history AS (
+    INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
+    SELECT c.id, c.claimed_from, c.state, c.claimed_by, c.current_node, c.attempt,
+           jsonb_build_object('worker', :owner::text, 'previous_owner', c.previous_owner)
+    FROM claimed c
 ), woken AS (
     UPDATE executions e SET wake_at = now(), updated_at = now()
-    WHERE e.id IN (SELECT execution_id FROM closed UNION SELECT unnest(:wake_ids::uuid[]))
+    WHERE e.id IN (SELECT id FROM target EXCEPT SELECT id FROM taken)
       AND (e.state = '{DELAYED}' OR (e.state = '{PAUSED}' AND e.resume_state = '{DELAYED}'))
     RETURNING e.id
 ), matched AS (
     UPDATE event_log SET matched_at = now() WHERE id = ANY (:matched_ids::bigint[])
+), counts AS (
+    SELECT (SELECT count(*) FROM closed) AS closed, n.woken,
+           CASE WHEN n.woken > 0 THEN pg_notify('{WAKE_CHANNEL}', '') END AS notified
+    FROM (SELECT count(*) AS woken FROM woken) AS n
 )
-SELECT (SELECT count(*) FROM closed) AS closed, n.woken,
-       CASE WHEN n.woken > 0 THEN pg_notify('{WAKE_CHANNEL}', '') END AS notified
-FROM (SELECT count(*) AS woken FROM woken) AS n
+SELECT n.closed, n.woken, c.* FROM counts n LEFT JOIN claimed c ON true
 """)
 
 
@@ -247,16 +278,24 @@ async def deliver(
     *,
     matched_ids: Sequence[int] = (),
     wake_ids: Sequence[uuid.UUID] = (),
+    claim: ClaimFor = NO_CLAIM,
 ) -> Delivered:
-    """Close each open wait with its event and make its execution due now; mark `matched_ids` as taken by
-    the match stage; make `wake_ids` due now too (waits closed before). One statement."""
+    """Close each open wait with its event and make its execution due now, or claim it for `claim` while it
+    has room; mark `matched_ids` as taken by the match stage; make `wake_ids` due now too (waits closed
+    before). One statement."""
     args = _DELIVER.args(
         execution_ids=[d.execution_id for d in deliveries],
         visits=[d.visit for d in deliveries],
         event_ids=[d.event_id for d in deliveries],
         matched_ids=list(matched_ids),
         wake_ids=list(wake_ids),
+        owner=claim.owner,
+        room=claim.room,
+        lease_seconds=claim.lease_seconds,
+        provides=list(claim.provides),
+        **claim_move_args(),
     )
-    row = await conn.fetchrow(_DELIVER.sql, *args)
-    assert row is not None
-    return Delivered(int(row["closed"]), int(row["woken"]))
+    rows = await conn.fetch(_DELIVER.sql, *args)
+    claimed = [execution(r) for r in rows if r["id"] is not None]
+    woken = int(rows[0]["woken"]) + len(claimed)
+    return Delivered(int(rows[0]["closed"]), woken, claimed)
