@@ -94,8 +94,14 @@ class ParkedWait:
     match_value: str | None
 
 
+# One statement: store the wait (a wait parked before at this visit is kept as it was), then, unless that earlier
+# wait is closed, read the events it may match since it looks back to. The look back reads what it needs from the
+# arguments and the earlier row, not from the row this statement inserts, which its own snapshot cannot see.
 _PARK = Statement("""
-WITH wait AS (
+WITH earlier AS (
+    SELECT closed_at IS NOT NULL AS closed, since FROM event_waits
+    WHERE execution_id = :execution_id AND visit = :visit
+), wait AS (
     INSERT INTO event_waits (execution_id, visit, node, event_types, match_path, match_value, since, deadline)
     SELECT e.id, :visit, :node, :event_types, :match_path, :match_value,
            CASE WHEN :lookback_seconds::float8 IS NULL THEN e.created_at
@@ -103,33 +109,31 @@ WITH wait AS (
            e.wake_at
     FROM executions e WHERE e.id = :execution_id
     ON CONFLICT (execution_id, visit) DO NOTHING
+    RETURNING since
 ), paths AS (
     INSERT INTO event_match_paths (event_type, path)
     SELECT t, :match_path FROM unnest(:event_types::text[]) AS t WHERE :match_path::text[] IS NOT NULL
     ON CONFLICT DO NOTHING
+), open AS (
+    SELECT coalesce((SELECT since FROM earlier), (SELECT since FROM wait)) AS since
+    WHERE NOT coalesce((SELECT closed FROM earlier), false)
 )
-SELECT 1
-""")
-
-_LOOK_BACK = Statement("""
-SELECT ev.id, ev.type, ev.payload, ev.created_at
-FROM event_waits w
-JOIN event_log ev ON ev.type = ANY (w.event_types) AND ev.created_at >= w.since
-WHERE w.execution_id = :execution_id AND w.visit = :visit AND w.closed_at IS NULL
-  AND (w.match_path IS NULL
-       OR jsonb_build_object('type', ev.type, 'payload', ev.payload) #>> w.match_path = w.match_value)
-  AND NOT EXISTS (SELECT 1 FROM event_waits d WHERE d.execution_id = w.execution_id AND d.event_id = ev.id)
+SELECT (SELECT closed FROM earlier) AS closed, ev.id, ev.type, ev.payload, ev.created_at
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT ev.id, ev.type, ev.payload, ev.created_at
+    FROM open JOIN event_log ev ON ev.type = ANY (:event_types::text[]) AND ev.created_at >= open.since
+    WHERE (:match_path::text[] IS NULL
+           OR jsonb_build_object('type', ev.type, 'payload', ev.payload) #>> :match_path::text[] = :match_value)
+      AND NOT EXISTS (SELECT 1 FROM event_waits d WHERE d.execution_id = :execution_id AND d.event_id = ev.id)
+) AS ev ON true
 ORDER BY ev.id
-""")
-
-_IS_CLOSED = Statement("""
-SELECT closed_at IS NOT NULL FROM event_waits WHERE execution_id = :execution_id AND visit = :visit
 """)
 
 
 async def park(conn: Conn, wait: ParkedWait) -> tuple[bool, list[Event]]:
     """Store the wait (kept as it is when parked before); return whether it is closed, and else the events
-    it may match that were recorded since it looks back to, oldest first."""
+    it may match that were recorded since it looks back to, oldest first. One statement."""
     args = _PARK.args(
         execution_id=wait.execution_id,
         visit=wait.visit,
@@ -139,11 +143,10 @@ async def park(conn: Conn, wait: ParkedWait) -> tuple[bool, list[Event]]:
         match_value=wait.match_value,
         lookback_seconds=wait.lookback_seconds,
     )
-    await conn.execute(_PARK.sql, *args)
-    key = {"execution_id": wait.execution_id, "visit": wait.visit}
-    if await conn.fetchval(_IS_CLOSED.sql, *_IS_CLOSED.args(**key)):
+    rows = await conn.fetch(_PARK.sql, *args)
+    if rows[0]["closed"]:
         return True, []
-    return False, [event(r) for r in await conn.fetch(_LOOK_BACK.sql, *_LOOK_BACK.args(**key))]
+    return False, [event(r) for r in rows if r["id"] is not None]
 
 
 @dataclass(frozen=True, slots=True)

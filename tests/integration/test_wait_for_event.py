@@ -19,6 +19,7 @@ from conveyor.statemachines import COMPLETED, RUNNING
 from conveyor.store import Pool
 from conveyor.store.claims import NO_CLAIM, ClaimFor
 from conveyor.store.event_log import LOCK_SPACE
+from conveyor.store.event_waits import ParkedWait, close_on_timeout, park
 from conveyor.store.executions import Execution
 from conveyor.store.wait_reads import WaitReads
 from testkit.poll import poll_until
@@ -292,6 +293,33 @@ async def test_a_match_batch_claims_what_it_wakes_as_far_as_the_worker_has_room(
         ended = [await wait_until_ended(db, ex.id) for ex in executions]
     assert {ex.state for ex in ended} == {COMPLETED}
     assert {ex.id: await nodes_run(db, ex.id) for ex in executions} == {ex.id: ["wait", "engaged"] for ex in executions}
+
+
+async def test_parking_stores_the_wait_and_looks_back_in_one_statement(db: Pool) -> None:
+    [ex] = await start(db, waiting(), ["u1"])
+    async with db.acquire() as conn:
+        for user in ("u1", "u2", "u1"):
+            await conn.execute(
+                "INSERT INTO event_log (type, payload) VALUES ('user.engaged', jsonb_build_object('user', $1::text))",
+                user,
+            )
+        await conn.execute("INSERT INTO event_log (type, payload) VALUES ('user.left', '{\"user\": \"u1\"}')")
+        wait = ParkedWait(ex.id, 1, "wait", ["user.engaged"], None, ["payload", "user"], "u1")
+        queries: list[str] = []
+        conn.add_query_logger(lambda q: queries.append(q.query))
+        closed, events = await park(conn, wait)
+        await asyncio.sleep(0)  # the logger is called on the loop's next turn
+        assert len(queries) == 1
+        # the events of its types and key since the execution began, oldest first
+        assert not closed
+        assert [(e.type, e.payload) for e in events] == [("user.engaged", {"user": "u1"})] * 2
+        assert events[0].id < events[1].id
+        # parked again at the same visit (woken early): the wait is kept, the look back is the same
+        assert await park(conn, wait) == (False, events)
+        assert await conn.fetchval("SELECT count(*) FROM event_waits WHERE execution_id = $1", ex.id) == 1
+        # closed meanwhile: parking again says so, and looks back for nothing
+        await close_on_timeout(conn, ex.id, 1)
+        assert await park(conn, wait) == (True, [])
 
 
 async def test_the_waits_read_on_one_loop_turn_go_out_as_one_statement(
