@@ -25,7 +25,9 @@ from dataclasses import dataclass
 import structlog
 
 from conveyor.cancellation import CancelOn
+from conveyor.engine.claim_room import ClaimRoom
 from conveyor.engine.definitions_cache import DefinitionCache
+from conveyor.engine.stage import FeedContext
 from conveyor.failpoints import Point, fail
 from conveyor.nodes.base import execution_data
 from conveyor.nodes.wait_for_event import WaitForEventNode
@@ -60,6 +62,11 @@ class EventMatcher:
         self._pool = pool
         self._definitions = definitions
         self._reads = reads
+
+    @classmethod
+    def for_feed(cls, feed: FeedContext) -> _MatchStage:
+        """The match stage of a worker's feed, on the worker's definitions, claiming into its free slots."""
+        return _MatchStage(cls(feed.pool, feed.definitions, feed.services.wait_reads), feed.room)
 
     async def match(self, limit: int, claim: ClaimFor) -> Matched:
         """Match up to `limit` new events in one transaction, claiming for `claim` what they wake while it has
@@ -156,3 +163,22 @@ def _cancelling_event(rules: Sequence[CancelOn], pairs: list[CancelCandidate], b
         ),
         None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _MatchStage:
+    matcher: EventMatcher
+    room: ClaimRoom
+
+    async def run(self, limit: int) -> bool:
+        """Match a batch, run what it claimed; True when it came full."""
+        with self.room.lend(limit) as claim:
+            matched = await self.matcher.match(limit, claim)
+        self.room.start(matched.claimed)
+        return matched.events >= limit
+
+    async def close(self) -> None:
+        """Nothing runs in the background."""
+
+
+STAGE = EventMatcher.for_feed

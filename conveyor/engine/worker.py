@@ -13,25 +13,23 @@ import structlog
 from conveyor.config import Settings
 from conveyor.engine.alarm import Alarm
 from conveyor.engine.claim import claim_due
-from conveyor.engine.clock_triggers import fire_due_triggers
-from conveyor.engine.coalescing import start_ripe_groups
+from conveyor.engine.claim_room import ClaimRoom
 from conveyor.engine.definitions_cache import DefinitionCache
-from conveyor.engine.event_matcher import EventMatcher
-from conveyor.engine.inbox import consume_inbox
+from conveyor.engine.feed import Feed
 from conveyor.engine.lease import LeaseKeeper
 from conveyor.engine.metrics import CLAIMED, DATABASE_UNAVAILABLE, IN_FLIGHT, LOOP_ERRORS
-from conveyor.engine.operations import pause_after_step
-from conveyor.engine.poll_triggers import PollStage
+from conveyor.engine.operator_move import pause_after_step
 from conveyor.engine.recovery import recover, silence_limit_seconds
 from conveyor.engine.retention import RetentionStage
 from conveyor.engine.routing import provided_actions
 from conveyor.engine.runner import Holds, StepLimits, StepRunner, held_sleep_seconds
+from conveyor.engine.stage import FeedContext
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import DatabaseUnavailableError
-from conveyor.nodes.services import Services
+from conveyor.services import Services
 from conveyor.store import Pool, connection
 from conveyor.store.channels import CONTROL_CHANNEL, control_target
-from conveyor.store.claims import ClaimFor, release_leases, seconds_until_next_due
+from conveyor.store.claims import release_leases, seconds_until_next_due
 from conveyor.store.due_triggers import seconds_until_next_run
 from conveyor.store.executions import Execution
 from conveyor.store.routing import park_unprovided, route_elsewhere
@@ -49,8 +47,6 @@ _RETRY_AFTER_DATABASE_SECONDS = 1.0
 # How often a worker whose database is away tries it again: a delay that fell due meanwhile must fire within
 # a second of the database's return, and a failed connect costs next to nothing.
 _DATABASE_RETRY_SECONDS = 0.25
-# How many poll triggers one worker polls at once.
-_MAX_POLLS = 16
 # Held sleeps a worker keeps at most, per slot of its concurrency.
 _HOLDS_PER_SLOT = 10
 
@@ -93,22 +89,26 @@ class Worker:
             settings.lease_seconds,
             limits,
         )
-        self._events = EventMatcher(pool, definitions, services.wait_reads)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
-        self._triggers = TriggerCache()
         self._retention = RetentionStage(pool, settings.retention, settings.retention_batch_size)
-        self._polls = PollStage(pool, self._triggers, services, _MAX_POLLS, self._want_feed)
+        # The actions this worker runs: it claims no step of another of the team's actions.
+        self._provides = provided_actions()
+        self._room = ClaimRoom(
+            self.id,
+            settings.lease_seconds,
+            self._provides,
+            free=lambda: min(self._free_slots(), settings.batch_size),
+            start=self._start,
+        )
+        self._feed = Feed(FeedContext(pool, TriggerCache(), definitions, services, self._want_feed, self._room))
         # The feed (schedules, polls, inbox, coalescing, events) runs when something may be waiting for it: a
         # NOTIFY (inbox rows and events send one), a poll that ended, a full batch last time, or a due time of
         # its own; not when only this process's executions ended and freed room to claim.
         self._feed_wanted = True
         self._feed_at = 0.0
         self._feeding: asyncio.Task[None] | None = None
-        self._reserved = 0
         # Executions cancelled while running here, with the loop time their control message came.
         self._aborting: dict[uuid.UUID, float] = {}
-        # The actions this worker runs: it claims no step of another of the team's actions.
-        self._provides = provided_actions()
         self._park_at = 0.0
 
     def wake(self) -> None:
@@ -144,7 +144,7 @@ class Worker:
         finally:
             if self._feeding is not None:
                 await asyncio.gather(self._feeding, return_exceptions=True)
-            await self._polls.close()
+            await self._feed.close()
             await self._drain()
             keeper.cancel()
             await self._alarm.close()
@@ -192,7 +192,7 @@ class Worker:
         """Run the feed once and set when it runs next; ring the claim loop when done."""
         loop = asyncio.get_running_loop()
         try:
-            if await self._feed():
+            if await self._feed.run(self._settings.inbox_batch_size):
                 self._feed_wanted = True  # a full batch: more may be waiting
             async with connection(self._pool) as conn:
                 run_in = await seconds_until_next_run(conn)
@@ -215,39 +215,7 @@ class Worker:
 
     def _free_slots(self) -> int:
         # A held sleep runs nothing, so it takes no slot; slots set aside for a match batch's claims are taken.
-        return self._settings.concurrency - (len(self._tasks) - len(self._holds.held)) - self._reserved
-
-    async def _feed(self) -> bool:
-        """Fire due schedules into the inbox and consume it; True when a full batch says more is waiting."""
-        limit = self._settings.inbox_batch_size
-        try:
-            fired = await fire_due_triggers(self._pool, self._triggers, limit)
-            await self._polls.start_due()
-            consumed = await consume_inbox(self._pool, self._triggers, limit)
-            ripened = await start_ripe_groups(self._pool, self._triggers, limit)
-            matched = await self._match(limit)
-        except DatabaseUnavailableError:
-            raise
-        except Exception:
-            # a broken stage must not stop the executions already due from running
-            LOOP_ERRORS.labels(loop="triggers").inc()
-            log.exception("trigger_stage_failed")
-            return False
-        return fired >= limit or consumed >= limit or ripened >= limit or matched >= limit
-
-    async def _match(self, limit: int) -> int:
-        """Match new events to waits; run at once the executions they woke that this worker had room for."""
-        # The slots are set aside while the batch runs: the claim loop, running meanwhile, does not fill them.
-        room = max(0, min(self._free_slots(), self._settings.batch_size))
-        self._reserved += room
-        try:
-            claim = ClaimFor(self.id, room, self._settings.lease_seconds, self._provides)
-            matched = await self._events.match(limit, claim)
-        finally:
-            self._reserved -= room
-        for ex in matched.claimed:
-            self._start(ex)
-        return matched.events
+        return self._settings.concurrency - (len(self._tasks) - len(self._holds.held)) - self._room.set_aside
 
     def _want_feed(self) -> None:
         self._feed_wanted = True

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from conveyor.jsonvalue import JSONValue
 from conveyor.statemachines import CLAIM_EVENTS, PAUSED, Transition, moves
 from conveyor.store import Conn
-from conveyor.store.executions import COLUMNS, WAKE_CHANNEL, Execution, execution
+from conveyor.store.channels import WAKE_CHANNEL
+from conveyor.store.executions import COLUMNS, Execution, execution
+from conveyor.store.history import INSERT_HISTORY
 from conveyor.store.statement import Statement
 
 # The due index (schema.sql) leaves paused executions out; the planner uses it only for a query whose
@@ -36,6 +38,20 @@ HELD_BACK = f"""(
 _CLAIM_MOVES: tuple[Transition, ...] = tuple(move for event in CLAIM_EVENTS for move in moves(event))
 _E_COLUMNS = ", ".join("e." + c for c in COLUMNS.split(", "))
 
+
+def claim_set(target: str) -> str:
+    """SQL: what a claim writes to the execution `e` it takes (`target`: the state its move leads to), for `:owner`
+    under a lease of `:lease_seconds`; one declaration for every statement that claims."""
+    return (
+        f"state = {target}, lease_owner = :owner, wake_at = now() + make_interval(secs => :lease_seconds), "
+        "version = e.version + 1, started_at = coalesce(e.started_at, now()), step_started_at = now(), "
+        "updated_at = now()"
+    )
+
+
+# SQL: the detail of a claim's history row, from the claimed row `c` (its `previous_owner`).
+CLAIM_DETAIL = "jsonb_build_object('worker', :owner::text, 'previous_owner', c.previous_owner)"
+
 # A claim in one statement: lock the earliest due rows others do not hold, take the ones without caps and record
 # each take in history. A row with caps is locked and named but not taken: its cap is counted only after the
 # caps' advisory locks are held, which takes a transaction (`admit`).
@@ -52,16 +68,13 @@ WITH locked AS (
     SELECT * FROM unnest(:sources::text[], :events::text[], :targets::text[]) AS m(source, event, target)
 ), claimed AS (
     UPDATE executions e
-    SET state = m.target, lease_owner = :owner, wake_at = now() + make_interval(secs => :lease_seconds),
-        version = e.version + 1, started_at = coalesce(e.started_at, now()), step_started_at = now(),
-        updated_at = now()
+    SET {claim_set("m.target")}
     FROM locked l JOIN move m ON m.source = l.state
     WHERE e.id = l.id AND l.uncapped
     RETURNING {_E_COLUMNS}, m.source AS claimed_from, m.event AS claimed_by, l.lease_owner AS previous_owner
 ), history AS (
-    INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
-    SELECT c.id, c.claimed_from, c.state, c.claimed_by, c.current_node, c.attempt,
-           jsonb_build_object('worker', :owner::text, 'previous_owner', c.previous_owner)
+    {INSERT_HISTORY}
+    SELECT c.id, c.claimed_from, c.state, c.claimed_by, c.current_node, c.attempt, {CLAIM_DETAIL}
     FROM claimed c
 )
 SELECT l.id AS locked_id, l.uncapped, c.* FROM locked l LEFT JOIN claimed c ON c.id = l.id
@@ -211,14 +224,12 @@ class Claim:
 _MARK_CLAIMED = Statement(f"""
 WITH claimed AS (
     UPDATE executions e
-    SET state = c.target, lease_owner = :owner, wake_at = now() + make_interval(secs => :lease_seconds),
-        version = e.version + 1, started_at = coalesce(e.started_at, now()), step_started_at = now(),
-        updated_at = now()
+    SET {claim_set("c.target")}
     FROM unnest(:ids::uuid[], :targets::text[]) AS c(id, target)
     WHERE e.id = c.id
     RETURNING {_E_COLUMNS}
 ), history AS (
-    INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
+    {INSERT_HISTORY}
     SELECT h.id, h.source, h.target, h.event, e.current_node, e.attempt, h.detail
     FROM unnest(:ids::uuid[], :targets::text[], :sources::text[], :events::text[], :details::jsonb[])
          AS h(id, target, source, event, detail)

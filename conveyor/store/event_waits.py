@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conveyor.jsonvalue import JSONObject
-from conveyor.statemachines import DELAYED, PAUSED, TERMINAL_STATES
+from conveyor.statemachines import DELAYED, TERMINAL_STATES
 from conveyor.store import Conn
-from conveyor.store.claims import CLAIMED_COLUMNS, NO_CLAIM, ROUTED, ClaimFor, claim_move_args
+from conveyor.store.channels import WAKE_CHANNEL
+from conveyor.store.claims import CLAIM_DETAIL, CLAIMED_COLUMNS, NO_CLAIM, ROUTED, ClaimFor, claim_move_args, claim_set
 from conveyor.store.event_log import Event, event
-from conveyor.store.executions import WAKE_CHANNEL, Execution, execution
+from conveyor.store.executions import Execution, execution, in_delay
+from conveyor.store.history import INSERT_HISTORY
 from conveyor.store.statement import Statement
 
 
@@ -240,29 +242,23 @@ WITH delivery AS (
            e.state = '{DELAYED}' AND e.lease_owner IS NULL AND e.slot_key IS NULL AND e.total_limit IS NULL
            AND {ROUTED.format(provides=":provides")} AS claimable
     FROM executions e
-    WHERE e.id IN (SELECT execution_id FROM closed UNION SELECT unnest(:wake_ids::uuid[]))
-      AND (e.state = '{DELAYED}' OR (e.state = '{PAUSED}' AND e.resume_state = '{DELAYED}'))
+    WHERE e.id IN (SELECT execution_id FROM closed UNION SELECT unnest(:wake_ids::uuid[])) AND {in_delay("e")}
 ), taken AS (
     SELECT id, state, lease_owner FROM target WHERE claimable ORDER BY id LIMIT :room
 ), move AS (
     SELECT * FROM unnest(:sources::text[], :events::text[], :targets::text[]) AS m(source, event, target)
 ), claimed AS (
-    UPDATE executions e
-    SET state = m.target, lease_owner = :owner, wake_at = now() + make_interval(secs => :lease_seconds),
-        version = e.version + 1, started_at = coalesce(e.started_at, now()), step_started_at = now(),
-        updated_at = now()
+    UPDATE executions e SET {claim_set("m.target")}
     FROM taken t JOIN move m ON m.source = t.state
     WHERE e.id = t.id AND e.state = t.state AND e.lease_owner IS NULL
     RETURNING {CLAIMED_COLUMNS}, m.source AS claimed_from, m.event AS claimed_by, t.lease_owner AS previous_owner
 ), history AS (
-    INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
-    SELECT c.id, c.claimed_from, c.state, c.claimed_by, c.current_node, c.attempt,
-           jsonb_build_object('worker', :owner::text, 'previous_owner', c.previous_owner)
+    {INSERT_HISTORY}
+    SELECT c.id, c.claimed_from, c.state, c.claimed_by, c.current_node, c.attempt, {CLAIM_DETAIL}
     FROM claimed c
 ), woken AS (
     UPDATE executions e SET wake_at = now(), updated_at = now()
-    WHERE e.id IN (SELECT id FROM target EXCEPT SELECT id FROM taken)
-      AND (e.state = '{DELAYED}' OR (e.state = '{PAUSED}' AND e.resume_state = '{DELAYED}'))
+    WHERE e.id IN (SELECT id FROM target EXCEPT SELECT id FROM taken) AND {in_delay("e")}
     RETURNING e.id
 ), matched AS (
     UPDATE event_log SET matched_at = now() WHERE id = ANY (:matched_ids::bigint[])

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from conveyor.client import ApiClient, ApiError
+from conveyor.statemachines import OPERATOR_VERBS
 
 _EXECUTION_COLUMNS = ("id", "workflow_id", "state", "current_node", "attempt", "created_at")
 _WORKFLOW_COLUMNS = ("id", "name", "version", "active", "updated_at")
@@ -20,13 +21,14 @@ _RECORD_COLUMNS = ("state", "current_node", "attempt", "pause_requested", "wake_
 
 def add_commands(commands: Any) -> None:
     """Add the operator commands to the `conveyor` argument parser's subcommands."""
-    executions = commands.add_parser("executions", help="list, show, pause, resume, cancel or retry executions")
+    verbs_named = ", ".join(OPERATOR_VERBS[:-1]) + f" or {OPERATOR_VERBS[-1]}"
+    executions = commands.add_parser("executions", help=f"list, show, {verbs_named} executions")
     verbs = executions.add_subparsers(dest="verb", required=True)
     listing = _with_json(verbs.add_parser("list", help="executions, newest first"))
     for name in ("workflow", "state", "cursor"):
         listing.add_argument(f"--{name}")
     listing.add_argument("--limit", type=int)
-    for verb in ("show", "pause", "resume", "cancel", "retry"):
+    for verb in ("show", *OPERATOR_VERBS):
         parser = _with_json(verbs.add_parser(verb, help=f"{verb} one execution"))
         parser.add_argument("id")
         if verb == "retry":
