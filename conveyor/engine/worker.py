@@ -106,7 +106,6 @@ class Worker:
         # its own; not when only this process's executions ended and freed room to claim.
         self._feed_wanted = True
         self._feed_at = 0.0
-        self._feeding: asyncio.Task[None] | None = None
         # Executions cancelled while running here, with the loop time their control message came.
         self._aborting: dict[uuid.UUID, float] = {}
         self._park_at = 0.0
@@ -142,8 +141,6 @@ class Worker:
                     log.exception("worker_cycle_failed")
                     await self._alarm.wait(1.0)
         finally:
-            if self._feeding is not None:
-                await asyncio.gather(self._feeding, return_exceptions=True)
             await self._feed.close()
             await self._drain()
             keeper.cancel()
@@ -167,33 +164,9 @@ class Worker:
         await self._retention.run_due()
         await self._park_unprovided()
         loop = asyncio.get_running_loop()
-        feeding = self._feeding is not None and not self._feeding.done()
-        if not feeding and (self._alarm.take_notified() or self._feed_wanted or loop.time() >= self._feed_at):
-            # The feed runs beside the claims: the executions its batches wake or start are claimed (and their
-            # slots refilled) while it works through the next batch, not after it. It rings when it ends.
-            self._feed_wanted = False
-            self._feeding = asyncio.create_task(self._feed_round(), name="feed")
-            feeding = True
-        if full_claim:
-            return  # there may be more due right now
-        # Sleep until the next due time (an execution's, or the feed's), a NOTIFY, or a ring.
-        timeout = self._settings.poll_interval_seconds
-        if not feeding:
-            timeout = min(timeout, self._feed_at - loop.time() + _DUE_SLACK_SECONDS)
-        if self._free_slots() > 0:
-            async with connection(self._pool) as conn:
-                due_in = await seconds_until_next_due(conn, list(self._tasks), self._provides)
-            if due_in is not None:
-                # Already due yet not claimed: another worker is taking it right now; look again shortly.
-                timeout = min(timeout, max(due_in, _BUSY_RECHECK_SECONDS) + _DUE_SLACK_SECONDS)
-        await self._alarm.wait(timeout)
-
-    async def _feed_round(self) -> None:
-        """Run the feed once and set when it runs next; ring the claim loop when done."""
-        loop = asyncio.get_running_loop()
-        try:
-            if await self._feed.run(self._settings.inbox_batch_size):
-                self._feed_wanted = True  # a full batch: more may be waiting
+        if self._alarm.take_notified() or self._feed_wanted or loop.time() >= self._feed_at:
+            self._feed_wanted = True  # and so it stays if the database fails the feed: it runs again
+            self._feed_wanted = await self._feed.run(self._settings.inbox_batch_size)
             async with connection(self._pool) as conn:
                 run_in = await seconds_until_next_run(conn)
             wait = self._settings.poll_interval_seconds
@@ -201,17 +174,17 @@ class Worker:
                 # Already due yet not fired: another worker is firing it right now; look again shortly.
                 wait = min(wait, max(run_in, _BUSY_RECHECK_SECONDS))
             self._feed_at = loop.time() + wait
-        except DatabaseUnavailableError as exc:
-            DATABASE_UNAVAILABLE.labels(loop="feed").inc()
-            log.warning("database_unavailable", error=exc.message)
-            self._feed_wanted = True  # it runs again once the database is back
-            await asyncio.sleep(_DATABASE_RETRY_SECONDS)
-        except Exception:
-            LOOP_ERRORS.labels(loop="feed").inc()
-            log.exception("feed_failed")
-            await asyncio.sleep(1.0)
-        finally:
-            self._alarm.ring()
+        if self._feed_wanted or full_claim:
+            return  # there may be more due right now
+        # Sleep until the next due time (an execution's, or the feed's), a NOTIFY, or a ring.
+        timeout = min(self._settings.poll_interval_seconds, self._feed_at - loop.time() + _DUE_SLACK_SECONDS)
+        if self._free_slots() > 0:
+            async with connection(self._pool) as conn:
+                due_in = await seconds_until_next_due(conn, list(self._tasks), self._provides)
+            if due_in is not None:
+                # Already due yet not claimed: another worker is taking it right now; look again shortly.
+                timeout = min(timeout, max(due_in, _BUSY_RECHECK_SECONDS) + _DUE_SLACK_SECONDS)
+        await self._alarm.wait(timeout)
 
     def _free_slots(self) -> int:
         # A held sleep runs nothing, so it takes no slot; slots set aside for a match batch's claims are taken.
