@@ -119,7 +119,9 @@ def _render(args: argparse.Namespace, answer: Any) -> str:
         return "\n".join(f"{key}: {json.dumps(value)}" for key, value in answer.items())
     if args.verb == "list":
         return table(_EXECUTION_COLUMNS, answer.get("items", [])) + _more(answer)
-    return table(("id", "workflow_id"), [answer]) + "\n\n" + table(_RECORD_COLUMNS, [answer])
+    shown = table(("id", "workflow_id"), [answer]) + "\n\n" + table(_RECORD_COLUMNS, [answer])
+    waiting = answer.get("waiting")
+    return shown + (f"\n\nwaiting: {waiting['text']}" if waiting else "")
 
 
 def _action_row(entry: Any) -> dict[str, Any]:

@@ -38,6 +38,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "event_types",
         "failpoints",
         "filter_costs",
+        "graph",
+        "input_schema",
         "jsonvalue",
         "logging",
         "rates",
@@ -53,6 +55,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "sendable",
         "templating",
         "validation_messages",
+        "wording",
     ),
 )
 _LAYER_OF = {unit: depth for depth, units in enumerate(LAYERS) for unit in units}
