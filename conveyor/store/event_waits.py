@@ -101,30 +101,33 @@ class ParkedWait:
 # arguments and the earlier row, not from the row this statement inserts, which its own snapshot cannot see.
 _PARK = Statement("""
 WITH earlier AS (
-    SELECT closed_at IS NOT NULL AS closed, since FROM event_waits
+    SELECT closed_at IS NOT NULL AS closed, since, namespace FROM event_waits
     WHERE execution_id = :execution_id AND visit = :visit
 ), wait AS (
-    INSERT INTO event_waits (execution_id, visit, node, event_types, match_path, match_value, since, deadline)
-    SELECT e.id, :visit, :node, :event_types, :match_path, :match_value,
+    INSERT INTO event_waits (execution_id, visit, node, namespace, event_types, match_path, match_value, since,
+                             deadline)
+    SELECT e.id, :visit, :node, e.namespace, :event_types, :match_path, :match_value,
            CASE WHEN :lookback_seconds::float8 IS NULL THEN e.created_at
                 ELSE now() - make_interval(secs => :lookback_seconds) END,
            e.wake_at
     FROM executions e WHERE e.id = :execution_id
     ON CONFLICT (execution_id, visit) DO NOTHING
-    RETURNING since
+    RETURNING since, namespace
 ), paths AS (
     INSERT INTO event_match_paths (event_type, path)
     SELECT t, :match_path FROM unnest(:event_types::text[]) AS t WHERE :match_path::text[] IS NOT NULL
     ON CONFLICT DO NOTHING
 ), open AS (
-    SELECT coalesce((SELECT since FROM earlier), (SELECT since FROM wait)) AS since
+    SELECT coalesce((SELECT since FROM earlier), (SELECT since FROM wait)) AS since,
+           coalesce((SELECT namespace FROM earlier), (SELECT namespace FROM wait)) AS namespace
     WHERE NOT coalesce((SELECT closed FROM earlier), false)
 )
 SELECT (SELECT closed FROM earlier) AS closed, ev.id, ev.type, ev.payload, ev.created_at
 FROM (SELECT 1) AS one
 LEFT JOIN LATERAL (
     SELECT ev.id, ev.type, ev.payload, ev.created_at
-    FROM open JOIN event_log ev ON ev.type = ANY (:event_types::text[]) AND ev.created_at >= open.since
+    FROM open JOIN event_log ev
+        ON ev.type = ANY (:event_types::text[]) AND ev.created_at >= open.since AND ev.namespace = open.namespace
     WHERE (:match_path::text[] IS NULL
            OR jsonb_build_object('type', ev.type, 'payload', ev.payload) #>> :match_path::text[] = :match_value)
       AND NOT EXISTS (SELECT 1 FROM event_waits d WHERE d.execution_id = :execution_id AND d.event_id = ev.id)
@@ -168,25 +171,25 @@ class Candidate:
 
 _CANDIDATES = Statement("""
 WITH ev AS (
-    SELECT id, type, created_at, jsonb_build_object('type', type, 'payload', payload) AS doc
+    SELECT id, namespace, type, created_at, jsonb_build_object('type', type, 'payload', payload) AS doc
     FROM event_log WHERE id = ANY (:event_ids::bigint[])
 ), ev_key AS MATERIALIZED (
     -- each event's keys, computed first: joined to the waits on two plain columns, a hash join or an index
     -- lookup whatever the statistics say, never a filter over every pair (stale estimates after a bulk of
     -- new waits chose that: 3.8 s instead of 37 ms for 1,000 events against 10,000 waits); MATERIALIZED, or the
     -- planner folds it back into that join
-    SELECT ev.id, ev.type, ev.created_at, p.path, ev.doc #>> p.path AS value
+    SELECT ev.id, ev.namespace, ev.type, ev.created_at, p.path, ev.doc #>> p.path AS value
     FROM ev JOIN event_match_paths p ON p.event_type = ev.type
 ), keyed AS (
     SELECT k.id AS event_id, w.execution_id, w.visit
     FROM ev_key k
     JOIN event_waits w ON w.match_path = k.path AND w.match_value = k.value
     WHERE w.closed_at IS NULL AND w.match_path IS NOT NULL
-      AND k.type = ANY (w.event_types) AND k.created_at >= w.since
+      AND k.type = ANY (w.event_types) AND k.created_at >= w.since AND w.namespace = k.namespace
 ), unkeyed AS (
     SELECT ev.id AS event_id, w.execution_id, w.visit
     FROM ev JOIN event_waits w ON w.event_types @> ARRAY[ev.type]
-    WHERE w.closed_at IS NULL AND w.match_path IS NULL AND ev.created_at >= w.since
+    WHERE w.closed_at IS NULL AND w.match_path IS NULL AND ev.created_at >= w.since AND w.namespace = ev.namespace
 ), pairs AS (
     SELECT * FROM keyed UNION ALL SELECT * FROM unkeyed
 )
