@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     migrate.add_argument("--dry-run", action="store_true", help="print their SQL instead; nothing when at head")
     add_commands(commands)
     args = parser.parse_args(argv)
-    if args.command in ("executions", "workflows", "recover", "actions"):
+    if args.command in ("executions", "workflows", "recover", "actions", "keys"):
         raise SystemExit(run_command(args))
 
     settings = Settings.from_env()

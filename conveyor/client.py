@@ -1,10 +1,17 @@
-"""A small client for conveyor's HTTP API (CONVEYOR_URL, CONVEYOR_API_TOKEN), as the CLI uses it."""
+"""A small client for conveyor's HTTP API, as the CLI uses it.
+
+Where it connects and with which credential: CONVEYOR_URL and CONVEYOR_API_KEY (or the bootstrap
+CONVEYOR_API_TOKEN), else `url` and `key` in the config file ($CONVEYOR_CONFIG, or
+$XDG_CONFIG_HOME/conveyor/config.toml, ~/.config/ when XDG_CONFIG_HOME is unset).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import tomllib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -27,12 +34,37 @@ class ApiError(ConveyorError):
         self.status = status
 
 
+def config_path() -> Path:
+    """The config file the CLI reads its URL and key from when the environment names none."""
+    named = os.environ.get("CONVEYOR_CONFIG")
+    if named:
+        return Path(named)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "conveyor" / "config.toml"
+
+
+def _configured() -> dict[str, Any]:
+    path = config_path()
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    try:
+        found = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path} is not TOML: {exc}") from exc
+    return {k: v for k, v in found.items() if k in ("url", "key") and isinstance(v, str)}
+
+
 class ApiClient:
     """Calls the API and returns its JSON; an error answer raises ApiError with the API's code and message."""
 
     def __init__(self, base_url: str | None = None, token: str | None = None) -> None:
-        self.base_url = (base_url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL).rstrip("/")
-        token = token if token is not None else os.environ.get("CONVEYOR_API_TOKEN")
+        env = os.environ
+        configured = {} if base_url and token is not None else _configured()
+        self.base_url = (base_url or env.get("CONVEYOR_URL") or configured.get("url") or DEFAULT_URL).rstrip("/")
+        if token is None:
+            token = env.get("CONVEYOR_API_KEY") or env.get("CONVEYOR_API_TOKEN") or configured.get("key")
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def request(

@@ -91,6 +91,22 @@ class Settings:
     # Bearer tokens: unset leaves the API (or /metrics) open. Never logged, never shown in a repr.
     api_token: str | None = field(default=None, repr=False)
     metrics_token: str | None = field(default=None, repr=False)
+    # The HMAC key API keys are stored under (CONVEYOR_KEY_SECRET): the same on every web process; without it
+    # keys can be neither made nor checked. Changing it invalidates every key.
+    key_secret: str | None = field(default=None, repr=False)
+    # Single sign-on: bearer JWTs of this issuer for this audience, verified with the keys of the JWKS URL or
+    # with one static public key (PEM); the role and the namespace are read from these claims.
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_key: str | None = field(default=None, repr=False)
+    jwt_algorithms: tuple[str, ...] = ("RS256", "ES256")
+    jwt_role_claim: str = "conveyor_role"
+    jwt_namespace_claim: str = "conveyor_namespace"
+    # Each namespace's quotas (None: none): executions the API starts per minute, and executions not yet ended
+    # (CONVEYOR_QUOTA_STARTS_PER_MINUTE, CONVEYOR_QUOTA_ALIVE); past one, a start is refused with 429.
+    quota_starts_per_minute: int | None = None
+    quota_alive: int | None = None
     max_body_bytes: int = 1024 * 1024
     # Host headers and origins answered besides this machine's loopback names and the address connected to.
     allowed_hosts: frozenset[str] = frozenset()
@@ -170,6 +186,18 @@ class Settings:
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             api_token=env.get("CONVEYOR_API_TOKEN") or None,
             metrics_token=env.get("CONVEYOR_METRICS_TOKEN") or None,
+            key_secret=env.get("CONVEYOR_KEY_SECRET") or None,
+            jwt_issuer=env.get("CONVEYOR_JWT_ISSUER") or None,
+            jwt_audience=env.get("CONVEYOR_JWT_AUDIENCE") or None,
+            jwt_jwks_url=env.get("CONVEYOR_JWT_JWKS_URL") or None,
+            jwt_key=env.get("CONVEYOR_JWT_KEY") or None,
+            jwt_algorithms=tuple(
+                a.strip() for a in env.get("CONVEYOR_JWT_ALGORITHMS", "RS256,ES256").split(",") if a.strip()
+            ),
+            jwt_role_claim=env.get("CONVEYOR_JWT_ROLE_CLAIM", "conveyor_role"),
+            jwt_namespace_claim=env.get("CONVEYOR_JWT_NAMESPACE_CLAIM", "conveyor_namespace"),
+            quota_starts_per_minute=_int("CONVEYOR_QUOTA_STARTS_PER_MINUTE", 0) or None,
+            quota_alive=_int("CONVEYOR_QUOTA_ALIVE", 0) or None,
             max_body_bytes=_int("CONVEYOR_MAX_BODY", 1024 * 1024),
             allowed_hosts=_hosts(env.get("CONVEYOR_ALLOWED_HOSTS", "")),
             allowed_origins=_origins(env.get("CONVEYOR_ALLOWED_ORIGINS", "")),
@@ -199,8 +227,18 @@ class Settings:
             email_rate=parse_rate(env["CONVEYOR_EMAIL_RATE"]) if env.get("CONVEYOR_EMAIL_RATE") else None,
         )
 
+    @property
+    def single_sign_on(self) -> bool:
+        """Whether bearer JWTs are taken: an issuer's keys (a JWKS URL or a static key) are configured."""
+        return bool(self.jwt_jwks_url or self.jwt_key)
+
     def __post_init__(self) -> None:
-        """Refuse edge bounds that would shut every client out, or never close a half-sent request."""
+        """Refuse edge bounds that would shut every client out, or never close a half-sent request; and single
+        sign-on without the issuer and audience its tokens must name."""
+        if self.single_sign_on and not (self.jwt_issuer and self.jwt_audience):
+            raise ValueError(
+                "CONVEYOR_JWT_JWKS_URL or CONVEYOR_JWT_KEY needs CONVEYOR_JWT_ISSUER and CONVEYOR_JWT_AUDIENCE"
+            )
         if self.max_connections < 1 or self.header_timeout_seconds <= 0 or self.max_waits < 0:
             raise ValueError(
                 "CONVEYOR_MAX_CONNECTIONS must be at least 1, CONVEYOR_HEADER_TIMEOUT above 0 and "
@@ -215,6 +253,7 @@ class Settings:
             "CONVEYOR_SMS_PASSWORD": self.sms_password,
             "CONVEYOR_API_TOKEN": self.api_token,
             "CONVEYOR_METRICS_TOKEN": self.metrics_token,
+            "CONVEYOR_KEY_SECRET": self.key_secret,
             SECRET_KEY_VARIABLE: self.secret_key,
         }
 

@@ -1,4 +1,4 @@
-"""Operator commands over the HTTP API: `conveyor executions|workflows|recover …`, as tables or --json."""
+"""Operator commands over the HTTP API: `conveyor executions|workflows|keys|recover …`, as tables or --json."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from conveyor.client import ApiClient, ApiError
+from conveyor.durations import parse_duration
+from conveyor.roles import ROLE_LABELS
 from conveyor.statemachines import OPERATOR_VERBS
 
 _EXECUTION_COLUMNS = ("id", "workflow_id", "state", "current_node", "attempt", "created_at")
 _WORKFLOW_COLUMNS = ("id", "name", "version", "active", "updated_at")
 _ACTION_COLUMNS = ("key", "category", "provided", "conflict", "workers", "description")
+_KEY_COLUMNS = ("id", "namespace", "role", "label", "created_at", "expires_at", "revoked_at")
 _RECORD_COLUMNS = ("state", "current_node", "attempt", "pause_requested", "wake_at", "error", "finished_at")
 
 
@@ -43,9 +47,35 @@ def add_commands(commands: Any) -> None:
     verbs = actions.add_subparsers(dest="verb", required=True)
     _with_json(verbs.add_parser("list", help="every action, with who provides it"))
     _with_json(verbs.add_parser("show", help="one action, with its schemas")).add_argument("key")
+    _add_keys(commands)
     recover = _with_json(commands.add_parser("recover", help="release executions held by workers that are gone"))
     recover.add_argument("--worker")
     recover.add_argument("--older-than", help='a lease lapsed at least this long ago, e.g. "5m"')
+
+
+def _add_keys(commands: Any) -> None:
+    keys = commands.add_parser("keys", help="make, list or revoke API keys (needs an admin key)")
+    verbs = keys.add_subparsers(dest="verb", required=True)
+    create = _with_json(verbs.add_parser("create", help="make a key; it is printed once, and never again"))
+    create.add_argument("--role", required=True, choices=ROLE_LABELS)
+    create.add_argument("--namespace", help="the namespace it acts in (the caller's when not given)")
+    create.add_argument("--label", help="what the key is for")
+    create.add_argument("--expires", type=_expiry, help='when it stops working: a duration ("90d") or an ISO time')
+    _with_json(verbs.add_parser("list", help="the namespace's keys (never the keys themselves)"))
+    _with_json(verbs.add_parser("revoke", help="revoke a key by id")).add_argument("id")
+
+
+def _expiry(text: str) -> str:
+    """An expiry given as a duration from now or as an ISO 8601 time, as the API takes it."""
+    try:
+        return (datetime.now(UTC) + parse_duration(text)).isoformat()
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a duration (90d) nor an ISO 8601 time") from exc
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def _with_json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -72,6 +102,8 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
 
 
 async def _call(client: ApiClient, args: argparse.Namespace) -> Any:
+    if args.command == "keys":
+        return await _keys(client, args)
     if args.command == "recover":
         body = {k: v for k, v in (("worker", args.worker), ("older_than", args.older_than)) if v is not None}
         return await client.request("POST", "/recovery/recover", body=body)
@@ -94,6 +126,15 @@ async def _call(client: ApiClient, args: argparse.Namespace) -> Any:
     return await client.request("POST", f"/executions/{args.id}/{args.verb}", body=retry_from)
 
 
+async def _keys(client: ApiClient, args: argparse.Namespace) -> Any:
+    if args.verb == "list":
+        return await client.request("GET", "/keys", params={"limit": "1000"})
+    if args.verb == "revoke":
+        return await client.request("DELETE", f"/keys/{args.id}")
+    fields = {"role": args.role, "namespace": args.namespace, "label": args.label, "expires_at": args.expires}
+    return await client.request("POST", "/keys", body={k: v for k, v in fields.items() if v is not None})
+
+
 async def _push(client: ApiClient, definition: Any) -> Any:
     """Create the workflow the definition names, or store the definition as its new version."""
     name = definition.get("name") if isinstance(definition, dict) else None
@@ -109,6 +150,12 @@ async def _push(client: ApiClient, definition: Any) -> Any:
 
 
 def _render(args: argparse.Namespace, answer: Any) -> str:
+    if args.command == "keys":
+        if args.verb == "create":
+            return f"{answer['key']}\n(shown this once: conveyor keeps only its hash)\n\n" + table(
+                _KEY_COLUMNS, [answer]
+            )
+        return table(_KEY_COLUMNS, answer.get("items", [answer]))
     if args.command == "actions":
         return table(_ACTION_COLUMNS, [_action_row(a) for a in answer.get("items", [answer])])
     if args.command == "workflows":

@@ -29,6 +29,7 @@ class FailureAlert:
     flow: str
     input: JSONObject
     dedupe_key: str
+    namespace: str
 
 
 def failure_alert(ex: Execution, definition: WorkflowDefinition, commit: StepCommit) -> FailureAlert | None:
@@ -46,14 +47,14 @@ def failure_alert(ex: Execution, definition: WorkflowDefinition, commit: StepCom
     }
     # One failure, one alert: an operator's retry (a new generation) or rerun (a new visit) may fail again.
     key = f"on_failure:{ex.id}:{ex.generation}:{commit.visit}"
-    return FailureAlert(definition.on_failure.flow, alert_input, key)
+    return FailureAlert(definition.on_failure.flow, alert_input, key, ex.namespace)
 
 
 async def start_alert(conn: Conn, alert: FailureAlert) -> None:
     """Start the alert's workflow in the caller's transaction, once for its key; a workflow since deleted,
     deactivated or unable to take the input is logged, and the failure commits without it."""
     try:
-        flow = await get_workflow(conn, alert.flow)
+        flow = await get_workflow(conn, alert.flow, alert.namespace)
         if not flow.active:
             log.warning("alert_flow_inactive", flow=alert.flow)
             return
@@ -61,7 +62,15 @@ async def start_alert(conn: Conn, alert: FailureAlert) -> None:
     except ConveyorError as exc:
         log.warning("alert_flow_unavailable", flow=alert.flow, error=exc.message)
         return
-    new = NewExecution(flow.id, flow.version, flow.start_node, alert.input, dedupe_key=alert.dedupe_key, slots=slots)
+    new = NewExecution(
+        flow.id,
+        flow.version,
+        flow.start_node,
+        alert.input,
+        dedupe_key=alert.dedupe_key,
+        slots=slots,
+        namespace=flow.namespace,
+    )
     execution, created = await insert_execution(conn, new)
     if created:
         log.info("alert_started", flow=alert.flow, execution_id=str(execution.id), failed=alert.input["execution_id"])

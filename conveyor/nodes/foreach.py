@@ -127,7 +127,7 @@ async def _start(node: ForeachNode, ctx: StepContext, key: str) -> Outcome:
     if node.flow is not None:
         limit = ctx.services.max_flow_depth
         async with connection(ctx.services.pool) as conn:
-            flow = await get_workflow(conn, node.flow)
+            flow = await get_workflow(conn, node.flow, ctx.namespace)
             if await flow_depth(conn, ctx.execution_id, limit) >= limit:
                 raise PermanentStepError(f"foreach flow {node.flow!r} would nest more than {limit} levels deep")
         workflow_id, version, start = flow.id, flow.version, flow.start_node

@@ -43,12 +43,14 @@ class ChildGroup:
 _SPAWN = Statement(f"""
 WITH inserted AS (
     INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input, context,
-                            wake_at, parent_id, parent_node, dedupe_key, stop_node, item_index, priority)
+                            wake_at, parent_id, parent_node, dedupe_key, stop_node, item_index, priority,
+                            namespace)
     SELECT gen_random_uuid(), :workflow_id, :workflow_version, :state, (:starts::text[])[c.n], 1, 1, c.input,
            :context::jsonb, CASE WHEN c.n <= :running THEN now() END, :parent_id, :parent_node,
-           :group::text || ':' || c.n, :stop_node, CASE WHEN :items::bool THEN c.n::int END, p.priority
+           :group::text || ':' || c.n, :stop_node, CASE WHEN :items::bool THEN c.n::int END, p.priority,
+           p.namespace
     FROM jsonb_array_elements(:inputs::jsonb) WITH ORDINALITY AS c(input, n)
-    JOIN executions p ON p.id = :parent_id  -- a branch or an item takes its parent's priority
+    JOIN executions p ON p.id = :parent_id  -- a branch or an item takes its parent's priority and namespace
     ON CONFLICT (parent_id, dedupe_key) WHERE parent_id IS NOT NULL DO NOTHING
     RETURNING 1
 )
