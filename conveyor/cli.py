@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import functools
 import ipaddress
-import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING
@@ -49,9 +48,9 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-def warn_if_open(host: str) -> None:
+def warn_if_open(host: str, settings: Settings) -> None:
     """Warn when the API listens beyond loopback and no CONVEYOR_API_TOKEN guards it."""
-    if os.environ.get("CONVEYOR_API_TOKEN") or host == "localhost":
+    if settings.api_token or host == "localhost":
         return
     with contextlib.suppress(ValueError):
         if ipaddress.ip_address(host).is_loopback:
@@ -70,7 +69,7 @@ async def _web(pool: Pool, settings: Settings, host: str, port: int) -> AsyncIte
 
     async with listening(create_app(pool, settings), settings, host, port):
         log.info("api_listening", host=host, port=port)
-        warn_if_open(host)
+        warn_if_open(host, settings)
         yield
 
 

@@ -1,214 +1,51 @@
-"""Settings read from the environment."""
+"""Settings read from the environment: each declared once, with its variable, default and text.
+
+The configuration reference (docs/reference/configuration.md) is generated from these declarations.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from conveyor.answers import AnswerLimits
-from conveyor.durations import parse_duration
 from conveyor.rates import Rate, parse_rate
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
-
-
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
-
-
-def _retention(raw: str | None) -> timedelta | None:
-    if raw is None or not raw.strip():
-        return DEFAULT_RETENTION
-    if raw.strip().lower() in ("0", "off"):
-        return None
-    retention = parse_duration(raw)
-    if retention <= timedelta(0):
-        raise ValueError(f"CONVEYOR_RETENTION must be a positive duration, '0' or 'off', not {raw!r}")
-    return retention
-
-
-DEFAULT_RETENTION = timedelta(days=30)
-
-
-def _positive_duration(name: str, default: timedelta) -> timedelta:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    duration = parse_duration(raw)
-    if duration <= timedelta(0):
-        raise ValueError(f"{name} must be a positive duration, not {raw!r}")
-    return duration
-
-
-def _hosts(raw: str) -> frozenset[str]:
-    return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
-
-
-def _origins(raw: str) -> frozenset[str]:
-    return frozenset(o.strip().lower().rstrip("/") for o in raw.split(",") if o.strip())
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Everything configurable about a conveyor process."""
-
-    database_url: str | None = None
-    home: Path = field(default_factory=lambda: Path.home() / ".local" / "share" / "conveyor")
-    poll_interval_seconds: float = 30.0
-    batch_size: int = 100
-    inbox_batch_size: int = 1000
-    concurrency: int = 20
-    action_threads: int = 8
-    # Modules of the team's own actions a worker imports (CONVEYOR_ACTIONS), besides the `conveyor.actions`
-    # entry points of installed packages.
-    action_modules: tuple[str, ...] = ()
-    db_pool_size: int = 20
-    lease_seconds: float = 30.0
-    shutdown_grace_seconds: float = 10.0
-    email_transport: Literal["log", "smtp"] = "log"
-    email_from: str = "conveyor@localhost"
-    smtp_host: str = "localhost"
-    smtp_port: int = 25
-    smtp_username: str | None = None
-    smtp_password: str | None = field(default=None, repr=False)
-    smtp_starttls: bool = False
-    webhook_allow_hosts: frozenset[str] = frozenset()
-    sms_transport: Literal["log", "http"] = "log"
-    sms_url: str | None = None
-    sms_from: str = "conveyor"
-    sms_username: str | None = None
-    sms_password: str | None = field(default=None, repr=False)
-    log_format: Literal["console", "json"] = "console"
-    log_level: str = "INFO"
-    # Bearer tokens: unset leaves the API (or /metrics) open. Never logged, never shown in a repr.
-    api_token: str | None = field(default=None, repr=False)
-    metrics_token: str | None = field(default=None, repr=False)
-    max_body_bytes: int = 1024 * 1024
-    # Host headers and origins answered besides this machine's loopback names and the address connected to.
-    allowed_hosts: frozenset[str] = frozenset()
-    allowed_origins: frozenset[str] = frozenset()
-    # A connection must send a request's headers this soon after opening, or after its previous answer.
-    header_timeout_seconds: float = 10.0
-    max_connections: int = 1000
-    max_waits: int = 100
-    # CONVEYOR_SECRET_KEY encrypts the secrets table; CONVEYOR_SECRET_<NAME> are secrets by name.
-    secret_key: str | None = field(default=None, repr=False)
-    env_secrets: dict[str, str] = field(default_factory=dict, repr=False)
-    email_rate: Rate | None = None
-    # How long finished executions and their rows are kept; None keeps them for ever (CONVEYOR_RETENTION=off).
-    retention: timedelta | None = DEFAULT_RETENTION
-    retention_batch_size: int = 1000
-    # Whether serve, web, worker and demo apply the migrations the database lacks at start (else they refuse).
-    migrate_on_start: bool = True
-    # How much of an HTTP answer's body a worker reads (CONVEYOR_MAX_ANSWER), and how long for
-    # (CONVEYOR_ANSWER_SECONDS).
-    answers: AnswerLimits = field(default_factory=AnswerLimits)
-    # The largest step result (its input, output and error, as JSON) stored: CONVEYOR_MAX_RESULT.
-    max_result_bytes: int = 1024 * 1024
-    # A step's timeout when its node sets none, and the most any node's may be (CONVEYOR_STEP_TIMEOUT and
-    # CONVEYOR_MAX_STEP_TIMEOUT): a step that hangs gives its slot back by then.
-    step_timeout: timedelta = timedelta(minutes=5)
-    max_step_timeout: timedelta = timedelta(minutes=15)
-    # How deep shared flows may nest: CONVEYOR_MAX_FLOW_DEPTH.
-    max_flow_depth: int = 10
-
-    @classmethod
-    def from_env(cls) -> Settings:
-        """Read settings from DATABASE_URL, CONVEYOR_*, SMTP_* and LOG_* variables."""
-        env = os.environ
-        transport = env.get("CONVEYOR_EMAIL_TRANSPORT", "log")
-        if transport not in ("log", "smtp"):
-            raise ValueError(f"CONVEYOR_EMAIL_TRANSPORT must be 'log' or 'smtp', not {transport!r}")
-        sms = env.get("CONVEYOR_SMS_TRANSPORT", "log")
-        if sms not in ("log", "http"):
-            raise ValueError(f"CONVEYOR_SMS_TRANSPORT must be 'log' or 'http', not {sms!r}")
-        if sms == "http" and not env.get("CONVEYOR_SMS_URL"):
-            raise ValueError("CONVEYOR_SMS_TRANSPORT=http needs CONVEYOR_SMS_URL, the provider's messages endpoint")
-        log_format = env.get("LOG_FORMAT", "console")
-        if log_format not in ("console", "json"):
-            raise ValueError(f"LOG_FORMAT must be 'console' or 'json', not {log_format!r}")
-        home = env.get("CONVEYOR_HOME")
-        return cls(
-            database_url=env.get("DATABASE_URL") or None,
-            home=Path(home) if home else Path.home() / ".local" / "share" / "conveyor",
-            poll_interval_seconds=_float("CONVEYOR_POLL_INTERVAL", 30.0),
-            batch_size=_int("CONVEYOR_BATCH_SIZE", 100),
-            inbox_batch_size=_int("CONVEYOR_INBOX_BATCH_SIZE", 1000),
-            concurrency=_int("CONVEYOR_CONCURRENCY", 20),
-            action_threads=_int("CONVEYOR_ACTION_THREADS", 8),
-            action_modules=tuple(m.strip() for m in env.get("CONVEYOR_ACTIONS", "").split(",") if m.strip()),
-            db_pool_size=_int("CONVEYOR_DB_POOL_SIZE", 20),
-            lease_seconds=_float("CONVEYOR_LEASE_SECONDS", 30.0),
-            shutdown_grace_seconds=_float("CONVEYOR_SHUTDOWN_GRACE", 10.0),
-            email_transport="smtp" if transport == "smtp" else "log",
-            email_from=env.get("CONVEYOR_EMAIL_FROM", "conveyor@localhost"),
-            smtp_host=env.get("SMTP_HOST", "localhost"),
-            smtp_port=_int("SMTP_PORT", 25),
-            smtp_username=env.get("SMTP_USERNAME") or None,
-            smtp_password=env.get("SMTP_PASSWORD") or None,
-            smtp_starttls=env.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
-            webhook_allow_hosts=_hosts(env.get("CONVEYOR_WEBHOOK_ALLOW_HOSTS", "")),
-            sms_transport="http" if sms == "http" else "log",
-            sms_url=env.get("CONVEYOR_SMS_URL") or None,
-            sms_from=env.get("CONVEYOR_SMS_FROM", "conveyor"),
-            sms_username=env.get("CONVEYOR_SMS_USERNAME") or None,
-            sms_password=env.get("CONVEYOR_SMS_PASSWORD") or None,
-            log_format="json" if log_format == "json" else "console",
-            log_level=env.get("LOG_LEVEL", "INFO").upper(),
-            api_token=env.get("CONVEYOR_API_TOKEN") or None,
-            metrics_token=env.get("CONVEYOR_METRICS_TOKEN") or None,
-            max_body_bytes=_int("CONVEYOR_MAX_BODY", 1024 * 1024),
-            allowed_hosts=_hosts(env.get("CONVEYOR_ALLOWED_HOSTS", "")),
-            allowed_origins=_origins(env.get("CONVEYOR_ALLOWED_ORIGINS", "")),
-            header_timeout_seconds=_float("CONVEYOR_HEADER_TIMEOUT", 10.0),
-            max_connections=_int("CONVEYOR_MAX_CONNECTIONS", 1000),
-            max_waits=_int("CONVEYOR_MAX_WAITS", 100),
-            secret_key=env.get(SECRET_KEY_VARIABLE) or None,
-            env_secrets=env_secrets(env),
-            retention=_retention(env.get("CONVEYOR_RETENTION")),
-            retention_batch_size=_int("CONVEYOR_RETENTION_BATCH_SIZE", 1000),
-            migrate_on_start=env.get("CONVEYOR_MIGRATE_ON_START", "").lower() not in ("0", "false", "no", "off"),
-            answers=AnswerLimits(
-                max_bytes=_int("CONVEYOR_MAX_ANSWER", AnswerLimits().max_bytes),
-                read_seconds=_float("CONVEYOR_ANSWER_SECONDS", AnswerLimits().read_seconds),
-            ),
-            max_result_bytes=_int("CONVEYOR_MAX_RESULT", 1024 * 1024),
-            step_timeout=_positive_duration("CONVEYOR_STEP_TIMEOUT", timedelta(minutes=5)),
-            max_step_timeout=_positive_duration("CONVEYOR_MAX_STEP_TIMEOUT", timedelta(minutes=15)),
-            max_flow_depth=_int("CONVEYOR_MAX_FLOW_DEPTH", 10),
-            email_rate=parse_rate(env["CONVEYOR_EMAIL_RATE"]) if env.get("CONVEYOR_EMAIL_RATE") else None,
-        )
-
-    def __post_init__(self) -> None:
-        """Refuse edge bounds that would shut every client out, or never close a half-sent request."""
-        if self.max_connections < 1 or self.header_timeout_seconds <= 0 or self.max_waits < 0:
-            raise ValueError(
-                "CONVEYOR_MAX_CONNECTIONS must be at least 1, CONVEYOR_HEADER_TIMEOUT above 0 and "
-                f"CONVEYOR_MAX_WAITS at least 0, not {self.max_connections}, {self.header_timeout_seconds} "
-                f"and {self.max_waits}"
-            )
-
-    def credentials(self) -> dict[str, str | None]:
-        """The credentials the settings hold, by the name a redacted log shows."""
-        return {
-            "SMTP_PASSWORD": self.smtp_password,
-            "CONVEYOR_SMS_PASSWORD": self.sms_password,
-            "CONVEYOR_API_TOKEN": self.api_token,
-            "CONVEYOR_METRICS_TOKEN": self.metrics_token,
-            SECRET_KEY_VARIABLE: self.secret_key,
-        }
-
+from conveyor.setting import (
+    choice,
+    declared,
+    duration_or_off,
+    flag,
+    hosts,
+    integer,
+    names,
+    number,
+    origins,
+    path,
+    positive_duration,
+    setting,
+    text,
+    upper,
+)
 
 SECRET_KEY_VARIABLE = "CONVEYOR_SECRET_KEY"  # noqa: S105 - a variable name, not a secret
 SECRET_VARIABLE_PREFIX = "CONVEYOR_SECRET_"  # noqa: S105 - a name prefix
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+_DATABASE = "Database"
+_WORKER = "Workers"
+_API = "HTTP API"
+_EDGE = "HTTP edge"
+_EMAIL = "Email"
+_SMS = "SMS"
+_STEPS = "Steps and nodes"
+_RETENTION = "Retention"
+_LOGGING = "Logging"
+_SECRETS = "Secrets"
+_CLIENT = "Client and CLI"
 
 
 def env_secrets(env: Mapping[str, str]) -> dict[str, str]:
@@ -218,3 +55,277 @@ def env_secrets(env: Mapping[str, str]) -> dict[str, str]:
         for name, value in env.items()
         if name.startswith(SECRET_VARIABLE_PREFIX) and name != SECRET_KEY_VARIABLE and value
     }
+
+
+def _rate(raw: str) -> Rate:
+    """`N` sends a second in all, or `N/domain` a second per recipient domain."""
+    try:
+        return parse_rate(raw)
+    except ValueError:
+        raise ValueError("must be 'N' or 'N/domain' sends a second, above 0") from None
+
+
+def _home() -> Path:
+    return Path.home() / ".local" / "share" / "conveyor"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable about a conveyor process."""
+
+    database_url: str | None = setting(
+        "DATABASE_URL",
+        None,
+        text,
+        _DATABASE,
+        "The PostgreSQL server to use, as a `postgresql://` URL. Unset: an embedded server under CONVEYOR_HOME.",
+        secret=True,
+    )
+    home: Path = setting(
+        "CONVEYOR_HOME",
+        _home,
+        path,
+        _DATABASE,
+        "Where the embedded PostgreSQL keeps its data (`pgdata/`) and its log (`postgres.log`).",
+        shown="~/.local/share/conveyor",
+    )
+    db_pool_size: int = setting("CONVEYOR_DB_POOL_SIZE", 20, integer, _DATABASE, "Connections each process pools.")
+    migrate_on_start: bool = setting(
+        "CONVEYOR_MIGRATE_ON_START",
+        True,
+        flag,
+        _DATABASE,
+        "Whether serve, web, worker and demo apply the migrations the database lacks at start (else they refuse).",
+    )
+    poll_interval_seconds: float = setting(
+        "CONVEYOR_POLL_INTERVAL", 30.0, number, _WORKER, "Seconds between a worker's sweeps for due work it missed."
+    )
+    batch_size: int = setting("CONVEYOR_BATCH_SIZE", 100, integer, _WORKER, "Executions a worker claims at once.")
+    inbox_batch_size: int = setting(
+        "CONVEYOR_INBOX_BATCH_SIZE", 1000, integer, _WORKER, "Inbox rows a worker turns into executions at once."
+    )
+    concurrency: int = setting("CONVEYOR_CONCURRENCY", 20, integer, _WORKER, "Steps one worker runs at the same time.")
+    action_threads: int = setting(
+        "CONVEYOR_ACTION_THREADS", 8, integer, _WORKER, "Threads a worker runs blocking (synchronous) actions on."
+    )
+    action_modules: tuple[str, ...] = setting(
+        "CONVEYOR_ACTIONS",
+        (),
+        names,
+        _WORKER,
+        "Modules of the team's own actions a worker imports, besides the `conveyor.actions` entry points.",
+    )
+    lease_seconds: float = setting(
+        "CONVEYOR_LEASE_SECONDS",
+        30.0,
+        number,
+        _WORKER,
+        "How long a claim holds an execution before another worker may take it over.",
+    )
+    shutdown_grace_seconds: float = setting(
+        "CONVEYOR_SHUTDOWN_GRACE", 10.0, number, _WORKER, "How long a stopping worker lets running steps finish."
+    )
+    worker_port: int | None = setting(
+        "CONVEYOR_WORKER_PORT",
+        None,
+        integer,
+        _WORKER,
+        "A port on which `conveyor worker` serves its own `/metrics` and `/health` (unset: none).",
+    )
+    health_claim_lag: timedelta = setting(
+        "CONVEYOR_HEALTH_CLAIM_LAG",
+        timedelta(minutes=1),
+        positive_duration,
+        _WORKER,
+        "`/health` says `degraded` when an execution has waited longer than this to be claimed.",
+    )
+    api_token: str | None = setting(
+        "CONVEYOR_API_TOKEN",
+        None,
+        text,
+        _API,
+        "The bearer token every API call must carry; unset leaves the API open (to loopback by default).",
+        secret=True,
+    )
+    metrics_token: str | None = setting(
+        "CONVEYOR_METRICS_TOKEN",
+        None,
+        text,
+        _API,
+        "The bearer token `/metrics` asks for; unset leaves it open.",
+        secret=True,
+    )
+    max_body_bytes: int = setting(
+        "CONVEYOR_MAX_BODY", 1024 * 1024, integer, _API, "The largest request body the API reads, in bytes."
+    )
+    max_waits: int = setting(
+        "CONVEYOR_MAX_WAITS", 100, integer, _API, "Requests that may wait (`?wait=`) for an execution at once."
+    )
+    allowed_hosts: frozenset[str] = setting(
+        "CONVEYOR_ALLOWED_HOSTS",
+        frozenset(),
+        hosts,
+        _EDGE,
+        "Host headers answered besides this machine's loopback names and the address connected to.",
+    )
+    allowed_origins: frozenset[str] = setting(
+        "CONVEYOR_ALLOWED_ORIGINS", frozenset(), origins, _EDGE, "Origins whose browsers may change things."
+    )
+    header_timeout_seconds: float = setting(
+        "CONVEYOR_HEADER_TIMEOUT",
+        10.0,
+        number,
+        _EDGE,
+        "A connection must send a request's headers this soon after opening, or after its previous answer.",
+    )
+    max_connections: int = setting(
+        "CONVEYOR_MAX_CONNECTIONS", 1000, integer, _EDGE, "Connections the API keeps open at once."
+    )
+    email_transport: Literal["log", "smtp"] = setting(
+        "CONVEYOR_EMAIL_TRANSPORT",
+        "log",
+        choice("log", "smtp"),
+        _EMAIL,
+        "`log` writes emails to the log; `smtp` sends.",
+    )
+    email_from: str = setting("CONVEYOR_EMAIL_FROM", "conveyor@localhost", text, _EMAIL, "The sender of emails.")
+    email_rate: Rate | None = setting(
+        "CONVEYOR_EMAIL_RATE", None, _rate, _EMAIL, "At most this many emails a second: `N`, or `N/domain`."
+    )
+    smtp_host: str = setting("SMTP_HOST", "localhost", text, _EMAIL, "The SMTP server.")
+    smtp_port: int = setting("SMTP_PORT", 25, integer, _EMAIL, "The SMTP server's port.")
+    smtp_username: str | None = setting("SMTP_USERNAME", None, text, _EMAIL, "The SMTP login, if it asks for one.")
+    smtp_password: str | None = setting(
+        "SMTP_PASSWORD", None, text, _EMAIL, "The SMTP password, if it asks for one.", secret=True
+    )
+    smtp_starttls: bool = setting("SMTP_STARTTLS", False, flag, _EMAIL, "Whether to upgrade to TLS with STARTTLS.")
+    sms_transport: Literal["log", "http"] = setting(
+        "CONVEYOR_SMS_TRANSPORT",
+        "log",
+        choice("log", "http"),
+        _SMS,
+        "`log` writes messages to the log; `http` posts them to CONVEYOR_SMS_URL.",
+    )
+    sms_url: str | None = setting("CONVEYOR_SMS_URL", None, text, _SMS, "The provider's messages endpoint.")
+    sms_from: str = setting("CONVEYOR_SMS_FROM", "conveyor", text, _SMS, "The sender of messages.")
+    sms_username: str | None = setting("CONVEYOR_SMS_USERNAME", None, text, _SMS, "The provider's login.")
+    sms_password: str | None = setting(
+        "CONVEYOR_SMS_PASSWORD", None, text, _SMS, "The provider's password.", secret=True
+    )
+    webhook_allow_hosts: frozenset[str] = setting(
+        "CONVEYOR_WEBHOOK_ALLOW_HOSTS",
+        frozenset(),
+        hosts,
+        _STEPS,
+        "Hosts a webhook node or a poll trigger may call although they are loopback or private addresses.",
+    )
+    max_answer_bytes: int = setting(
+        "CONVEYOR_MAX_ANSWER",
+        AnswerLimits().max_bytes,
+        integer,
+        _STEPS,
+        "The most bytes of an HTTP answer's body a worker reads.",
+    )
+    answer_read_seconds: float = setting(
+        "CONVEYOR_ANSWER_SECONDS",
+        AnswerLimits().read_seconds,
+        number,
+        _STEPS,
+        "The longest an HTTP answer's body may take to arrive, once its headers have.",
+    )
+    max_result_bytes: int = setting(
+        "CONVEYOR_MAX_RESULT",
+        1024 * 1024,
+        integer,
+        _STEPS,
+        "The largest step result stored (its input, output and error, as JSON).",
+    )
+    step_timeout: timedelta = setting(
+        "CONVEYOR_STEP_TIMEOUT",
+        timedelta(minutes=5),
+        positive_duration,
+        _STEPS,
+        "A step's timeout when its node sets none: a step that hangs gives its slot back by then.",
+    )
+    max_step_timeout: timedelta = setting(
+        "CONVEYOR_MAX_STEP_TIMEOUT",
+        timedelta(minutes=15),
+        positive_duration,
+        _STEPS,
+        "The most a node's timeout may be.",
+    )
+    max_flow_depth: int = setting("CONVEYOR_MAX_FLOW_DEPTH", 10, integer, _STEPS, "How deep shared flows may nest.")
+    retention: timedelta | None = setting(
+        "CONVEYOR_RETENTION",
+        timedelta(days=30),
+        duration_or_off,
+        _RETENTION,
+        "How long finished executions and their rows are kept; `off` keeps them for ever.",
+    )
+    retention_batch_size: int = setting(
+        "CONVEYOR_RETENTION_BATCH_SIZE", 1000, integer, _RETENTION, "Rows the retention stage deletes at once."
+    )
+    log_format: Literal["console", "json"] = setting(
+        "LOG_FORMAT", "console", choice("console", "json"), _LOGGING, "`console` for people, `json` for collectors."
+    )
+    log_level: str = setting("LOG_LEVEL", "INFO", upper, _LOGGING, "The least level logged: DEBUG, INFO, WARNING.")
+    secret_key: str | None = setting(
+        SECRET_KEY_VARIABLE,
+        None,
+        text,
+        _SECRETS,
+        "The key that encrypts the secrets table (`POST /secrets` needs it).",
+        secret=True,
+    )
+    env_secrets: dict[str, str] = setting(
+        "CONVEYOR_SECRET_<NAME>",
+        dict[str, str],
+        text,
+        _SECRETS,
+        "A secret named NAME, which `{{ secrets.NAME }}` renders; the table's secrets override none of these.",
+        secret=True,
+        gather=env_secrets,
+        shown="none",
+    )
+    api_url: str = setting(
+        "CONVEYOR_URL", DEFAULT_URL, text, _CLIENT, "The API the CLI and `conveyor.Client` call by default."
+    )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every declared setting from the environment (or `env`)."""
+        env = os.environ if env is None else env
+        return cls(**{name: found.read(env, default) for name, found, default in declared(cls)})
+
+    def __post_init__(self) -> None:
+        """Refuse edge bounds that would shut every client out, or never close a half-sent request."""
+        if self.max_connections < 1 or self.header_timeout_seconds <= 0 or self.max_waits < 0:
+            raise ValueError(
+                "CONVEYOR_MAX_CONNECTIONS must be at least 1, CONVEYOR_HEADER_TIMEOUT above 0 and "
+                f"CONVEYOR_MAX_WAITS at least 0, not {self.max_connections}, {self.header_timeout_seconds} "
+                f"and {self.max_waits}"
+            )
+        if self.sms_transport == "http" and not self.sms_url:
+            raise ValueError("CONVEYOR_SMS_TRANSPORT=http needs CONVEYOR_SMS_URL, the provider's messages endpoint")
+
+    @property
+    def answers(self) -> AnswerLimits:
+        """How much of an HTTP answer's body a worker reads, and for how long."""
+        return AnswerLimits(max_bytes=self.max_answer_bytes, read_seconds=self.answer_read_seconds)
+
+    def credentials(self) -> dict[str, str | None]:
+        """The credentials the settings hold, by the name a redacted log shows."""
+        return {
+            found.variable: getattr(self, name)
+            for name, found, _ in declared(type(self))
+            if found.secret and found.gather is None and name != "database_url"
+        }
+
+
+def client_setting(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """One of the settings a client reads (CONVEYOR_URL, CONVEYOR_API_TOKEN), without reading the others."""
+    for field_name, found, default in declared(Settings):
+        if field_name == name:
+            value = found.read(os.environ if env is None else env, default)
+            return None if value is None else str(value)
+    raise KeyError(name)

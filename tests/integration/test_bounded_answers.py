@@ -12,7 +12,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from conveyor.answers import AnswerLimits
 from conveyor.config import Settings
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject
@@ -34,7 +33,8 @@ def settings() -> Settings:
         lease_seconds=30.0,
         concurrency=10,
         webhook_allow_hosts=frozenset({"127.0.0.1"}),
-        answers=AnswerLimits(max_bytes=MAX_ANSWER, read_seconds=1.0),
+        max_answer_bytes=MAX_ANSWER,
+        answer_read_seconds=1.0,
         max_result_bytes=4 * MAX_ANSWER,
     )
 
