@@ -13,11 +13,12 @@ import functools
 import ipaddress
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 import structlog
 
-from conveyor.commands import add_commands, run_command
+from conveyor.commands import API_COMMANDS, add_commands, run_command
 from conveyor.config import Settings
 from conveyor.db import connect, create_pool, embedded_postgres
 from conveyor.errors import ConveyorError
@@ -142,18 +143,19 @@ def _load_actions(modules: list[str]) -> None:
         log.info("actions_loaded", modules=loaded)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse the command line and run."""
-    parser = argparse.ArgumentParser(prog="conveyor", description="A durable workflow runtime on PostgreSQL.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    """The `conveyor` command's arguments: the service's commands, then the operator commands over the API."""
+    found = argparse.ArgumentParser(prog="conveyor", description="A durable workflow runtime on PostgreSQL.")
+    found.add_argument("--version", action="version", version=f"conveyor {version('conveyor')}")
+    commands = found.add_subparsers(dest="command", required=True)
     for name, text in (
         ("serve", "API, worker and poller in one process"),
         ("web", "the HTTP API only"),
         ("demo", "serve, plus the onboarding use case: tables, workflows, poll triggers and new rows"),
     ):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("--host", default="127.0.0.1")
-        sub.add_argument("--port", type=int, default=8080)
+        sub.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+        sub.add_argument("--port", type=int, default=8080, help="the port to listen on (default 8080)")
         if name == "demo":
             sub.add_argument("--rows", type=int, default=20, help="rows the demo inserts")
             sub.add_argument("--seconds", type=float, default=60.0, help="over how long it inserts them")
@@ -162,10 +164,21 @@ def main(argv: list[str] | None = None) -> None:
     _actions_argument(commands.add_parser("worker", help="a worker only: claims and runs executions"))
     migrate = commands.add_parser("migrate", help="apply the migrations the database lacks, and exit")
     migrate.add_argument("--dry-run", action="store_true", help="print their SQL instead; nothing when at head")
+    psql = commands.add_parser("psql", help="open psql on the database (DATABASE_URL, or the embedded one)")
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed on to psql, e.g. -c 'SELECT 1'")
     add_commands(commands)
-    args = parser.parse_args(argv)
-    if args.command in ("executions", "workflows", "recover", "actions"):
+    return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run."""
+    args = parser().parse_args(argv)
+    if args.command in API_COMMANDS:
         raise SystemExit(run_command(args))
+    if args.command == "psql":
+        from conveyor.psql import open_psql
+
+        raise SystemExit(open_psql(Settings.from_env(), args.psql_args))
 
     settings = Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)
