@@ -13,7 +13,7 @@ _INTRO = """# Definition format
 A workflow definition is JSON: `name`, `start` and `nodes`, each node with `id`, `type` and its kind's
 fields. This page is generated from the pydantic models that parse definitions (`conveyor/nodes/`), so it
 shows what the API accepts; `GET /node-types` answers the same schemas at run time. How the fields behave
-(templates, limits, retries) is in [Workflows](workflows.md).
+(templates, limits, retries) is in [Workflows](../guide/workflows.md).
 """
 
 
