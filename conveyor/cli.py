@@ -69,8 +69,22 @@ async def _web(pool: Pool, settings: Settings, host: str, port: int) -> AsyncIte
     from conveyor.http.gate import listening
 
     async with listening(create_app(pool, settings), settings, host, port):
-        log.info("api_listening", host=host, port=port)
+        base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        log.info("api_listening", dashboard=f"{base}/", api_docs=f"{base}/docs", health=f"{base}/health")
         warn_if_open(host, settings)
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _probe(pool: Pool, settings: Settings) -> AsyncIterator[None]:
+    from conveyor.http.gate import listening
+    from conveyor.http.probe import probe_app
+
+    host, port = settings.worker_host, settings.worker_port or 0
+    async with listening(probe_app(pool, settings), settings, host, port):
+        log.info(
+            "worker_probe_listening", metrics=f"http://{host}:{port}/metrics", health=f"http://{host}:{port}/health"
+        )
         yield
 
 
@@ -90,6 +104,8 @@ async def _run(
     ):
         if api is not None:
             await stack.enter_async_context(_web(pool, settings, *api))
+        elif work and settings.worker_port is not None:
+            await stack.enter_async_context(_probe(pool, settings))
         if not work:
             await stop.wait()
             return

@@ -132,6 +132,13 @@ class Settings:
         _WORKER,
         "A port on which `conveyor worker` serves its own `/metrics` and `/health` (unset: none).",
     )
+    worker_host: str = setting(
+        "CONVEYOR_WORKER_HOST",
+        "127.0.0.1",
+        text,
+        _WORKER,
+        "The address CONVEYOR_WORKER_PORT listens on (`0.0.0.0` for a scraper on another machine).",
+    )
     health_claim_lag: timedelta = setting(
         "CONVEYOR_HEALTH_CLAIM_LAG",
         timedelta(minutes=1),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -65,12 +67,38 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
     except ImportError:
         yield from _system_postgres(data_dir)
         return
-    server = get_server(data_dir, cleanup_mode="stop")
-    log.info("embedded_postgres_started", data_dir=str(data_dir))
+    output = embedded_log_path(data_dir)
+    with _output_to(output):
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset (a root shell, a container); /tmp serves as well.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            server = get_server(data_dir, cleanup_mode="stop")
+        log.info("embedded_postgres_started", data_dir=str(data_dir), log=str(output))
+        try:
+            yield str(server.get_uri())
+        finally:
+            server.cleanup()
+
+
+def embedded_log_path(data_dir: Path) -> Path:
+    """Where the embedded server's start-up output (initdb, pg_ctl) is kept, beside its data directory."""
+    return data_dir.parent / "postgres.log"
+
+
+@contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send pgserver's log lines (initdb's and pg_ctl's whole output) to a file instead of the console."""
+    found = logging.getLogger("pgserver")
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    found.addHandler(handler)
+    found.propagate = False
     try:
-        yield str(server.get_uri())
+        yield
     finally:
-        server.cleanup()
+        found.removeHandler(handler)
+        found.propagate = True
+        handler.close()
 
 
 def _system_postgres(data_dir: Path) -> Iterator[str]:

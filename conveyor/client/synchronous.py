@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Iterator
+from collections.abc import Coroutine, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -49,8 +49,13 @@ class Client:
             self._loop.run_until_complete(self._client.close())
             self._loop.close()
 
-    def _run(self, call: Awaitable[T]) -> T:
-        return self._loop.run_until_complete(call)
+    def _run(self, call: Coroutine[Any, Any, T]) -> T:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._loop.run_until_complete(call)
+        call.close()
+        raise RuntimeError("Client blocks, and this code runs an event loop: use AsyncClient here")
 
     def request(self, method: str, path: str, *, body: Any = None, params: dict[str, str] | None = None) -> Any:
         """One call to `path`; the answer's JSON, or an ApiError."""
@@ -132,7 +137,7 @@ class Client:
         try:
             while True:
                 try:
-                    yield self._run(anext(events))
+                    yield self._run(events.__anext__())
                 except StopAsyncIteration:
                     return
         finally:

@@ -1,0 +1,55 @@
+"""The user's path, as documented: README's shell blocks run in order against a real `conveyor serve`, and a
+newcomer's first hour (a fresh home, their own workflow, a finished execution) with only documented commands."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from conveyor.store import Pool
+from tests.e2e.served import REPOSITORY, ready, run_block, serving, shell_blocks
+
+
+async def test_readme_shell_blocks_run_in_order_against_a_real_server(
+    database_url: str, db: Pool, tmp_path: Path
+) -> None:
+    blocks = shell_blocks(REPOSITORY / "README.md")
+    assert len(blocks) >= 2, "README.md lost its shell blocks"
+    with serving({"DATABASE_URL": database_url}, tmp_path / "serve.log") as served:
+        await ready(served)
+        outputs = []
+        for block in blocks:
+            done = run_block(block, served, tmp_path)
+            assert done.returncode == 0, (
+                f"README block failed:\n{block}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+            )
+            outputs.append(done.stdout)
+    # The example's promise: the execution completed, and both emails went out to Ada.
+    assert "completed" in outputs[-1]
+    emails = json.loads(outputs[-1].splitlines()[-1])  # the last command: curl of Ada's emails
+    assert sorted(e["template"] for e in emails["items"]) == ["engagement_nudge", "generic_welcome"]
+
+
+async def test_a_newcomer_goes_from_a_fresh_home_to_a_finished_execution_with_documented_commands(
+    tmp_path: Path,
+) -> None:
+    page = REPOSITORY / "docs" / "getting-started.md"
+    blocks = shell_blocks(page, until="## The onboarding demo")
+    # A home of its own, so `serve` starts its own embedded PostgreSQL as on a fresh machine (a short path: the
+    # server's socket lives there).
+    home = Path(tempfile.mkdtemp(prefix="cv-"))
+    with serving({"CONVEYOR_HOME": str(home), "DATABASE_URL": ""}, tmp_path / "serve.log") as served:
+        await ready(served, timeout_seconds=120)
+        for block in blocks:
+            done = run_block(block, served, tmp_path)
+            assert done.returncode == 0, (
+                f"documented block failed:\n{block}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+            )
+            if "executions start" in block:
+                assert "completed" in done.stdout
+    log = (tmp_path / "serve.log").read_text(errors="replace")
+    assert "initdb" not in log, "the embedded server's output belongs in its log file, not on the console"
+    assert (home / "postgres.log").read_text().count("initdb") >= 1
+    assert f"{served.url}/docs" in log, "start-up names the API's docs"
+    assert f"dashboard={served.url}/" in log, "start-up names the dashboard"
