@@ -12,6 +12,7 @@ import contextlib
 import functools
 import ipaddress
 import signal
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from importlib.metadata import version
 from typing import TYPE_CHECKING
@@ -188,13 +189,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["psql"] and not {"-h", "--help"} & set(argv[1:2]):
+        # Everything after `psql` is psql's, options included, which argparse would take for its own.
+        from conveyor.psql import open_psql
+
+        raise SystemExit(open_psql(Settings.from_env(), argv[1:]))
     args = parser().parse_args(argv)
     if args.command in API_COMMANDS:
         raise SystemExit(run_command(args))
-    if args.command == "psql":
-        from conveyor.psql import open_psql
-
-        raise SystemExit(open_psql(Settings.from_env(), args.psql_args))
 
     settings = Settings.from_env()
     configure_logging(settings.log_format, settings.log_level)

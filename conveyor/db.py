@@ -11,6 +11,7 @@ import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
@@ -62,22 +63,48 @@ async def connect(dsn: str, *, migrate: bool = True, max_size: int = 10) -> Asyn
 def embedded_postgres(data_dir: Path) -> Iterator[str]:
     """Run a PostgreSQL server whose data lives in data_dir, for the block; yield its URL."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        from pgserver import get_server  # type: ignore[attr-defined]
-    except ImportError:
+    get_server = _pgserver()
+    if get_server is None:
         yield from _system_postgres(data_dir)
         return
     output = embedded_log_path(data_dir)
     with _output_to(output):
-        with warnings.catch_warnings():
-            # platformdirs warns that XDG_RUNTIME_DIR is unset (a root shell, a container); /tmp serves as well.
-            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        with _quiet_runtime_dir():
             server = get_server(data_dir, cleanup_mode="stop")
         log.info("embedded_postgres_started", data_dir=str(data_dir), log=str(output))
         try:
             yield str(server.get_uri())
         finally:
             server.cleanup()
+
+
+def _pgserver() -> Any:
+    """pgserver's `get_server`, when the package is installed."""
+    with _quiet_runtime_dir():
+        try:
+            from pgserver import get_server  # type: ignore[attr-defined]
+        except ImportError:
+            return None
+    return get_server
+
+
+def embedded_binary(name: str) -> Path | None:
+    """A program that ships with the embedded server (`psql`), when the package and the program are there."""
+    with _quiet_runtime_dir():
+        try:
+            import pgserver  # type: ignore[import-untyped,unused-ignore]
+        except ImportError:
+            return None
+    found = Path(pgserver.__file__).parent / "pginstall" / "bin" / name
+    return found if found.exists() else None
+
+
+@contextmanager
+def _quiet_runtime_dir() -> Iterator[None]:
+    """platformdirs warns that XDG_RUNTIME_DIR is unset (a root shell, a container): /tmp serves pgserver as well."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        yield
 
 
 def embedded_log_path(data_dir: Path) -> Path:

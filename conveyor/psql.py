@@ -5,20 +5,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 from conveyor.config import Settings
-from conveyor.db import embedded_postgres
+from conveyor.db import embedded_binary, embedded_postgres
 
 
 def psql_binary() -> str | None:
     """The psql that ships with the embedded server's package, else the one on PATH."""
-    try:
-        import pgserver  # type: ignore[import-untyped,unused-ignore]
-    except ImportError:
-        return shutil.which("psql")
-    bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
-    return str(bundled) if bundled.exists() else shutil.which("psql")
+    bundled = embedded_binary("psql")
+    return str(bundled) if bundled is not None else shutil.which("psql")
 
 
 def open_psql(settings: Settings, arguments: list[str]) -> int:

@@ -114,6 +114,9 @@ def test_the_cli_starts_waits_shows_sends_and_pipes_cleanly(served: Served, tmp_
     assert sent.returncode == 0, sent.stderr
     assert "sent user.engaged" in sent.stdout
 
+    psql = _cli(served, "psql", "-tA", "-c", f"SELECT count(*) FROM workflows WHERE name = '{name}'", cwd=tmp_path)
+    assert (psql.returncode, psql.stdout.strip()) == (0, "1"), psql.stderr
+
     missing = _cli(served, "executions", "show", str(uuid.uuid4()), cwd=tmp_path)
     assert missing.returncode == 1
     assert missing.stderr.startswith("error: not_found")
