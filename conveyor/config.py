@@ -98,13 +98,28 @@ class Settings:
         "Whether serve, web, worker and demo apply the migrations the database lacks at start (else they refuse).",
     )
     poll_interval_seconds: float = setting(
-        "CONVEYOR_POLL_INTERVAL", 30.0, number, _WORKER, "Seconds between a worker's sweeps for due work it missed."
+        "CONVEYOR_POLL_INTERVAL",
+        30.0,
+        number,
+        _WORKER,
+        "Seconds between a worker's safety-net polls; NOTIFY and the nearest due time wake it sooner.",
     )
-    batch_size: int = setting("CONVEYOR_BATCH_SIZE", 100, integer, _WORKER, "Executions a worker claims at once.")
+    batch_size: int = setting("CONVEYOR_BATCH_SIZE", 100, integer, _WORKER, "Executions claimed per statement.")
     inbox_batch_size: int = setting(
-        "CONVEYOR_INBOX_BATCH_SIZE", 1000, integer, _WORKER, "Inbox rows a worker turns into executions at once."
+        "CONVEYOR_INBOX_BATCH_SIZE",
+        1000,
+        integer,
+        _WORKER,
+        "Inbox rows consumed (and due schedules fired) per transaction.",
     )
-    concurrency: int = setting("CONVEYOR_CONCURRENCY", 20, integer, _WORKER, "Steps one worker runs at the same time.")
+    concurrency: int = setting(
+        "CONVEYOR_CONCURRENCY",
+        20,
+        integer,
+        _WORKER,
+        "Executions one worker runs at once; their steps are committed together, so a busy worker gains from more "
+        "(the benchmarks use 200).",
+    )
     action_threads: int = setting(
         "CONVEYOR_ACTION_THREADS", 8, integer, _WORKER, "Threads a worker runs blocking (synchronous) actions on."
     )
@@ -120,10 +135,10 @@ class Settings:
         30.0,
         number,
         _WORKER,
-        "How long a claim holds an execution before another worker may take it over.",
+        "Lease length in seconds: a dead worker's executions come back after it.",
     )
     shutdown_grace_seconds: float = setting(
-        "CONVEYOR_SHUTDOWN_GRACE", 10.0, number, _WORKER, "How long a stopping worker lets running steps finish."
+        "CONVEYOR_SHUTDOWN_GRACE", 10.0, number, _WORKER, "Seconds in-flight steps get to finish on SIGTERM."
     )
     worker_port: int | None = setting(
         "CONVEYOR_WORKER_PORT",
@@ -151,7 +166,8 @@ class Settings:
         None,
         text,
         _API,
-        "The bearer token every API call must carry; unset leaves the API open (to loopback by default).",
+        "The bearer token every route but `/health*` and `/hooks/*` needs (`/metrics` too, unless it has its own); "
+        "unset leaves the API open, so listen on loopback.",
         secret=True,
     )
     metrics_token: str | None = setting(
@@ -159,24 +175,34 @@ class Settings:
         None,
         text,
         _API,
-        "The bearer token `/metrics` asks for; unset leaves it open.",
+        "The bearer token `/metrics` asks for; unset: the API token.",
         secret=True,
     )
     max_body_bytes: int = setting(
-        "CONVEYOR_MAX_BODY", 1024 * 1024, integer, _API, "The largest request body the API reads, in bytes."
+        "CONVEYOR_MAX_BODY", 1024 * 1024, integer, _API, "The largest request body in bytes (`413` beyond)."
     )
     max_waits: int = setting(
-        "CONVEYOR_MAX_WAITS", 100, integer, _API, "Requests that may wait (`?wait=`) for an execution at once."
+        "CONVEYOR_MAX_WAITS",
+        100,
+        integer,
+        _API,
+        "Requests of this process waiting at once for an execution to end (a start's `wait`, a synchronous hook); "
+        "past it a start is a `429` (nothing started) and a hook delivery is answered at once with `202`.",
     )
     allowed_hosts: frozenset[str] = setting(
         "CONVEYOR_ALLOWED_HOSTS",
         frozenset(),
         hosts,
         _EDGE,
-        "Host headers answered besides this machine's loopback names and the address connected to.",
+        "`Host` names answered besides loopback and the address connected to (`name` at any port, or `name:port`): a "
+        "proxy's public name.",
     )
     allowed_origins: frozenset[str] = setting(
-        "CONVEYOR_ALLOWED_ORIGINS", frozenset(), origins, _EDGE, "Origins whose browsers may change things."
+        "CONVEYOR_ALLOWED_ORIGINS",
+        frozenset(),
+        origins,
+        _EDGE,
+        "Origins (`https://admin.example.com`) whose pages may change things besides this server's own.",
     )
     header_timeout_seconds: float = setting(
         "CONVEYOR_HEADER_TIMEOUT",
@@ -186,7 +212,11 @@ class Settings:
         "A connection must send a request's headers this soon after opening, or after its previous answer.",
     )
     max_connections: int = setting(
-        "CONVEYOR_MAX_CONNECTIONS", 1000, integer, _EDGE, "Connections the API keeps open at once."
+        "CONVEYOR_MAX_CONNECTIONS",
+        1000,
+        integer,
+        _EDGE,
+        "Open connections per API process; past it the oldest still sending headers gives way, else `503`.",
     )
     email_transport: Literal["log", "smtp"] = setting(
         "CONVEYOR_EMAIL_TRANSPORT",
@@ -215,9 +245,16 @@ class Settings:
     )
     sms_url: str | None = setting("CONVEYOR_SMS_URL", None, text, _SMS, "The provider's messages endpoint.")
     sms_from: str = setting("CONVEYOR_SMS_FROM", "conveyor", text, _SMS, "The sender of messages.")
-    sms_username: str | None = setting("CONVEYOR_SMS_USERNAME", None, text, _SMS, "The provider's login.")
+    sms_username: str | None = setting(
+        "CONVEYOR_SMS_USERNAME", None, text, _SMS, "The provider's basic-auth login (for Twilio: the account SID)."
+    )
     sms_password: str | None = setting(
-        "CONVEYOR_SMS_PASSWORD", None, text, _SMS, "The provider's password.", secret=True
+        "CONVEYOR_SMS_PASSWORD",
+        None,
+        text,
+        _SMS,
+        "The provider's basic-auth password (for Twilio: the auth token).",
+        secret=True,
     )
     webhook_allow_hosts: frozenset[str] = setting(
         "CONVEYOR_WEBHOOK_ALLOW_HOSTS",
@@ -259,7 +296,7 @@ class Settings:
         timedelta(minutes=15),
         positive_duration,
         _STEPS,
-        "The most a node's timeout may be.",
+        "The longest any step runs, whatever its node's `timeout`.",
     )
     max_flow_depth: int = setting("CONVEYOR_MAX_FLOW_DEPTH", 10, integer, _STEPS, "How deep shared flows may nest.")
     retention: timedelta | None = setting(
@@ -267,10 +304,15 @@ class Settings:
         timedelta(days=30),
         duration_or_off,
         _RETENTION,
-        "How long finished executions and their rows are kept; `off` keeps them for ever.",
+        "How long finished executions and their rows are kept (`7d`, `PT12H`); `0` or `off` keeps them for ever; a "
+        "workflow's `retention` overrides it.",
     )
     retention_batch_size: int = setting(
-        "CONVEYOR_RETENTION_BATCH_SIZE", 1000, integer, _RETENTION, "Rows the retention stage deletes at once."
+        "CONVEYOR_RETENTION_BATCH_SIZE",
+        1000,
+        integer,
+        _RETENTION,
+        "Top-level executions (with their children) deleted per retention transaction.",
     )
     log_format: Literal["console", "json"] = setting(
         "LOG_FORMAT", "console", choice("console", "json"), _LOGGING, "`console` for people, `json` for collectors."
@@ -281,7 +323,7 @@ class Settings:
         None,
         text,
         _SECRETS,
-        "The key that encrypts the secrets table (`POST /secrets` needs it).",
+        "The Fernet key that encrypts the `secrets` table (`PUT /secrets` is a `409` without it).",
         secret=True,
     )
     env_secrets: dict[str, str] = setting(
@@ -289,7 +331,7 @@ class Settings:
         dict[str, str],
         text,
         _SECRETS,
-        "A secret named NAME, which `{{ secrets.NAME }}` renders; the table's secrets override none of these.",
+        "The secret `NAME`, as templates read it (`{{ secrets.NAME }}`); wins over the table.",
         secret=True,
         gather=env_secrets,
         shown="none",

@@ -9,9 +9,9 @@ import conveyor
 
 _INTRO = """# Modules
 
-Generated from the first paragraph of each module's docstring. Imports point one way:
-`http` → `engine` → `nodes` → `store` → `statemachines`, `definitions`, `errors`
-(`tests/unit/test_layers.py` holds the layers and fails on an import that points back up).
+Generated from the first paragraph of each module's docstring, so a module added, moved or removed shows
+here at the next build. Imports point one way: `http` → `engine` → `nodes` → `store` → `statemachines`,
+`definitions`, `errors`.
 
 | module | what it is for |
 | --- | --- |
