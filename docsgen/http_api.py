@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import cast
+import json
+from typing import Any, cast
 
 from conveyor.config import Settings
 from conveyor.http.app import create_app
 from conveyor.http.openapi import openapi_document
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
-from docsgen.schema_text import type_text
+from docsgen.schema_text import example_value, type_text
 
 _INTRO = """# HTTP API reference
 
@@ -36,11 +37,11 @@ def http_api_page() -> str:
     for tag in sorted(by_tag):
         lines.append(f"\n## {tag}\n")
         for path, method, op in by_tag[tag]:
-            lines += _operation(path, method, op)
+            lines += _operation(path, method, op, document["components"]["schemas"])
     return "\n".join(lines) + "\n"
 
 
-def _operation(path: str, method: str, op: JSONObject) -> list[str]:
+def _operation(path: str, method: str, op: JSONObject, components: JSONObject) -> list[str]:
     lines = [f"\n### `{method.upper()} {path}`\n", op.get("summary", ""), ""]
     if op.get("description"):
         lines += [op["description"], ""]
@@ -57,11 +58,14 @@ def _operation(path: str, method: str, op: JSONObject) -> list[str]:
         schema = body["content"]["application/json"]["schema"]
         lines += [f"Body: {type_text(schema)}{' (required)' if body.get('required') else ''}.", ""]
     answers = ", ".join(f"`{status}`" for status in op["responses"])
-    lines += [f"Answers: {answers}.", "", "```sh", _curl(path, method, body is not None), "```"]
+    example = None
+    if body:
+        example = example_value(body["content"]["application/json"]["schema"], components)
+    lines += [f"Answers: {answers}.", "", "```sh", _curl(path, method, example), "```"]
     return lines
 
 
-def _curl(path: str, method: str, has_body: bool) -> str:
-    verb = "" if method == "get" else f" -X {method.upper()}"
-    body = " -H 'Content-Type: application/json' -d '{}'" if has_body else ""
+def _curl(path: str, method: str, example: Any) -> str:
+    verb = "" if method in ("get", "post") and (method == "get" or example is not None) else f" -X {method.upper()}"
+    body = f" -H 'Content-Type: application/json' \\\n     -d '{json.dumps(example)}'" if example is not None else ""
     return f'curl -s{verb} "$CONVEYOR_URL{path}"{body}'
