@@ -114,7 +114,8 @@ def embedded_log_path(data_dir: Path) -> Path:
 
 @contextmanager
 def _output_to(path: Path) -> Iterator[None]:
-    """Send pgserver's log lines (initdb's and pg_ctl's whole output) to a file instead of the console."""
+    """Send pgserver's log lines (initdb's and pg_ctl's whole output) to a file instead of the console; after the
+    block (its exit handler logs too), to nowhere."""
     found = logging.getLogger("pgserver")
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -124,7 +125,6 @@ def _output_to(path: Path) -> Iterator[None]:
         yield
     finally:
         found.removeHandler(handler)
-        found.propagate = True
         handler.close()
 
 

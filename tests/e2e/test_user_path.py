@@ -4,6 +4,8 @@ newcomer's first hour (a fresh home, their own workflow, a finished execution) w
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -39,17 +41,20 @@ async def test_a_newcomer_goes_from_a_fresh_home_to_a_finished_execution_with_do
     # A home of its own, so `serve` starts its own embedded PostgreSQL as on a fresh machine (a short path: the
     # server's socket lives there).
     home = Path(tempfile.mkdtemp(prefix="cv-"))
-    with serving({"CONVEYOR_HOME": str(home), "DATABASE_URL": ""}, tmp_path / "serve.log") as served:
-        await ready(served, timeout_seconds=120)
-        for block in blocks:
-            done = run_block(block, served, tmp_path)
-            assert done.returncode == 0, (
-                f"documented block failed:\n{block}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
-            )
-            if "executions start" in block:
-                assert "completed" in done.stdout
-    log = (tmp_path / "serve.log").read_text(errors="replace")
-    assert "initdb" not in log, "the embedded server's output belongs in its log file, not on the console"
-    assert (home / "postgres.log").read_text().count("initdb") >= 1
-    assert f"{served.url}/docs" in log, "start-up names the API's docs"
-    assert f"dashboard={served.url}/" in log, "start-up names the dashboard"
+    try:
+        with serving({"CONVEYOR_HOME": str(home), "DATABASE_URL": ""}, tmp_path / "serve.log") as served:
+            await ready(served, timeout_seconds=120)
+            for block in blocks:
+                done = run_block(block, served, tmp_path)
+                assert done.returncode == 0, (
+                    f"documented block failed:\n{block}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+                )
+                if "executions start" in block:
+                    assert "completed" in done.stdout
+        log = re.sub(r"\x1b\[[0-9;]*m", "", (tmp_path / "serve.log").read_text(errors="replace"))  # no colours
+        assert "initdb" not in log, "the embedded server's output belongs in its log file, not on the console"
+        assert (home / "postgres.log").read_text().count("initdb") >= 1
+        assert f"{served.url}/docs" in log, "start-up names the API's docs"
+        assert f"dashboard={served.url}/" in log, "start-up names the dashboard"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
