@@ -151,9 +151,9 @@ async def _start(client: AsyncClient, args: argparse.Namespace) -> Shown:
     given = json_argument(args.input, "--input")
     execution = await client.start(args.workflow, given, dedupe_key=args.dedupe_key)
     if not args.wait:
-        return Shown(execution, await _execution_text(client, execution, detail=False))
-    ended = await client.wait(execution.id)
-    return Shown(ended, await _execution_text(client, ended, detail=True), 0 if ended.state == COMPLETED else 1)
+        return Shown(execution, await _execution_text(client, execution))
+    shown = await _detailed(client, await client.wait(execution.id))
+    return Shown(shown.answer, shown.text, 0 if shown.answer["state"] == COMPLETED else 1)
 
 
 async def _list_executions(client: AsyncClient, args: argparse.Namespace) -> Shown:
@@ -165,13 +165,19 @@ async def _list_executions(client: AsyncClient, args: argparse.Namespace) -> Sho
 
 
 async def _show_execution(client: AsyncClient, args: argparse.Namespace) -> Shown:
-    execution = await client.get(args.id)
-    history, steps = await client.history(args.id), await client.steps(args.id)
-    answer = {**_plain(execution), "history": _plain(history), "steps": _plain(steps)}
-    return Shown(answer, await _execution_text(client, execution, detail=True))
+    return await _detailed(client, await client.get(args.id))
 
 
-async def _execution_text(client: AsyncClient, execution: ExecutionAnswer, *, detail: bool) -> str:
+async def _detailed(client: AsyncClient, execution: ExecutionAnswer) -> Shown:
+    """The execution with its history and steps: as JSON, and as text with a table of each."""
+    history = [_plain(h) for h in await client.history(execution.id)]
+    steps = [_plain(s) for s in await client.steps(execution.id)]
+    text = await _execution_text(client, execution)
+    text += "\n\nHISTORY\n" + table(_HISTORY_COLUMNS, history) + "\n\nSTEPS\n" + table(_STEP_COLUMNS, steps)
+    return Shown({**_plain(execution), "history": history, "steps": steps}, text)
+
+
+async def _execution_text(client: AsyncClient, execution: ExecutionAnswer) -> str:
     names = await _workflow_names(client)
     head = {"id": str(execution.id), "workflow": names.get(str(execution.workflow_id), str(execution.workflow_id))}
     parts = [table(("id", "workflow"), [_plain(head)]), table(_RECORD_COLUMNS, [_plain(execution)])]
@@ -179,10 +185,6 @@ async def _execution_text(client: AsyncClient, execution: ExecutionAnswer, *, de
         value = getattr(execution, name)
         if value not in (None, {}):
             parts.append(f"{name}: {json.dumps(value)}")
-    if detail:
-        history = [_plain(h) for h in await client.history(execution.id)]
-        steps = [_plain(s) for s in await client.steps(execution.id)]
-        parts += ["HISTORY\n" + table(_HISTORY_COLUMNS, history), "STEPS\n" + table(_STEP_COLUMNS, steps)]
     return "\n\n".join(parts)
 
 
@@ -191,7 +193,7 @@ async def _operate(client: AsyncClient, args: argparse.Namespace) -> Shown:
         execution = await client.retry(args.id, from_node=args.from_node)
     else:
         execution = await {"pause": client.pause, "resume": client.resume, "cancel": client.cancel}[args.verb](args.id)
-    return Shown(execution, await _execution_text(client, execution, detail=False))
+    return Shown(execution, await _execution_text(client, execution))
 
 
 async def _workflow_names(client: AsyncClient) -> dict[str, str]:
