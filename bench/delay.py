@@ -11,7 +11,7 @@ from bench import processes
 from bench.harness import Bench, percentile
 from bench.seed import delay_then_noop, start_many, workflow
 from conveyor.store import Pool
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.channels import WAKE_CHANNEL
 
 TIME_LIMIT_SECONDS = 90.0
 WORKER_ENV = {"CONVEYOR_CONCURRENCY": "200", "CONVEYOR_BATCH_SIZE": "200"}

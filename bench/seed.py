@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from bench.harness import checkpoint
-from conveyor.engine.operations import create_workflow
+from conveyor.commands.operations import create_workflow
 from conveyor.store import Pool
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.channels import WAKE_CHANNEL
 
 
 def noop_chain(name: str, steps: int) -> dict[str, object]:

@@ -18,10 +18,10 @@ import uuid
 from bench import processes
 from bench.harness import Bench, percentile, truncate
 from bench.seed import noop_chain, workflow
+from conveyor.commands.triggers import create_trigger
 from conveyor.db import create_pool
 from conveyor.engine.inbox import consume_inbox
 from conveyor.engine.trigger_cache import TriggerCache
-from conveyor.engine.triggers import create_trigger
 from conveyor.store import Pool
 from testkit.poll import poll_until
 

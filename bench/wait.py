@@ -16,7 +16,7 @@ from bench import processes, throughput
 from bench.harness import Bench, percentile
 from bench.seed import workflow
 from conveyor.store import Pool
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.channels import WAKE_CHANNEL
 from testkit.poll import poll_until
 
 TIME_LIMIT_SECONDS = 300.0

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from conveyor.commands import API_COMMANDS, add_commands, run_command
 from conveyor.config import Settings
 from conveyor.db import connect, create_pool, embedded_postgres
 from conveyor.errors import ConveyorError
 from conveyor.logging import configure_logging
+from conveyor.operator_cli import API_COMMANDS, add_commands, run_command
 from conveyor.store import connection
 from conveyor.store.migrations import plan
 from conveyor.store.schema import apply_schema

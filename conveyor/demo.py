@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from conveyor.engine.operations import create_workflow
-from conveyor.engine.triggers import create_trigger
+from conveyor.commands.operations import create_workflow
+from conveyor.commands.triggers import create_trigger
 from conveyor.errors import ConflictError
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool, connection

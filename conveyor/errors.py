@@ -80,10 +80,10 @@ class MethodNotAllowedError(ConveyorError):
         self.allowed = allowed
 
 
-class PayloadTooLargeError(ConveyorError):
+class BodyTooLargeError(ConveyorError):
     """The request body is larger than allowed."""
 
-    code = "payload_too_large"
+    code = "body_too_large"
 
 
 class RateLimitedError(ConveyorError):

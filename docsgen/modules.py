@@ -10,8 +10,9 @@ import conveyor
 _INTRO = """# Modules
 
 Generated from the first paragraph of each module's docstring, so a module added, moved or removed shows
-here at the next build. Imports point one way: `http` → `engine` → `nodes` → `store` → `statemachines`,
-`definitions`, `errors`.
+here at the next build. Imports point one way, down the layers `tests/unit/test_layers.py` writes down (and
+fails on an import that points up): `http` → `commands` → `engine` → `nodes`, `triggers` → `services` →
+`store` → `statemachines`, `definitions`, `errors`.
 
 | module | what it is for |
 | --- | --- |

@@ -12,8 +12,7 @@ from collections.abc import Callable, Mapping
 import asyncpg
 import structlog
 
-from conveyor.store.channels import payload_listener
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.channels import WAKE_CHANNEL, payload_listener
 
 log = structlog.get_logger(__name__)
 

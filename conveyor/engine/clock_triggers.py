@@ -12,6 +12,7 @@ import uuid
 
 import structlog
 
+from conveyor.engine.stage import batch_stage
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import ValidationError
 from conveyor.jsonvalue import JSONObject
@@ -56,3 +57,6 @@ def _fire(due: DueTrigger, cache: TriggerCache) -> tuple[Advance, list[tuple[uui
         return Advance(due.id, None, 0, f"{type(exc).__name__}: {exc}"[:1000]), []
     ticks = [(due.id, trigger.type, t.payload, t.dedupe_key) for t in firing.ticks]
     return Advance(due.id, firing.next_run_at, firing.skipped, None, len(ticks)), ticks
+
+
+STAGE = batch_stage(fire_due_triggers)

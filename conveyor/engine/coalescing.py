@@ -17,6 +17,7 @@ import structlog
 from conveyor import failpoints
 from conveyor.concurrency import describe, slots_with
 from conveyor.engine.metrics import COALESCED_GROUPS
+from conveyor.engine.stage import batch_stage
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import ValidationError
 from conveyor.jsonvalue import JSONObject
@@ -35,7 +36,7 @@ async def start_ripe_groups(pool: Pool, cache: TriggerCache, limit: int) -> int:
         locked = await lock_ripe(conn, limit)
         if not locked:
             return 0
-        groups = await read_groups(conn, locked)
+        groups = await read_groups(conn, locked, MAX_PAYLOADS)
         starts = await off_loop(lambda: [_decide(group, cache) for group in groups])  # keys: off the loop
         started, folded = await start_groups(conn, INITIAL_STATE, starts)
         failpoints.fail(failpoints.Point.IN_COALESCE)
@@ -87,3 +88,6 @@ def _input(group: RipeGroup, mode: str) -> JSONObject:
         return {"key": group.key, "count": len(group.row_ids), "payloads": group.head[:MAX_PAYLOADS]}
     chosen = group.first if mode == "first" else group.last
     return chosen if isinstance(chosen, dict) else {}
+
+
+STAGE = batch_stage(start_ripe_groups)

@@ -24,6 +24,7 @@ import structlog
 
 from conveyor.cancellation import CancelOn
 from conveyor.engine.definitions_cache import DefinitionCache
+from conveyor.engine.stage import FeedContext
 from conveyor.nodes.base import execution_data
 from conveyor.nodes.wait_for_event import WaitForEventNode
 from conveyor.render_thread import off_loop
@@ -46,6 +47,11 @@ class EventMatcher:
         self._pool = pool
         self._definitions = definitions
 
+    @classmethod
+    def for_feed(cls, feed: FeedContext) -> EventMatcher:
+        """The match stage of a worker's feed, on the worker's definitions."""
+        return cls(feed.pool, feed.definitions)
+
     async def match(self, limit: int) -> int:
         """Match up to `limit` new events in one transaction; return how many were taken."""
         started = time.perf_counter()
@@ -67,6 +73,13 @@ class EventMatcher:
             seconds=time.perf_counter() - started,
         )
         return len(events)
+
+    async def run(self, limit: int) -> bool:
+        """Match a batch; True when it came full."""
+        return await self.match(limit) >= limit
+
+    async def close(self) -> None:
+        """Nothing runs in the background."""
 
     async def _cancel(self, conn: Conn, events: list[Event]) -> list[uuid.UUID]:
         by_id = {e.id: e for e in events}
@@ -128,3 +141,6 @@ def _cancelling_event(rules: Sequence[CancelOn], pairs: list[CancelCandidate], b
         ),
         None,
     )
+
+
+STAGE = EventMatcher.for_feed

@@ -28,6 +28,7 @@ import structlog
 
 from conveyor.concurrency import NO_SLOTS, describe, slots_with
 from conveyor.engine.metrics import TRIGGER_ROWS
+from conveyor.engine.stage import batch_stage
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import ValidationError
 from conveyor.render_thread import off_loop
@@ -131,3 +132,6 @@ def execution_key(dedupe_key: str | None, row_id: int) -> str:
     if len(dedupe_key) > _MAX_KEY_CHARS:
         return "sha256:" + hashlib.sha256(dedupe_key.encode("utf-8", "replace")).hexdigest()
     return f"key:{dedupe_key}"
+
+
+STAGE = batch_stage(consume_inbox)

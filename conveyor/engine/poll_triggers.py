@@ -11,17 +11,15 @@ the status change is logged once, not at every poll.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
 
 from conveyor.engine.metrics import LOOP_ERRORS
-from conveyor.engine.trigger_cache import TriggerCache
+from conveyor.engine.stage import FeedContext
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.failpoints import Point, fail
-from conveyor.nodes.services import Services
-from conveyor.store import Pool, transaction
+from conveyor.store import transaction
 from conveyor.store.due_triggers import ClaimedPoll, PollResult, claim_due_polls, record_poll
 from conveyor.triggers.base import PollFailedError
 from conveyor.triggers.kinds import POLL_TYPES, kind_of
@@ -32,33 +30,33 @@ log = structlog.get_logger(__name__)
 # trigger on after this.
 POLL_LEASE_SECONDS = 60.0
 _MAX_BACKOFF = timedelta(hours=1)
+# How many poll triggers one worker polls at once.
+_MAX_POLLS = 16
 
 
 class PollStage:
     """The polls this worker runs now."""
 
-    def __init__(
-        self, pool: Pool, cache: TriggerCache, services: Services, limit: int, polled: Callable[[], None]
-    ) -> None:
-        self._polled = polled  # the worker's timer must learn each poll's next due time
-        self._pool = pool
-        self._cache = cache
-        self._services = services
-        self._limit = limit
+    def __init__(self, feed: FeedContext) -> None:
+        self._polled = feed.want_feed  # the worker's timer must learn each poll's next due time
+        self._pool = feed.pool
+        self._cache = feed.triggers
+        self._services = feed.services
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start_due(self) -> int:
-        """Claim due poll triggers, as many as there is room for, and start polling each."""
-        room = self._limit - len(self._tasks)
+    async def run(self, limit: int) -> bool:
+        """Claim due poll triggers, as many as there is room for, and start polling each; a poll that ends asks
+        for the feed again itself, so the count of polls started says nothing of what waits."""
+        room = _MAX_POLLS - len(self._tasks)
         if room <= 0 or not POLL_TYPES:
-            return 0
+            return False
         async with transaction(self._pool) as conn:
             claimed = await claim_due_polls(conn, POLL_TYPES, room, POLL_LEASE_SECONDS)
         for due in claimed:
             task = asyncio.create_task(self._poll(due), name=f"poll-{due.id}")
             self._tasks.add(task)
             task.add_done_callback(self._done)
-        return len(claimed)
+        return False
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -102,3 +100,6 @@ class PollStage:
                 "trigger_status_changed", status=recorded.status, error=result.error
             )
         bound.debug("trigger_polled", rows=len(result.rows), written=recorded.written)
+
+
+STAGE = PollStage

@@ -29,8 +29,8 @@ from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONObject
 from conveyor.nodes import kinds
 from conveyor.nodes.base import StepContext, execution_data
-from conveyor.nodes.services import Services
 from conveyor.secret_references import MisplacedSecretError, SecretUse
+from conveyor.services import Services
 from conveyor.statemachines import DELAYED, RUNNING, TERMINAL_STATES
 from conveyor.store import Conn, Pool, connection
 from conveyor.store.executions import Execution, insert_execution

@@ -12,10 +12,10 @@ import aiohttp
 from conveyor.config import Settings
 from conveyor.engine.worker import Worker
 from conveyor.nodes.actions import REGISTRY
-from conveyor.nodes.email_transports import EmailTransport, LogTransport, SmtpTransport
-from conveyor.nodes.services import Services, action_thread_pool
-from conveyor.nodes.sms_transports import HttpSmsTransport, LogSmsTransport, SmsTransport
-from conveyor.nodes.webhook_guard import webhook_session
+from conveyor.services import Services, action_thread_pool
+from conveyor.services.email_transports import EmailTransport, LogTransport, SmtpTransport
+from conveyor.services.sms_transports import HttpSmsTransport, LogSmsTransport, SmsTransport
+from conveyor.services.webhook_guard import webhook_session
 from conveyor.store import Pool, connection
 from conveyor.store.actions import publish_actions
 from conveyor.store.routing import wake_provided

@@ -13,22 +13,19 @@ import structlog
 from conveyor.config import Settings
 from conveyor.engine.alarm import Alarm
 from conveyor.engine.claim import claim_due
-from conveyor.engine.clock_triggers import fire_due_triggers
-from conveyor.engine.coalescing import start_ripe_groups
 from conveyor.engine.definitions_cache import DefinitionCache
-from conveyor.engine.event_matcher import EventMatcher
-from conveyor.engine.inbox import consume_inbox
+from conveyor.engine.feed import Feed
 from conveyor.engine.lease import LeaseKeeper
 from conveyor.engine.metrics import CLAIMED, DATABASE_UNAVAILABLE, IN_FLIGHT, LOOP_ERRORS
-from conveyor.engine.operations import pause_after_step
-from conveyor.engine.poll_triggers import PollStage
+from conveyor.engine.operator_move import pause_after_step
 from conveyor.engine.recovery import recover, silence_limit_seconds
 from conveyor.engine.retention import RetentionStage
 from conveyor.engine.routing import provided_actions
 from conveyor.engine.runner import Holds, StepLimits, StepRunner, held_sleep_seconds
+from conveyor.engine.stage import FeedContext
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.errors import DatabaseUnavailableError
-from conveyor.nodes.services import Services
+from conveyor.services import Services
 from conveyor.store import Pool, connection
 from conveyor.store.channels import CONTROL_CHANNEL, control_target
 from conveyor.store.claims import release_leases, seconds_until_next_due
@@ -49,8 +46,6 @@ _RETRY_AFTER_DATABASE_SECONDS = 1.0
 # How often a worker whose database is away tries it again: a delay that fell due meanwhile must fire within
 # a second of the database's return, and a failed connect costs next to nothing.
 _DATABASE_RETRY_SECONDS = 0.25
-# How many poll triggers one worker polls at once.
-_MAX_POLLS = 16
 # Held sleeps a worker keeps at most, per slot of its concurrency.
 _HOLDS_PER_SLOT = 10
 
@@ -93,11 +88,9 @@ class Worker:
             settings.lease_seconds,
             limits,
         )
-        self._events = EventMatcher(pool, definitions)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
-        self._triggers = TriggerCache()
         self._retention = RetentionStage(pool, settings.retention, settings.retention_batch_size)
-        self._polls = PollStage(pool, self._triggers, services, _MAX_POLLS, self._want_feed)
+        self._feed = Feed(FeedContext(pool, TriggerCache(), definitions, services, self._want_feed))
         # The feed (schedules, polls, inbox, coalescing, events) runs when something may be waiting for it: a
         # NOTIFY (inbox rows and events send one), a poll that ended, a full batch last time, or a due time of
         # its own; not when only this process's executions ended and freed room to claim.
@@ -140,7 +133,7 @@ class Worker:
                     log.exception("worker_cycle_failed")
                     await self._alarm.wait(1.0)
         finally:
-            await self._polls.close()
+            await self._feed.close()
             await self._drain()
             keeper.cancel()
             await self._alarm.close()
@@ -165,7 +158,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         if self._alarm.take_notified() or self._feed_wanted or loop.time() >= self._feed_at:
             self._feed_wanted = True  # and so it stays if the database fails the feed: it runs again
-            self._feed_wanted = await self._feed()
+            self._feed_wanted = await self._feed.run(self._settings.inbox_batch_size)
             async with connection(self._pool) as conn:
                 run_in = await seconds_until_next_run(conn)
             wait = self._settings.poll_interval_seconds
@@ -188,24 +181,6 @@ class Worker:
     def _free_slots(self) -> int:
         # A held sleep runs nothing, so it takes no slot.
         return self._settings.concurrency - (len(self._tasks) - len(self._holds.held))
-
-    async def _feed(self) -> bool:
-        """Fire due schedules into the inbox and consume it; True when a full batch says more is waiting."""
-        limit = self._settings.inbox_batch_size
-        try:
-            fired = await fire_due_triggers(self._pool, self._triggers, limit)
-            await self._polls.start_due()
-            consumed = await consume_inbox(self._pool, self._triggers, limit)
-            ripened = await start_ripe_groups(self._pool, self._triggers, limit)
-            matched = await self._events.match(limit)
-        except DatabaseUnavailableError:
-            raise
-        except Exception:
-            # a broken stage must not stop the executions already due from running
-            LOOP_ERRORS.labels(loop="triggers").inc()
-            log.exception("trigger_stage_failed")
-            return False
-        return fired >= limit or consumed >= limit or ripened >= limit or matched >= limit
 
     def _want_feed(self) -> None:
         self._feed_wanted = True

@@ -9,7 +9,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import Field
 
-from conveyor.engine.action_checks import LIVE_SECONDS
+from conveyor.commands.action_checks import LIVE_SECONDS
 from conveyor.errors import NotFoundError
 from conveyor.http.cursor import PageQuery, name_cursor, page_of
 from conveyor.http.keys import POOL

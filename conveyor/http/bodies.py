@@ -11,8 +11,8 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from conveyor.errors import NotFoundError, UnsupportedMediaTypeError, ValidationError
-from conveyor.http.errors import BadRequestError, BodyTooLargeError
+from conveyor.errors import BodyTooLargeError, NotFoundError, UnsupportedMediaTypeError, ValidationError
+from conveyor.http.errors import BadRequestError
 from conveyor.jsonvalue import JSONValue
 from conveyor.validation_messages import problems
 

@@ -9,13 +9,13 @@ import structlog
 from aiohttp import web
 
 from conveyor.errors import (
+    BodyTooLargeError,
     ConflictError,
     ConveyorError,
     DatabaseUnavailableError,
     ForbiddenError,
     MethodNotAllowedError,
     NotFoundError,
-    PayloadTooLargeError,
     RateLimitedError,
     SignatureError,
     UnauthorizedError,
@@ -36,7 +36,7 @@ _STATUS: tuple[tuple[type[ConveyorError], int], ...] = (
     (ConflictError, 409),
     (SignatureError, 401),
     (UnauthorizedError, 401),
-    (PayloadTooLargeError, 413),
+    (BodyTooLargeError, 413),
     (ForbiddenError, 403),
     (UnsupportedMediaTypeError, 415),
 )
@@ -59,12 +59,6 @@ class BadRequestError(ConveyorError):
     code = "bad_request"
 
 
-class BodyTooLargeError(ConveyorError):
-    """The request body is larger than CONVEYOR_MAX_BODY allows."""
-
-    code = "body_too_large"
-
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -80,8 +74,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except BadRequestError as exc:
         return error_response(400, exc.code, exc.message, exc.details)
-    except BodyTooLargeError as exc:
-        return error_response(413, exc.code, exc.message, exc.details)
     except DatabaseUnavailableError as exc:
         log.warning("database_unavailable", error=exc.message, path=request.path)
         return error_response(503, exc.code, exc.message, exc.details, {"Retry-After": _RETRY_AFTER_SECONDS})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from conveyor.engine.triggers import post_event
+from conveyor.commands.triggers import post_event
 from conveyor.http.bodies import model_body
 from conveyor.http.keys import POOL
 from conveyor.http.operation import operation

@@ -8,9 +8,9 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from conveyor.commands.bulk import bulk_operate
+from conveyor.commands.operations import operate
 from conveyor.definitions import NodeId
-from conveyor.engine.bulk import BULK_EVENTS, bulk_operate
-from conveyor.engine.operations import operate
 from conveyor.errors import NotFoundError
 from conveyor.http.bodies import model_body, path_uuid
 from conveyor.http.cursor import PageQuery, created_cursor, id_cursor, page, page_of
@@ -19,6 +19,7 @@ from conveyor.http.operation import operation, query_of
 from conveyor.http.resources import BulkAnswer, ExecutionAnswer, HistoryAnswer, Page, StepAnswer, WebhookCallAnswer
 from conveyor.http.selection import SelectionBody, SelectionQuery
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape, webhook_call_shape
+from conveyor.statemachines import OPERATOR_VERBS
 from conveyor.store import connection
 from conveyor.store.claims import slot_waits
 from conveyor.store.executions import get_execution
@@ -28,7 +29,7 @@ from conveyor.store.webhooks import list_webhook_calls
 
 routes = web.RouteTableDef()
 
-BulkEvent = Annotated[str, Field(json_schema_extra={"enum": list(BULK_EVENTS)})]
+BulkEvent = Annotated[str, Field(json_schema_extra={"enum": list(OPERATOR_VERBS)})]
 
 
 class ExecutionQuery(SelectionQuery, PageQuery):
@@ -128,8 +129,7 @@ async def retry(request: web.Request) -> web.Response:
 
 
 operator_routes = [
-    *(_operator(event) for event in ("pause", "resume", "cancel")),
-    web.post("/executions/{id}/retry", retry),
+    web.post("/executions/{id}/retry", retry) if event == "retry" else _operator(event) for event in OPERATOR_VERBS
 ]
 
 
@@ -144,8 +144,8 @@ class BulkBody(SelectionBody):
 async def bulk(request: web.Request) -> web.Response:
     """Pause, resume, cancel or retry every selected execution its state allows; count changed and skipped."""
     event = request.match_info["event"]
-    if event not in BULK_EVENTS:
-        raise NotFoundError(f"no bulk operation {event[:50]!r}; known: {', '.join(BULK_EVENTS)}", field="event")
+    if event not in OPERATOR_VERBS:
+        raise NotFoundError(f"no bulk operation {event[:50]!r}; known: {', '.join(OPERATOR_VERBS)}", field="event")
     body = await model_body(request, BulkBody)
     pool = request.app[POOL]
     async with connection(pool) as conn:

@@ -9,12 +9,12 @@ from datetime import datetime
 
 from aiohttp import web
 
-from conveyor.engine.triggers import Answered, await_delivery, deliver_hook, find_hook
+from conveyor.commands.triggers import Answered, await_delivery, deliver_hook, find_hook
 from conveyor.errors import (
+    BodyTooLargeError,
     HookNotFoundError,
     HookTokenError,
     MethodNotAllowedError,
-    PayloadTooLargeError,
     ValidationError,
 )
 from conveyor.http.bodies import json_body, storable_text
@@ -177,8 +177,12 @@ def _answer(trigger_id: uuid.UUID, row_id: int, new: bool, answered: Answered) -
 
 async def _body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_HOOK_BODY_BYTES:
-        raise PayloadTooLargeError(f"a webhook body may have at most {MAX_HOOK_BODY_BYTES} bytes", field="body")
+        raise BodyTooLargeError(
+            f"a webhook body may have at most {MAX_HOOK_BODY_BYTES} bytes", field="body", max_bytes=MAX_HOOK_BODY_BYTES
+        )
     body = await request.read()  # kept by the request, so json_body parses these same bytes
     if len(body) > MAX_HOOK_BODY_BYTES:
-        raise PayloadTooLargeError(f"a webhook body may have at most {MAX_HOOK_BODY_BYTES} bytes", field="body")
+        raise BodyTooLargeError(
+            f"a webhook body may have at most {MAX_HOOK_BODY_BYTES} bytes", field="body", max_bytes=MAX_HOOK_BODY_BYTES
+        )
     return body

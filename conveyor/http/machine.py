@@ -7,7 +7,7 @@ from aiohttp import web
 from conveyor.http.operation import operation
 from conveyor.http.resources import StateMachineAnswer, TransitionOfMachine
 from conveyor.http.shapes import respond
-from conveyor.statemachines import INITIAL_STATE, OPERATOR_EVENTS, STATES, TERMINAL_STATES
+from conveyor.statemachines import INITIAL_STATE, OPERATOR_EVENTS, OPERATOR_VERBS, STATES, TERMINAL_STATES
 from conveyor.statemachines.chart import transitions
 
 routes = web.RouteTableDef()
@@ -25,6 +25,7 @@ async def get_state_machine(request: web.Request) -> web.Response:
             terminal=sorted(TERMINAL_STATES),
             events=list(dict.fromkeys(m.event for m in moves)),
             operator_events=list(OPERATOR_EVENTS),
+            operator_verbs=list(OPERATOR_VERBS),
             transitions=[TransitionOfMachine(event=m.event, from_state=m.source, to_state=m.target) for m in moves],
         )
     )

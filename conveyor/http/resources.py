@@ -267,6 +267,8 @@ class StateMachineAnswer(Answer):
     terminal: list[State]
     events: list[str]
     operator_events: list[str]
+    # The operator events asked for by name (a route each, bulk); `rerun` is a retry with `from_node`.
+    operator_verbs: list[str]
     transitions: list[TransitionOfMachine]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from conveyor.engine.action_checks import MissingSecret
+from conveyor.commands.action_checks import MissingSecret
 from conveyor.http.resources import (
     EmailAnswer,
     ExecutionAnswer,

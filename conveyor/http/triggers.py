@@ -9,7 +9,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import Field
 
-from conveyor.engine.triggers import (
+from conveyor.commands.triggers import (
     create_trigger,
     patch_trigger,
     preview_trigger,

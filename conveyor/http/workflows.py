@@ -7,8 +7,8 @@ import contextlib
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from conveyor.engine.action_checks import MissingSecret, missing_secrets
-from conveyor.engine.operations import create_workflow, deactivate, start_execution, update_workflow, wait_for_end
+from conveyor.commands.action_checks import MissingSecret, missing_secrets
+from conveyor.commands.operations import create_workflow, deactivate, start_execution, update_workflow, wait_for_end
 from conveyor.http.bodies import json_body, model_body, path_int
 from conveyor.http.cursor import PageQuery, name_cursor, page, page_of
 from conveyor.http.keys import POOL, VAULT, WAITS

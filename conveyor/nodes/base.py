@@ -13,11 +13,11 @@ import structlog
 from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.definitions import NodeModel
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.nodes.services import Services
 from conveyor.redaction import NO_SECRETS, Redactor, marker
 from conveyor.render_thread import off_loop
 from conveyor.secret_references import SECRETS, secret_names
 from conveyor.sendable import Sendable, conceal, restored
+from conveyor.services import Services
 from conveyor.templating import TemplateRenderError, is_templated, render_value
 
 

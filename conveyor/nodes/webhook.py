@@ -18,9 +18,9 @@ from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONValue
 from conveyor.nodes.base import Completed, Defer, NodeKind, Outcome, StepContext
 from conveyor.nodes.throttle import ThrottledError, host_key, throttled
-from conveyor.nodes.webhook_guard import check_host
 from conveyor.rates import Rate
 from conveyor.sendable import Sendable
+from conveyor.services.webhook_guard import check_host
 from conveyor.store import connection
 from conveyor.store.webhooks import WebhookCall, insert_webhook_call
 

@@ -99,6 +99,9 @@ class ExecutionLifecycle(StateMachine):
 
 CLAIM_EVENTS = ("start", "wake", "retry_due", "reclaim")
 OPERATOR_EVENTS = ("pause", "resume", "cancel", "retry", "rerun")
+# The operator events asked for by name: a route each, a bulk operation, a command, a button. `rerun` is asked as a
+# retry with the node to run again from.
+OPERATOR_VERBS = tuple(event for event in OPERATOR_EVENTS if event != "rerun")
 # The operator events that start an ended execution again; only they leave a terminal state.
 RESTART_EVENTS = ("retry", "rerun")
 

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from conveyor.jsonvalue import JSONObject
-from conveyor.statemachines import DELAYED, PAUSED, RUNNING, TERMINAL_STATES, Transition
+from conveyor.statemachines import PAUSED, RUNNING, TERMINAL_STATES, Transition
 from conveyor.store import Conn
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.channels import WAKE_CHANNEL
+from conveyor.store.executions import in_delay
+from conveyor.store.history import INSERT_HISTORY
 from conveyor.store.selection import Selection, where
 from conveyor.store.statement import Statement
 
@@ -85,7 +87,7 @@ WITH moved AS (
     WHERE e.id = m.id
     RETURNING e.id, e.state, e.current_node, e.attempt, e.parent_id
 ), history AS (
-    INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
+    {INSERT_HISTORY}
     SELECT h.id, h.source, h.target, h.event, m.current_node, m.attempt, :detail
     FROM unnest(:history_ids::uuid[], :sources::text[], :targets::text[], :events::text[])
         AS h(id, source, target, event)
@@ -100,7 +102,7 @@ WITH moved AS (
     UPDATE executions p SET wake_at = now(), updated_at = now()
     WHERE p.id IN (SELECT parent_id FROM moved WHERE state = ANY(:terminal::text[]))
       AND p.id <> ALL(:ids::uuid[])
-      AND (p.state = '{DELAYED}' OR (p.state = '{PAUSED}' AND p.resume_state = '{DELAYED}'))
+      AND {in_delay("p")}
     RETURNING p.id
 ), notified AS (
     -- Once per batch: anything left due may now be due sooner than the workers' timers say.

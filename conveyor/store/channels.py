@@ -1,4 +1,5 @@
-"""The NOTIFY channels schema.sql's triggers send on, their payloads, and the session of a listener."""
+"""The NOTIFY channels the workers and the API listen on (the store's statements and schema.sql's triggers send on
+them), their payloads, and the session of a listener."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections.abc import AsyncIterator, Callable
 from conveyor.store import Conn, Pool, connection
 from conveyor.store.statement import Statement
 
+# Payload: none. Something may be due sooner than the workers' timers say: an execution, an inbox row, an event.
+WAKE_CHANNEL = "conveyor_wake"
 # Payload: the id of an execution its worker must let go of (cancelled while it ran, or paused while held).
 CONTROL_CHANNEL = "conveyor_control"
 # Payload: comma-separated ids of execution_history rows just committed.

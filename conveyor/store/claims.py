@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from conveyor.jsonvalue import JSONValue
 from conveyor.statemachines import CLAIM_EVENTS, PAUSED, Transition, moves
 from conveyor.store import Conn
-from conveyor.store.executions import COLUMNS, WAKE_CHANNEL, Execution, execution
+from conveyor.store.channels import WAKE_CHANNEL
+from conveyor.store.executions import COLUMNS, Execution, execution
+from conveyor.store.history import INSERT_HISTORY
 from conveyor.store.statement import Statement
 
 # The due index (schema.sql) leaves paused executions out; the planner uses it only for a query whose
@@ -59,7 +61,7 @@ WITH locked AS (
     WHERE e.id = l.id AND l.uncapped
     RETURNING {_E_COLUMNS}, m.source AS claimed_from, m.event AS claimed_by, l.lease_owner AS previous_owner
 ), history AS (
-    INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
+    {INSERT_HISTORY}
     SELECT c.id, c.claimed_from, c.state, c.claimed_by, c.current_node, c.attempt,
            jsonb_build_object('worker', :owner::text, 'previous_owner', c.previous_owner)
     FROM claimed c
@@ -193,7 +195,7 @@ WITH claimed AS (
     WHERE e.id = c.id
     RETURNING {_E_COLUMNS}
 ), history AS (
-    INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
+    {INSERT_HISTORY}
     SELECT h.id, h.source, h.target, h.event, e.current_node, e.attempt, h.detail
     FROM unnest(:ids::uuid[], :targets::text[], :sources::text[], :events::text[], :details::jsonb[])
          AS h(id, target, source, event, detail)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Conn
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.channels import WAKE_CHANNEL
+from conveyor.store.executions import insert_executions
 from conveyor.store.statement import Statement
-from conveyor.triggers.coalesce import MAX_PAYLOADS
 
 _LOCK_RIPE = Statement("""
 SELECT trigger_id, key FROM coalesce_groups
@@ -44,7 +44,7 @@ class RipeGroup:
     row_ids: list[int]
     first: JSONValue
     last: JSONValue
-    # The first MAX_PAYLOADS payloads, in arrival order.
+    # The first `max_payloads` payloads, in arrival order.
     head: list[JSONValue]
     trigger_version: int | None
     enabled: bool
@@ -55,7 +55,7 @@ class RipeGroup:
     caps: str | None
 
 
-_READ = Statement(f"""
+_READ = Statement("""
 SELECT g.trigger_id, g.key, m.row_ids, m.first, m.last, m.head,
        t.version AS trigger_version, coalesce(t.enabled, false) AS enabled, t.definition::text AS definition,
        t.workflow_id, w.version AS workflow_version, w.definition->>'start' AS start_node,
@@ -67,7 +67,7 @@ CROSS JOIN LATERAL (
     SELECT array_agg(r.id ORDER BY r.id) AS row_ids,
            (array_agg(r.payload ORDER BY r.id) FILTER (WHERE r.n = 1))[1] AS first,
            (array_agg(r.payload ORDER BY r.id DESC))[1] AS last,
-           coalesce(jsonb_agg(r.payload ORDER BY r.id) FILTER (WHERE r.n <= {MAX_PAYLOADS}), '[]') AS head
+           coalesce(jsonb_agg(r.payload ORDER BY r.id) FILTER (WHERE r.n <= :max_payloads::int), '[]') AS head
     FROM (
         SELECT id, payload, row_number() OVER (ORDER BY id) AS n FROM trigger_events
         WHERE trigger_id = g.trigger_id AND coalesce_key = g.key AND outcome = 'coalesced' AND execution_id IS NULL
@@ -78,9 +78,9 @@ LEFT JOIN workflows w ON w.id = t.workflow_id
 """)
 
 
-async def read_groups(conn: Conn, groups: Sequence[tuple[uuid.UUID, str]]) -> list[RipeGroup]:
-    """The locked groups' rows, triggers and workflows."""
-    args = _READ.args(trigger_ids=[g[0] for g in groups], keys=[g[1] for g in groups])
+async def read_groups(conn: Conn, groups: Sequence[tuple[uuid.UUID, str]], max_payloads: int) -> list[RipeGroup]:
+    """The locked groups' rows, triggers and workflows, with at most `max_payloads` payloads of each group."""
+    args = _READ.args(trigger_ids=[g[0] for g in groups], keys=[g[1] for g in groups], max_payloads=max_payloads)
     return [
         RipeGroup(**{**dict(r), "row_ids": list(r["row_ids"] or []), "head": list(r["head"])})
         for r in await conn.fetch(_READ.sql, *args)
@@ -105,6 +105,12 @@ class GroupStart:
     slots: Slots = NO_SLOTS
 
 
+# The executions the batch starts.
+_START_EXECUTIONS = insert_executions(
+    "d.execution_id, d.workflow_id, d.workflow_version, :initial_state, d.start_node, d.input, NULL, NULL,"
+    " d.trigger_id, d.execution_key, d.slot_key, d.slot_limit, d.total_limit",
+    "decided d WHERE d.outcome = 'started'",
+)
 _START = Statement(f"""
 WITH decided AS (
     SELECT * FROM unnest(:trigger_ids::uuid[], :keys::text[], :outcomes::text[], :reasons::text[],
@@ -116,12 +122,7 @@ WITH decided AS (
 ), members AS (
     SELECT * FROM unnest(:member_ids::bigint[], :member_groups::integer[]) AS m(row_id, ordinal)
 ), started AS (
-    INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
-                            wake_at, trigger_id, dedupe_key, slot_key, slot_limit, total_limit)
-    SELECT d.execution_id, d.workflow_id, d.workflow_version, :initial_state, d.start_node, 1, 1, d.input,
-           now(), d.trigger_id, d.execution_key, d.slot_key, d.slot_limit, d.total_limit
-    FROM decided d
-    WHERE d.outcome = 'started'
+    {_START_EXECUTIONS}
     ON CONFLICT (trigger_id, dedupe_key) WHERE trigger_id IS NOT NULL DO NOTHING
     RETURNING id
 ), placed AS (

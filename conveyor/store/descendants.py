@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import Transition
 from conveyor.store import Conn
+from conveyor.store.history import INSERT_HISTORY
 from conveyor.store.statement import Statement
 
 # Walks up at most `limit` parents: how deep past the cap does not matter, only that it is.
@@ -28,7 +29,7 @@ async def flow_depth(conn: Conn, execution_id: uuid.UUID, limit: int) -> int:
     return int(depth or 0)
 
 
-_CANCEL_DESCENDANTS = Statement("""
+_CANCEL_DESCENDANTS = Statement(f"""
 WITH RECURSIVE tree AS (
     SELECT id FROM executions WHERE parent_id = ANY(:parent_ids::uuid[])
     UNION
@@ -47,7 +48,7 @@ WITH RECURSIVE tree AS (
     WHERE e.id = l.id
     RETURNING e.id, l.state AS source, m.target, m.event, e.current_node, e.attempt
 ), history AS (
-    INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
+    {INSERT_HISTORY}
     SELECT id, source, target, event, current_node, attempt, :detail FROM updated
 )
 SELECT id FROM updated

@@ -11,6 +11,7 @@ from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import TERMINAL_STATES, Transition
 from conveyor.store import Conn
 from conveyor.store.event_log import Event
+from conveyor.store.history import INSERT_HISTORY
 from conveyor.store.statement import Statement
 
 
@@ -50,7 +51,7 @@ async def find_cancel_candidates(conn: Conn, events: Sequence[Event]) -> list[Ca
     return [CancelCandidate(**dict(r)) for r in await conn.fetch(_CANDIDATES.sql, *args)]
 
 
-_CANCEL = Statement("""
+_CANCEL = Statement(f"""
 WITH target AS (
     SELECT * FROM unnest(:execution_ids::uuid[], :event_ids::bigint[]) AS t(id, event_id)
 ), moves AS (
@@ -68,7 +69,7 @@ WITH target AS (
     WHERE e.id = l.id
     RETURNING e.id, l.state AS source, m.target, m.event, e.current_node, e.attempt, l.event_id
 ), history AS (
-    INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
+    {INSERT_HISTORY}
     SELECT u.id, u.source, u.target, u.event, u.current_node, u.attempt,
            jsonb_build_object('reason', 'cancel_on', 'event_id', u.event_id, 'event_type', ev.type)
     FROM updated u JOIN event_log ev ON ev.id = u.event_id

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conveyor.jsonvalue import JSONObject
-from conveyor.statemachines import DELAYED, PAUSED, TERMINAL_STATES
+from conveyor.statemachines import TERMINAL_STATES
 from conveyor.store import Conn
+from conveyor.store.channels import WAKE_CHANNEL
 from conveyor.store.event_log import Event, event
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.executions import in_delay
 from conveyor.store.statement import Statement
 
 
@@ -230,7 +231,7 @@ WITH delivery AS (
 ), woken AS (
     UPDATE executions e SET wake_at = now(), updated_at = now()
     WHERE e.id IN (SELECT execution_id FROM closed UNION SELECT unnest(:wake_ids::uuid[]))
-      AND (e.state = '{DELAYED}' OR (e.state = '{PAUSED}' AND e.resume_state = '{DELAYED}'))
+      AND {in_delay("e")}
     RETURNING e.id
 ), matched AS (
     UPDATE event_log SET matched_at = now() WHERE id = ANY (:matched_ids::bigint[])

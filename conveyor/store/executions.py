@@ -12,11 +12,10 @@ import asyncpg
 from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.errors import NotFoundError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.statemachines import INITIAL_STATE, PAUSED
+from conveyor.statemachines import DELAYED, INITIAL_STATE, PAUSED
 from conveyor.store import Conn
+from conveyor.store.channels import WAKE_CHANNEL
 from conveyor.store.statement import Statement
-
-WAKE_CHANNEL = "conveyor_wake"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +58,12 @@ class Execution:
         return self.action is not None and self.wake_at is None and self.finished_at is None and self.state != PAUSED
 
 
+def in_delay(alias: str) -> str:
+    """SQL: the execution `alias` rests in a delay, or is paused from one (a resume goes back to it), so a wake
+    (a child that ended, an event) may set its due time."""
+    return f"({alias}.state = '{DELAYED}' OR ({alias}.state = '{PAUSED}' AND {alias}.resume_state = '{DELAYED}'))"
+
+
 FIELDS = tuple(f.name for f in dataclasses.fields(Execution))
 COLUMNS = ", ".join(FIELDS)
 
@@ -68,18 +73,35 @@ def execution(row: asyncpg.Record) -> Execution:
     return Execution(**{name: row[name] for name in FIELDS})
 
 
-_INSERT = """
-WITH inserted AS (
-    INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
-                            wake_at, parent_id, parent_node, dedupe_key, slot_key, slot_limit, total_limit)
-    VALUES (:id, :workflow_id, :workflow_version, :state, :current_node, 1, 1, :input, now(), :parent_id,
-            :parent_node, :dedupe_key, :slot_key, :slot_limit, :total_limit)
-    ON CONFLICT {target} DO NOTHING
-    RETURNING {columns}
-), notified AS (
-    SELECT pg_notify('{channel}', '') FROM inserted
+# A new execution's columns, in the order every start gives them.
+_NEW_COLUMNS = (
+    "id, workflow_id, workflow_version, state, current_node, input, parent_id, parent_node, trigger_id, dedupe_key,"
+    " slot_key, slot_limit, total_limit"
 )
-SELECT {columns} FROM inserted, notified
+
+
+def insert_executions(values: str, source: str | None = None) -> str:
+    """SQL that starts executions at visit 1, attempt 1, due now: `values` gives the new columns in their order, for
+    one row, or for each row of `source` (a FROM clause); the caller adds ON CONFLICT and RETURNING."""
+    head = f"INSERT INTO executions ({_NEW_COLUMNS}, visit, attempt, wake_at)"
+    if source is None:
+        return f"{head}\n    VALUES ({values}, 1, 1, now())"
+    return f"{head}\n    SELECT {values}, 1, 1, now()\n    FROM {source}"
+
+
+_START_ONE = insert_executions(
+    ":id, :workflow_id, :workflow_version, :state, :current_node, :input, :parent_id, :parent_node, NULL,"
+    " :dedupe_key, :slot_key, :slot_limit, :total_limit"
+)
+_INSERT = f"""
+WITH inserted AS (
+    {_START_ONE}
+    ON CONFLICT {{target}} DO NOTHING
+    RETURNING {{columns}}
+), notified AS (
+    SELECT pg_notify('{{channel}}', '') FROM inserted
+)
+SELECT {{columns}} FROM inserted, notified
 """
 _INSERT_TOP = Statement(
     _INSERT.format(

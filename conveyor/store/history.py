@@ -1,4 +1,5 @@
-"""An execution's history and steps, for reading."""
+"""An execution's history and steps: how a history row is written (one declaration, which every statement that
+moves an execution uses in the same transaction), and their reads."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from datetime import datetime
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Conn
 from conveyor.store.statement import Statement
+
+INSERT_HISTORY = "INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)"
+"""The head of every statement that writes history rows; its SELECT gives them in this column order."""
 
 
 @dataclass(frozen=True, slots=True)

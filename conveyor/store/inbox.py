@@ -16,7 +16,8 @@ from datetime import datetime
 from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Conn
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.channels import WAKE_CHANNEL
+from conveyor.store.executions import insert_executions
 from conveyor.store.statement import Statement
 
 
@@ -103,6 +104,12 @@ class Consumed:
     status_changes: list[tuple[uuid.UUID, str, str, str | None]]
 
 
+# The executions the batch starts.
+_START_EXECUTIONS = insert_executions(
+    "v.execution_id, v.workflow_id, v.workflow_version, :initial_state, v.start_node, e.payload, NULL, NULL,"
+    " v.trigger_id, v.key, v.slot_key, v.slot_limit, v.total_limit",
+    "verdict v JOIN trigger_events e ON e.id = v.row_id WHERE v.outcome = 'started'",
+)
 _CONSUME = Statement(f"""
 WITH verdict AS (
     SELECT * FROM unnest(:row_ids::bigint[], :trigger_ids::uuid[], :fanned_out::boolean[], :outcomes::text[],
@@ -122,12 +129,7 @@ WITH verdict AS (
     FROM verdict v JOIN trigger_events e ON e.id = v.row_id
     WHERE v.fanned_out
 ), started AS (
-    INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, visit, attempt, input,
-                            wake_at, trigger_id, dedupe_key, slot_key, slot_limit, total_limit)
-    SELECT v.execution_id, v.workflow_id, v.workflow_version, :initial_state, v.start_node, 1, 1, e.payload,
-           now(), v.trigger_id, v.key, v.slot_key, v.slot_limit, v.total_limit
-    FROM verdict v JOIN trigger_events e ON e.id = v.row_id
-    WHERE v.outcome = 'started'
+    {_START_EXECUTIONS}
     ON CONFLICT (trigger_id, dedupe_key) WHERE trigger_id IS NOT NULL DO NOTHING
     RETURNING id
 ), final AS (

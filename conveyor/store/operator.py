@@ -10,7 +10,8 @@ from typing import Literal
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import PAUSED, RUNNING, TERMINAL_STATES, Transition
 from conveyor.store import Conn
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.channels import WAKE_CHANNEL
+from conveyor.store.history import INSERT_HISTORY
 from conveyor.store.statement import Statement
 
 _OPERATOR_UPDATE = Statement(f"""
@@ -31,7 +32,7 @@ WITH updated AS (
     WHERE id = :execution_id
     RETURNING id, current_node, attempt
 ), history AS (
-    INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
+    {INSERT_HISTORY}
     SELECT u.id, h.source, h.target, h.event, u.current_node, u.attempt, :detail
     FROM updated u, unnest(:sources::text[], :targets::text[], :events::text[]) AS h(source, target, event)
 )

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from conveyor.statemachines import RUNNING
 from conveyor.store import Conn
+from conveyor.store.channels import WAKE_CHANNEL
 from conveyor.store.claims import DUE
-from conveyor.store.executions import WAKE_CHANNEL
 from conveyor.store.statement import Statement
 
 

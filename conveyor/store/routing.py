@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from conveyor.statemachines import PAUSED, TERMINAL_STATES
 from conveyor.store import Conn
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.channels import WAKE_CHANNEL
 from conveyor.store.statement import Statement
 
 # Whether some live worker provides the action named by `{action}`.

@@ -12,10 +12,11 @@ import asyncpg
 
 from conveyor.errors import PermanentStepError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.statemachines import DELAYED, PAUSED, TERMINAL_STATES, Transition
+from conveyor.statemachines import TERMINAL_STATES, Transition
 from conveyor.store import Conn
-from conveyor.store.executions import WAKE_CHANNEL
-from conveyor.store.history import Step, StepStatus
+from conveyor.store.channels import WAKE_CHANNEL
+from conveyor.store.executions import in_delay
+from conveyor.store.history import INSERT_HISTORY, Step, StepStatus
 from conveyor.store.statement import Statement
 
 
@@ -103,7 +104,7 @@ WITH c AS (
     RETURNING c.ord, e.id, e.version, e.pause_requested,
               extract(epoch FROM e.wake_at - clock_timestamp())::float8 AS wake_in
 ), history AS (
-    INSERT INTO execution_history (execution_id, from_state, to_state, event, node, attempt, detail)
+    {INSERT_HISTORY}
     SELECT u.id, h.move->>0, h.move->>1, h.move->>2, c.node, c.history_attempt, c.history_detail
     FROM updated u JOIN c ON c.ord = u.ord,
          jsonb_array_elements(c.transitions) WITH ORDINALITY AS h(move, n)
@@ -240,7 +241,7 @@ def _timestamp(at: datetime | None) -> str | None:
 _WAKE_PARENT = Statement(f"""
 WITH woken AS (
     UPDATE executions p SET wake_at = now(), updated_at = now()
-    WHERE p.id = :parent_id AND (p.state = '{DELAYED}' OR (p.state = '{PAUSED}' AND p.resume_state = '{DELAYED}'))
+    WHERE p.id = :parent_id AND {in_delay("p")}
       AND EXISTS (SELECT 1 FROM execution_steps s
                   WHERE s.execution_id = p.id AND s.status = '{StepStatus.WAITING}'
                     AND s.output->>'child_id' = :child_id::text)

@@ -11,7 +11,7 @@ import asyncpg
 from conveyor.errors import ConflictError, NotFoundError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Conn
-from conveyor.store.executions import WAKE_CHANNEL
+from conveyor.store.channels import WAKE_CHANNEL
 from conveyor.store.statement import Statement
 
 

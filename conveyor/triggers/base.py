@@ -15,8 +15,8 @@ from conveyor.condition_groups import as_rule, group_errors, is_group
 from conveyor.definitions import Duration
 from conveyor.errors import ConveyorError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.nodes.services import Services
 from conveyor.rules import Rule, compile_rule, is_truthy, rule_errors
+from conveyor.services import Services
 from conveyor.store import Conn
 from conveyor.triggers.coalesce import Coalesce
 

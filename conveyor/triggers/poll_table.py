@@ -16,7 +16,7 @@ from pydantic import Field
 
 from conveyor.errors import TriggerDefinitionError
 from conveyor.jsonvalue import JSONValue
-from conveyor.nodes.services import Services
+from conveyor.services import Services
 from conveyor.store import Conn, connection
 from conveyor.store.polled_tables import (
     TableNotPollableError,

@@ -21,9 +21,9 @@ from yarl import URL
 from conveyor.answers import AnswerTooLargeError, AnswerTooSlowError, read_answer
 from conveyor.errors import TriggerDefinitionError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.nodes.services import Services
-from conveyor.nodes.webhook_guard import ForbiddenTargetError, check_host
 from conveyor.sendable import Sendable, record
+from conveyor.services import Services
+from conveyor.services.webhook_guard import ForbiddenTargetError, check_host
 from conveyor.store import Conn
 from conveyor.triggers.base import Interval, Polled, PollFailedError, Tick, TriggerKind, TriggerModel
 

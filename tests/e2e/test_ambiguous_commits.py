@@ -11,7 +11,7 @@ from bench.chaos import AMBIGUOUS_FAILPOINTS
 from bench.chaos_feed import definitions
 from bench.chaos_tally import side_effects
 from conveyor.checker import Rule, check_history
-from conveyor.engine.operations import create_workflow, start_execution
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.store import Pool
 from testkit.peers import WebhookPeer
 from tests.e2e.harness import SpawnWorker, executions_in_state

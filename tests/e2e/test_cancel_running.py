@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from conveyor.engine.operations import create_workflow, start_execution
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.http.app import create_app
 from conveyor.store import Pool
 from testkit.peers import WebhookPeer

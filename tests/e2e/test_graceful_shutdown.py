@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from conveyor.engine.operations import create_workflow, start_execution
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.store import Pool
 from testkit.peers import WebhookPeer
 from testkit.poll import poll_until

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.engine.operations import create_workflow, start_execution
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.errors import DefinitionError
 from conveyor.nodes.actions.loading import ENTRY_POINT_GROUP
 from conveyor.store import Pool

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from conveyor.engine.operations import create_workflow
-from conveyor.engine.triggers import create_trigger
+from conveyor.commands.operations import create_workflow
+from conveyor.commands.triggers import create_trigger
 from conveyor.failpoints import CRASH_EXIT_STATUS
 from conveyor.store import Pool
 from testkit.poll import poll_until

@@ -18,9 +18,9 @@ from bench.chaos_feed import definitions
 from bench.chaos_tally import side_effects
 from bench.cluster import Cluster, own_cluster
 from conveyor.checker import check_history
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.config import Settings
 from conveyor.db import create_pool
-from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.http.app import create_app
 from conveyor.secret_cipher import generate_key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from conveyor.engine.operations import create_workflow, start_execution
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.store import Pool
 from testkit.peers import WebhookPeer
 from tests.e2e.harness import SpawnWorker, executions_in_state, workers_registered

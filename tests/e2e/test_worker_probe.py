@@ -7,7 +7,7 @@ import json
 import urllib.request
 from contextlib import suppress
 
-from conveyor.engine.operations import create_workflow, start_execution
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.store import Pool
 from testkit.poll import poll_until
 from tests.e2e.harness import SpawnWorker, executions_in_state

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import uuid
 
-from conveyor.engine.operations import create_workflow, start_execution
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
 from testkit.peers import WebhookPeer

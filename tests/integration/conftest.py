@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.config import Settings
-from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.engine.runtime import worker as make_worker
 from conveyor.engine.worker import Worker
 from conveyor.http.app import create_app

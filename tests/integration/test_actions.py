@@ -12,8 +12,8 @@ import pytest
 from pydantic import BaseModel, Field
 
 from conveyor import ActionContext, NonRetryableError, RetryAfter, action
+from conveyor.commands.operations import create_workflow
 from conveyor.config import Settings
-from conveyor.engine.operations import create_workflow
 from conveyor.engine.worker import Worker
 from conveyor.errors import DefinitionError
 from conveyor.jsonvalue import JSONObject

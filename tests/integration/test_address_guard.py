@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from conveyor.config import Settings
-from conveyor.nodes.webhook_guard import ForbiddenTargetError, webhook_session
+from conveyor.services.webhook_guard import ForbiddenTargetError, webhook_session
 from conveyor.store import Pool
 from tests.corpus import corpus
 from tests.integration.conftest import flow, run_flow, running_worker, wait_until_ended

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from conveyor.commands.operations import create_workflow, start_execution
+from conveyor.commands.triggers import post_event
 from conveyor.config import Settings
-from conveyor.engine.operations import create_workflow, start_execution
-from conveyor.engine.triggers import post_event
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import CANCELLED, DELAYED
 from conveyor.store import Pool

@@ -9,7 +9,7 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from conveyor.engine.operations import create_workflow
+from conveyor.commands.operations import create_workflow
 from conveyor.engine.worker import Worker
 from conveyor.store import Pool
 from testkit.peers import WebhookPeer

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 from structlog.testing import capture_logs
 
 from conveyor.cli import main
-from conveyor.engine.operations import create_workflow, start_execution
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.http.app import create_app
 from conveyor.store import Pool
 from tests.integration.conftest import flow

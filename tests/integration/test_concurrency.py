@@ -8,9 +8,9 @@ import uuid
 
 import asyncpg
 
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.config import Settings
 from conveyor.engine.claim import claim_due
-from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import COMPLETED
 from conveyor.store import Pool

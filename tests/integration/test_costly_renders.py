@@ -7,8 +7,8 @@ import time
 import uuid
 from typing import Any
 
+from conveyor.commands.operations import create_workflow
 from conveyor.config import Settings
-from conveyor.engine.operations import create_workflow
 from conveyor.errors import ValidationError
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import TERMINAL_STATES

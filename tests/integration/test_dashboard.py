@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from conveyor.config import Settings
 from conveyor.http.app import create_app
 from conveyor.http.dashboard import ASSETS, PAGE_POLICY
-from conveyor.statemachines import OPERATOR_EVENTS, STATES, TERMINAL_STATES, moves
+from conveyor.statemachines import OPERATOR_EVENTS, OPERATOR_VERBS, STATES, TERMINAL_STATES, moves
 from conveyor.statemachines.chart import transitions
 from conveyor.store import Pool
 from tests.integration.conftest import ApiClient, flow
@@ -73,12 +74,22 @@ async def test_with_a_token_the_shell_and_assets_are_open_and_data_is_not(
     assert ok.status == 200
 
 
+def test_the_dashboard_lists_no_operator_events_itself() -> None:
+    # Its buttons, single and bulk, come from /state-machine's operator_verbs: a list of events in a script is a copy.
+    listed = re.compile(r"\[\s*\"(" + "|".join(OPERATOR_EVENTS) + r")\"")
+    scripts = {path.name: path.read_text() for path in ASSETS.glob("*.js")}
+    assert scripts
+    copies = [f"{name}: {found.group(0)!r}" for name, text in scripts.items() for found in listed.finditer(text)]
+    assert not copies, copies
+
+
 async def test_the_state_machine_route_lists_every_transition_of_the_machine(api: ApiClient) -> None:
     chart = await (await api.get("/state-machine")).json()
     assert chart["states"] == list(STATES)
     assert chart["initial"] == "idle"
     assert set(chart["terminal"]) == TERMINAL_STATES
     assert chart["operator_events"] == list(OPERATOR_EVENTS)
+    assert chart["operator_verbs"] == list(OPERATOR_VERBS)
     served = {(t["event"], t["from"], t["to"]) for t in chart["transitions"]}
     assert served == {(t.event, t.source, t.target) for t in transitions()}
     assert set(chart["events"]) == {event for event, _, _ in served}

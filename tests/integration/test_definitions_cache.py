@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from conveyor.commands.operations import create_workflow
 from conveyor.engine.definitions_cache import DefinitionCache
-from conveyor.engine.operations import create_workflow
 from conveyor.errors import NotFoundError
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Conn, Pool, workflows

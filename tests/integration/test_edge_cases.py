@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from conveyor.commands.operations import create_workflow, operate, start_execution
 from conveyor.config import Settings
-from conveyor.engine.operations import create_workflow, operate, start_execution
 from conveyor.engine.worker import Worker
 from conveyor.errors import IllegalTransitionError
 from conveyor.store import Pool

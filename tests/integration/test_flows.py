@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conveyor.engine.operations import create_workflow, start_execution
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.engine.worker import Worker
 from conveyor.store import Pool
 from conveyor.store.emails import EmailFilter, list_emails

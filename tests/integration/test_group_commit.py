@@ -11,9 +11,9 @@ from typing import Any
 import asyncpg
 from prometheus_client import REGISTRY
 
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.engine.claim import claim_due
 from conveyor.engine.group_commit import CommitGroup
-from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.engine.outcome import plan_success
 from conveyor.nodes.base import Completed
 from conveyor.nodes.kinds import parse_definition

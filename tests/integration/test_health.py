@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.config import Settings
-from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.engine.worker import Worker
 from conveyor.http.app import create_app
 from conveyor.jsonvalue import JSONObject

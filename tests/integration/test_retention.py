@@ -9,8 +9,8 @@ from collections.abc import MutableMapping
 from datetime import timedelta
 from typing import Any
 
+from conveyor.commands.operations import create_workflow
 from conveyor.config import Settings
-from conveyor.engine.operations import create_workflow
 from conveyor.engine.retention import RetentionStage
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import COMPLETED, FAILED, RUNNING, TERMINAL_STATES

@@ -7,8 +7,8 @@ import asyncio
 import dataclasses
 import uuid
 
+from conveyor.commands.operations import create_workflow, operate, start_execution, update_workflow
 from conveyor.config import Settings
-from conveyor.engine.operations import create_workflow, operate, start_execution, update_workflow
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import TERMINAL_STATES

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from conveyor.commands.operations import create_workflow
 from conveyor.config import Settings
-from conveyor.engine.operations import create_workflow
 from conveyor.errors import DefinitionError
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool

@@ -10,8 +10,8 @@ from typing import Any
 
 from conveyor import failpoints
 from conveyor.checker import check_history, doubled_keys
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.config import Settings
-from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
 from testkit.peers import WebhookPeer

@@ -6,8 +6,8 @@ import contextlib
 import dataclasses
 from datetime import datetime
 
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.config import Settings
-from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.rates import Rate
 from conveyor.statemachines import COMPLETED
 from conveyor.store import Pool

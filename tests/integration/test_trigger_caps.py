@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from conveyor.commands.operations import create_workflow
 from conveyor.engine.claim import claim_due
 from conveyor.engine.coalescing import start_ripe_groups
 from conveyor.engine.inbox import consume_inbox
-from conveyor.engine.operations import create_workflow
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool

@@ -14,11 +14,11 @@ from datetime import datetime
 
 import pytest
 
+from conveyor.commands.operations import create_workflow, start_execution
 from conveyor.config import Settings
 from conveyor.db import create_pool
 from conveyor.engine.clock_triggers import fire_due_triggers
 from conveyor.engine.inbox import consume_inbox
-from conveyor.engine.operations import create_workflow, start_execution
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.engine.worker import Worker
 from conveyor.jsonvalue import JSONObject
@@ -242,7 +242,7 @@ async def test_a_webhook_body_over_the_limit_is_413(api: ApiClient) -> None:
         "/hooks/big", data=io.BytesIO(b'{"a": "' + b"x" * (2 * 1024 * 1024) + b'"}'), headers=JSON
     )
     assert response.status == 413
-    assert (await response.json())["error"]["code"] == "payload_too_large"
+    assert (await response.json())["error"]["code"] == "body_too_large"
 
 
 async def test_a_due_schedule_fires_through_the_worker(api: ApiClient, db: Pool, worker: Worker) -> None:

@@ -8,12 +8,12 @@ import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
+from conveyor.commands.operations import create_workflow, start_execution
+from conveyor.commands.triggers import post_event
 from conveyor.config import Settings
 from conveyor.db import create_pool
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.event_matcher import EventMatcher
-from conveyor.engine.operations import create_workflow, start_execution
-from conveyor.engine.triggers import post_event
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import COMPLETED, RUNNING
 from conveyor.store import Pool

@@ -9,7 +9,7 @@ from yarl import URL
 
 from conveyor.errors import PermanentStepError
 from conveyor.nodes.webhook import _target
-from conveyor.nodes.webhook_guard import ForbiddenTargetError, GuardedResolver, check_host, host_address
+from conveyor.services.webhook_guard import ForbiddenTargetError, GuardedResolver, check_host, host_address
 from tests.corpus import corpus
 from tests.resolver import FixedResolver
 

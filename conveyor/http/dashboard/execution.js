@@ -5,14 +5,6 @@ import { api, stateMachine, stream } from "./api.js";
 import { badge, h, message, pretty, put, short, table, when } from "./dom.js";
 import { drawGraph } from "./graph.js";
 
-// Each button and the machine event that decides whether the state allows it.
-const ACTIONS = [
-  ["pause", "pause"],
-  ["resume", "resume"],
-  ["cancel", "cancel"],
-  ["retry", "retry"],
-];
-
 function jsonCell(value) {
   if (value === null || value === undefined) return "";
   return h("details", {}, h("summary", {}, "show"), h("pre", {}, pretty(value)));
@@ -85,13 +77,14 @@ async function openPage(id, signal) {
   };
 }
 
-// The operator's buttons, and "retry from node" with its choice of node; each enabled as the machine allows.
+// The operator's buttons, one per event the machine lets an operator name, and "retry from node" with its choice
+// of node; each enabled as the machine allows.
 function actionsPart(page) {
-  page.buttons = ACTIONS.map(([action, event]) =>
+  page.buttons = page.machine.operator_verbs.map((event) =>
     h(
       "button",
-      { type: "button", "data-action": action, "data-event": event, onclick: () => act(page, action) },
-      action[0].toUpperCase() + action.slice(1),
+      { type: "button", "data-action": event, "data-event": event, onclick: () => act(page, event) },
+      event[0].toUpperCase() + event.slice(1),
     ),
   );
   page.fromNode = h(

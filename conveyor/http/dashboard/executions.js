@@ -5,7 +5,6 @@ import { api, stateMachine, stream } from "./api.js";
 import { badge, confirmDialog, h, message, put, short, when } from "./dom.js";
 
 const PAGE = 50;
-const BULK = ["pause", "resume", "cancel", "retry"];
 const COLUMNS = ["Execution", "Workflow", "State", "Node", "Attempt", "Created", "Finished"];
 
 function query(params) {
@@ -176,7 +175,7 @@ function matches(filters, e) {
 // The bulk bar: how many are selected, and a button per bulk action the selection's states allow.
 function bulkPart(page) {
   page.selectedLabel = h("span", { class: "selected-count" }, "0 selected");
-  page.bulkButtons = BULK.map((event) =>
+  page.bulkButtons = page.machine.operator_verbs.map((event) =>
     h(
       "button",
       { type: "button", "data-bulk": event, disabled: true, onclick: () => runBulk(page, event) },

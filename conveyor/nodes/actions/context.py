@@ -12,7 +12,7 @@ import structlog
 
 from conveyor.jsonvalue import JSONObject
 from conveyor.nodes.base import StepContext
-from conveyor.nodes.services import Services
+from conveyor.services import Services
 
 
 @dataclass(slots=True)

@@ -13,10 +13,10 @@ from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.actions.context import ActionContext
 from conveyor.nodes.actions.registry import action
-from conveyor.nodes.email_transports import Delivery
 from conveyor.nodes.throttle import email_key, throttled
 from conveyor.redaction import Redactor
 from conveyor.render_thread import off_loop
+from conveyor.services.email_transports import Delivery
 from conveyor.store import connection
 from conveyor.store.delivery import DELIVERED, DeliveryStatus
 from conveyor.store.emails import OutgoingEmail, mark_email, reserve_email

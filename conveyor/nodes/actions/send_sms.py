@@ -10,7 +10,7 @@ from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONValue
 from conveyor.nodes.actions.context import ActionContext
 from conveyor.nodes.actions.registry import action
-from conveyor.nodes.sms_transports import TextMessage
+from conveyor.services.sms_transports import TextMessage
 from conveyor.store import connection
 from conveyor.store.delivery import DELIVERED, DeliveryStatus
 from conveyor.store.sms import mark_sms, reserve_sms

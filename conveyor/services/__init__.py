@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from conveyor.answers import AnswerLimits
-from conveyor.nodes.email_transports import EmailTransport
-from conveyor.nodes.sms_transports import LogSmsTransport, SmsTransport
 from conveyor.rates import Rate
+from conveyor.services.email_transports import EmailTransport
+from conveyor.services.sms_transports import LogSmsTransport, SmsTransport
 from conveyor.store import Pool
 from conveyor.store.wait_reads import WaitReads
 from conveyor.vault import Vault

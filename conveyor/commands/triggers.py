@@ -9,7 +9,7 @@ from datetime import datetime
 
 import structlog
 
-from conveyor.engine.operations import wait_for_end
+from conveyor.commands.operations import wait_for_end
 from conveyor.errors import ConflictError, HookNotFoundError, TriggerDefinitionError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.schedule import preview

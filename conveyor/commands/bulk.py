@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from conveyor.engine.moves import Move, PauseRequest, plan_move
 from conveyor.errors import IllegalTransitionError
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import CANCELLED
 from conveyor.statemachines import moves as moves_of
+from conveyor.statemachines.operator_moves import Move, PauseRequest, plan_move
 from conveyor.store import Pool, connection, transaction
 from conveyor.store.bulk import BatchMove, Situation, apply_batch, count_situations, lock_batch
 from conveyor.store.descendants import cancel_descendants
@@ -19,7 +19,6 @@ from conveyor.store.selection import Key, Selection, page_keys
 
 log = structlog.get_logger(__name__)
 
-BULK_EVENTS = ("pause", "resume", "cancel", "retry")
 # Rows per statement: big enough to amortise a round trip, small enough to hold few locks for long.
 BATCH_SIZE = 1000
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
 
+from conveyor.commands.action_checks import action_problems
 from conveyor.definitions import WorkflowDefinition, definition_error
-from conveyor.engine.action_checks import action_problems
 from conveyor.store import Conn
 from conveyor.store.secrets import existing_secret_names
 from conveyor.store.templates import existing_template_names

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from conveyor.client import ApiError, AsyncClient
 from conveyor.http.resources import ExecutionAnswer
-from conveyor.statemachines.execution import COMPLETED
+from conveyor.statemachines import COMPLETED, OPERATOR_VERBS
 
 _EXECUTION_COLUMNS = ("id", "workflow", "state", "current_node", "attempt", "created_at")
 _WORKFLOW_COLUMNS = ("id", "name", "version", "active", "updated_at")
@@ -26,6 +26,11 @@ _RECORD_COLUMNS = ("state", "current_node", "attempt", "pause_requested", "wake_
 _HISTORY_COLUMNS = ("at", "from", "to", "event", "node", "attempt")
 _STEP_COLUMNS = ("node", "visit", "attempt", "status", "started_at", "finished_at", "error")
 _WIDEST_CELL = 60  # on a terminal; piped output keeps every character
+_VERB_HELP = {
+    "show": "one execution, with its history and steps",
+    "cancel": "cancel one execution and its descendants",
+    "retry": "run a failed execution again",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +47,8 @@ Handler = Callable[[AsyncClient, argparse.Namespace], Awaitable[Shown]]
 
 def add_commands(commands: Any) -> None:
     """Add the operator commands to the `conveyor` argument parser's subcommands."""
-    executions = commands.add_parser("executions", help="start, list, show, pause, resume, cancel or retry executions")
+    verbs_named = ", ".join(OPERATOR_VERBS[:-1]) + f" or {OPERATOR_VERBS[-1]}"
+    executions = commands.add_parser("executions", help=f"start, list, show, {verbs_named} executions")
     verbs = executions.add_subparsers(dest="verb", required=True)
     start = _with_json(verbs.add_parser("start", help="start an execution of a workflow (its id or name)"))
     start.add_argument("workflow")
@@ -57,14 +63,8 @@ def add_commands(commands: Any) -> None:
     ):
         listing.add_argument(f"--{name}", help=text)
     listing.add_argument("--limit", type=int, help="at most this many (1-1000, default 100)")
-    for verb, text in (
-        ("show", "one execution, with its history and steps"),
-        ("pause", "pause one execution"),
-        ("resume", "resume one execution"),
-        ("cancel", "cancel one execution and its descendants"),
-        ("retry", "run a failed execution again"),
-    ):
-        parser = _with_json(verbs.add_parser(verb, help=text))
+    for verb in ("show", *OPERATOR_VERBS):
+        parser = _with_json(verbs.add_parser(verb, help=_VERB_HELP.get(verb, f"{verb} one execution")))
         parser.add_argument("id")
         if verb == "retry":
             parser.add_argument("--from-node", help="run again from this node (a new visit)")
@@ -192,7 +192,7 @@ async def _operate(client: AsyncClient, args: argparse.Namespace) -> Shown:
     if args.verb == "retry":
         execution = await client.retry(args.id, from_node=args.from_node)
     else:
-        execution = await {"pause": client.pause, "resume": client.resume, "cancel": client.cancel}[args.verb](args.id)
+        execution = await getattr(client, args.verb)(args.id)
     return Shown(execution, await _execution_text(client, execution))
 
 
@@ -242,10 +242,7 @@ _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("executions", "start"): _start,
     ("executions", "list"): _list_executions,
     ("executions", "show"): _show_execution,
-    ("executions", "pause"): _operate,
-    ("executions", "resume"): _operate,
-    ("executions", "cancel"): _operate,
-    ("executions", "retry"): _operate,
+    **{("executions", verb): _operate for verb in OPERATOR_VERBS},
     ("workflows", "list"): _list_workflows,
     ("workflows", "show"): _show_workflow,
     ("workflows", "push"): _push_workflow,

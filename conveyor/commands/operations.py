@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Collection
 
 import structlog
 
+from conveyor.commands.bulk import BulkOutcome, bulk_operate
+from conveyor.commands.references import check_references
 from conveyor.concurrency import slots_for
-from conveyor.engine.bulk import BulkOutcome, bulk_operate
-from conveyor.engine.moves import Move, PauseRequest, plan_move
-from conveyor.engine.references import check_references
-from conveyor.errors import ConflictError, IllegalTransitionError, NotFoundError, ValidationError, WorkflowInactiveError
+from conveyor.engine.operator_move import move_execution
+from conveyor.errors import ConflictError, ValidationError, WorkflowInactiveError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.kinds import load_definition, parse_definition
 from conveyor.render_thread import off_loop
-from conveyor.statemachines import CANCELLED, RUNNING, STATES, TERMINAL_STATES, moves
+from conveyor.statemachines import RUNNING, STATES, TERMINAL_STATES
 from conveyor.store import Conn, Pool, connection, transaction
 from conveyor.store.bulk import count_situations
-from conveyor.store.descendants import cancel_descendants
 from conveyor.store.executions import Execution, NewExecution, get_execution, insert_execution
-from conveyor.store.operator import OperatorChange, apply_operator_change, set_pause_requested
 from conveyor.store.selection import Selection
-from conveyor.store.steps import wake_parent
 from conveyor.store.workflows import (
     Workflow,
     deactivate_workflow,
@@ -127,9 +123,6 @@ async def wait_for_end(pool: Pool, execution_id: uuid.UUID, timeout_seconds: flo
         await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0)))
 
 
-_CANCEL_MOVES = moves("cancel")
-
-
 async def operate(
     pool: Pool, execution_id: uuid.UUID, event: str, *, after_step: bool = False, from_node: str | None = None
 ) -> Execution:
@@ -146,11 +139,7 @@ async def operate(
         if from_node is not None:
             await _check_node(conn, ex, from_node)
         in_flight = ex.state == RUNNING and ex.lease_owner is not None and not after_step
-        plan = plan_move(event, ex.state, ex.resume_state, in_flight=in_flight, pause_requested=ex.pause_requested)
-        if isinstance(plan, PauseRequest):
-            await set_pause_requested(conn, ex.id, plan.requested)
-        else:
-            await _apply(conn, ex, plan, from_node)
+        await move_execution(conn, ex, event, in_flight=in_flight, restart_at=from_node)
         updated = await get_execution(conn, execution_id)
     log.info("execution_operated", execution_id=str(execution_id), operation=event, state=updated.state)
     return updated
@@ -162,31 +151,3 @@ async def _check_node(conn: Conn, ex: Execution, node_id: str) -> None:
         raise ValidationError(
             f"version {ex.workflow_version} of the workflow has no node {node_id!r}", field="/from_node", value=node_id
         )
-
-
-async def _apply(conn: Conn, ex: Execution, move: Move, restart_at: str | None) -> None:
-    change = OperatorChange(
-        ex.id,
-        move.state,
-        move.resume_state,
-        attempt=1 if move.restart else ex.attempt,
-        wake=move.wake,
-        transitions=move.transitions,
-        detail={"by": "operator"} if restart_at is None else {"by": "operator", "from_node": restart_at},
-        new_generation=move.restart,
-        restart_at=restart_at,
-    )
-    await apply_operator_change(conn, change)
-    if move.state == CANCELLED:
-        detail: JSONObject = {"by": "operator", "cancelled_with": str(ex.id)}
-        children = await cancel_descendants(conn, [ex.id], _CANCEL_MOVES, detail)
-        if children:
-            log.info("descendants_cancelled", execution_id=str(ex.id), count=len(children))
-    if ex.parent_id is not None and move.state in TERMINAL_STATES:
-        await wake_parent(conn, ex.parent_id, ex.id)
-
-
-async def pause_after_step(pool: Pool, execution_id: uuid.UUID) -> None:
-    """Carry out a pause that was asked for while a step ran, now that it has finished."""
-    with contextlib.suppress(NotFoundError, IllegalTransitionError):  # gone or ended: nothing to pause
-        await operate(pool, execution_id, "pause", after_step=True)
