@@ -218,8 +218,8 @@ async def _push_workflow(client: AsyncClient, args: argparse.Namespace) -> Shown
 
 async def _send_event(client: AsyncClient, args: argparse.Namespace) -> Shown:
     ids = await client.send_event(args.type, json_argument(args.payload, "--payload"), dedupe_key=args.dedupe_key)
-    text = f"sent {args.type}: {len(ids)} inbox row(s)" + (f" ({', '.join(map(str, ids))})" if ids else "")
-    return Shown({"ids": ids}, text + ("" if ids else "; no enabled event trigger takes this type"))
+    rows = f"{len(ids)} inbox row(s) for its event triggers" + (f" ({', '.join(map(str, ids))})" if ids else "")
+    return Shown({"ids": ids}, f"sent {args.type}: {rows}; waits and cancel_on rules see it whatever the triggers")
 
 
 async def _list_actions(client: AsyncClient, args: argparse.Namespace) -> Shown:

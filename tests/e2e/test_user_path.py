@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from conveyor.store import Pool
+from testkit.poll import poll_until
 from tests.e2e.served import REPOSITORY, ready, run_block, serving, shell_blocks
 
 
@@ -58,3 +59,23 @@ async def test_a_newcomer_goes_from_a_fresh_home_to_a_finished_execution_with_do
         assert f"dashboard={served.url}/" in log, "start-up names the dashboard"
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+async def test_the_signed_webhook_tutorial_starts_its_workflow_once(
+    database_url: str, db: Pool, tmp_path: Path
+) -> None:
+    hello = shell_blocks(REPOSITORY / "README.md")[-1].split("uv run conveyor executions")[0]  # writes and pushes
+    tutorial = shell_blocks(REPOSITORY / "docs" / "tutorials" / "signed-webhook.md")
+    with serving({"DATABASE_URL": database_url}, tmp_path / "serve.log") as served:
+        await ready(served)
+        for block in [hello, *tutorial]:
+            done = run_block(block, served, tmp_path)
+            assert done.returncode == 0, f"block failed:\n{block}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+        delivery = json.loads(done.stdout)
+        assert delivery["duplicate"] is False
+
+        async def started() -> bool:
+            async with db.acquire() as conn:
+                return bool(await conn.fetchval("SELECT count(*) FROM executions WHERE trigger_id IS NOT NULL") == 1)
+
+        await poll_until(started, "the delivery to start its execution")
