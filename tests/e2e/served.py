@@ -83,6 +83,27 @@ async def ready(served: Served, timeout_seconds: float = 60.0) -> None:
     await poll_until(answers, f"conveyor serve to answer (log: {served.log_path})", timeout_seconds)
 
 
+_ANY_BLOCK = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```", re.DOTALL | re.MULTILINE)
+_FILE_NAMED = re.compile(r"`([\w.-]+\.json)`")
+
+
+def page_steps(page: Path) -> list[str]:
+    """A tutorial's blocks as shell commands, in order: sh as written, sql through `conveyor psql`, and a json
+    block whose paragraph names a file (`… to `onboarding.json`…`) written to that file."""
+    text = page.read_text(encoding="utf-8")
+    steps, after = [], 0
+    for found in _ANY_BLOCK.finditer(text):
+        lang, body, before = found["lang"], found["body"], text[after : found.start()]
+        after = found.end()
+        if lang == "sh":
+            steps.append("\n".join(line for line in body.splitlines() if not _STARTS.match(line)))
+        elif lang == "sql":
+            steps.append(f"uv run conveyor psql -v ON_ERROR_STOP=1 <<'SQL'\n{body}SQL")
+        elif lang == "json" and (named := _FILE_NAMED.findall(before)):
+            steps.append(f"cat > {named[-1]} <<'JSON'\n{body}JSON")
+    return steps
+
+
 def shell_blocks(page: Path, until: str | None = None) -> list[str]:
     """The page's ```sh blocks in order (up to the heading `until`), without the lines that start the service."""
     text = page.read_text(encoding="utf-8")
@@ -100,6 +121,7 @@ def run_block(block: str, served: Served, cwd: Path) -> subprocess.CompletedProc
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=cwd,
         env=served.env,
+        stdin=subprocess.DEVNULL,  # an interactive command (`conveyor psql`) ends at once, as at an empty terminal
         capture_output=True,
         text=True,
         timeout=120,

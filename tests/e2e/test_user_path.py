@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conveyor.store import Pool
 from testkit.poll import poll_until
-from tests.e2e.served import REPOSITORY, ready, run_block, serving, shell_blocks
+from tests.e2e.served import REPOSITORY, page_steps, ready, run_block, serving, shell_blocks
 
 
 async def test_readme_shell_blocks_run_in_order_against_a_real_server(
@@ -79,3 +79,33 @@ async def test_the_signed_webhook_tutorial_starts_its_workflow_once(
                 return bool(await conn.fetchval("SELECT count(*) FROM executions WHERE trigger_id IS NOT NULL") == 1)
 
         await poll_until(started, "the delivery to start its execution")
+
+
+async def test_the_onboarding_tutorial_takes_a_row_and_an_event_to_a_finished_execution(
+    database_url: str, db: Pool, tmp_path: Path
+) -> None:
+    steps = page_steps(REPOSITORY / "docs" / "tutorials" / "onboarding.md")
+    assert any(step.startswith("cat > onboarding.json") for step in steps)
+    events = [i for i, step in enumerate(steps) if "events send" in step]
+    assert events, "the tutorial no longer sends its event"
+    with serving({"DATABASE_URL": database_url}, tmp_path / "serve.log") as served:
+        await ready(served)
+
+        async def waiting() -> bool:
+            async with db.acquire() as conn:
+                return bool(await conn.fetchval("SELECT count(*) FROM executions WHERE current_node = 'engaged'") == 1)
+
+        for i, step in enumerate(steps):
+            if i == events[0]:
+                await poll_until(waiting, "the polled row's execution to wait for its event")
+            done = run_block(step, served, tmp_path)
+            assert done.returncode == 0, f"step failed:\n{step}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+
+        async def completed() -> bool:
+            async with db.acquire() as conn:
+                return bool(await conn.fetchval("SELECT count(*) FROM executions WHERE state = 'completed'") == 1)
+
+        await poll_until(completed, "Ada's execution to end without the nudge")
+    async with db.acquire() as conn:
+        templates = await conn.fetch("SELECT template FROM email_logs ORDER BY created_at")
+    assert [t["template"] for t in templates] == ["generic_welcome"]
