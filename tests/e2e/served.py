@@ -18,7 +18,7 @@ from testkit.poll import poll_until
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 # The lines of a page's shell blocks that start what the test starts itself (the service, the test suite).
-_STARTS = re.compile(r"^\s*uv run (conveyor (serve|demo)|pytest)\b")
+_STARTS = re.compile(r"^\s*(?:\w+=\S*\s+)*uv run (conveyor (serve|demo)|pytest)\b")
 _BLOCK = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
@@ -47,8 +47,8 @@ def conveyor_command() -> list[str]:
 
 
 @contextmanager
-def serving(env: dict[str, str], log_path: Path) -> Iterator[Served]:
-    """Run `conveyor serve` with `env` until the block ends (SIGTERM, then SIGKILL)."""
+def serving(env: dict[str, str], log_path: Path, cwd: Path | None = None) -> Iterator[Served]:
+    """Run `conveyor serve` with `env` (in `cwd`) until the block ends (SIGTERM, then SIGKILL)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     shell_env = {**os.environ, **env, "CONVEYOR_URL": url, "UV_PROJECT": str(REPOSITORY), "NO_COLOR": "1"}
@@ -57,6 +57,7 @@ def serving(env: dict[str, str], log_path: Path) -> Iterator[Served]:
         proc = subprocess.Popen(
             [*conveyor_command(), "serve", "--port", str(port)],
             env=shell_env,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -85,11 +86,13 @@ async def ready(served: Served, timeout_seconds: float = 60.0) -> None:
 
 _ANY_BLOCK = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```", re.DOTALL | re.MULTILINE)
 _FILE_NAMED = re.compile(r"`([\w.-]+\.json)`")
+_PYTHON_FILE = re.compile(r"^# ([\w.-]+\.py)\n")
 
 
 def page_steps(page: Path) -> list[str]:
-    """A tutorial's blocks as shell commands, in order: sh as written, sql through `conveyor psql`, and a json
-    block whose paragraph names a file (`… to `onboarding.json`…`) written to that file."""
+    """A tutorial's blocks as shell commands, in order: sh as written, sql through `conveyor psql`, a json block
+    whose paragraph names a file (`… to `onboarding.json`…`) and a python block whose first line names one
+    (`# my_actions.py`) written to that file."""
     text = page.read_text(encoding="utf-8")
     steps, after = [], 0
     for found in _ANY_BLOCK.finditer(text):
@@ -101,7 +104,17 @@ def page_steps(page: Path) -> list[str]:
             steps.append(f"uv run conveyor psql -v ON_ERROR_STOP=1 <<'SQL'\n{body}SQL")
         elif lang == "json" and (named := _FILE_NAMED.findall(before)):
             steps.append(f"cat > {named[-1]} <<'JSON'\n{body}JSON")
+        elif lang == "python" and (module := _PYTHON_FILE.match(body)):
+            steps.append(f"cat > {module[1]} <<'PYTHON'\n{body}PYTHON")
     return steps
+
+
+def serve_line(page: Path) -> dict[str, str]:
+    """The variables a page's `… uv run conveyor serve` line sets (`PYTHONPATH=. CONVEYOR_ACTIONS=…`)."""
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if _STARTS.match(line) and "conveyor serve" in line:
+            return dict(word.split("=", 1) for word in line.split("uv run", 1)[0].split())
+    return {}
 
 
 def shell_blocks(page: Path, until: str | None = None) -> list[str]:

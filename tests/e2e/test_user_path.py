@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
 from conveyor.store import Pool
 from testkit.poll import poll_until
-from tests.e2e.served import REPOSITORY, page_steps, ready, run_block, serving, shell_blocks
+from tests.e2e.served import REPOSITORY, page_steps, ready, run_block, serve_line, serving, shell_blocks
 
 
 async def test_readme_shell_blocks_run_in_order_against_a_real_server(
@@ -109,3 +110,22 @@ async def test_the_onboarding_tutorial_takes_a_row_and_an_event_to_a_finished_ex
     async with db.acquire() as conn:
         templates = await conn.fetch("SELECT template FROM email_logs ORDER BY created_at")
     assert [t["template"] for t in templates] == ["generic_welcome"]
+
+
+async def test_the_own_action_tutorial_runs_its_action_in_a_step(database_url: str, db: Pool, tmp_path: Path) -> None:
+    page = REPOSITORY / "docs" / "tutorials" / "own-action.md"
+    steps = page_steps(page)
+    env = serve_line(page)
+    assert "CONVEYOR_ACTIONS" in env
+    for step in steps:  # the module first: the server imports it as it starts
+        if step.startswith("cat > ") and ".py" in step.splitlines()[0]:
+            subprocess.run(["bash", "-c", step], cwd=tmp_path, check=True)
+    with serving({"DATABASE_URL": database_url, **env}, tmp_path / "serve.log", cwd=tmp_path) as served:
+        await ready(served)
+        outputs = []
+        for step in steps:
+            done = run_block(step, served, tmp_path)
+            assert done.returncode == 0, f"step failed:\n{step}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+            outputs.append(done.stdout)
+    assert "completed" in outputs[-1]
+    assert "hello-world" in outputs[-1]
