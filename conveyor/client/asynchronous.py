@@ -67,11 +67,20 @@ class AsyncClient:
         return self._session
 
     async def request(
-        self, method: str, path: str, *, body: Any = None, params: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        seconds: float | None = None,
     ) -> Any:
-        """One call to `path`; the answer's JSON, or an ApiError."""
+        """One call to `path` (within `seconds`, else the client's timeout); the answer's JSON, or an ApiError."""
+        timeout = aiohttp.ClientTimeout(total=seconds) if seconds is not None else None
         try:
-            async with self._open().request(method, self.url + path, json=body, params=params or None) as response:
+            async with self._open().request(
+                method, self.url + path, json=body, params=params or None, timeout=timeout
+            ) as response:
                 text = await read_text(response, AnswerLimits())
         except aiohttp.ClientError as exc:
             raise api_error(0, "unreachable", f"cannot reach {self.url}: {exc}") from exc
@@ -130,9 +139,13 @@ class AsyncClient:
         body: JSONObject = {"input": input or {}}
         if dedupe_key is not None:
             body["dedupe_key"] = dedupe_key
+        seconds = None
         if wait is not None:
             body["wait"] = wait
-        return await self._model(ExecutionAnswer, "POST", f"/workflows/{workflow}/executions", body=body)
+            seconds = max(self._timeout.total or 0.0, wait + 30.0)  # the answer may take the whole wait
+        return await self._model(
+            ExecutionAnswer, "POST", f"/workflows/{workflow}/executions", body=body, seconds=seconds
+        )
 
     async def wait(self, execution: ExecutionId, within: float | None = None) -> ExecutionAnswer:
         """The execution once it has ended (completed, failed or cancelled), following its live events.

@@ -57,9 +57,17 @@ class Client:
         call.close()
         raise RuntimeError("Client blocks, and this code runs an event loop: use AsyncClient here")
 
-    def request(self, method: str, path: str, *, body: Any = None, params: dict[str, str] | None = None) -> Any:
-        """One call to `path`; the answer's JSON, or an ApiError."""
-        return self._run(self._client.request(method, path, body=body, params=params))
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        seconds: float | None = None,
+    ) -> Any:
+        """One call to `path` (within `seconds`, else the client's timeout); the answer's JSON, or an ApiError."""
+        return self._run(self._client.request(method, path, body=body, params=params, seconds=seconds))
 
     def push_workflow(self, definition: JSONObject) -> SavedWorkflowAnswer:
         """Create the workflow the definition names, or store the definition as its next version."""
