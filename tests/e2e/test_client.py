@@ -65,7 +65,7 @@ def test_the_blocking_client_starts_waits_lists_and_refuses_with_typed_errors(se
             client.get(uuid.uuid4())
         assert client.send_event("nobody.listens", {"a": 1}) == []
         slow = client.start(name, {"n": 2})
-        events = list(client.stream(slow.id))
+        events = list(client.stream(slow.id, after="0"))  # every transition, however soon it ended
         assert events[0].event == "state"
         assert events[-1].event == "transition"
         assert isinstance(events[-1].data, dict)
