@@ -21,6 +21,8 @@ CREATE TABLE workflow_versions (
     version     integer NOT NULL,
     definition  jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
+    -- A draft is used by no execution until published (conveyor/store/drafts.py).
+    draft       boolean NOT NULL DEFAULT false,
     PRIMARY KEY (workflow_id, version)
 );
 
@@ -81,6 +83,9 @@ CREATE INDEX executions_state_idx ON executions (state, created_at DESC, id DESC
 CREATE INDEX executions_parent_idx ON executions (parent_id, created_at DESC, id DESC)
     WHERE parent_id IS NOT NULL;
 CREATE INDEX executions_created_idx ON executions (created_at DESC, id DESC);
+-- Finding executions by a field of their input (?input=email=ada@example.com): a containment index. The input
+-- is written once, at the start, so a step's update of the row stays HOT.
+CREATE INDEX executions_input_idx ON executions USING gin (input jsonb_path_ops);
 -- The retention stage's read: finished top-level executions, oldest first (conveyor/store/retention.py).
 CREATE INDEX executions_finished_idx ON executions (finished_at)
     WHERE parent_id IS NULL AND finished_at IS NOT NULL;

@@ -19,7 +19,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import actions, api, chaos, compare, delay, limit, lone, retention, scale, targets, throughput, trigger, wait
+from bench import (
+    actions,
+    api,
+    chaos,
+    compare,
+    dashboard,
+    delay,
+    limit,
+    lone,
+    retention,
+    scale,
+    targets,
+    throughput,
+    trigger,
+    wait,
+)
 from bench.cluster import Cluster, own_cluster
 from bench.harness import Bench, ChaosOptions, truncate
 from conveyor.db import connect
@@ -42,6 +57,7 @@ SCENARIOS: dict[str, Scenario] = {
     "delay": Scenario(delay.run, delay.TIME_LIMIT_SECONDS),
     "api": Scenario(api.run, api.TIME_LIMIT_SECONDS),
     "scale": Scenario(scale.run, scale.TIME_LIMIT_SECONDS),
+    "dashboard": Scenario(dashboard.run, dashboard.TIME_LIMIT_SECONDS),
     "trigger": Scenario(trigger.run, trigger.TIME_LIMIT_SECONDS),
     "wait": Scenario(wait.run, wait.TIME_LIMIT_SECONDS),
     "chaos": Scenario(chaos.run, chaos.TIME_LIMIT_SECONDS),

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from conveyor.cancellation import CancelOn
 from conveyor.concurrency import Concurrency
 from conveyor.durations import parse_duration
 from conveyor.errors import DefinitionError
+from conveyor.input_schema import schema_problem
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.secret_references import SecretUse, secret_uses
 from conveyor.sendable import LiteralCredential, Sendable, allowed, literal_credentials
@@ -45,7 +46,8 @@ def _duration(value: object) -> object:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 # A workflow's own retention of its finished executions: a positive duration.
 Retention = Annotated[Duration, Field(gt=timedelta(0))]
-NodeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")]
+NODE_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
+NodeId = Annotated[str, Field(pattern=NODE_ID_PATTERN)]
 
 
 class RetryPolicy(BaseModel):
@@ -163,6 +165,16 @@ class WorkflowDefinition(BaseModel):
     limit: int | None = Field(default=None, ge=1, le=100_000)
     # How long this workflow's finished executions are kept, instead of CONVEYOR_RETENTION.
     retention: Retention | None = None
+    # The input it takes, as a JSON Schema: a start through the API is checked against it (conveyor/input_schema.py).
+    input_schema: JSONObject | None = None
+
+    @field_validator("input_schema")
+    @classmethod
+    def _usable_schema(cls, schema: JSONObject | None) -> JSONObject | None:
+        problem = None if schema is None else schema_problem(schema)
+        if problem:
+            raise ValueError(problem)
+        return schema
 
     @functools.cached_property
     def nodes_by_id(self) -> dict[str, NodeModel]:

@@ -185,6 +185,8 @@ async def _execution_text(client: AsyncClient, execution: ExecutionAnswer) -> st
         value = getattr(execution, name)
         if value not in (None, {}):
             parts.append(f"{name}: {json.dumps(value)}")
+    if execution.waiting is not None:
+        parts.append(f"waiting: {execution.waiting.text}")
     return "\n\n".join(parts)
 
 

@@ -13,6 +13,7 @@ from conveyor.commands.references import check_references
 from conveyor.concurrency import slots_for
 from conveyor.engine.operator_move import move_execution
 from conveyor.errors import ConflictError, ValidationError, WorkflowInactiveError
+from conveyor.input_schema import check_input
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.kinds import load_definition, parse_definition
 from conveyor.render_thread import off_loop
@@ -91,10 +92,14 @@ async def start_execution(
         workflow = await get_workflow(conn, workflow_ref)
         if not workflow.active:
             raise WorkflowInactiveError(
-                f"workflow {workflow.name!r} is deactivated; PUT a new version to use it again",
+                f"workflow {workflow.name!r} is not active (deactivated, or a draft not yet published); PUT a new"
+                " version or publish a draft to use it",
                 field="workflow",
                 value=workflow_ref,
             )
+        declared = workflow.definition.get("input_schema")
+        if isinstance(declared, dict):
+            check_input(declared, input_)
         execution, created = await insert_execution(
             conn,
             NewExecution(

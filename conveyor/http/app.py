@@ -11,6 +11,7 @@ from conveyor.http import (
     actions,
     dashboard,
     docs,
+    drafts,
     emails,
     events,
     executions,
@@ -21,8 +22,10 @@ from conveyor.http import (
     node_types,
     recovery,
     secrets,
+    sms,
     tallies,
     templates,
+    trends,
     triggers,
     workflows,
 )
@@ -62,6 +65,7 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app[WAITS] = Waits(settings.max_waits)
     app[VAULT] = Vault(pool, settings)
     app.add_routes(workflows.routes)
+    app.add_routes(drafts.routes)
     app.add_routes(executions.routes)
     app.add_routes(executions.operator_routes)
     app.add_routes(triggers.routes)
@@ -76,7 +80,9 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(live.routes)
     app.add_routes(machine.routes)
     app.add_routes(tallies.routes)
+    app.add_routes(trends.routes)
     app.add_routes(secrets.routes)
+    app.add_routes(sms.routes)
     app.on_startup.append(learn_secrets)
     app.on_startup.append(publish_builtin_actions)
     app.add_routes(dashboard.routes)

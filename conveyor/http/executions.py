@@ -19,6 +19,7 @@ from conveyor.http.operation import operation, query_of
 from conveyor.http.resources import BulkAnswer, ExecutionAnswer, HistoryAnswer, Page, StepAnswer, WebhookCallAnswer
 from conveyor.http.selection import SelectionBody, SelectionQuery
 from conveyor.http.shapes import execution_shape, history_shape, respond, step_shape, webhook_call_shape
+from conveyor.http.waiting import waiting_of
 from conveyor.statemachines import OPERATOR_VERBS
 from conveyor.store import connection
 from conveyor.store.claims import slot_waits
@@ -63,8 +64,9 @@ async def get_one(request: web.Request) -> web.Response:
     """One execution."""
     async with connection(request.app[POOL]) as conn:
         execution = await get_execution(conn, path_uuid(request))
-        waits = await slot_waits(conn, [execution.id])
-    return respond(execution_shape(execution, waits.get(execution.id)))
+        slot = (await slot_waits(conn, [execution.id])).get(execution.id)
+        rest = await waiting_of(conn, execution, slot)
+    return respond(execution_shape(execution, slot, rest))
 
 
 @routes.get("/executions/{id}/history")

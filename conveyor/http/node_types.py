@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field
 
+from conveyor.graph import edge_fields
 from conveyor.http.operation import operation
 from conveyor.http.resources import Answer
 from conveyor.http.shapes import respond
@@ -16,11 +17,13 @@ routes = web.RouteTableDef()
 
 
 class NodeTypeAnswer(Answer):
-    """A node kind and the JSON Schema of its fields."""
+    """A node kind, the JSON Schema of its fields, and the fields it leads on to other nodes by (`edges`, in the
+    order its `edges()` declares them)."""
 
     type: str
     description: str
     schema_: JSONObject = Field(alias="schema")
+    edges: list[str]
 
 
 class ActionAnswer(Answer):
@@ -46,7 +49,10 @@ async def get_node_types(request: web.Request) -> web.Response:
     """Every node kind with its JSON Schema (from its pydantic model), and the built-in actions."""
     kinds = [
         NodeTypeAnswer(
-            type=kind.type, description=(kind.model.__doc__ or "").strip(), schema_=kind.model.model_json_schema()
+            type=kind.type,
+            description=(kind.model.__doc__ or "").strip(),
+            schema_=kind.model.model_json_schema(),
+            edges=edge_fields(kind.model),
         )
         for kind in KINDS
     ]

@@ -74,13 +74,47 @@ class SavedWorkflowAnswer(WorkflowAnswer):
     warnings: list[WarningAnswer]
 
 
+class GraphNodeAnswer(Answer):
+    """A node of a definition's graph: its id and kind."""
+
+    id: str
+    type: str
+
+
+class GraphEdgeAnswer(Answer):
+    """An edge of a definition's graph; `kind` is the node's field that holds it (next, then, else, on_event,
+    on_timeout, ...), as the node kind declares its edges."""
+
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    kind: str
+
+
+class GraphAnswer(Answer):
+    """A definition as a graph: where it starts, its nodes, and every edge between them."""
+
+    start: str
+    nodes: list[GraphNodeAnswer]
+    edges: list[GraphEdgeAnswer]
+
+
 class VersionAnswer(Answer):
-    """One immutable version of a workflow's definition."""
+    """One immutable version of a workflow's definition, and its graph; a `draft` is used by no execution until
+    published."""
 
     workflow_id: uuid.UUID
     version: int
     definition: JSONObject
+    graph: GraphAnswer | None  # null for a version today's node kinds no longer read
+    draft: bool
     created_at: datetime
+
+
+class CheckedAnswer(Answer):
+    """A definition that would be saved as it is: its graph, and what should change in it (`warnings`)."""
+
+    graph: GraphAnswer
+    warnings: list[WarningAnswer]
 
 
 class TemplateAnswer(Answer):
@@ -106,6 +140,24 @@ class WorkerWaitAnswer(Answer):
     action: str
 
 
+class WaitingAnswer(Answer):
+    """What a resting execution waits for, in words (`text`) and as data: `kind` is event (with `events`,
+    `match`, `until`, `on_event`, `on_timeout`), sleep, child, throttle (`key`, `until`), slot (`key`, `limit`),
+    worker (`action`) or retry (`until`)."""
+
+    kind: str
+    text: str
+    node: str | None = None
+    events: list[str] = []
+    match: JSONValue = None
+    until: datetime | None = None
+    on_event: str | None = None
+    on_timeout: str | None = None
+    key: str | None = None
+    limit: int | None = None
+    action: str | None = None
+
+
 class ExecutionAnswer(Answer):
     """One run of a workflow."""
 
@@ -128,10 +180,11 @@ class ExecutionAnswer(Answer):
     concurrency_key: str | None = None
     waiting_for_slot: SlotWaitAnswer | None = None
     waiting_for_worker: WorkerWaitAnswer | None = None
+    waiting: WaitingAnswer | None = None
 
 
 class HistoryAnswer(Answer):
-    """One transition of an execution."""
+    """One transition of an execution: the machine's `event`, and what it means in `words`."""
 
     from_state: State = Field(alias="from")
     to_state: State = Field(alias="to")
@@ -140,6 +193,7 @@ class HistoryAnswer(Answer):
     attempt: int
     detail: JSONObject | None
     at: datetime
+    words: str = ""
 
 
 class TransitionAnswer(HistoryAnswer):

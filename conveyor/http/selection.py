@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
 import uuid
 from datetime import datetime
 
@@ -10,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.http.instant import Instant, parse_instant
 from conveyor.http.operation import QueryModel
+from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.statemachines import STATES
 from conveyor.store import Conn
 from conveyor.store.selection import Selection
@@ -35,6 +39,41 @@ async def _workflow_id(conn: Conn, ref: str | None, field: str) -> uuid.UUID | N
 _TIME = "must be an ISO 8601 time between years 1 and 9999 in UTC, such as 2030-01-31T12:00:00Z"
 
 
+_HEX = frozenset("0123456789abcdef")
+_MAX_INPUT_DEPTH = 8
+# A field name: any text without a dot (the path's separator), an `=`, white space or a control character.
+_FIELD_NAME = re.compile(r"^[^.=\s\x00-\x1f\x7f]{1,100}$")
+
+
+def id_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """The ids that start with these hex digits (dashes ignored): the lowest and the highest."""
+    digits = prefix.replace("-", "").lower()
+    if not digits or len(digits) > 32 or not set(digits) <= _HEX:
+        raise ValueError("must be the start of an execution id: 1 to 32 hex digits, dashes allowed")
+    return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
+
+
+def input_docs(condition: str) -> tuple[JSONObject, ...]:
+    """`path=value` (`email=ada@example.com`, `user.plan=pro`; a leading `input.` is allowed) as the documents an
+    input contains when that field holds the value: as text, and as the number, true, false or null it spells."""
+    path, equals, value = condition.partition("=")
+    names = [n.strip() for n in path.strip().removeprefix("input.").split(".")]
+    if not equals or not all(_FIELD_NAME.match(n) for n in names) or len(names) > _MAX_INPUT_DEPTH:
+        raise ValueError(
+            "must be field=value, such as email=ada@example.com or user.plan=pro "
+            f"(field names without '.', '=' or spaces, at most {_MAX_INPUT_DEPTH} deep)"
+        )
+    value = value.strip()
+    docs: list[JSONValue] = [value]
+    with contextlib.suppress(ValueError):
+        typed = json.loads(value)
+        if typed is None or isinstance(typed, bool | int | float):
+            docs.append(typed)
+    for name in reversed(names):
+        docs = [{name: doc} for doc in docs]
+    return tuple(doc for doc in docs if isinstance(doc, dict))
+
+
 class SelectionQuery(QueryModel):
     """The filters of GET /executions: each given one narrows the list."""
 
@@ -43,6 +82,31 @@ class SelectionQuery(QueryModel):
     created_after: datetime | None = Field(default=None, description="an ISO 8601 time")
     created_before: datetime | None = Field(default=None, description="an ISO 8601 time")
     parent: uuid.UUID | None = Field(default=None, description="the parent execution of a shared flow")
+    id: str | None = Field(
+        default=None, max_length=36, description="an execution's id, or its first hex digits (dashes optional)"
+    )
+    input: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="a field of the input equal to a value: email=ada@example.com, user.plan=pro (by index)",
+    )
+    error: str | None = Field(
+        default=None, min_length=1, max_length=200, description="text the error contains, in any case"
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        if value is not None:
+            id_range(value)
+        return value
+
+    @field_validator("input")
+    @classmethod
+    def _field_equals(cls, value: str | None) -> str | None:
+        if value is not None:
+            input_docs(value)
+        return value
 
     @field_validator("state")
     @classmethod
@@ -73,6 +137,9 @@ class SelectionQuery(QueryModel):
             created_after=self.created_after,
             created_before=self.created_before,
             parent_id=self.parent,
+            id_range=id_range(self.id) if self.id else None,
+            input_docs=input_docs(self.input) if self.input else (),
+            error_text=self.error,
         )
 
 

@@ -12,9 +12,15 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from conveyor.commands.action_checks import MissingSecret
+from conveyor.definitions import WorkflowDefinition
+from conveyor.errors import DefinitionError
+from conveyor.graph import definition_edges
 from conveyor.http.resources import (
     EmailAnswer,
     ExecutionAnswer,
+    GraphAnswer,
+    GraphEdgeAnswer,
+    GraphNodeAnswer,
     HistoryAnswer,
     SavedWorkflowAnswer,
     SlotWaitAnswer,
@@ -24,11 +30,13 @@ from conveyor.http.resources import (
     TriggerAnswer,
     TriggerRows,
     VersionAnswer,
+    WaitingAnswer,
     WarningAnswer,
     WebhookCallAnswer,
     WorkerWaitAnswer,
     WorkflowAnswer,
 )
+from conveyor.jsonvalue import JSONObject
 from conveyor.nodes.kinds import load_definition
 from conveyor.redaction import KNOWN
 from conveyor.store.claims import SlotWait
@@ -41,6 +49,7 @@ from conveyor.store.triggers import Trigger
 from conveyor.store.webhooks import LoggedWebhookCall
 from conveyor.store.workflows import Workflow, WorkflowVersion
 from conveyor.triggers.kinds import parse_trigger
+from conveyor.wording import Waiting, history_words
 
 
 def json_default(value: Any) -> Any:
@@ -89,8 +98,32 @@ def saved_workflow_shape(w: Workflow, missing: Sequence[MissingSecret] = ()) -> 
 
 
 def version_shape(v: WorkflowVersion) -> VersionAnswer:
-    """One version of a workflow."""
-    return VersionAnswer(workflow_id=v.workflow_id, version=v.version, definition=v.definition, created_at=v.created_at)
+    """One version of a workflow, with its graph."""
+    return VersionAnswer(
+        workflow_id=v.workflow_id,
+        version=v.version,
+        definition=v.definition,
+        graph=_stored_graph(v.definition),
+        draft=v.draft,
+        created_at=v.created_at,
+    )
+
+
+def _stored_graph(definition: JSONObject) -> GraphAnswer | None:
+    """A stored version's graph; None for one that today's kinds no longer read (saved under older rules)."""
+    try:
+        return graph_shape(load_definition(definition))
+    except DefinitionError:
+        return None
+
+
+def graph_shape(definition: WorkflowDefinition) -> GraphAnswer:
+    """A definition's graph, its edges as the node kinds declare them."""
+    return GraphAnswer(
+        start=definition.start,
+        nodes=[GraphNodeAnswer(id=n.id, type=n.type) for n in definition.nodes],
+        edges=[GraphEdgeAnswer(source=e.source, target=e.target, kind=e.kind) for e in definition_edges(definition)],
+    )
 
 
 def template_shape(t: EmailTemplate) -> TemplateAnswer:
@@ -104,8 +137,9 @@ def template_shape(t: EmailTemplate) -> TemplateAnswer:
     )
 
 
-def execution_shape(e: Execution, waiting: SlotWait | None = None) -> ExecutionAnswer:
-    """An execution resource; `waiting`: the concurrency cap it is due but held back by."""
+def execution_shape(e: Execution, waiting: SlotWait | None = None, rest: Waiting | None = None) -> ExecutionAnswer:
+    """An execution resource; `waiting`: the concurrency cap it is due but held back by; `rest`: what it waits
+    for, in words (read for one execution, not for lists)."""
     return ExecutionAnswer(
         id=e.id,
         workflow_id=e.workflow_id,
@@ -126,12 +160,14 @@ def execution_shape(e: Execution, waiting: SlotWait | None = None) -> ExecutionA
         concurrency_key=e.slot_key,
         waiting_for_slot=SlotWaitAnswer(key=waiting.key, limit=waiting.limit) if waiting else None,
         waiting_for_worker=WorkerWaitAnswer(action=e.action) if e.waiting_for_worker else None,
+        waiting=WaitingAnswer.model_validate(rest, from_attributes=True) if rest else None,
     )
 
 
 def history_shape(h: HistoryEntry) -> HistoryAnswer:
-    """A history entry: its fields, by name."""
-    return HistoryAnswer.model_validate(h, from_attributes=True)
+    """A history entry: its fields, by name, and in words."""
+    words = history_words(h.event, h.node, h.detail)
+    return HistoryAnswer.model_validate(h, from_attributes=True).model_copy(update={"words": words})
 
 
 def step_shape(s: Step) -> StepAnswer:

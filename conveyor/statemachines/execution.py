@@ -141,6 +141,7 @@ PAUSED = str(ExecutionLifecycle.paused.value)
 COMPLETED = str(ExecutionLifecycle.completed.value)
 FAILED = str(ExecutionLifecycle.failed.value)
 DELAYED = str(ExecutionLifecycle.delayed.value)
+RETRYING = str(ExecutionLifecycle.retrying.value)
 CANCELLED = str(ExecutionLifecycle.cancelled.value)
 
 

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from conveyor.jsonvalue import JSONValue
+from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Conn
 from conveyor.store.executions import COLUMNS, Execution, execution
 from conveyor.store.statement import Statement
@@ -22,6 +22,12 @@ class Selection:
     created_before: datetime | None = None
     parent_id: uuid.UUID | None = None
     ids: tuple[uuid.UUID, ...] = ()
+    # Ids between these two (an id prefix: the first with the rest of the digits 0, the last with them f).
+    id_range: tuple[uuid.UUID, uuid.UUID] | None = None
+    # An input containing any of these documents (a field equal to a value, as text or as the JSON it spells).
+    input_docs: tuple[JSONObject, ...] = ()
+    # Text found in the error, any case (a scan of the rows the other filters leave: combine them).
+    error_text: str | None = None
 
 
 # (created_at, id) of an item: lists run newest first on it, and a page continues strictly after it.
@@ -29,7 +35,9 @@ Key = tuple[datetime, uuid.UUID]
 
 # Each filter's condition. Indexes (schema.sql): workflow → executions_workflow_idx, one state →
 # executions_state_idx, parent → executions_parent_idx, none of these → executions_created_idx; each
-# is on (…, created_at DESC, id DESC), so a page is an index range read in order, with no sort.
+# is on (…, created_at DESC, id DESC), so a page is an index range read in order, with no sort. An id
+# prefix is a range of the primary key; an input field's value is found through executions_input_idx (GIN,
+# jsonb_path_ops): both few rows, sorted after.
 _WORKFLOW = "workflow_id = :workflow_id"
 _ONE_STATE = "state = :state"
 _STATES = "state = ANY(:states::text[])"
@@ -37,6 +45,10 @@ _AFTER = "created_at > :created_after"
 _BEFORE = "created_at < :created_before"
 _PARENT = "parent_id = :parent_id"
 _IDS = "id = ANY(:ids::uuid[])"
+_ID_RANGE = "id BETWEEN :id_low AND :id_high"
+_INPUT = "input @> :input_doc::jsonb"
+_INPUT_EITHER = "(input @> :input_doc::jsonb OR input @> :input_typed::jsonb)"
+_ERROR = "error::text ILIKE :error_like"
 _KEYSET = "(created_at, id) < (:after_at, :after_id)"
 
 
@@ -63,9 +75,31 @@ def where(selection: Selection, after: Key | None = None) -> tuple[str, dict[str
         add(_PARENT, parent_id=selection.parent_id)
     if selection.ids:
         add(_IDS, ids=list(selection.ids))
+    for condition, named in _searches(selection):
+        add(condition, **named)
     if after is not None:
         add(_KEYSET, after_at=after[0], after_id=after[1])
     return " AND ".join(conditions) or "true", values
+
+
+def _searches(selection: Selection) -> list[tuple[str, dict[str, JSONValue]]]:
+    """The conditions of the searches given: an id prefix, an input field, error text."""
+    found: list[tuple[str, dict[str, JSONValue]]] = []
+    if selection.id_range is not None:
+        found.append((_ID_RANGE, {"id_low": selection.id_range[0], "id_high": selection.id_range[1]}))
+    docs = selection.input_docs
+    if len(docs) == 1:
+        found.append((_INPUT, {"input_doc": docs[0]}))
+    elif docs:
+        found.append((_INPUT_EITHER, {"input_doc": docs[0], "input_typed": docs[1]}))
+    if selection.error_text is not None:
+        found.append((_ERROR, {"error_like": f"%{_escaped(selection.error_text)}%"}))
+    return found
+
+
+def _escaped(text: str) -> str:
+    """`text` for LIKE, its wildcards and escape character taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 _LIST = "SELECT {columns} FROM executions WHERE {where} ORDER BY created_at DESC, id DESC LIMIT :limit"

@@ -33,16 +33,16 @@ class Workflow:
         return str(self.definition["start"])
 
 
-_COLUMNS = "id, name, description, version, active, definition, created_at, updated_at"
+WORKFLOW_COLUMNS = "id, name, description, version, active, definition, created_at, updated_at"
 
 _INSERT = Statement(f"""
 WITH w AS (
     INSERT INTO workflows (id, name, description, definition) VALUES (:id, :name, :description, :definition)
-    RETURNING {_COLUMNS}
+    RETURNING {WORKFLOW_COLUMNS}
 ), v AS (
     INSERT INTO workflow_versions (workflow_id, version, definition) SELECT id, version, definition FROM w
 )
-SELECT {_COLUMNS} FROM w
+SELECT {WORKFLOW_COLUMNS} FROM w
 """)
 
 
@@ -58,8 +58,8 @@ async def insert_workflow(conn: Conn, name: str, description: str | None, defini
     return Workflow(**dict(row))
 
 
-_BY_ID = Statement(f"SELECT {_COLUMNS} FROM workflows WHERE id = :id")
-_BY_NAME = Statement(f"SELECT {_COLUMNS} FROM workflows WHERE name = :name")
+_BY_ID = Statement(f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = :id")
+_BY_NAME = Statement(f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE name = :name")
 
 
 async def get_workflow(conn: Conn, ref: str | uuid.UUID) -> Workflow:
@@ -83,7 +83,7 @@ async def get_workflow(conn: Conn, ref: str | uuid.UUID) -> Workflow:
 
 
 _LIST = Statement(f"""
-SELECT {_COLUMNS} FROM workflows
+SELECT {WORKFLOW_COLUMNS} FROM workflows
 WHERE :after::text IS NULL OR name > :after
 ORDER BY name
 LIMIT :limit
@@ -95,18 +95,20 @@ async def list_workflows(conn: Conn, after: str | None, limit: int) -> list[Work
     return [Workflow(**dict(r)) for r in await conn.fetch(_LIST.sql, *_LIST.args(after=after, limit=limit))]
 
 
-# A new version also reactivates: storing one says the workflow is meant to run.
+# A new version also reactivates: storing one says the workflow is meant to run. Its number follows the current
+# one and any draft stored after it (conveyor/store/drafts.py); `version + 1` is read again from the row when a
+# concurrent PUT changed it first.
 _NEW_VERSION = Statement(f"""
 WITH w AS (
     UPDATE workflows
-    SET name = :name, description = :description, definition = :definition, version = version + 1, active = true,
-        updated_at = now()
+    SET name = :name, description = :description, definition = :definition, active = true, updated_at = now(),
+        version = greatest(version + 1, (SELECT max(version) + 1 FROM workflow_versions WHERE workflow_id = :id))
     WHERE id = :id
-    RETURNING {_COLUMNS}
+    RETURNING {WORKFLOW_COLUMNS}
 ), v AS (
     INSERT INTO workflow_versions (workflow_id, version, definition) SELECT id, version, definition FROM w
 )
-SELECT {_COLUMNS} FROM w
+SELECT {WORKFLOW_COLUMNS} FROM w
 """)
 
 
@@ -128,20 +130,21 @@ async def insert_version(
 
 @dataclass(frozen=True, slots=True)
 class WorkflowVersion:
-    """One immutable version of a workflow's definition."""
+    """One immutable version of a workflow's definition; a `draft` is not used by executions until published."""
 
     workflow_id: uuid.UUID
     version: int
     definition: JSONObject
     created_at: datetime
+    draft: bool = False
 
 
-_VERSION_COLUMNS = "workflow_id, version, definition, created_at"
+VERSION_COLUMNS = "workflow_id, version, definition, created_at, draft"
 _VERSIONS = Statement(
-    f"SELECT {_VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = :workflow_id ORDER BY version DESC"
+    f"SELECT {VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = :workflow_id ORDER BY version DESC"
 )
 _ONE_VERSION = Statement(
-    f"SELECT {_VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = :workflow_id AND version = :version"
+    f"SELECT {VERSION_COLUMNS} FROM workflow_versions WHERE workflow_id = :workflow_id AND version = :version"
 )
 
 
@@ -160,7 +163,9 @@ async def get_version(conn: Conn, workflow_id: uuid.UUID, version: int) -> Workf
     return WorkflowVersion(**dict(row))
 
 
-_DEACTIVATE = Statement(f"UPDATE workflows SET active = false, updated_at = now() WHERE id = :id RETURNING {_COLUMNS}")
+_DEACTIVATE = Statement(
+    f"UPDATE workflows SET active = false, updated_at = now() WHERE id = :id RETURNING {WORKFLOW_COLUMNS}"
+)
 
 
 async def deactivate_workflow(conn: Conn, workflow_id: uuid.UUID) -> Workflow:

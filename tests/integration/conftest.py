@@ -24,6 +24,7 @@ from conveyor.store import Pool
 from conveyor.store.executions import Execution, get_execution
 from conveyor.store.history import list_history
 from testkit.poll import poll_until
+from tests.browser import Page, chromium, chromium_path
 
 ApiClient: TypeAlias = "TestClient[web.Request, web.Application]"
 # The header a body sent with `data=` needs to be read as JSON (`json=` sets it itself).
@@ -47,6 +48,16 @@ async def worker(db: Pool, database_url: str, settings: Settings) -> AsyncIterat
     """A worker running in this process on the test database."""
     async with running_worker(db, database_url, settings) as w:
         yield w
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Page]:
+    """A headless Chromium tab; the test is skipped where Debian's chromium is not installed."""
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does it)")
+    async with chromium(executable) as tab:
+        yield tab
 
 
 @pytest.fixture

@@ -1,69 +1,20 @@
-"""The dashboard in a real headless Chromium: rows appear and change live, buttons act; screenshots for a look.
-
-Screenshots go to $CONVEYOR_SCREENSHOTS, or <tmp>/conveyor-dashboard; they are not committed.
-"""
+"""The dashboard in a real headless Chromium: rows appear and change live, buttons act; screenshots for a look
+(in tests/dashboard.py's SHOTS)."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from conveyor.engine.worker import Worker
 from testkit.peers import WebhookPeer
-from testkit.poll import poll_until
-from tests.browser import Page, chromium, chromium_path
+from tests.browser import Page
+from tests.dashboard import PHONE, STATE, ended, shoot, start
 from tests.integration.conftest import ApiClient, flow
-
-SHOTS = Path(os.environ.get("CONVEYOR_SCREENSHOTS") or Path(tempfile.gettempdir()) / "conveyor-dashboard")
-PHONE = (390, 844)
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    """A headless Chromium tab; the test is skipped where Debian's chromium is not installed."""
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does it)")
-    async with chromium(executable) as tab:
-        yield tab
 
 
 def _row_state(execution_id: str) -> str:
     return f"document.querySelector('tr[data-id=\"{execution_id}\"]')?.dataset.state"
-
-
-# Elements wider than the screen, by tag and class: a page should scroll only vertically.
-_OVERFLOW = """[...document.querySelectorAll('body *')]
-  .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !el.closest('.scroll'))
-  .map(el => `${el.tagName.toLowerCase()}.${el.className.baseVal ?? el.className}`)"""
-
-
-async def _shoot(page: Page, name: str) -> None:
-    assert await page.evaluate(_OVERFLOW) == [], f"{name}: wider than the screen"
-    await page.screenshot(SHOTS / name)
-
-
-_STATE = "document.querySelector('#state .badge')?.dataset.state"
-
-
-async def _start(api: ApiClient, workflow_id: str, **input_: object) -> str:
-    response = await api.post(f"/workflows/{workflow_id}/executions", json={"input": input_})
-    assert response.status == 201, await response.text()
-    return str((await response.json())["id"])
-
-
-async def _ended(api: ApiClient, execution_id: str) -> str:
-    async def state() -> str | None:
-        found = str((await (await api.get(f"/executions/{execution_id}")).json())["state"])
-        return found if found in ("completed", "failed", "cancelled") else None
-
-    return str(await poll_until(state, f"execution {execution_id} ended"))
 
 
 async def test_a_new_execution_appears_and_moves_on_the_executions_page_without_reload(
@@ -80,16 +31,16 @@ async def test_a_new_execution_appears_and_moves_on_the_executions_page_without_
     await page.wait_for("document.getElementById('live').dataset.live === 'live'", "the live feed connected")
     await page.evaluate("window.sameDocument = true")
 
-    execution_id = await _start(api, workflow["id"])
+    execution_id = await start(api, workflow["id"])
 
     await page.wait_for(f"{_row_state(execution_id)} === 'delayed'", "the new execution, delayed")
-    await _shoot(page, "executions-desktop.png")
+    await shoot(page, "executions-desktop.png")
     await page.wait_for(f"{_row_state(execution_id)} === 'completed'", "the execution completed")
     assert await page.evaluate("window.sameDocument") is True, "the page reloaded"
     counts = await page.evaluate("document.querySelector('.counts').textContent")
     assert "completed" in counts
     await page.resize(*PHONE, mobile=True)
-    await _shoot(page, "executions-phone.png")
+    await shoot(page, "executions-phone.png")
 
 
 async def test_an_execution_page_draws_its_graph_and_pauses_and_resumes_from_its_buttons(
@@ -110,7 +61,7 @@ async def test_an_execution_page_draws_its_graph_and_pauses_and_resumes_from_its
         name="dashboard-graph",
     )
     workflow = await (await api.post("/workflows", json=definition)).json()
-    execution_id = await _start(api, workflow["id"], plan="pro")
+    execution_id = await start(api, workflow["id"], plan="pro")
     await page.goto(str(api.make_url(f"/#/executions/{execution_id}")))
 
     state = "document.querySelector('#state .badge')?.dataset.state"
@@ -121,7 +72,7 @@ async def test_an_execution_page_draws_its_graph_and_pauses_and_resumes_from_its
     await page.wait_for(f"{current} === 'wait'", "the delay node marked current")
     assert "wakes" in await page.evaluate("document.querySelector('#graph g.node.current').textContent")
     assert await page.evaluate("document.querySelector('[data-action=resume]').disabled") is True
-    await _shoot(page, "execution-desktop.png")
+    await shoot(page, "execution-desktop.png")
 
     await page.evaluate("document.querySelector('[data-action=pause]').click()")
     await page.wait_for(f"{state} === 'paused'", "the execution paused")
@@ -134,7 +85,7 @@ async def test_an_execution_page_draws_its_graph_and_pauses_and_resumes_from_its
     history = await (await api.get(f"/executions/{execution_id}/history")).json()
     assert [h["event"] for h in history["items"]][-2:] == ["pause", "resume"]
     await page.resize(*PHONE, mobile=True)
-    await _shoot(page, "execution-phone.png")
+    await shoot(page, "execution-phone.png")
 
 
 async def test_bulk_cancel_shows_the_dry_run_count_before_it_cancels(
@@ -142,7 +93,7 @@ async def test_bulk_cancel_shows_the_dry_run_count_before_it_cancels(
 ) -> None:
     definition = flow({"id": "wait", "type": "delay", "duration": "1h"}, name="dashboard-bulk")
     workflow = await (await api.post("/workflows", json=definition)).json()
-    ids = [await _start(api, workflow["id"]) for _ in range(3)]
+    ids = [await start(api, workflow["id"]) for _ in range(3)]
     await page.goto(str(api.make_url(f"/#/executions?workflow={workflow['id']}")))
     for execution_id in ids:
         await page.wait_for(f"{_row_state(execution_id)} === 'delayed'", f"{execution_id} delayed")
@@ -180,12 +131,12 @@ async def test_a_workflow_page_shows_its_graph_versions_and_triggers(api: ApiCli
     changed = await page.evaluate("[...document.querySelectorAll('#diff tr.changed td')].map(td => td.textContent)")
     assert [cell.split() for cell in changed] == [["\u2212", '"duration":', '"2d"'], ["+", '"duration":', '"3d"']]
     assert await page.evaluate("document.querySelectorAll('.across svg.graph g.node').length") == 2
-    await _shoot(page, "workflow-desktop.png")
+    await shoot(page, "workflow-desktop.png")
     await page.resize(*PHONE, mobile=True)
-    await _shoot(page, "workflow-phone.png")
+    await shoot(page, "workflow-phone.png")
     await page.resize(1280, 800)
     await page.goto(str(api.make_url("/#/system")))
-    await _shoot(page, "system-desktop.png")
+    await shoot(page, "system-desktop.png")
 
 
 async def test_a_failed_webhook_execution_shows_its_calls_and_completes_after_a_retry_from_its_page(
@@ -205,22 +156,22 @@ async def test_a_failed_webhook_execution_shows_its_calls_and_completes_after_a_
         name="dashboard-webhook",
     )
     workflow = await (await api.post("/workflows", json=definition)).json()
-    execution_id = await _start(api, workflow["id"])
-    assert await _ended(api, execution_id) == "failed"  # one attempt, answered 500
+    execution_id = await start(api, workflow["id"])
+    assert await ended(api, execution_id) == "failed"  # one attempt, answered 500
     await page.goto(str(api.make_url(f"/#/executions/{execution_id}")))
-    await page.wait_for(f"{_STATE} === 'failed'", "the failed execution")
+    await page.wait_for(f"{STATE} === 'failed'", "the failed execution")
     calls = "[...document.querySelectorAll('#webhook-calls tbody tr')]"
     await page.wait_for(f"{calls}.length === 1", "the failed call")
     cells = await page.evaluate(f"{calls}[0].textContent")
     for shown in ("notify", "POST", webhook_peer.url, "✗ 500", f"{execution_id}:notify:1", " ms"):
         assert shown in cells, (shown, cells)
     assert "500" in await page.evaluate("document.querySelector('#graph g.node.current').textContent")
-    await _shoot(page, "execution-failed-desktop.png")
+    await shoot(page, "execution-failed-desktop.png")
     await page.evaluate("window.sameDocument = true")
 
     await page.evaluate("document.querySelector('[data-action=retry]').click()")  # the peer answers 200 now
 
-    await page.wait_for(f"{_STATE} === 'completed'", "the retried execution completed")
+    await page.wait_for(f"{STATE} === 'completed'", "the retried execution completed")
     await page.wait_for(f"{calls}.map(r => r.dataset.status).join() === '500,200'", "both calls, the second a 200")
     await page.wait_for("document.querySelector('#timeline li:last-child')?.dataset.event === 'finish'", "finish")
     assert await page.evaluate("window.sameDocument") is True, "the page reloaded"
@@ -237,8 +188,8 @@ async def test_retry_from_a_node_of_a_completed_execution_runs_a_new_visit_from_
         name="dashboard-rerun",
     )
     workflow = await (await api.post("/workflows", json=definition)).json()
-    execution_id = await _start(api, workflow["id"])
-    assert await _ended(api, execution_id) == "completed"
+    execution_id = await start(api, workflow["id"])
+    assert await ended(api, execution_id) == "completed"
     await page.goto(str(api.make_url(f"/#/executions/{execution_id}")))
     await page.wait_for("document.querySelector('[data-action=rerun]')?.disabled === false", "rerun enabled")
     assert await page.evaluate("document.querySelector('[data-action=retry]').disabled") is True  # not failed
@@ -249,7 +200,7 @@ async def test_retry_from_a_node_of_a_completed_execution_runs_a_new_visit_from_
 
     steps = "[...document.querySelectorAll('#steps tr[data-node]')]"
     await page.wait_for(
-        f"{_STATE} === 'completed' && {steps}.filter(r => r.dataset.node === 'third').length === 2",
+        f"{STATE} === 'completed' && {steps}.filter(r => r.dataset.node === 'third').length === 2",
         "the new visit completed",
     )
     await page.wait_for("!!document.querySelector('#timeline li[data-event=rerun]')", "rerun in the timeline")
@@ -268,8 +219,8 @@ async def test_the_executions_filters_live_in_the_url_and_survive_a_reload(
     other = flow({"id": "a", "type": "action", "action": "noop"}, name="dashboard-filter-other")
     workflow = await (await api.post("/workflows", json=one)).json()
     second = await (await api.post("/workflows", json=other)).json()
-    mine, theirs = await _start(api, workflow["id"]), await _start(api, second["id"])
-    assert {await _ended(api, mine), await _ended(api, theirs)} == {"completed"}
+    mine, theirs = await start(api, workflow["id"]), await start(api, second["id"])
+    assert {await ended(api, mine), await ended(api, theirs)} == {"completed"}
     await page.goto(str(api.make_url("/#/executions")))
     await page.wait_for(f"{_row_state(theirs)} === 'completed'", "every execution listed")
 
@@ -301,10 +252,10 @@ async def test_the_system_page_reads_its_figures_again_when_transitions_arrive(
     counts = "[...document.querySelectorAll('.counts li')].map(li => li.textContent).join(' ')"
     assert "completed" not in await page.evaluate(counts)
 
-    execution_id = await _start(api, workflow["id"])
+    execution_id = await start(api, workflow["id"])
 
     await page.wait_for(f"{counts}.includes('completed')", "the completed execution counted")
-    assert await _ended(api, execution_id) == "completed"
+    assert await ended(api, execution_id) == "completed"
     assert await page.evaluate("window.sameDocument") is True, "the page reloaded"
 
 
@@ -332,15 +283,15 @@ async def test_the_actions_page_lists_the_catalog_and_an_execution_describes_its
     assert "built-in" in row
     assert "Render a stored template" in row
     assert worker.id in row  # the live worker that provides it
-    await _shoot(page, "actions-desktop.png")
+    await shoot(page, "actions-desktop.png")
     await page.resize(*PHONE, mobile=True)
-    await _shoot(page, "actions-phone.png")
+    await shoot(page, "actions-phone.png")
     await page.resize(1280, 800)
 
     definition = flow({"id": "hello", "type": "action", "action": "noop"}, name="dashboard-actions")
     workflow = await (await api.post("/workflows", json=definition)).json()
-    execution_id = await _start(api, workflow["id"])
-    assert await _ended(api, execution_id) == "completed"
+    execution_id = await start(api, workflow["id"])
+    assert await ended(api, execution_id) == "completed"
     await page.goto(str(api.make_url(f"/#/executions/{execution_id}")))
     note = "document.querySelector('#steps tr[data-node=\"hello\"] .action-note')?.textContent"
     await page.wait_for(f"!!{note}", "the action's description beside its step")

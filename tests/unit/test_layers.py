@@ -39,6 +39,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "event_types",
         "failpoints",
         "filter_costs",
+        "graph",
+        "input_schema",
         "jsonvalue",
         "logging",
         "rates",
@@ -54,6 +56,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "sendable",
         "templating",
         "validation_messages",
+        "wording",
     ),
 )
 _LAYER_OF = {unit: depth for depth, units in enumerate(LAYERS) for unit in units}

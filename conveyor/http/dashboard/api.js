@@ -9,6 +9,7 @@ export class ApiError extends Error {
     super(error.message || `HTTP ${status}`);
     this.status = status;
     this.code = error.code || `http_${status}`;
+    this.details = error.details || {};
   }
 }
 

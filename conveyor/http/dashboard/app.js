@@ -2,15 +2,21 @@
 
 import { actionsView } from "./actions.js";
 import { h, message, put } from "./dom.js";
+import { editorView } from "./editor.js";
 import { executionView } from "./execution.js";
 import { executionsView } from "./executions.js";
+import { messagesView } from "./messages.js";
 import { systemView } from "./system.js";
+import { triggersView } from "./triggers.js";
 import { workflowView, workflowsView } from "./workflows.js";
 
 const PAGES = [
   [/^\/executions\/([0-9a-f-]{36})$/, executionView, "executions"],
+  [/^\/editor(?:\/([^/]+))?$/, editorView, "workflows"],
   [/^\/workflows\/([^/]+)$/, workflowView, "workflows"],
   [/^\/workflows$/, workflowsView, "workflows"],
+  [/^\/triggers$/, triggersView, "triggers"],
+  [/^\/messages$/, messagesView, "messages"],
   [/^\/actions$/, actionsView, "actions"],
   [/^\/system$/, systemView, "system"],
   [/^(?:\/executions)?\/?$/, executionsView, "executions"],
@@ -37,7 +43,10 @@ async function show() {
     return;
   }
   const [pattern, view] = found;
-  const args = pattern.exec(path).slice(1).map(decodeURIComponent);
+  const args = pattern
+    .exec(path)
+    .slice(1)
+    .map((arg) => arg && decodeURIComponent(arg));
   try {
     await view(main, view === executionsView ? new URLSearchParams(search) : args, signal);
   } catch (error) {

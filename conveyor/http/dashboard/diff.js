@@ -41,3 +41,29 @@ export function lineDiff(a, b) {
   flush();
   return rows;
 }
+
+function same(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * What changed between two definitions, node by node (matched by id) and field by field: rows of
+ * {where, change, fields}, `where` a node id or "workflow", `change` "added", "removed" or "changed", `fields` the
+ * names of the fields that differ (for a changed one).
+ */
+export function definitionDiff(a, b) {
+  const rows = [];
+  const fieldsOf = (x, y) =>
+    [...new Set([...Object.keys(x), ...Object.keys(y)])].filter((k) => !same(x[k], y[k])).sort();
+  const top = fieldsOf({ ...a, nodes: undefined }, { ...b, nodes: undefined }).filter((k) => k !== "nodes");
+  if (top.length) rows.push({ where: "workflow", change: "changed", fields: top });
+  const before = new Map(a.nodes.map((n) => [n.id, n]));
+  const after = new Map(b.nodes.map((n) => [n.id, n]));
+  for (const [id, node] of before) {
+    if (!after.has(id)) rows.push({ where: id, change: "removed", fields: [] });
+    else if (!same(node, after.get(id)))
+      rows.push({ where: id, change: "changed", fields: fieldsOf(node, after.get(id)) });
+  }
+  for (const id of after.keys()) if (!before.has(id)) rows.push({ where: id, change: "added", fields: [] });
+  return rows;
+}

@@ -3,6 +3,7 @@
 
 import { api, stateMachine, stream } from "./api.js";
 import { badge, h, message, pretty, put, short, table, when } from "./dom.js";
+import { stepTimeline } from "./charts.js";
 import { drawGraph } from "./graph.js";
 
 function jsonCell(value) {
@@ -34,6 +35,7 @@ export async function executionView(root, [id], signal) {
       h("section", {}, h("h2", {}, "History"), page.timeline),
       h("section", {}, h("h2", {}, "Steps"), page.steps),
     ),
+    h("section", {}, h("h2", {}, "Step timeline"), page.stepTimes),
     h("section", {}, h("h2", {}, "Emails"), page.emails),
     h("section", {}, h("h2", {}, "Webhook calls"), page.webhooks),
   );
@@ -59,6 +61,7 @@ async function openPage(id, signal) {
     machine,
     execution,
     workflow,
+    version,
     definition: version.definition,
     stepEnds: new Set(byMachine.filter((t) => t.from === "running" && t.to !== "running").map((t) => t.event)),
     sleeps: new Set(byMachine.filter((t) => t.to === "delayed").map((t) => t.event)),
@@ -69,6 +72,7 @@ async function openPage(id, signal) {
     graph: h("div", { id: "graph" }),
     timeline: h("ol", { class: "timeline", id: "timeline" }),
     steps: h("div", { id: "steps" }),
+    stepTimes: h("div", { id: "step-timeline" }),
     emails: h("div", { id: "emails" }),
     webhooks: h("div", { id: "webhooks" }),
     feed: null,
@@ -138,6 +142,7 @@ function renderSummary(summary, execution) {
     summary,
     item("State", [badge(execution.state), execution.pause_requested ? " pause requested" : ""], { id: "state" }),
     item("Node", execution.current_node || "—"),
+    execution.waiting ? item("Waiting", waitingText(execution.waiting), { id: "waiting" }) : null,
     item("Attempt", String(execution.attempt)),
     item("Created", when(execution.created_at)),
     execution.wake_at ? item("Wakes", when(execution.wake_at)) : null,
@@ -148,6 +153,12 @@ function renderSummary(summary, execution) {
   );
 }
 
+// The server's words for the wait, its times in the reader's own zone.
+function waitingText(waiting) {
+  const local = waiting.until ? ` (${when(waiting.until)} here)` : "";
+  return h("span", { "data-kind": waiting.kind }, waiting.text, h("span", { class: "note" }, local));
+}
+
 // The graph, with the path taken so far and where the execution is now.
 function renderGraph(page) {
   const { execution, history } = page;
@@ -156,7 +167,7 @@ function renderGraph(page) {
   const slept = history.findLast((entry) => page.sleeps.has(entry.event));
   const current = execution.state === "delayed" && slept ? slept.node : execution.current_node;
   const where = { path: path(page), current, state: execution.state, wakeAt: execution.wake_at, error };
-  put(page.graph, drawGraph(page.definition, where, "exec"));
+  put(page.graph, drawGraph(page.version, where, "exec"));
 }
 
 function path(page) {
@@ -175,7 +186,8 @@ function addHistory(page, entry) {
   if (page.seen.has(key)) return false;
   page.seen.add(key);
   page.history.push(entry);
-  const what = `${entry.event}${entry.node ? ` at ${entry.node}` : ""}${entry.attempt ? ` (attempt ${entry.attempt})` : ""}`;
+  // In words; the machine's event name stays beside them, for whoever reads the machine.
+  const what = `${entry.words || entry.event}${entry.attempt > 1 ? ` (attempt ${entry.attempt})` : ""}`;
   page.timeline.append(
     h(
       "li",
@@ -184,7 +196,9 @@ function addHistory(page, entry) {
       " ",
       badge(entry.to),
       " ",
-      h("span", {}, what),
+      h("span", { class: "words" }, what),
+      " ",
+      h("code", { class: "tag", title: "the state machine's event" }, entry.event),
       entry.detail ? h("details", {}, h("summary", {}, "detail"), h("pre", {}, pretty(entry.detail))) : null,
     ),
   );
@@ -202,6 +216,7 @@ async function refreshDetails(page, latest = () => true) {
   page.catalog ??= await api("/actions?limit=1000");
   if (!latest()) return;
   put(page.steps, stepsTable(stepList.items, actionOf(page)));
+  put(page.stepTimes, stepTimeline(stepList.items));
   put(page.emails, emailList.items.length ? emailsTable(emailList.items) : message("No emails."));
   put(page.webhooks, callList.items.length ? callsTable(callList.items) : message("No webhook calls."));
 }

@@ -3,27 +3,24 @@
 
 import { api, stateMachine, stream } from "./api.js";
 import { badge, confirmDialog, h, message, put, short, when } from "./dom.js";
+import { filterQuery, filtersForm, matches, query, readFilters, sharedQuery } from "./filters.js";
 
 const PAGE = 50;
-const COLUMNS = ["Execution", "Workflow", "State", "Node", "Attempt", "Created", "Finished"];
+const COLUMNS = ["Execution", "Workflow", "State", "Node", "Attempt", "Created", "Duration", "Error"];
 
-function query(params) {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
-  const text = q.toString();
-  return text ? `?${text}` : "";
+/** How long an execution ran (or has been running): "850 ms", "12.4 s", "3 min", "2 h". */
+export function duration(e, now = Date.now()) {
+  if (!e.started_at) return "";
+  const ms = (e.finished_at ? new Date(e.finished_at) : now) - new Date(e.started_at);
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  if (ms < 60e3) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 3600e3) return `${Math.round(ms / 60e3)} min`;
+  return `${(ms / 3600e3).toFixed(1)} h`;
 }
 
-function isoOrEmpty(local) {
-  return local ? new Date(local).toISOString() : "";
-}
-
-// An instant from the URL (ISO, so a shared link means the same time in any zone) as a datetime-local value.
-function localOrEmpty(iso) {
-  const d = iso ? new Date(iso) : null;
-  if (!d || Number.isNaN(d.getTime())) return "";
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+function errorText(error) {
+  if (!error) return "";
+  return typeof error === "object" ? error.message || error.code || JSON.stringify(error) : String(error);
 }
 
 function capitalised(word) {
@@ -51,12 +48,7 @@ export async function executionsView(root, params, signal) {
 async function openPage(params, signal) {
   const machine = await stateMachine();
   const workflows = (await api("/workflows?limit=1000")).items;
-  const filters = {
-    workflow: params.get("workflow") || "",
-    state: params.get("state") || "",
-    after: localOrEmpty(params.get("after")),
-    before: localOrEmpty(params.get("before")),
-  };
+  const filters = readFilters(params, workflows);
   return {
     machine,
     workflows,
@@ -97,79 +89,19 @@ function countButton(page, st) {
   return h("li", {}, h("button", { ...attrs, onclick: toggle }, badge(st), h("strong", {}, String(view.counts[st]))));
 }
 
-// The filter form: workflow, state and a creation window; applying it reads the first page again.
+// The filter form; applying it reads the first page again, and follows the feed the filters now name.
 function filtersPart(page) {
-  const { filters, workflows, machine } = page;
-  const workflowSelect = h(
-    "select",
-    { name: "workflow", id: "f-workflow" },
-    h("option", { value: "" }, "all workflows"),
-    workflows.map((w) => h("option", { value: w.id, selected: w.id === filters.workflow }, w.name)),
-  );
-  page.stateSelect = h(
-    "select",
-    { name: "state", id: "f-state" },
-    h("option", { value: "" }, "any state"),
-    machine.states.map((st) => h("option", { value: st, selected: st === filters.state }, st)),
-  );
-  const after = h("input", { type: "datetime-local", id: "f-after", name: "after", value: filters.after });
-  const before = h("input", { type: "datetime-local", id: "f-before", name: "before", value: filters.before });
-  const field = (id, label, input) => h("span", { class: "field" }, h("label", { for: id }, label), input);
-  const form = h(
-    "form",
-    { class: "filters", "aria-label": "Filters" },
-    field("f-workflow", "Workflow", workflowSelect),
-    field("f-state", "State", page.stateSelect),
-    field("f-after", "Created after", after),
-    field("f-before", "before", before),
-    h("button", { type: "submit" }, "Apply"),
-  );
-  form.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const chosen = {
-      workflow: workflowSelect.value,
-      state: page.stateSelect.value,
-      after: after.value,
-      before: before.value,
-    };
-    Object.assign(filters, chosen);
+  return filtersForm(page, () => {
     remember(page);
     page.view.selected.clear();
     load(page, true);
     follow(page);
   });
-  return form;
 }
 
-// The filters live in the URL, so a view can be shared and survives a reload (replaced: no new history entry).
+// The filters live in the URL (replaced: no new history entry).
 function remember(page) {
-  const { filters } = page;
-  const shared = query({
-    workflow: filters.workflow,
-    state: filters.state,
-    after: isoOrEmpty(filters.after),
-    before: isoOrEmpty(filters.before),
-  });
-  history.replaceState(history.state, "", `#/executions${shared}`);
-}
-
-function filterQuery(filters, extra = {}) {
-  return query({
-    workflow: filters.workflow,
-    state: filters.state,
-    created_after: isoOrEmpty(filters.after),
-    created_before: isoOrEmpty(filters.before),
-    ...extra,
-  });
-}
-
-function matches(filters, e) {
-  return (
-    (!filters.workflow || e.workflow_id === filters.workflow) &&
-    (!filters.state || e.state === filters.state) &&
-    (!filters.after || new Date(e.created_at) >= new Date(filters.after)) &&
-    (!filters.before || new Date(e.created_at) < new Date(filters.before))
-  );
+  history.replaceState(history.state, "", `#/executions${sharedQuery(page.filters)}`);
 }
 
 // The bulk bar: how many are selected, and a button per bulk action the selection's states allow.
@@ -284,7 +216,8 @@ function row(page, e) {
     h("td", { class: "node" }, e.current_node || ""),
     h("td", {}, String(e.attempt)),
     h("td", {}, when(e.created_at)),
-    h("td", {}, when(e.finished_at)),
+    h("td", { class: "duration" }, duration(e)),
+    h("td", { class: "error-text" }, h("span", { class: "clip", title: errorText(e.error) }, errorText(e.error))),
   );
 }
 
@@ -292,7 +225,9 @@ function show(page, items) {
   page.view.rows = new Map(items.map((e) => [e.id, e]));
   put(
     page.tbody,
-    items.length ? items.map((e) => row(page, e)) : h("tr", {}, h("td", { colspan: 8 }, "No executions match.")),
+    items.length
+      ? items.map((e) => row(page, e))
+      : h("tr", {}, h("td", { colspan: COLUMNS.length + 1 }, "No executions match.")),
   );
   updateBulk(page);
 }

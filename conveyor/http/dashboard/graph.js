@@ -1,39 +1,28 @@
 // A workflow drawn as a graph: layers by distance from the start, left to right (or top to bottom on a phone), as SVG.
+// The edges are the server's (a version's `graph`, from each node kind's own declaration), never restated here.
 
 import { h, s, when } from "./dom.js";
 
 const W = 184,
   H = 62,
-  GAP_X = 64,
+  GAP_X = 86, // room for an edge label such as "on timeout"
   GAP_Y = 22,
   PAD = 16;
 // Top to bottom: the gap between layers, and between nodes of one layer side by side.
 const GAP_DOWN = 44,
   GAP_SIDE = 28,
-  SIDE_ROUTE = GAP_SIDE / 2 + 34;
-
-/** A node's outgoing edges: [target id, label]. */
-export function successors(node) {
-  if (node.type === "condition") {
-    return [
-      [node.then, "then"],
-      [node.else, "else"],
-    ].filter(([target]) => target);
-  }
-  return node.next ? [[node.next, ""]] : [];
-}
+  SIDE_ROUTE = GAP_SIDE / 2 + 76; // room for a label beside the route
 
 /**
- * Each node's layer (the longest path to it from the start, loops ignored) and its place in the layer; layers run
- * left to right, or top to bottom when `down`.
+ * Each node's rank (the longest path to it from the start, loops ignored), the edges that close a loop, and the
+ * order to place nodes in: what the start reaches first, a node not (yet) connected after.
  */
-export function layout(definition, down = false) {
-  const byId = new Map(definition.nodes.map((n) => [n.id, n]));
-  const targets = (id) =>
-    successors(byId.get(id) || {})
-      .map(([t]) => t)
-      .filter((t) => byId.has(t));
-  // Depth-first from the start: an edge to a node still on the stack closes a loop, and is left out of layering.
+function ranks(graph) {
+  const ids = new Set(graph.nodes.map((n) => n.id));
+  const out = new Map(graph.nodes.map((n) => [n.id, []]));
+  for (const e of graph.edges) if (ids.has(e.to)) out.get(e.from)?.push(e.to);
+  const targets = (id) => out.get(id) || [];
+  // Depth-first from the start: an edge to a node still on the stack closes a loop, and is left out of ranking.
   const order = [],
     state = new Map(),
     back = new Set();
@@ -46,16 +35,27 @@ export function layout(definition, down = false) {
     state.set(id, "done");
     order.push(id);
   };
-  visit(definition.start);
-  for (const n of definition.nodes) if (!state.has(n.id)) visit(n.id);
+  visit(graph.start);
+  const reached = new Set(order);
+  for (const n of graph.nodes) if (!state.has(n.id)) visit(n.id);
   const layer = new Map(order.map((id) => [id, 0]));
   for (const id of order.reverse()) {
     for (const t of targets(id)) if (!back.has(`${id}→${t}`)) layer.set(t, Math.max(layer.get(t), layer.get(id) + 1));
   }
+  const placing = [...order.filter((x) => reached.has(x)), ...order.filter((x) => !reached.has(x))];
+  return { layer, back, targets, placing };
+}
+
+/**
+ * Each node's layer (its rank) and its place in the layer; layers run left to right, or top to bottom when
+ * `down`. `graph`: {start, nodes, edges} as the API gives it.
+ */
+export function layout(graph, down = false) {
+  const { layer, back, targets, placing } = ranks(graph);
   const last = Math.max(0, ...layer.values());
   const rows = [];
   const at = new Map();
-  for (const id of order) {
+  for (const id of placing) {
     const l = layer.get(id);
     rows[l] = (rows[l] || 0) + 1;
     const row = rows[l] - 1;
@@ -66,7 +66,7 @@ export function layout(definition, down = false) {
         : { layer: l, x: PAD + l * (W + GAP_X), y: PAD + row * (H + GAP_Y) },
     );
   }
-  const long = definition.nodes.some((n) =>
+  const long = graph.nodes.some((n) =>
     targets(n.id).some((t) => back.has(`${n.id}→${t}`) || layer.get(t) > layer.get(n.id) + 1),
   );
   const across = Math.max(1, ...rows.filter(Boolean));
@@ -141,7 +141,9 @@ function edgeDown(a, b) {
       x2 = b.x + W / 2,
       y2 = b.y,
       mid = (y1 + y2) / 2;
-    return { d: `M${x1},${y1} C${x1},${mid} ${x2},${mid} ${x2},${y2}`, label: [x1 + (x2 < x1 ? -34 : 6), y1 + 14] };
+    // A straight edge is named just below its start; a bending one halfway, where it is apart from its siblings.
+    const label = x2 === x1 ? [x1 + 6, y1 + 14] : [(x1 + x2) / 2 + (x2 < x1 ? -40 : 6), mid - 4];
+    return { d: `M${x1},${y1} C${x1},${mid} ${x2},${mid} ${x2},${y2}`, label };
   }
   const right = Math.max(a.x, b.x) + W + GAP_SIDE / 2,
     y1 = a.y + H / 2,
@@ -159,6 +161,13 @@ function nodeOf(node, { x, y }, marks, visited) {
   const classes = ["node", `type-${node.type}`];
   let note = "";
   if (visited.has(node.id)) classes.push("visited");
+  // The editor's marks: the node being edited, and a node the API refused (its first problem as the note).
+  if (node.id === marks.selected) classes.push("selected");
+  const problem = marks.invalid?.get(node.id);
+  if (problem) {
+    classes.push("invalid");
+    note = `✗ ${problem}`;
+  }
   if (current) {
     classes.push("current", `state-${marks.state}`);
     if (marks.state === "delayed" && marks.wakeAt) note = `◷ wakes ${clock(marks.wakeAt)}`;
@@ -180,8 +189,8 @@ function nodeOf(node, { x, y }, marks, visited) {
   );
 }
 
-function svgOf(definition, marks, id, down) {
-  const { at, width, height } = layout(definition, down);
+function svgOf(definition, graph, marks, id, down) {
+  const { at, width, height } = layout(graph, down);
   const path = marks.path || [];
   const visited = new Set(path);
   const taken = new Set(path.slice(1).map((node, i) => `${path[i]}→${node}`));
@@ -215,31 +224,34 @@ function svgOf(definition, marks, id, down) {
       ),
     ),
   );
-  for (const node of definition.nodes) {
-    for (const [target, label] of successors(node)) {
-      const a = at.get(node.id),
-        b = at.get(target);
-      if (!b) continue;
-      const edge = down ? edgeDown(a, b) : edgeAcross(a, b);
-      const cls = taken.has(`${node.id}→${target}`) ? "edge taken" : "edge";
-      svg.append(s("path", { d: edge.d, class: cls, "marker-end": `url(#${arrow})` }));
-      if (label) svg.append(s("text", { x: edge.label[0], y: edge.label[1], class: "edge-label" }, label));
-    }
+  for (const { from, to, kind } of graph.edges) {
+    const a = at.get(from),
+      b = at.get(to);
+    if (!a || !b) continue;
+    const edge = down ? edgeDown(a, b) : edgeAcross(a, b);
+    const cls = `edge kind-${kind}${taken.has(`${from}→${to}`) ? " taken" : ""}`;
+    const attrs = { d: edge.d, class: cls, "marker-end": `url(#${arrow})` };
+    svg.append(s("path", { ...attrs, "data-from": from, "data-to": to, "data-kind": kind }));
+    // `next` is the plain way on; every other kind is named on its edge.
+    const label = kind === "next" ? "" : kind.replaceAll("_", " ");
+    if (label) svg.append(s("text", { x: edge.label[0], y: edge.label[1], class: `edge-label kind-${kind}` }, label));
   }
-  for (const node of definition.nodes) svg.append(nodeOf(node, at.get(node.id), marks, visited));
+  for (const node of definition.nodes) if (at.has(node.id)) svg.append(nodeOf(node, at.get(node.id), marks, visited));
   return svg;
 }
 
 /**
- * The definition as an SVG graph, drawn both ways: left to right, and top to bottom for a phone (the stylesheet
- * shows the one that fits). `marks` (optional): `path` (node ids in the order visited), `current` (the node now),
- * `state`, `wakeAt`, `error`.
+ * A version's definition as an SVG graph of its `graph` (from the API), drawn both ways: left to right, and top to
+ * bottom for a phone (the stylesheet shows the one that fits). `marks` (optional): `path` (node ids in the order
+ * visited), `current` (the node now), `state`, `wakeAt`, `error`.
  */
-export function drawGraph(definition, marks = {}, idPrefix = "g") {
+export function drawGraph({ definition, graph }, marks = {}, idPrefix = "g") {
+  if (!graph)
+    return h("p", { class: "error" }, "This version no longer loads with today's node kinds: see its definition.");
   return h(
     "div",
     { class: "graph-wrap" },
-    h("div", { class: "scroll across" }, svgOf(definition, marks, `${idPrefix}-across`, false)),
-    h("div", { class: "scroll down" }, svgOf(definition, marks, `${idPrefix}-down`, true)),
+    h("div", { class: "scroll across" }, svgOf(definition, graph, marks, `${idPrefix}-across`, false)),
+    h("div", { class: "scroll down" }, svgOf(definition, graph, marks, `${idPrefix}-down`, true)),
   );
 }

@@ -1,6 +1,7 @@
 // System: live workers, recovery figures, the backlog, and a recovery button; read again as transitions arrive.
 
 import { api, stream } from "./api.js";
+import { trendsPart } from "./charts.js";
 import { badge, confirmDialog, h, message, put, table, when } from "./dom.js";
 
 /** The system page, live until it is left. */
@@ -9,7 +10,7 @@ export async function systemView(root, _args, signal) {
   const body = h("div");
   const refresh = h("button", { type: "button" }, "Refresh");
   const recover = h("button", { type: "button", id: "recover" }, "Recover now");
-  put(root, h("h1", {}, "System"), h("div", { class: "actions" }, refresh, recover), notice, body);
+  put(root, h("h1", {}, "System"), h("div", { class: "actions" }, refresh, recover), notice, trendsPart(), body);
 
   let reads = 0;
   async function load() {

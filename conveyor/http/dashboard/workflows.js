@@ -1,9 +1,12 @@
 // Workflows: the list with versions, and one workflow's graph, definition, versions compared, counts and triggers.
 
 import { api } from "./api.js";
-import { badge, h, message, pretty, put, short, table, when } from "./dom.js";
-import { lineDiff } from "./diff.js";
+import { trendsPart } from "./charts.js";
+import { badge, h, message, pretty, put, table, when } from "./dom.js";
+import { definitionDiff, lineDiff } from "./diff.js";
 import { drawGraph } from "./graph.js";
+import { startPart } from "./start.js";
+import { triggersTable } from "./triggers.js";
 
 /** Every workflow, by name. */
 export async function workflowsView(root) {
@@ -17,6 +20,7 @@ export async function workflowsView(root) {
   put(
     root,
     h("h1", {}, "Workflows"),
+    h("p", {}, h("a", { href: "#/editor", id: "new-workflow" }, "+ New workflow")),
     items.length
       ? table(
           ["Name", "Version", "Active", "Nodes", "Updated", "Description"],
@@ -52,7 +56,29 @@ function versionSelect(versions, selected, label) {
   );
 }
 
+// What changed, node by node, above the two texts side by side.
+function changesList(left, right) {
+  const changes = definitionDiff(left.definition, right.definition);
+  if (!changes.length) return null;
+  const sign = { added: "+", removed: "−", changed: "~" };
+  return h(
+    "ul",
+    { class: "changes", id: "changes" },
+    changes.map((c) =>
+      h(
+        "li",
+        { class: `change-${c.change}`, "data-change": c.change, "data-where": c.where },
+        `${sign[c.change]} `,
+        h("code", {}, c.where),
+        ` ${c.change}`,
+        c.fields.length ? `: ${c.fields.join(", ")}` : "",
+      ),
+    ),
+  );
+}
+
 function compare(left, right) {
+  if (left.version === right.version) return message(`Choose two different versions to compare.`);
   const rows = lineDiff(pretty(left.definition), pretty(right.definition));
   const changed = rows.filter((r) => r[2] !== "same").length;
   return h(
@@ -63,6 +89,7 @@ function compare(left, right) {
         ? `${changed} ${changed === 1 ? "line differs" : "lines differ"} between v${left.version} and v${right.version}.`
         : "The two versions are the same.",
     ),
+    changesList(left, right),
     h(
       "div",
       { class: "scroll" },
@@ -91,29 +118,36 @@ function compare(left, right) {
   );
 }
 
-function triggerRows(triggers) {
-  return triggers.map((t) =>
+// Drafts newer than the current version, each with a button that publishes it.
+function draftsPart(workflow, versions) {
+  const drafts = versions.filter((v) => v.draft && v.version > workflow.version);
+  if (!drafts.length) return null;
+  const notice = h("div", { "aria-live": "polite" });
+  const publish = (v) => async () => {
+    try {
+      await api(`/workflows/${workflow.id}/versions/${v.version}/publish`, { method: "POST" });
+      window.dispatchEvent(new HashChangeEvent("hashchange")); // the page again, as it now stands
+    } catch (error) {
+      put(notice, message(error.message, "error"));
+    }
+  };
+  return h(
+    "section",
+    { id: "drafts" },
+    h("h2", {}, "Drafts"),
     h(
-      "tr",
-      { "data-trigger": t.id },
-      h("td", { class: "mono", title: t.id }, short(t.id)),
-      h("td", {}, t.type),
-      h(
-        "td",
-        {},
+      "ul",
+      {},
+      drafts.map((v) =>
         h(
-          "span",
-          { class: `badge trigger-${t.status}` },
-          `${t.status === "ok" ? "✓" : t.status === "error" ? "✗" : "⊘"} ${t.status}`,
+          "li",
+          {},
+          `v${v.version} · ${when(v.created_at)} `,
+          h("button", { type: "button", "data-publish": v.version, onclick: publish(v) }, "Publish"),
         ),
       ),
-      h("td", {}, when(t.last_fired_at)),
-      h("td", {}, t.next_run_local || when(t.next_run_at)),
-      h("td", {}, t.lag_seconds == null ? "" : `${Number(t.lag_seconds).toFixed(1)} s`),
-      h("td", {}, String(t.pending ?? "")),
-      h("td", {}, `${t.rows.started} started · ${t.rows.filtered} filtered · ${t.rows.error} errors`),
-      h("td", { class: "error-text" }, t.last_error || ""),
     ),
+    notice,
   );
 }
 
@@ -136,11 +170,14 @@ export async function workflowView(root, [ref]) {
   left.addEventListener("change", redraw);
   right.addEventListener("change", redraw);
   const counts = Object.entries(stats.executions_by_state);
+  const triggerNotice = h("div", { "aria-live": "polite" });
 
   put(
     root,
     h("p", { class: "crumbs" }, h("a", { href: "#/workflows" }, "Workflows")),
     h("h1", {}, workflow.name, " ", h("small", {}, `v${workflow.version}${workflow.active ? "" : " · inactive"}`)),
+    h("p", {}, h("a", { href: `#/editor/${workflow.id}` }, "Edit in the editor →")),
+    draftsPart(workflow, list),
     workflow.description ? h("p", {}, workflow.description) : null,
     h(
       "section",
@@ -166,20 +203,26 @@ export async function workflowView(root, [ref]) {
       ),
       h("p", {}, h("a", { href: `#/executions?workflow=${workflow.id}` }, "All executions of this workflow →")),
     ),
-    h("section", {}, h("h2", {}, "Graph"), drawGraph(workflow.definition, {}, "wf")),
+    workflow.active ? startPart(workflow) : null,
+    trendsPart(workflow.id),
+    h("section", {}, h("h2", {}, "Graph"), drawGraph(byVersion.get(workflow.version) || newest, {}, "wf")),
     h(
       "section",
       {},
       h("h2", {}, "Triggers"),
       triggers.items.length
-        ? table(
-            ["Trigger", "Type", "Status", "Last fired", "Next run", "Lag", "Pending", "Rows", "Last error"],
-            triggerRows(triggers.items),
-            { id: "triggers" },
-          )
+        ? triggersTable(triggers.items, triggerNotice)
         : message("Manual only: no triggers attached."),
+      triggerNotice,
     ),
-    h("section", {}, h("h2", {}, "Versions"), h("div", { class: "filters" }, left, " compared with ", right), diff),
+    h(
+      "section",
+      {},
+      h("h2", {}, "Versions"),
+      list.length > 1
+        ? [h("div", { class: "filters" }, left, " compared with ", right), diff]
+        : message(`Only v${newest.version} so far: a new version (PUT /workflows/{id}) can be compared with it.`),
+    ),
     h("section", {}, h("h2", {}, "Definition"), h("pre", { class: "definition" }, pretty(workflow.definition))),
   );
 }
