@@ -6,6 +6,7 @@
 
 CREATE TABLE workflows (
     id          uuid PRIMARY KEY,
+    namespace   text NOT NULL DEFAULT 'default',
     name        text NOT NULL,
     description text,
     version     integer NOT NULL DEFAULT 1,
@@ -14,11 +15,12 @@ CREATE TABLE workflows (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
-CREATE UNIQUE INDEX workflows_name_key ON workflows (name);
+CREATE UNIQUE INDEX workflows_name_key ON workflows (namespace, name);
 
 CREATE TABLE workflow_versions (
     workflow_id uuid NOT NULL REFERENCES workflows (id),
     version     integer NOT NULL,
+    namespace   text NOT NULL DEFAULT 'default',
     definition  jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
     -- A draft is used by no execution until published (conveyor/store/drafts.py).
@@ -33,6 +35,8 @@ CREATE TABLE executions (
     id               uuid PRIMARY KEY,
     workflow_id      uuid NOT NULL REFERENCES workflows (id),
     workflow_version integer NOT NULL,
+    -- The workflow's namespace, carried so that no read of an execution needs its workflow.
+    namespace        text NOT NULL DEFAULT 'default',
     state            text NOT NULL,
     resume_state     text,
     current_node     text,
@@ -83,6 +87,12 @@ CREATE INDEX executions_state_idx ON executions (state, created_at DESC, id DESC
 CREATE INDEX executions_parent_idx ON executions (parent_id, created_at DESC, id DESC)
     WHERE parent_id IS NOT NULL;
 CREATE INDEX executions_created_idx ON executions (created_at DESC, id DESC);
+-- Another namespace than the default one: its executions in creation order, and those not yet ended (counted
+-- against its quota, conveyor/store/quotas.py). The default namespace's are in neither (most installations have
+-- only it, and each non-HOT update of a step would write entries there): they are found as before.
+CREATE INDEX executions_namespace_idx ON executions (namespace, created_at DESC, id DESC)
+    WHERE namespace <> 'default';
+CREATE INDEX executions_alive_idx ON executions (namespace) WHERE finished_at IS NULL AND namespace <> 'default';
 -- Finding executions by a field of their input (?input=email=ada@example.com): a containment index. The input
 -- is written once, at the start, so a step's update of the row stays HOT.
 CREATE INDEX executions_input_idx ON executions USING gin (input jsonb_path_ops);
@@ -160,6 +170,7 @@ CREATE UNIQUE INDEX execution_steps_waiting_key
 CREATE TABLE triggers (
     id            uuid PRIMARY KEY,
     workflow_id   uuid NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+    namespace     text NOT NULL DEFAULT 'default',
     type          text NOT NULL,
     definition    jsonb NOT NULL,
     -- Copied out of the definition for the lookups that need an index: a webhook's path, an event's type.
@@ -184,7 +195,7 @@ CREATE TABLE triggers (
 );
 CREATE UNIQUE INDEX triggers_path_key ON triggers (path) WHERE path IS NOT NULL;
 -- Disabled event triggers too: an event still leaves them a row, consumed as 'disabled' (nothing vanishes).
-CREATE INDEX triggers_event_key_idx ON triggers (event) WHERE event IS NOT NULL;
+CREATE INDEX triggers_event_key_idx ON triggers (namespace, event) WHERE event IS NOT NULL;
 CREATE INDEX triggers_due_idx ON triggers (next_run_at) WHERE next_run_at IS NOT NULL AND enabled;
 CREATE INDEX triggers_workflow_idx ON triggers (workflow_id, created_at, id);
 CREATE INDEX triggers_list_idx ON triggers (created_at, id);
@@ -195,6 +206,8 @@ CREATE INDEX triggers_list_idx ON triggers (created_at, id);
 CREATE TABLE trigger_events (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     type         text NOT NULL,
+    -- An application's event (no trigger_id) reaches the event triggers and waits of this namespace only.
+    namespace    text NOT NULL DEFAULT 'default',
     payload      jsonb NOT NULL DEFAULT '{}',
     dedupe_key   text,
     created_at   timestamptz NOT NULL DEFAULT now(),
@@ -266,19 +279,23 @@ CREATE TRIGGER trigger_events_notify AFTER INSERT ON trigger_events
     REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION conveyor_inbox_notify();
 
 CREATE TABLE email_templates (
-    name       text PRIMARY KEY,
+    namespace  text NOT NULL DEFAULT 'default',
+    name       text NOT NULL,
     subject    text NOT NULL,
     text_body  text NOT NULL,
     html_body  text,
-    updated_at timestamptz NOT NULL DEFAULT now()
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (namespace, name)
 );
 
 -- Named secrets, encrypted (Fernet, CONVEYOR_SECRET_KEY) by the process that stores them; no value in clear.
 CREATE TABLE secrets (
-    name       text PRIMARY KEY,
+    namespace  text NOT NULL DEFAULT 'default',
+    name       text NOT NULL,
     ciphertext bytea NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now()
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (namespace, name)
 );
 
 CREATE TABLE email_logs (
@@ -415,12 +432,13 @@ CREATE TRIGGER execution_history_notify AFTER INSERT ON execution_history
 CREATE TABLE event_log (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     type       text NOT NULL,
+    namespace  text NOT NULL DEFAULT 'default',
     payload    jsonb NOT NULL DEFAULT '{}',
     dedupe_key text,
     created_at timestamptz NOT NULL DEFAULT now(),
     matched_at timestamptz
 );
-CREATE UNIQUE INDEX event_log_dedupe_key ON event_log (type, dedupe_key);
+CREATE UNIQUE INDEX event_log_dedupe_key ON event_log (namespace, type, dedupe_key);
 CREATE INDEX event_log_unmatched_idx ON event_log (id) WHERE matched_at IS NULL;
 -- A parking wait's look back: the events of its types since a time.
 CREATE INDEX event_log_type_idx ON event_log (type, created_at);
@@ -433,6 +451,7 @@ CREATE TABLE event_waits (
     execution_id uuid NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
     visit        integer NOT NULL,
     node         text NOT NULL,
+    namespace    text NOT NULL DEFAULT 'default',
     event_types  text[] NOT NULL,
     match_path   text[],
     match_value  text,
@@ -476,6 +495,49 @@ CREATE TABLE throttle_grants (
     key      text NOT NULL,
     slot_at  timestamptz NOT NULL
 );
+
+-- API keys (conveyor/store/api_keys.py): only each key's HMAC under CONVEYOR_KEY_SECRET is stored (key_digest.py).
+-- Few rows, read by every web process: a reference table on Citus.
+CREATE TABLE api_keys (
+    id         uuid PRIMARY KEY,
+    namespace  text NOT NULL,
+    role       text NOT NULL,
+    label      text,
+    digest     bytea NOT NULL,
+    created_by text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz,
+    revoked_at timestamptz
+);
+CREATE UNIQUE INDEX api_keys_digest_key ON api_keys (digest);
+CREATE INDEX api_keys_namespace_idx ON api_keys (namespace, created_at, id);
+
+-- The audit trail (conveyor/store/audit_trail.py): who changed what, when, from where; one row per request that
+-- changes something, and one per execution an operator action changed (execution_id set). Append-only: a
+-- trigger refuses UPDATE and DELETE. Distributed by namespace on Citus.
+CREATE TABLE audit_log (
+    id           bigint GENERATED ALWAYS AS IDENTITY,
+    namespace    text NOT NULL,
+    at           timestamptz NOT NULL DEFAULT now(),
+    actor        text NOT NULL,
+    action       text NOT NULL,
+    target       jsonb,
+    execution_id uuid,
+    status       integer,
+    remote       text,
+    request_id   text,
+    PRIMARY KEY (namespace, id)
+);
+CREATE INDEX audit_log_execution_idx ON audit_log (namespace, execution_id, id) WHERE execution_id IS NOT NULL;
+CREATE INDEX audit_log_actor_idx ON audit_log (namespace, actor, id);
+
+CREATE FUNCTION conveyor_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit trail is append-only' USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION conveyor_audit_append_only();
 
 -- Table polls read as this role (conveyor/store/polled_tables.py): only what an operator grants it, e.g.
 -- GRANT USAGE ON SCHEMA app TO conveyor_poll; GRANT SELECT ON app.signups TO conveyor_poll;

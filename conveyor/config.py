@@ -29,6 +29,7 @@ from conveyor.setting import (
     setting,
     text,
     upper,
+    whole_or_none,
 )
 
 SECRET_KEY_VARIABLE = "CONVEYOR_SECRET_KEY"  # noqa: S105 - a variable name, not a secret
@@ -45,6 +46,7 @@ _STEPS = "Steps and nodes"
 _RETENTION = "Retention"
 _LOGGING = "Logging"
 _SECRETS = "Secrets"
+_ACCESS = "Access: keys, single sign-on, quotas"
 _CLIENT = "Client and CLI"
 
 
@@ -177,6 +179,59 @@ class Settings:
         _API,
         "The bearer token `/metrics` asks for; unset: the API token.",
         secret=True,
+    )
+    key_secret: str | None = setting(
+        "CONVEYOR_KEY_SECRET",
+        None,
+        text,
+        _ACCESS,
+        "The HMAC key API keys are stored under: the same on every web process; without it keys can be neither "
+        "made nor checked. Changing it invalidates every key.",
+        secret=True,
+    )
+    jwt_issuer: str | None = setting(
+        "CONVEYOR_JWT_ISSUER", None, text, _ACCESS, "Single sign-on: the issuer (`iss`) bearer JWTs must name."
+    )
+    jwt_audience: str | None = setting(
+        "CONVEYOR_JWT_AUDIENCE", None, text, _ACCESS, "Single sign-on: the audience (`aud`) bearer JWTs must name."
+    )
+    jwt_jwks_url: str | None = setting(
+        "CONVEYOR_JWT_JWKS_URL", None, text, _ACCESS, "Single sign-on: the JWKS URL of the issuer's signing keys."
+    )
+    jwt_key: str | None = setting(
+        "CONVEYOR_JWT_KEY",
+        None,
+        text,
+        _ACCESS,
+        "Single sign-on: one static public key (PEM), instead of a JWKS URL.",
+        secret=True,
+    )
+    jwt_algorithms: tuple[str, ...] = setting(
+        "CONVEYOR_JWT_ALGORITHMS", ("RS256", "ES256"), names, _ACCESS, "The JWT signature algorithms accepted."
+    )
+    jwt_role_claim: str = setting(
+        "CONVEYOR_JWT_ROLE_CLAIM", "conveyor_role", text, _ACCESS, "The claim a JWT's role is read from."
+    )
+    jwt_namespace_claim: str = setting(
+        "CONVEYOR_JWT_NAMESPACE_CLAIM",
+        "conveyor_namespace",
+        text,
+        _ACCESS,
+        "The claim a JWT's namespace is read from.",
+    )
+    quota_starts_per_minute: int | None = setting(
+        "CONVEYOR_QUOTA_STARTS_PER_MINUTE",
+        None,
+        whole_or_none,
+        _ACCESS,
+        "Executions the API starts per minute in each namespace; past it a start is refused with 429.",
+    )
+    quota_alive: int | None = setting(
+        "CONVEYOR_QUOTA_ALIVE",
+        None,
+        whole_or_none,
+        _ACCESS,
+        "Executions not yet ended in each namespace; past it a start is refused with 429.",
     )
     max_body_bytes: int = setting(
         "CONVEYOR_MAX_BODY", 1024 * 1024, integer, _API, "The largest request body in bytes (`413` beyond)."
@@ -337,7 +392,19 @@ class Settings:
         shown="none",
     )
     api_url: str = setting(
-        "CONVEYOR_URL", DEFAULT_URL, text, _CLIENT, "The API the CLI and `conveyor.Client` call by default."
+        "CONVEYOR_URL",
+        DEFAULT_URL,
+        text,
+        _CLIENT,
+        "The API the CLI and `conveyor.Client` call by default (else `url` in the config file).",
+    )
+    api_key: str | None = setting(
+        "CONVEYOR_API_KEY",
+        None,
+        text,
+        _CLIENT,
+        "The API key the CLI and `conveyor.Client` present (else CONVEYOR_API_TOKEN, else `key` in the config file).",
+        secret=True,
     )
 
     @classmethod
@@ -346,8 +413,18 @@ class Settings:
         env = os.environ if env is None else env
         return cls(**{name: found.read(env, default) for name, found, default in declared(cls)})
 
+    @property
+    def single_sign_on(self) -> bool:
+        """Whether bearer JWTs are taken: an issuer's keys (a JWKS URL or a static key) are configured."""
+        return bool(self.jwt_jwks_url or self.jwt_key)
+
     def __post_init__(self) -> None:
-        """Refuse edge bounds that would shut every client out, or never close a half-sent request."""
+        """Refuse edge bounds that would shut every client out, or never close a half-sent request; and single
+        sign-on without the issuer and audience its tokens must name."""
+        if self.single_sign_on and not (self.jwt_issuer and self.jwt_audience):
+            raise ValueError(
+                "CONVEYOR_JWT_JWKS_URL or CONVEYOR_JWT_KEY needs CONVEYOR_JWT_ISSUER and CONVEYOR_JWT_AUDIENCE"
+            )
         if self.max_connections < 1 or self.header_timeout_seconds <= 0 or self.max_waits < 0:
             raise ValueError(
                 "CONVEYOR_MAX_CONNECTIONS must be at least 1, CONVEYOR_HEADER_TIMEOUT above 0 and "
@@ -367,14 +444,15 @@ class Settings:
         return {
             found.variable: getattr(self, name)
             for name, found, _ in declared(type(self))
-            if found.secret and found.gather is None and name != "database_url"
+            if found.secret and found.gather is None and name not in ("database_url", "api_key", "jwt_key")
         }
 
 
-def client_setting(name: str, env: Mapping[str, str] | None = None) -> str | None:
-    """One of the settings a client reads (CONVEYOR_URL, CONVEYOR_API_TOKEN), without reading the others."""
+def client_setting(name: str, env: Mapping[str, str] | None = None, *, defaulted: bool = True) -> str | None:
+    """One of the settings a client reads (CONVEYOR_URL, CONVEYOR_API_KEY, …) without reading the others; None
+    when unset and not `defaulted`."""
     for field_name, found, default in declared(Settings):
         if field_name == name:
-            value = found.read(os.environ if env is None else env, default)
+            value = found.read(os.environ if env is None else env, default if defaulted else None)
             return None if value is None else str(value)
     raise KeyError(name)

@@ -21,6 +21,7 @@ from conveyor.commands.operations import create_workflow
 from conveyor.commands.triggers import create_trigger
 from conveyor.errors import ConflictError
 from conveyor.jsonvalue import JSONObject
+from conveyor.principal import DEFAULT_NAMESPACE
 from conveyor.store import Pool, connection
 from conveyor.store.statement import Statement
 from conveyor.store.triggers import list_triggers
@@ -143,9 +144,9 @@ async def set_up(pool: Pool, wait: str = "10s", interval: str = "2s") -> None:
             workflow = await create_workflow(pool, definition)
         except ConflictError:
             async with connection(pool) as conn:
-                workflow = await get_workflow(conn, str(definition["name"]))
+                workflow = await get_workflow(conn, str(definition["name"]), DEFAULT_NAMESPACE)
         async with connection(pool) as conn:
-            has_trigger = bool(await list_triggers(conn, workflow.id, None, 1))
+            has_trigger = bool(await list_triggers(conn, DEFAULT_NAMESPACE, workflow.id, None, 1))
         if not has_trigger:
             await create_trigger(pool, str(workflow.id), trigger)
     log.info("demo_ready", workflows=[str(d["name"]) for d, _ in _flows(wait, interval)])

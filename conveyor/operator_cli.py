@@ -1,5 +1,5 @@
-"""Operator commands over the HTTP API (`conveyor executions|workflows|events|actions|recover …`), through the
-Python client, printed as tables on a terminal or as the API's JSON with --json."""
+"""Operator commands over the HTTP API (`conveyor executions|workflows|events|actions|keys|recover …`), through
+the Python client, printed as tables on a terminal or as the API's JSON with --json."""
 
 from __future__ import annotations
 
@@ -10,18 +10,22 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import BaseModel
 
 from conveyor.client import ApiError, AsyncClient
+from conveyor.durations import parse_duration
 from conveyor.http.resources import ExecutionAnswer
+from conveyor.roles import ROLE_LABELS
 from conveyor.statemachines import COMPLETED, OPERATOR_VERBS
 
 _EXECUTION_COLUMNS = ("id", "workflow", "state", "current_node", "attempt", "created_at")
 _WORKFLOW_COLUMNS = ("id", "name", "version", "active", "updated_at")
 _ACTION_COLUMNS = ("key", "category", "provided", "conflict", "workers", "description")
+_KEY_COLUMNS = ("id", "namespace", "role", "label", "created_at", "expires_at", "revoked_at")
 _RECORD_COLUMNS = ("state", "current_node", "attempt", "pause_requested", "wake_at", "finished_at")
 _HISTORY_COLUMNS = ("at", "from", "to", "event", "node", "attempt")
 _STEP_COLUMNS = ("node", "visit", "attempt", "status", "started_at", "finished_at", "error")
@@ -84,12 +88,38 @@ def add_commands(commands: Any) -> None:
     verbs = actions.add_subparsers(dest="verb", required=True)
     _with_json(verbs.add_parser("list", help="every action, with who provides it"))
     _with_json(verbs.add_parser("show", help="one action, with its schemas")).add_argument("key")
+    _add_keys(commands)
     recover = _with_json(commands.add_parser("recover", help="release executions held by workers that are gone"))
     recover.add_argument("--worker", help="only what this worker held")
     recover.add_argument("--older-than", help='a lease lapsed at least this long ago, e.g. "5m"')
 
 
-API_COMMANDS = ("executions", "workflows", "events", "actions", "recover")
+API_COMMANDS = ("executions", "workflows", "events", "actions", "keys", "recover")
+
+
+def _add_keys(commands: Any) -> None:
+    keys = commands.add_parser("keys", help="make, list or revoke API keys (needs an admin key)")
+    verbs = keys.add_subparsers(dest="verb", required=True)
+    create = _with_json(verbs.add_parser("create", help="make a key; it is printed once, and never again"))
+    create.add_argument("--role", required=True, choices=ROLE_LABELS)
+    create.add_argument("--namespace", help="the namespace it acts in (the caller's when not given)")
+    create.add_argument("--label", help="what the key is for")
+    create.add_argument("--expires", type=_expiry, help='when it stops working: a duration ("90d") or an ISO time')
+    _with_json(verbs.add_parser("list", help="the namespace's keys (never the keys themselves)"))
+    _with_json(verbs.add_parser("revoke", help="revoke a key by id")).add_argument("id")
+
+
+def _expiry(text: str) -> str:
+    """An expiry given as a duration from now or as an ISO 8601 time, as the API takes it."""
+    try:
+        return (datetime.now(UTC) + parse_duration(text)).isoformat()
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a duration (90d) nor an ISO 8601 time") from exc
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def _with_json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -240,6 +270,23 @@ async def _recover(client: AsyncClient, args: argparse.Namespace) -> Shown:
     return Shown(answer, "\n".join(f"{key}: {json.dumps(value)}" for key, value in answer.items()))
 
 
+async def _create_key(client: AsyncClient, args: argparse.Namespace) -> Shown:
+    fields = {"role": args.role, "namespace": args.namespace, "label": args.label, "expires_at": args.expires}
+    answer = await client.request("POST", "/keys", body={k: v for k, v in fields.items() if v is not None})
+    shown = f"{answer['key']}\n(shown this once: conveyor keeps only its hash)\n\n" + table(_KEY_COLUMNS, [answer])
+    return Shown(answer, shown)
+
+
+async def _list_keys(client: AsyncClient, args: argparse.Namespace) -> Shown:
+    answer = await client.request("GET", "/keys", params={"limit": "1000"})
+    return Shown(answer, table(_KEY_COLUMNS, answer.get("items", [])))
+
+
+async def _revoke_key(client: AsyncClient, args: argparse.Namespace) -> Shown:
+    answer = await client.request("DELETE", f"/keys/{args.id}")
+    return Shown(answer, table(_KEY_COLUMNS, [answer]))
+
+
 _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("executions", "start"): _start,
     ("executions", "list"): _list_executions,
@@ -251,6 +298,9 @@ _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("events", "send"): _send_event,
     ("actions", "list"): _list_actions,
     ("actions", "show"): _show_action,
+    ("keys", "create"): _create_key,
+    ("keys", "list"): _list_keys,
+    ("keys", "revoke"): _revoke_key,
     ("recover", None): _recover,
 }
 

@@ -107,6 +107,11 @@ def integer(raw: str) -> int:
         raise ValueError("must be a whole number") from None
 
 
+def whole_or_none(raw: str) -> int | None:
+    """A whole number; `0` for none."""
+    return integer(raw) or None
+
+
 def number(raw: str) -> float:
     """A number, fractions allowed."""
     try:

@@ -70,13 +70,14 @@ class Vault:
         """The names the environment gives."""
         return frozenset(self._env)
 
-    async def values(self, names: Collection[str]) -> dict[str, str]:
-        """The values of these secrets, for a step's render; a missing or unreadable one fails the step."""
+    async def values(self, names: Collection[str], namespace: str) -> dict[str, str]:
+        """The values of these secrets (the environment's, or the namespace's stored ones), for a step's render;
+        a missing or unreadable one fails the step."""
         found = {name: self._env[name] for name in names if name in self._env}
         wanted = sorted(set(names) - found.keys())
         if wanted:
             async with connection(self._pool) as conn:
-                stored = await fetch_secrets(conn, wanted)
+                stored = await fetch_secrets(conn, wanted, namespace)
             for row in stored:
                 found[row.name] = self._decrypt(row.name, row.ciphertext)
             missing = sorted(set(wanted) - found.keys())
@@ -93,8 +94,8 @@ class Vault:
         except SecretUnreadableError as exc:
             raise SecretUnavailableError(exc.message) from exc
 
-    async def put(self, name: str, value: str) -> tuple[SecretEntry, bool]:
-        """Store a value encrypted; True when the secret is new."""
+    async def put(self, name: str, value: str, namespace: str) -> tuple[SecretEntry, bool]:
+        """Store a namespace's value encrypted; True when the secret is new."""
         check_name(name)
         if name in self._env:
             raise ConflictError(f"secret {name!r} is given by the environment; change it there", field="name")
@@ -111,24 +112,24 @@ class Vault:
             )
         KNOWN.add({name: value})
         async with connection(self._pool) as conn:
-            updated_at, created = await put_secret(conn, name, self._cipher.encrypt(name, value))
-        log.info("secret_stored", secret=name, created=created)
+            updated_at, created = await put_secret(conn, namespace, name, self._cipher.encrypt(name, value))
+        log.info("secret_stored", secret=name, namespace=namespace, created=created)
         return SecretEntry(name, "table", updated_at), created
 
-    async def delete(self, name: str) -> None:
-        """Delete a stored secret (its value stays redacted in this process's logs)."""
+    async def delete(self, name: str, namespace: str) -> None:
+        """Delete a namespace's stored secret (its value stays redacted in this process's logs)."""
         check_name(name)
         if name in self._env:
             raise ConflictError(f"secret {name!r} is given by the environment; unset it there", field="name")
         async with connection(self._pool) as conn:
-            if not await delete_secret(conn, name):
+            if not await delete_secret(conn, namespace, name):
                 raise NotFoundError(f"secret {name!r} does not exist", field="name", value=name)
-        log.info("secret_deleted", secret=name)
+        log.info("secret_deleted", secret=name, namespace=namespace)
 
-    async def entries(self) -> list[SecretEntry]:
-        """Every secret's name, source and last write, in name order."""
+    async def entries(self, namespace: str) -> list[SecretEntry]:
+        """Every secret's name, source and last write (the environment's, and the namespace's), in name order."""
         async with connection(self._pool) as conn:
-            stored = await secret_names(conn)
+            stored = await secret_names(conn, namespace)
         entries = [SecretEntry(n, "env", None) for n in self._env]
         entries += [SecretEntry(n, "table", at) for n, at in stored if n not in self._env]
         return sorted(entries, key=lambda e: e.name)

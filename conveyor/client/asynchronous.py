@@ -13,9 +13,9 @@ import aiohttp
 from pydantic import BaseModel
 
 from conveyor.answers import AnswerLimits, AnswerTooLargeError, AnswerTooSlowError, read_text
+from conveyor.client.configured import connection
 from conveyor.client.errors import ApiError, NotFoundError, api_error
 from conveyor.client.stream import StreamEvent, events
-from conveyor.config import client_setting
 from conveyor.http.resources import (
     ExecutionAnswer,
     HistoryAnswer,
@@ -32,15 +32,15 @@ ExecutionId = str | uuid.UUID
 
 
 class AsyncClient:
-    """Calls conveyor's API at `url` (default CONVEYOR_URL) with `token` (default CONVEYOR_API_TOKEN).
+    """Calls conveyor's API at `url` with the bearer `token` (by default: CONVEYOR_URL and CONVEYOR_API_KEY, or the
+    config file; see conveyor/client/configured.py).
 
     Use it as `async with AsyncClient() as client:`; every error answer raises an ApiError subclass that
     carries the API's `code`, `message` and `field`.
     """
 
     def __init__(self, url: str | None = None, *, token: str | None = None, timeout: float = 60.0) -> None:
-        self.url = (url or client_setting("api_url") or "").rstrip("/")
-        token = token if token is not None else client_setting("api_token")
+        self.url, token = connection(url, token)
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None

@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 
 class Client:
-    """Calls conveyor's API at `url` (default CONVEYOR_URL) with `token` (default CONVEYOR_API_TOKEN), blocking.
+    """Calls conveyor's API at `url` with the bearer `token` (defaults as AsyncClient's), blocking.
 
     Use it as `with Client() as client:` from code that runs no event loop (in a coroutine, use AsyncClient).
     Its methods are AsyncClient's, with the same arguments, answers and errors.

@@ -80,7 +80,7 @@ class MissingSecret:
 
 
 async def missing_secrets(
-    conn: Conn, definition: WorkflowDefinition, env_secrets: Collection[str]
+    conn: Conn, definition: WorkflowDefinition, env_secrets: Collection[str], namespace: str
 ) -> list[MissingSecret]:
     """The secrets the definition's actions declare (as live workers published them) that do not exist."""
     nodes = [(i, node) for i, node in enumerate(definition.nodes) if isinstance(node, ActionNode)]
@@ -90,7 +90,7 @@ async def missing_secrets(
         for published in await action_versions(conn, LIVE_SECONDS, keys=keys):
             declared.setdefault(published.key, set()).update(published.secrets)
     wanted = sorted(set().union(*declared.values())) if declared else []
-    found = (await existing_secret_names(conn, wanted) if wanted else set()) | set(env_secrets)
+    found = (await existing_secret_names(conn, wanted, namespace) if wanted else set()) | set(env_secrets)
     return [
         MissingSecret(f"/nodes/{i}/action", node.action, secret)
         for i, node in nodes

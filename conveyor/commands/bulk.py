@@ -13,6 +13,7 @@ from conveyor.statemachines import CANCELLED
 from conveyor.statemachines import moves as moves_of
 from conveyor.statemachines.operator_moves import Move, PauseRequest, plan_move
 from conveyor.store import Pool, connection, transaction
+from conveyor.store.audit_trail import Actor, record_executions
 from conveyor.store.bulk import BatchMove, Situation, apply_batch, count_situations, lock_batch
 from conveyor.store.descendants import cancel_descendants
 from conveyor.store.selection import Key, Selection, page_keys
@@ -70,9 +71,16 @@ class _Planner:
         return self._plans[s]
 
 
-async def bulk_operate(pool: Pool, event: str, selection: Selection, *, dry_run: bool = False) -> BulkOutcome:
-    """Apply `event` to every selected execution its state allows, a batch per transaction; count the rest."""
+async def bulk_operate(
+    pool: Pool, event: str, selection: Selection, *, dry_run: bool = False, actor: Actor | None = None
+) -> BulkOutcome:
+    """Apply `event` to every selected execution its state allows, a batch per transaction; count the rest.
+
+    The `actor` is named in each changed execution's history and, execution by execution, in the audit trail,
+    in the transaction of its batch.
+    """
     outcome = BulkOutcome(event, dry_run)
+    detail: JSONObject = (actor.detail() if actor is not None else {"by": "operator"}) | {"bulk": True}
     planner = _Planner(event)
     if dry_run:
         async with connection(pool) as conn:
@@ -101,10 +109,12 @@ async def bulk_operate(pool: Pool, event: str, selection: Selection, *, dry_run:
                 elif isinstance(plan, PauseRequest):
                     flags[row.id] = plan.requested
             if moves or flags:
-                await apply_batch(conn, moves, flags, {"by": "operator", "bulk": True})
+                await apply_batch(conn, moves, flags, detail)
+            if actor is not None:
+                await record_executions(conn, actor, event, [m.id for m in moves] + list(flags))
             cancelled = [m.id for m in moves if m.state == CANCELLED]
             if cancelled:  # as for one cancel: their children, at any depth, go with them
-                await cancel_descendants(conn, cancelled, moves_of("cancel"), {"by": "operator", "bulk": True})
+                await cancel_descendants(conn, cancelled, moves_of("cancel"), detail)
         if len(keys) < BATCH_SIZE:
             break
     log.info(

@@ -16,9 +16,11 @@ from conveyor.errors import ConflictError, ValidationError, WorkflowInactiveErro
 from conveyor.input_schema import check_input
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.kinds import load_definition, parse_definition
+from conveyor.principal import DEFAULT_NAMESPACE
 from conveyor.render_thread import off_loop
 from conveyor.statemachines import RUNNING, STATES, TERMINAL_STATES
 from conveyor.store import Conn, Pool, connection, transaction
+from conveyor.store.audit_trail import Actor, record_executions
 from conveyor.store.bulk import count_situations
 from conveyor.store.executions import Execution, NewExecution, get_execution, insert_execution
 from conveyor.store.selection import Selection
@@ -34,18 +36,24 @@ from conveyor.store.workflows import (
 log = structlog.get_logger(__name__)
 
 
-async def create_workflow(pool: Pool, raw: JSONValue, env_secrets: Collection[str] = frozenset()) -> Workflow:
-    """Validate a definition fully (shape, graph, references), then store it as version 1."""
+async def create_workflow(
+    pool: Pool, raw: JSONValue, env_secrets: Collection[str] = frozenset(), namespace: str = DEFAULT_NAMESPACE
+) -> Workflow:
+    """Validate a definition fully (shape, graph, references), then store it as version 1 in the namespace."""
     definition = parse_definition(raw)
     async with connection(pool) as conn:
-        await check_references(conn, definition, env_secrets)
-        workflow = await insert_workflow(conn, definition.name, definition.description, raw)
+        await check_references(conn, definition, env_secrets, namespace)
+        workflow = await insert_workflow(conn, namespace, definition.name, definition.description, raw)
     log.info("workflow_created", workflow=workflow.name, workflow_id=str(workflow.id))
     return workflow
 
 
 async def update_workflow(
-    pool: Pool, workflow_ref: str, raw: JSONValue, env_secrets: Collection[str] = frozenset()
+    pool: Pool,
+    workflow_ref: str,
+    raw: JSONValue,
+    env_secrets: Collection[str] = frozenset(),
+    namespace: str = DEFAULT_NAMESPACE,
 ) -> Workflow:
     """Validate a definition exactly as `create_workflow` does, then store it as the workflow's next version.
 
@@ -53,8 +61,8 @@ async def update_workflow(
     """
     definition = parse_definition(raw)
     async with transaction(pool) as conn:
-        workflow = await get_workflow(conn, workflow_ref)
-        await check_references(conn, definition, env_secrets)
+        workflow = await get_workflow(conn, workflow_ref, namespace)
+        await check_references(conn, definition, env_secrets, namespace)
         updated = await insert_version(conn, workflow.id, definition.name, definition.description, raw)
     log.info("workflow_versioned", workflow=updated.name, workflow_id=str(updated.id), version=updated.version)
     return updated
@@ -64,11 +72,18 @@ async def update_workflow(
 _UNFINISHED = tuple(sorted(set(STATES) - TERMINAL_STATES))
 
 
-async def deactivate(pool: Pool, workflow_ref: str, *, cancel_running: bool) -> tuple[Workflow, BulkOutcome | None]:
+async def deactivate(
+    pool: Pool,
+    workflow_ref: str,
+    *,
+    cancel_running: bool,
+    actor: Actor | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+) -> tuple[Workflow, BulkOutcome | None]:
     """Stop a workflow starting executions; 409 while some have not ended, unless told to cancel them."""
     async with transaction(pool) as conn:
-        workflow = await get_workflow(conn, workflow_ref)
-        unfinished = Selection(workflow_id=workflow.id, states=_UNFINISHED)
+        workflow = await get_workflow(conn, workflow_ref, namespace)
+        unfinished = Selection(workflow_id=workflow.id, states=_UNFINISHED, namespace=namespace)
         if not cancel_running:
             count = sum((await count_situations(conn, unfinished)).values())
             if count:
@@ -79,17 +94,21 @@ async def deactivate(pool: Pool, workflow_ref: str, *, cancel_running: bool) -> 
                     unfinished=count,
                 )
         deactivated = await deactivate_workflow(conn, workflow.id)
-    cancelled = await bulk_operate(pool, "cancel", unfinished) if cancel_running else None
+    cancelled = await bulk_operate(pool, "cancel", unfinished, actor=actor) if cancel_running else None
     log.info("workflow_deactivated", workflow=workflow.name, workflow_id=str(workflow.id))
     return deactivated, cancelled
 
 
 async def start_execution(
-    pool: Pool, workflow_ref: str, input_: JSONObject, dedupe_key: str | None = None
+    pool: Pool,
+    workflow_ref: str,
+    input_: JSONObject,
+    dedupe_key: str | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
 ) -> tuple[Execution, bool]:
-    """Create an execution of the workflow's current version; True when it is new."""
+    """Create an execution of the namespace's workflow's current version; True when it is new."""
     async with connection(pool) as conn:
-        workflow = await get_workflow(conn, workflow_ref)
+        workflow = await get_workflow(conn, workflow_ref, namespace)
         if not workflow.active:
             raise WorkflowInactiveError(
                 f"workflow {workflow.name!r} is not active (deactivated, or a draft not yet published); PUT a new"
@@ -109,6 +128,7 @@ async def start_execution(
                 input_,
                 dedupe_key=dedupe_key,
                 slots=await off_loop(slots_for, workflow.definition, input_),  # a key render: off the loop
+                namespace=workflow.namespace,
             ),
         )
     if created:
@@ -129,13 +149,20 @@ async def wait_for_end(pool: Pool, execution_id: uuid.UUID, timeout_seconds: flo
 
 
 async def operate(
-    pool: Pool, execution_id: uuid.UUID, event: str, *, after_step: bool = False, from_node: str | None = None
+    pool: Pool,
+    execution_id: uuid.UUID,
+    event: str,
+    *,
+    after_step: bool = False,
+    from_node: str | None = None,
+    actor: Actor | None = None,
 ) -> Execution:
     """Pause, resume, cancel or retry an execution; an illegal event raises IllegalTransitionError.
 
     Pausing a running step only flags it: the step finishes first and the worker then pauses it;
     resuming before that withdraws the request. A retry `from_node` runs a failed or completed execution
-    again from that node, as a new visit (`rerun`: a new idempotency key, since the re-run is meant).
+    again from that node, as a new visit (`rerun`: a new idempotency key, since the re-run is meant). The
+    `actor` is named in the history and, with the execution, in the audit trail.
     """
     if from_node is not None:
         event = "rerun"
@@ -144,7 +171,11 @@ async def operate(
         if from_node is not None:
             await _check_node(conn, ex, from_node)
         in_flight = ex.state == RUNNING and ex.lease_owner is not None and not after_step
-        await move_execution(conn, ex, event, in_flight=in_flight, restart_at=from_node)
+        await move_execution(
+            conn, ex, event, in_flight=in_flight, restart_at=from_node, by=actor.detail() if actor else None
+        )
+        if actor is not None:
+            await record_executions(conn, actor, event, [ex.id])
         updated = await get_execution(conn, execution_id)
     log.info("execution_operated", execution_id=str(execution_id), operation=event, state=updated.state)
     return updated

@@ -12,6 +12,7 @@ import structlog
 from conveyor.commands.operations import wait_for_end
 from conveyor.errors import ConflictError, HookNotFoundError, TriggerDefinitionError
 from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.principal import DEFAULT_NAMESPACE
 from conveyor.schedule import preview
 from conveyor.store import Conn, Pool, connection, transaction
 from conveyor.store.executions import Execution
@@ -52,11 +53,16 @@ async def _write(
 
 
 async def create_trigger(
-    pool: Pool, workflow_ref: str, raw: JSONValue, allow_hosts: frozenset[str] = frozenset()
+    pool: Pool,
+    workflow_ref: str,
+    raw: JSONValue,
+    allow_hosts: frozenset[str] = frozenset(),
+    namespace: str = DEFAULT_NAMESPACE,
 ) -> Trigger:
-    """Validate a trigger and attach it, enabled, to the workflow; `allow_hosts` as CONVEYOR_WEBHOOK_ALLOW_HOSTS."""
+    """Validate a trigger and attach it, enabled, to the namespace's workflow; `allow_hosts` as
+    CONVEYOR_WEBHOOK_ALLOW_HOSTS."""
     async with transaction(pool) as conn:
-        workflow = await get_workflow(conn, workflow_ref)
+        workflow = await get_workflow(conn, workflow_ref, namespace)
         trigger_id = await insert_trigger(conn, workflow.id, await _write(conn, raw, allow_hosts))
         await wake_workers(conn)
         trigger = await get_trigger(conn, trigger_id)
@@ -124,10 +130,13 @@ async def preview_trigger(pool: Pool, trigger_id: uuid.UUID, count: int) -> list
     return preview(model.cron, model.timezone, now, count)
 
 
-async def post_event(pool: Pool, type_: str, payload: JSONObject, dedupe_key: str | None) -> list[int]:
-    """One inbox row per event trigger of this type, enabled or not (a known dedupe key: the rows stored before)."""
+async def post_event(
+    pool: Pool, type_: str, payload: JSONObject, dedupe_key: str | None, namespace: str = DEFAULT_NAMESPACE
+) -> list[int]:
+    """One inbox row per event trigger of this type in the namespace, enabled or not (a known dedupe key: the
+    rows stored before); waits match the event in the namespace only."""
     async with connection(pool) as conn:
-        ids = await insert_event(conn, type_, payload, dedupe_key)
+        ids = await insert_event(conn, namespace, type_, payload, dedupe_key)
     log.info("event_received", event_type=type_, rows=len(ids))
     return ids
 

@@ -24,17 +24,24 @@ _CANCEL_MOVES = moves("cancel")
 
 
 async def move_execution(
-    conn: Conn, ex: Execution, event: str, *, in_flight: bool, restart_at: str | None = None
+    conn: Conn,
+    ex: Execution,
+    event: str,
+    *,
+    in_flight: bool,
+    restart_at: str | None = None,
+    by: JSONObject | None = None,
 ) -> None:
-    """Run `event` through the machine for the locked execution and write the move, or the pause request."""
+    """Run `event` through the machine for the locked execution and write the move, or the pause request; `by`
+    is what the history rows say of who moved it (`{"by": "operator"}` when not given)."""
     plan = plan_move(event, ex.state, ex.resume_state, in_flight=in_flight, pause_requested=ex.pause_requested)
     if isinstance(plan, PauseRequest):
         await set_pause_requested(conn, ex.id, plan.requested)
     else:
-        await _apply(conn, ex, plan, restart_at)
+        await _apply(conn, ex, plan, restart_at, by or {"by": "operator"})
 
 
-async def _apply(conn: Conn, ex: Execution, move: Move, restart_at: str | None) -> None:
+async def _apply(conn: Conn, ex: Execution, move: Move, restart_at: str | None, by: JSONObject) -> None:
     change = OperatorChange(
         ex.id,
         move.state,
@@ -42,13 +49,13 @@ async def _apply(conn: Conn, ex: Execution, move: Move, restart_at: str | None) 
         attempt=1 if move.restart else ex.attempt,
         wake=move.wake,
         transitions=move.transitions,
-        detail={"by": "operator"} if restart_at is None else {"by": "operator", "from_node": restart_at},
+        detail=by if restart_at is None else by | {"from_node": restart_at},
         new_generation=move.restart,
         restart_at=restart_at,
     )
     await apply_operator_change(conn, change)
     if move.state == CANCELLED:
-        detail: JSONObject = {"by": "operator", "cancelled_with": str(ex.id)}
+        detail: JSONObject = by | {"cancelled_with": str(ex.id)}
         children = await cancel_descendants(conn, [ex.id], _CANCEL_MOVES, detail)
         if children:
             log.info("descendants_cancelled", execution_id=str(ex.id), count=len(children))

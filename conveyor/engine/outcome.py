@@ -157,6 +157,7 @@ def plan_success(ex: Execution, owner: str, node: NodeModel, outcome: Outcome, s
             parent_node=node.id,
             id=outcome.child_id,
             slots=outcome.slots,
+            namespace=ex.namespace,
         )
         return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, detail=detail, step=step), child)
     next_node = outcome.branch if isinstance(outcome, Completed) and outcome.branched else node.next

@@ -264,6 +264,7 @@ class StepRunner:
             services=self._services,
             log=bound,
             sendable=node.sendable_fields(),
+            namespace=ex.namespace,
         )
         timeout = self._limits.timeout(node)
         metrics = step_metrics(node.type)
@@ -272,7 +273,7 @@ class StepRunner:
             async with asyncio.timeout(timeout):
                 names = self._secret_names(ex, node)
                 if names:
-                    ctx.secrets.update(await self._services.vault.values(names))
+                    ctx.secrets.update(await self._services.vault.values(names, ex.namespace))
                 outcome = await kinds.execute(node, ctx)
         except (asyncio.CancelledError, DatabaseUnavailableError):
             # Our own database failed the step (its email or webhook log), not the work: that spends none of

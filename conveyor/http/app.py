@@ -9,6 +9,8 @@ from conveyor.config import Settings
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.http import (
     actions,
+    api_keys,
+    audit,
     dashboard,
     docs,
     drafts,
@@ -22,6 +24,7 @@ from conveyor.http import (
     node_types,
     recovery,
     secrets,
+    session,
     sms,
     tallies,
     templates,
@@ -29,14 +32,18 @@ from conveyor.http import (
     triggers,
     workflows,
 )
+from conveyor.http.audit import audit_middleware
 from conveyor.http.auth import auth_middleware
 from conveyor.http.census import Census
 from conveyor.http.errors import error_middleware
 from conveyor.http.headers import security_headers
 from conveyor.http.hub import end_feeds, event_hub
-from conveyor.http.keys import CENSUS, POOL, SETTINGS, THROTTLE, VAULT, WAITS
+from conveyor.http.key_cache import KeyCache
+from conveyor.http.keys import CENSUS, JWT_VERIFIER, KEY_CACHE, POOL, SETTINGS, THROTTLE, VAULT, WAITS
 from conveyor.http.origin import origin_middleware
 from conveyor.http.parameters import parameters_middleware
+from conveyor.http.request_id import echo_request_id, request_id_middleware
+from conveyor.http.sso import JwtVerifier
 from conveyor.http.throttle import Throttle
 from conveyor.http.timing import timing_middleware
 from conveyor.http.waits import Waits
@@ -51,18 +58,30 @@ log = structlog.get_logger(__name__)
 def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     """The API, answering JSON on every route, errors included."""
     settings = settings or Settings()
-    # Outermost first: time every answer, errors included; turn errors into JSON; refuse text that cannot be
-    # stored or compared, then a Host or Origin not this server's; then check the token.
+    # Outermost first: name the request; time every answer, errors included; turn errors into JSON; refuse text
+    # that cannot be stored or compared, then a Host or Origin not this server's; then check the credential and
+    # its role; record each change made.
     app = web.Application(
-        middlewares=[timing_middleware, error_middleware, parameters_middleware, origin_middleware, auth_middleware],
+        middlewares=[
+            request_id_middleware,
+            timing_middleware,
+            error_middleware,
+            parameters_middleware,
+            origin_middleware,
+            auth_middleware,
+            audit_middleware,
+        ],
         client_max_size=settings.max_body_bytes,
     )
     app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(echo_request_id)
     app[POOL] = pool
     app[SETTINGS] = settings
     app[CENSUS] = Census()
     app[THROTTLE] = Throttle()
     app[WAITS] = Waits(settings.max_waits)
+    app[KEY_CACHE] = KeyCache()
+    app[JWT_VERIFIER] = JwtVerifier(settings)
     app[VAULT] = Vault(pool, settings)
     app.add_routes(workflows.routes)
     app.add_routes(drafts.routes)
@@ -82,6 +101,9 @@ def create_app(pool: Pool, settings: Settings | None = None) -> web.Application:
     app.add_routes(tallies.routes)
     app.add_routes(trends.routes)
     app.add_routes(secrets.routes)
+    app.add_routes(api_keys.routes)
+    app.add_routes(audit.routes)
+    app.add_routes(session.routes)
     app.add_routes(sms.routes)
     app.on_startup.append(learn_secrets)
     app.on_startup.append(publish_builtin_actions)

@@ -14,6 +14,7 @@ from conveyor.http.instant import Instant
 from conveyor.http.keys import POOL
 from conveyor.http.operation import Count, QueryModel, operation, query_of
 from conveyor.http.resources import Answer, EmailAnswer, Page
+from conveyor.http.scoping import namespace_of
 from conveyor.http.shapes import email_shape, respond
 from conveyor.store import connection
 from conveyor.store.delivery import DeliveryStatus
@@ -56,9 +57,10 @@ class EmailQuery(PageQuery):
         # An unencoded "+" of a UTC offset arrives as a space.
         return value.strip().replace(" ", "+") if isinstance(value, str) and "T" in value else value
 
-    def chosen(self) -> EmailFilter:
-        """The store's filter."""
+    def chosen(self, namespace: str) -> EmailFilter:
+        """The store's filter, in the namespace."""
         return EmailFilter(
+            namespace=namespace,
             execution_id=self.execution,
             statuses=tuple(self.status.split(",")) if self.status else (),
             template=self.template,
@@ -76,7 +78,7 @@ async def get_emails(request: web.Request) -> web.Response:
     query = query_of(request, EmailQuery)
     after = created_cursor(request)
     async with connection(request.app[POOL]) as conn:
-        found = await list_emails(conn, query.chosen(), after, query.limit + 1)
+        found = await list_emails(conn, query.chosen(namespace_of(request)), after, query.limit + 1)
     return respond(page_of(found, query.limit, email_shape, lambda e: (e.created_at.isoformat(), str(e.id))))
 
 
@@ -132,7 +134,7 @@ async def get_statistics(request: web.Request) -> web.Response:
     """Emails of the last ?days= UTC days (30; at most 366) by status: overall, by template and by day."""
     days = query_of(request, StatisticsQuery).days
     async with connection(request.app[POOL]) as conn:
-        stats = await count_emails(conn, days)
+        stats = await count_emails(conn, days, namespace_of(request))
     overall: list[EmailCount] = []
     templates: dict[str, list[EmailCount]] = {}
     by_day: dict[date, list[EmailCount]] = {}

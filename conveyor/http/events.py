@@ -10,8 +10,10 @@ from conveyor.http.bodies import model_body
 from conveyor.http.keys import POOL
 from conveyor.http.operation import operation
 from conveyor.http.resources import Answer
+from conveyor.http.scoping import namespace_of
 from conveyor.http.shapes import respond
 from conveyor.jsonvalue import JSONObject
+from conveyor.roles import Role
 from conveyor.triggers.event import EventType
 
 routes = web.RouteTableDef()
@@ -34,9 +36,9 @@ class EventAccepted(Answer):
 
 
 @routes.post("/events")
-@operation(EventAccepted, status=202, body=PostEvent)
+@operation(EventAccepted, status=202, body=PostEvent, role=Role.OPERATOR)
 async def post(request: web.Request) -> web.Response:
     """Accept an event: 202 with the inbox rows written (the same dedupe key again: the same rows)."""
     body = await model_body(request, PostEvent)
-    ids = await post_event(request.app[POOL], body.type, body.payload, body.dedupe_key)
+    ids = await post_event(request.app[POOL], body.type, body.payload, body.dedupe_key, namespace_of(request))
     return respond(EventAccepted(ids=ids), status=202)

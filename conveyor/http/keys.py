@@ -4,6 +4,8 @@ from aiohttp import web
 
 from conveyor.config import Settings
 from conveyor.http.census import Census
+from conveyor.http.key_cache import KeyCache
+from conveyor.http.sso import JwtVerifier
 from conveyor.http.throttle import Throttle
 from conveyor.http.waits import Waits
 from conveyor.store import Pool
@@ -15,3 +17,5 @@ CENSUS = web.AppKey("census", Census)
 THROTTLE = web.AppKey("throttle", Throttle)
 VAULT = web.AppKey("vault", Vault)
 WAITS = web.AppKey("waits", Waits)
+KEY_CACHE = web.AppKey("key_cache", KeyCache)
+JWT_VERIFIER = web.AppKey("jwt_verifier", JwtVerifier)

@@ -9,10 +9,12 @@ from aiohttp import web
 from pydantic import Field
 
 from conveyor.errors import NotFoundError, ValidationError
+from conveyor.http.auth import principal_of
 from conveyor.http.bodies import decimal, path_uuid
 from conveyor.http.hub import EVENT_HUB, Subscription, SubscriptionEndedError
 from conveyor.http.keys import POOL
 from conveyor.http.operation import EVENT_STREAM, QueryModel, operation, query_of
+from conveyor.http.scoping import namespace_of
 from conveyor.http.shapes import execution_shape, transition_shape
 from conveyor.http.sse import EventStream
 from conveyor.statemachines import TERMINAL_STATES
@@ -56,7 +58,7 @@ async def execution_events(request: web.Request) -> web.StreamResponse:
         # Subscribed first, then read: a row committed in between is both read and queued, never lost.
         async with connection(request.app[POOL]) as conn:
             now = await snapshot(conn, execution_id)
-            if now is None:
+            if now is None or now.execution.namespace != namespace_of(request):
                 raise NotFoundError(f"execution {execution_id} not found", field="id", value=str(execution_id))
             seen = now.last_history_id or 0
             missed = await history_events_between(conn, execution_id, after, seen) if after is not None else []
@@ -80,19 +82,25 @@ async def event_stream(request: web.Request) -> web.StreamResponse:
     workflow = query_of(request, StreamQuery).workflow
     if workflow is not None:
         async with connection(request.app[POOL]) as conn:
-            workflow_id = (await get_workflow(conn, workflow)).id
+            workflow_id = (await get_workflow(conn, workflow, namespace_of(request))).id
+    # Every namespace's transitions go to a caller who spans namespaces (the bootstrap token); others see theirs.
+    principal = principal_of(request)
+    namespace = None if principal.spans_namespaces else principal.namespace
     async with request.app[EVENT_HUB].subscribe(workflow_id=workflow_id) as subscription:
         stream = await EventStream.open(request)
         try:
             await stream.comment("subscribed")
-            await _follow(stream, subscription, 0, until_terminal=False)
+            await _follow(stream, subscription, 0, until_terminal=False, namespace=namespace)
         except ConnectionResetError:
             log.debug("event_stream_left", workflow_id=str(workflow_id))
     return stream.response
 
 
-async def _follow(stream: EventStream, subscription: Subscription, seen: int, *, until_terminal: bool) -> None:
-    """Relay the subscription's events newer than `seen`; stop after a terminal one if asked, or when it ends."""
+async def _follow(
+    stream: EventStream, subscription: Subscription, seen: int, *, until_terminal: bool, namespace: str | None = None
+) -> None:
+    """Relay the subscription's events newer than `seen` (of one namespace, when named); stop after a terminal
+    one if asked, or when it ends."""
     while True:
         try:
             event = await subscription.next(KEEPALIVE_SECONDS)
@@ -102,7 +110,7 @@ async def _follow(stream: EventStream, subscription: Subscription, seen: int, *,
         if event is None:
             await stream.comment("keepalive")
             continue
-        if event.id <= seen:
+        if event.id <= seen or (namespace is not None and event.namespace != namespace):
             continue
         await stream.send("transition", transition_shape(event), event.id)
         if until_terminal and event.entry.to_state in TERMINAL_STATES:

@@ -14,13 +14,15 @@ from conveyor.http.operation import JSON, Operation, declared_operation
 from conveyor.http.origin import same_origin_guarded
 from conveyor.http.resources import ErrorAnswer
 from conveyor.jsonvalue import JSONObject
+from conveyor.roles import Role
 
 _REF = "#/components/schemas/{model}"
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
 _ERRORS = {
     400: "The body is not JSON, or not JSON that can be stored; or a header is not UTF-8 text",
     401: "No bearer token, or not the right one",
-    403: "The Host, or the Origin of a change, is not this server's; details.field names the header",
+    403: "The credential's role is below the route's (x-conveyor-role), or the Host, or the Origin of a change, is"
+    " not this server's; details.field names the header",
     404: "Nothing has this id or name",
     405: "This resource does not answer this method; the Allow header lists those it does",
     409: "The resource's state does not allow this",
@@ -30,6 +32,21 @@ _ERRORS = {
     429: "Too many deliveries, or too many requests waiting; Retry-After says when to come back",
     503: "The database is unavailable; Retry-After says when to try again",
 }
+
+
+def operation_id(path: str, method: str) -> str:
+    """A route's operationId: its method and path's parts, e.g. `post_executions_id_pause`."""
+    return f"{method}_{'_'.join(p.strip('{}') for p in path.split('/') if p) or 'root'}"
+
+
+def allowed_operations(app: web.Application, role: Role) -> list[str]:
+    """The operationIds of every route a caller of `role` may call (public ones left out), in path order."""
+    found = []
+    for path, method, route in _routes(app):
+        op = declared_operation(route.handler)
+        if op is not None and not op.public and op.role <= role:
+            found.append(operation_id(path, method))
+    return sorted(found)
 
 
 def _routes(app: web.Application) -> Iterator[tuple[str, str, web.AbstractRoute]]:
@@ -119,7 +136,7 @@ def _operation(path: str, method: str, route: web.AbstractRoute, op: Operation, 
             answer["content"] = {op.media: {"schema": {"type": "string"}}}
         responses[str(status)] = answer
     # Any route: a header that is not UTF-8 (400), a query parameter that cannot be stored (422), another host (403).
-    errors = set(op.errors) | {400, 422} | ({403} if same_origin_guarded(path) else set())
+    errors = set(op.errors) | {400, 422} | ({403} if same_origin_guarded(path) or op.role > Role.VIEWER else set())
     errors |= ({401} if not op.public else set()) | ({503} if op.database else set())
     if op.body is not None:
         errors |= {413, 415}
@@ -127,7 +144,7 @@ def _operation(path: str, method: str, route: web.AbstractRoute, op: Operation, 
     for status in sorted(errors):
         responses[str(status)] = {"description": _ERRORS[status], "content": {JSON: {"schema": error_schema}}}
     found: JSONObject = {
-        "operationId": f"{method}_{'_'.join(p.strip('{}') for p in path.split('/') if p) or 'root'}",
+        "operationId": operation_id(path, method),
         "tags": [path.split("/")[1] or "root"],
         "summary": summary,
         "parameters": parameters,
@@ -139,6 +156,8 @@ def _operation(path: str, method: str, route: web.AbstractRoute, op: Operation, 
         found["requestBody"] = {"required": op.body_required, "content": {JSON: {"schema": schemas.body(op.body)}}}
     if op.public:
         found["security"] = []
+    else:
+        found["x-conveyor-role"] = op.role.label
     return found
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from conveyor.errors import ValidationError
+from conveyor.roles import Role
 from conveyor.validation_messages import problems
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -66,6 +67,7 @@ class Operation:
     media: str
     public: bool  # answers without the API token
     database: bool  # may answer 503 while the database is away
+    role: Role  # the least role a caller needs: the one declaration of who may call the route
 
 
 def operation(
@@ -81,6 +83,7 @@ def operation(
     media: str = JSON,
     public: bool = False,
     database: bool = True,
+    role: Role = Role.VIEWER,
 ) -> Callable[[Handler], Handler]:
     """Declare a route's inputs and answers; apply beneath the route decorator."""
     declared = Operation(
@@ -93,6 +96,7 @@ def operation(
         media=media,
         public=public,
         database=database,
+        role=role,
     )
 
     def declare(handler: Handler) -> Handler:

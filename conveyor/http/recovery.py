@@ -15,6 +15,7 @@ from conveyor.http.keys import POOL, SETTINGS
 from conveyor.http.operation import operation
 from conveyor.http.resources import Answer
 from conveyor.http.shapes import respond
+from conveyor.roles import Role
 from conveyor.store import connection
 from conveyor.store.recovery import backlog, count_by_workflow_and_state, live_workers
 
@@ -87,7 +88,7 @@ class RecoveryStatistics(Answer):
 
 
 @routes.post("/recovery/recover")
-@operation(RecoverAnswer, body=RecoverBody, body_required=False)
+@operation(RecoverAnswer, body=RecoverBody, body_required=False, role=Role.OPERATOR)
 async def post_recover(request: web.Request) -> web.Response:
     """Hand back now what workers silent for `older_than` seconds (two leases) held, and lapsed leases."""
     body = await model_body(request, RecoverBody) if request.body_exists else RecoverBody()

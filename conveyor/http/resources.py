@@ -10,6 +10,7 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.roles import ROLE_LABELS
 from conveyor.statemachines import STATES
 from conveyor.store.delivery import DeliveryStatus
 
@@ -17,6 +18,7 @@ T = TypeVar("T", bound=BaseModel)
 
 # The sets come from their one declaration (the machine, the email status enum); the schema lists them.
 State = Annotated[str, Field(json_schema_extra={"enum": list(STATES)})]
+RoleName = Annotated[str, Field(json_schema_extra={"enum": list(ROLE_LABELS)})]
 EmailStatusName = Annotated[str, Field(json_schema_extra={"enum": [s.value for s in DeliveryStatus]})]
 
 
@@ -355,3 +357,37 @@ class WebhookCallAnswer(Answer):
     duration_ms: float | None
     response_body: str | None
     at: datetime
+
+
+class AuditAnswer(Answer):
+    """One entry of the audit trail: who changed what, when, from where."""
+
+    id: int
+    namespace: str
+    at: datetime
+    actor: str = Field(description='"key:<id>", "jwt:<subject>", "token" (CONVEYOR_API_TOKEN) or "anonymous"')
+    action: str = Field(description='the request ("POST /workflows") or, per execution changed, the event')
+    target: JSONObject | None = Field(description="the path's parameters and the id the answer named")
+    execution_id: uuid.UUID | None
+    status: int | None
+    remote: str | None
+    request_id: str | None
+
+
+class KeyAnswer(Answer):
+    """An API key as listed: never the key itself."""
+
+    id: uuid.UUID
+    namespace: str
+    role: RoleName
+    label: str | None
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class CreatedKeyAnswer(KeyAnswer):
+    """A key just made: the only answer that shows it."""
+
+    key: str = Field(description="the key; shown this once, stored only as a keyed hash")

@@ -9,7 +9,9 @@ from conveyor.http.bodies import model_body
 from conveyor.http.keys import VAULT
 from conveyor.http.operation import operation
 from conveyor.http.resources import Page, SecretAnswer
+from conveyor.http.scoping import namespace_of
 from conveyor.http.shapes import respond
+from conveyor.roles import Role
 from conveyor.vault import MAX_VALUE_CHARS, SecretEntry, check_name
 
 routes = web.RouteTableDef()
@@ -32,23 +34,23 @@ def secret_shape(entry: SecretEntry) -> SecretAnswer:
 @operation(Page[SecretAnswer])
 async def get_secrets(request: web.Request) -> web.Response:
     """Every secret's name, source (env or table) and last write."""
-    entries = await request.app[VAULT].entries()
+    entries = await request.app[VAULT].entries(namespace_of(request))
     return respond(Page[SecretAnswer](items=[secret_shape(e) for e in entries]))
 
 
 @routes.put("/secrets/{secret}")
-@operation(SecretAnswer, also={201: SecretAnswer}, body=SecretBody, errors=(409, 422))
+@operation(SecretAnswer, also={201: SecretAnswer}, body=SecretBody, errors=(409, 422), role=Role.ADMIN)
 async def put_one(request: web.Request) -> web.Response:
     """Store a secret, encrypted; 201 when new. 409 without CONVEYOR_SECRET_KEY."""
     name = check_name(request.match_info["secret"])
     body = await model_body(request, SecretBody)
-    entry, created = await request.app[VAULT].put(name, body.value)
+    entry, created = await request.app[VAULT].put(name, body.value, namespace_of(request))
     return respond(secret_shape(entry), status=201 if created else 200)
 
 
 @routes.delete("/secrets/{secret}")
-@operation(None, status=204, errors=(404, 409, 422))
+@operation(None, status=204, errors=(404, 409, 422), role=Role.ADMIN)
 async def delete_one(request: web.Request) -> web.Response:
     """Delete a stored secret."""
-    await request.app[VAULT].delete(request.match_info["secret"])
+    await request.app[VAULT].delete(request.match_info["secret"], namespace_of(request))
     return web.Response(status=204)

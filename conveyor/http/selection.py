@@ -27,11 +27,11 @@ def _unknown_states(states: list[str]) -> list[str]:
     return [s for s in states if s not in STATES]
 
 
-async def _workflow_id(conn: Conn, ref: str | None, field: str) -> uuid.UUID | None:
+async def _workflow_id(conn: Conn, ref: str | None, field: str, namespace: str) -> uuid.UUID | None:
     if ref is None:
         return None
     try:
-        return (await get_workflow(conn, ref)).id
+        return (await get_workflow(conn, ref, namespace)).id
     except NotFoundError as exc:
         raise ValidationError(f"{field!r} names no workflow", field=field, value=ref[:200]) from exc
 
@@ -129,10 +129,11 @@ class SelectionQuery(QueryModel):
         except ValueError as exc:
             raise ValueError(_TIME) from exc
 
-    async def selection(self, conn: Conn) -> Selection:
-        """The selection these filters name."""
+    async def selection(self, conn: Conn, namespace: str) -> Selection:
+        """The selection these filters name, in the namespace."""
         return Selection(
-            workflow_id=await _workflow_id(conn, self.workflow, "workflow"),
+            namespace=namespace,
+            workflow_id=await _workflow_id(conn, self.workflow, "workflow", namespace),
             states=tuple(self.state.split(",")) if self.state else (),
             created_after=self.created_after,
             created_before=self.created_before,
@@ -167,16 +168,18 @@ class SelectionBody(BaseModel):
             raise ValueError(f"unknown state {_unknown_states(value)[0]!r}; known: {_KNOWN_STATES}")
         return value
 
-    async def selection(self, conn: Conn) -> Selection:
-        """The selection this body names; 422 when it names none (acting on everything takes a filter)."""
+    async def selection(self, conn: Conn, namespace: str) -> Selection:
+        """The selection this body names, in the namespace; 422 when it names none (acting on everything takes a
+        filter)."""
         chosen = Selection(
-            workflow_id=await _workflow_id(conn, self.workflow, "/workflow"),
+            namespace=namespace,
+            workflow_id=await _workflow_id(conn, self.workflow, "/workflow", namespace),
             states=tuple(dict.fromkeys(self.state or ())),
             created_after=self.created_after,
             created_before=self.created_before,
             parent_id=self.parent,
             ids=tuple(dict.fromkeys(self.ids or ())),
         )
-        if chosen == Selection():
+        if chosen == Selection(namespace=namespace):
             raise ValidationError("name the executions: give 'ids' or at least one filter", field="/ids")
         return chosen

@@ -11,6 +11,7 @@ from pydantic import Field
 from conveyor.http.keys import POOL
 from conveyor.http.operation import Count, QueryModel, operation, query_of
 from conveyor.http.resources import Answer, EmailStatusName, Page
+from conveyor.http.scoping import namespace_of
 from conveyor.http.shapes import respond
 from conveyor.store import connection
 from conveyor.store.sms import list_sms
@@ -47,5 +48,5 @@ async def get_sms(request: web.Request) -> web.Response:
     """The newest ?limit= text messages (50; at most 1000), of one ?execution= or of all."""
     query = query_of(request, SmsQuery)
     async with connection(request.app[POOL]) as conn:
-        found = await list_sms(conn, query.execution, query.limit)
+        found = await list_sms(conn, namespace_of(request), query.execution, query.limit)
     return respond(Page(items=[SmsAnswer.model_validate(m, from_attributes=True) for m in found]))

@@ -7,6 +7,7 @@ from aiohttp import web
 from conveyor.http.keys import POOL
 from conveyor.http.operation import operation
 from conveyor.http.resources import WorkflowStatisticsAnswer
+from conveyor.http.scoping import namespace_of
 from conveyor.http.shapes import respond
 from conveyor.store import connection
 from conveyor.store.tallies import count_by_state
@@ -20,6 +21,6 @@ routes = web.RouteTableDef()
 async def get_workflow_statistics(request: web.Request) -> web.Response:
     """The workflow's executions per state; states with none are absent."""
     async with connection(request.app[POOL]) as conn:
-        workflow = await get_workflow(conn, request.match_info["id"])
+        workflow = await get_workflow(conn, request.match_info["id"], namespace_of(request))
         counts = await count_by_state(conn, workflow.id)
     return respond(WorkflowStatisticsAnswer(workflow_id=workflow.id, executions_by_state=dict(sorted(counts.items()))))

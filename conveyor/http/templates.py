@@ -14,7 +14,9 @@ from conveyor.http.cursor import PageQuery, name_cursor, page_of
 from conveyor.http.keys import POOL
 from conveyor.http.operation import operation, query_of
 from conveyor.http.resources import Page, TemplateAnswer
+from conveyor.http.scoping import namespace_of
 from conveyor.http.shapes import respond, template_shape
+from conveyor.roles import Role
 from conveyor.secret_references import secret_uses
 from conveyor.store import connection
 from conveyor.store.templates import EmailContent, get_email_template, list_templates, put_template
@@ -74,7 +76,7 @@ async def get_templates(request: web.Request) -> web.Response:
     limit = query_of(request, PageQuery).limit
     after = name_cursor(request)
     async with connection(request.app[POOL]) as conn:
-        templates = await list_templates(conn, after, limit + 1)
+        templates = await list_templates(conn, namespace_of(request), after, limit + 1)
     return respond(page_of(templates, limit, template_shape, lambda t: (t.name,)))
 
 
@@ -83,17 +85,18 @@ async def get_templates(request: web.Request) -> web.Response:
 async def get_one(request: web.Request) -> web.Response:
     """One template."""
     async with connection(request.app[POOL]) as conn:
-        template = await get_email_template(conn, _name(request))
+        template = await get_email_template(conn, namespace_of(request), _name(request))
     return respond(template_shape(template))
 
 
 @routes.put("/templates/{name}")
-@operation(TemplateAnswer, also={201: TemplateAnswer}, path=_NAME_PARAMETER, body=TemplateBody)
+@operation(TemplateAnswer, also={201: TemplateAnswer}, path=_NAME_PARAMETER, body=TemplateBody, role=Role.EDITOR)
 async def put_one(request: web.Request) -> web.Response:
     """Create or replace a template once it compiles in the sandbox; 201 when new."""
     name = _name(request)
     body = await model_body(request, TemplateBody)
     _check(body)
     async with connection(request.app[POOL]) as conn:
-        template, created = await put_template(conn, name, EmailContent(body.subject, body.text_body, body.html_body))
+        content = EmailContent(body.subject, body.text_body, body.html_body)
+        template, created = await put_template(conn, namespace_of(request), name, content)
     return respond(template_shape(template), status=201 if created else 200)

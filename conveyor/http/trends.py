@@ -10,6 +10,7 @@ from pydantic import Field
 from conveyor.http.keys import POOL
 from conveyor.http.operation import Count, QueryModel, operation, query_of
 from conveyor.http.resources import Answer
+from conveyor.http.scoping import namespace_of
 from conveyor.http.shapes import respond
 from conveyor.store import connection
 from conveyor.store.trends import Minute, trend
@@ -74,8 +75,9 @@ async def get_minutes(request: web.Request) -> web.Response:
     latency; of one ?workflow= or of all. Reads at most 100,000 executions (the newest of the window)."""
     query = query_of(request, MinutesQuery)
     async with connection(request.app[POOL]) as conn:
-        workflow_id = (await get_workflow(conn, query.workflow)).id if query.workflow else None
-        found = await trend(conn, query.minutes, CAP, workflow_id)
+        namespace = namespace_of(request)
+        workflow_id = (await get_workflow(conn, query.workflow, namespace)).id if query.workflow else None
+        found = await trend(conn, query.minutes, CAP, workflow_id, namespace)
     return respond(
         MinutesAnswer(
             since=found.since,

@@ -21,12 +21,14 @@ from conveyor.http.cursor import PageQuery, created_cursor, encode_cursor, id_cu
 from conveyor.http.keys import POOL, SETTINGS
 from conveyor.http.operation import Count, QueryModel, operation, query_of
 from conveyor.http.resources import Answer, Page, TriggerAnswer, TriggerRowAnswer
+from conveyor.http.scoping import namespace_of, owned_trigger
 from conveyor.http.shapes import respond, trigger_shape
 from conveyor.jsonvalue import JSONObject
+from conveyor.roles import Role
 from conveyor.schedule import MAX_TICKS
 from conveyor.store import connection
 from conveyor.store.trigger_rows import NO_CURSOR, Outcome, list_trigger_rows
-from conveyor.store.triggers import get_trigger, list_triggers
+from conveyor.store.triggers import list_triggers
 from conveyor.triggers.kinds import TRIGGER_DEFINITION
 
 routes = web.RouteTableDef()
@@ -63,12 +65,20 @@ class FireAnswer(Answer):
 _ID = {"id": uuid.UUID}
 
 
+async def _owned(request: web.Request) -> None:
+    """404 unless the trigger the path names is in the caller's namespace."""
+    async with connection(request.app[POOL]) as conn:
+        await owned_trigger(conn, request)
+
+
 @routes.post("/workflows/{id}/triggers")
-@operation(TriggerAnswer, status=201, body=TRIGGER_DEFINITION, errors=(404, 409))
+@operation(TriggerAnswer, status=201, body=TRIGGER_DEFINITION, errors=(404, 409), role=Role.EDITOR)
 async def post_trigger(request: web.Request) -> web.Response:
     """Attach a trigger to a workflow; 422 names what is wrong with it."""
     allow_hosts = request.app[SETTINGS].webhook_allow_hosts
-    trigger = await create_trigger(request.app[POOL], request.match_info["id"], await json_body(request), allow_hosts)
+    trigger = await create_trigger(
+        request.app[POOL], request.match_info["id"], await json_body(request), allow_hosts, namespace_of(request)
+    )
     return respond(trigger_shape(trigger), status=201)
 
 
@@ -79,7 +89,7 @@ async def get_triggers(request: web.Request) -> web.Response:
     query = query_of(request, TriggerQuery)
     after = created_cursor(request)
     async with connection(request.app[POOL]) as conn:
-        triggers = await list_triggers(conn, query.workflow, after, query.limit + 1)
+        triggers = await list_triggers(conn, namespace_of(request), query.workflow, after, query.limit + 1)
     return respond(page_of(triggers, query.limit, trigger_shape, lambda t: (t.created_at.isoformat(), str(t.id))))
 
 
@@ -88,39 +98,43 @@ async def get_triggers(request: web.Request) -> web.Response:
 async def get_one(request: web.Request) -> web.Response:
     """One trigger with its health."""
     async with connection(request.app[POOL]) as conn:
-        trigger = await get_trigger(conn, path_uuid(request))
+        trigger = await owned_trigger(conn, request)
     return respond(trigger_shape(trigger))
 
 
 @routes.patch("/triggers/{id}")
-@operation(TriggerAnswer, path=_ID, body=JSONObject, errors=(404, 409))
+@operation(TriggerAnswer, path=_ID, body=JSONObject, errors=(404, 409), role=Role.EDITOR)
 async def patch_one(request: web.Request) -> web.Response:
     """Change a trigger with a JSON merge patch of its definition; the result is validated as a new one."""
     allow_hosts = request.app[SETTINGS].webhook_allow_hosts
+    await _owned(request)
     trigger = await patch_trigger(request.app[POOL], path_uuid(request), await json_body(request), allow_hosts)
     return respond(trigger_shape(trigger))
 
 
 @routes.delete("/triggers/{id}")
-@operation(None, status=204, path=_ID, errors=(404,))
+@operation(None, status=204, path=_ID, errors=(404,), role=Role.EDITOR)
 async def delete_one(request: web.Request) -> web.Response:
     """Delete a trigger; its executions stay, its pending rows are consumed as 'disabled'."""
+    await _owned(request)
     await remove_trigger(request.app[POOL], path_uuid(request))
     return web.Response(status=204)
 
 
 @routes.post("/triggers/{id}/enable")
-@operation(TriggerAnswer, path=_ID, errors=(404, 409))
+@operation(TriggerAnswer, path=_ID, errors=(404, 409), role=Role.EDITOR)
 async def enable(request: web.Request) -> web.Response:
     """Enable a trigger; a schedule is next due at its first tick from now."""
+    await _owned(request)
     return respond(trigger_shape(await switch_trigger(request.app[POOL], path_uuid(request), enabled=True)))
 
 
 @routes.post("/triggers/{id}/disable")
-@operation(TriggerAnswer, path=_ID, errors=(404,))
+@operation(TriggerAnswer, path=_ID, errors=(404,), role=Role.EDITOR)
 async def disable(request: web.Request) -> web.Response:
     """Disable a trigger: it starts nothing; its rows (waiting ones, and an event trigger's new ones) are
     consumed as 'disabled'. A schedule stops firing, a poll stops polling, a webhook answers 404."""
+    await _owned(request)
     return respond(trigger_shape(await switch_trigger(request.app[POOL], path_uuid(request), enabled=False)))
 
 
@@ -129,6 +143,7 @@ async def disable(request: web.Request) -> web.Response:
 async def get_preview(request: web.Request) -> web.Response:
     """The next ?count= fires of a schedule (at most 500): each in UTC and on the schedule's wall clock."""
     count = query_of(request, PreviewQuery).count
+    await _owned(request)
     fires = await preview_trigger(request.app[POOL], path_uuid(request), count)
     return respond(Page(items=[FireAnswer(at=at, local=local) for at, local in fires]))
 
@@ -143,7 +158,7 @@ async def get_rows(request: web.Request) -> web.Response:
     limit = query.limit
     before = id_cursor(request) or NO_CURSOR
     async with connection(request.app[POOL]) as conn:
-        await get_trigger(conn, trigger_id)  # 404 for an unknown trigger, not an empty page
+        await owned_trigger(conn, request)  # 404 for an unknown trigger, not an empty page
         rows = await list_trigger_rows(conn, trigger_id, query.outcome, query.reason, before, limit + 1)
     items = [TriggerRowAnswer(**dataclasses.asdict(r)) for r in rows[:limit]]
     next_cursor = encode_cursor(str(items[-1].id)) if len(rows) > limit else None

@@ -13,6 +13,7 @@ import structlog
 from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.definitions import NodeModel
 from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.principal import DEFAULT_NAMESPACE
 from conveyor.redaction import NO_SECRETS, Redactor, marker
 from conveyor.render_thread import off_loop
 from conveyor.secret_references import SECRETS, secret_names
@@ -46,6 +47,7 @@ class StepContext:
     data: JSONObject
     services: Services
     log: structlog.stdlib.BoundLogger
+    namespace: str = DEFAULT_NAMESPACE  # the execution's: a shared flow names a workflow of its namespace
     rendered: JSONObject = field(default_factory=dict)
     # Every rendered field as records may hold it (kept or not): what a log row or an error names.
     records: JSONObject = field(default_factory=dict)

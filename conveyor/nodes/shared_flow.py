@@ -44,7 +44,7 @@ async def execute(node: SharedFlowNode, ctx: StepContext) -> Outcome:
     limit = ctx.services.max_flow_depth
     async with connection(ctx.services.pool) as conn:
         child = await find_child(conn, ctx.execution_id, key)
-        flow = await get_workflow(conn, node.flow) if child is None else None
+        flow = await get_workflow(conn, node.flow, ctx.namespace) if child is None else None
         if flow is not None and await flow_depth(conn, ctx.execution_id, limit) >= limit:
             raise FlowTooDeepError(
                 f"shared flow {node.flow!r} would nest more than CONVEYOR_MAX_FLOW_DEPTH ({limit}) levels deep",

@@ -18,11 +18,12 @@ from conveyor.store.workflows import VERSION_COLUMNS, WORKFLOW_COLUMNS, Workflow
 
 _NEW_WORKFLOW = Statement(f"""
 WITH w AS (
-    INSERT INTO workflows (id, name, description, definition, active)
-    VALUES (:id, :name, :description, :definition, false)
-    RETURNING id, version, definition
+    INSERT INTO workflows (id, namespace, name, description, definition, active)
+    VALUES (:id, :namespace, :name, :description, :definition, false)
+    RETURNING id, version, namespace, definition
 )
-INSERT INTO workflow_versions (workflow_id, version, definition, draft) SELECT id, version, definition, true FROM w
+INSERT INTO workflow_versions (workflow_id, version, namespace, definition, draft)
+SELECT id, version, namespace, definition, true FROM w
 RETURNING {VERSION_COLUMNS}
 """)
 
@@ -30,24 +31,37 @@ RETURNING {VERSION_COLUMNS}
 # and new versions of one workflow are numbered one at a time.
 _LOCK = Statement("SELECT 1 FROM workflows WHERE id = :workflow_id FOR UPDATE")
 _NEW_DRAFT = Statement(f"""
-INSERT INTO workflow_versions (workflow_id, version, definition, draft)
-SELECT :workflow_id, max(version) + 1, :definition, true FROM workflow_versions WHERE workflow_id = :workflow_id
+INSERT INTO workflow_versions (workflow_id, version, namespace, definition, draft)
+SELECT :workflow_id, max(version) + 1, :namespace, :definition, true FROM workflow_versions
+WHERE workflow_id = :workflow_id
 RETURNING {VERSION_COLUMNS}
 """)
 
 
 async def insert_draft(
-    conn: Conn, workflow_id: uuid.UUID | None, name: str, description: str | None, definition: JSONObject
+    conn: Conn,
+    workflow_id: uuid.UUID | None,
+    namespace: str,
+    name: str,
+    description: str | None,
+    definition: JSONObject,
 ) -> WorkflowVersion:
-    """Store a draft as the next version of the workflow, or (without one) as version 1 of a new, inactive one; in
-    the caller's transaction."""
+    """Store a draft as the next version of the workflow (of the namespace), or (without one) as version 1 of a
+    new, inactive one; in the caller's transaction."""
     try:
         if workflow_id is None:
-            values = {"id": uuid.uuid4(), "name": name, "description": description, "definition": definition}
+            values = {
+                "id": uuid.uuid4(),
+                "namespace": namespace,
+                "name": name,
+                "description": description,
+                "definition": definition,
+            }
             row = await conn.fetchrow(_NEW_WORKFLOW.sql, *_NEW_WORKFLOW.args(**values))
         else:
             await conn.execute(_LOCK.sql, *_LOCK.args(workflow_id=workflow_id))
-            row = await conn.fetchrow(_NEW_DRAFT.sql, *_NEW_DRAFT.args(workflow_id=workflow_id, definition=definition))
+            args = _NEW_DRAFT.args(workflow_id=workflow_id, namespace=namespace, definition=definition)
+            row = await conn.fetchrow(_NEW_DRAFT.sql, *args)
     except asyncpg.UniqueViolationError as exc:
         raise ConflictError(f"a workflow named {name!r} already exists", field="/name", value=name) from exc
     assert row is not None

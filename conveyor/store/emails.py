@@ -105,6 +105,7 @@ class EmailFilter:
     recipient: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    namespace: str | None = None  # the API always names one: emails of that namespace's executions
 
 
 # (created_at, id) of an email: lists run newest first on it, and a page continues strictly after it.
@@ -113,12 +114,14 @@ EmailKey = tuple[datetime, uuid.UUID]
 # Each filter's condition. Indexes (schema.sql): execution → email_logs_execution_page_idx, one status →
 # email_logs_status_idx, template → email_logs_template_idx, recipient → email_logs_recipient_idx, none of
 # these → email_logs_created_idx; each on (…, created_at DESC, id DESC), read in page order.
+_OF_NAMESPACE = "EXISTS (SELECT 1 FROM executions x WHERE x.id = execution_id AND x.namespace = :namespace)"
 _CONDITIONS = {
     "execution_id": "execution_id = :execution_id",
     "template": "template = :template",
     "recipient": "recipient = :recipient",
     "created_after": "created_at > :created_after",
     "created_before": "created_at < :created_before",
+    "namespace": _OF_NAMESPACE,
 }
 _ONE_STATUS = "status = :status"
 _STATUSES = "status = ANY(:statuses::text[])"
@@ -179,19 +182,19 @@ SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') - make_interval(days => :day
        now() AS until
 """)
 # One pass over the window (a range of email_logs_created_idx), grouped three ways at once.
-_STATISTICS = Statement("""
+_STATISTICS = Statement(f"""
 SELECT status, template, (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS count
 FROM email_logs
-WHERE created_at >= :since
+WHERE created_at >= :since AND (:namespace::text IS NULL OR {_OF_NAMESPACE})
 GROUP BY GROUPING SETS ((status), (template, status), ((created_at AT TIME ZONE 'UTC')::date, status))
 """)
 
 
-async def count_emails(conn: Conn, days: int) -> EmailStatistics:
-    """Emails created in the last `days` UTC days (today included), counted by status: overall, by template,
-    and by day."""
+async def count_emails(conn: Conn, days: int, namespace: str | None = None) -> EmailStatistics:
+    """Emails created in the last `days` UTC days (today included), of one namespace's executions when named,
+    counted by status: overall, by template, and by day."""
     window = await conn.fetchrow(_WINDOW.sql, *_WINDOW.args(days=days))
     assert window is not None
-    rows = await conn.fetch(_STATISTICS.sql, *_STATISTICS.args(since=window["since"]))
+    rows = await conn.fetch(_STATISTICS.sql, *_STATISTICS.args(since=window["since"], namespace=namespace))
     counts = [EmailCount(r["status"], r["template"], r["day"], r["count"]) for r in rows]
     return EmailStatistics(window["since"], window["until"], counts)

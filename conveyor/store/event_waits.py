@@ -96,8 +96,9 @@ class ParkedWait:
 
 _PARK = Statement("""
 WITH wait AS (
-    INSERT INTO event_waits (execution_id, visit, node, event_types, match_path, match_value, since, deadline)
-    SELECT e.id, :visit, :node, :event_types, :match_path, :match_value,
+    INSERT INTO event_waits (execution_id, visit, node, namespace, event_types, match_path, match_value, since,
+                             deadline)
+    SELECT e.id, :visit, :node, e.namespace, :event_types, :match_path, :match_value,
            CASE WHEN :lookback_seconds::float8 IS NULL THEN e.created_at
                 ELSE now() - make_interval(secs => :lookback_seconds) END,
            e.wake_at
@@ -114,7 +115,7 @@ SELECT 1
 _LOOK_BACK = Statement("""
 SELECT ev.id, ev.type, ev.payload, ev.created_at
 FROM event_waits w
-JOIN event_log ev ON ev.type = ANY (w.event_types) AND ev.created_at >= w.since
+JOIN event_log ev ON ev.type = ANY (w.event_types) AND ev.created_at >= w.since AND ev.namespace = w.namespace
 WHERE w.execution_id = :execution_id AND w.visit = :visit AND w.closed_at IS NULL
   AND (w.match_path IS NULL
        OR jsonb_build_object('type', ev.type, 'payload', ev.payload) #>> w.match_path = w.match_value)
@@ -163,25 +164,25 @@ class Candidate:
 
 _CANDIDATES = Statement("""
 WITH ev AS (
-    SELECT id, type, created_at, jsonb_build_object('type', type, 'payload', payload) AS doc
+    SELECT id, namespace, type, created_at, jsonb_build_object('type', type, 'payload', payload) AS doc
     FROM event_log WHERE id = ANY (:event_ids::bigint[])
 ), ev_key AS MATERIALIZED (
     -- each event's keys, computed first: joined to the waits on two plain columns, a hash join or an index
     -- lookup whatever the statistics say, never a filter over every pair (stale estimates after a bulk of
     -- new waits chose that: 3.8 s instead of 37 ms for 1,000 events against 10,000 waits); MATERIALIZED, or the
     -- planner folds it back into that join
-    SELECT ev.id, ev.type, ev.created_at, p.path, ev.doc #>> p.path AS value
+    SELECT ev.id, ev.namespace, ev.type, ev.created_at, p.path, ev.doc #>> p.path AS value
     FROM ev JOIN event_match_paths p ON p.event_type = ev.type
 ), keyed AS (
     SELECT k.id AS event_id, w.execution_id, w.visit
     FROM ev_key k
     JOIN event_waits w ON w.match_path = k.path AND w.match_value = k.value
     WHERE w.closed_at IS NULL AND w.match_path IS NOT NULL
-      AND k.type = ANY (w.event_types) AND k.created_at >= w.since
+      AND k.type = ANY (w.event_types) AND k.created_at >= w.since AND w.namespace = k.namespace
 ), unkeyed AS (
     SELECT ev.id AS event_id, w.execution_id, w.visit
     FROM ev JOIN event_waits w ON w.event_types @> ARRAY[ev.type]
-    WHERE w.closed_at IS NULL AND w.match_path IS NULL AND ev.created_at >= w.since
+    WHERE w.closed_at IS NULL AND w.match_path IS NULL AND ev.created_at >= w.since AND w.namespace = ev.namespace
 ), pairs AS (
     SELECT * FROM keyed UNION ALL SELECT * FROM unkeyed
 )

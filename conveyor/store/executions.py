@@ -12,6 +12,7 @@ import asyncpg
 from conveyor.concurrency import NO_SLOTS, Slots
 from conveyor.errors import NotFoundError
 from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.principal import DEFAULT_NAMESPACE
 from conveyor.statemachines import DELAYED, INITIAL_STATE, PAUSED
 from conveyor.store import Conn
 from conveyor.store.channels import WAKE_CHANNEL
@@ -51,6 +52,7 @@ class Execution:
     total_limit: int | None = None
     # The team's action its current node runs, routing it to the workers that provide it (None: any worker).
     action: str | None = None
+    namespace: str = DEFAULT_NAMESPACE
 
     @property
     def waiting_for_worker(self) -> bool:
@@ -62,6 +64,14 @@ def in_delay(alias: str) -> str:
     """SQL: the execution `alias` rests in a delay, or is paused from one (a resume goes back to it), so a wake
     (a child that ended, an event) may set its due time."""
     return f"({alias}.state = '{DELAYED}' OR ({alias}.state = '{PAUSED}' AND {alias}.resume_state = '{DELAYED}'))"
+
+
+def in_namespace(namespace: str) -> str:
+    """The condition on `namespace` that lets another namespace's read use the partial namespace indexes (their
+    predicate proven by the literal, custom plan or generic); the default namespace's has no such index."""
+    if namespace == DEFAULT_NAMESPACE:
+        return "namespace = :namespace"
+    return f"namespace = :namespace AND namespace <> '{DEFAULT_NAMESPACE}'"
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Execution))
@@ -76,7 +86,7 @@ def execution(row: asyncpg.Record) -> Execution:
 # A new execution's columns, in the order every start gives them.
 _NEW_COLUMNS = (
     "id, workflow_id, workflow_version, state, current_node, input, parent_id, parent_node, trigger_id, dedupe_key,"
-    " slot_key, slot_limit, total_limit"
+    " slot_key, slot_limit, total_limit, namespace"
 )
 
 
@@ -91,7 +101,7 @@ def insert_executions(values: str, source: str | None = None) -> str:
 
 _START_ONE = insert_executions(
     ":id, :workflow_id, :workflow_version, :state, :current_node, :input, :parent_id, :parent_node, NULL,"
-    " :dedupe_key, :slot_key, :slot_limit, :total_limit"
+    " :dedupe_key, :slot_key, :slot_limit, :total_limit, :namespace"
 )
 _INSERT = f"""
 WITH inserted AS (
@@ -133,6 +143,7 @@ class NewExecution:
     parent_node: str | None = None
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     slots: Slots = NO_SLOTS
+    namespace: str = DEFAULT_NAMESPACE
 
 
 async def insert_execution(conn: Conn, new: NewExecution) -> tuple[Execution, bool]:
@@ -144,6 +155,7 @@ async def insert_execution(conn: Conn, new: NewExecution) -> tuple[Execution, bo
             id=new.id,
             workflow_id=new.workflow_id,
             workflow_version=new.workflow_version,
+            namespace=new.namespace,
             state=INITIAL_STATE,
             current_node=new.start_node,
             input=new.input,

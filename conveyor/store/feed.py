@@ -21,6 +21,7 @@ class HistoryEvent:
     execution_id: uuid.UUID
     workflow_id: uuid.UUID
     entry: HistoryEntry
+    namespace: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class Snapshot:
 
 
 _EVENT_COLUMNS = """
-h.id, h.execution_id, e.workflow_id, h.from_state, h.to_state, h.event, h.node, h.attempt, h.detail, h.at
+h.id, h.execution_id, e.workflow_id, e.namespace, h.from_state, h.to_state, h.event, h.node, h.attempt, h.detail, h.at
 """
 _BY_IDS = Statement(f"""
 SELECT {_EVENT_COLUMNS} FROM execution_history h JOIN executions e ON e.id = h.execution_id
@@ -52,7 +53,7 @@ def _event(row: asyncpg.Record) -> HistoryEvent:
     entry = HistoryEntry(
         row["from_state"], row["to_state"], row["event"], row["node"], row["attempt"], row["detail"], row["at"]
     )
-    return HistoryEvent(row["id"], row["execution_id"], row["workflow_id"], entry)
+    return HistoryEvent(row["id"], row["execution_id"], row["workflow_id"], entry, row["namespace"])
 
 
 async def history_events(conn: Conn, ids: list[int]) -> list[HistoryEvent]:

@@ -43,7 +43,7 @@ class PendingRow:
 
 _LOCK_PENDING = Statement("""
 WITH pending AS (
-    SELECT id, trigger_id, type, payload, dedupe_key
+    SELECT id, trigger_id, type, payload, dedupe_key, namespace
     FROM trigger_events
     WHERE consumed_at IS NULL
     ORDER BY id
@@ -62,7 +62,7 @@ LEFT JOIN LATERAL (
     SELECT id, version, enabled, definition, workflow_id FROM triggers WHERE id = p.trigger_id
     UNION ALL
     SELECT id, version, enabled, definition, workflow_id FROM triggers
-    WHERE p.trigger_id IS NULL AND event = p.type
+    WHERE p.trigger_id IS NULL AND event = p.type AND namespace = p.namespace
 ) t ON true
 LEFT JOIN workflows w ON w.id = t.workflow_id
 ORDER BY p.id, t.id
@@ -107,8 +107,9 @@ class Consumed:
 # The executions the batch starts.
 _START_EXECUTIONS = insert_executions(
     "v.execution_id, v.workflow_id, v.workflow_version, :initial_state, v.start_node, e.payload, NULL, NULL,"
-    " v.trigger_id, v.key, v.slot_key, v.slot_limit, v.total_limit",
-    "verdict v JOIN trigger_events e ON e.id = v.row_id WHERE v.outcome = 'started'",
+    " v.trigger_id, v.key, v.slot_key, v.slot_limit, v.total_limit, w.namespace",
+    "verdict v JOIN trigger_events e ON e.id = v.row_id JOIN workflows w ON w.id = v.workflow_id"
+    " WHERE v.outcome = 'started'",
 )
 _CONSUME = Statement(f"""
 WITH verdict AS (
@@ -164,19 +165,20 @@ WITH verdict AS (
                        greatest(g.last_at, excluded.last_at) + g.quiet)
 ), recorded AS (
     -- an application's event (a row without trigger_id), recorded once for waits whether or not a trigger takes it
-    INSERT INTO event_log (type, payload, dedupe_key, created_at)
+    INSERT INTO event_log (namespace, type, payload, dedupe_key, created_at)
     -- joined from the batch's own rows: as `id IN (verdict)` on a fresh inbox's stale statistics, the planner
     -- scanned every row without a trigger once per row of the batch (1-2 s a batch of 1,000 instead of ms)
-    SELECT e.type, e.payload, e.dedupe_key, e.created_at
+    SELECT e.namespace, e.type, e.payload, e.dedupe_key, e.created_at
     FROM (SELECT DISTINCT row_id FROM verdict) v JOIN trigger_events e ON e.id = v.row_id
     WHERE e.trigger_id IS NULL AND e.event_id IS NULL
     ORDER BY e.id
-    ON CONFLICT (type, dedupe_key) DO NOTHING
+    ON CONFLICT (namespace, type, dedupe_key) DO NOTHING
 ), fanned AS (
-    INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key, created_at, consumed_at, outcome, reason,
-                                execution_id, coalesce_key)
+    INSERT INTO trigger_events (trigger_id, namespace, type, payload, dedupe_key, created_at, consumed_at, outcome,
+                                reason, execution_id, coalesce_key)
     -- a key this trigger already has is still a row (the key moves to its reason): nothing vanishes
-    SELECT f.trigger_id, e.type, e.payload, CASE WHEN f.repeat THEN NULL ELSE e.dedupe_key END, e.created_at, now(),
+    SELECT f.trigger_id, e.namespace, e.type, e.payload, CASE WHEN f.repeat THEN NULL ELSE e.dedupe_key END,
+           e.created_at, now(),
            f.outcome, CASE WHEN f.repeat THEN concat_ws('; ', f.reason, 'dedupe key already received: ' || e.dedupe_key)
                            ELSE f.reason END, f.execution_id,
            CASE WHEN f.outcome = 'coalesced' THEN f.coalesce_key END
@@ -256,14 +258,14 @@ def _uuid(value: str | None) -> uuid.UUID | None:
 
 _INSERT_EVENT = Statement("""
 WITH recorded AS (
-    INSERT INTO event_log (type, payload, dedupe_key) VALUES (:type, :payload, :dedupe_key)
-    ON CONFLICT (type, dedupe_key) DO NOTHING
+    INSERT INTO event_log (namespace, type, payload, dedupe_key) VALUES (:namespace, :type, :payload, :dedupe_key)
+    ON CONFLICT (namespace, type, dedupe_key) DO NOTHING
     RETURNING id
 ), targets AS (
-    SELECT id FROM triggers WHERE event = :type
+    SELECT id FROM triggers WHERE namespace = :namespace AND event = :type
 ), inserted AS (
-    INSERT INTO trigger_events (trigger_id, type, payload, dedupe_key, event_id)
-    SELECT id, :type, :payload, :dedupe_key, (SELECT id FROM recorded) FROM targets
+    INSERT INTO trigger_events (trigger_id, namespace, type, payload, dedupe_key, event_id)
+    SELECT id, :namespace, :type, :payload, :dedupe_key, (SELECT id FROM recorded) FROM targets
     ON CONFLICT (trigger_id, dedupe_key) DO NOTHING
     RETURNING id, trigger_id
 )
@@ -274,10 +276,13 @@ WHERE e.dedupe_key = :dedupe_key AND t.id NOT IN (SELECT trigger_id FROM inserte
 """)
 
 
-async def insert_event(conn: Conn, type_: str, payload: JSONObject, dedupe_key: str | None) -> list[int]:
-    """Record the event (once per type and dedupe key) and write one row per event trigger of its type (a
-    disabled trigger's is consumed as `disabled`); with a known dedupe key, the rows stored before."""
-    args = _INSERT_EVENT.args(type=type_, payload=payload, dedupe_key=dedupe_key)
+async def insert_event(
+    conn: Conn, namespace: str, type_: str, payload: JSONObject, dedupe_key: str | None
+) -> list[int]:
+    """Record the event (once per namespace, type and dedupe key) and write one row per event trigger of its type
+    in the namespace (a disabled trigger's is consumed as `disabled`); with a known dedupe key, the rows stored
+    before."""
+    args = _INSERT_EVENT.args(namespace=namespace, type=type_, payload=payload, dedupe_key=dedupe_key)
     return sorted(r["id"] for r in await conn.fetch(_INSERT_EVENT.sql, *args))
 
 

@@ -28,6 +28,8 @@ RUNTIME_TABLES = (
     "throttle_grants",
     "coalesce_groups",
     "hook_deliveries",
+    "api_keys",
+    "audit_log",
 )
 CONVEYOR_TABLES = frozenset({*RUNTIME_TABLES, "email_templates"})
 _TRUNCATE = f"TRUNCATE {', '.join(RUNTIME_TABLES)} RESTART IDENTITY CASCADE"

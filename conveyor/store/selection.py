@@ -8,7 +8,7 @@ from datetime import datetime
 
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.store import Conn
-from conveyor.store.executions import COLUMNS, Execution, execution
+from conveyor.store.executions import COLUMNS, Execution, execution, in_namespace
 from conveyor.store.statement import Statement
 
 
@@ -22,6 +22,7 @@ class Selection:
     created_before: datetime | None = None
     parent_id: uuid.UUID | None = None
     ids: tuple[uuid.UUID, ...] = ()
+    namespace: str | None = None  # the API always names one; None matches every namespace
     # Ids between these two (an id prefix: the first with the rest of the digits 0, the last with them f).
     id_range: tuple[uuid.UUID, uuid.UUID] | None = None
     # An input containing any of these documents (a field equal to a value, as text or as the JSON it spells).
@@ -34,10 +35,10 @@ class Selection:
 Key = tuple[datetime, uuid.UUID]
 
 # Each filter's condition. Indexes (schema.sql): workflow → executions_workflow_idx, one state →
-# executions_state_idx, parent → executions_parent_idx, none of these → executions_created_idx; each
-# is on (…, created_at DESC, id DESC), so a page is an index range read in order, with no sort. An id
-# prefix is a range of the primary key; an input field's value is found through executions_input_idx (GIN,
-# jsonb_path_ops): both few rows, sorted after.
+# executions_state_idx, parent → executions_parent_idx, another namespace than the default alone →
+# executions_namespace_idx, none of these → executions_created_idx; each is on (…, created_at DESC, id DESC),
+# so a page is an index range read in order, with no sort. An id prefix is a range of the primary key; an input
+# field's value is found through executions_input_idx (GIN, jsonb_path_ops): both few rows, sorted after.
 _WORKFLOW = "workflow_id = :workflow_id"
 _ONE_STATE = "state = :state"
 _STATES = "state = ANY(:states::text[])"
@@ -75,6 +76,8 @@ def where(selection: Selection, after: Key | None = None) -> tuple[str, dict[str
         add(_PARENT, parent_id=selection.parent_id)
     if selection.ids:
         add(_IDS, ids=list(selection.ids))
+    if selection.namespace is not None:
+        add(in_namespace(selection.namespace), namespace=selection.namespace)
     for condition, named in _searches(selection):
         add(condition, **named)
     if after is not None:

@@ -87,12 +87,13 @@ async def mark_sms(
 _LIST = Statement(f"""
 SELECT {_COLUMNS} FROM sms_logs
 WHERE (:execution_id::uuid IS NULL OR execution_id = :execution_id)
+  AND EXISTS (SELECT 1 FROM executions x WHERE x.id = execution_id AND x.namespace = :namespace)
 ORDER BY created_at DESC, idempotency_key DESC
 LIMIT :limit
 """)
 
 
-async def list_sms(conn: Conn, execution_id: uuid.UUID | None, limit: int) -> list[SmsLog]:
-    """The newest messages, of one execution or of all."""
-    rows = await conn.fetch(_LIST.sql, *_LIST.args(execution_id=execution_id, limit=limit))
+async def list_sms(conn: Conn, namespace: str, execution_id: uuid.UUID | None, limit: int) -> list[SmsLog]:
+    """The newest messages of a namespace's executions, of one execution or of all."""
+    rows = await conn.fetch(_LIST.sql, *_LIST.args(namespace=namespace, execution_id=execution_id, limit=limit))
     return [SmsLog(**dict(r)) for r in rows]

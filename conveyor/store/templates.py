@@ -34,15 +34,17 @@ SEED_TEMPLATES = {
     "value_highlight": _seed("Get more out of your account", "Here are three features our users love most."),
 }
 
+# No conflict target: the same statement seeds a database made by an earlier release (a test of the migrations
+# does), whose templates' key is the name alone.
 _SEED = Statement("""
 INSERT INTO email_templates (name, subject, text_body, html_body)
 SELECT * FROM unnest(:names::text[], :subjects::text[], :text_bodies::text[], :html_bodies::text[])
-ON CONFLICT (name) DO NOTHING
+ON CONFLICT DO NOTHING
 """)
 
 
 async def seed_templates(conn: Conn) -> None:
-    """Add the standard templates that are missing; never overwrite an edited one."""
+    """Add the standard templates that are missing to the default namespace; never overwrite an edited one."""
     await conn.execute(
         _SEED.sql,
         *_SEED.args(
@@ -54,12 +56,14 @@ async def seed_templates(conn: Conn) -> None:
     )
 
 
-_GET = Statement("SELECT subject, text_body, html_body FROM email_templates WHERE name = :name")
+_GET = Statement(
+    "SELECT subject, text_body, html_body FROM email_templates WHERE namespace = :namespace AND name = :name"
+)
 
 
-async def get_template(conn: Conn, name: str) -> EmailContent:
-    """Find a template by name; a missing one fails the step for good."""
-    row = await conn.fetchrow(_GET.sql, *_GET.args(name=name))
+async def get_template(conn: Conn, name: str, namespace: str) -> EmailContent:
+    """Find a namespace's template by name; a missing one fails the step for good."""
+    row = await conn.fetchrow(_GET.sql, *_GET.args(name=name, namespace=namespace))
     if row is None:
         raise PermanentStepError(f"email template {name!r} does not exist", template=name)
     return EmailContent(**dict(row))
@@ -79,41 +83,49 @@ class EmailTemplate:
 _TEMPLATE_COLUMNS = "name, subject, text_body, html_body, updated_at"
 _LIST = Statement(f"""
 SELECT {_TEMPLATE_COLUMNS} FROM email_templates
-WHERE :after::text IS NULL OR name > :after
+WHERE namespace = :namespace AND (:after::text IS NULL OR name > :after)
 ORDER BY name
 LIMIT :limit
 """)
 
 
-async def list_templates(conn: Conn, after: str | None, limit: int) -> list[EmailTemplate]:
-    """Templates in name order, after the name `after` when given."""
-    return [EmailTemplate(**dict(r)) for r in await conn.fetch(_LIST.sql, *_LIST.args(after=after, limit=limit))]
+async def list_templates(conn: Conn, namespace: str, after: str | None, limit: int) -> list[EmailTemplate]:
+    """A namespace's templates in name order, after the name `after` when given."""
+    args = _LIST.args(namespace=namespace, after=after, limit=limit)
+    return [EmailTemplate(**dict(r)) for r in await conn.fetch(_LIST.sql, *args)]
 
 
-_BY_NAME = Statement(f"SELECT {_TEMPLATE_COLUMNS} FROM email_templates WHERE name = :name")
+_BY_NAME = Statement(f"SELECT {_TEMPLATE_COLUMNS} FROM email_templates WHERE namespace = :namespace AND name = :name")
 
 
-async def get_email_template(conn: Conn, name: str) -> EmailTemplate:
-    """One template by name; NotFoundError when there is none."""
-    row = await conn.fetchrow(_BY_NAME.sql, *_BY_NAME.args(name=name))
+async def get_email_template(conn: Conn, namespace: str, name: str) -> EmailTemplate:
+    """One of the namespace's templates by name; NotFoundError when there is none."""
+    row = await conn.fetchrow(_BY_NAME.sql, *_BY_NAME.args(namespace=namespace, name=name))
     if row is None:
         raise NotFoundError(f"email template {name!r} not found", field="name", value=name)
     return EmailTemplate(**dict(row))
 
 
 _PUT = Statement(f"""
-INSERT INTO email_templates (name, subject, text_body, html_body) VALUES (:name, :subject, :text_body, :html_body)
-ON CONFLICT (name) DO UPDATE
+INSERT INTO email_templates (namespace, name, subject, text_body, html_body)
+VALUES (:namespace, :name, :subject, :text_body, :html_body)
+ON CONFLICT (namespace, name) DO UPDATE
 SET subject = excluded.subject, text_body = excluded.text_body, html_body = excluded.html_body, updated_at = now()
 RETURNING {_TEMPLATE_COLUMNS}, (xmax = 0) AS created
 """)
 
 
-async def put_template(conn: Conn, name: str, content: EmailContent) -> tuple[EmailTemplate, bool]:
-    """Create or replace a template; True when it is new."""
+async def put_template(conn: Conn, namespace: str, name: str, content: EmailContent) -> tuple[EmailTemplate, bool]:
+    """Create or replace a namespace's template; True when it is new."""
     row = await conn.fetchrow(
         _PUT.sql,
-        *_PUT.args(name=name, subject=content.subject, text_body=content.text_body, html_body=content.html_body),
+        *_PUT.args(
+            namespace=namespace,
+            name=name,
+            subject=content.subject,
+            text_body=content.text_body,
+            html_body=content.html_body,
+        ),
     )
     assert row is not None
     record = dict(row)
@@ -121,9 +133,10 @@ async def put_template(conn: Conn, name: str, content: EmailContent) -> tuple[Em
     return EmailTemplate(**record), created
 
 
-_EXISTING = Statement("SELECT name FROM email_templates WHERE name = ANY(:names::text[])")
+_EXISTING = Statement("SELECT name FROM email_templates WHERE namespace = :namespace AND name = ANY(:names::text[])")
 
 
-async def existing_template_names(conn: Conn, names: list[str]) -> set[str]:
-    """Which of these names name a stored template."""
-    return {r["name"] for r in await conn.fetch(_EXISTING.sql, *_EXISTING.args(names=names))}
+async def existing_template_names(conn: Conn, names: list[str], namespace: str) -> set[str]:
+    """Which of these names name a stored template of the namespace."""
+    args = _EXISTING.args(names=names, namespace=namespace)
+    return {r["name"] for r in await conn.fetch(_EXISTING.sql, *args)}

@@ -11,8 +11,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from conveyor.principal import DEFAULT_NAMESPACE
 from conveyor.statemachines import COMPLETED, FAILED
 from conveyor.store import Conn
+from conveyor.store.executions import in_namespace
 from conveyor.store.statement import Statement
 
 
@@ -72,18 +74,21 @@ FROM span LEFT JOIN (
 ) busy ON true
 ORDER BY busy.minute
 """
-_ALL = Statement(_TREND.format(scope=""))
-_ONE_WORKFLOW = Statement(_TREND.format(scope="workflow_id = :workflow_id AND"))
 
 
-async def trend(conn: Conn, minutes: int, cap: int, workflow_id: uuid.UUID | None = None) -> Trend:
-    """The busy minutes of the last `minutes` (now's included) of the newest `cap` executions created in them (of
-    one workflow, when given)."""
-    named = {"minutes": minutes, "cap": cap, "completed": COMPLETED, "failed": FAILED}
+async def trend(
+    conn: Conn, minutes: int, cap: int, workflow_id: uuid.UUID | None = None, namespace: str = DEFAULT_NAMESPACE
+) -> Trend:
+    """The busy minutes of the last `minutes` (now's included) of the newest `cap` executions of a namespace
+    created in them (of one workflow, when given)."""
+    named = {"minutes": minutes, "cap": cap, "completed": COMPLETED, "failed": FAILED, "namespace": namespace}
+    scope = in_namespace(namespace) + " AND "
     if workflow_id is None:
-        rows = await conn.fetch(_ALL.sql, *_ALL.args(**named))
+        statement = Statement(_TREND.format(scope=scope))
+        rows = await conn.fetch(statement.sql, *statement.args(**named))
     else:
-        rows = await conn.fetch(_ONE_WORKFLOW.sql, *_ONE_WORKFLOW.args(**named, workflow_id=workflow_id))
+        statement = Statement(_TREND.format(scope=scope + "workflow_id = :workflow_id AND"))
+        rows = await conn.fetch(statement.sql, *statement.args(**named, workflow_id=workflow_id))
     busy = [
         Minute(**{k: v for k, v in dict(r).items() if k not in ("since", "considered")})
         for r in rows

@@ -40,6 +40,7 @@ class Trigger:
     pending: int
     lag_seconds: float | None
     held_seconds: float | None
+    namespace: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ _SELECT = """
 SELECT t.id, t.workflow_id, t.type, t.definition, t.enabled, t.version, t.status, t.last_fired_at,
        t.next_run_at, t.cursor, t.last_error, t.error_since, t.skipped, t.started_rows, t.filtered_rows,
        t.error_rows, t.created_at, t.updated_at, b.pending, b.lag_seconds,
-       extract(epoch FROM now() - (t.cursor->>'held_since')::timestamptz)::float8 AS held_seconds
+       extract(epoch FROM now() - (t.cursor->>'held_since')::timestamptz)::float8 AS held_seconds, t.namespace
 FROM triggers t
 CROSS JOIN LATERAL (
     SELECT count(*) AS pending, extract(epoch FROM now() - min(e.created_at))::float8 AS lag_seconds
@@ -72,7 +73,7 @@ _BY_PATH = Statement(_SELECT + "WHERE t.path = :path")
 _LIST = Statement(
     _SELECT
     + """
-WHERE (:workflow_id::uuid IS NULL OR t.workflow_id = :workflow_id)
+WHERE t.namespace = :namespace AND (:workflow_id::uuid IS NULL OR t.workflow_id = :workflow_id)
   AND (:after_created::timestamptz IS NULL OR (t.created_at, t.id) > (:after_created, :after_id::uuid))
 ORDER BY t.created_at, t.id
 LIMIT :limit
@@ -99,10 +100,11 @@ async def get_trigger_by_path(conn: Conn, path: str) -> Trigger | None:
 
 
 async def list_triggers(
-    conn: Conn, workflow_id: uuid.UUID | None, after: tuple[datetime, uuid.UUID] | None, limit: int
+    conn: Conn, namespace: str, workflow_id: uuid.UUID | None, after: tuple[datetime, uuid.UUID] | None, limit: int
 ) -> list[Trigger]:
-    """Triggers in creation order, optionally of one workflow, after a (created_at, id) position."""
+    """A namespace's triggers in creation order, optionally of one workflow, after a (created_at, id) position."""
     args = _LIST.args(
+        namespace=namespace,
         workflow_id=workflow_id,
         after_created=after[0] if after else None,
         after_id=after[1] if after else None,
@@ -112,13 +114,14 @@ async def list_triggers(
 
 
 _INSERT = Statement("""
-INSERT INTO triggers (id, workflow_id, type, definition, path, event, next_run_at, cursor)
-VALUES (:id, :workflow_id, :type, :definition, :path, :event, :next_run_at, :cursor)
+INSERT INTO triggers (id, workflow_id, namespace, type, definition, path, event, next_run_at, cursor)
+SELECT :id, :workflow_id, namespace, :type, :definition, :path, :event, :next_run_at, :cursor
+FROM workflows WHERE id = :workflow_id
 """)
 
 
 async def insert_trigger(conn: Conn, workflow_id: uuid.UUID, write: TriggerWrite) -> uuid.UUID:
-    """Store a new, enabled trigger."""
+    """Store a new, enabled trigger, in its workflow's namespace."""
     trigger_id = uuid.uuid4()
     args = _INSERT.args(
         id=trigger_id,

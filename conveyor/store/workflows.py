@@ -26,6 +26,7 @@ class Workflow:
     definition: JSONObject
     created_at: datetime
     updated_at: datetime
+    namespace: str
 
     @property
     def start_node(self) -> str:
@@ -33,24 +34,31 @@ class Workflow:
         return str(self.definition["start"])
 
 
-WORKFLOW_COLUMNS = "id, name, description, version, active, definition, created_at, updated_at"
+WORKFLOW_COLUMNS = "id, name, description, version, active, definition, created_at, updated_at, namespace"
 
 _INSERT = Statement(f"""
 WITH w AS (
-    INSERT INTO workflows (id, name, description, definition) VALUES (:id, :name, :description, :definition)
+    INSERT INTO workflows (id, namespace, name, description, definition)
+    VALUES (:id, :namespace, :name, :description, :definition)
     RETURNING {WORKFLOW_COLUMNS}
 ), v AS (
-    INSERT INTO workflow_versions (workflow_id, version, definition) SELECT id, version, definition FROM w
+    INSERT INTO workflow_versions (workflow_id, version, namespace, definition)
+    SELECT id, version, namespace, definition FROM w
 )
 SELECT {WORKFLOW_COLUMNS} FROM w
 """)
 
 
-async def insert_workflow(conn: Conn, name: str, description: str | None, definition: JSONObject) -> Workflow:
-    """Create a workflow at version 1."""
+async def insert_workflow(
+    conn: Conn, namespace: str, name: str, description: str | None, definition: JSONObject
+) -> Workflow:
+    """Create a workflow at version 1, in a namespace."""
     try:
         row = await conn.fetchrow(
-            _INSERT.sql, *_INSERT.args(id=uuid.uuid4(), name=name, description=description, definition=definition)
+            _INSERT.sql,
+            *_INSERT.args(
+                id=uuid.uuid4(), namespace=namespace, name=name, description=description, definition=definition
+            ),
         )
     except asyncpg.UniqueViolationError as exc:
         raise ConflictError(f"a workflow named {name!r} already exists", field="/name", value=name) from exc
@@ -58,23 +66,23 @@ async def insert_workflow(conn: Conn, name: str, description: str | None, defini
     return Workflow(**dict(row))
 
 
-_BY_ID = Statement(f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = :id")
-_BY_NAME = Statement(f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE name = :name")
+_BY_ID = Statement(f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = :id AND namespace = :namespace")
+_BY_NAME = Statement(f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE namespace = :namespace AND name = :name")
 
 
-async def get_workflow(conn: Conn, ref: str | uuid.UUID) -> Workflow:
-    """Find a workflow by id, or by name when ref is not a UUID."""
+async def get_workflow(conn: Conn, ref: str | uuid.UUID, namespace: str) -> Workflow:
+    """Find a namespace's workflow by id, or by name when ref is not a UUID; another namespace's is not found."""
     row = None
     if isinstance(ref, uuid.UUID):
-        row = await conn.fetchrow(_BY_ID.sql, *_BY_ID.args(id=ref))
+        row = await conn.fetchrow(_BY_ID.sql, *_BY_ID.args(id=ref, namespace=namespace))
     else:
         try:
-            row = await conn.fetchrow(_BY_ID.sql, *_BY_ID.args(id=uuid.UUID(ref)))
+            row = await conn.fetchrow(_BY_ID.sql, *_BY_ID.args(id=uuid.UUID(ref), namespace=namespace))
         except ValueError:
             row = None
         if row is None:
             try:
-                row = await conn.fetchrow(_BY_NAME.sql, *_BY_NAME.args(name=ref))
+                row = await conn.fetchrow(_BY_NAME.sql, *_BY_NAME.args(name=ref, namespace=namespace))
             except asyncpg.DataError:
                 row = None  # a name PostgreSQL cannot even hold names no workflow
     if row is None:
@@ -84,15 +92,16 @@ async def get_workflow(conn: Conn, ref: str | uuid.UUID) -> Workflow:
 
 _LIST = Statement(f"""
 SELECT {WORKFLOW_COLUMNS} FROM workflows
-WHERE :after::text IS NULL OR name > :after
+WHERE namespace = :namespace AND (:after::text IS NULL OR name > :after)
 ORDER BY name
 LIMIT :limit
 """)
 
 
-async def list_workflows(conn: Conn, after: str | None, limit: int) -> list[Workflow]:
-    """Workflows in name order (the unique name index serves it), after the name `after` when given."""
-    return [Workflow(**dict(r)) for r in await conn.fetch(_LIST.sql, *_LIST.args(after=after, limit=limit))]
+async def list_workflows(conn: Conn, namespace: str, after: str | None, limit: int) -> list[Workflow]:
+    """A namespace's workflows in name order (the unique index serves it), after the name `after` when given."""
+    args = _LIST.args(namespace=namespace, after=after, limit=limit)
+    return [Workflow(**dict(r)) for r in await conn.fetch(_LIST.sql, *args)]
 
 
 # A new version also reactivates: storing one says the workflow is meant to run. Its number follows the current
@@ -106,7 +115,8 @@ WITH w AS (
     WHERE id = :id
     RETURNING {WORKFLOW_COLUMNS}
 ), v AS (
-    INSERT INTO workflow_versions (workflow_id, version, definition) SELECT id, version, definition FROM w
+    INSERT INTO workflow_versions (workflow_id, version, namespace, definition)
+    SELECT id, version, namespace, definition FROM w
 )
 SELECT {WORKFLOW_COLUMNS} FROM w
 """)
@@ -190,14 +200,15 @@ async def get_definition(conn: Conn, workflow_id: uuid.UUID, version: int) -> JS
 
 
 _EXISTING = Statement("""
-SELECT name, id::text AS id FROM workflows WHERE name = ANY(:refs) OR id::text = ANY(:refs)
+SELECT name, id::text AS id FROM workflows
+WHERE namespace = :namespace AND (name = ANY(:refs) OR id::text = ANY(:refs))
 """)
 
 
-async def existing_workflow_refs(conn: Conn, refs: list[str]) -> set[str]:
-    """Which of these names or ids name an existing workflow (returned as given)."""
+async def existing_workflow_refs(conn: Conn, refs: list[str], namespace: str) -> set[str]:
+    """Which of these names or ids name an existing workflow of the namespace (returned as given)."""
     normal = {ref: _normal_ref(ref) for ref in refs}
-    rows = await conn.fetch(_EXISTING.sql, *_EXISTING.args(refs=list(normal.values())))
+    rows = await conn.fetch(_EXISTING.sql, *_EXISTING.args(refs=list(normal.values()), namespace=namespace))
     found = {r["name"] for r in rows} | {r["id"] for r in rows}
     return {ref for ref, key in normal.items() if key in found}
 

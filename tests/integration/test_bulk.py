@@ -61,7 +61,9 @@ async def test_states_that_do_not_allow_the_event_are_skipped_and_counted(api: A
     body = await (await api.post("/executions/bulk/resume", json={"ids": [idle, paused, cancelled]})).json()
     assert body["changed"] == {"total": 2, "by_state": {"paused": 2}}
     history = (await (await api.get(f"/executions/{paused}/history")).json())["items"]
-    assert [(h["event"], h["detail"]) for h in history[-1:]] == [("resume", {"by": "operator", "bulk": True})]
+    assert [(h["event"], h["detail"]) for h in history[-1:]] == [
+        ("resume", {"by": "operator", "actor": "anonymous", "bulk": True})
+    ]
     assert (await (await api.get(f"/executions/{paused}")).json())["state"] == "idle"
 
 

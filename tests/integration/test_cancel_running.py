@@ -94,7 +94,7 @@ async def test_cancelling_a_parent_cancels_its_running_child_and_aborts_the_chil
     history = (await (await api.get(f"/executions/{child_id}/history")).json())["items"]
     last = history[-1]
     assert (last["from"], last["to"], last["event"]) == ("running", "cancelled", "cancel")
-    assert last["detail"] == {"by": "operator", "cancelled_with": parent_id}
+    assert last["detail"] == {"by": "operator", "actor": "anonymous", "cancelled_with": parent_id}
 
 
 async def test_cancelling_a_parent_cancels_descendants_at_every_depth_and_leaves_ended_ones(

@@ -26,6 +26,7 @@ _NO_DATABASE = {
     "/dashboard/{name}",
     "/openapi.json",
     "/docs",
+    "/session",
 }
 _HEALTH = {"/health", "/health/ready"}
 # A body each route accepts, so that the request gets as far as the database.
@@ -40,6 +41,9 @@ _VALID = {
     ("POST", "/workflows/{id}/triggers"): {"type": "event", "event": "signup"},
     ("POST", "/events"): {"type": "signup", "payload": {}},
     ("PUT", "/secrets/{secret}"): {"value": "a value long enough"},
+    ("POST", "/keys"): {"role": "viewer"},
+    ("POST", "/drafts"): _DEFINITION,
+    ("POST", "/definitions/check"): _DEFINITION,
 }
 # Path parameters that are not ids, by name: a value each accepts.
 _PARAMETERS = {"version": "1", "event": "cancel", "secret": "CRM_TOKEN"}
@@ -56,7 +60,7 @@ async def api_without_database(aiohttp_client: Callable[..., Awaitable[ApiClient
     """The API on a pool whose server is not there (nothing listens on its port)."""
     pool = await create_pool(f"postgresql://conveyor@127.0.0.1:{_closed_port()}/conveyor", min_size=0)
     try:
-        yield await aiohttp_client(create_app(pool, Settings(secret_key=generate_key())))
+        yield await aiohttp_client(create_app(pool, Settings(secret_key=generate_key(), key_secret="k" * 32)))
     finally:
         await pool.close()
 

@@ -57,6 +57,7 @@ async def _resources(api: ApiClient) -> dict[str, str]:
         "/secrets/{secret}": "HOSTILE",
         "/dashboard/{name}": "app.js",
         "/actions/{key}": "send_email",
+        "/keys/{id}": "00000000-0000-4000-8000-000000000000",  # no key: this API has no CONVEYOR_KEY_SECRET
     }
 
 

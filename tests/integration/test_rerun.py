@@ -47,7 +47,7 @@ async def test_a_completed_execution_runs_again_from_a_node_with_a_new_idempoten
     history = (await (await api.get(f"/executions/{execution_id}/history")).json())["items"]
     rerun = next(h for h in history if h["event"] == "rerun")
     assert (rerun["from"], rerun["to"], rerun["node"]) == ("completed", "running", "mail")
-    assert rerun["detail"] == {"by": "operator", "from_node": "mail"}
+    assert rerun["detail"] == {"by": "operator", "actor": "anonymous", "from_node": "mail"}
 
 
 async def test_a_failed_execution_runs_again_from_an_earlier_node(api: ApiClient, db: Pool, worker: Worker) -> None:

@@ -62,7 +62,7 @@ async def test_an_input_field_may_be_named_in_any_script_and_its_value_hold_anyt
 
 async def test_an_input_search_is_served_by_the_input_index(db: Pool) -> None:
     async with db.acquire() as conn:
-        selection = await SelectionQuery(input="email=ada@example.com").selection(conn)
+        selection = await SelectionQuery(input="email=ada@example.com").selection(conn, "default")
         sql, args = list_query(selection, (datetime.now(UTC), uuid.uuid4()), 51)
         async with conn.transaction():
             await conn.execute("SET LOCAL enable_seqscan = off")

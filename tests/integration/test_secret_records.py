@@ -278,7 +278,7 @@ async def test_a_stored_definition_with_a_misplaced_secret_fails_its_step_and_se
     assert (await vault_api.put("/secrets/CRM", json={"value": secret})).status == 201
     node = {"id": "call", "type": "webhook", "url": webhook_peer.url, "body": {"token": "{{ secrets.CRM|upper }}"}}
     async with db.acquire() as conn:  # as a definition saved before the rule was
-        workflow = await insert_workflow(conn, f"old-{uuid.uuid4().hex[:8]}", None, flow(node))
+        workflow = await insert_workflow(conn, "default", f"old-{uuid.uuid4().hex[:8]}", None, flow(node))
     started = await (await vault_api.post(f"/workflows/{workflow.id}/executions", json={"input": {}})).json()
     async with running_worker(db, database_url, dataclasses.replace(settings, secret_key=KEY)):
         ex = await wait_until_ended(db, uuid.UUID(started["id"]))

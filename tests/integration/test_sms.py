@@ -66,7 +66,7 @@ async def test_the_log_transport_records_one_row_and_sends_nothing(
         )
     assert ex.state == "completed", ex.error
     async with db.acquire() as conn:
-        [row] = await list_sms(conn, ex.id, 10)
+        [row] = await list_sms(conn, "default", ex.id, 10)
     assert (row.recipient, row.body, row.status, row.transport) == ("+15551234567", "Hi Ada", "logged", "log")
 
 
@@ -95,7 +95,7 @@ async def test_the_http_transport_posts_provider_shaped_and_retries_without_rese
     assert {key for _, _, key in provider.received} == {f"{ex.id}:text:1"}
     assert all(auth is not None and auth.startswith("Basic ") for _, auth, _ in provider.received)
     async with db.acquire() as conn:
-        [row] = await list_sms(conn, ex.id, 10)
+        [row] = await list_sms(conn, "default", ex.id, 10)
     assert (row.status, row.provider_id) == ("sent", "SM2")
 
 

@@ -14,7 +14,7 @@ from conveyor.store.history import HistoryEntry
 
 def _event(n: int) -> HistoryEvent:
     entry = HistoryEntry("idle", "running", "start", "a", 1, None, datetime.now(UTC))
-    return HistoryEvent(n, uuid.uuid4(), uuid.uuid4(), entry)
+    return HistoryEvent(n, uuid.uuid4(), uuid.uuid4(), entry, "default")
 
 
 async def test_a_subscriber_that_falls_behind_is_dropped_while_one_keeping_up_gets_everything() -> None:

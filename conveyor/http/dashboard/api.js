@@ -149,3 +149,19 @@ export async function stateMachine() {
   }
   return machine;
 }
+
+let who = null;
+
+/** Who this tab is signed in as (GET /session): actor, namespace, role and the operations it may call; read once. */
+export async function session() {
+  if (!who) {
+    const answer = await api("/session");
+    who = { ...answer, may: new Set(answer.may) };
+  }
+  return who;
+}
+
+/** Whether the signed-in role may call an operation (its operationId in /openapi.json); false before sign-in. */
+export function allowed(operationId) {
+  return Boolean(who?.may.has(operationId));
+}

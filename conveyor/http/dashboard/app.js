@@ -1,6 +1,8 @@
 // The dashboard's router: the hash names the page; each page renders into <main> and stops its streams on leaving.
 
 import { actionsView } from "./actions.js";
+import { allowed, session } from "./api.js";
+import { auditView } from "./audit.js";
 import { h, message, put } from "./dom.js";
 import { editorView } from "./editor.js";
 import { executionView } from "./execution.js";
@@ -19,6 +21,7 @@ const PAGES = [
   [/^\/messages$/, messagesView, "messages"],
   [/^\/actions$/, actionsView, "actions"],
   [/^\/system$/, systemView, "system"],
+  [/^\/audit$/, auditView, "audit"],
   [/^(?:\/executions)?\/?$/, executionsView, "executions"],
 ];
 
@@ -55,5 +58,15 @@ async function show() {
   document.body.dataset.ready = path || "/";
 }
 
-window.addEventListener("hashchange", show);
-show();
+// Signed in first (a 401 asks for a key), so each page knows what the role may do before it draws its buttons.
+async function start() {
+  const me = await session();
+  const badge = document.getElementById("who");
+  badge.textContent = `${me.namespace} · ${me.role}`;
+  badge.title = me.actor;
+  document.querySelector('nav a[data-section="audit"]').hidden = !allowed("get_audit");
+  window.addEventListener("hashchange", show);
+  await show();
+}
+
+start();

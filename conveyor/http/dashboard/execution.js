@@ -1,7 +1,7 @@
 // One execution: its graph with the path taken, the live history, steps, emails, webhook calls, and the operator's buttons.
 // Each part of the view is built by its own function; they share the page's state (`page`, from openPage).
 
-import { api, stateMachine, stream } from "./api.js";
+import { allowed, api, stateMachine, stream } from "./api.js";
 import { badge, h, message, pretty, put, short, table, when } from "./dom.js";
 import { stepTimeline } from "./charts.js";
 import { drawGraph } from "./graph.js";
@@ -87,7 +87,13 @@ function actionsPart(page) {
   page.buttons = page.machine.operator_verbs.map((event) =>
     h(
       "button",
-      { type: "button", "data-action": event, "data-event": event, onclick: () => act(page, event) },
+      {
+        type: "button",
+        "data-action": event,
+        "data-event": event,
+        hidden: !allowed(`post_executions_id_${event}`),
+        onclick: () => act(page, event),
+      },
       event[0].toUpperCase() + event.slice(1),
     ),
   );
@@ -102,6 +108,7 @@ function actionsPart(page) {
       type: "button",
       "data-action": "rerun",
       "data-event": "rerun",
+      hidden: !allowed("post_executions_id_retry"),
       onclick: () => act(page, "retry", { from_node: page.fromNode.value }),
     },
     "Retry from node",
@@ -186,8 +193,9 @@ function addHistory(page, entry) {
   if (page.seen.has(key)) return false;
   page.seen.add(key);
   page.history.push(entry);
-  // In words; the machine's event name stays beside them, for whoever reads the machine.
-  const what = `${entry.words || entry.event}${entry.attempt > 1 ? ` (attempt ${entry.attempt})` : ""}`;
+  // In words (and who, for an operator's event); the machine's event name stays beside them.
+  const by = entry.detail?.actor ? ` by ${entry.detail.actor}` : "";
+  const what = `${entry.words || entry.event}${entry.attempt > 1 ? ` (attempt ${entry.attempt})` : ""}${by}`;
   page.timeline.append(
     h(
       "li",

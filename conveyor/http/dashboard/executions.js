@@ -1,7 +1,7 @@
 // The executions page: counts per state, filters, a page of executions updated live, and bulk actions.
 // Each part of the view is built by its own function; they share the page's state (`page`, from openPage).
 
-import { api, stateMachine, stream } from "./api.js";
+import { allowed, api, stateMachine, stream } from "./api.js";
 import { badge, confirmDialog, h, message, put, short, when } from "./dom.js";
 import { filterQuery, filtersForm, matches, query, readFilters, sharedQuery } from "./filters.js";
 
@@ -114,7 +114,13 @@ function bulkPart(page) {
       `${capitalised(event)} selected`,
     ),
   );
-  return h("div", { class: "bulk", role: "group", "aria-label": "Bulk actions" }, page.selectedLabel, page.bulkButtons);
+  const hidden = !allowed("post_executions_bulk_event");
+  return h(
+    "div",
+    { class: "bulk", role: "group", "aria-label": "Bulk actions", hidden },
+    page.selectedLabel,
+    page.bulkButtons,
+  );
 }
 
 function updateBulk(page) {

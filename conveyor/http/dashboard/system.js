@@ -1,6 +1,6 @@
 // System: live workers, recovery figures, the backlog, and a recovery button; read again as transitions arrive.
 
-import { api, stream } from "./api.js";
+import { allowed, api, stream } from "./api.js";
 import { trendsPart } from "./charts.js";
 import { badge, confirmDialog, h, message, put, table, when } from "./dom.js";
 
@@ -9,7 +9,11 @@ export async function systemView(root, _args, signal) {
   const notice = h("div", { "aria-live": "polite" });
   const body = h("div");
   const refresh = h("button", { type: "button" }, "Refresh");
-  const recover = h("button", { type: "button", id: "recover" }, "Recover now");
+  const recover = h(
+    "button",
+    { type: "button", id: "recover", hidden: !allowed("post_recovery_recover") },
+    "Recover now",
+  );
   put(root, h("h1", {}, "System"), h("div", { class: "actions" }, refresh, recover), notice, trendsPart(), body);
 
   let reads = 0;

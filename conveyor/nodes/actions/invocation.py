@@ -38,7 +38,7 @@ class ActionResultError(PermanentStepError):
 async def invoke(spec: ActionSpec, params: JSONValue, ctx: StepContext, heartbeat_timeout: float | None) -> JSONValue:
     """The action's JSON result; any exception it raises is the step's failure."""
     checked = _checked_params(spec, params)
-    secrets = await ctx.services.vault.values(spec.secrets) if spec.secrets else {}
+    secrets = await ctx.services.vault.values(spec.secrets, ctx.namespace) if spec.secrets else {}
     ctx.secrets.update(secrets)  # what the step's commit redacts
     actx = ActionContext(
         idempotency_key=ctx.idempotency_key,

@@ -42,7 +42,7 @@ async def send_email(message: EmailParams, ctx: ActionContext) -> JSONValue:
         raise PermanentStepError(f"send_email needs a valid 'to' address, got {to!r}", field="params/to")
     pool, transport = ctx.services.pool, ctx.services.email_transport
     async with connection(pool) as conn:
-        stored = await get_template(conn, template)
+        stored = await get_template(conn, template, ctx.step.namespace)
     # Off the event loop, like every render: see StepContext.render.
     content = await off_loop(_render, stored, {**ctx.data, "params": params})
     async with connection(pool) as conn:
