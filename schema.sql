@@ -72,6 +72,13 @@ CREATE TABLE executions (
     -- The team's action (not a built-in) the current node runs: only a worker that provides it claims the row.
     -- Due with no live worker providing it, the row is parked (wake_at NULL) until one starts.
     action           text,
+    -- A parallel branch's join: the branch ends where it would go on there (conveyor/store/children.py).
+    stop_node        text,
+    -- A foreach item's place among its siblings; not due (wake_at NULL) until a running sibling releases it.
+    item_index       integer,
+    -- A start's priority, -10 to 10 (conveyor/store/claims.py); a foreach item or a branch inherits its parent's.
+    priority         smallint NOT NULL DEFAULT 0
+        CONSTRAINT executions_priority_check CHECK (priority BETWEEN -10 AND 10),
     CONSTRAINT executions_state_check CHECK (state IN (
         'idle', 'running', 'stepCompleted', 'stepFailed', 'retrying',
         'delayed', 'paused', 'completed', 'failed', 'cancelled'))
@@ -93,9 +100,9 @@ CREATE INDEX executions_created_idx ON executions (created_at DESC, id DESC);
 CREATE INDEX executions_namespace_idx ON executions (namespace, created_at DESC, id DESC)
     WHERE namespace <> 'default';
 CREATE INDEX executions_alive_idx ON executions (namespace) WHERE finished_at IS NULL AND namespace <> 'default';
--- Finding executions by a field of their input (?input=email=ada@example.com): a containment index. The input
--- is written once, at the start, so a step's update of the row stays HOT.
-CREATE INDEX executions_input_idx ON executions USING gin (input jsonb_path_ops);
+-- Finding executions by their input's email (?input=email=ada@example.com, conveyor/store/selection.py): a
+-- B-tree on that one field, not a GIN index on the whole input, whose entries every non-HOT step update writes.
+CREATE INDEX executions_input_email_idx ON executions ((input->>'email')) WHERE (input->>'email') IS NOT NULL;
 -- The retention stage's read: finished top-level executions, oldest first (conveyor/store/retention.py).
 CREATE INDEX executions_finished_idx ON executions (finished_at)
     WHERE parent_id IS NULL AND finished_at IS NOT NULL;
@@ -107,6 +114,12 @@ CREATE UNIQUE INDEX executions_trigger_key
     ON executions (trigger_id, dedupe_key) WHERE trigger_id IS NOT NULL;
 CREATE UNIQUE INDEX executions_child_key
     ON executions (parent_id, dedupe_key) WHERE parent_id IS NOT NULL;
+-- A foreach's items waiting for a sibling to end, in item order: the next to release is the first entry.
+CREATE INDEX executions_pending_item_idx ON executions (parent_id, item_index)
+    WHERE item_index IS NOT NULL AND wake_at IS NULL AND state = 'idle';
+-- The due rows above priority 0, which the claim takes first: empty while nothing is urgent.
+CREATE INDEX executions_urgent_idx ON executions (priority DESC, wake_at)
+    WHERE wake_at IS NOT NULL AND state <> 'paused' AND priority > 0;
 -- The concurrency caps' counts of leased rows.
 CREATE INDEX executions_slot_idx ON executions (slot_key, wake_at)
     WHERE slot_key IS NOT NULL AND lease_owner IS NOT NULL;

@@ -26,6 +26,7 @@ from bench import (
     compare,
     dashboard,
     delay,
+    flow,
     limit,
     lone,
     retention,
@@ -60,6 +61,7 @@ SCENARIOS: dict[str, Scenario] = {
     "dashboard": Scenario(dashboard.run, dashboard.TIME_LIMIT_SECONDS),
     "trigger": Scenario(trigger.run, trigger.TIME_LIMIT_SECONDS),
     "wait": Scenario(wait.run, wait.TIME_LIMIT_SECONDS),
+    "flow": Scenario(flow.run, flow.TIME_LIMIT_SECONDS),
     "chaos": Scenario(chaos.run, chaos.TIME_LIMIT_SECONDS),
     "retention": Scenario(retention.run, retention.TIME_LIMIT_SECONDS),
 }

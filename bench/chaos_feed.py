@@ -1,4 +1,5 @@
-"""What a chaos round runs: a mixed workflow calling a shared flow, and executions started over HTTP."""
+"""What a chaos round runs: a mixed workflow with parallel branches, a foreach and a shared flow, and executions
+started over HTTP."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ RETRY_SECONDS = 60.0
 
 
 def definitions(peer: WebhookPeer) -> tuple[dict[str, object], dict[str, object]]:
-    """The shared flow and the workflow that calls it."""
+    """The shared flow and the workflow that calls it; each execution has five children of its own (two branches,
+    three items), and half of them a shared flow's."""
     body = {"execution": "{{ execution.id }}", "visit": "{{ execution.visit }}"}
     child: dict[str, object] = {
         "name": "chaos-child",
@@ -30,7 +32,14 @@ def definitions(peer: WebhookPeer) -> tuple[dict[str, object], dict[str, object]
         "start": "welcome",
         "nodes": [
             {"id": "welcome", "type": "action", "action": "send_email", "params": email, "next": "crm"},
-            {"id": "crm", "type": "webhook", "url": peer.url_for("/crm"), "body": body, "next": "wait"},
+            {"id": "crm", "type": "webhook", "url": peer.url_for("/crm"), "body": body, "next": "fan"},
+            # Two branches side by side up to the foreach; then three items, two at a time: children of their own.
+            {"id": "fan", "type": "parallel", "branches": ["left", "right"], "join": "each"},
+            {"id": "left", "type": "webhook", "url": peer.url_for("/left"), "body": body, "next": "each"},
+            {"id": "right", "type": "action", "action": "noop", "next": "each"},
+            {"id": "each", "type": "foreach", "items": [1, 2, 3], "branch": "item", "concurrency": 2,
+             "next": "wait"},
+            {"id": "item", "type": "webhook", "url": peer.url_for("/item"), "body": body},
             {"id": "wait", "type": "delay", "duration": "1s", "next": "branch"},
             {"id": "branch", "type": "condition", "rule": {"==": [{"var": "input.shared"}, True]},
              "then": "shared", "else": "nudge"},

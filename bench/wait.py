@@ -11,9 +11,12 @@ matches and resumes them all. Figures, by the database's clock, from the first e
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+
+import asyncpg
 
 from bench import processes, throughput
-from bench.harness import Bench, percentile
+from bench.harness import Bench, percentile, server_cpu_seconds
 from bench.seed import workflow
 from conveyor.store import Pool
 from conveyor.store.channels import WAKE_CHANNEL
@@ -45,8 +48,10 @@ SELECT $1, jsonb_build_object('user', 'u' || g) FROM generate_series(1, $2) AS g
 _TIMES = """
 SELECT extract(epoch FROM h.at - e.created_at)::float8 * 1000 AS late_ms,
        extract(epoch FROM w.closed_at - first.at)::float8 AS matched_s,
-       extract(epoch FROM h.at - first.at)::float8 AS resumed_s
+       extract(epoch FROM h.at - first.at)::float8 AS resumed_s,
+       extract(epoch FROM x.finished_at - h.at)::float8 * 1000 AS run_ms
 FROM event_waits w
+JOIN executions x ON x.id = w.execution_id
 JOIN event_log e ON e.id = w.event_id
 JOIN execution_history h ON h.execution_id = w.execution_id AND h.event = 'wake'
 CROSS JOIN (SELECT min(created_at) AS at FROM event_log) AS first
@@ -91,9 +96,13 @@ async def run(bench: Bench) -> None:
         async with bench.pool.acquire() as conn:
             await conn.fetchrow(_START_WAITING, workflow_id, total)
         await _parked(bench.pool, total)
+        cpu_before = processes.cpu_seconds(proc.pid)
+        server_before = await server_cpu_seconds(bench.pool)
         async with bench.pool.acquire() as conn:
             await conn.execute(_SEND_EVENTS, _EVENT, total)
         await processes.wait_until_finished(bench.pool, total, [proc], _DRAIN_TIMEOUT_SECONDS)
+        cpu = processes.cpu_seconds(proc.pid) - cpu_before
+        server_after = await server_cpu_seconds(bench.pool)
     async with bench.pool.acquire() as conn:
         rows = await conn.fetch(_TIMES)
     if len(rows) != total:
@@ -106,6 +115,24 @@ async def run(bench: Bench) -> None:
     started_per_s = bench.value("throughput.1w.executions_per_s")
     if started_per_s:
         bench.record("wait.resumed_vs_started", resumed_per_s / started_per_s, "ratio")
+    # the worker's CPU from the events' insert to the last execution's end (the inbox, matching and resuming)
+    bench.record("wait.worker_cpu_per_resume", cpu / total * 1000, "ms")
+    if server_before is not None and server_after is not None:
+        bench.record("wait.postgres_cpu_per_resume", (server_after - server_before) / total * 1000, "ms")
+    bench.note("timeline", _timeline(rows))
+    runs = [r["run_ms"] for r in rows]
+    bench.note("run_ms_p50_p99", (percentile(runs, 50), percentile(runs, 99)))
     late = [r["late_ms"] for r in rows]
     bench.record("wait.lateness_p50", percentile(late, 50), "ms")
     bench.record("wait.lateness_p99", percentile(late, 99), "ms")
+
+
+def _timeline(rows: Sequence[asyncpg.Record]) -> list[tuple[float, int, int]]:
+    """Per half second from the first event: the waits closed by their events, and the executions woken."""
+    end = max(max(r["matched_s"], r["resumed_s"]) for r in rows)
+    matched = [0] * (int(end * 2) + 1)
+    woken = [0] * len(matched)
+    for r in rows:
+        matched[int(r["matched_s"] * 2)] += 1
+        woken[int(r["resumed_s"] * 2)] += 1
+    return [(i / 2, m, w) for i, (m, w) in enumerate(zip(matched, woken, strict=True))]

@@ -354,6 +354,19 @@ class Settings:
         "The longest any step runs, whatever its node's `timeout`.",
     )
     max_flow_depth: int = setting("CONVEYOR_MAX_FLOW_DEPTH", 10, integer, _STEPS, "How deep shared flows may nest.")
+    max_steps: int = setting(
+        "CONVEYOR_MAX_STEPS", 1000, integer, _STEPS, "Steps an execution may take, when its workflow sets no guard."
+    )
+    max_visits: int = setting(
+        "CONVEYOR_MAX_VISITS", 100, integer, _STEPS, "Visits an execution may make to one node, when its workflow sets none."
+    )
+    execution_timeout: timedelta | None = setting(
+        "CONVEYOR_EXECUTION_TIMEOUT",
+        None,
+        positive_duration,
+        _STEPS,
+        "A deadline from an execution's start, when its workflow sets none (unset: none).",
+    )
     retention: timedelta | None = setting(
         "CONVEYOR_RETENTION",
         timedelta(days=30),

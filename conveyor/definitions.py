@@ -22,6 +22,7 @@ from conveyor.durations import parse_duration
 from conveyor.errors import DefinitionError
 from conveyor.input_schema import schema_problem
 from conveyor.jsonvalue import JSONObject, JSONValue
+from conveyor.runaway import runaway_errors
 from conveyor.secret_references import SecretUse, secret_uses
 from conveyor.sendable import LiteralCredential, Sendable, allowed, literal_credentials
 from conveyor.templating import template_errors
@@ -69,6 +70,17 @@ DELIVERY_RETRY = RetryPolicy(max_attempts=3, delay=timedelta(seconds=2), max_del
 
 
 @dataclass(frozen=True, slots=True)
+class Edge:
+    """One outgoing edge of a node: where the node holds it (a JSON pointer from the node), where it leads (None:
+    the execution ends that way) and its kind, the field that holds it, which the API's graph and the dashboard
+    draw by."""
+
+    pointer: str
+    target: str | None
+    kind: Literal["next", "then", "else", "on_event", "on_timeout", "on_error", "branches", "join", "branch"]
+
+
+@dataclass(frozen=True, slots=True)
 class Reference:
     """Something outside the definition that a node names, checked to exist when the definition is saved."""
 
@@ -87,11 +99,15 @@ class NodeModel(BaseModel):
     next: NodeId | None = None
     retry: RetryPolicy = RetryPolicy()
     timeout: Duration | None = None
+    # Where the execution goes when this node's retries are spent, with `steps.<id>.error`, instead of failing.
+    on_error: NodeId | None = None
 
     # The fields whose strings are `{{ … }}` templates, rendered with the execution's data.
     templated: ClassVar[tuple[str, ...]] = ()
     # The templated fields this kind sends as credentials: the only places a `{{ secrets.NAME }}` may be written.
     sendable: ClassVar[tuple[Sendable, ...]] = ()
+    # Whether the node waits (a delay, a wait for an event): a cycle through one is paced, not a runaway.
+    pacing: ClassVar[bool] = False
 
     @classmethod
     def type_name(cls) -> str:
@@ -99,16 +115,25 @@ class NodeModel(BaseModel):
         [name] = typing.get_args(cls.model_fields["type"].annotation)
         return str(name)
 
-    def edges(self) -> dict[str, str | None]:
-        """Each outgoing edge by the JSON field that holds it."""
-        return {"next": self.next}
+    def outgoing(self) -> list[Edge]:
+        """The edges this kind goes on by (a kind with other fields than `next` overrides it)."""
+        return [Edge("/next", self.next, "next")]
+
+    def edges(self) -> list[Edge]:
+        """Every outgoing edge: the kind's own, and the error path when there is one."""
+        error = [Edge("/on_error", self.on_error, "on_error")] if self.on_error is not None else []
+        return [*self.outgoing(), *error]
 
     def successors(self) -> list[str]:
         """The node ids this node can lead to."""
-        return [target for target in self.edges().values() if target]
+        return [edge.target for edge in self.edges() if edge.target]
 
     def content_errors(self, pointer: str) -> list[JSONObject]:
         """Problems in this kind's own fields that its model alone cannot see."""
+        return []
+
+    def graph_errors(self, pointer: str, nodes: dict[str, NodeModel]) -> list[JSONObject]:
+        """Problems in how this node sits in the graph (a join no branch reaches), once every edge leads somewhere."""
         return []
 
     def references(self) -> list[Reference]:
@@ -149,6 +174,14 @@ def _misplaced(use: SecretUse, sendables: tuple[Sendable, ...]) -> SecretUse:
     return SecretUse(use.pointer, use.name, problem)
 
 
+class OnFailure(BaseModel):
+    """The workflow started, once per failure, when an execution of this one fails: an alert path."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    flow: str = Field(min_length=1, max_length=200)
+
+
 class WorkflowDefinition(BaseModel):
     """A workflow: named nodes and the edges between them."""
 
@@ -165,6 +198,12 @@ class WorkflowDefinition(BaseModel):
     limit: int | None = Field(default=None, ge=1, le=100_000)
     # How long this workflow's finished executions are kept, instead of CONVEYOR_RETENTION.
     retention: Retention | None = None
+    # Guards against a runaway: steps an execution takes and visits to one node (unset: CONVEYOR_MAX_STEPS and
+    # CONVEYOR_MAX_VISITS), and a deadline from its start, past which it is cancelled even while it waits.
+    max_steps: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_visits: int | None = Field(default=None, ge=1, le=1_000_000)
+    timeout: Annotated[Duration, Field(gt=timedelta(0))] | None = None
+    on_failure: OnFailure | None = None
     # The input it takes, as a JSON Schema: a start through the API is checked against it (conveyor/input_schema.py).
     input_schema: JSONObject | None = None
 
@@ -198,6 +237,8 @@ class WorkflowDefinition(BaseModel):
         for i, node in enumerate(self.nodes):
             for ref in [*node.references(), *node.secret_references()]:
                 yield f"/nodes/{i}{ref.field}", ref
+        if self.on_failure is not None:
+            yield "/on_failure/flow", Reference("workflow", "/flow", self.on_failure.flow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,14 +326,19 @@ def graph_errors(definition: WorkflowDefinition) -> list[JSONObject]:
             for node_id, i in ids.items()
             if node_id not in reachable
         )
+    if not errors:
+        for i, node in enumerate(definition.nodes):
+            errors.extend(node.graph_errors(f"/nodes/{i}", definition.nodes_by_id))
+    if not errors:
+        errors.extend(runaway_errors(definition.nodes, ids))
     return errors
 
 
 def _node_errors(pointer: str, node: NodeModel, ids: dict[str, int]) -> list[JSONObject]:
     errors: list[JSONObject] = [
-        {"pointer": f"{pointer}/{name}", "message": f"node {target!r} does not exist", "value": target}
-        for name, target in node.edges().items()
-        if target is not None and target not in ids
+        {"pointer": f"{pointer}{edge.pointer}", "message": f"node {edge.target!r} does not exist", "value": edge.target}
+        for edge in node.edges()
+        if edge.target is not None and edge.target not in ids
     ]
     errors.extend(node.content_errors(pointer))
     for name in node.templated:

@@ -47,6 +47,9 @@ def _sleep(node: str, detail: Detail | None) -> str:
         return f"waiting for {events}{limit}"
     if "child_id" in d:
         return f"waiting for child execution {d['child_id']}"
+    if "group" in d:
+        ended = f", {d['ended']} ended" if "ended" in d else ""
+        return f"waiting for its branches or items{ended}"
     if "throttled" in d:
         return f"held back by send rate {d['throttled']!r} until {moment(str(d.get('until')))}"
     if d.get("until"):
@@ -66,6 +69,7 @@ _WORDS: dict[str, Callable[[str, Detail | None], str]] = {
     "finish": lambda node, d: "finished",
     "schedule_retry": lambda node, d: f"retrying in {_seconds((d or {}).get('retry_in_seconds'))} after {_error(d)}",
     "give_up": lambda node, d: f"gave up after {_error(d)}",
+    "divert": lambda node, d: f"on to the error path {(d or {}).get('next') or 'the end'} after {_error(d)}",
     "retry": lambda node, d: "retried by an operator",
     "rerun": lambda node, d: f"run again from {node} by an operator",
     "pause": lambda node, d: "paused by an operator",

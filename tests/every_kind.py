@@ -19,7 +19,16 @@ EXAMPLES: dict[str, JSONObject] = {
         "then": "call",
         "else": "wait",
     },
-    "webhook": {"id": "call", "type": "webhook", "url": "http://127.0.0.1:9/hook", "next": "end"},
+    "webhook": {"id": "call", "type": "webhook", "url": "http://127.0.0.1:9/hook", "next": "fork"},
+    "parallel": {"id": "fork", "type": "parallel", "branches": ["shape", "pause"], "join": "each"},
+    "transform": {
+        "id": "shape",
+        "type": "transform",
+        "set": {"plan": "{{ input.plan }}"},
+        "next": "each",
+        "on_error": "each",
+    },
+    "foreach": {"id": "each", "type": "foreach", "items": [1, 2], "branch": "end", "next": "end"},
     "wait_for_event": {
         "id": "wait",
         "type": "wait_for_event",
@@ -29,7 +38,7 @@ EXAMPLES: dict[str, JSONObject] = {
         "on_timeout": "pause",
     },
     "shared_flow": {"id": "child", "type": "shared_flow", "flow": CHILD, "next": "end"},
-    "delay": {"id": "pause", "type": "delay", "duration": "1s", "next": "end"},
+    "delay": {"id": "pause", "type": "delay", "duration": "1s", "next": "each"},
     "action": {"id": "end", "type": "action", "action": "noop"},
 }
 

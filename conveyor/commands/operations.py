@@ -105,6 +105,8 @@ async def start_execution(
     input_: JSONObject,
     dedupe_key: str | None = None,
     namespace: str = DEFAULT_NAMESPACE,
+    *,
+    priority: int = 0,
 ) -> tuple[Execution, bool]:
     """Create an execution of the namespace's workflow's current version; True when it is new."""
     async with connection(pool) as conn:
@@ -128,6 +130,7 @@ async def start_execution(
                 input_,
                 dedupe_key=dedupe_key,
                 slots=await off_loop(slots_for, workflow.definition, input_),  # a key render: off the loop
+                priority=priority,
                 namespace=workflow.namespace,
             ),
         )

@@ -7,13 +7,26 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from conveyor.definitions import NodeModel
+from conveyor.definitions import NodeModel, WorkflowDefinition
+from conveyor.engine.alerts import FailureAlert, failure_alert
 from conveyor.engine.backoff import retry_delay_seconds
+from conveyor.engine.guards import TIMEOUT_GUARD, Deadline, GuardTrip, visits
 from conveyor.errors import ConveyorError, PermanentStepError, RetryAfter, StepTimeoutError
 from conveyor.jsonvalue import JSONObject, JSONValue
-from conveyor.nodes.base import Completed, Defer, Outcome, Sleep, SpawnChild, WaitForChild, WaitForEvent
+from conveyor.nodes.base import (
+    Completed,
+    Defer,
+    Outcome,
+    Sleep,
+    SpawnChild,
+    SpawnGroup,
+    WaitForChild,
+    WaitForEvent,
+    WaitForGroup,
+)
 from conveyor.redaction import Redactor
 from conveyor.statemachines import RUNNING, TERMINAL_STATES, ExecutionModel, StepEnd, apply_events, claim_event
+from conveyor.store.children import ChildGroup
 from conveyor.store.executions import Execution, NewExecution
 from conveyor.store.history import Step, StepStatus
 from conveyor.store.steps import Lease, StepCommit, Wake
@@ -27,6 +40,13 @@ class PlannedCommit:
     child: NewExecution | None = None
     waits_for: uuid.UUID | None = None
     wait: WaitForEvent | None = None
+    # A group of children it starts; the group it waits on, with how many of its children had ended.
+    group: ChildGroup | None = None
+    waits_for_group: tuple[str, int] | None = None
+    # A guard cancelled the execution: its descendants are cancelled in the same transaction.
+    cancels_descendants: bool = False
+    # The execution failed and its workflow has an alert path: started in the same transaction, once.
+    alert: FailureAlert | None = None
 
 
 class ResultTooLargeError(PermanentStepError):
@@ -101,15 +121,21 @@ def _commit(
     wake: Wake = _NO_WAKE,
     output: JSONValue = None,
     error: JSONValue = None,
+    entry: JSONObject | None = None,
 ) -> StepCommit:
     """Move the machine by `end`'s events; unless `moved`, the execution stays at its node and attempt.
+
+    A step that ends its visit (it completed, or took its error path) leaves `steps.<node>`: its `output` (or
+    `entry`) and how many `visits` the node has had, which the `max_visits` guard reads.
 
     An execution still resting (its worker held it through a short sleep) is first taken, as a claim would."""
     model = ExecutionModel(ex.state)
     taken = () if ex.state == RUNNING else (claim_event(ex.state),)
     transitions = apply_events(model, *taken, *end.value)
     at = moved or _Moved(ex.current_node, ex.visit, ex.attempt)
-    completed = step is not None and step.status == StepStatus.COMPLETED
+    if entry is None and step is not None and step.status == StepStatus.COMPLETED:
+        entry = {"output": step.output}
+    patch = None if entry is None or step is None else {step.node: {**entry, "visits": visits(ex, step.node) + 1}}
     return StepCommit(
         lease=Lease(ex.id, owner, ex.version),
         state=model.state,
@@ -120,7 +146,7 @@ def _commit(
         node=node.id if node else None,
         history_detail=detail,
         step=step,
-        context_patch={step.node: {"output": step.output}} if step is not None and completed else None,
+        context_patch=patch,
         output=output,
         error=error,
         wake=wake,
@@ -144,6 +170,15 @@ def plan_success(ex: Execution, owner: str, node: NodeModel, outcome: Outcome, s
         wake = Wake(at=outcome.until, after_seconds=outcome.seconds)
         commit = _commit(ex, owner, node, StepEnd.SLEEP, detail=detail, step=step, wake=wake)
         return PlannedCommit(commit, wait=outcome)
+    if isinstance(outcome, SpawnGroup):
+        group = outcome.children
+        detail = {"group": group.group, "children": len(group.inputs)}
+        step = Step(node.id, ex.visit, ex.attempt, StepStatus.WAITING, step_input, detail, None)
+        return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, detail=detail, step=step), group=group)
+    if isinstance(outcome, WaitForGroup):
+        detail = {"group": outcome.group, "ended": outcome.ended}
+        commit = _commit(ex, owner, node, StepEnd.SLEEP, detail=detail)
+        return PlannedCommit(commit, waits_for_group=(outcome.group, outcome.ended))
     if isinstance(outcome, SpawnChild):
         detail = {"child_id": str(outcome.child_id)}
         step = Step(node.id, ex.visit, ex.attempt, StepStatus.WAITING, step_input, detail, None)
@@ -161,6 +196,8 @@ def plan_success(ex: Execution, owner: str, node: NodeModel, outcome: Outcome, s
         )
         return PlannedCommit(_commit(ex, owner, node, StepEnd.SLEEP, detail=detail, step=step), child)
     next_node = outcome.branch if isinstance(outcome, Completed) and outcome.branched else node.next
+    if next_node is not None and next_node == ex.stop_node:
+        next_node = None  # a parallel branch ends where it would go on to its join: the parent runs the join
     step = Step(node.id, ex.visit, ex.attempt, StepStatus.COMPLETED, step_input, outcome.output, None)
     moved = _Moved(next_node, ex.visit + 1 if next_node else ex.visit, 1)
     if isinstance(outcome, Sleep):
@@ -188,7 +225,38 @@ def plan_failure(
         wake = Wake(after_seconds=delay)
         commit = _commit(ex, owner, node, StepEnd.RETRY, moved=moved, step=step, detail=detail, wake=wake, error=error)
         return PlannedCommit(commit)
+    if node.on_error is not None:
+        # Retries spent: on by the error path, the failure kept for templates and rules as `steps.<node>.error`.
+        # A parallel branch whose error path is its join ends there, as it would by going on to it.
+        onward = None if node.on_error == ex.stop_node else node.on_error
+        moved = _Moved(onward, ex.visit + 1, 1)
+        entry: JSONObject = {"error": {"type": error["code"], "message": error["message"], "attempts": ex.attempt}}
+        detail = {"error": error, "next": node.on_error}
+        commit = _commit(
+            ex,
+            owner,
+            node,
+            StepEnd.DIVERT,
+            moved=moved,
+            step=step,
+            detail=detail,
+            wake=Wake(keep_lease=True),
+            entry=entry,
+        )
+        return PlannedCommit(commit)
     return PlannedCommit(_commit(ex, owner, node, StepEnd.GIVE_UP, step=step, detail={"error": error}, error=error))
+
+
+def plan_guard(ex: Execution, owner: str, node: NodeModel | None, trip: GuardTrip) -> PlannedCommit:
+    """The commit for an execution a guard stops before its next step: failed past `max_steps` or `max_visits`,
+    cancelled past its `timeout` (its descendants with it); the history row names the guard."""
+    error = error_document(trip.error)
+    detail: JSONObject = {"guard": trip.guard, "limit": trip.limit, "error": error}
+    if trip.guard == TIMEOUT_GUARD:
+        detail["reason"] = "timeout"
+        commit = _commit(ex, owner, node, StepEnd.TIME_OUT, detail=detail, error=error)
+        return PlannedCommit(commit, cancels_descendants=True)
+    return PlannedCommit(_commit(ex, owner, node, StepEnd.GIVE_UP, detail=detail, error=error))
 
 
 def plan_finish_without_node(ex: Execution, owner: str) -> PlannedCommit:
@@ -217,3 +285,20 @@ def redacted(planned: PlannedCommit, redactor: Redactor) -> PlannedCommit:
     if child is not None:
         child = dataclasses.replace(child, input=redactor.value(child.input))
     return dataclasses.replace(planned, commit=commit, child=child)
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """What a commit adds from the execution as a whole: its deadline, and the alert its failure starts."""
+
+    ex: Execution
+    definition: WorkflowDefinition
+    until: Deadline | None
+
+    def shaped(self, planned: PlannedCommit) -> PlannedCommit:
+        """The commit due by the deadline at the latest, and starting the alert if it fails the execution."""
+        commit = planned.commit
+        if self.until is not None and not commit.finished:
+            planned = dataclasses.replace(planned, commit=dataclasses.replace(commit, deadline=self.until.at))
+        alert = failure_alert(self.ex, self.definition, commit)
+        return planned if alert is None else dataclasses.replace(planned, alert=alert)

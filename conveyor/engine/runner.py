@@ -11,15 +11,19 @@ from collections.abc import Callable
 import structlog
 
 from conveyor.definitions import NodeModel, WorkflowDefinition
+from conveyor.engine.alerts import start_alert
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.event_waits import park_wait
 from conveyor.engine.group_commit import CommitGroup
+from conveyor.engine.guards import GuardDefaults, deadline, tripped
 from conveyor.engine.metrics import SLEEPS_HELD, step_metrics
 from conveyor.engine.outcome import (
+    Ending,
     PlannedCommit,
     oversized,
     plan_failure,
     plan_finish_without_node,
+    plan_guard,
     plan_success,
     redacted,
 )
@@ -31,8 +35,10 @@ from conveyor.nodes import kinds
 from conveyor.nodes.base import StepContext, execution_data
 from conveyor.secret_references import MisplacedSecretError, SecretUse
 from conveyor.services import Services
-from conveyor.statemachines import DELAYED, RUNNING, TERMINAL_STATES
+from conveyor.statemachines import DELAYED, RUNNING, TERMINAL_STATES, moves
 from conveyor.store import Conn, Pool, connection
+from conveyor.store.children import group_child_ended, lock_and_count, spawn_group
+from conveyor.store.descendants import cancel_descendants
 from conveyor.store.executions import Execution, insert_execution
 from conveyor.store.steps import (
     CommitRefusedError,
@@ -48,6 +54,7 @@ from conveyor.store.steps import (
 log = structlog.get_logger(__name__)
 
 _MAX_REMEMBERED_NODES = 10_000
+_CANCEL_MOVES = moves("cancel")
 
 
 # The longest delay a worker holds in memory, and so how late past its due time a dead holder's one runs.
@@ -155,8 +162,10 @@ class StepRunner:
         leases: set[uuid.UUID],
         lease_seconds: float,
         limits: StepLimits,
+        guards: GuardDefaults,
     ) -> None:
         self._limits = limits
+        self._guards = guards
         self._stopping = stopping
         self._holds = holds
         self._leases = leases
@@ -173,17 +182,23 @@ class StepRunner:
         if ex.pause_requested:
             # Asked to pause while a step ran, and that worker died before pausing it: pause before any step.
             return RunResult(None, True)
+        definition = await self._definitions.get(ex.workflow_id, ex.workflow_version)
+        until = deadline(ex, definition, self._guards, self._lease_seconds)
         while True:
-            definition = await self._definitions.get(ex.workflow_id, ex.workflow_version)
             bound = log.bind(
                 execution_id=str(ex.id), workflow=definition.name, node=ex.current_node, attempt=ex.attempt
             )
             node = None if ex.current_node is None else definition.node(ex.current_node)
-            lacking = lacking_action(node)
-            if lacking is not None:
-                return RunResult(None, False, route_to=lacking)
-            planned = await self._plan(ex, definition, node, bound)
-            committed, planned = await self._commit_or_fail(ex, node, planned, bound)
+            trip = tripped(ex, definition, self._guards, until)
+            if trip is not None:
+                bound.warning("guard_tripped", guard=trip.guard, limit=trip.limit)
+                planned = plan_guard(ex, self._owner, node, trip)
+            else:
+                lacking = lacking_action(node)
+                if lacking is not None:
+                    return RunResult(None, False, route_to=lacking)
+                planned = await self._plan(ex, definition, node, bound, held=until is None)
+            committed, planned = await self._commit_or_fail(ex, node, planned, bound, Ending(ex, definition, until))
             if committed is None:
                 bound.warning("lease_lost")
                 return RunResult(None, False, lease_lost=True)
@@ -217,9 +232,12 @@ class StepRunner:
         definition: WorkflowDefinition,
         node: NodeModel | None,
         bound: structlog.stdlib.BoundLogger,
+        *,
+        held: bool,
     ) -> PlannedCommit:
         """Run the current node (or finish, past the last) and shape its commit: renewed after a held sleep, held
-        when a short sleep, and naming the action the next node runs, which routes it to that action's workers."""
+        when a short sleep (unless not `held`: a timed execution's sleep is a row, due by its deadline), and
+        naming the action the next node runs, which routes it to that action's workers."""
         if node is None:
             planned = plan_finish_without_node(ex, self._owner)
         else:
@@ -228,7 +246,7 @@ class StepRunner:
         if ex.state != RUNNING:
             # Woken from a held sleep: the row's wake_at was the sleep's; a step that goes on renews the lease.
             planned = _renewing(planned, self._lease_seconds)
-        elif not self._stopping.is_set():
+        elif held and not self._stopping.is_set():
             planned = self._holds.admit(planned)
         action = routed_action(definition, planned.commit.current_node)
         if action is None:
@@ -314,7 +332,12 @@ class StepRunner:
         return frozenset(use.name for use in uses if use.name is not None)
 
     async def _commit_or_fail(
-        self, ex: Execution, node: NodeModel | None, planned: PlannedCommit, bound: structlog.stdlib.BoundLogger
+        self,
+        ex: Execution,
+        node: NodeModel | None,
+        planned: PlannedCommit,
+        bound: structlog.stdlib.BoundLogger,
+        ending: Ending,
     ) -> tuple[Committed | None, PlannedCommit]:
         """Commit the step, and what was committed; a commit the database refuses the same way twice (or one it
         can never store) fails the step instead: running it again would repeat its side effect for a commit
@@ -323,7 +346,8 @@ class StepRunner:
         failed_instead = False
         while True:
             try:
-                return await self._commit(planned, ex.parent_id), planned
+                planned = ending.shaped(planned)
+                return await self._commit(planned, ex), planned
             except CommitRefusedError as exc:
                 bound.warning("step_commit_refused", sqlstate=exc.sqlstate, error=exc.message)
                 if node is None or failed_instead:
@@ -333,35 +357,50 @@ class StepRunner:
                 if determined or len(refused) >= _MAX_REFUSALS:
                     planned, failed_instead = plan_failure(ex, self._owner, node, exc, None), True
 
-    async def _commit(self, planned: PlannedCommit, parent_id: uuid.UUID | None) -> Committed | None:
+    async def _commit(self, planned: PlannedCommit, ex: Execution) -> Committed | None:
         commit = planned.commit
-        parent_to_wake = parent_id if commit.state in TERMINAL_STATES else None
-        if planned.child is None and planned.waits_for is None and planned.wait is None and parent_to_wake is None:
+        ends_child = ex.parent_id is not None and commit.state in TERMINAL_STATES
+        alone = planned.child is not None or planned.waits_for is not None or planned.wait is not None
+        alone = alone or planned.group is not None or planned.waits_for_group is not None
+        if not alone and not ends_child and planned.alert is None and not planned.cancels_descendants:
             return await self._group.commit(commit)
         # A commit that writes more than the execution's own rows takes a transaction of its own.
         with refusals():
             async with connection(self._pool) as conn:
                 async with conn.transaction():
-                    committed = await self._commit_alone(conn, planned, parent_to_wake)
+                    committed = await self._commit_alone(conn, planned, ex if ends_child else None)
                     fail(Point.IN_COMMIT)
                 fail(Point.AFTER_COMMIT)  # committed; were the answer lost, the worker could not know
         return committed
 
     async def _commit_alone(
-        self, conn: Conn, planned: PlannedCommit, parent_to_wake: uuid.UUID | None
+        self, conn: Conn, planned: PlannedCommit, ended_child: Execution | None
     ) -> Committed | None:
         commit = planned.commit
         if planned.wait is not None:
             return await park_wait(conn, commit, planned.wait)
         if planned.waits_for is not None and await child_has_ended(conn, planned.waits_for):
             commit = dataclasses.replace(commit, wake=Wake(after_seconds=0.0))  # it ended as we looked away
+        if planned.waits_for_group is not None:
+            group, ended = planned.waits_for_group
+            if await lock_and_count(conn, commit.lease.execution_id, commit.node or "", group) != ended:
+                commit = dataclasses.replace(commit, wake=Wake(after_seconds=0.0))  # one ended as we looked away
         committed = await commit_step(conn, commit)
         if committed is None:
             return None
         if planned.child is not None:
             await insert_execution(conn, planned.child)
-        if parent_to_wake is not None:
-            await wake_parent(conn, parent_to_wake, commit.lease.execution_id)
+        if planned.group is not None:
+            await spawn_group(conn, commit.lease.execution_id, commit.node or "", planned.group)
+        if planned.cancels_descendants:
+            await cancel_descendants(conn, [commit.lease.execution_id], _CANCEL_MOVES, commit.history_detail or {})
+        if planned.alert is not None:
+            await start_alert(conn, planned.alert)
+        if ended_child is not None and ended_child.parent_id is not None:
+            if ended_child.item_index is not None:
+                await group_child_ended(conn, ended_child, commit.state)
+            else:
+                await wake_parent(conn, ended_child.parent_id, ended_child.id)
         return committed
 
 

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from conveyor.engine.claim_room import ClaimRoom
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.trigger_cache import TriggerCache
 from conveyor.services import Services
@@ -22,6 +23,8 @@ class FeedContext:
     services: Services
     # Run the feed again soon: work a stage runs in the background (a poll) has ended.
     want_feed: Callable[[], None]
+    # The worker's free slots, for the executions a stage claims itself (the match stage: those it wakes).
+    room: ClaimRoom
 
 
 class FeedStage(Protocol):

@@ -13,8 +13,10 @@ import structlog
 from conveyor.config import Settings
 from conveyor.engine.alarm import Alarm
 from conveyor.engine.claim import claim_due
+from conveyor.engine.claim_room import ClaimRoom
 from conveyor.engine.definitions_cache import DefinitionCache
 from conveyor.engine.feed import Feed
+from conveyor.engine.guards import GuardDefaults
 from conveyor.engine.lease import LeaseKeeper
 from conveyor.engine.metrics import CLAIMED, DATABASE_UNAVAILABLE, IN_FLIGHT, LOOP_ERRORS
 from conveyor.engine.operator_move import pause_after_step
@@ -87,10 +89,20 @@ class Worker:
             self._leases.held,
             settings.lease_seconds,
             limits,
+            GuardDefaults(settings.max_steps, settings.max_visits, settings.execution_timeout),
         )
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._retention = RetentionStage(pool, settings.retention, settings.retention_batch_size)
-        self._feed = Feed(FeedContext(pool, TriggerCache(), definitions, services, self._want_feed))
+        # The actions this worker runs: it claims no step of another of the team's actions.
+        self._provides = provided_actions()
+        self._room = ClaimRoom(
+            self.id,
+            settings.lease_seconds,
+            self._provides,
+            free=lambda: min(self._free_slots(), settings.batch_size),
+            start=self._start,
+        )
+        self._feed = Feed(FeedContext(pool, TriggerCache(), definitions, services, self._want_feed, self._room))
         # The feed (schedules, polls, inbox, coalescing, events) runs when something may be waiting for it: a
         # NOTIFY (inbox rows and events send one), a poll that ended, a full batch last time, or a due time of
         # its own; not when only this process's executions ended and freed room to claim.
@@ -98,8 +110,6 @@ class Worker:
         self._feed_at = 0.0
         # Executions cancelled while running here, with the loop time their control message came.
         self._aborting: dict[uuid.UUID, float] = {}
-        # The actions this worker runs: it claims no step of another of the team's actions.
-        self._provides = provided_actions()
         self._park_at = 0.0
 
     def wake(self) -> None:
@@ -179,8 +189,8 @@ class Worker:
         await self._alarm.wait(timeout)
 
     def _free_slots(self) -> int:
-        # A held sleep runs nothing, so it takes no slot.
-        return self._settings.concurrency - (len(self._tasks) - len(self._holds.held))
+        # A held sleep runs nothing, so it takes no slot; slots set aside for a match batch's claims are taken.
+        return self._settings.concurrency - (len(self._tasks) - len(self._holds.held)) - self._room.set_aside
 
     def _want_feed(self) -> None:
         self._feed_wanted = True

@@ -172,6 +172,7 @@ class ExecutionAnswer(Answer):
     output: JSONValue
     error: JSONValue
     attempt: int
+    priority: int = 0
     wake_at: datetime | None
     parent_id: uuid.UUID | None
     trigger_id: uuid.UUID | None

@@ -150,6 +150,7 @@ def execution_shape(e: Execution, waiting: SlotWait | None = None, rest: Waiting
         output=e.output,
         error=e.error,
         attempt=e.attempt,
+        priority=e.priority,
         wake_at=e.wake_at if e.lease_owner is None else None,
         parent_id=e.parent_id,
         trigger_id=e.trigger_id,

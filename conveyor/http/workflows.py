@@ -43,6 +43,8 @@ class StartExecution(BaseModel):
     input: JSONObject = {}
     dedupe_key: str | None = Field(default=None, min_length=1, max_length=500)
     wait: float | None = Field(default=None, ge=0, le=300)
+    # Which due executions a worker takes first, aged by waiting (conveyor/store/claims.py).
+    priority: int = Field(default=0, ge=-10, le=10, strict=True)
 
 
 class DeactivateQuery(QueryModel):
@@ -158,7 +160,7 @@ async def post_execution(request: web.Request) -> web.Response:
     # A place among the waiters is taken first: when none is free, nothing has started.
     with request.app[WAITS].held() if body.wait else contextlib.nullcontext():
         execution, created = await start_execution(
-            pool, request.match_info["id"], body.input, body.dedupe_key, namespace_of(request)
+            pool, request.match_info["id"], body.input, body.dedupe_key, namespace_of(request), priority=body.priority
         )
         if body.wait:
             execution = await wait_for_end(pool, execution.id, body.wait)

@@ -19,6 +19,7 @@ from conveyor.render_thread import off_loop
 from conveyor.secret_references import SECRETS, secret_names
 from conveyor.sendable import Sendable, conceal, restored
 from conveyor.services import Services
+from conveyor.store.children import ChildGroup
 from conveyor.templating import TemplateRenderError, is_templated, render_value
 
 
@@ -132,6 +133,22 @@ class WaitForChild:
 
 
 @dataclass(frozen=True, slots=True)
+class SpawnGroup:
+    """Start a group of children (a parallel node's branches, a foreach node's items) in the step's own
+    transaction, and wait for them."""
+
+    children: ChildGroup
+
+
+@dataclass(frozen=True, slots=True)
+class WaitForGroup:
+    """Children of the group run on: wait, to be woken by the next that ends after the `ended` counted."""
+
+    group: str
+    ended: int
+
+
+@dataclass(frozen=True, slots=True)
 class WaitForEvent:
     """Wait, as a row, for an event of `events` that `accepts` takes: until a time, for a while, or for good.
 
@@ -156,7 +173,7 @@ class Defer:
     reason: JSONObject
 
 
-Outcome = Completed | Sleep | SpawnChild | WaitForChild | WaitForEvent | Defer
+Outcome = Completed | Sleep | SpawnChild | WaitForChild | SpawnGroup | WaitForGroup | WaitForEvent | Defer
 
 N = TypeVar("N", bound=NodeModel)
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from conveyor.definitions import NodeId, NodeModel
+from conveyor.definitions import Edge, NodeId, NodeModel
 from conveyor.errors import PermanentStepError
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, NodeKind, Outcome, StepContext
@@ -31,9 +31,9 @@ class ConditionNode(NodeModel):
             raise ValueError("a condition node goes on by 'then' and 'else', not 'next'")
         return self
 
-    def edges(self) -> dict[str, str | None]:
+    def outgoing(self) -> list[Edge]:
         """`then` and `else`."""
-        return {"then": self.then, "else": self.else_}
+        return [Edge("/then", self.then, "then"), Edge("/else", self.else_, "else")]
 
     def content_errors(self, pointer: str) -> list[JSONObject]:
         """What the rule compiler finds wrong with the rule."""

@@ -20,6 +20,7 @@ class DelayNode(NodeModel):
     until: str | None = None
 
     templated: ClassVar[tuple[str, ...]] = ("until",)
+    pacing: ClassVar[bool] = True
 
     @model_validator(mode="after")
     def _exactly_one(self) -> DelayNode:

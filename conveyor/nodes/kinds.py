@@ -6,7 +6,17 @@ from typing import Any
 
 from conveyor.definitions import DefinitionParser, NodeModel, WorkflowDefinition, definition_parser
 from conveyor.jsonvalue import JSONValue
-from conveyor.nodes import action, condition, delay, shared_flow, wait_for_event, webhook
+from conveyor.nodes import (
+    action,
+    condition,
+    delay,
+    foreach,
+    parallel,
+    shared_flow,
+    transform,
+    wait_for_event,
+    webhook,
+)
 from conveyor.nodes.base import NodeKind, Outcome, StepContext
 
 KINDS: tuple[NodeKind[Any], ...] = (
@@ -16,6 +26,9 @@ KINDS: tuple[NodeKind[Any], ...] = (
     shared_flow.KIND,
     webhook.KIND,
     wait_for_event.KIND,
+    transform.KIND,
+    parallel.KIND,
+    foreach.KIND,
 )
 
 _BY_TYPE: dict[str, NodeKind[Any]] = {kind.type: kind for kind in KINDS}

@@ -12,7 +12,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from conveyor.definitions import Duration, NodeId, NodeModel
+from conveyor.definitions import Duration, Edge, NodeId, NodeModel
 from conveyor.event_types import EventType
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.nodes.base import Completed, NodeKind, Outcome, StepContext, WaitForEvent
@@ -36,6 +36,7 @@ class WaitForEventNode(NodeModel):
     on_timeout: NodeId | None = None
 
     templated: ClassVar[tuple[str, ...]] = ("until",)
+    pacing: ClassVar[bool] = True
 
     _compiled: Rule | None = PrivateAttr(default=None)
 
@@ -55,9 +56,9 @@ class WaitForEventNode(NodeModel):
             raise ValueError("a wait_for_event node goes on by 'on_event' and 'on_timeout', not 'next'")
         return self
 
-    def edges(self) -> dict[str, str | None]:
+    def outgoing(self) -> list[Edge]:
         """`on_event` and `on_timeout`."""
-        return {"on_event": self.on_event, "on_timeout": self.on_timeout}
+        return [Edge("/on_event", self.on_event, "on_event"), Edge("/on_timeout", self.on_timeout, "on_timeout")]
 
     def content_errors(self, pointer: str) -> list[JSONObject]:
         """What the rule compiler finds wrong with `match`."""

@@ -67,6 +67,7 @@ class ExecutionLifecycle(StateMachine):
     finish = step_completed.to(completed)
     schedule_retry = step_failed.to(retrying)
     give_up = step_failed.to(failed)
+    divert = step_failed.to(running)  # the node's retries are spent: on by its error path (`on_error`)
     # An operator acts.
     retry = failed.to(running)
     rerun = failed.to(running) | completed.to(running)  # again from a chosen node, as a new visit
@@ -114,6 +115,9 @@ class StepEnd(enum.Enum):
     FINISH = ("step_ok", "finish")
     RETRY = ("step_error", "schedule_retry")
     GIVE_UP = ("step_error", "give_up")
+    DIVERT = ("step_error", "divert")
+    # A guard (the execution's timeout) ends it between steps, as an operator's cancel would.
+    TIME_OUT = ("cancel",)
 
 
 def _moves() -> dict[str, dict[str, str]]:

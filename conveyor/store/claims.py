@@ -38,36 +38,95 @@ HELD_BACK = f"""(
 _CLAIM_MOVES: tuple[Transition, ...] = tuple(move for event in CLAIM_EVENTS for move in moves(event))
 _E_COLUMNS = ", ".join("e." + c for c in COLUMNS.split(", "))
 
-# A claim in one statement: lock the earliest due rows others do not hold, take the ones without caps and record
-# each take in history. A row with caps is locked and named but not taken: its cap is counted only after the
-# caps' advisory locks are held, which takes a transaction (`admit`).
+
+def claim_set(target: str) -> str:
+    """SQL: what a claim writes to the execution `e` it takes (`target`: the state its move leads to), for `:owner`
+    under a lease of `:lease_seconds`; one declaration for every statement that claims."""
+    return (
+        f"state = {target}, lease_owner = :owner, wake_at = now() + make_interval(secs => :lease_seconds), "
+        "version = e.version + 1, started_at = coalesce(e.started_at, now()), step_started_at = now(), "
+        "updated_at = now()"
+    )
+
+
+# SQL: the detail of a claim's history row, from the claimed row `c` (its `previous_owner`).
+CLAIM_DETAIL = "jsonb_build_object('worker', :owner::text, 'previous_owner', c.previous_owner)"
+
+# Priorities: a start's `priority` (-10 to 10) orders what is due, and waiting raises it: every AGING_SECONDS a row
+# has been due counts as one level more, so a steady stream of priority 10 cannot starve a priority 0 row for more
+# than 10 such spans (5 minutes), nor a priority -10 one for more than 20.
+AGING_SECONDS = 30.0
+_CANDIDATE = (
+    "e.id, e.state, e.lease_owner, e.slot_key IS NULL AND e.total_limit IS NULL AS uncapped, e.priority, e.wake_at"
+)
+_TAKEABLE = f"id <> ALL(:in_flight::uuid[]) AND {ROUTED.format(provides=':provides')} AND NOT {HELD_BACK}"
+
+# A claim in one statement: lock the due rows others do not hold, take the ones without caps and record each take
+# in history. The candidates are the earliest due rows (the due index) and the most urgent ones above priority 0
+# (their own partial index, empty while nothing is urgent); of those, the highest priority once aged goes first.
+# A row with caps is locked and named but not taken: its cap is counted only after the caps' advisory locks are
+# held, which takes a transaction (`admit`).
 _CLAIM = Statement(f"""
-WITH locked AS (
-    SELECT e.id, e.state, e.lease_owner, e.slot_key IS NULL AND e.total_limit IS NULL AS uncapped
+WITH urgent AS (
+    SELECT {_CANDIDATE}
     FROM executions e
-    WHERE {DUE} AND wake_at <= now() AND id <> ALL(:in_flight::uuid[]) AND {ROUTED.format(provides=":provides")}
-      AND NOT {HELD_BACK}
+    WHERE {DUE} AND priority > 0 AND wake_at <= now() AND {_TAKEABLE}
+    ORDER BY priority DESC, wake_at
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+), earliest AS (
+    SELECT {_CANDIDATE}
+    FROM executions e
+    WHERE {DUE} AND wake_at <= now() AND {_TAKEABLE}
     ORDER BY wake_at
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
+), locked AS (
+    SELECT * FROM (SELECT * FROM urgent UNION SELECT * FROM earliest) c
+    ORDER BY c.priority + floor(extract(epoch FROM now() - c.wake_at) / :aging_seconds) DESC, c.wake_at
+    LIMIT :limit
 ), move AS (
     SELECT * FROM unnest(:sources::text[], :events::text[], :targets::text[]) AS m(source, event, target)
 ), claimed AS (
     UPDATE executions e
-    SET state = m.target, lease_owner = :owner, wake_at = now() + make_interval(secs => :lease_seconds),
-        version = e.version + 1, started_at = coalesce(e.started_at, now()), step_started_at = now(),
-        updated_at = now()
+    SET {claim_set("m.target")}
     FROM locked l JOIN move m ON m.source = l.state
     WHERE e.id = l.id AND l.uncapped
     RETURNING {_E_COLUMNS}, m.source AS claimed_from, m.event AS claimed_by, l.lease_owner AS previous_owner
 ), history AS (
     {INSERT_HISTORY}
-    SELECT c.id, c.claimed_from, c.state, c.claimed_by, c.current_node, c.attempt,
-           jsonb_build_object('worker', :owner::text, 'previous_owner', c.previous_owner)
+    SELECT c.id, c.claimed_from, c.state, c.claimed_by, c.current_node, c.attempt, {CLAIM_DETAIL}
     FROM claimed c
 )
 SELECT l.id AS locked_id, l.uncapped, c.* FROM locked l LEFT JOIN claimed c ON c.id = l.id
 """)
+
+
+def claim_move_args() -> dict[str, JSONValue]:
+    """The claim moves as three parallel arrays (`sources`, `events`, `targets`) for a statement's `move` table."""
+    return {
+        "sources": [m.source for m in _CLAIM_MOVES],
+        "events": [m.event for m in _CLAIM_MOVES],
+        "targets": [m.target for m in _CLAIM_MOVES],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimFor:
+    """Who claims what another statement makes due, and how much of it: `room` executions at most, each
+    leased for `lease_seconds`, none of an action `owner` does not provide."""
+
+    owner: str
+    room: int
+    lease_seconds: float
+    provides: Sequence[str]
+
+
+# Claim nothing: what the statement makes due is left to the claim loops.
+NO_CLAIM = ClaimFor(owner="", room=0, lease_seconds=0.0, provides=())
+
+# Columns of a claimed execution, for a statement that claims rows as a claim does (its RETURNING).
+CLAIMED_COLUMNS = _E_COLUMNS
 
 
 def claim_args(
@@ -80,9 +139,8 @@ def claim_args(
         limit=limit,
         owner=owner,
         lease_seconds=lease_seconds,
-        sources=[m.source for m in _CLAIM_MOVES],
-        events=[m.event for m in _CLAIM_MOVES],
-        targets=[m.target for m in _CLAIM_MOVES],
+        **claim_move_args(),
+        aging_seconds=AGING_SECONDS,
     )
 
 
@@ -188,9 +246,7 @@ class Claim:
 _MARK_CLAIMED = Statement(f"""
 WITH claimed AS (
     UPDATE executions e
-    SET state = c.target, lease_owner = :owner, wake_at = now() + make_interval(secs => :lease_seconds),
-        version = e.version + 1, started_at = coalesce(e.started_at, now()), step_started_at = now(),
-        updated_at = now()
+    SET {claim_set("c.target")}
     FROM unnest(:ids::uuid[], :targets::text[]) AS c(id, target)
     WHERE e.id = c.id
     RETURNING {_E_COLUMNS}

@@ -108,7 +108,7 @@ class GroupStart:
 # The executions the batch starts.
 _START_EXECUTIONS = insert_executions(
     "d.execution_id, d.workflow_id, d.workflow_version, :initial_state, d.start_node, d.input, NULL, NULL,"
-    " d.trigger_id, d.execution_key, d.slot_key, d.slot_limit, d.total_limit, w.namespace",
+    " d.trigger_id, d.execution_key, d.slot_key, d.slot_limit, d.total_limit, w.namespace, 0",
     "decided d JOIN workflows w ON w.id = d.workflow_id WHERE d.outcome = 'started'",
 )
 _START = Statement(f"""

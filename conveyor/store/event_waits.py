@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conveyor.jsonvalue import JSONObject
-from conveyor.statemachines import TERMINAL_STATES
+from conveyor.statemachines import DELAYED, TERMINAL_STATES
 from conveyor.store import Conn
 from conveyor.store.channels import WAKE_CHANNEL
+from conveyor.store.claims import CLAIM_DETAIL, CLAIMED_COLUMNS, NO_CLAIM, ROUTED, ClaimFor, claim_move_args, claim_set
 from conveyor.store.event_log import Event, event
-from conveyor.store.executions import in_delay
+from conveyor.store.executions import Execution, execution, in_delay
+from conveyor.store.history import INSERT_HISTORY
 from conveyor.store.statement import Statement
 
 
@@ -94,8 +96,14 @@ class ParkedWait:
     match_value: str | None
 
 
+# One statement: store the wait (a wait parked before at this visit is kept as it was), then, unless that earlier
+# wait is closed, read the events it may match since it looks back to. The look back reads what it needs from the
+# arguments and the earlier row, not from the row this statement inserts, which its own snapshot cannot see.
 _PARK = Statement("""
-WITH wait AS (
+WITH earlier AS (
+    SELECT closed_at IS NOT NULL AS closed, since, namespace FROM event_waits
+    WHERE execution_id = :execution_id AND visit = :visit
+), wait AS (
     INSERT INTO event_waits (execution_id, visit, node, namespace, event_types, match_path, match_value, since,
                              deadline)
     SELECT e.id, :visit, :node, e.namespace, :event_types, :match_path, :match_value,
@@ -104,33 +112,33 @@ WITH wait AS (
            e.wake_at
     FROM executions e WHERE e.id = :execution_id
     ON CONFLICT (execution_id, visit) DO NOTHING
+    RETURNING since, namespace
 ), paths AS (
     INSERT INTO event_match_paths (event_type, path)
     SELECT t, :match_path FROM unnest(:event_types::text[]) AS t WHERE :match_path::text[] IS NOT NULL
     ON CONFLICT DO NOTHING
+), open AS (
+    SELECT coalesce((SELECT since FROM earlier), (SELECT since FROM wait)) AS since,
+           coalesce((SELECT namespace FROM earlier), (SELECT namespace FROM wait)) AS namespace
+    WHERE NOT coalesce((SELECT closed FROM earlier), false)
 )
-SELECT 1
-""")
-
-_LOOK_BACK = Statement("""
-SELECT ev.id, ev.type, ev.payload, ev.created_at
-FROM event_waits w
-JOIN event_log ev ON ev.type = ANY (w.event_types) AND ev.created_at >= w.since AND ev.namespace = w.namespace
-WHERE w.execution_id = :execution_id AND w.visit = :visit AND w.closed_at IS NULL
-  AND (w.match_path IS NULL
-       OR jsonb_build_object('type', ev.type, 'payload', ev.payload) #>> w.match_path = w.match_value)
-  AND NOT EXISTS (SELECT 1 FROM event_waits d WHERE d.execution_id = w.execution_id AND d.event_id = ev.id)
+SELECT (SELECT closed FROM earlier) AS closed, ev.id, ev.type, ev.payload, ev.created_at
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT ev.id, ev.type, ev.payload, ev.created_at
+    FROM open JOIN event_log ev
+        ON ev.type = ANY (:event_types::text[]) AND ev.created_at >= open.since AND ev.namespace = open.namespace
+    WHERE (:match_path::text[] IS NULL
+           OR jsonb_build_object('type', ev.type, 'payload', ev.payload) #>> :match_path::text[] = :match_value)
+      AND NOT EXISTS (SELECT 1 FROM event_waits d WHERE d.execution_id = :execution_id AND d.event_id = ev.id)
+) AS ev ON true
 ORDER BY ev.id
-""")
-
-_IS_CLOSED = Statement("""
-SELECT closed_at IS NOT NULL FROM event_waits WHERE execution_id = :execution_id AND visit = :visit
 """)
 
 
 async def park(conn: Conn, wait: ParkedWait) -> tuple[bool, list[Event]]:
     """Store the wait (kept as it is when parked before); return whether it is closed, and else the events
-    it may match that were recorded since it looks back to, oldest first."""
+    it may match that were recorded since it looks back to, oldest first. One statement."""
     args = _PARK.args(
         execution_id=wait.execution_id,
         visit=wait.visit,
@@ -140,11 +148,10 @@ async def park(conn: Conn, wait: ParkedWait) -> tuple[bool, list[Event]]:
         match_value=wait.match_value,
         lookback_seconds=wait.lookback_seconds,
     )
-    await conn.execute(_PARK.sql, *args)
-    key = {"execution_id": wait.execution_id, "visit": wait.visit}
-    if await conn.fetchval(_IS_CLOSED.sql, *_IS_CLOSED.args(**key)):
+    rows = await conn.fetch(_PARK.sql, *args)
+    if rows[0]["closed"]:
         return True, []
-    return False, [event(r) for r in await conn.fetch(_LOOK_BACK.sql, *_LOOK_BACK.args(**key))]
+    return False, [event(r) for r in rows if r["id"] is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,12 +221,16 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
-    """How many waits an event closed, and how many executions that made due now."""
+    """How many waits an event closed, how many executions that made due now, and those of them claimed."""
 
     closed: int
     woken: int
+    claimed: list[Execution]
 
 
+# The woken executions that `claim` may take at once are claimed as a claim would take them (the same move, lease
+# and history row), the rest are made due now: a claim by this statement spares the worker's claim statement its
+# second write of each row, and the execution runs as soon as the match commits.
 _DELIVER = Statement(f"""
 WITH delivery AS (
     SELECT * FROM unnest(:execution_ids::uuid[], :visits::integer[], :event_ids::bigint[])
@@ -229,17 +240,37 @@ WITH delivery AS (
     FROM delivery d
     WHERE w.execution_id = d.execution_id AND w.visit = d.visit AND w.closed_at IS NULL
     RETURNING w.execution_id
+), target AS (
+    SELECT e.id, e.state, e.lease_owner,
+           e.state = '{DELAYED}' AND e.lease_owner IS NULL AND e.slot_key IS NULL AND e.total_limit IS NULL
+           AND {ROUTED.format(provides=":provides")} AS claimable
+    FROM executions e
+    WHERE e.id IN (SELECT execution_id FROM closed UNION SELECT unnest(:wake_ids::uuid[])) AND {in_delay("e")}
+), taken AS (
+    SELECT id, state, lease_owner FROM target WHERE claimable ORDER BY id LIMIT :room
+), move AS (
+    SELECT * FROM unnest(:sources::text[], :events::text[], :targets::text[]) AS m(source, event, target)
+), claimed AS (
+    UPDATE executions e SET {claim_set("m.target")}
+    FROM taken t JOIN move m ON m.source = t.state
+    WHERE e.id = t.id AND e.state = t.state AND e.lease_owner IS NULL
+    RETURNING {CLAIMED_COLUMNS}, m.source AS claimed_from, m.event AS claimed_by, t.lease_owner AS previous_owner
+), history AS (
+    {INSERT_HISTORY}
+    SELECT c.id, c.claimed_from, c.state, c.claimed_by, c.current_node, c.attempt, {CLAIM_DETAIL}
+    FROM claimed c
 ), woken AS (
     UPDATE executions e SET wake_at = now(), updated_at = now()
-    WHERE e.id IN (SELECT execution_id FROM closed UNION SELECT unnest(:wake_ids::uuid[]))
-      AND {in_delay("e")}
+    WHERE e.id IN (SELECT id FROM target EXCEPT SELECT id FROM taken) AND {in_delay("e")}
     RETURNING e.id
 ), matched AS (
     UPDATE event_log SET matched_at = now() WHERE id = ANY (:matched_ids::bigint[])
+), counts AS (
+    SELECT (SELECT count(*) FROM closed) AS closed, n.woken,
+           CASE WHEN n.woken > 0 THEN pg_notify('{WAKE_CHANNEL}', '') END AS notified
+    FROM (SELECT count(*) AS woken FROM woken) AS n
 )
-SELECT (SELECT count(*) FROM closed) AS closed, n.woken,
-       CASE WHEN n.woken > 0 THEN pg_notify('{WAKE_CHANNEL}', '') END AS notified
-FROM (SELECT count(*) AS woken FROM woken) AS n
+SELECT n.closed, n.woken, c.* FROM counts n LEFT JOIN claimed c ON true
 """)
 
 
@@ -249,16 +280,24 @@ async def deliver(
     *,
     matched_ids: Sequence[int] = (),
     wake_ids: Sequence[uuid.UUID] = (),
+    claim: ClaimFor = NO_CLAIM,
 ) -> Delivered:
-    """Close each open wait with its event and make its execution due now; mark `matched_ids` as taken by
-    the match stage; make `wake_ids` due now too (waits closed before). One statement."""
+    """Close each open wait with its event and make its execution due now, or claim it for `claim` while it
+    has room; mark `matched_ids` as taken by the match stage; make `wake_ids` due now too (waits closed
+    before). One statement."""
     args = _DELIVER.args(
         execution_ids=[d.execution_id for d in deliveries],
         visits=[d.visit for d in deliveries],
         event_ids=[d.event_id for d in deliveries],
         matched_ids=list(matched_ids),
         wake_ids=list(wake_ids),
+        owner=claim.owner,
+        room=claim.room,
+        lease_seconds=claim.lease_seconds,
+        provides=list(claim.provides),
+        **claim_move_args(),
     )
-    row = await conn.fetchrow(_DELIVER.sql, *args)
-    assert row is not None
-    return Delivered(int(row["closed"]), int(row["woken"]))
+    rows = await conn.fetch(_DELIVER.sql, *args)
+    claimed = [execution(r) for r in rows if r["id"] is not None]
+    woken = int(rows[0]["woken"]) + len(claimed)
+    return Delivered(int(rows[0]["closed"]), woken, claimed)

@@ -52,6 +52,11 @@ class Execution:
     total_limit: int | None = None
     # The team's action its current node runs, routing it to the workers that provide it (None: any worker).
     action: str | None = None
+    # A parallel branch's join, where it ends; a foreach item's place (conveyor/store/children.py).
+    stop_node: str | None = None
+    item_index: int | None = None
+    # Which due executions a claim takes first (-10 to 10): see conveyor/store/claims.py.
+    priority: int = 0
     namespace: str = DEFAULT_NAMESPACE
 
     @property
@@ -86,7 +91,7 @@ def execution(row: asyncpg.Record) -> Execution:
 # A new execution's columns, in the order every start gives them.
 _NEW_COLUMNS = (
     "id, workflow_id, workflow_version, state, current_node, input, parent_id, parent_node, trigger_id, dedupe_key,"
-    " slot_key, slot_limit, total_limit, namespace"
+    " slot_key, slot_limit, total_limit, namespace, priority"
 )
 
 
@@ -101,7 +106,7 @@ def insert_executions(values: str, source: str | None = None) -> str:
 
 _START_ONE = insert_executions(
     ":id, :workflow_id, :workflow_version, :state, :current_node, :input, :parent_id, :parent_node, NULL,"
-    " :dedupe_key, :slot_key, :slot_limit, :total_limit, :namespace"
+    " :dedupe_key, :slot_key, :slot_limit, :total_limit, :namespace, :priority"
 )
 _INSERT = f"""
 WITH inserted AS (
@@ -144,6 +149,7 @@ class NewExecution:
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     slots: Slots = NO_SLOTS
     namespace: str = DEFAULT_NAMESPACE
+    priority: int = 0
 
 
 async def insert_execution(conn: Conn, new: NewExecution) -> tuple[Execution, bool]:
@@ -165,6 +171,7 @@ async def insert_execution(conn: Conn, new: NewExecution) -> tuple[Execution, bo
             slot_key=new.slots.key,
             slot_limit=new.slots.key_limit,
             total_limit=new.slots.total_limit,
+            priority=new.priority,
         ),
     )
     if row is not None:

@@ -107,7 +107,7 @@ class Consumed:
 # The executions the batch starts.
 _START_EXECUTIONS = insert_executions(
     "v.execution_id, v.workflow_id, v.workflow_version, :initial_state, v.start_node, e.payload, NULL, NULL,"
-    " v.trigger_id, v.key, v.slot_key, v.slot_limit, v.total_limit, w.namespace",
+    " v.trigger_id, v.key, v.slot_key, v.slot_limit, v.total_limit, w.namespace, 0",
     "verdict v JOIN trigger_events e ON e.id = v.row_id JOIN workflows w ON w.id = v.workflow_id"
     " WHERE v.outcome = 'started'",
 )

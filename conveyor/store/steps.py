@@ -68,6 +68,9 @@ class StepCommit:
     finished: bool = False
     # The team's action the execution's next node runs (None: a built-in kind or action, any worker runs it).
     action: str | None = None
+    # The execution's timeout: a resting execution is due by then at the latest, to be cancelled (never when it
+    # ends with this step).
+    deadline: datetime | None = None
 
 
 # Many executions' step commits in one statement. The group travels as one JSON array, an object per commit
@@ -83,7 +86,7 @@ WITH c AS (
         attempt int, context_patch jsonb, output jsonb, error jsonb, keep_lease bool, renew float8, hold float8,
         wake_at timestamptz, wake_after float8, finished bool, node text, history_attempt int,
         history_detail jsonb, transitions jsonb, step_node text, step_visit int, step_attempt int,
-        step_status text, step_input jsonb, step_output jsonb, step_error jsonb, action text)
+        step_status text, step_input jsonb, step_output jsonb, step_error jsonb, action text, deadline timestamptz)
 ), updated AS (
     UPDATE executions e
     SET state = c.state, resume_state = NULL, current_node = c.current_node, visit = c.visit,
@@ -93,8 +96,10 @@ WITH c AS (
         lease_owner = CASE WHEN c.keep_lease OR c.hold IS NOT NULL THEN e.lease_owner END,
         wake_at = CASE
             WHEN c.keep_lease THEN coalesce(now() + make_interval(secs => c.renew), e.wake_at)
-            WHEN c.wake_at IS NOT NULL THEN c.wake_at
-            WHEN c.wake_after IS NOT NULL THEN now() + make_interval(secs => c.wake_after + coalesce(c.hold, 0))
+            ELSE least(CASE
+                WHEN c.wake_at IS NOT NULL THEN c.wake_at
+                WHEN c.wake_after IS NOT NULL THEN now() + make_interval(secs => c.wake_after + coalesce(c.hold, 0))
+            END, c.deadline)
         END,
         version = e.version + 1, step_started_at = now(), updated_at = now(),
         finished_at = CASE WHEN c.finished THEN now() END,
@@ -228,6 +233,7 @@ def _commit_object(ord_: int, c: StepCommit) -> JSONObject:
         "step_output": s.output if s else None,
         "step_error": s.error if s else None,
         **({"action": c.action} if c.action else {}),
+        **({"deadline": _timestamp(c.deadline)} if c.deadline and not c.finished else {}),
     }
 
 
@@ -244,15 +250,26 @@ WITH woken AS (
     WHERE p.id = :parent_id AND {in_delay("p")}
       AND EXISTS (SELECT 1 FROM execution_steps s
                   WHERE s.execution_id = p.id AND s.status = '{StepStatus.WAITING}'
-                    AND s.output->>'child_id' = :child_id::text)
+                    AND (s.output->>'child_id' = :child_id::text OR s.output ? 'group'))
     RETURNING p.id
 )
 SELECT pg_notify('{WAKE_CHANNEL}', '') FROM woken
 """)
 
 
+_LOCK_PARENT = Statement("SELECT 1 FROM executions WHERE id = :id FOR UPDATE")
+
+
+async def lock_parent(conn: Conn, parent_id: uuid.UUID) -> None:
+    """Hold the parent's row to the end of the transaction. A parent that waits on a group locks its row before
+    it counts the group: so either it counts this child's end, or this child's wake finds it waiting."""
+    await conn.execute(_LOCK_PARENT.sql, *_LOCK_PARENT.args(id=parent_id))
+
+
 async def wake_parent(conn: Conn, parent_id: uuid.UUID, child_id: uuid.UUID) -> None:
-    """Make a parent due now if it waits on this child (a paused one runs as soon as it resumes)."""
+    """In the transaction that ends a child: make its parent due now if it waits on this child, or on a group of
+    children (a paused one runs as soon as it resumes)."""
+    await lock_parent(conn, parent_id)
     await conn.execute(_WAKE_PARENT.sql, *_WAKE_PARENT.args(parent_id=parent_id, child_id=str(child_id)))
 
 

@@ -51,7 +51,8 @@ async def test_every_execution_completes_once_when_commits_fail_or_lose_their_an
     )
     assert fired["in_commit"] > 0, "no commit failed: the test proved nothing"
     assert fired["after_commit"] > 0, "no commit lost its answer: the test proved nothing"
-    assert states == {"completed": _EXECUTIONS + _EXECUTIONS // 2}  # the parents and their shared flows
+    # the parents, their branches and items, and their shared flows
+    assert states == {"completed": _EXECUTIONS * 6 + _EXECUTIONS // 2}
     assert doubled_steps == 0
     assert doubled_keys == 0
     assert emails["logs"] == emails["steps"] == 2 * _EXECUTIONS

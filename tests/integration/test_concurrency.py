@@ -193,3 +193,28 @@ async def test_a_shared_flows_children_run_under_the_shared_workflows_caps(db: P
             "SELECT slot_key, slot_limit FROM executions WHERE parent_id = ANY($1::uuid[])", [p.id for p in parents]
         )
     assert [(c["slot_key"], c["slot_limit"]) for c in children] == [("ann", 1), ("ann", 1)]
+
+
+async def test_the_claim_takes_urgent_rows_through_their_own_index_and_still_walks_the_due_index(db: Pool) -> None:
+    workflow = await create_workflow(db, flow(NOOP))
+    async with db.acquire() as conn:
+        await conn.execute(
+            """
+            INSERT INTO executions (id, workflow_id, workflow_version, state, current_node, wake_at, priority)
+            SELECT gen_random_uuid(), $1, 1, 'idle', 'work', now() + make_interval(secs => n % 100 - 50),
+                   CASE WHEN n % 1000 = 0 THEN 10 ELSE 0 END
+            FROM generate_series(1, 20000) n
+            """,
+            workflow.id,
+        )
+        await conn.execute("ANALYZE executions")
+        plan = await conn.fetchval(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {_CLAIM.sql}", *claim_args("worker-a", 100, 30.0, [], [])
+        )
+        taken = await conn.fetch("SELECT priority FROM executions WHERE lease_owner = 'worker-a'")
+    text = str(plan)
+    assert "executions_due_idx" in text
+    assert "executions_urgent_idx" in text
+    assert "Seq Scan" not in text
+    assert len(taken) == 100
+    assert sum(1 for r in taken if r["priority"] == 10) == 20  # every urgent row (all due) first

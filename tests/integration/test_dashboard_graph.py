@@ -38,7 +38,8 @@ def _edges(graph: JSONObject) -> list[str]:
 async def test_a_version_answers_its_graph_with_each_edge_kind(api: ApiClient) -> None:
     graph = await _graph(api, await _every_kind_workflow(api))
     assert graph["start"] == "check"
-    assert {e["kind"] for e in graph["edges"]} == {"next", "then", "else", "on_event", "on_timeout"}
+    kinds = {e["kind"] for e in graph["edges"]}
+    assert kinds == {"next", "then", "else", "on_event", "on_timeout", "on_error", "branches", "join", "branch"}
 
 
 async def test_every_kind_of_edge_is_drawn_on_the_workflow_page(api: ApiClient, page: Page) -> None:
@@ -48,7 +49,17 @@ async def test_every_kind_of_edge_is_drawn_on_the_workflow_page(api: ApiClient, 
     drawn = await page.wait_for(_DRAWN.replace("SCOPE", "view"), "the graph's edges")
     assert drawn == _edges(graph)
     labels = await page.evaluate("[...document.querySelectorAll('.across .edge-label')].map(t => t.textContent)")
-    assert sorted(labels) == ["else", "on event", "on timeout", "then"]
+    assert sorted(labels) == [
+        "branch",
+        "branches",
+        "branches",
+        "else",
+        "join",
+        "on error",
+        "on event",
+        "on timeout",
+        "then",
+    ]
     # Ranked left to right: each edge that is not a loop goes to a later column.
     xs = await page.evaluate(
         "Object.fromEntries([...document.querySelectorAll('.across g.node')].map(g => "

@@ -67,7 +67,7 @@ async def test_an_input_search_is_served_by_the_input_index(db: Pool) -> None:
         async with conn.transaction():
             await conn.execute("SET LOCAL enable_seqscan = off")
             plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args)
-    assert "executions_input_idx" in str(plan)  # the few rows it finds are sorted after
+    assert "executions_input_email_idx" in str(plan)  # the few rows it finds are sorted after
 
 
 async def test_an_id_prefix_and_error_text_find_executions(api: ApiClient, worker: Worker) -> None:

@@ -17,7 +17,9 @@ from conveyor.engine.event_matcher import EventMatcher
 from conveyor.jsonvalue import JSONObject
 from conveyor.statemachines import COMPLETED, RUNNING
 from conveyor.store import Pool
+from conveyor.store.claims import NO_CLAIM, ClaimFor
 from conveyor.store.event_log import LOCK_SPACE
+from conveyor.store.event_waits import ParkedWait, close_on_timeout, park
 from conveyor.store.executions import Execution
 from conveyor.store.wait_reads import WaitReads
 from testkit.poll import poll_until
@@ -235,11 +237,11 @@ async def test_one_event_resumes_a_thousand_waits_in_one_batch_of_four_statement
     try:
         # a first batch (matching no wait) lets asyncpg introspect the statements' types, once
         await post_event(db, "user.engaged", {"plan": "free"}, None)
-        assert await EventMatcher(pool, definitions).match(100) == 1
+        assert (await EventMatcher(pool, definitions, WaitReads(pool)).match(100, NO_CLAIM)).events == 1
         await post_event(db, "user.engaged", {"plan": "pro"}, None)
         async with pool.acquire() as conn:
             conn.add_query_logger(lambda q: queries.append(q.query))
-        assert await EventMatcher(pool, definitions).match(100) == 1
+        assert (await EventMatcher(pool, definitions, WaitReads(pool)).match(100, NO_CLAIM)).events == 1
         batch = list(queries)
     finally:
         await pool.close()
@@ -251,6 +253,73 @@ async def test_one_event_resumes_a_thousand_waits_in_one_batch_of_four_statement
     async with running_worker(db, database_url, dataclasses.replace(settings, concurrency=50)):
         ended = [await wait_until_ended(db, ex.id, timeout=60) for ex in executions]
     assert {ex.state for ex in ended} == {COMPLETED}
+
+
+async def test_a_match_batch_claims_what_it_wakes_as_far_as_the_worker_has_room(
+    db: Pool, database_url: str, settings: Settings
+) -> None:
+    executions = await start(db, waiting(), [f"u{i}" for i in range(10)])
+    async with running_worker(db, database_url, settings):
+        await parked(db, 10)
+    for i in range(10):
+        await post_event(db, "user.engaged", {"user": f"u{i}"}, None)
+    definitions = DefinitionCache(db)
+    reads = WaitReads(db)
+    claim = ClaimFor(owner="matcher-test", room=4, lease_seconds=30.0, provides=())
+    matched = await EventMatcher(db, definitions, reads).match(100, claim)
+    assert matched.events == 10
+    assert len(matched.claimed) == 4
+    assert {ex.state for ex in matched.claimed} == {RUNNING}
+    claimed = {ex.id for ex in matched.claimed}
+    async with db.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT id, lease_owner, wake_at <= now() AS due FROM executions WHERE id = ANY($1::uuid[])",
+            [ex.id for ex in executions],
+        )
+        history = await conn.fetch(
+            "SELECT execution_id, detail->>'worker' AS worker FROM execution_history WHERE event = 'wake'"
+        )
+    # the claimed are leased to the claimer, with a claim's history row; the rest are due for any worker
+    assert {r["id"] for r in rows if r["lease_owner"] == "matcher-test"} == claimed
+    assert all(r["due"] for r in rows if r["id"] not in claimed)
+    assert {(h["execution_id"], h["worker"]) for h in history} == {(i, "matcher-test") for i in claimed}
+    # the claimed executions' nodes learn how their waits closed without a read
+    for ex in matched.claimed:
+        wait = await reads.find(ex.id, ex.visit)
+        assert wait is not None
+        assert (wait.closed, wait.payload) == (True, {"user": ex.input["user"]})
+    await db.execute("UPDATE executions SET lease_owner = NULL, wake_at = now() WHERE lease_owner = 'matcher-test'")
+    async with running_worker(db, database_url, settings):
+        ended = [await wait_until_ended(db, ex.id) for ex in executions]
+    assert {ex.state for ex in ended} == {COMPLETED}
+    assert {ex.id: await nodes_run(db, ex.id) for ex in executions} == {ex.id: ["wait", "engaged"] for ex in executions}
+
+
+async def test_parking_stores_the_wait_and_looks_back_in_one_statement(db: Pool) -> None:
+    [ex] = await start(db, waiting(), ["u1"])
+    async with db.acquire() as conn:
+        for user in ("u1", "u2", "u1"):
+            await conn.execute(
+                "INSERT INTO event_log (type, payload) VALUES ('user.engaged', jsonb_build_object('user', $1::text))",
+                user,
+            )
+        await conn.execute("INSERT INTO event_log (type, payload) VALUES ('user.left', '{\"user\": \"u1\"}')")
+        wait = ParkedWait(ex.id, 1, "wait", ["user.engaged"], None, ["payload", "user"], "u1")
+        queries: list[str] = []
+        conn.add_query_logger(lambda q: queries.append(q.query))
+        closed, events = await park(conn, wait)
+        await asyncio.sleep(0)  # the logger is called on the loop's next turn
+        assert len(queries) == 1
+        # the events of its types and key since the execution began, oldest first
+        assert not closed
+        assert [(e.type, e.payload) for e in events] == [("user.engaged", {"user": "u1"})] * 2
+        assert events[0].id < events[1].id
+        # parked again at the same visit (woken early): the wait is kept, the look back is the same
+        assert await park(conn, wait) == (False, events)
+        assert await conn.fetchval("SELECT count(*) FROM event_waits WHERE execution_id = $1", ex.id) == 1
+        # closed meanwhile: parking again says so, and looks back for nothing
+        await close_on_timeout(conn, ex.id, 1)
+        assert await park(conn, wait) == (True, [])
 
 
 async def test_the_waits_read_on_one_loop_turn_go_out_as_one_statement(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conveyor.graph import definition_edges, edge_fields, edge_kind
+from conveyor.graph import definition_edges, edge_field, edge_fields
 from conveyor.jsonvalue import JSONValue
 from conveyor.nodes.kinds import KINDS, parse_definition
 from tests.every_kind import EXAMPLES, every_kind_definition
@@ -33,8 +33,8 @@ def test_every_field_naming_a_node_is_an_edge_of_its_kind() -> None:
 
 
 def test_an_edge_in_a_list_field_takes_the_list_name_as_its_kind() -> None:
-    assert edge_kind("branches/0") == "branches"
-    assert edge_kind("on_timeout") == "on_timeout"
+    assert edge_field("/branches/0") == "branches"
+    assert edge_field("/on_timeout") == "on_timeout"
 
 
 def test_each_kind_names_the_fields_it_leads_on_by() -> None:
@@ -42,5 +42,6 @@ def test_each_kind_names_the_fields_it_leads_on_by() -> None:
     types = {str(node["id"]): str(node["type"]) for node in EXAMPLES.values()}
     for edge in definition_edges(parse_definition(every_kind_definition())):
         assert edge.kind in fields[types[edge.source]], edge
-    assert fields["condition"] == ["then", "else"]
-    assert fields["wait_for_event"] == ["on_event", "on_timeout"]
+    assert fields["condition"] == ["then", "else", "on_error"]
+    assert fields["wait_for_event"] == ["on_event", "on_timeout", "on_error"]
+    assert fields["parallel"] == ["branches", "join", "on_error"]

@@ -52,6 +52,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "render_thread",
         "roles",
         "rules",
+        "runaway",
         "sandbox",
         "schedule",
         "secret_cipher",
@@ -66,7 +67,7 @@ _LAYER_OF = {unit: depth for depth, units in enumerate(LAYERS) for unit in units
 # Nothing that only the API or the operator runs belongs in what a worker runs.
 _NOT_IN_THE_WORKER = ("commands", "http", "operator_cli", "cli", "client", "psql")
 # Pure: no I/O, so neither driver nor HTTP library.
-_PURE = ("statemachines", "definitions")
+_PURE = ("statemachines", "definitions", "runaway")
 _IO_LIBRARIES = ("asyncpg", "aiohttp")
 
 

@@ -65,7 +65,7 @@ def test_a_completed_step_with_a_next_node_advances_under_the_same_lease() -> No
     assert (commit.state, commit.current_node, commit.visit, commit.attempt) == ("running", "b", 2, 1)
     assert [t.event for t in commit.transitions] == ["step_ok", "advance"]
     assert commit.wake == Wake(keep_lease=True)
-    assert commit.context_patch == {"a": {"output": {"x": 1}}}
+    assert commit.context_patch == {"a": {"output": {"x": 1}, "visits": 1}}
     assert commit.step is not None
     assert (commit.step.status, commit.step.input) == ("completed", {"p": 1})
     assert (commit.lease.execution_id, commit.lease.owner, commit.lease.version) == (ex.id, "w", 7)
