@@ -358,7 +358,11 @@ class Settings:
         "CONVEYOR_MAX_STEPS", 1000, integer, _STEPS, "Steps an execution may take, when its workflow sets no guard."
     )
     max_visits: int = setting(
-        "CONVEYOR_MAX_VISITS", 100, integer, _STEPS, "Visits an execution may make to one node, when its workflow sets none."
+        "CONVEYOR_MAX_VISITS",
+        100,
+        integer,
+        _STEPS,
+        "Visits an execution may make to one node, when its workflow sets none.",
     )
     execution_timeout: timedelta | None = setting(
         "CONVEYOR_EXECUTION_TIMEOUT",
