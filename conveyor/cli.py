@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import functools
 import ipaddress
-import os
 import signal
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 import structlog
@@ -22,7 +23,7 @@ from conveyor.config import Settings
 from conveyor.db import connect, create_pool, embedded_postgres
 from conveyor.errors import ConveyorError
 from conveyor.logging import configure_logging
-from conveyor.operator_cli import add_commands, run_command
+from conveyor.operator_cli import API_COMMANDS, add_commands, run_command
 from conveyor.store import connection
 from conveyor.store.migrations import plan
 from conveyor.store.schema import apply_schema
@@ -49,9 +50,9 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-def warn_if_open(host: str) -> None:
+def warn_if_open(host: str, settings: Settings) -> None:
     """Warn when the API listens beyond loopback and no CONVEYOR_API_TOKEN guards it."""
-    if os.environ.get("CONVEYOR_API_TOKEN") or host == "localhost":
+    if settings.api_token or host == "localhost":
         return
     with contextlib.suppress(ValueError):
         if ipaddress.ip_address(host).is_loopback:
@@ -69,8 +70,22 @@ async def _web(pool: Pool, settings: Settings, host: str, port: int) -> AsyncIte
     from conveyor.http.gate import listening
 
     async with listening(create_app(pool, settings), settings, host, port):
-        log.info("api_listening", host=host, port=port)
-        warn_if_open(host)
+        base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        log.info("api_listening", dashboard=f"{base}/", api_docs=f"{base}/docs", health=f"{base}/health")
+        warn_if_open(host, settings)
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _probe(pool: Pool, settings: Settings) -> AsyncIterator[None]:
+    from conveyor.http.gate import listening
+    from conveyor.http.probe import probe_app
+
+    host, port = settings.worker_host, settings.worker_port or 0
+    async with listening(probe_app(pool, settings), settings, host, port):
+        log.info(
+            "worker_probe_listening", metrics=f"http://{host}:{port}/metrics", health=f"http://{host}:{port}/health"
+        )
         yield
 
 
@@ -90,6 +105,8 @@ async def _run(
     ):
         if api is not None:
             await stack.enter_async_context(_web(pool, settings, *api))
+        elif work and settings.worker_port is not None:
+            await stack.enter_async_context(_probe(pool, settings))
         if not work:
             await stop.wait()
             return
@@ -143,18 +160,19 @@ def _load_actions(modules: list[str]) -> None:
         log.info("actions_loaded", modules=loaded)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse the command line and run."""
-    parser = argparse.ArgumentParser(prog="conveyor", description="A durable workflow runtime on PostgreSQL.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    """The `conveyor` command's arguments: the service's commands, then the operator commands over the API."""
+    found = argparse.ArgumentParser(prog="conveyor", description="A durable workflow runtime on PostgreSQL.")
+    found.add_argument("--version", action="version", version=f"conveyor {version('conveyor')}")
+    commands = found.add_subparsers(dest="command", required=True)
     for name, text in (
         ("serve", "API, worker and poller in one process"),
         ("web", "the HTTP API only"),
         ("demo", "serve, plus the onboarding use case: tables, workflows, poll triggers and new rows"),
     ):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("--host", default="127.0.0.1")
-        sub.add_argument("--port", type=int, default=8080)
+        sub.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+        sub.add_argument("--port", type=int, default=8080, help="the port to listen on (default 8080)")
         if name == "demo":
             sub.add_argument("--rows", type=int, default=20, help="rows the demo inserts")
             sub.add_argument("--seconds", type=float, default=60.0, help="over how long it inserts them")
@@ -163,9 +181,22 @@ def main(argv: list[str] | None = None) -> None:
     _actions_argument(commands.add_parser("worker", help="a worker only: claims and runs executions"))
     migrate = commands.add_parser("migrate", help="apply the migrations the database lacks, and exit")
     migrate.add_argument("--dry-run", action="store_true", help="print their SQL instead; nothing when at head")
+    psql = commands.add_parser("psql", help="open psql on the database (DATABASE_URL, or the embedded one)")
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed on to psql, e.g. -c 'SELECT 1'")
     add_commands(commands)
-    args = parser.parse_args(argv)
-    if args.command in ("executions", "workflows", "recover", "actions", "keys"):
+    return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["psql"] and not {"-h", "--help"} & set(argv[1:2]):
+        # Everything after `psql` is psql's, options included, which argparse would take for its own.
+        from conveyor.psql import open_psql
+
+        raise SystemExit(open_psql(Settings.from_env(), argv[1:]))
+    args = parser().parse_args(argv)
+    if args.command in API_COMMANDS:
         raise SystemExit(run_command(args))
 
     settings = Settings.from_env()

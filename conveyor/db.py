@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
@@ -60,17 +63,69 @@ async def connect(dsn: str, *, migrate: bool = True, max_size: int = 10) -> Asyn
 def embedded_postgres(data_dir: Path) -> Iterator[str]:
     """Run a PostgreSQL server whose data lives in data_dir, for the block; yield its URL."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        from pgserver import get_server  # type: ignore[attr-defined]
-    except ImportError:
+    get_server = _pgserver()
+    if get_server is None:
         yield from _system_postgres(data_dir)
         return
-    server = get_server(data_dir, cleanup_mode="stop")
-    log.info("embedded_postgres_started", data_dir=str(data_dir))
+    output = embedded_log_path(data_dir)
+    with _output_to(output):
+        with _quiet_runtime_dir():
+            server = get_server(data_dir, cleanup_mode="stop")
+        log.info("embedded_postgres_started", data_dir=str(data_dir), log=str(output))
+        try:
+            yield str(server.get_uri())
+        finally:
+            server.cleanup()
+
+
+def _pgserver() -> Any:
+    """pgserver's `get_server`, when the package is installed."""
+    with _quiet_runtime_dir():
+        try:
+            from pgserver import get_server  # type: ignore[attr-defined]
+        except ImportError:
+            return None
+    return get_server
+
+
+def embedded_binary(name: str) -> Path | None:
+    """A program that ships with the embedded server (`psql`), when the package and the program are there."""
+    with _quiet_runtime_dir():
+        try:
+            import pgserver  # type: ignore[import-untyped,unused-ignore]
+        except ImportError:
+            return None
+    found = Path(pgserver.__file__).parent / "pginstall" / "bin" / name
+    return found if found.exists() else None
+
+
+@contextmanager
+def _quiet_runtime_dir() -> Iterator[None]:
+    """platformdirs warns that XDG_RUNTIME_DIR is unset (a root shell, a container): /tmp serves pgserver as well."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        yield
+
+
+def embedded_log_path(data_dir: Path) -> Path:
+    """Where the embedded server's start-up output (initdb, pg_ctl) is kept, beside its data directory."""
+    return data_dir.parent / "postgres.log"
+
+
+@contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send pgserver's log lines (initdb's and pg_ctl's whole output) to a file instead of the console; after the
+    block (its exit handler logs too), to nowhere."""
+    found = logging.getLogger("pgserver")
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    found.addHandler(handler)
+    found.propagate = False
     try:
-        yield str(server.get_uri())
+        yield
     finally:
-        server.cleanup()
+        found.removeHandler(handler)
+        handler.close()
 
 
 def _system_postgres(data_dir: Path) -> Iterator[str]:

@@ -63,6 +63,12 @@ class RetryPolicy(BaseModel):
     jitter: bool = True
 
 
+# What a node that delivers to the outside (a webhook, send_email, send_sms) retries when it declares no `retry`
+# of its own: three attempts, 2 s then about 4 s apart. Each carries the step's idempotency key, so a peer that
+# took an attempt whose answer was lost sees the same key again; `"retry": {"max_attempts": 1}` turns it off.
+DELIVERY_RETRY = RetryPolicy(max_attempts=3, delay=timedelta(seconds=2), max_delay=timedelta(minutes=1))
+
+
 @dataclass(frozen=True, slots=True)
 class Edge:
     """One outgoing edge of a node: where the node holds it (a JSON pointer from the node), where it leads (None:

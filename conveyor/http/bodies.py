@@ -72,7 +72,7 @@ async def json_body(request: web.Request) -> JSONValue:
         text = await request.text()
     except web.HTTPRequestEntityTooLarge as exc:
         raise BodyTooLargeError(
-            f"the request body is larger than {request.client_max_size} bytes",
+            f"the request body is larger than {request.client_max_size} bytes (CONVEYOR_MAX_BODY)",
             field="body",
             max_bytes=request.client_max_size,
         ) from exc

@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import Field
 
+from conveyor.config import Settings
 from conveyor.engine.metrics import TRIGGER_LAG
 from conveyor.engine.recovery import OVERDUE_GRACE_SECONDS, silence_limit_seconds
 from conveyor.errors import DatabaseUnavailableError
@@ -38,7 +39,10 @@ class Live(Answer):
 class Readiness(Answer):
     """Whether this process can serve: the database, the claim loop's lag, workers and the inbox."""
 
-    status: str = Field(description="ok, or unavailable (with a 503)")
+    status: str = Field(
+        description="ok; degraded (with `reasons`) when no worker is alive or claims lag; or unavailable (503)"
+    )
+    reasons: list[str] = Field(default_factory=list, description="why the status is degraded, each naming its setting")
     database: str = Field(description="ok, or why the database did not answer")
     database_round_trip_ms: float | None = None
     claim_lag_seconds: float | None = Field(default=None, description="since the oldest due, unclaimed wake-up")
@@ -71,9 +75,11 @@ async def ready(request: web.Request) -> web.Response:
             waiting = await waiting_for_workers(conn)
     except Exception as exc:  # noqa: BLE001 - whatever the failure, the answer is "not ready"
         return respond(Readiness(status="unavailable", database=f"{type(exc).__name__}: {exc}"), status=503)
+    reasons = _degraded(workers, behind.worst_lateness_seconds, request.app[SETTINGS])
     return respond(
         Readiness(
-            status="ok",
+            status="degraded" if reasons else "ok",
+            reasons=reasons,
             database="ok",
             database_round_trip_ms=round(round_trip_ms, 3),
             # Since the oldest due wake-up no worker has claimed: how far the claim loop is behind.
@@ -83,6 +89,20 @@ async def ready(request: web.Request) -> web.Response:
             waiting_for_worker=waiting,
         )
     )
+
+
+def _degraded(live_workers: int, claim_lag_seconds: float | None, settings: Settings) -> list[str]:
+    """Why the service, though it answers, is not doing its work: nobody claims, or claims come too late."""
+    reasons = []
+    if live_workers == 0:
+        reasons.append("no live worker: start `conveyor worker` (or run `conveyor serve`) against this database")
+    limit = settings.health_claim_lag.total_seconds()
+    if claim_lag_seconds is not None and claim_lag_seconds > limit:
+        reasons.append(
+            f"due work has waited {claim_lag_seconds:.1f} s to be claimed, past CONVEYOR_HEALTH_CLAIM_LAG "
+            f"({limit:g} s): add workers or raise CONVEYOR_CONCURRENCY"
+        )
+    return reasons
 
 
 @routes.get("/metrics")

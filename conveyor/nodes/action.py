@@ -3,7 +3,9 @@ params."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
+
+from pydantic import model_validator
 
 from conveyor.definitions import Duration, NodeModel, Reference
 from conveyor.errors import StepError
@@ -32,6 +34,16 @@ class ActionNode(NodeModel):
     heartbeat_timeout: Duration | None = None
 
     templated: ClassVar[tuple[str, ...]] = ("params",)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _action_default_retry(cls, raw: Any) -> Any:
+        """A node that declares no `retry` takes its action's default (send_email's and send_sms's: DELIVERY_RETRY)."""
+        if isinstance(raw, dict) and "retry" not in raw and isinstance(raw.get("action"), str):
+            spec = REGISTRY.get(raw["action"])
+            if spec is not None and spec.default_retry is not None:
+                return {**raw, "retry": spec.default_retry}
+        return raw
 
     def content_errors(self, pointer: str) -> list[JSONObject]:
         """A name no action could have; whether one has it is checked against the published registry."""

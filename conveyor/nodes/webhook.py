@@ -12,7 +12,7 @@ from pydantic import Field
 from yarl import URL
 
 from conveyor.answers import AnswerLimits, AnswerTooLargeError, AnswerTooSlowError, read_text
-from conveyor.definitions import NodeModel
+from conveyor.definitions import DELIVERY_RETRY, NodeModel, RetryPolicy
 from conveyor.errors import PermanentStepError, StepError, StepTimeoutError
 from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONValue
@@ -38,6 +38,7 @@ class WebhookNode(NodeModel):
     body: JSONValue = None
     # Calls a second to the URL's host, across all workers and workflows; a call over the rate waits its turn.
     rate: float | None = Field(default=None, gt=0, le=100_000)
+    retry: RetryPolicy = DELIVERY_RETRY
 
     templated: ClassVar[tuple[str, ...]] = ("url", "headers", "body")
     sendable: ClassVar[tuple[Sendable, ...]] = (Sendable("/url", "url"), Sendable("/headers", "headers"))

@@ -125,6 +125,10 @@ def host_address(host: str) -> IPAddress | None:
     return _legacy_ipv4(name)
 
 
+# Every refusal names the setting that would allow it.
+_ALLOW_HINT = " (list the host in CONVEYOR_WEBHOOK_ALLOW_HOSTS to allow it)"
+
+
 def check_host(host: str, allowed: frozenset[str]) -> None:
     """Refuse a host that is, or names, a forbidden address, unless the host is allowed.
 
@@ -136,12 +140,14 @@ def check_host(host: str, allowed: frozenset[str]) -> None:
     address = host_address(name)
     if address is not None:
         if _forbidden_ip(address):
-            raise ForbiddenTargetError(f"outbound target {host!r} is not allowed: {address} is not public", host=host)
+            raise ForbiddenTargetError(
+                f"outbound target {host!r} is not allowed: {address} is not public{_ALLOW_HINT}", host=host
+            )
         return
     if not _NAME.match(name) or _NUMERIC_LABEL.match(name.rsplit(".", 1)[-1]):
         raise ForbiddenTargetError(f"outbound target {host!r} is not a valid host name or address", host=host)
     if name in _FORBIDDEN_NAMES or name.endswith(_FORBIDDEN_SUFFIXES):
-        raise ForbiddenTargetError(f"outbound target {host!r} is not allowed: an internal name", host=host)
+        raise ForbiddenTargetError(f"outbound target {host!r} is not allowed: an internal name{_ALLOW_HINT}", host=host)
 
 
 class GuardedResolver(AbstractResolver):
@@ -160,7 +166,8 @@ class GuardedResolver(AbstractResolver):
             for result in results:
                 if forbidden_address(result["host"]):
                     raise ForbiddenTargetError(
-                        f"outbound target {host!r} resolves to a forbidden address {result['host']}", host=host
+                        f"outbound target {host!r} resolves to a forbidden address {result['host']}{_ALLOW_HINT}",
+                        host=host,
                     )
         return results
 

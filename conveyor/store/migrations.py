@@ -152,4 +152,7 @@ async def require_head(pool: Pool) -> None:
         missing = await plan(conn)
     if missing:
         names = ", ".join(step.title for step in missing)
-        raise MigrationError(f"the database lacks migrations ({names}): run `conveyor migrate`")
+        raise MigrationError(
+            f"the database lacks migrations ({names}): run `conveyor migrate`, or start with "
+            f"CONVEYOR_MIGRATE_ON_START=true"
+        )

@@ -10,6 +10,7 @@ from aiohttp import web
 from structlog.testing import capture_logs
 
 from conveyor.cli import warn_if_open
+from conveyor.config import Settings
 from conveyor.http.app import create_app
 from conveyor.store import Pool
 from tests.integration.conftest import ApiClient
@@ -58,17 +59,13 @@ async def test_every_answer_has_security_headers_and_errors_are_json(
 
 
 @pytest.mark.parametrize(("host", "warned"), [("0.0.0.0", True), ("::", True), ("127.0.0.1", False), ("::1", False)])
-def test_listening_beyond_loopback_without_a_token_warns(
-    monkeypatch: pytest.MonkeyPatch, host: str, warned: bool
-) -> None:
-    monkeypatch.delenv("CONVEYOR_API_TOKEN", raising=False)
+def test_listening_beyond_loopback_without_a_token_warns(host: str, warned: bool) -> None:
     with capture_logs() as logs:
-        warn_if_open(host)
+        warn_if_open(host, Settings())
     assert [e["event"] for e in logs] == (["api_open_without_token"] if warned else [])
 
 
-def test_a_token_silences_the_warning(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONVEYOR_API_TOKEN", "t")
+def test_a_token_silences_the_warning() -> None:
     with capture_logs() as logs:
-        warn_if_open("0.0.0.0")
+        warn_if_open("0.0.0.0", Settings(api_token="t"))
     assert logs == []

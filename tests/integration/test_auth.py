@@ -74,6 +74,7 @@ async def test_a_body_over_the_limit_is_413(guarded: ApiClient) -> None:
     error = (await response.json())["error"]
     assert error["code"] == "body_too_large"
     assert error["details"] == {"field": "body", "max_bytes": 2048}
+    assert "CONVEYOR_MAX_BODY" in error["message"]  # the setting that would allow it
 
 
 async def test_metrics_need_the_api_token_when_they_have_none_of_their_own(db: Pool, aiohttp_client: Client) -> None:

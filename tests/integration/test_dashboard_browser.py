@@ -144,7 +144,14 @@ async def test_a_failed_webhook_execution_shows_its_calls_and_completes_after_a_
 ) -> None:
     webhook_peer.answer(500)
     definition = flow(
-        {"id": "notify", "type": "webhook", "method": "POST", "url": webhook_peer.url, "body": {"n": 1}},
+        {
+            "id": "notify",
+            "type": "webhook",
+            "method": "POST",
+            "url": webhook_peer.url,
+            "body": {"n": 1},
+            "retry": {"max_attempts": 1},
+        },
         {"id": "done", "type": "action", "action": "noop"},
         name="dashboard-webhook",
     )

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 
-from conveyor.answers import AnswerLimits
 from conveyor.config import Settings
 from conveyor.jsonvalue import JSONObject
 from conveyor.store import Pool
@@ -62,7 +61,7 @@ async def test_hanging_webhooks_give_their_slots_back_by_their_timeout(
 async def test_trickling_webhooks_give_their_slots_back_by_the_answer_budget(
     db: Pool, database_url: str, settings: Settings
 ) -> None:
-    limited = dataclasses.replace(settings, concurrency=2, answers=AnswerLimits(read_seconds=1.0))
+    limited = dataclasses.replace(settings, concurrency=2, answer_read_seconds=1.0)
     async with AnswerPeer({"shape": "trickle", "bytes": 1_000_000}) as peer:
         call: JSONObject = {"id": "call", "type": "webhook", "method": "GET", "url": peer.url, "timeout": "1h"}
         await _starve(db, database_url, limited, call)

@@ -13,9 +13,9 @@ from tests.integration.conftest import ApiClient, flow
 
 
 async def _failing_run(api: ApiClient, webhook_peer: WebhookPeer, count: int) -> dict[str, object]:
-    webhook_peer.answer(*[500] * count)  # one attempt each: a 500 is not retried by default
+    webhook_peer.answer(*[500] * count)  # one attempt each: the node declares no retries (webhooks retry by default)
     definition = flow(
-        {"id": "notify", "type": "webhook", "url": webhook_peer.url, "body": {"n": 1}},
+        {"id": "notify", "type": "webhook", "url": webhook_peer.url, "body": {"n": 1}, "retry": {"max_attempts": 1}},
         {"id": "done", "type": "action", "action": "noop"},
         name="trends-failing",
     )

@@ -99,7 +99,7 @@ async def test_webhook_timeout_hangs_up_and_fails_the_attempt(
     db: Pool, worker: Worker, webhook_peer: WebhookPeer
 ) -> None:
     webhook_peer.hold()  # never answered while the test runs
-    node = webhook(webhook_peer.url, timeout="200ms")
+    node = webhook(webhook_peer.url, timeout="200ms", retry={"max_attempts": 1})
     ex = await wait_until_ended(db, (await run_flow(db, flow(node), {"email": "e", "token": "t"})).id)
     assert ex.state == "failed"
     await poll_until(lambda: webhook_peer.abandoned, "the worker to hang up on the held request")
@@ -141,3 +141,15 @@ async def test_an_executions_webhook_calls_are_listed_oldest_first_a_page_at_a_t
 async def test_webhook_calls_of_an_unknown_execution_are_404(api: ApiClient) -> None:
     response = await api.get(f"/executions/{uuid.uuid4()}/webhooks")
     assert response.status == 404
+
+
+async def test_a_webhook_that_declares_no_retry_is_tried_three_times_under_one_key(
+    db: Pool, worker: Worker, webhook_peer: WebhookPeer
+) -> None:
+    webhook_peer.answer(503, 500)  # then the default, 200
+    ex = await wait_until_ended(
+        db, (await run_flow(db, flow(webhook(webhook_peer.url)), {"email": "e", "token": "t"})).id, 30
+    )
+    assert ex.state == "completed"
+    assert len(webhook_peer.received) == 3
+    assert len(set(webhook_peer.keys())) == 1

@@ -75,3 +75,15 @@ def test_a_refusal_names_the_host_and_is_permanent() -> None:
         _target(str(URL("http://0x7f.1/")), frozenset(), "http://0x7f.1/")
     assert caught.value.details == {"host": "0x7f.1"}
     assert not caught.value.retryable
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "169.254.169.254"])
+def test_a_refusal_names_the_setting_that_would_allow_it(host: str) -> None:
+    with pytest.raises(ForbiddenTargetError, match="CONVEYOR_WEBHOOK_ALLOW_HOSTS"):
+        check_host(host, frozenset())
+
+
+async def test_a_name_resolving_to_a_forbidden_address_names_the_setting_too() -> None:
+    resolver = GuardedResolver(frozenset(), FixedResolver({"rebound.example": [["127.0.0.1"]]}))
+    with pytest.raises(ForbiddenTargetError, match="CONVEYOR_WEBHOOK_ALLOW_HOSTS"):
+        await resolver.resolve("rebound.example", 443)

@@ -17,7 +17,7 @@ _PACKAGE = Path(conveyor.__file__).parent
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     # entry points and tools: the command line, the demo, the API's client, the history checker, the database
-    ("__init__", "cli", "operator_cli", "client", "demo", "checker", "db"),
+    ("__init__", "cli", "operator_cli", "client", "psql", "demo", "checker", "db"),
     ("http",),  # the API and the dashboard
     ("commands",),  # what an operator or the API asks for: validated, transactional
     ("engine",),  # what a worker runs: claims, runner, group commit, the feed's stages, lease, alarm
@@ -34,6 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "concurrency",
         "condition_groups",
         "config",
+        "setting",
         "durations",
         "event_types",
         "failpoints",
@@ -64,7 +65,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 _LAYER_OF = {unit: depth for depth, units in enumerate(LAYERS) for unit in units}
 # Nothing that only the API or the operator runs belongs in what a worker runs.
-_NOT_IN_THE_WORKER = ("commands", "http", "operator_cli", "cli", "client")
+_NOT_IN_THE_WORKER = ("commands", "http", "operator_cli", "cli", "client", "psql")
 # Pure: no I/O, so neither driver nor HTTP library.
 _PURE = ("statemachines", "definitions", "runaway")
 _IO_LIBRARIES = ("asyncpg", "aiohttp")

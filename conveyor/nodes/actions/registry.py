@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from conveyor.definitions import RetryPolicy
 from conveyor.jsonvalue import JSONObject
 from conveyor.secret_references import SECRET_NAME
 from conveyor.store.actions import Declared
@@ -40,6 +41,8 @@ class ActionSpec:
     builtin: bool = False
     # The param that names a stored email template (send_email's), checked to exist when a definition is saved.
     template_param: str | None = None
+    # The retry policy of a node that runs this action and declares none.
+    default_retry: RetryPolicy | None = None
 
     @property
     def is_async(self) -> bool:
@@ -115,11 +118,13 @@ def action(
     description: str | None = None,
     display_name: str | None = None,
     template_param: str | None = None,
+    default_retry: RetryPolicy | None = None,
     registry: Registry = REGISTRY,
 ) -> Callable[[F], F]:
     """Declare `function(params, ctx)` as the action `key`; async functions run on the worker's event loop,
     plain ones in its bounded pool of action threads. `template_param` names a param that must name a stored
-    email template, checked when a definition is saved."""
+    email template, checked when a definition is saved. `default_retry` is the retry policy of a node that runs it
+    and declares none."""
     spec_args = _checked(key, params, output, secrets, category)
 
     def declare(function: F) -> F:
@@ -133,6 +138,7 @@ def action(
                 display_name=display_name or key.rsplit(".", 1)[-1].replace("_", " ").capitalize(),
                 builtin=getattr(function, "__module__", "").startswith(_BUILTIN_MODULES),
                 template_param=template_param,
+                default_retry=default_retry,
                 **spec_args,
             )
         )

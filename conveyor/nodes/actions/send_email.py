@@ -7,6 +7,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from conveyor.definitions import DELIVERY_RETRY
 from conveyor.errors import PermanentStepError, StepError
 from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONObject, JSONValue
@@ -32,7 +33,7 @@ class EmailParams(BaseModel):
     template: str = Field(min_length=1, max_length=100, description="the name of a stored email template")
 
 
-@action("send_email", params=EmailParams, category="messaging", template_param="template")
+@action("send_email", params=EmailParams, category="messaging", template_param="template", default_retry=DELIVERY_RETRY)
 async def send_email(message: EmailParams, ctx: ActionContext) -> JSONValue:
     """Render a stored template and send it; a retry or crash re-run of the same step never sends twice."""
     params: JSONObject = message.model_dump()

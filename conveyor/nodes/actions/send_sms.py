@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from conveyor.definitions import DELIVERY_RETRY
 from conveyor.errors import StepError
 from conveyor.failpoints import Point, fail
 from conveyor.jsonvalue import JSONValue
@@ -22,7 +23,7 @@ class SmsParams(BaseModel):
     body: str = Field(min_length=1, max_length=1600, description="the text, at most 1,600 characters")
 
 
-@action("send_sms", params=SmsParams, category="messaging")
+@action("send_sms", params=SmsParams, category="messaging", default_retry=DELIVERY_RETRY)
 async def send_sms(message: SmsParams, ctx: ActionContext) -> JSONValue:
     """Send a text message; a retry or crash re-run of the same step never sends twice once sent."""
     pool, transport = ctx.services.pool, ctx.services.sms_transport
