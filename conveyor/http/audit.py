@@ -14,7 +14,7 @@ from conveyor.errors import ConveyorError
 from conveyor.http.auth import principal_of
 from conveyor.http.cursor import PageQuery, id_cursor, page_of
 from conveyor.http.errors import Handler
-from conveyor.http.instant import parse_instant
+from conveyor.http.instant import query_instant
 from conveyor.http.keys import POOL
 from conveyor.http.operation import declared_operation, operation, query_of
 from conveyor.http.request_id import REQUEST_ID
@@ -82,12 +82,7 @@ class AuditQuery(PageQuery):
     @field_validator("since", "until", mode="before")
     @classmethod
     def _instant(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        try:
-            return parse_instant(value.strip().replace(" ", "+") if "T" in value else value.strip())
-        except ValueError as exc:
-            raise ValueError("must be an ISO 8601 time between years 1 and 9999 in UTC") from exc
+        return query_instant(value)
 
 
 def audit_shape(entry: AuditEntry) -> AuditAnswer:

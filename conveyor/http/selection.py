@@ -11,7 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from conveyor.errors import NotFoundError, ValidationError
-from conveyor.http.instant import Instant, parse_instant
+from conveyor.http.instant import Instant, query_instant
 from conveyor.http.operation import QueryModel
 from conveyor.jsonvalue import JSONObject, JSONValue
 from conveyor.statemachines import STATES
@@ -34,9 +34,6 @@ async def _workflow_id(conn: Conn, ref: str | None, field: str, namespace: str) 
         return (await get_workflow(conn, ref, namespace)).id
     except NotFoundError as exc:
         raise ValidationError(f"{field!r} names no workflow", field=field, value=ref[:200]) from exc
-
-
-_TIME = "must be an ISO 8601 time between years 1 and 9999 in UTC, such as 2030-01-31T12:00:00Z"
 
 
 _HEX = frozenset("0123456789abcdef")
@@ -121,13 +118,7 @@ class SelectionQuery(QueryModel):
     @field_validator("created_after", "created_before", mode="before")
     @classmethod
     def _instant(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        try:
-            # An unencoded "+" of a UTC offset arrives as a space.
-            return parse_instant(value.strip().replace(" ", "+") if "T" in value else value.strip())
-        except ValueError as exc:
-            raise ValueError(_TIME) from exc
+        return query_instant(value)
 
     async def selection(self, conn: Conn, namespace: str) -> Selection:
         """The selection these filters name, in the namespace."""
